@@ -1,0 +1,131 @@
+"""Wire everything in one place: ``build_app(settings)``.
+
+The concrete mailbox, sender, clock, key store, database and template environment are
+chosen here and passed in; nothing else in the package constructs them, so tests build
+the same graph with a fixed clock or another mailbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from jinja2 import Environment
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mailbot.cases import DbCaseLookup
+from mailbot.clock import Clock, SystemClock, london
+from mailbot.errors import KeyFileError
+from mailbot.forms import read_attachments
+from mailbot.forms.model import AttachmentVerdict
+from mailbot.handlers import HandlerContext
+from mailbot.intake import Intake
+from mailbot.mail.connect import open_mailbox, open_sender
+from mailbot.mail.mailbox import Mailbox
+from mailbot.mail.reader import InboundMessage
+from mailbot.mail.sender import Sender
+from mailbot.outbox import Drainer
+from mailbot.outcomes import OutcomeApplier
+from mailbot.replies import template_env
+from mailbot.settings import Settings
+from mailbot.store.db import Database
+from mailbot.store.keys import SETTING as KEY_SETTING
+from mailbot.store.keys import KeyStore
+from mailbot.store.models import DataKey
+from mailbot.store.vault import Vault
+
+
+@dataclass
+class App:
+    settings: Settings
+    clock: Clock
+    db: Database
+    keys: KeyStore
+    vault: Vault
+    env: Environment
+    _mailbox: Mailbox | None = field(default=None, repr=False)
+    _sender: Sender | None = field(default=None, repr=False)
+
+    # Connections are opened on first use: `mailbot cases` needs no mailbox.
+    @property
+    def mailbox(self) -> Mailbox:
+        if self._mailbox is None:
+            s = self.settings
+            self._mailbox = open_mailbox(s.mailbox_url, password=s.mailbox_password,
+                                         base_dir=s.base_dir,
+                                         ca_file=str(s.mailbox_ca_file) if s.mailbox_ca_file
+                                         else None)
+        return self._mailbox
+
+    @property
+    def sender(self) -> Sender:
+        if self._sender is None:
+            s = self.settings
+            self._sender = open_sender(s.outbound_url, password=s.outbound_password,
+                                       base_dir=s.base_dir,
+                                       ca_file=str(s.mailbox_ca_file) if s.mailbox_ca_file
+                                       else None)
+        return self._sender
+
+    def prepare(self) -> None:
+        """Migrate the schema and make sure the master key is usable (INTERFACE.md rule)."""
+        self.db.migrate()
+        if self.keys.exists():
+            self.keys.load()
+            return
+        with self.db.session() as session:
+            wrapped = session.scalar(select(func.count()).select_from(DataKey)
+                                     .where(DataKey.wrapped.is_not(None))) or 0
+        if wrapped:
+            raise KeyFileError(KEY_SETTING, f"no key file at {self.keys.path}, but the database "
+                               "holds data keys wrapped by one: restore the key file")
+        self.keys.create()
+
+    def read_forms(self, message: InboundMessage) -> list[AttachmentVerdict]:
+        parts = [(a.filename, a.content_type, a.data) for a in message.attachments
+                 if not a.inline]
+        if not parts:
+            return []
+        return read_attachments(parts, max_bytes=self.settings.max_attachment_mb * 1024 * 1024,
+                                reference_year=london(self.clock.now()).year)
+
+    def handler_context(self, session: Session) -> HandlerContext:
+        cache: dict[int, list[AttachmentVerdict]] = {}
+
+        def read_once(message: InboundMessage) -> list[AttachmentVerdict]:
+            if id(message) not in cache:
+                cache[id(message)] = self.read_forms(message)
+            return cache[id(message)]
+
+        own = {self.settings.mail_from}
+        return HandlerContext(cases=DbCaseLookup(session, self.vault), read_forms=read_once,
+                              team_senders=frozenset(self.settings.team_senders),
+                              own_addresses=frozenset(own))
+
+    @cached_property
+    def intake(self) -> Intake:
+        return Intake(db=self.db, vault=self.vault, mailbox=self.mailbox, clock=self.clock,
+                      make_context=self.handler_context,
+                      apply=OutcomeApplier(self.settings, self.vault, self.env),
+                      trusted_authserv_id=self.settings.trusted_authserv_id)
+
+    @cached_property
+    def drainer(self) -> Drainer:
+        return Drainer(self.db, self.vault, self.sender, self.clock,
+                       self.settings.send_max_attempts)
+
+    def close(self) -> None:
+        if self._mailbox is not None:
+            self._mailbox.close()
+        if self._sender is not None:
+            self._sender.close()
+        self.db.dispose()
+
+
+def build_app(settings: Settings, *, clock: Clock | None = None,
+              mailbox: Mailbox | None = None, sender: Sender | None = None) -> App:
+    clock = clock or SystemClock()
+    keys = KeyStore(settings.key_file)
+    return App(settings=settings, clock=clock, db=Database(settings.database_url), keys=keys,
+               vault=Vault(keys, clock), env=template_env(), _mailbox=mailbox, _sender=sender)

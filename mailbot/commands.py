@@ -1,0 +1,205 @@
+"""What each command does, in terms of the app. Output formatting lives in ``textout``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from sqlalchemy import func, select
+
+from mailbot import cases as case_store
+from mailbot import textout, views
+from mailbot.app import App, build_app
+from mailbot.errors import MailbotError, NotFound, UsageError
+from mailbot.logs import setup_logging
+from mailbot.settings import Settings, load_settings
+from mailbot.store.models import InboundMessage, Outbox, PollState
+
+ACTOR = "cli"
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config)
+
+
+def _app(args: argparse.Namespace) -> App:
+    settings = _settings(args)
+    setup_logging(settings.log_level)
+    app = build_app(settings)
+    app.prepare()
+    return app
+
+
+def _emit(args: argparse.Namespace, value: Any, text: str) -> None:
+    if getattr(args, "json", False):
+        sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(text)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    app = build_app(settings)
+    created = not app.keys.exists()
+    app.prepare()
+    app.mailbox.ensure_folder("Processed")
+    print(f"database ready: {settings.database_url.split('@')[-1]}")
+    print(f"master key {'created' if created else 'kept'}: {settings.key_file}")
+    app.close()
+    return 0
+
+
+def cmd_poll(args: argparse.Namespace) -> int:
+    from mailbot.poller import Poller
+
+    app = _app(args)
+    poller = Poller(app)
+    try:
+        if args.once:
+            result = poller.cycle()
+            print(textout.cycle_summary(result))
+        else:
+            poller.run_forever()
+    finally:
+        app.close()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from mailbot.demo import run_demo
+
+    app = _app(args)
+    try:
+        run_demo(app, sys.stdout)
+    finally:
+        app.close()
+    return 0
+
+
+def cmd_cases(args: argparse.Namespace) -> int:
+    app = _app(args)
+    with app.db.session() as session:
+        items = views.queue(session, app.vault, app.clock.now(), args.status)
+    _emit(args, items, textout.queue_table(items))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    app = _app(args)
+    with app.db.session() as session:
+        item = views.show(session, app.vault, args.ref, from_address=app.settings.mail_from)
+        case = case_store.case_by_ref(session, args.ref)
+        case_store.audit(session, app.clock.now(), ACTOR, "case.viewed", case_id=case.id)
+    _emit(args, item, textout.case_text(item))
+    return 0
+
+
+def cmd_messages(args: argparse.Namespace) -> int:
+    app = _app(args)
+    with app.db.session() as session:
+        items = views.messages(session, app.vault)
+    _emit(args, items, textout.messages_table(items))
+    return 0
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    app = _app(args)
+    if args.decision == "release":
+        from mailbot.release import release
+
+        refs = release(app, args.id, actor=ACTOR)
+        print(f"released {args.id}" + (f": {', '.join(refs)}" if refs else ""))
+        app.drainer.drain()
+        return 0
+    if args.decision == "reject":
+        with app.db.session() as session:
+            row = session.get(InboundMessage, args.id)
+            if row is None or row.action != "quarantine":
+                raise NotFound(f"no held message {args.id}")
+            if row.hold_state != "pending":
+                raise UsageError(f"message {args.id} was already {row.hold_state}")
+            row.hold_state = "rejected"
+            row.reason = f"{row.reason} | rejected: {args.reason}"
+            case_store.audit(session, app.clock.now(), ACTOR, "quarantine.rejected",
+                             message_id=row.id, detail=args.reason)
+        print(f"rejected {args.id}")
+        return 0
+    with app.db.session() as session:
+        items = views.quarantine(session, app.vault)
+    _emit(args, items, textout.quarantine_table(items))
+    return 0
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    from mailbot.errors import FormError
+    from mailbot.forms import parse_json, parse_report, read_form_bytes
+
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {args.file}: {exc.strerror}") from exc
+    try:
+        result: Any = read_form_bytes(data, args.file.name)
+    except FormError as exc:
+        result = exc
+    if args.json:
+        sys.stdout.write(json.dumps(parse_json(result), indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(parse_report(result))
+    return 1 if isinstance(result, FormError) else 0
+
+
+def cmd_close(args: argparse.Namespace) -> int:
+    app = _app(args)
+    now = app.clock.now()
+    with app.db.session() as session:
+        case = case_store.case_by_ref(session, args.ref)
+        if case.status == "closed":
+            raise UsageError(f"{case.ref} is already closed")
+        case.status = "closed"
+        case.closed_at = case.updated_at = now
+        case.close_reason_enc = app.vault.seal_text(session, case, "close_reason_enc", args.reason)
+        case_store.audit(session, now, ACTOR, "case.closed", case_id=case.id)
+    print(f"{args.ref} closed")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    app = _app(args)
+    with app.db.session() as session:
+        last = session.get(PollState, "last_poll")
+        backlog = session.scalar(select(func.count()).select_from(Outbox)
+                                 .where(Outbox.state.in_(("queued", "sending")))) or 0
+        failed = session.scalar(select(func.count()).select_from(Outbox)
+                                .where(Outbox.state == "failed")) or 0
+        held = session.scalar(select(func.count()).select_from(InboundMessage).where(
+            InboundMessage.action == "quarantine", InboundMessage.hold_state == "pending")) or 0
+        chain = case_store.verify_audit_chain(session)
+    keys = app.keys.load()
+    report = {"last_poll": last.value if last else None, "outbox_backlog": backlog,
+              "outbox_failed": failed, "quarantine": held,
+              "master_key_version": keys.current_version, "audit_chain_intact": chain}
+    needs_person = bool(failed or held or not chain)
+    report["needs_person"] = needs_person
+    _emit(args, report, textout.status_text(report))
+    return 1 if needs_person else 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    app = _app(args)
+    old = app.keys.load().current_version
+    app.keys.add_version()
+    with app.db.session() as session:
+        count = app.vault.rewrap_all(session)
+        case_store.audit(session, app.clock.now(), ACTOR, "keys.rotated",
+                         detail=f"v{old} -> v{old + 1}, {count} data keys")
+    app.keys.retire(old)
+    print(f"master key rotated to version {old + 1}; {count} data keys re-wrapped; "
+          f"version {old} retired")
+    return 0
+
+
+__all__ = ["MailbotError"]

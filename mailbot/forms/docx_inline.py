@@ -1,0 +1,196 @@
+"""What a reader sees inside one paragraph or cell of a Word document.
+
+Word keeps what is on screen in many places: runs, content controls (``w:sdt``) at
+run and cell level, legacy form fields (``FORMTEXT``/``FORMCHECKBOX`` between
+``w:fldChar`` marks), hyperlinks, tracked insertions.  This module walks them in
+document order and returns the visible text, noting which mechanism produced it so
+that every value can say where it came from (its provenance).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from lxml import etree
+
+from mailbot.forms.dates import parse_full_date
+from mailbot.forms.text import CC_OFF, CC_ON, LEGACY_OFF, LEGACY_ON
+
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+W14 = "{http://schemas.microsoft.com/office/word/2010/wordml}"
+MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
+
+#: Never part of what a reader sees: deleted revisions, properties, field codes.
+_SKIP = {
+    W + "del", W + "moveFrom", W + "delText", W + "delInstrText", W + "instrText",
+    W + "pPr", W + "rPr", W + "sdtPr", W + "sdtEndPr", W + "tcPr", W + "trPr", W + "tblPr",
+    W + "tblGrid", W + "commentReference", W + "footnoteReference", W + "endnoteReference",
+    W + "annotationRef", MC + "Fallback", W + "bookmarkStart", W + "bookmarkEnd",
+    W + "proofErr", W + "lastRenderedPageBreak",
+}
+_TRUE = {"1", "true", "on"}
+#: Symbol-font characters people use as boxes and ticks (Wingdings).
+_SYMBOLS = {0xA8: "☐", 0x6F: "☐", 0x71: "☐", 0xFE: "☑", 0xFD: "☒", 0xFC: "✓", 0x78: "☒"}
+
+
+def on(element: etree._Element | None, default: bool = True) -> bool:
+    """A Word on/off property: present without ``w:val`` means on."""
+    if element is None:
+        return False
+    value = element.get(W + "val")
+    return default if value is None else value.lower() in _TRUE
+
+
+@dataclass
+class Inline:
+    """Collects the text and notes how it was produced, while walking one cell."""
+
+    base: str = "table_cell"
+    parts: list[str] = field(default_factory=list)
+    mechanisms: list[str] = field(default_factory=list)
+    stack: list[str] = field(default_factory=list)
+    fields: list[list[str]] = field(default_factory=list)
+    picked_date: date | None = None
+    placeholders: int = 0
+
+    @property
+    def mechanism(self) -> str:
+        return self.stack[-1] if self.stack else self.base
+
+    def emit(self, text: str) -> None:
+        if any(phase == "instr" for _kind, phase in self.fields):
+            return
+        self.parts.append(text)
+        if text.strip():
+            self.mechanisms.append(self.mechanism)
+
+    @property
+    def source(self) -> str:
+        """The first mechanism other than plain typing, else plain typing."""
+        for mechanism in self.mechanisms:
+            if mechanism != self.base:
+                return mechanism
+        return self.base
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def control_kind(sdt_pr: etree._Element | None) -> str:
+    """``content_control:date`` etc. for a content control's properties."""
+    if sdt_pr is None:
+        return "content_control"
+    for tag, name in (
+        (W + "date", "date"), (W + "dropDownList", "dropdown"), (W + "comboBox", "dropdown"),
+        (W14 + "checkbox", "checkbox"), (W + "text", "text"), (W + "richText", "text"),
+    ):
+        if sdt_pr.find(tag) is not None:
+            return f"content_control:{name}"
+    return "content_control"
+
+
+def enter_control(sdt_pr: etree._Element | None, ctx: Inline) -> bool:
+    """Deal with a control's own state; False when its content must not be read."""
+    if sdt_pr is None:
+        ctx.stack.append("content_control")
+        return True
+    checkbox = sdt_pr.find(W14 + "checkbox")
+    if checkbox is not None:
+        checked = checkbox.find(W14 + "checked")
+        ticked = checked is not None and checked.get(W14 + "val", "0").lower() in _TRUE
+        ctx.parts.append(CC_ON if ticked else CC_OFF)
+        ctx.mechanisms.append("content_control:checkbox")
+        return False
+    if sdt_pr.find(W + "showingPlcHdr") is not None:
+        ctx.placeholders += 1
+        return False
+    picker = sdt_pr.find(W + "date")
+    if picker is not None:
+        picked = parse_full_date(picker.get(W + "fullDate"))
+        ctx.picked_date = picked or ctx.picked_date
+    ctx.stack.append(control_kind(sdt_pr))
+    return True
+
+
+def _field_char(element: etree._Element, ctx: Inline) -> None:
+    kind = element.get(W + "fldCharType")
+    if kind == "begin":
+        ff = element.find(W + "ffData")
+        name = "other"
+        if ff is not None and ff.find(W + "checkBox") is not None:
+            box = ff.find(W + "checkBox")
+            checked = box.find(W + "checked") if box is not None else None
+            default = box.find(W + "default") if box is not None else None
+            ticked = on(checked) if checked is not None else on(default)
+            ctx.parts.append(LEGACY_ON if ticked else LEGACY_OFF)
+            ctx.mechanisms.append("legacy_field:checkbox")
+            name = "checkbox"
+        elif ff is not None and ff.find(W + "ddList") is not None:
+            _legacy_dropdown(ff.find(W + "ddList"), ctx)
+            name = "dropdown"
+        elif ff is not None:
+            name = "legacy"
+        ctx.fields.append([name, "instr"])
+        if name == "legacy":
+            ctx.stack.append("legacy_field")
+    elif kind == "separate" and ctx.fields:
+        ctx.fields[-1][1] = "result"
+    elif kind == "end" and ctx.fields:
+        name, _phase = ctx.fields.pop()
+        if name == "legacy" and ctx.stack:
+            ctx.stack.pop()
+
+
+def _legacy_dropdown(dd: etree._Element | None, ctx: Inline) -> None:
+    """A Word 97 drop-down keeps its choice as an index, not as shown text."""
+    if dd is None:
+        return
+    entries = [e.get(W + "val", "") for e in dd.findall(W + "listEntry")]
+    chosen = dd.find(W + "result")
+    if chosen is None:
+        chosen = dd.find(W + "default")
+    index = int(chosen.get(W + "val", "0")) if chosen is not None else 0
+    if 0 <= index < len(entries) and entries[index].strip():
+        ctx.parts.append(entries[index])
+        ctx.mechanisms.append("legacy_field:dropdown")
+
+
+def walk_inline(element: etree._Element, ctx: Inline) -> None:
+    """Append the visible text under ``element`` to ``ctx`` (document order)."""
+    for child in element:
+        tag = child.tag
+        if not isinstance(tag, str) or tag in _SKIP:
+            continue
+        if tag == W + "t":
+            ctx.emit(child.text or "")
+        elif tag == W + "tab":
+            ctx.emit("\t")
+        elif tag in (W + "br", W + "cr"):
+            ctx.emit("\n")
+        elif tag == W + "noBreakHyphen":
+            ctx.emit("-")
+        elif tag == W + "sym":
+            code = int(child.get(W + "char", "0"), 16) & 0xFF
+            ctx.emit(_SYMBOLS.get(code, ""))
+        elif tag == W + "fldChar":
+            _field_char(child, ctx)
+        elif tag == W + "sdt":
+            walk_control(child, ctx)
+        elif tag == W + "p":
+            if ctx.parts:
+                ctx.emit("\n")
+            walk_inline(child, ctx)
+        else:
+            walk_inline(child, ctx)
+
+
+def walk_control(sdt: etree._Element, ctx: Inline) -> None:
+    """A content control: its state first, then (if shown) its content."""
+    depth = len(ctx.stack)
+    if enter_control(sdt.find(W + "sdtPr"), ctx):
+        content = sdt.find(W + "sdtContent")
+        if content is not None:
+            walk_inline(content, ctx)
+    del ctx.stack[depth:]

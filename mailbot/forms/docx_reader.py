@@ -1,0 +1,137 @@
+"""Reading a Word (.docx) file into the reader-neutral layout (rows of grid cells).
+
+The zip is checked before any XML is parsed (zip bombs, passwords, macros); the XML is
+parsed with entities and network access off.  Tables are read by grid columns
+(``w:gridBefore``, ``w:gridSpan``) so that ``extract`` can find a value *under* its
+label; cell-level content controls that wrap a ``w:tc`` are unwrapped here, and
+deleted table rows (tracked changes) are dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from lxml import etree
+
+from mailbot.errors import FormRejected
+from mailbot.forms.docx_inline import Inline, W, enter_control, walk_inline
+from mailbot.forms.layout import Cell, Document, Row
+from mailbot.forms.safezip import DAMAGED, open_checked_zip, read_member
+
+MACROS = (
+    "The attachment is a macro-enabled Word document, which we do not open for safety. "
+    "Please save the form as a normal Word document (.docx) or PDF and send it again."
+)
+NOT_WORD = (
+    "The attachment is not a Word document we can read. Please send the form as a Word "
+    "(.docx) or PDF file."
+)
+
+_PARSER = etree.XMLParser(
+    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+    remove_comments=True, remove_pis=True,
+)
+
+
+def load_document_xml(data: bytes) -> etree._Element:
+    """The root of ``word/document.xml``, after the zip and macro checks."""
+    with open_checked_zip(data) as archive:
+        names = set(archive.namelist())
+        types = read_member(archive, "[Content_Types].xml") or b""
+        if "word/vbaProject.bin" in names or b"macroEnabled" in types:
+            raise FormRejected(MACROS)
+        xml = read_member(archive, "word/document.xml")
+    if xml is None:
+        raise FormRejected(NOT_WORD)
+    try:
+        return etree.fromstring(xml, _PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise FormRejected(DAMAGED) from exc
+
+
+def _span(tc: etree._Element) -> int:
+    span = tc.find(f"{W}tcPr/{W}gridSpan")
+    try:
+        return max(1, int(span.get(W + "val", "1"))) if span is not None else 1
+    except ValueError:
+        return 1
+
+
+def _cell(tc: etree._Element, col: int, sdt_pr: etree._Element | None) -> Cell:
+    """One cell's visible text; ``sdt_pr`` is a control wrapping the whole cell."""
+    ctx = Inline()
+    if sdt_pr is None or enter_control(sdt_pr, ctx):
+        walk_inline(tc, ctx)
+    return Cell(
+        text=ctx.text, col=col, span=_span(tc), source=ctx.source,
+        picked_date=ctx.picked_date,
+        placeholder=ctx.placeholders > 0 and not ctx.text.strip(),
+    )
+
+
+Wrapped = tuple[etree._Element, etree._Element | None]
+
+
+def _unwrap(parent: etree._Element, tag: str) -> Iterator[Wrapped]:
+    """Children named ``tag``, looking through content controls and custom XML."""
+    for child in parent:
+        if child.tag == tag:
+            yield child, None
+        elif child.tag == W + "sdt":
+            content = child.find(W + "sdtContent")
+            if content is not None:
+                for inner, _ in _unwrap(content, tag):
+                    yield inner, child.find(W + "sdtPr")
+        elif child.tag in (W + "customXml", W + "ins", W + "moveTo"):
+            yield from _unwrap(child, tag)
+
+
+def _row(tr: etree._Element, table: int) -> Row | None:
+    if tr.find(f"{W}trPr/{W}del") is not None:
+        return None  # a deleted row (tracked change) is not part of the form
+    before = tr.find(f"{W}trPr/{W}gridBefore")
+    col = int(before.get(W + "val", "0")) if before is not None else 0
+    cells = []
+    for tc, sdt_pr in _unwrap(tr, W + "tc"):
+        cell = _cell(tc, col, sdt_pr)
+        cells.append(cell)
+        col = cell.end
+    return Row(cells, table)
+
+
+def _paragraph(p: etree._Element) -> Row:
+    ctx = Inline(base="table_cell:paragraph")
+    walk_inline(p, ctx)
+    cell = Cell(text=ctx.text, source=ctx.source, picked_date=ctx.picked_date)
+    return Row([cell])
+
+
+def _blocks(parent: etree._Element, rows: list[Row], tables: list[int]) -> None:
+    for child in parent:
+        if child.tag == W + "p":
+            rows.append(_paragraph(child))
+        elif child.tag == W + "tbl":
+            tables[0] += 1
+            number = tables[0]
+            for tr, _ in _unwrap(child, W + "tr"):
+                row = _row(tr, number)
+                if row is not None:
+                    rows.append(row)
+        elif child.tag in (W + "sdt",):
+            content = child.find(W + "sdtContent")
+            if content is not None:
+                _blocks(content, rows, tables)
+        elif child.tag in (W + "customXml", W + "ins", W + "moveTo"):
+            _blocks(child, rows, tables)
+
+
+def read_docx_layout(data: bytes) -> Document:
+    """The rows of a .docx in reading order (FormRejected if it must not be opened)."""
+    root = load_document_xml(data)
+    body = root.find(W + "body")
+    if body is None:
+        raise FormRejected(NOT_WORD)
+    rows: list[Row] = []
+    _blocks(body, rows, [0])
+    text = "\n".join(cell.text for row in rows for cell in row.cells)
+    return Document(rows=rows, text=text, source="docx")

@@ -1,0 +1,289 @@
+"""Finding each value of the form by meaning: its section, its label, where it sits.
+
+Works on the reader-neutral layout (``layout.Document``) so Word and PDF share it.
+Labels are matched after normalising; a value is looked for beside its label (the
+next cell, unless that is another label), else under it (the next row, the cell that
+shares the label's grid columns), inline after it ("Address: ..."), or in a matrix
+(row label x column header, the outcome table).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from mailbot.errors import NotACocForm
+from mailbot.forms.description import FieldSpec, FormDescription
+from mailbot.forms.layout import Cell, Document, Row
+from mailbot.forms.model import ParsedForm, Query
+from mailbot.forms.record import empty_referral, missing_required, set_path
+from mailbot.forms.text import normalise_label
+from mailbot.forms.values import Value, convert, inline_remainder, ticked_themes
+
+NOT_COC = "The document is not the Case of Concern referral form."
+
+Position = tuple[int, int]
+
+
+def label_matches(norm: str, label: str, *, prefix: bool = False) -> bool:
+    """Exact match after normalising; long labels and inline ones may be a prefix."""
+    if not label or not norm:
+        return False
+    if norm == label:
+        return True
+    if prefix or len(label.split()) >= 4:
+        return norm.startswith(label + " ")
+    return False
+
+
+@dataclass
+class Located:
+    """Where each field's label was found (row index, cell index)."""
+
+    labels: dict[str, Position] = field(default_factory=dict)
+    household_header: int | None = None
+    theme_rows: list[int] = field(default_factory=list)
+    sections_seen: set[str] = field(default_factory=set)
+
+
+class Extractor:
+    """One pass over one document with one form description."""
+
+    def __init__(self, doc: Document, desc: FormDescription) -> None:
+        self.doc = doc
+        self.desc = desc
+        self.norms = [[normalise_label(c.text) for c in row.cells] for row in doc.rows]
+        self._field_labels = {
+            f.key: tuple(normalise_label(x) for x in f.labels) for f in desc.fields
+        }
+        self._headings = {
+            s.key: tuple(normalise_label(h) for h in s.headings) for s in desc.sections
+        }
+        self._columns = {
+            c.key: tuple(normalise_label(x) for x in c.labels) for c in desc.household.columns
+        }
+        self._all_labels = {x for labels in self._field_labels.values() for x in labels}
+        self._all_labels |= {x for labels in self._columns.values() for x in labels}
+        self._all_labels |= {x for f in desc.fields for x in map(normalise_label, f.column)}
+
+    # ------------------------------------------------------------------ locating
+    def is_label(self, norm: str) -> bool:
+        """Whether a cell's text is some label of the form (so it is not a value)."""
+        if any(label_matches(norm, x) for x in self._all_labels):
+            return True
+        return any(label_matches(norm, h) for hs in self._headings.values() for h in hs)
+
+    def _section_of(self, norm: str) -> str | None:
+        for key, headings in self._headings.items():
+            if any(label_matches(norm, h, prefix=len(h.split()) >= 3) for h in headings):
+                return key
+        return None
+
+    def _field_at(self, spec: FieldSpec, norm: str) -> bool:
+        prefix = spec.layout == "inline"
+        return any(label_matches(norm, x, prefix=prefix) for x in self._field_labels[spec.key])
+
+    def locate(self) -> Located:
+        """Walk the rows once, tracking the section, noting each label's position."""
+        found = Located()
+        section = ""
+        for r in range(len(self.doc.rows)):
+            for c, norm in enumerate(self.norms[r]):
+                new = self._section_of(norm)
+                if new:
+                    section = new
+                    found.sections_seen.add(new)
+                self._note_labels(found, section, norm, (r, c))
+            self._note_tables(found, section, r)
+        for spec in self.desc.fields:  # fallback: a section whose heading was retyped
+            if spec.key in found.labels or spec.section in found.sections_seen:
+                continue
+            for r, norms in enumerate(self.norms):
+                hit = next((c for c, n in enumerate(norms) if self._field_at(spec, n)), None)
+                if hit is not None:
+                    found.labels[spec.key] = (r, hit)
+                    break
+        return found
+
+    def _note_labels(self, found: Located, section: str, norm: str, pos: Position) -> None:
+        for spec in self.desc.fields:
+            if spec.section == section and spec.key not in found.labels:
+                if self._field_at(spec, norm):
+                    found.labels[spec.key] = pos
+
+    def _note_tables(self, found: Located, section: str, r: int) -> None:
+        if section == self.desc.household.section and found.household_header is None:
+            hits = sum(
+                any(label_matches(n, x) for x in labels)
+                for n in self.norms[r]
+                for labels in self._columns.values()
+            )
+            if hits >= self.desc.household.min_header_labels:
+                found.household_header = r
+        if section == self.desc.themes_section:
+            found.theme_rows.append(r)
+
+    # ------------------------------------------------------------------ values
+    def _below(self, r: int, label: Cell) -> Cell | None:
+        row = self.doc.rows[r]
+        if r + 1 >= len(self.doc.rows):
+            return None
+        nxt = self.doc.rows[r + 1]
+        if row.table < 0 or nxt.table != row.table:
+            return None
+        for c, cell in enumerate(nxt.cells):
+            if cell.overlaps(label):
+                return None if self.is_label(self.norms[r + 1][c]) else cell
+        return None
+
+    def beside(self, pos: Position) -> Cell | None:
+        """The value cell for a label: the next cell, else the one under the label."""
+        r, c = pos
+        cells = self.doc.rows[r].cells
+        if c + 1 < len(cells) and not self.is_label(self.norms[r][c + 1]):
+            return cells[c + 1]
+        return self._below(r, cells[c])
+
+    def matrix(self, spec: FieldSpec, pos: Position) -> Cell | None:
+        """The cell in the label's row under the column header named by ``spec.column``."""
+        r, c = pos
+        wanted = tuple(normalise_label(x) for x in spec.column)
+        table = self.doc.rows[r].table
+        for up in range(r - 1, -1, -1):
+            if self.doc.rows[up].table != table:
+                break
+            for hc, norm in enumerate(self.norms[up]):
+                if any(label_matches(norm, w) for w in wanted):
+                    header = self.doc.rows[up].cells[hc]
+                    return next(
+                        (x for i, x in enumerate(self.doc.rows[r].cells)
+                         if i != c and x.overlaps(header)),
+                        None,
+                    )
+        return None
+
+
+def _value_for(ex: Extractor, spec: FieldSpec, pos: Position, year: int | None) -> Value:
+    label_cell = ex.doc.rows[pos[0]].cells[pos[1]]
+    cell: Cell | None
+    text: str
+    if spec.layout == "matrix":
+        cell = ex.matrix(spec, pos)
+        text = cell.text if cell else ""
+    else:
+        rest = inline_remainder(
+            label_cell.text, spec.labels, colon=spec.layout != "inline"
+        )
+        if rest and rest.strip():
+            cell, text = label_cell, rest
+        else:
+            cell = ex.beside(pos)
+            text = cell.text if cell else ""
+    if cell is None:
+        return Value(None, "")
+    return convert(cell, text, spec.kind, ex.desc, choices=spec.choices, reference_year=year)
+
+
+def _household(ex: Extractor, start: int, year: int | None, form: ParsedForm) -> None:
+    header = ex.doc.rows[start]
+    columns: dict[str, Cell] = {}
+    for c, norm in enumerate(ex.norms[start]):
+        for key, labels in ex._columns.items():
+            if key not in columns and any(label_matches(norm, x) for x in labels):
+                columns[key] = header.cells[c]
+    kinds = {col.key: col.kind for col in ex.desc.household.columns}
+    stops = tuple(normalise_label(s) for s in ex.desc.household.stop_labels)
+    members: list[dict[str, str | None]] = []
+    for r in range(start + 1, len(ex.doc.rows)):
+        row = ex.doc.rows[r]
+        if row.table != header.table or any(
+            label_matches(n, s, prefix=True) for n in ex.norms[r][:1] for s in stops
+        ) or any(ex._section_of(n) for n in ex.norms[r]):
+            break
+        _member(ex, row, columns, kinds, year, form, members)
+    form.referral[ex.desc.household.key] = members
+
+
+def _member(
+    ex: Extractor, row: Row, columns: dict[str, Cell], kinds: dict[str, str],
+    year: int | None, form: ParsedForm, members: list[dict[str, str | None]],
+) -> None:
+    index = len(members)
+    member: dict[str, str | None] = {key: None for key in kinds}
+    sources: dict[str, str] = {}
+    for key, head in columns.items():
+        cell = next((x for x in row.cells if x.overlaps(head)), None)
+        if cell is None:
+            continue
+        value = convert(cell, cell.text, kinds[key], ex.desc, reference_year=year)
+        member[key] = value.value
+        if value.value is not None:
+            sources[key] = value.source
+        if value.problem:
+            form.queries.append(Query(f"household.{index}.{key}", value.problem))
+    if any(v is not None for v in member.values()) or any(
+        q.field.startswith(f"household.{index}.") for q in form.queries
+    ):
+        members.append(member)
+        for key, source in sources.items():
+            form.provenance[f"household.{index}.{key}"] = source
+
+
+def _themes(ex: Extractor, rows: list[int], form: ParsedForm) -> None:
+    glyph = "pdf_text:glyph" if ex.doc.source == "pdf" else "glyph"
+    ticked: dict[str, str] = {}
+    for r in rows:
+        for cell in ex.doc.rows[r].cells:
+            for theme, source in ticked_themes(cell.text, ex.desc.themes, glyph):
+                ticked.setdefault(theme, source)
+    ordered = [t for t in ex.desc.themes if t in ticked]
+    form.referral["themes"] = ordered
+    for i, theme in enumerate(ordered):
+        form.provenance[f"themes.{i}"] = ticked[theme]
+
+
+def choose_reference_year(ex: Extractor, found: Located) -> int | None:
+    """The referral year, for reading two-digit years when the caller gave none."""
+    pos = found.labels.get("referral_date")
+    if pos is None:
+        return None
+    spec = ex.desc.field("referral_date")
+    cell = ex.beside(pos) if spec.layout != "matrix" else None
+    if cell is None:
+        return None
+    if cell.picked_date is not None:
+        return cell.picked_date.year
+    years = re.findall(r"(?<!\d)(19\d\d|20\d\d)(?!\d)", cell.text)
+    return int(years[-1]) if years else None
+
+
+def _recognised(ex: Extractor, found: Located) -> bool:
+    labels = len(found.labels) + (1 if found.household_header is not None else 0)
+    text = normalise_label(ex.doc.text)
+    titled = any(normalise_label(t) in text for t in ex.desc.title_words)
+    return labels >= ex.desc.min_labels and (titled or labels >= 2 * ex.desc.min_labels)
+
+
+def extract(doc: Document, desc: FormDescription, reference_year: int | None) -> ParsedForm:
+    """The referral in ``doc``; NotACocForm when the document is not the form."""
+    ex = Extractor(doc, desc)
+    found = ex.locate()
+    if not _recognised(ex, found):
+        raise NotACocForm(NOT_COC)
+    form = ParsedForm(referral=empty_referral(desc), missing_required=[], source=doc.source)
+    year = reference_year or choose_reference_year(ex, found)
+    for spec in desc.fields:
+        pos = found.labels.get(spec.key)
+        if pos is None:
+            continue
+        value = _value_for(ex, spec, pos, year)
+        if value.value is not None:
+            set_path(form.referral, spec.key, value.value)
+            form.provenance[spec.key] = value.source
+        if value.problem:
+            form.queries.append(Query(spec.key, value.problem))
+    if found.household_header is not None:
+        _household(ex, found.household_header, year, form)
+    _themes(ex, found.theme_rows, form)
+    form.missing_required = missing_required(form.referral, desc)
+    return form

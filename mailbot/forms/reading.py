@@ -1,0 +1,53 @@
+"""One file's bytes to one ParsedForm: sniff, pick the reader, extract, overlay fields."""
+
+from __future__ import annotations
+
+from mailbot.errors import FormRejected
+from mailbot.forms.convert import to_docx
+from mailbot.forms.description import load_description
+from mailbot.forms.docx_reader import MACROS, read_docx_layout
+from mailbot.forms.extract import extract
+from mailbot.forms.model import ParsedForm
+from mailbot.forms.pdf_fields import overlay_acroform
+from mailbot.forms.pdf_reader import read_pdf_layout
+from mailbot.forms.safezip import LOCKED_FILE
+from mailbot.forms.sniff import sniff
+
+NOT_A_FORM_FILE = (
+    "The attachment is not a file type we can read as a form. Please send the form as "
+    "a Word document (.docx) or PDF."
+)
+EMPTY_FILE = "The attachment is empty. Please send the form again."
+ARCHIVE = (
+    "The attachment is an archive rather than the form itself. Please attach the form "
+    "as a Word document (.docx) or PDF."
+)
+
+
+def read_form_bytes(
+    data: bytes, filename: str | None = None, *, reference_year: int | None = None
+) -> ParsedForm:
+    """Read one form file (sniffed by content; ``filename`` is only for messages).
+
+    Raises FormRejected (with plain words), its child NeedsManualEntry for a scan, or
+    NotACocForm for a readable document that is not the form.
+    """
+    desc = load_description()
+    kind = sniff(data)
+    if kind == "docx":
+        return extract(read_docx_layout(data), desc, reference_year)
+    if kind == "pdf":
+        form = extract(read_pdf_layout(data), desc, reference_year)
+        overlay_acroform(data, form, desc)
+        return form
+    if kind in ("doc", "odt"):
+        return extract(read_docx_layout(to_docx(data, kind)), desc, reference_year)
+    if kind == "docm":
+        raise FormRejected(MACROS)
+    if kind == "encrypted_office":
+        raise FormRejected(LOCKED_FILE)
+    if kind == "empty":
+        raise FormRejected(EMPTY_FILE)
+    if kind == "zip":
+        raise FormRejected(ARCHIVE)
+    raise FormRejected(NOT_A_FORM_FILE)

@@ -1,0 +1,64 @@
+"""What a file is, judged by its bytes (never by its name or declared type).
+
+Referrers rename files and mail clients guess content types; the first bytes and, for
+zip containers, the member names are what count.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from typing import Literal
+
+from mailbot.forms.safezip import OLE_MAGIC, PK_MAGIC
+
+FileKind = Literal[
+    "docx", "docm", "odt", "zip", "pdf", "encrypted_office", "doc", "ole", "image", "empty",
+    "other",
+]
+
+_IMAGES = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"II*\x00", b"MM\x00*", b"BM", b"RIFF")
+
+
+def _ole_kind(data: bytes) -> FileKind:
+    """An OLE compound file: a password-protected .docx, a Word 97 .doc, or other."""
+    if "EncryptedPackage".encode("utf-16-le") in data or "EncryptionInfo".encode(
+        "utf-16-le"
+    ) in data:
+        return "encrypted_office"
+    if "WordDocument".encode("utf-16-le") in data:
+        return "doc"
+    return "ole"
+
+
+def _zip_kind(data: bytes) -> FileKind:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = set(archive.namelist())
+            mimetype = b""
+            if "mimetype" in names and archive.getinfo("mimetype").file_size < 200:
+                mimetype = archive.read("mimetype")
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError):
+        return "other"
+    if "word/document.xml" in names:
+        macro = "word/vbaProject.bin" in names
+        return "docm" if macro else "docx"
+    if mimetype.startswith(b"application/vnd.oasis.opendocument.text"):
+        return "odt"
+    return "zip"
+
+
+def sniff(data: bytes) -> FileKind:
+    """The kind of file ``data`` is."""
+    if not data.strip():
+        return "empty"
+    head = data[:1024]
+    if data.startswith(PK_MAGIC) or data.startswith(b"PK\x05\x06"):
+        return _zip_kind(data)
+    if b"%PDF-" in head:
+        return "pdf"
+    if data.startswith(OLE_MAGIC):
+        return _ole_kind(data)
+    if head.startswith(_IMAGES):
+        return "image"
+    return "other"

@@ -1,0 +1,59 @@
+"""Follow-ups: a message about an existing case, recognised by tag or by threading.
+
+The sender rule (INTERFACE.md) protects the case: only the case's own sender or its
+referrer's address may change it. Anyone else pointing at a case is held for a person,
+linked to the case, so a mistyped tag or a forwarded thread cannot alter a referral.
+"""
+
+from __future__ import annotations
+
+import re
+
+from mailbot.handlers.base import CaseSummary, HandlerContext, Outcome
+from mailbot.mail.reader import InboundMessage
+
+TAG = re.compile(r"\[(COC-\d{4}-\d{4})\]", re.IGNORECASE)
+
+
+def target_cases(msg: InboundMessage, ctx: HandlerContext) -> list[CaseSummary]:
+    found: dict[str, CaseSummary] = {}
+    for ref in TAG.findall(msg.subject):
+        case = ctx.cases.by_ref(ref.upper())
+        if case is not None:
+            found.setdefault(case.id, case)
+    for message_id in msg.referenced_ids():
+        case = ctx.cases.by_sent_message_id(message_id)
+        if case is not None:
+            found.setdefault(case.id, case)
+    return list(found.values())
+
+
+def handle_followup(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None:
+    cases = target_cases(msg, ctx)
+    if not cases:
+        return None
+    sender = msg.sender or ""
+    own = [c for c in cases if sender in c.senders]
+    if not own:
+        return Outcome(
+            "quarantine",
+            f"points at {cases[0].ref} but comes from a different sender; held for a person",
+            case=cases[0],
+            alert=f"A message about {cases[0].ref} came from someone other than the referrer "
+                  "and is held in quarantine.",
+        )
+    case = own[0]
+    verdicts = ctx.read_forms(msg)
+    if any(v.kind == "form" for v in verdicts):
+        return Outcome("merge_followup", f"reply about {case.ref} carrying a form",
+                       verdicts=verdicts, case=case)
+    if any(v.kind == "reject" for v in verdicts):
+        return Outcome("reject_attachment",
+                       f"reply about {case.ref} with an attachment that cannot be opened",
+                       verdicts=verdicts, case=case)
+    return Outcome(
+        "merge_followup", f"reply about {case.ref} without a form; the team will read it",
+        verdicts=verdicts, case=case,
+        alert=f"The referrer replied about {case.ref} without a form: please read the "
+              "message in the Processed folder.",
+    )

@@ -1,0 +1,49 @@
+"""Structured logs without personal data.
+
+Log lines carry ids, references, actions and counts, never names, addresses, subjects
+or form values. ``redact`` is the last line of defence for text that comes from
+elsewhere (a library's error message can quote an e-mail address).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+
+_EMAIL = re.compile(r"[^\s<>@\"']+@[^\s<>@\"']+")
+_DIGITS = re.compile(r"\b\d[\d ]{7,}\d\b")
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys()) | {"message"}
+
+
+def redact(text: str) -> str:
+    return _DIGITS.sub("[number]", _EMAIL.sub("[address]", text))
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": redact(record.getMessage()),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                entry[key] = value if isinstance(value, int | float | bool) else redact(str(value))
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["error"] = record.exc_info[0].__name__
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # SQLAlchemy's engine logger would print statements (and, at DEBUG, rows).
+    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+    logging.getLogger("imapclient").setLevel(logging.WARNING)

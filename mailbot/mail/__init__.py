@@ -1,0 +1,1 @@
+"""Mail: the mailbox backends, the message reader and the senders."""

@@ -1,0 +1,72 @@
+"""The narrow mailbox interface every backend (Maildir, IMAP) offers.
+
+The poll loop lives in the poller, not here: a backend only lists, fetches, moves and
+waits. Moves happen only after the database commit, so a backend must make ``move``
+safe to repeat (moving a message that is already gone is not an error).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+#: Folder names of INTERFACE.md; Maildir maps them to ``.Processed`` and so on.
+PROCESSED = "Processed"
+QUARANTINE = "Quarantine"
+OTHER = "Other"
+FOLDERS = (PROCESSED, QUARANTINE, OTHER)
+
+
+@dataclass(frozen=True)
+class MailboxRef:
+    """Where one message sits: the mailbox identity half of its idempotency keys.
+
+    ``mailbox`` names the account without secrets (``maildir:/abs/path`` or
+    ``imap://user@host:port``); ``uidvalidity`` is ``""`` for Maildir.
+    """
+
+    mailbox: str
+    folder: str
+    uidvalidity: str
+    uid: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.mailbox}|{self.folder}|{self.uidvalidity}|{self.uid}"
+
+
+class Mailbox(Protocol):
+    """A mailbox the bot reads referrals from."""
+
+    @property
+    def identity(self) -> str:
+        """The account, without secrets, as stored in ``MailboxRef.mailbox``."""
+        ...
+
+    def list_new(self) -> list[MailboxRef]:
+        """Messages now in the inbox folder, oldest first."""
+        ...
+
+    def fetch(self, ref: MailboxRef) -> bytes:
+        """The raw RFC 5322 bytes of one message, unchanged."""
+        ...
+
+    def move(self, ref: MailboxRef, folder: str) -> None:
+        """Move one message out of the inbox into ``folder``; a no-op if it is gone."""
+        ...
+
+    def ensure_folder(self, folder: str) -> None:
+        """Create ``folder`` when missing."""
+        ...
+
+    def append(self, raw: bytes, folder: str | None = None) -> None:
+        """Deliver a message (the demo and the tests use this; IMAP does APPEND)."""
+        ...
+
+    def wait_for_new(self, timeout: float) -> bool:
+        """Block up to ``timeout`` seconds; True when new mail may have arrived."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; the object may not be used afterwards."""
+        ...

@@ -1,0 +1,197 @@
+"""A local Maildir as the bot's mailbox: the embedded default, and the demo's.
+
+Inbox is the Maildir root (``new/`` and ``cur/``); the folders of INTERFACE.md are
+Maildir++ sub-folders (``.Processed``, ``.Quarantine``, ``.Other``). A move is one
+``os.rename`` of the message file inside the same tree, so it is atomic: a crash leaves
+the message either in the inbox or in the folder, never in neither and never in both.
+
+Not thread-safe: give each thread its own ``MaildirMailbox`` (several instances may
+share one directory, which is how mail "arrives" in the tests).
+"""
+
+from __future__ import annotations
+
+import mailbox
+import os
+import re
+import time
+from pathlib import Path
+
+from mailbot.errors import MailboxError
+from mailbot.mail.mailbox import MailboxRef
+
+#: The folder name refs carry for the Maildir root.
+INBOX = "INBOX"
+
+#: How often ``wait_for_new`` looks at the directory: cheap (two ``listdir`` calls).
+POLL_INTERVAL = 0.2
+
+_SUBDIRS = ("new", "cur")
+_FOLDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _-]*$")
+# Delivery agents name files "<seconds>.<unique>"; stdlib and Dovecot put "M<usec>" in
+# the unique part and stdlib adds "Q<counter>", which orders two deliveries in one tick.
+_SECONDS = re.compile(r"^(\d+)\.")
+_MICROS = re.compile(r"M(\d+)")
+_COUNTER = re.compile(r"Q(\d+)")
+
+
+class MaildirMailbox:
+    """The ``Mailbox`` protocol over a Maildir (``maildir:PATH``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path).absolute()
+        try:
+            # mailbox.Maildir(create=True) skips an existing but empty directory (a
+            # fresh mkdir, a volume mount), so make the three sub-directories here.
+            for sub in ("tmp", "new", "cur"):
+                (self.path / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._md = mailbox.Maildir(self.path, factory=None, create=True)
+        except OSError as exc:
+            raise MailboxError(f"cannot open the Maildir: {exc.strerror}") from exc
+        # Keys handed out by the last list_new; None until the first call, so that a
+        # fresh object treats every message already waiting as new.
+        self._listed: set[str] | None = None
+
+    @property
+    def identity(self) -> str:
+        return f"maildir:{self.path}"
+
+    def list_new(self) -> list[MailboxRef]:
+        """Messages in the inbox, oldest delivery first."""
+        entries = _scan(self.path)
+        self._listed = set(entries)
+        ordered = sorted(entries.items(), key=lambda item: _delivery_order(*item))
+        return [MailboxRef(self.identity, INBOX, "", key) for key, _ in ordered]
+
+    def fetch(self, ref: MailboxRef) -> bytes:
+        """The file's bytes as delivered (no line-ending conversion on POSIX)."""
+        path = self._find(self._folder_dir(ref.folder), ref.uid)
+        if path is None:
+            raise MailboxError(f"message {ref.uid} is not in folder {ref.folder}")
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise MailboxError(f"cannot read message {ref.uid}: {exc.strerror}") from exc
+
+    def move(self, ref: MailboxRef, folder: str) -> None:
+        """Rename the file into ``folder``; a message already gone is left alone."""
+        self._check_ref(ref)
+        target_dir = self._folder_dir(folder)
+        source = self._find(self._folder_dir(ref.folder), ref.uid)
+        if source is None:
+            return  # already moved (a repeat after a crash) or removed by a person
+        self.ensure_folder(folder)
+        target = target_dir / source.parent.name / source.name
+        try:
+            os.rename(source, target)
+            _fsync_dir(target.parent)
+        except FileNotFoundError:
+            return  # another process moved it between our lookup and the rename
+        except OSError as exc:
+            raise MailboxError(f"cannot move message {ref.uid}: {exc.strerror}") from exc
+
+    def ensure_folder(self, folder: str) -> None:
+        """Create the Maildir++ sub-folder (``.NAME`` with its marker file)."""
+        if folder == INBOX:
+            return
+        _check_folder_name(folder)
+        try:
+            self._md.add_folder(folder)
+        except OSError as exc:
+            raise MailboxError(f"cannot create folder {folder}: {exc.strerror}") from exc
+
+    def append(self, raw: bytes, folder: str | None = None) -> None:
+        """Deliver through ``tmp/`` then ``new/``, as any delivery agent would."""
+        target = self._md
+        if folder is not None and folder != INBOX:
+            self.ensure_folder(folder)
+            target = self._md.get_folder(folder)
+        try:
+            target.add(raw)
+        except OSError as exc:
+            raise MailboxError(f"cannot deliver into the Maildir: {exc.strerror}") from exc
+
+    def wait_for_new(self, timeout: float) -> bool:
+        """Poll the inbox until it holds a message the last ``list_new`` did not return.
+
+        Comparing with the last listing (not with the moment of the call) means mail
+        that arrived between ``list_new`` and this call is noticed at once, not lost
+        until the next delivery.
+        """
+        deadline = time.monotonic() + max(0.0, timeout)
+        while True:
+            if self._has_unlisted():
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            time.sleep(min(POLL_INTERVAL, remaining))
+
+    def close(self) -> None:
+        self._md.close()
+
+    # -- helpers -----------------------------------------------------------------
+
+    def _has_unlisted(self) -> bool:
+        keys = _scan(self.path).keys()
+        if self._listed is None:
+            return bool(keys)
+        return not keys <= self._listed
+
+    def _folder_dir(self, folder: str) -> Path:
+        if folder == INBOX:
+            return self.path
+        _check_folder_name(folder)
+        return self.path / f".{folder}"
+
+    def _find(self, folder_dir: Path, key: str) -> Path | None:
+        return _scan(folder_dir).get(key)
+
+    def _check_ref(self, ref: MailboxRef) -> None:
+        if ref.mailbox != self.identity:
+            raise MailboxError("the message reference belongs to another mailbox")
+
+
+def _scan(folder_dir: Path) -> dict[str, Path]:
+    """Map Maildir keys to files in ``new/`` and ``cur/`` (dot files are not mail)."""
+    found: dict[str, Path] = {}
+    for sub in _SUBDIRS:
+        try:
+            names = os.listdir(folder_dir / sub)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise MailboxError(f"cannot list the Maildir: {exc.strerror}") from exc
+        for name in names:
+            if not name.startswith("."):
+                found[name.split(":", 1)[0]] = folder_dir / sub / name
+    return found
+
+
+def _delivery_order(key: str, path: Path) -> tuple[float, int, str]:
+    """Sort key: delivery time from the file name when it has one, else its mtime."""
+    seconds = _SECONDS.match(key)
+    if seconds:
+        micros = _MICROS.search(key)
+        when = int(seconds.group(1)) + (int(micros.group(1)) / 1e6 if micros else 0.0)
+    else:
+        try:
+            when = path.stat().st_mtime
+        except OSError:
+            when = 0.0
+    counter = _COUNTER.search(key)
+    return (when, int(counter.group(1)) if counter else 0, key)
+
+
+def _check_folder_name(folder: str) -> None:
+    if not _FOLDER_NAME.match(folder):
+        raise MailboxError("a Maildir folder name is letters, digits, spaces, _ and -")
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename durable: on POSIX the directory entry is what must reach disk."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

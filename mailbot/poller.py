@@ -1,0 +1,88 @@
+"""The poll loop: handle what is in the mailbox, send what is due, wait, repeat.
+
+The loop lives here and not in a backend (STYLE.md): a backend only knows how to wait
+for new mail (IMAP IDLE, or a cheap poll). SIGTERM and SIGINT set a flag that is read
+between messages, so the message in hand is finished before the process stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import FrameType
+
+from sqlalchemy.orm import Session
+
+from mailbot.app import App
+from mailbot.errors import MailboxAuthError, MailboxError
+from mailbot.intake import Handled
+from mailbot.outbox import DrainResult
+from mailbot.store.models import PollState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CycleResult:
+    handled: list[Handled] = field(default_factory=list)
+    drained: DrainResult = field(default_factory=DrainResult)
+
+
+def record_state(session: Session, name: str, value: str, now: datetime) -> None:
+    row = session.get(PollState, name)
+    if row is None:
+        session.add(PollState(name=name, value=value, updated_at=now))
+    else:
+        row.value, row.updated_at = value, now
+
+
+class Poller:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.stopping = False
+
+    def stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
+        if not self.stopping:
+            log.info("stopping after the message in hand", extra={"signal": signum or 0})
+        self.stopping = True
+
+    def cycle(self, on_message: Callable[[Handled], None] | None = None) -> CycleResult:
+        result = CycleResult()
+        intake = self.app.intake
+        intake.ensure_folders()
+        for ref in self.app.mailbox.list_new():
+            if self.stopping:
+                break
+            handled = intake.handle(ref)
+            if handled is not None:
+                result.handled.append(handled)
+                if on_message:
+                    on_message(handled)
+        result.drained = self.app.drainer.drain()
+        with self.app.db.session() as session:
+            record_state(session, "last_poll", self.app.clock.now().isoformat(), self.app.clock.now())
+        return result
+
+    def run_forever(self) -> None:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        interval = max(1, self.app.settings.poll_interval)
+        while not self.stopping:
+            try:
+                self.cycle()
+            except MailboxAuthError:
+                raise  # retrying a refused login only locks the account
+            except MailboxError as exc:
+                log.warning("mailbox unavailable; will retry", extra={"error": type(exc).__name__})
+            if self.stopping:
+                break
+            try:
+                self.app.mailbox.wait_for_new(timeout=interval)
+            except MailboxAuthError:
+                raise
+            except MailboxError as exc:
+                log.warning("waiting for mail failed", extra={"error": type(exc).__name__})
+                self.app.clock.sleep(min(interval, 5))

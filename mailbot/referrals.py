@@ -1,0 +1,103 @@
+"""Pure rules about a referral record: fallbacks, completeness, duplicates, display."""
+
+from __future__ import annotations
+
+import copy
+import re
+import unicodedata
+from datetime import date, datetime
+from typing import Any
+
+from mailbot.clock import london
+
+REQUIRED_FIELDS: tuple[str, ...] = (
+    "referrer.name", "referrer.role", "referrer.agency", "referrer.email", "referral_date",
+    "child.full_name", "child.dob", "child.address", "incident_details",
+    "anticipated_learning",
+)
+
+
+def get_path(record: dict[str, Any], dotted: str) -> Any:
+    node: Any = record
+    for part in dotted.split("."):
+        if isinstance(node, list):
+            try:
+                node = node[int(part)]
+            except (ValueError, IndexError):
+                return None
+        elif isinstance(node, dict):
+            node = node.get(part)
+        else:
+            return None
+    return node
+
+
+def set_path(record: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node: Any = record
+    for part in parts[:-1]:
+        node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+    if isinstance(node, list):
+        node[int(parts[-1])] = value
+    else:
+        node[parts[-1]] = value
+
+
+def is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip()) or value == []
+
+
+def missing_required(referral: dict[str, Any]) -> list[str]:
+    return [key for key in REQUIRED_FIELDS if is_blank(get_path(referral, key))]
+
+
+def apply_fallbacks(referral: dict[str, Any], sender: str | None,
+                    sent: datetime | None) -> tuple[dict[str, Any], list[str]]:
+    """Fill ``referrer.email`` from the sender and ``referral_date`` from the Date header.
+
+    Returns the completed copy and the keys that were filled this way, so the team can
+    see which values the referrer did not write on the form.
+    """
+    result = copy.deepcopy(referral)
+    used: list[str] = []
+    if is_blank(get_path(result, "referrer.email")) and sender:
+        set_path(result, "referrer.email", sender)
+        used.append("referrer.email")
+    if is_blank(get_path(result, "referral_date")) and sent is not None:
+        set_path(result, "referral_date", london(sent).date().isoformat())
+        used.append("referral_date")
+    return result, used
+
+
+def _normal_name(name: str) -> str:
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    return " ".join(sorted(re.findall(r"[a-z]+", folded)))
+
+
+def child_key(referral: dict[str, Any]) -> str | None:
+    """What identifies the same child across cases: name words and date of birth."""
+    name = get_path(referral, "child.full_name")
+    dob = get_path(referral, "child.dob")
+    if is_blank(name) or is_blank(dob):
+        return None
+    return f"{_normal_name(str(name))}|{dob}"
+
+
+def age_on(dob: str | None, on: date) -> int | None:
+    if not dob:
+        return None
+    try:
+        born = date.fromisoformat(dob)
+    except ValueError:
+        return None
+    years = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+    return years if years >= 0 else None
+
+
+def age_band(age: int | None) -> str:
+    if age is None:
+        return "unknown"
+    for upper, label in ((0, "under 1"), (4, "1-4"), (10, "5-10"), (15, "11-15")):
+        if age <= upper:
+            return label
+    return "16-17" if age <= 17 else "18+"

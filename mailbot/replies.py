@@ -1,0 +1,75 @@
+"""Outbound mail: rendering the templates and composing the message.
+
+Every reply follows INTERFACE.md's conventions: its own subject with the case tags (the
+inbound subject and body are never quoted: they often name the child), addressed only
+to the sender of the message it answers, threaded with In-Reply-To/References, and
+marked ``Auto-Submitted: auto-replied`` so other robots do not answer it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+BOT_NAME = "CSCP referrals"
+
+
+def template_env() -> Environment:
+    return Environment(
+        loader=PackageLoader("mailbot", "templates"),
+        undefined=StrictUndefined,
+        autoescape=select_autoescape(enabled_extensions=("html", "html.j2"),
+                                     default_for_string=False),
+        keep_trailing_newline=True,
+        trim_blocks=False,
+    )
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+def render(env: Environment, template: str, subject: str, **context: Any) -> Rendered:
+    text = env.get_template(f"mail/{template}.txt.j2").render(subject=subject, **context)
+    html = env.get_template(f"mail/{template}.html.j2").render(subject=subject, **context)
+    return Rendered(subject, text, html)
+
+
+def make_message_id(kind: str, refs: list[str], now: datetime, domain: str) -> str:
+    """Stable once made: it is stored with the outbox row and reused on every resend."""
+    stem = ".".join([kind, *refs, now.strftime("%Y%m%dT%H%M%SZ"), secrets.token_hex(4)])
+    return f"<{stem}@{domain}>"
+
+
+def tag_subject(refs: list[str], text: str) -> str:
+    tags = " ".join(f"[{ref}]" for ref in refs)
+    return f"{tags} {text}" if tags else text
+
+
+def compose(*, rendered: Rendered, sender: str, recipient: str, message_id: str,
+            date: datetime, in_reply_to: str | None = None,
+            references: list[str] | None = None, auto: str = "auto-replied") -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = formataddr((BOT_NAME, sender))
+    msg["To"] = recipient
+    msg["Subject"] = rendered.subject
+    msg["Date"] = format_datetime(date)
+    msg["Message-ID"] = message_id
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+        msg["References"] = " ".join([*(references or []), in_reply_to][-10:])
+    msg["Auto-Submitted"] = auto
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg["Precedence"] = "bulk" if auto == "auto-generated" else "auto_reply"
+    msg.set_content(rendered.text, cte="quoted-printable")
+    msg.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
+    return msg

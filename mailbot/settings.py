@@ -1,0 +1,261 @@
+"""Settings: one declarative registry, loaded once into a frozen object.
+
+Each setting names its own environment variable (INTERFACE.md fixes them; they are not
+derived mechanically) and its TOML key. Order of precedence: embedded default, then
+the TOML file, then the environment. A secret may come from ``X`` or from a file named
+by ``X_FILE``; both at once is an error. Every problem raises ``ConfigError`` naming
+the setting, so the CLI can exit 2 with one plain line.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from email.headerregistry import Address
+from pathlib import Path
+from typing import Any
+
+from mailbot.errors import ConfigError
+
+DEFAULT_URGENT = (
+    "If a child is at immediate risk of harm, call 999. "
+    "This mailbox is not monitored for urgent concerns."
+)
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str  # attribute on Settings
+    env: str
+    toml: str  # dotted key
+    default: Any
+    help: str
+    kind: str = "str"  # str | int | float | list | address | addresses | secret | path | bool
+    secret: bool = False
+
+
+REGISTRY: tuple[Setting, ...] = (
+    Setting("mailbox_url", "MAILBOT_MAILBOX_URL", "mailbox.url", "maildir:var/inbox",
+            "where referrals arrive: imaps://, imap+starttls://, imap:// (loopback) or maildir:PATH"),
+    Setting("mailbox_password", "MAILBOT_MAILBOX_PASSWORD", "mailbox.password", None,
+            "IMAP password", kind="secret", secret=True),
+    Setting("mailbox_ca_file", "MAILBOT_MAILBOX_CA_FILE", "mailbox.ca_file", None,
+            "a CA certificate file for an internal IMAP/SMTP certificate authority", kind="path"),
+    Setting("outbound_url", "MAILBOT_OUTBOUND_URL", "outbound.url", "outbox:var/outbox",
+            "where replies go: smtps://, smtp+starttls://, smtp:// (loopback) or outbox:PATH"),
+    Setting("outbound_password", "MAILBOT_OUTBOUND_PASSWORD", "outbound.password", None,
+            "SMTP password", kind="secret", secret=True),
+    Setting("database_url", "MAILBOT_DATABASE_URL", "store.url", "sqlite:///var/mailbot.db",
+            "SQLAlchemy URL: SQLite or PostgreSQL (postgresql+psycopg://...)"),
+    Setting("key_file", "MAILBOT_KEY_FILE", "store.key_file", "var/master.key",
+            "the master key file (mode 0600)", kind="path"),
+    Setting("mail_from", "MAILBOT_FROM", "mail.from", "cscp@example.org",
+            "the address replies are sent from", kind="address"),
+    Setting("team_address", "MAILBOT_TEAM_ADDRESS", "mail.team", None,
+            "the CSCP team's address: queue digests and alerts go here", kind="address"),
+    Setting("team_senders", "MAILBOT_TEAM_SENDERS", "mail.team_senders", None,
+            "addresses whose emailed outcome sections are recorded as SPRG decisions "
+            "(default: the team address)", kind="addresses"),
+    Setting("urgent_contact", "MAILBOT_URGENT_CONTACT", "mail.urgent_contact", DEFAULT_URGENT,
+            "the sentence every acknowledgement ends with about immediate risk"),
+    Setting("sprg_members", "MAILBOT_SPRG_MEMBERS", "sprg.members", (),
+            "addresses that get SPRG digests", kind="addresses"),
+    Setting("sprg_meetings", "MAILBOT_SPRG_MEETINGS", "sprg.meetings", None,
+            "SPRG meetings: ISO dates, or a rule such as 'second tuesday monthly'", kind="list"),
+    Setting("sprg_cutoff_days", "MAILBOT_SPRG_CUTOFF_DAYS", "sprg.cutoff_days", 10,
+            "a case ready at least this many days before a meeting goes on its agenda",
+            kind="int"),
+    Setting("max_attachment_mb", "MAILBOT_MAX_ATTACHMENT_MB", "mail.max_attachment_mb", 25,
+            "an attachment larger than this is not opened; the sender is asked for a smaller copy",
+            kind="int"),
+    Setting("trusted_authserv_id", "MAILBOT_TRUSTED_AUTHSERV_ID", "mail.trusted_authserv_id",
+            None, "the authserv-id of our own receiving MTA; only its Authentication-Results "
+            "headers are believed"),
+    Setting("poll_interval", "MAILBOT_POLL_INTERVAL", "mailbox.poll_interval", 60,
+            "seconds between polls when the server cannot push (no IDLE)", kind="int"),
+    Setting("send_max_attempts", "MAILBOT_SEND_MAX_ATTEMPTS", "outbound.max_attempts", 12,
+            "temporary SMTP failures are retried (with capped backoff) this many times",
+            kind="int"),
+    Setting("log_level", "MAILBOT_LOG_LEVEL", "log.level", "INFO",
+            "log level: DEBUG, INFO, WARNING or ERROR (logs never carry personal data)"),
+    Setting("bot_domain", "MAILBOT_MESSAGE_ID_DOMAIN", "mail.message_id_domain", None,
+            "the domain of the Message-IDs the bot makes (default: the domain of mail.from)"),
+)
+
+BY_NAME = {s.name: s for s in REGISTRY}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting, resolved. Paths are absolute (relative ones are under ``base_dir``)."""
+
+    base_dir: Path
+    config_file: Path | None
+    mailbox_url: str
+    mailbox_password: str | None = field(repr=False)
+    mailbox_ca_file: Path | None
+    outbound_url: str
+    outbound_password: str | None = field(repr=False)
+    database_url: str
+    key_file: Path
+    mail_from: str
+    team_address: str | None
+    team_senders: tuple[str, ...]
+    urgent_contact: str
+    sprg_members: tuple[str, ...]
+    sprg_meetings: tuple[str, ...]
+    sprg_cutoff_days: int
+    max_attachment_mb: int
+    trusted_authserv_id: str | None
+    poll_interval: int
+    send_max_attempts: int
+    log_level: str
+    bot_domain: str
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def var_dir(self) -> Path:
+        return self.base_dir / "var"
+
+
+def _toml_lookup(data: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = data
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
+
+
+_MISSING = object()
+
+
+def _read_secret_file(setting: Setting, path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(setting.toml + "_file", f"cannot read the file: {exc.strerror}") from exc
+
+
+def _raw_value(setting: Setting, toml: Mapping[str, Any], env: Mapping[str, str]) -> Any:
+    value: Any = setting.default
+    from_toml = _toml_lookup(toml, setting.toml)
+    if from_toml is not _MISSING:
+        value = from_toml
+    if setting.secret:
+        file_key = _toml_lookup(toml, setting.toml + "_file")
+        env_file = env.get(setting.env + "_FILE")
+        env_val = env.get(setting.env)
+        if env_val is not None and env_file is not None:
+            raise ConfigError(setting.env, f"set either {setting.env} or {setting.env}_FILE, not both")
+        if from_toml is not _MISSING and file_key is not _MISSING:
+            raise ConfigError(setting.toml, f"set either {setting.toml} or {setting.toml}_file")
+        if file_key is not _MISSING:
+            value = _read_secret_file(setting, str(file_key))
+        if env_file is not None:
+            value = _read_secret_file(setting, env_file)
+        if env_val is not None:
+            value = env_val
+        return value
+    if setting.env in env:
+        value = env[setting.env]
+    return value
+
+
+def _as_list(setting: Setting, value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        items = [v.strip() for v in value.split(",")]
+    elif isinstance(value, list | tuple):
+        items = [str(v).strip() for v in value]
+    else:
+        raise ConfigError(setting.toml, "expected a list or a comma-separated string")
+    return tuple(v for v in items if v)
+
+
+def _check_address(setting: Setting, value: str) -> str:
+    try:
+        addr = Address(addr_spec=value.strip())
+    except (ValueError, IndexError) as exc:
+        raise ConfigError(setting.env, f"{value!r} is not an e-mail address") from exc
+    if not addr.domain:
+        raise ConfigError(setting.env, f"{value!r} is not an e-mail address")
+    return addr.addr_spec.lower()
+
+
+def _coerce(setting: Setting, value: Any) -> Any:
+    kind = setting.kind
+    if value is None:
+        return () if kind in ("list", "addresses") else None
+    if kind == "int":
+        try:
+            number = int(value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(setting.env, f"expected a whole number, got {value!r}") from exc
+        if number < 0:
+            raise ConfigError(setting.env, "must not be negative")
+        return number
+    if kind == "list":
+        return _as_list(setting, value)
+    if kind == "addresses":
+        return tuple(_check_address(setting, v) for v in _as_list(setting, value))
+    if kind == "address":
+        return _check_address(setting, str(value))
+    if not isinstance(value, str):
+        raise ConfigError(setting.env, f"expected text, got {type(value).__name__}")
+    return value
+
+
+def load_settings(
+    config_file: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    base_dir: Path | None = None,
+) -> Settings:
+    """Resolve every setting once. ``env`` defaults to ``os.environ``."""
+    env = dict(os.environ if env is None else env)
+    base = (base_dir or Path.cwd()).resolve()
+    if config_file is None and env.get("MAILBOT_CONFIG"):
+        config_file = Path(env["MAILBOT_CONFIG"])
+    if config_file is None and (base / "mailbot.toml").exists():
+        config_file = base / "mailbot.toml"
+    toml: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            toml = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError("--config", f"cannot read {config_file}: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError("--config", f"{config_file} is not valid TOML: {exc}") from exc
+    values: dict[str, Any] = {}
+    for setting in REGISTRY:
+        values[setting.name] = _coerce(setting, _raw_value(setting, toml, env))
+    for name in ("mailbox_url", "outbound_url", "database_url"):
+        if not values[name]:
+            raise ConfigError(BY_NAME[name].env, "must not be empty")
+    if values["log_level"].upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError("MAILBOT_LOG_LEVEL", "expected DEBUG, INFO, WARNING or ERROR")
+    values["log_level"] = values["log_level"].upper()
+    for name in ("key_file", "mailbox_ca_file"):
+        if values[name] is not None:
+            path = Path(values[name])
+            values[name] = path if path.is_absolute() else base / path
+    if not values["team_senders"] and values["team_address"]:
+        values["team_senders"] = (values["team_address"],)
+    if not values["bot_domain"]:
+        values["bot_domain"] = values["mail_from"].rsplit("@", 1)[-1]
+    values["database_url"] = _absolute_sqlite(values["database_url"], base)
+    return Settings(base_dir=base, config_file=config_file, **values)
+
+
+def _absolute_sqlite(url: str, base: Path) -> str:
+    """``sqlite:///var/x.db`` is relative to the working folder; make it explicit."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str(base / url[len(prefix):])
+    return url
+
+
+Validator = Callable[[Settings], None]

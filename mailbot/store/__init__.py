@@ -1,0 +1,1 @@
+"""The store: typed models, envelope encryption and migrations."""

@@ -1,0 +1,108 @@
+"""Shared fixtures: a configured bot in a temporary folder, on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from mailbot.app import App, build_app
+from mailbot.clock import FixedClock
+from mailbot.settings import load_settings
+
+pytest_plugins = ["_servers"]
+
+DATA = Path(__file__).parent / "data"
+EMAILS = DATA / "emails"
+PEER_MAIL = Path(__file__).resolve().parents[2] / "shared" / "peer-mail"
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+TRUSTED = "mx.cscp.example.org"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def missing_service(reason: str) -> None:
+    """Skip on a laptop; fail under CI, where every service must be there."""
+    if in_ci():
+        pytest.fail(f"required under CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(datetime(2026, 10, 12, 9, 15, tzinfo=UTC))
+
+
+def _postgres_url() -> Iterator[str]:
+    try:
+        import psycopg
+        admin = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test",
+                                autocommit=True, connect_timeout=3)
+    except Exception as exc:  # noqa: BLE001 - any failure means the server is not usable here
+        missing_service(f"PostgreSQL at 127.0.0.1:5432 is not reachable ({type(exc).__name__})")
+        return
+    name = "mailbot_t_" + secrets.token_hex(4)
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}"
+    else:
+        yield from _postgres_url()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}"
+
+
+def make_env(tmp_path: Path, database_url: str, **extra: str) -> dict[str, str]:
+    env = {
+        "MAILBOT_MAILBOX_URL": f"maildir:{tmp_path / 'var' / 'inbox'}",
+        "MAILBOT_OUTBOUND_URL": f"outbox:{tmp_path / 'var' / 'outbox'}",
+        "MAILBOT_DATABASE_URL": database_url,
+        "MAILBOT_KEY_FILE": str(tmp_path / "var" / "master.key"),
+        "MAILBOT_TRUSTED_AUTHSERV_ID": TRUSTED,
+        "MAILBOT_TEAM_ADDRESS": "cscp-team@example.org",
+    }
+    env.update(extra)
+    return env
+
+
+def make_app(tmp_path: Path, database_url: str, clock: FixedClock, **extra: str) -> App:
+    settings = load_settings(env=make_env(tmp_path, database_url, **extra), base_dir=tmp_path)
+    app = build_app(settings, clock=clock)
+    app.prepare()
+    return app
+
+
+@pytest.fixture
+def app(tmp_path: Path, sqlite_url: str, clock: FixedClock) -> Iterator[App]:
+    bot = make_app(tmp_path, sqlite_url, clock)
+    yield bot
+    bot.close()
+
+
+@pytest.fixture
+def any_app(tmp_path: Path, database_url: str, clock: FixedClock) -> Iterator[App]:
+    """The same bot on SQLite and on PostgreSQL."""
+    bot = make_app(tmp_path, database_url, clock)
+    yield bot
+    bot.close()
+
+
+def eml(name: str) -> bytes:
+    return (EMAILS / f"{name}.eml").read_bytes()

@@ -1,0 +1,150 @@
+"""The whole bot on the embedded default: Maildir in, outbox folder out, fixed clock."""
+
+from __future__ import annotations
+
+import json
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+from conftest import EMAILS, eml, make_app
+from privacy import scan
+
+from mailbot import views
+from mailbot.app import App
+from mailbot.clock import FixedClock
+from mailbot.poller import Poller
+from mailbot.store.models import Case
+from sqlalchemy import select
+
+
+def outbox_messages(app: App) -> list[EmailMessage]:
+    folder = Path(app.settings.outbound_url[len("outbox:"):])
+    parser = BytesParser(policy=policy.default)
+    return [parser.parsebytes(p.read_bytes()) for p in sorted(folder.glob("*.eml"))]  # type: ignore[misc]
+
+
+def deliver(app: App, *names: str) -> None:
+    for name in names:
+        app.mailbox.append(eml(name))
+
+
+def poll(app: App) -> None:
+    Poller(app).cycle()
+
+
+def handled(app: App) -> dict[str, dict]:
+    with app.db.session() as session:
+        return {m["message_id"]: m for m in views.messages(session, app.vault)}
+
+
+def message_id(name: str) -> str:
+    return str(BytesParser(policy=policy.default).parsebytes(eml(name))["Message-ID"]).strip()
+
+
+def expected(name: str) -> dict:
+    return json.loads((EMAILS / f"{name}.expected.json").read_text())
+
+
+def replies_to(app: App, name: str) -> list[EmailMessage]:
+    mid = message_id(name)
+    return [m for m in outbox_messages(app) if str(m.get("In-Reply-To", "")).strip() == mid]
+
+
+FOUNDATION = ["mail-01-referral-complete", "mail-11-no-attachment", "mail-12-out-of-office",
+              "mail-13-autoreply-x-headers", "mail-14-bounce-dsn", "mail-17-dmarc-fail"]
+
+
+@pytest.mark.parametrize("name", FOUNDATION)
+def test_message_gets_expected_action_and_reply(app: App, name: str) -> None:
+    deliver(app, name)
+    poll(app)
+    want = expected(name)
+    got = handled(app)[message_id(name)]
+    assert got["action"] == want["action"]
+    replies = replies_to(app, name)
+    assert len(replies) == (1 if want["reply"] else 0)
+    if want["action"] in ("accept", "request_missing"):
+        with app.db.session() as session:
+            case = session.scalars(select(Case).where(Case.ref == got["case_refs"][0])).one()
+            assert case.missing_required == want["missing_required"]
+
+
+def test_incomplete_then_corrected_form_joins_the_same_case(app: App) -> None:
+    deliver(app, "mail-02-referral-incomplete")
+    poll(app)
+    first = handled(app)[message_id("mail-02-referral-incomplete")]
+    assert first["action"] == "request_missing"
+    assert first["case_refs"] == ["COC-2026-0001"]
+    (request,) = replies_to(app, "mail-02-referral-incomplete")
+    assert str(request["Subject"]) == \
+        "[COC-2026-0001] Referral received - further information needed"
+    body = request.get_body(("plain",)).get_content()
+    for label in ("Your Role", "Date of Birth", "anticipated learning"):
+        assert label.lower() in body.lower()
+
+    deliver(app, "mail-03-followup-corrected-form")
+    poll(app)
+    second = handled(app)[message_id("mail-03-followup-corrected-form")]
+    assert second["action"] == "merge_followup"
+    assert second["case_refs"] == ["COC-2026-0001"]
+    with app.db.session() as session:
+        item = views.show(session, app.vault, "COC-2026-0001", from_address="cscp@example.org")
+    assert item["status"] == "ready"
+    assert item["missing_required"] == []
+    assert item["version"] == 2
+    (ack,) = replies_to(app, "mail-03-followup-corrected-form")
+    assert "[COC-2026-0001]" in str(ack["Subject"])
+
+
+def test_reply_conventions(app: App) -> None:
+    deliver(app, "mail-01-referral-complete")
+    poll(app)
+    (reply,) = replies_to(app, "mail-01-referral-complete")
+    assert str(reply["To"]) == "p.testington@exampleton-primary.example.org"
+    assert reply["Cc"] is None and reply["Bcc"] is None
+    assert str(reply["Auto-Submitted"]) == "auto-replied"
+    assert str(reply["X-Auto-Response-Suppress"]) == "All"
+    assert str(reply["Subject"]) == "[COC-2026-0001] Referral received"
+    assert message_id("mail-01-referral-complete") in str(reply["References"])
+    text = reply.get_body(("plain",)).get_content()
+    assert "COC-2026-0001" in text
+    assert "If a child is at immediate risk of harm, call 999." in text
+    assert "next meeting" in text
+    inbound_subject = "Case of Concern referral - A.E. (Year 6)"
+    assert inbound_subject not in reply.as_string()
+
+
+def test_delivered_twice_and_polled_twice_changes_nothing(app: App) -> None:
+    deliver(app, "mail-01-referral-complete", "mail-11-no-attachment")
+    poll(app)
+    poll(app)
+    deliver(app, "mail-01-referral-complete", "mail-11-no-attachment")
+    poll(app)
+    assert len(handled(app)) == 2
+    with app.db.session() as session:
+        assert len(views.queue(session, app.vault, app.clock.now())) == 2
+    assert len(outbox_messages(app)) == 2 + 0  # two replies, no alerts for these
+    assert app.mailbox.list_new() == []
+
+
+def test_nothing_personal_in_outbound_mail_or_database_files(
+        tmp_path: Path, clock: FixedClock) -> None:
+    app = make_app(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}", clock)
+    names = sorted(p.stem for p in EMAILS.glob("*.eml"))
+    names.remove("mail-03-followup-corrected-form")
+    deliver(app, *names)
+    poll(app)
+    deliver(app, "mail-03-followup-corrected-form")
+    poll(app)
+    outbound = outbox_messages(app)
+    assert len(outbound) >= 5
+    for message in outbound:
+        assert scan(message.as_bytes()) == [], message["Subject"]
+    app.close()
+    blobs = [p.read_bytes() for p in (tmp_path / "var").glob("mailbot.db*")]
+    assert blobs
+    for blob in blobs:
+        assert scan(blob) == []
