@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -24,9 +25,11 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(args.config)
 
 
-def _app(args: argparse.Namespace) -> App:
+def _app(args: argparse.Namespace, *, quiet: bool = False) -> App:
     settings = _settings(args)
-    setup_logging(settings.log_level)
+    # The demo talks to a person: its own summary replaces the INFO log lines.
+    setup_logging("WARNING" if quiet and "MAILBOT_LOG_LEVEL" not in os.environ
+                  else settings.log_level)
     app = build_app(settings)
     app.prepare()
     return app
@@ -71,7 +74,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from mailbot.demo import run_demo
 
-    app = _app(args)
+    app = _app(args, quiet=True)
     try:
         run_demo(app, sys.stdout)
     finally:

@@ -90,7 +90,7 @@ def run_demo(app: App, out: TextIO) -> None:
         for path in files[-12:]:
             with path.open("rb") as handle:
                 head = BytesParser(policy=policy.default).parse(handle, headersonly=True)
-            out.write(f"  {path.name[:60]:<60}  {head['Subject']}\n")
+            out.write(f"  {head['Subject']}  (to {head['To']})\n")
     else:
         out.write("\n")
     out.write("\nTry: mailbot show REF   mailbot messages   mailbot quarantine\n")

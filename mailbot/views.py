@@ -25,11 +25,26 @@ def iso(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="seconds") if moment else None
 
 
+SHORT_LABELS = {
+    "referrer.name": "referrer's name", "referrer.role": "referrer's role",
+    "referrer.agency": "agency", "referrer.email": "referrer's email",
+    "referral_date": "referral date", "child.full_name": "child's name",
+    "child.dob": "child's date of birth", "child.address": "child's address",
+    "incident_details": "incident details", "anticipated_learning": "anticipated learning",
+}
+
+
+def short_label(key: str) -> str:
+    return SHORT_LABELS.get(key) or field_label(key)
+
+
 def waiting_for(case: Case) -> str:
     if case.status == "awaiting_information":
-        parts = [field_label(k) for k in case.missing_required]
-        parts += [f"check {q['field']}" for q in case.queries]
-        return "referrer: " + "; ".join(parts) if parts else "referrer"
+        if len(case.missing_required) >= 6:
+            return "referrer: the referral form"
+        parts = [short_label(k) for k in case.missing_required]
+        parts += [f"check {short_label(q['field'])}" for q in case.queries]
+        return "referrer: " + ", ".join(parts) if parts else "referrer"
     return {
         "manual_entry": "team: read the form and enter it by hand",
         "ready": "team: schedule to an SPRG meeting",

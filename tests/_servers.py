@@ -153,6 +153,7 @@ default_login_user = dovenull
 default_internal_user = dovecot
 disable_plaintext_auth = no
 auth_mechanisms = plain login xoauth2 oauthbearer
+auth_failure_delay = 0
 ssl = yes
 ssl_cert = <{cert}
 ssl_key = <{key}
@@ -198,7 +199,7 @@ service stats {{
 _OAUTH2_CONF = """\
 introspection_mode = post
 introspection_url = {introspect_url}
-tls_ca_file = {ca}
+tls_ca_cert_file = {ca}
 username_attribute = email
 active_attribute = active
 active_value = true
@@ -273,7 +274,13 @@ def _prepare_dovecot_root(root: Path, ca: TestCA, introspect_url: str) -> tuple[
         (root / sub).mkdir()
         os.chown(root / sub, dovecot.pw_uid, dovecot.pw_gid)
     (root / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}::::::\n")
-    (root / "oauth2.conf").write_text(_OAUTH2_CONF.format(introspect_url=introspect_url, ca=ca.ca_file))
+    # Dovecot's auth process (user dovecot) reads the CA; pytest's tmp folder is 0700.
+    ca_copy = root / "ca.pem"
+    shutil.copyfile(ca.ca_file, ca_copy)
+    os.chmod(ca_copy, 0o644)
+    (root / "oauth2.conf").write_text(
+        _OAUTH2_CONF.format(introspect_url=introspect_url, ca=ca_copy)
+    )
     port, tls_port = free_port(), free_port()
     config = root / "dovecot.conf"
     config.write_text(
@@ -282,7 +289,7 @@ def _prepare_dovecot_root(root: Path, ca: TestCA, introspect_url: str) -> tuple[
             instance=os.getpid(),
             cert=ca.cert_file,
             key=ca.key_file,
-            ca=ca.ca_file,
+            ca=ca_copy,
             port=port,
             tls_port=tls_port,
         )
@@ -441,7 +448,7 @@ def _start_smtp(mode: str, ca: TestCA | None) -> Iterator[SmtpServer]:
         kwargs["ssl_context"] = ca.server_context()
         server_kwargs = {"authenticator": _authenticator(handler), "auth_require_tls": False}
     controller = Controller(
-        handler, hostname="127.0.0.1", port=free_port(), server_kwargs=server_kwargs, **kwargs
+        handler, hostname="127.0.0.1", port=free_port(), **kwargs, **server_kwargs
     )
     controller.start()
     try:

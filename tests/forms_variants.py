@@ -20,8 +20,8 @@ DATA = Path(__file__).parent / "data" / "forms"
 BLANK = DATA / "coc-referral-form-blank.docx"
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 W14_NS = "http://schemas.microsoft.com/office/word/2010/wordml"
-W = "{%s}" % W_NS
-W14 = "{%s}" % W14_NS
+W = f"{{{W_NS}}}"
+W14 = f"{{{W14_NS}}}"
 EN_SPACES = "\u2002" * 5
 
 #: What ``filled()`` types into the blank form (all invented).
@@ -42,6 +42,12 @@ class Form:
         with zipfile.ZipFile(path) as archive:
             self.parts = {name: archive.read(name) for name in archive.namelist()}
         self.root = etree.fromstring(self.parts["word/document.xml"])
+        #: Texts of the blank's label cells (placeholders are values, not labels).
+        self.labels = {
+            text_of(tc).strip() for tc in self.root.iter(W + "tc")
+            if text_of(tc).strip() and "Click or tap" not in text_of(tc)
+            and "Choose an item" not in text_of(tc)
+        }
 
     # ------------------------------------------------------------------ output
     def to_bytes(self, extra: dict[str, bytes] | None = None) -> bytes:
@@ -78,11 +84,7 @@ class Form:
         cells = self.cells(tr)
         index = cells.index(tc)
         right = cells[index + 1] if index + 1 < len(cells) else None
-        if right is not None and not text_of(right).strip():
-            return right
-        if right is not None and "Click or tap" in text_of(right):
-            return right
-        if right is not None and "Choose an item" in text_of(right):
+        if right is not None and text_of(right).strip() not in self.labels:
             return right
         below = tr.getnext()
         return self.cells(below)[index]

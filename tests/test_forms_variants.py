@@ -6,11 +6,10 @@ import io
 
 import docx
 import pytest
-
 from forms_variants import (
     EN_SPACES,
-    W,
     Form,
+    W,
     add_household_members,
     deleted,
     inserted,
@@ -21,6 +20,7 @@ from forms_variants import (
     set_cell_children,
     w,
 )
+
 from mailbot.errors import FormRejected, NotACocForm
 from mailbot.forms import read_form_bytes
 

@@ -57,7 +57,7 @@ _DATE_IN_TEXT = re.compile(r"\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}")
 
 
 def _date(cell: Cell, text: str, reference_year: int | None) -> tuple[str | None, str | None]:
-    """A date: typed text read day first; a picker's stored date when the text agrees.
+    """A date: the shown text read day first; a picker's stored date when no text shows.
 
     "unborn, EDD 03/2027" is an answer, not an unreadable date: the expected date of
     delivery is kept when it is a full date, otherwise the date is left empty.
@@ -70,11 +70,11 @@ def _date(cell: Cell, text: str, reference_year: int | None) -> tuple[str | None
     picked: date | None = cell.picked_date
     if typed is not None and typed.value is not None:
         return typed.value.isoformat(), None
+    if typed is not None and typed.unreadable:
+        return None, UNREADABLE_DATE  # what the reader sees wins over a stale picker value
     if picked is not None:
         return picked.isoformat(), None
-    if typed is None or typed.empty:
-        return None, None
-    return None, UNREADABLE_DATE
+    return None, None
 
 
 def convert(
