@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from mailbot import commands
+from mailbot.sprg import cli as sprg_cli
+from mailbot.web import cli as web_cli
 from mailbot.errors import ConfigError, MailbotError, NotFound, UsageError
 
 
@@ -60,11 +62,18 @@ def build_parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="master key management")
     ksub = keys.add_subparsers(dest="keys_command", required=True, parser_class=_Parser)
     ksub.add_parser("rotate", help="new master key version; re-wrap every data key")
+    for module in EXTENSIONS:
+        HANDLERS.update(module.add_parsers(sub))
     for name in ("schedule", "agenda", "outcome", "serve", "users", "check", "edit"):
-        later = sub.add_parser(name, help="(not built yet)")
-        later.add_argument("rest", nargs=argparse.REMAINDER)
+        if name not in HANDLERS:
+            later = sub.add_parser(name, help="(not built yet)")
+            later.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 
+
+#: Command groups that live with their own feature; each adds its sub-parsers and
+#: returns {command name: handler}.
+EXTENSIONS = (sprg_cli, web_cli)
 
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "init": commands.cmd_init,

@@ -191,7 +191,7 @@ def _household(ex: Extractor, start: int, year: int | None, form: ParsedForm) ->
         for key, labels in ex._columns.items():
             if key not in columns and any(label_matches(norm, x) for x in labels):
                 columns[key] = header.cells[c]
-    kinds = {col.key: col.kind for col in ex.desc.household.columns}
+    kinds: dict[str, str] = {col.key: col.kind for col in ex.desc.household.columns}
     stops = tuple(normalise_label(s) for s in ex.desc.household.stop_labels)
     members: list[dict[str, str | None]] = []
     for r in range(start + 1, len(ex.doc.rows)):

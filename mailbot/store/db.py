@@ -64,7 +64,7 @@ def migrate(engine: Engine) -> None:
         with engine.begin() as connection:
             cfg = _alembic_config(engine)
             cfg.attributes["connection"] = connection
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, "heads")
     except SQLAlchemyError as exc:
         raise StoreError(f"cannot migrate the database ({type(exc).__name__})") from exc
 

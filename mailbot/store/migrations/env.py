@@ -2,6 +2,8 @@
 
 from alembic import context
 
+import mailbot.sprg.models  # noqa: F401 - registers the SPRG tables on Base.metadata
+import mailbot.web.models  # noqa: F401 - registers the workspace tables
 from mailbot.store.models import Base
 
 config = context.config

@@ -1,0 +1,1 @@
+"""The SPRG: meeting calendar, agenda pack, pre-meeting digest, decisions."""

@@ -1,0 +1,1 @@
+"""The CSCP team's web workspace."""

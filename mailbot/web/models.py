@@ -1,0 +1,3 @@
+"""This feature's tables (same ``Base`` as ``mailbot.store.models``; own Alembic migration)."""
+
+from __future__ import annotations
