@@ -368,8 +368,8 @@ class RecordingHandler:
         self._failures: list[int] = []
         self._lock = threading.Lock()
         #: Accepted (user, secret) pairs when AUTH is on; the secret may be a token.
-        self.auth_ok: set[tuple[str, str]] = set()
-        self.auth_seen: list[tuple[str, str]] = []
+        self.accepted: set[tuple[str, str]] = set()
+        self.logins: list[tuple[str, str]] = []
 
     def fail_next(self, code: int, count: int = 1) -> None:
         with self._lock:
@@ -398,8 +398,8 @@ class RecordingHandler:
                 return AuthResult(success=False, handled=True)
         parts = dict(p.split("=", 1) for p in raw.decode().split("\x01") if "=" in p)
         user, token = parts.get("user", ""), parts.get("auth", "").removeprefix("Bearer ")
-        self.auth_seen.append((user, token))
-        return AuthResult(success=(user, token) in self.auth_ok, handled=False)
+        self.logins.append((user, token))
+        return AuthResult(success=(user, token) in self.accepted, handled=False)
 
 
 def _authenticator(handler: RecordingHandler):  # type: ignore[no-untyped-def]
@@ -408,8 +408,8 @@ def _authenticator(handler: RecordingHandler):  # type: ignore[no-untyped-def]
     def check(server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
         if isinstance(auth_data, LoginPassword):
             pair = (auth_data.login.decode(), auth_data.password.decode())
-            handler.auth_seen.append(pair)
-            return AuthResult(success=pair in handler.auth_ok)
+            handler.logins.append(pair)
+            return AuthResult(success=pair in handler.accepted, handled=False)
         return AuthResult(success=False, handled=False)
 
     return check

@@ -49,11 +49,17 @@ def personal_values() -> set[str]:
     return values
 
 
-def scan(blob: bytes, values: set[str] | None = None) -> list[str]:
-    """Which personal values appear in ``blob`` (UTF-8, case-insensitive for words)."""
+def scan(blob: bytes, values: set[str] | None = None, *, min_len: int = 1) -> list[str]:
+    """Which personal values appear in ``blob`` (UTF-8, case-insensitive, whole words).
+
+    For binary files (database pages full of ciphertext) pass ``min_len=6``: a three-letter
+    name turns up in a megabyte of random bytes about every other run by chance alone.
+    """
     found = []
     lowered = blob.lower()
     for value in values if values is not None else personal_values():
+        if len(value) < min_len:
+            continue
         needle = re.escape(value.encode("utf-8").lower())
         # Whole words only: "Test" the surname is not "p.testington" the address.
         if re.search(rb"(?<![a-z0-9])" + needle + rb"(?![a-z0-9])", lowered):

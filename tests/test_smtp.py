@@ -117,14 +117,14 @@ def test_a_silent_relay_times_out_as_temporary(silent_server: int) -> None:
 
 def test_starttls_with_password(smtp_starttls_server: SmtpServer) -> None:
     server = smtp_starttls_server
-    server.handler.auth_ok.add((USER, "pw-1"))
+    server.handler.accepted.add((USER, "pw-1"))
     sender = SmtpSender(
         SmtpSettings(server.host, server.port, "starttls", user=USER, password="pw-1",
                      ca_file=str(server.ca_file), timeout=5)
     )  # fmt: skip
     sender.send(message(To="a@example.net"))
     assert len(server.handler.received) == 1
-    assert server.handler.auth_seen == [(USER, "pw-1")]
+    assert server.handler.logins == [(USER, "pw-1")]
     sender.close()
 
 
@@ -145,13 +145,13 @@ def test_a_refused_password_is_an_auth_error_that_keeps_the_message(
 
 def test_an_untrusted_certificate_is_refused(smtp_starttls_server: SmtpServer) -> None:
     server = smtp_starttls_server
-    server.handler.auth_ok.add((USER, "pw-1"))
+    server.handler.accepted.add((USER, "pw-1"))
     sender = SmtpSender(
         SmtpSettings(server.host, server.port, "starttls", user=USER, password="pw-1", timeout=5)
     )  # no ca_file: the system store does not know the test CA
     with pytest.raises(TemporarySendError, match="certificate not trusted"):
         sender.send(message(To="a@example.net"))
-    assert server.handler.auth_seen == []  # the password never left
+    assert server.handler.logins == []  # the password never left
 
 
 def test_smtps_implicit_tls(smtps_server: SmtpServer) -> None:
@@ -173,14 +173,14 @@ def test_xoauth2_with_a_token_provider(smtp_starttls_server: SmtpServer) -> None
         fetched.append(skip_cache)
         return AccessToken(next(tokens), 3600)
 
-    server.handler.auth_ok.add((USER, "fresh-token"))
+    server.handler.accepted.add((USER, "fresh-token"))
     sender = SmtpSender(
         SmtpSettings(server.host, server.port, "starttls", user=USER,
                      token_provider=TokenProvider(fetch), ca_file=str(server.ca_file), timeout=5)
     )  # fmt: skip
     sender.send(message(To="a@example.net"))
     # the first token was refused, so the provider fetched once more, past any cache
-    assert server.handler.auth_seen == [(USER, "revoked-token"), (USER, "fresh-token")]
+    assert server.handler.logins == [(USER, "revoked-token"), (USER, "fresh-token")]
     assert fetched == [False, True]
     assert len(server.handler.received) == 1
     sender.close()
@@ -191,11 +191,11 @@ def test_xoauth2_with_a_token_provider(smtp_starttls_server: SmtpServer) -> None
 
 def test_open_sender_from_a_url(smtp_starttls_server: SmtpServer, tmp_path: Path) -> None:
     server = smtp_starttls_server
-    server.handler.auth_ok.add((USER, "pw-1"))
+    server.handler.accepted.add((USER, "pw-1"))
     url = f"smtp+starttls://cscp%40example.org@127.0.0.1:{server.port}"
     sender = open_sender(url, password="pw-1", base_dir=tmp_path, ca_file=str(server.ca_file))
     sender.send(message(To="a@example.net"))
-    assert server.handler.auth_seen == [(USER, "pw-1")]
+    assert server.handler.logins == [(USER, "pw-1")]
     sender.close()
 
 

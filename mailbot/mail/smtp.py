@@ -225,10 +225,14 @@ def _ssl_context(ca_file: str | None) -> ssl.SSLContext:
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return "certificate not trusted"
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(exc, TimeoutError | socket.timeout):
-        return "timed out"
+    """A short cause; smtplib wraps timeouts in SMTPServerDisconnected, so look inside."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return "certificate not trusted"
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(seen, TimeoutError):
+            return "timed out"
+        seen = seen.__cause__ or seen.__context__
     return type(exc).__name__
