@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from mailbot import commands
+from mailbot.errors import ConfigError, MailbotError, NotFound, UsageError
 from mailbot.sprg import cli as sprg_cli
 from mailbot.web import cli as web_cli
-from mailbot.errors import ConfigError, MailbotError, NotFound, UsageError
 
 
 class _Parser(argparse.ArgumentParser):

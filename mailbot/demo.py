@@ -56,7 +56,7 @@ def run_demo(app: App, out: TextIO) -> None:
     batch = [(name, raw) for name, raw in samples() if name != FOLLOW_UP]
     follow_up = dict(samples())[FOLLOW_UP]
     out.write(f"Delivering {len(batch)} sample messages to {app.settings.mailbox_url}\n")
-    for name, raw in batch:
+    for _name, raw in batch:
         app.mailbox.append(raw)
     refs_by_message: dict[str, list[str]] = {}
 

@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 
 from mailbot.clock import Clock
 from mailbot.handlers import HandlerContext, Outcome, decide
-from mailbot.handlers.base import FormReader
 from mailbot.mail.mailbox import OTHER, PROCESSED, QUARANTINE, Mailbox, MailboxRef
 from mailbot.mail.reader import InboundMessage, read_message
 from mailbot.store.db import Database

@@ -82,6 +82,19 @@ REGISTRY: tuple[Setting, ...] = (
             "log level: DEBUG, INFO, WARNING or ERROR (logs never carry personal data)"),
     Setting("bot_domain", "MAILBOT_MESSAGE_ID_DOMAIN", "mail.message_id_domain", None,
             "the domain of the Message-IDs the bot makes (default: the domain of mail.from)"),
+    Setting("web_idle_minutes", "MAILBOT_WEB_IDLE_MINUTES", "web.idle_minutes", 20,
+            "the workspace signs a user out after this many minutes without activity",
+            kind="int"),
+    Setting("chaser_days", "MAILBOT_CHASER_DAYS", "queue.chaser_days", 7,
+            "a referral waiting this many days for information gets one reminder to the "
+            "referrer; as many days again without an answer and it is flagged to the team",
+            kind="int"),
+    Setting("overdue_days", "MAILBOT_OVERDUE_DAYS", "queue.overdue_days", 10,
+            "a case waiting this many days for the team (to enter, schedule or decide) is "
+            "shown as overdue", kind="int"),
+    Setting("digest_hour", "MAILBOT_DIGEST_HOUR", "queue.digest_hour", 8,
+            "the hour (Europe/London, 0-23) from which each working morning's queue digest "
+            "and reminders go out", kind="int"),
 )
 
 BY_NAME = {s.name: s for s in REGISTRY}
@@ -113,6 +126,10 @@ class Settings:
     send_max_attempts: int
     log_level: str
     bot_domain: str
+    web_idle_minutes: int = 20
+    chaser_days: int = 7
+    overdue_days: int = 10
+    digest_hour: int = 8
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -238,6 +255,10 @@ def load_settings(
     if values["log_level"].upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("MAILBOT_LOG_LEVEL", "expected DEBUG, INFO, WARNING or ERROR")
     values["log_level"] = values["log_level"].upper()
+    if values["digest_hour"] > 23:
+        raise ConfigError("MAILBOT_DIGEST_HOUR", "expected an hour from 0 to 23")
+    if values["web_idle_minutes"] < 1:
+        raise ConfigError("MAILBOT_WEB_IDLE_MINUTES", "must be at least 1")
     for name in ("key_file", "mailbox_ca_file"):
         if values[name] is not None:
             path = Path(values[name])

@@ -116,12 +116,8 @@ def make_test_ca(folder: Path) -> TestCA:
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-        )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False)
         .sign(ca_key, hashes.SHA256())
     )
     pem = serialization.Encoding.PEM
@@ -184,6 +180,12 @@ service imap-login {{
     address = 127.0.0.1
     port = {tls_port}
     ssl = yes
+  }}
+}}
+# no auth penalty: refused-login tests would slow every later login by up to 15 s
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
   }}
 }}
 service stats {{
@@ -278,9 +280,7 @@ def _prepare_dovecot_root(root: Path, ca: TestCA, introspect_url: str) -> tuple[
     ca_copy = root / "ca.pem"
     shutil.copyfile(ca.ca_file, ca_copy)
     os.chmod(ca_copy, 0o644)
-    (root / "oauth2.conf").write_text(
-        _OAUTH2_CONF.format(introspect_url=introspect_url, ca=ca_copy)
-    )
+    (root / "oauth2.conf").write_text(_OAUTH2_CONF.format(introspect_url=introspect_url, ca=ca_copy))
     port, tls_port = free_port(), free_port()
     config = root / "dovecot.conf"
     config.write_text(
@@ -300,9 +300,7 @@ def _prepare_dovecot_root(root: Path, ca: TestCA, introspect_url: str) -> tuple[
 @pytest.fixture(scope="session")
 def dovecot(test_ca: TestCA, token_endpoint: TokenEndpoint) -> Iterator[DovecotServer]:
     """A private Dovecot for the whole session; skipped (failed on CI) when absent."""
-    binary = shutil.which("dovecot") or (
-        "/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None
-    )
+    binary = shutil.which("dovecot") or ("/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None)
     if binary is None:
         _missing("Dovecot is not installed (apt-get install dovecot-imapd)")
     if os.geteuid() != 0:
@@ -315,16 +313,12 @@ def dovecot(test_ca: TestCA, token_endpoint: TokenEndpoint) -> Iterator[DovecotS
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    server = DovecotServer(
-        "127.0.0.1", port, tls_port, USER, PASSWORD, test_ca.ca_file, root, process
-    )
+    server = DovecotServer("127.0.0.1", port, tls_port, USER, PASSWORD, test_ca.ca_file, root, process)
     try:
         if not _wait_for_greeting("127.0.0.1", port, process):
             process.kill()
             _, err = process.communicate(timeout=5)
-            pytest.fail(
-                f"Dovecot did not start: {err.decode(errors='replace')[-800:]}\n{server.log_tail()}"
-            )
+            pytest.fail(f"Dovecot did not start: {err.decode(errors='replace')[-800:]}\n{server.log_tail()}")
         yield server
     finally:
         if process.poll() is None:
@@ -381,9 +375,7 @@ class RecordingHandler:
         if code is not None:
             text = "4.3.0 Try again later" if code < 500 else "5.7.1 Refused"
             return f"{code} {text}"
-        self.received.append(
-            Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content))
-        )
+        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content)))
         return "250 OK"
 
     async def auth_XOAUTH2(self, server, args):  # type: ignore[no-untyped-def]
@@ -447,14 +439,10 @@ def _start_smtp(mode: str, ca: TestCA | None) -> Iterator[SmtpServer]:
         assert ca is not None
         kwargs["ssl_context"] = ca.server_context()
         server_kwargs = {"authenticator": _authenticator(handler), "auth_require_tls": False}
-    controller = Controller(
-        handler, hostname="127.0.0.1", port=free_port(), **kwargs, **server_kwargs
-    )
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), **kwargs, **server_kwargs)
     controller.start()
     try:
-        yield SmtpServer(
-            "127.0.0.1", controller.port, handler, ca.ca_file if ca is not None else None
-        )
+        yield SmtpServer("127.0.0.1", controller.port, handler, ca.ca_file if ca is not None else None)
     finally:
         controller.stop()
 

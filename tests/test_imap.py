@@ -32,9 +32,7 @@ FAST = Backoff(base=0.05, cap=0.2, attempts=4)
 
 
 def imap(server: DovecotServer, **kwargs: object) -> ImapMailbox:
-    settings = ImapSettings(
-        server.host, server.port, server.user, "plain", password=server.password
-    )
+    settings = ImapSettings(server.host, server.port, server.user, "plain", password=server.password)
     return ImapMailbox(settings, backoff=FAST, **kwargs)  # type: ignore[arg-type]
 
 
@@ -248,3 +246,57 @@ def test_the_folder_in_the_url_is_the_inbox(dovecot_account: DovecotServer, tmp_
     box.move(ref, PROCESSED)
     assert box.list_new() == []
     box.close()
+
+
+# -- mailbox.url ----------------------------------------------------------------------
+
+
+def test_maildir_paths_are_relative_to_the_base_dir(tmp_path: Path) -> None:
+    box = open_mailbox("maildir:var/inbox", password=None, base_dir=tmp_path)
+    assert box.identity == f"maildir:{tmp_path / 'var' / 'inbox'}"
+    assert (tmp_path / "var" / "inbox" / "new").is_dir()
+    absolute = open_mailbox(f"maildir:{tmp_path / 'abs'}", password=None, base_dir=Path("/nowhere"))
+    assert absolute.identity == f"maildir:{tmp_path / 'abs'}"
+
+
+@pytest.mark.parametrize(
+    ("url", "port", "folder"),
+    [
+        ("imaps://cscp%40example.org@mail.example.org/INBOX", 993, "INBOX"),
+        ("imap+starttls://cscp%40example.org@mail.example.org", 143, "INBOX"),
+        ("imap://u@127.0.0.1/Referrals%20In", 143, "Referrals In"),
+        ("imaps://u@[::1]:10993/INBOX", 10993, "INBOX"),
+    ],
+)
+def test_imap_urls_default_their_ports(url: str, port: int, folder: str, tmp_path: Path) -> None:
+    box = open_mailbox(url, password="x", base_dir=tmp_path)  # nothing connects yet
+    assert isinstance(box, ImapMailbox)
+    assert (box.settings.port, box.settings.folder) == (port, folder)
+    assert box.settings.user in ("cscp@example.org", "u")
+
+
+@pytest.mark.parametrize(
+    ("url", "setting", "problem"),
+    [
+        ("imaps://mail.example.org/INBOX", "mailbox.url", "user name"),
+        ("imaps://u:hunter2@mail.example.org/INBOX", "mailbox.url", "password"),
+        ("imap://u@10.0.0.5/INBOX", "mailbox.url", "unencrypted"),
+        ("pop3://u@mail.example.org", "mailbox.url", "unknown scheme"),
+        ("imaps://u@mail.example.org:99999/INBOX", "mailbox.url", "port"),
+        ("imaps://u@mail.example.org/INBOX?x=1", "mailbox.url", "query"),
+        ("maildir:", "mailbox.url", "needs a folder"),
+        ("var/inbox", "mailbox.url", "not a URL"),
+    ],
+)
+def test_bad_mailbox_urls_name_the_setting(url: str, setting: str, problem: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        open_mailbox(url, password="x", base_dir=tmp_path)
+    assert caught.value.setting == setting
+    assert problem in caught.value.problem
+    assert "hunter2" not in str(caught.value)
+
+
+def test_an_imap_url_without_any_credential_names_the_password(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        open_mailbox("imaps://u@mail.example.org/INBOX", password=None, base_dir=tmp_path)
+    assert caught.value.setting == "mailbox.password"

@@ -55,9 +55,7 @@ def _maildir_backend(root: Path) -> Backend:
 
 def _imap_backend(server: DovecotServer, disabled: frozenset[str]) -> Backend:
     def open_one() -> ImapMailbox:
-        settings = ImapSettings(
-            server.host, server.port, server.user, "plain", password=server.password
-        )
+        settings = ImapSettings(server.host, server.port, server.user, "plain", password=server.password)
         return ImapMailbox(settings, poll_interval=0.1, disabled_capabilities=disabled)
 
     def folder_contents(folder: str) -> list[bytes]:

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from conftest import EMAILS, eml, make_app
 from privacy import scan
+from sqlalchemy import select
 
 from mailbot import views
 from mailbot.app import App
 from mailbot.clock import FixedClock
 from mailbot.poller import Poller
 from mailbot.store.models import Case
-from sqlalchemy import select
 
 
 def outbox_messages(app: App) -> list[EmailMessage]:

@@ -65,9 +65,7 @@ def test_send_delivers_the_message(backend: SenderBackend) -> None:
     assert got["Subject"] == "[COC-2026-0001] Referral received"
     assert got["To"] == "referrer@example.net"
     # SMTP carries CRLF and the outbox file keeps LF: equal up to line endings
-    assert (
-        got.get_content().replace("\r\n", "\n") == "Thank you. Caf\u00e9 \u2013 a non-ASCII line.\n"
-    )
+    assert got.get_content().replace("\r\n", "\n") == "Thank you. Caf\u00e9 \u2013 a non-ASCII line.\n"
 
 
 def test_message_id_and_threading_headers_are_preserved(backend: SenderBackend) -> None:

@@ -41,9 +41,7 @@ def plain(server: SmtpServer, **kwargs: object) -> SmtpSender:
 
 def test_recipients_are_to_and_cc_only(smtp_server: SmtpServer) -> None:
     sender = plain(smtp_server)
-    sender.send(
-        message(To="a@example.net", Cc="b@example.net, A@example.net", Bcc="hidden@example.net")
-    )
+    sender.send(message(To="a@example.net", Cc="b@example.net, A@example.net", Bcc="hidden@example.net"))
     [got] = smtp_server.handler.received
     assert got.rcpt_tos == ["a@example.net", "b@example.net"]  # A@ is a@ again
     assert got.mail_from == "cscp@example.org"
@@ -156,9 +154,7 @@ def test_an_untrusted_certificate_is_refused(smtp_starttls_server: SmtpServer) -
 
 def test_smtps_implicit_tls(smtps_server: SmtpServer) -> None:
     server = smtps_server
-    sender = SmtpSender(
-        SmtpSettings(server.host, server.port, "tls", ca_file=str(server.ca_file), timeout=5)
-    )
+    sender = SmtpSender(SmtpSettings(server.host, server.port, "tls", ca_file=str(server.ca_file), timeout=5))
     sender.send(message(To="a@example.net"))
     assert len(server.handler.received) == 1
     sender.close()
@@ -209,3 +205,47 @@ def test_the_connection_refused_port_is_temporary() -> None:
     sender = SmtpSender(SmtpSettings("127.0.0.1", free_port(), "tls", timeout=2))
     with pytest.raises(TemporarySendError):
         sender.send(message(To="a@example.net"))
+
+
+def test_outbox_paths_are_relative_to_the_base_dir(tmp_path: Path) -> None:
+    from mailbot.mail.sender import OutboxFolderSender
+
+    sender = open_sender("outbox:var/outbox", password=None, base_dir=tmp_path)
+    assert isinstance(sender, OutboxFolderSender)
+    assert sender.folder == tmp_path / "var" / "outbox"
+
+
+@pytest.mark.parametrize(
+    ("url", "port", "security", "user"),
+    [
+        ("smtps://relay.example.org", 465, "tls", None),
+        ("smtp+starttls://cscp%40example.org@relay.example.org", 587, "starttls", "cscp@example.org"),
+        ("smtp://localhost", 25, "plain", None),
+        ("smtps://relay.example.org:2465", 2465, "tls", None),
+    ],
+)
+def test_smtp_urls_default_their_ports(
+    url: str, port: int, security: str, user: str | None, tmp_path: Path
+) -> None:
+    sender = open_sender(url, password="x", base_dir=tmp_path)  # nothing connects yet
+    assert isinstance(sender, SmtpSender)
+    assert (sender.settings.port, sender.settings.security, sender.settings.user) == (port, security, user)
+
+
+@pytest.mark.parametrize(
+    ("url", "setting", "problem"),
+    [
+        ("smtps://u:hunter2@relay.example.org", "outbound.url", "password"),
+        ("smtps://relay.example.org/path", "outbound.url", "no path"),
+        ("smtp://192.0.2.7", "outbound.url", "unencrypted"),
+        ("http://relay.example.org", "outbound.url", "unknown scheme"),
+        ("outbox:", "outbound.url", "needs a folder"),
+        ("smtp+starttls://u@relay.example.org", "outbound.password", "password"),
+    ],
+)
+def test_bad_outbound_urls_name_the_setting(url: str, setting: str, problem: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        open_sender(url, password=None if "u@" in url else "x", base_dir=tmp_path)
+    assert caught.value.setting == setting
+    assert problem in caught.value.problem
+    assert "hunter2" not in str(caught.value)

@@ -9,14 +9,25 @@ from mailbot.mail.reader import InboundMessage
 
 #: Words that make a message plainly about a referral even without a form.
 _ABOUT_REFERRAL = re.compile(
-    r"\b(referr(al|ing|ed)|case of concern|coc\b|refer a|please find attached|"
-    r"attached (is|please|the|a|my)|see attached|attachment|safeguarding concern)",
+    r"\b(referr(al|als|ing|ed)|case of concern|coc\b|refer a|safeguarding concern)",
     re.IGNORECASE,
 )
+#: "Please find attached" with nothing attached: the form was forgotten.
+_ATTACHED = re.compile(r"\b(please )?(find|see) (the )?attached\b|\battached (is|please find)",
+                       re.IGNORECASE)
+#: Attachments that could be a form: a bad one of these is worth a plain-words reply.
+_DOCUMENT_KINDS = {"docx", "pdf", "zip", "ole", "odt", "rtf"}
 
 
 def about_referral(msg: InboundMessage) -> bool:
-    return bool(_ABOUT_REFERRAL.search(msg.subject + "\n" + msg.text[:5000]))
+    text = msg.subject + "\n" + msg.text[:5000]
+    if _ABOUT_REFERRAL.search(text):
+        return True
+    return not msg.attachments and bool(_ATTACHED.search(text))
+
+
+def _could_be_form(msg: InboundMessage) -> bool:
+    return about_referral(msg) or any(a.sniffed in _DOCUMENT_KINDS for a in msg.attachments)
 
 
 def handle_referral(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None:
@@ -30,7 +41,7 @@ def handle_referral(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None:
         return Outcome("manual_entry", "the form cannot be read by machine (e.g. a scan); "
                        "a person will enter it", verdicts=verdicts,
                        alert="A referral form needs to be read and entered by a person.")
-    if any(v.kind == "reject" for v in verdicts):
+    if any(v.kind == "reject" for v in verdicts) and _could_be_form(msg):
         reasons = "; ".join(v.reason or "" for v in verdicts if v.kind == "reject")
         return Outcome("reject_attachment", f"attachment not opened: {reasons}",
                        verdicts=verdicts)

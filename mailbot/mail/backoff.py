@@ -51,9 +51,7 @@ class LinkState:
 
     def failed(self, error: BaseException) -> None:
         if self.up:
-            self.logger.warning(
-                "%s: connection lost (%s); retrying", self.name, type(error).__name__
-            )
+            self.logger.warning("%s: connection lost (%s); retrying", self.name, type(error).__name__)
             self.up = False
         else:
             self.logger.debug("%s: still down (%s)", self.name, type(error).__name__)

@@ -12,12 +12,13 @@ careless operator may have put a password into.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import SplitResult, unquote, urlsplit
 
 from mailbot.errors import ConfigError
-from mailbot.mail.imap import ImapMailbox, ImapSettings
+from mailbot.mail.imap import ImapMailbox, ImapSettings, Security
 from mailbot.mail.mailbox import Mailbox
 from mailbot.mail.maildir import MaildirMailbox
 from mailbot.mail.oauth import TokenSource
@@ -28,8 +29,16 @@ MAILBOX_SETTING = "mailbox.url"
 OUTBOUND_SETTING = "outbound.url"
 
 #: scheme -> (security, default port)
-_IMAP = {"imaps": ("tls", 993), "imap+starttls": ("starttls", 143), "imap": ("plain", 143)}
-_SMTP = {"smtps": ("tls", 465), "smtp+starttls": ("starttls", 587), "smtp": ("plain", 25)}
+_IMAP: dict[str, tuple[Security, int]] = {
+    "imaps": ("tls", 993),
+    "imap+starttls": ("starttls", 143),
+    "imap": ("plain", 143),
+}
+_SMTP: dict[str, tuple[Security, int]] = {
+    "smtps": ("tls", 465),
+    "smtp+starttls": ("starttls", 587),
+    "smtp": ("plain", 25),
+}
 
 
 @dataclass(frozen=True)
@@ -66,7 +75,7 @@ def open_mailbox(
             host=parts.host,
             port=parts.port or default_port,
             user=parts.user,
-            security=security,  # type: ignore[arg-type] - one of the Literal values above
+            security=security,
             folder=folder,
             password=password,
             token_provider=token_provider,
@@ -96,7 +105,7 @@ def open_sender(
         SmtpSettings(
             host=parts.host,
             port=parts.port or default_port,
-            security=security,  # type: ignore[arg-type] - one of the Literal values above
+            security=security,
             user=parts.user,
             password=password,
             token_provider=token_provider,
@@ -105,9 +114,7 @@ def open_sender(
     )
 
 
-def parse_server_url(
-    url: str, setting: str, schemes: dict[str, tuple[str, int]]
-) -> ServerUrl:
+def parse_server_url(url: str, setting: str, schemes: Mapping[str, tuple[str, int]]) -> ServerUrl:
     """Split and check a server URL; plain schemes only for loopback hosts."""
     known = ", ".join(f"{s}://" for s in schemes)
     split = _split(url, setting, known)

@@ -226,9 +226,7 @@ class ImapMailbox:
     def _connect(self) -> IMAPClient:
         s = self.settings
         context = _ssl_context(s.ca_file) if s.security != "plain" else None
-        client = IMAPClient(
-            s.host, s.port, ssl=s.security == "tls", ssl_context=context, timeout=s.timeout
-        )
+        client = IMAPClient(s.host, s.port, ssl=s.security == "tls", ssl_context=context, timeout=s.timeout)
         try:
             if s.security == "starttls":
                 client.starttls(context)
