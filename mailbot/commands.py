@@ -120,7 +120,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     if args.decision == "reject":
         with app.db.session() as session:
             row = session.get(InboundMessage, args.id)
-            if row is None or row.action != "quarantine":
+            if row is None or row.hold_state is None:
                 raise NotFound(f"no held message {args.id}")
             if row.hold_state != "pending":
                 raise UsageError(f"message {args.id} was already {row.hold_state}")
@@ -167,6 +167,22 @@ def cmd_close(args: argparse.Namespace) -> int:
         case.close_reason_enc = app.vault.seal_text(session, case, "close_reason_enc", args.reason)
         case_store.audit(session, now, ACTOR, "case.closed", case_id=case.id)
     print(f"{args.ref} closed")
+    return 0
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    import getpass
+
+    from mailbot.editing import edit_field
+
+    app = _app(args)
+    actor = args.by or getpass.getuser()
+    with app.db.session() as session:
+        case = edit_field(session, app.vault, app.clock, args.ref, args.field, args.value,
+                          actor=actor, why=args.why)
+        status, version, missing = case.status, case.current_version, case.missing_required
+    print(f"{args.ref}: {args.field} updated (version {version}, status {status})"
+          + (f"; still missing: {', '.join(missing)}" if missing else ""))
     return 0
 
 

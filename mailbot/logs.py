@@ -47,3 +47,4 @@ def setup_logging(level: str) -> None:
     # SQLAlchemy's engine logger would print statements (and, at DEBUG, rows).
     logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
     logging.getLogger("imapclient").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -65,7 +65,7 @@ class OutcomeApplier:
                          case_id=outcome.case.id if outcome.case else None,
                          detail=row.reason)
         if outcome.alert:
-            self._alert(session, row, outcome, now)
+            self._alert(session, row, outcome, now, refs)
         return refs
 
     # -- new cases ---------------------------------------------------------------------
@@ -218,12 +218,13 @@ class OutcomeApplier:
                           "reject_attachment", row.key_id, now,
                           ref=outcome.case.ref if outcome.case else None, reasons=reasons)
 
-    def _alert(self, session: Session, row: MessageRow, outcome: Outcome, now: datetime) -> None:
+    def _alert(self, session: Session, row: MessageRow, outcome: Outcome, now: datetime,
+               case_refs: list[str]) -> None:
         team = self.settings.team_address
         if not team:
             return
-        ref = outcome.case.ref if outcome.case else None
-        refs = [ref] if ref else []
+        refs = [outcome.case.ref] if outcome.case else case_refs
+        ref = ", ".join(refs) or None
         rendered = render(self.env, "alert", tag_subject(refs, "Needs a person: " +
                                                            _alert_topic(row.action)),
                           text=outcome.alert, ref=ref, message_row_id=row.id,

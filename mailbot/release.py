@@ -58,7 +58,7 @@ def release(app: App, row_id: str, *, actor: str) -> list[str]:
 
 def _held(session: Session, row_id: str) -> MessageRow:
     row = session.get(MessageRow, row_id)
-    if row is None or row.action != "quarantine":
+    if row is None or row.hold_state is None:
         raise NotFound(f"no held message {row_id}")
     if row.hold_state != "pending":
         raise UsageError(f"message {row_id} was already {row.hold_state}")
