@@ -17,6 +17,7 @@ from types import FrameType
 from sqlalchemy.orm import Session
 
 from mailbot.app import App
+from mailbot.digest import morning_jobs
 from mailbot.errors import MailboxAuthError, MailboxError
 from mailbot.intake import Handled
 from mailbot.outbox import DrainResult
@@ -49,7 +50,8 @@ class Poller:
             log.info("stopping after the message in hand", extra={"signal": signum or 0})
         self.stopping = True
 
-    def cycle(self, on_message: Callable[[Handled], None] | None = None) -> CycleResult:
+    def cycle(self, on_message: Callable[[Handled], None] | None = None, *,
+              daily: bool = False) -> CycleResult:
         result = CycleResult()
         intake = self.app.intake
         intake.ensure_folders()
@@ -61,6 +63,8 @@ class Poller:
                 result.handled.append(handled)
                 if on_message:
                     on_message(handled)
+        if daily:  # the working morning's reminders and team digest, once a day
+            morning_jobs(self.app)
         result.drained = self.app.drainer.drain()
         with self.app.db.session() as session:
             record_state(session, "last_poll", self.app.clock.now().isoformat(), self.app.clock.now())
@@ -72,7 +76,7 @@ class Poller:
         interval = max(1, self.app.settings.poll_interval)
         while not self.stopping:
             try:
-                self.cycle()
+                self.cycle(daily=True)
             except MailboxAuthError:
                 raise  # retrying a refused login only locks the account
             except MailboxError as exc:

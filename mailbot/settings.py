@@ -67,6 +67,20 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("sprg_cutoff_days", "MAILBOT_SPRG_CUTOFF_DAYS", "sprg.cutoff_days", 10,
             "a case ready at least this many days before a meeting goes on its agenda",
             kind="int"),
+    Setting("sprg_chair", "MAILBOT_SPRG_CHAIR", "sprg.chair", None,
+            "the SPRG chair named on the agenda pack and, unless --chair says otherwise, on decisions"),
+    Setting("sprg_digest_days", "MAILBOT_SPRG_DIGEST_DAYS", "sprg.digest_days", 7,
+            "the pre-meeting digest goes to the SPRG members this many days before each meeting",
+            kind="int"),
+    Setting("sprg_attach_pack", "MAILBOT_SPRG_ATTACH_PACK", "sprg.attach_pack", False,
+            "attach the agenda pack to the digest, encrypted with the pack password", kind="bool"),
+    Setting("sprg_pack_password", "MAILBOT_SPRG_PACK_PASSWORD", "sprg.pack_password", None,
+            "the password that opens the attached agenda pack (never sent by the bot)",
+            kind="secret", secret=True),
+    Setting("final_report_reminder_days", "MAILBOT_FINAL_REPORT_REMINDER_DAYS",
+            "sprg.final_report_reminder_days", 14,
+            "the team is reminded this many days before a decided case's final report is due",
+            kind="int"),
     Setting("max_attachment_mb", "MAILBOT_MAX_ATTACHMENT_MB", "mail.max_attachment_mb", 25,
             "an attachment larger than this is not opened; the sender is asked for a smaller copy",
             kind="int"),
@@ -130,6 +144,11 @@ class Settings:
     chaser_days: int = 7
     overdue_days: int = 10
     digest_hour: int = 8
+    sprg_chair: str | None = None
+    sprg_digest_days: int = 7
+    sprg_attach_pack: bool = False
+    sprg_pack_password: str | None = field(default=None, repr=False)
+    final_report_reminder_days: int = 14
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -203,6 +222,17 @@ def _check_address(setting: Setting, value: str) -> str:
     return addr.addr_spec.lower()
 
 
+def _as_bool(setting: Setting, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(setting.env, f"expected on or off (true/false), got {value!r}")
+
+
 def _coerce(setting: Setting, value: Any) -> Any:
     kind = setting.kind
     if value is None:
@@ -217,6 +247,8 @@ def _coerce(setting: Setting, value: Any) -> Any:
         return number
     if kind == "list":
         return _as_list(setting, value)
+    if kind == "bool":
+        return _as_bool(setting, value)
     if kind == "addresses":
         return tuple(_check_address(setting, v) for v in _as_list(setting, value))
     if kind == "address":
@@ -268,7 +300,18 @@ def load_settings(
     if not values["bot_domain"]:
         values["bot_domain"] = values["mail_from"].rsplit("@", 1)[-1]
     values["database_url"] = _absolute_sqlite(values["database_url"], base)
+    _check_sprg(values)
     return Settings(base_dir=base, config_file=config_file, **values)
+
+
+def _check_sprg(values: dict[str, Any]) -> None:
+    """A bad meeting calendar or an attached pack without a password stops at load time."""
+    from mailbot.sprg.calendar import parse_meetings
+
+    parse_meetings(values["sprg_meetings"])
+    if values["sprg_attach_pack"] and not values["sprg_pack_password"]:
+        raise ConfigError("MAILBOT_SPRG_PACK_PASSWORD",
+                          "must be set when MAILBOT_SPRG_ATTACH_PACK is on")
 
 
 def _absolute_sqlite(url: str, base: Path) -> str:

@@ -53,6 +53,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses the private Dovecot, so ``-m "not dovecot"`` works."""
+    for item in items:
+        if "dovecot" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.dovecot)
+
+
 def _missing(reason: str) -> None:
     """Skip locally, fail on CI: a CI run must not pass by skipping the mail servers."""
     if os.environ.get("CI", "").lower() == "true":

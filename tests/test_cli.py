@@ -81,10 +81,11 @@ def test_show_is_audited(workdir: Path, capsys: pytest.CaptureFixture[str]) -> N
     deliver(workdir, "mail-01-referral-complete")
     run(capsys, "poll", "--once")
     run(capsys, "show", "COC-2026-0001")
+    from sqlalchemy import select
+
     from mailbot.app import build_app
     from mailbot.settings import load_settings
     from mailbot.store.models import AuditEntry
-    from sqlalchemy import select
 
     app = build_app(load_settings())
     with app.db.session() as session:

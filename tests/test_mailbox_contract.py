@@ -70,7 +70,13 @@ def _imap_backend(server: DovecotServer, disabled: frozenset[str]) -> Backend:
     return Backend(open_one(), open_one, folder_contents)
 
 
-@pytest.fixture(params=["maildir", "imap", "imap-nomove-noidle"])
+@pytest.fixture(
+    params=[
+        "maildir",
+        pytest.param("imap", marks=pytest.mark.dovecot),
+        pytest.param("imap-nomove-noidle", marks=pytest.mark.dovecot),
+    ]
+)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     opened: list[Mailbox] = []
     if request.param == "maildir":

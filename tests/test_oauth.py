@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
-import requests
 from _servers import DovecotServer, TokenEndpoint, free_port
 
 from mailbot.mail.imap import ImapMailbox, ImapSettings
@@ -90,14 +90,17 @@ def test_xoauth2_string() -> None:
 
 @pytest.fixture
 def endpoint(token_endpoint: TokenEndpoint) -> Iterator[TokenEndpoint]:
+    pytest.importorskip("msal", reason="msal is needed only for Microsoft 365 (pip install msal)")
     token_endpoint.requests.clear()
     token_endpoint.refuse = False
     yield token_endpoint
     token_endpoint.refuse = False
 
 
-def http_for(endpoint: TokenEndpoint) -> requests.Session:
+def http_for(endpoint: TokenEndpoint) -> Any:
     """Trust the test CA. ``trust_env`` off: REQUESTS_CA_BUNDLE would override ``verify``."""
+    import requests  # installed with msal
+
     session = requests.Session()
     session.verify = str(endpoint.ca_file)
     session.trust_env = False

@@ -211,6 +211,7 @@ class ImapMailbox:
                     ) from exc
                 self._sleep(self._backoff.delay(attempt))
             except IMAPClientError as exc:
+                self._drop()  # a refused command may leave the session mid-IDLE: start clean
                 raise MailboxError(f"the IMAP server refused a command: {_brief(exc)}") from exc
             else:
                 self._link.succeeded()
