@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from mailbot.app import App
 from mailbot.digest import morning_jobs
-from mailbot.errors import MailboxAuthError, MailboxError
+from mailbot.errors import MailboxAuthError, MailboxConnectionError, MailboxError
 from mailbot.intake import Handled
 from mailbot.outbox import DrainResult
 from mailbot.store.models import PollState
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 class CycleResult:
     handled: list[Handled] = field(default_factory=list)
     drained: DrainResult = field(default_factory=DrainResult)
+    failed: int = 0
 
 
 def record_state(session: Session, name: str, value: str, now: datetime) -> None:
@@ -58,7 +59,21 @@ class Poller:
         for ref in self.app.mailbox.list_new():
             if self.stopping:
                 break
-            handled = intake.handle(ref)
+            try:
+                handled = intake.handle(ref)
+            except (MailboxAuthError, MailboxConnectionError):
+                raise  # the whole mailbox is unusable: the loop's retry deals with it
+            except MailboxError as exc:
+                # Gone between list and fetch (another worker moved it): nothing lost.
+                log.info("message skipped", extra={"mailbox_uid": ref.uid,
+                                                   "error": type(exc).__name__})
+                continue
+            except Exception as exc:  # noqa: BLE001 - one message must not stop the others;
+                # it stays in the inbox (nothing was committed) and is tried again next cycle.
+                log.error("message failed; left in the inbox",
+                          extra={"mailbox_uid": ref.uid, "error": type(exc).__name__})
+                result.failed += 1
+                continue
             if handled is not None:
                 result.handled.append(handled)
                 if on_message:

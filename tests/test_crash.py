@@ -1,0 +1,121 @@
+"""Killed mid-way: nothing lost, nothing doubled."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from conftest import eml, make_app, make_env
+from test_pipeline import handled, outbox_messages, poll
+
+from mailbot import views
+from mailbot.app import build_app
+from mailbot.clock import FixedClock
+from mailbot.mail.maildir import MaildirMailbox
+from mailbot.mail.mailbox import MailboxRef
+from mailbot.settings import load_settings
+
+
+class MoveFails(MaildirMailbox):
+    """A mailbox that dies between the database commit and the move."""
+
+    def move(self, ref: MailboxRef, folder: str) -> None:
+        raise KeyboardInterrupt("killed after the commit, before the move")
+
+
+def test_crash_between_commit_and_move_only_redoes_the_move(
+        tmp_path: Path, clock: FixedClock) -> None:
+    url = f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}"
+    settings = load_settings(env=make_env(tmp_path, url), base_dir=tmp_path)
+    crashing = build_app(settings, clock=clock,
+                         mailbox=MoveFails(tmp_path / "var" / "inbox"))
+    crashing.prepare()
+    crashing.mailbox.append(eml("mail-01-referral-complete"))
+    with pytest.raises(KeyboardInterrupt):
+        poll(crashing)
+    crashing.close()
+
+    app = make_app(tmp_path, url, clock)
+    assert len(app.mailbox.list_new()) == 1  # still in the inbox: nothing lost
+    poll(app)
+    assert app.mailbox.list_new() == []
+    rows = handled(app)
+    assert len(rows) == 1 and next(iter(rows.values()))["action"] == "accept"
+    assert len(outbox_messages(app)) == 1
+    with app.db.session() as session:
+        assert len(views.queue(session, app.vault, app.clock.now())) == 1
+
+
+class SendFails(Exception):
+    pass
+
+
+def test_crash_before_commit_repeats_the_work(tmp_path: Path, clock: FixedClock) -> None:
+    url = f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}"
+    app = make_app(tmp_path, url, clock)
+    app.mailbox.append(eml("mail-02-referral-incomplete"))
+    original = app.intake.apply
+
+    def dies(*args: object) -> list[str]:
+        original(*args)  # type: ignore[arg-type]
+        raise SendFails("killed inside the transaction")
+
+    app.intake.apply = dies  # type: ignore[method-assign]
+    poll(app)  # the failure is contained: the message stays, nothing committed
+    assert len(app.mailbox.list_new()) == 1
+    assert handled(app) == {}
+    app.intake.apply = original  # type: ignore[method-assign]
+    poll(app)
+    assert len(handled(app)) == 1
+    assert app.mailbox.list_new() == []
+    assert len(outbox_messages(app)) == 1
+
+
+def _message(n: int) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = f"referrer{n}@school.example.org"
+    msg["To"] = "cscp@example.org"
+    msg["Subject"] = "Case of concern referral"
+    msg["Date"] = "Mon, 12 Oct 2026 08:00:00 +0100"
+    msg["Message-ID"] = f"<kill-{n}@school.example.org>"
+    msg.set_content("Please find attached a case of concern referral.")
+    return msg.as_bytes()
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_loses_and_doubles_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}"
+    env = {**os.environ, **make_env(tmp_path, url)}
+    box = MaildirMailbox(tmp_path / "var" / "inbox")
+    total = 60
+    for n in range(total):
+        box.append(_message(n))
+    subprocess.run([sys.executable, "-m", "mailbot", "init"], env=env, cwd=tmp_path, check=True,
+                   capture_output=True)
+    proc = subprocess.Popen([sys.executable, "-m", "mailbot", "poll", "--once"], env=env,
+                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while len(box.list_new()) > total - 10 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    left = len(box.list_new())
+    assert 0 < left < total, "the kill should land mid-run"
+    subprocess.run([sys.executable, "-m", "mailbot", "poll", "--once"], env=env, cwd=tmp_path,
+                   check=True, capture_output=True)
+    assert box.list_new() == []
+    out = subprocess.run([sys.executable, "-m", "mailbot", "messages", "--json"], env=env,
+                         cwd=tmp_path, check=True, capture_output=True, text=True).stdout
+    import json
+
+    rows = json.loads(out)
+    assert len(rows) == total
+    assert len({r["message_id"] for r in rows}) == total
+    replies = list((tmp_path / "var" / "outbox").glob("*.eml"))
+    assert len(replies) == total
