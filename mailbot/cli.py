@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     edit.add_argument("value")
     edit.add_argument("--why", help="the reason, kept with the version")
     edit.add_argument("--by", default=None, help="who made the change (default: the login name)")
+    check = sub.add_parser("check", help="settings, mailbox, relay, database and keys: one line each")
+    check.add_argument("--json", action="store_true")
     status = sub.add_parser("status", help="health: last poll, backlog, quarantine, keys")
     status.add_argument("--json", action="store_true")
     keys = sub.add_parser("keys", help="master key management")
@@ -70,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     ksub.add_parser("rotate", help="new master key version; re-wrap every data key")
     for module in EXTENSIONS:
         HANDLERS.update(module.add_parsers(sub))
-    for name in ("schedule", "agenda", "outcome", "serve", "users", "check"):
+    for name in ("schedule", "agenda", "outcome", "serve", "users"):
         if name not in HANDLERS:
             later = sub.add_parser(name, help="(not built yet)")
             later.add_argument("rest", nargs=argparse.REMAINDER)
@@ -92,6 +94,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "parse": commands.cmd_parse,
     "close": commands.cmd_close,
     "edit": commands.cmd_edit,
+    "check": commands.cmd_check,
     "status": commands.cmd_status,
     "keys": commands.cmd_keys,
 }

@@ -186,6 +186,23 @@ def cmd_edit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from mailbot.check import run_checks
+
+    app = _app(args)
+    try:
+        results = run_checks(app)
+    finally:
+        app.close()
+    if getattr(args, "json", False):
+        _emit(args, [vars(r) for r in results], "")
+    else:
+        print("settings: ok - loaded" + (f" from {args.config}" if args.config else ""))
+        for r in results:
+            print(f"{r.part}: {'ok' if r.ok else 'FAILED'} - {r.detail}")
+    return 0 if all(r.ok for r in results) else 1
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     app = _app(args)
     with app.db.session() as session:

@@ -180,3 +180,15 @@ def test_demo_twice_duplicates_nothing(workdir: Path, capsys: pytest.CaptureFixt
     code, second, _ = run(capsys, "cases", "--json")
     assert json.loads(first) == json.loads(second)
     assert sorted((workdir / "var" / "outbox").glob("*.eml")) == replies
+
+
+def test_check_reports_each_part(workdir: Path, capsys: pytest.CaptureFixture[str],
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out, _ = run(capsys, "check")
+    assert code == 0
+    for part in ("settings: ok", "database: ok", "keys: ok", "mailbox: ok", "outbound: ok"):
+        assert part in out
+    monkeypatch.setenv("MAILBOT_MAILBOX_URL", "imap://cscp@127.0.0.1:1/INBOX")
+    code, out, _ = run(capsys, "check", "--json")
+    results = {r["part"]: r for r in json.loads(out)}
+    assert code == 1 and not results["mailbox"]["ok"] and results["database"]["ok"]

@@ -54,5 +54,14 @@ class OutboxFolderSender:
         except OSError as exc:
             raise TemporarySendError(f"cannot write to the outbox folder: {exc.strerror}") from exc
 
+    def verify(self) -> None:
+        """The folder exists (or can be made) and takes files."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.folder, prefix=".check-"):
+                pass
+        except OSError as exc:
+            raise TemporarySendError(f"cannot write to the outbox folder: {exc.strerror}") from exc
+
     def close(self) -> None:
         return None
