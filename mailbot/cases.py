@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,6 +29,8 @@ from mailbot.store.models import (
     ReferralVersion,
 )
 from mailbot.store.vault import Vault
+
+AUDIT_LOCK = 0x4D41494C424F54  # "MAILBOT": the advisory lock that orders audit appends
 
 #: Statuses a new referral version may still change; later ones belong to people.
 OPEN_STATUSES = ("awaiting_information", "manual_entry", "ready")
@@ -175,7 +177,13 @@ class DbCaseLookup:
 
 def audit(session: Session, now: datetime, actor: str, action: str, *,
           case_id: str | None = None, message_id: str | None = None, detail: str = "") -> None:
-    """Append to the hash chain: each entry's hash covers the one before it."""
+    """Append to the hash chain: each entry's hash covers the one before it.
+
+    On PostgreSQL concurrent writers would read the same last hash and fork the chain,
+    so appends take a transaction-scoped advisory lock (released at commit).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK})
     prev = session.scalars(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
                            ).one_or_none() or "0" * 64
     body = "|".join([prev, now.isoformat(), actor, action, case_id or "", message_id or "",

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -104,6 +104,9 @@ class Intake:
         message = read_message(raw, trusted_authserv_id=self.trusted)
         mid, content, dedupe = self._keys(raw, message)
         with self.db.session() as session:
+            if not self._claim(session, dedupe):
+                log.info("message in hand at another worker", extra={"mailbox_uid": ref.uid})
+                return None
             seen = session.scalars(select(MessageRow).where(or_(
                 MessageRow.dedupe_key == dedupe, MessageRow.mailbox_ref == ref.key))
             ).first()
@@ -129,6 +132,17 @@ class Intake:
                                            "action": handled.action,
                                            "cases": ",".join(handled.case_refs)})
         return handled
+
+    def _claim(self, session: Session, dedupe: str) -> bool:
+        """On PostgreSQL, one worker at a time per message (held until the commit).
+
+        SQLite has a single writer, so there the unique key alone settles it.
+        """
+        if self.db.dialect != "postgresql":
+            return True
+        lock_id = int(dedupe[:15], 16)
+        return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"),
+                                    {"k": lock_id}).scalar())
 
     def _decide_and_store(self, session: Session, ref: MailboxRef, message: InboundMessage,
                           mid: str | None, content: str, dedupe: str) -> Handled | None:

@@ -1,0 +1,66 @@
+"""Two workers, one mailbox, one PostgreSQL database: every message handled once."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+from conftest import _postgres_url, make_env
+
+from mailbot.mail.maildir import MaildirMailbox
+
+TOTAL = 200
+
+
+def _message(n: int) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = f"referrer{n}@school.example.org"
+    msg["To"] = "cscp@example.org"
+    msg["Subject"] = "Case of concern referral"
+    msg["Date"] = "Mon, 12 Oct 2026 08:00:00 +0100"
+    msg["Message-ID"] = f"<worker-{n}@school.example.org>"
+    msg.set_content("Please find attached a case of concern referral.")
+    return msg.as_bytes()
+
+
+@pytest.fixture
+def pg_url() -> object:
+    yield from _postgres_url()
+
+
+@pytest.mark.slow
+def test_two_workers_200_messages_exactly_once(tmp_path: Path, pg_url: str, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    env = {**os.environ, **make_env(tmp_path, pg_url,
+                                   MAILBOT_OUTBOUND_URL=smtp_server.url("smtp"),
+                                   MAILBOT_LOG_LEVEL="WARNING")}
+    box = MaildirMailbox(tmp_path / "var" / "inbox")
+    for n in range(TOTAL):
+        box.append(_message(n))
+    subprocess.run([sys.executable, "-m", "mailbot", "init"], env=env, cwd=tmp_path, check=True,
+                   capture_output=True)
+    workers = [subprocess.Popen([sys.executable, "-m", "mailbot", "poll", "--once"], env=env,
+                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+               for _ in range(2)]
+    outputs = [w.communicate(timeout=300) for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    handled_each = [int(out.decode().split("handled ")[1].split()[0]) for out, _ in outputs]
+    assert all(n > 0 for n in handled_each), "both workers should have taken a share"
+    rows = json.loads(subprocess.run(
+        [sys.executable, "-m", "mailbot", "messages", "--json"], env=env, cwd=tmp_path,
+        check=True, capture_output=True, text=True).stdout)
+    assert len(rows) == TOTAL
+    assert box.list_new() == []
+    sent_ids = [BytesParser().parsebytes(r.data)["In-Reply-To"] for r in
+                smtp_server.handler.received]
+    assert len(sent_ids) == TOTAL
+    assert len(set(sent_ids)) == TOTAL
+    status = json.loads(subprocess.run(
+        [sys.executable, "-m", "mailbot", "status", "--json"], env=env, cwd=tmp_path,
+        capture_output=True, text=True).stdout)
+    assert status["audit_chain_intact"] and status["outbox_backlog"] == 0
