@@ -16,13 +16,14 @@ from sqlalchemy.orm import Session
 
 from mailbot.cases import DbCaseLookup
 from mailbot.clock import Clock, SystemClock, london
-from mailbot.errors import KeyFileError
+from mailbot.errors import ConfigError, KeyFileError
 from mailbot.forms import read_attachments
 from mailbot.forms.model import AttachmentVerdict
 from mailbot.handlers import HandlerContext
 from mailbot.intake import Intake
 from mailbot.mail.connect import open_mailbox, open_sender
 from mailbot.mail.mailbox import Mailbox
+from mailbot.mail.oauth import TokenSource
 from mailbot.mail.reader import InboundMessage
 from mailbot.mail.sender import Sender
 from mailbot.outbox import Drainer
@@ -55,7 +56,7 @@ class App:
             self._mailbox = open_mailbox(s.mailbox_url, password=s.mailbox_password,
                                          base_dir=s.base_dir,
                                          ca_file=str(s.mailbox_ca_file) if s.mailbox_ca_file
-                                         else None)
+                                         else None, token_provider=self.token_provider)
         return self._mailbox
 
     @property
@@ -65,8 +66,19 @@ class App:
             self._sender = open_sender(s.outbound_url, password=s.outbound_password,
                                        base_dir=s.base_dir,
                                        ca_file=str(s.mailbox_ca_file) if s.mailbox_ca_file
-                                       else None)
+                                       else None, token_provider=self.token_provider)
         return self._sender
+
+    @cached_property
+    def token_provider(self) -> TokenSource | None:
+        """Microsoft 365 app-only OAuth2, shared by IMAP and SMTP; None for passwords."""
+        s = self.settings
+        if not s.m365_tenant_id or not s.m365_client_id:
+            return None
+        from mailbot.mail.oauth import microsoft_token_provider
+
+        return microsoft_token_provider(s.m365_tenant_id, s.m365_client_id,
+                                        m365_credential(s))
 
     def prepare(self) -> None:
         """Migrate the schema and make sure the master key is usable (INTERFACE.md rule)."""
@@ -121,6 +133,24 @@ class App:
         if self._sender is not None:
             self._sender.close()
         self.db.dispose()
+
+
+def m365_credential(settings: Settings) -> str | dict[str, str]:
+    """A client secret, or MSAL's certificate form (private key + SHA-1 thumbprint)."""
+    if settings.m365_client_secret:
+        return settings.m365_client_secret
+    assert settings.m365_certificate_file is not None
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    try:
+        pem = settings.m365_certificate_file.read_bytes()
+        cert = x509.load_pem_x509_certificate(pem)
+    except (OSError, ValueError) as exc:
+        raise ConfigError("MAILBOT_M365_CERTIFICATE_FILE",
+                          "cannot read a PEM certificate and private key from the file") from exc
+    return {"private_key": pem.decode("ascii"),
+            "thumbprint": cert.fingerprint(hashes.SHA1()).hex()}  # noqa: S303 - MSAL's format
 
 
 def build_app(settings: Settings, *, clock: Clock | None = None,

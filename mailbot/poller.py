@@ -25,6 +25,9 @@ from mailbot.store.models import PollState
 
 log = logging.getLogger(__name__)
 
+#: The longest stretch a stop request (SIGTERM) may go unheard while waiting for mail.
+WAIT_SLICE = 15.0
+
 
 @dataclass
 class CycleResult:
@@ -85,6 +88,15 @@ class Poller:
             record_state(session, "last_poll", self.app.clock.now().isoformat(), self.app.clock.now())
         return result
 
+    def _wait(self, interval: float) -> None:
+        """Wait for new mail in slices, so a stop request is heard within a slice."""
+        remaining = float(interval)
+        while remaining > 0 and not self.stopping:
+            piece = min(WAIT_SLICE, remaining)
+            if self.app.mailbox.wait_for_new(timeout=piece):
+                return
+            remaining -= piece
+
     def run_forever(self) -> None:
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
@@ -99,7 +111,7 @@ class Poller:
             if self.stopping:
                 break
             try:
-                self.app.mailbox.wait_for_new(timeout=interval)
+                self._wait(interval)
             except MailboxAuthError:
                 raise
             except MailboxError as exc:

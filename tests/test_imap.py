@@ -107,9 +107,12 @@ def test_a_wrong_password_is_an_auth_error_at_once(dovecot: DovecotServer) -> No
 def test_xoauth2_login_with_a_token(dovecot_account: DovecotServer) -> None:
     provider = TokenProvider(lambda skip_cache: AccessToken(GOOD_TOKEN, 3600))
     settings = ImapSettings(
-        dovecot_account.host, dovecot_account.port, dovecot_account.user, "plain",
+        dovecot_account.host,
+        dovecot_account.port,
+        dovecot_account.user,
+        "plain",
         token_provider=provider,
-    )  # fmt: skip
+    )
     box = ImapMailbox(settings)
     box.append(RAW)
     assert len(box.list_new()) == 1

@@ -160,9 +160,12 @@ def test_msal_token_logs_in_to_dovecot_with_xoauth2(
         http_client=http_for(endpoint),
     )
     settings = ImapSettings(
-        dovecot_account.host, dovecot_account.port, dovecot_account.user, "plain",
+        dovecot_account.host,
+        dovecot_account.port,
+        dovecot_account.user,
+        "plain",
         token_provider=provider,
-    )  # fmt: skip
+    )
     box = ImapMailbox(settings)
     box.append(b"Subject: t\r\n\r\nbody\r\n")
     assert len(box.list_new()) == 1

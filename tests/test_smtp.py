@@ -117,9 +117,16 @@ def test_starttls_with_password(smtp_starttls_server: SmtpServer) -> None:
     server = smtp_starttls_server
     server.handler.accepted.add((USER, "pw-1"))
     sender = SmtpSender(
-        SmtpSettings(server.host, server.port, "starttls", user=USER, password="pw-1",
-                     ca_file=str(server.ca_file), timeout=5)
-    )  # fmt: skip
+        SmtpSettings(
+            server.host,
+            server.port,
+            "starttls",
+            user=USER,
+            password="pw-1",
+            ca_file=str(server.ca_file),
+            timeout=5,
+        )
+    )
     sender.send(message(To="a@example.net"))
     assert len(server.handler.received) == 1
     assert server.handler.logins == [(USER, "pw-1")]
@@ -131,9 +138,16 @@ def test_a_refused_password_is_an_auth_error_that_keeps_the_message(
 ) -> None:
     server = smtp_starttls_server
     sender = SmtpSender(
-        SmtpSettings(server.host, server.port, "starttls", user=USER, password="wrong",
-                     ca_file=str(server.ca_file), timeout=5)
-    )  # fmt: skip
+        SmtpSettings(
+            server.host,
+            server.port,
+            "starttls",
+            user=USER,
+            password="wrong",
+            ca_file=str(server.ca_file),
+            timeout=5,
+        )
+    )
     with pytest.raises(SendAuthError) as caught:
         sender.send(message(To="a@example.net"))
     assert isinstance(caught.value, TemporarySendError)  # kept queued, not given up
@@ -171,9 +185,16 @@ def test_xoauth2_with_a_token_provider(smtp_starttls_server: SmtpServer) -> None
 
     server.handler.accepted.add((USER, "fresh-token"))
     sender = SmtpSender(
-        SmtpSettings(server.host, server.port, "starttls", user=USER,
-                     token_provider=TokenProvider(fetch), ca_file=str(server.ca_file), timeout=5)
-    )  # fmt: skip
+        SmtpSettings(
+            server.host,
+            server.port,
+            "starttls",
+            user=USER,
+            token_provider=TokenProvider(fetch),
+            ca_file=str(server.ca_file),
+            timeout=5,
+        )
+    )
     sender.send(message(To="a@example.net"))
     # the first token was refused, so the provider fetched once more, past any cache
     assert server.handler.logins == [(USER, "revoked-token"), (USER, "fresh-token")]

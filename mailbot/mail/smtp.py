@@ -87,8 +87,9 @@ class SmtpSender:
             raise TemporarySendError(f"{self._name}: {_describe(exc)}") from exc
         if refused:
             codes = sorted({code for code, _ in refused.values()})
-            log.warning("%s: %d of %d recipients refused %s", self._name, len(refused),
-                        len(recipients), codes)  # fmt: skip
+            log.warning(
+                "%s: %d of %d recipients refused %s", self._name, len(refused), len(recipients), codes
+            )
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
