@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import FrameType
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mailbot.app import App
@@ -21,6 +22,7 @@ from mailbot.digest import morning_jobs
 from mailbot.errors import MailboxAuthError, MailboxConnectionError, MailboxError
 from mailbot.intake import Handled
 from mailbot.outbox import DrainResult
+from mailbot.sprg import tasks as sprg_tasks
 from mailbot.store.models import PollState
 
 log = logging.getLogger(__name__)
@@ -39,15 +41,21 @@ class CycleResult:
 def record_state(session: Session, name: str, value: str, now: datetime) -> None:
     row = session.get(PollState, name)
     if row is None:
-        session.add(PollState(name=name, value=value, updated_at=now))
-    else:
-        row.value, row.updated_at = value, now
+        try:
+            with session.begin_nested():
+                session.add(PollState(name=name, value=value, updated_at=now))
+            return
+        except IntegrityError:  # another worker wrote it first: update theirs
+            row = session.get(PollState, name)
+            assert row is not None
+    row.value, row.updated_at = value, now
 
 
 class Poller:
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, *, wait_slice: float = WAIT_SLICE) -> None:
         self.app = app
         self.stopping = False
+        self.wait_slice = wait_slice
 
     def stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
         if not self.stopping:
@@ -83,6 +91,7 @@ class Poller:
                     on_message(handled)
         if daily:  # the working morning's reminders and team digest, once a day
             morning_jobs(self.app)
+        sprg_tasks.run(self.app)  # scheduling by cut-off, digests, final-report reminders
         result.drained = self.app.drainer.drain()
         with self.app.db.session() as session:
             record_state(session, "last_poll", self.app.clock.now().isoformat(), self.app.clock.now())
@@ -92,14 +101,15 @@ class Poller:
         """Wait for new mail in slices, so a stop request is heard within a slice."""
         remaining = float(interval)
         while remaining > 0 and not self.stopping:
-            piece = min(WAIT_SLICE, remaining)
+            piece = min(self.wait_slice, remaining)
             if self.app.mailbox.wait_for_new(timeout=piece):
                 return
             remaining -= piece
 
-    def run_forever(self) -> None:
-        signal.signal(signal.SIGTERM, self.stop)
-        signal.signal(signal.SIGINT, self.stop)
+    def run_forever(self, *, install_signals: bool = True) -> None:
+        if install_signals:  # only the main thread may; tests run the loop in a thread
+            signal.signal(signal.SIGTERM, self.stop)
+            signal.signal(signal.SIGINT, self.stop)
         interval = max(1, self.app.settings.poll_interval)
         while not self.stopping:
             try:
