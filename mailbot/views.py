@@ -7,7 +7,7 @@ an audit entry every time it is used.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -74,16 +74,36 @@ def _case_item(session: Session, vault: Vault, case: Case) -> dict[str, Any]:
     }
 
 
-def queue(session: Session, vault: Vault, now: datetime, status: str | None = None
-          ) -> list[dict[str, Any]]:
+def queue(session: Session, vault: Vault, now: datetime, status: str | None = None,
+          due_by: date | None = None) -> list[dict[str, Any]]:
+    """The queue; with ``due_by``, only decided cases whose final report is due by then."""
     stmt = select(Case).order_by(Case.created_at, Case.ref)
     if status:
         stmt = stmt.where(Case.status == status)
+    due: dict[str, date] = {}
+    if due_by is not None:
+        from mailbot.sprg.reminders import due_cases
+
+        due = due_cases(session, due_by)
+        stmt = stmt.where(Case.id.in_(list(due)))
+    failed_refs = {ref for refs in session.scalars(
+        select(Outbox.case_refs).where(Outbox.state == "failed")) for ref in refs or []}
     items = []
     for case in session.scalars(stmt):
         item = _case_item(session, vault, case)
         item["days_waiting"] = (london(now).date() - london(case.updated_at).date()).days
+        item["reply_failed"] = case.ref in failed_refs
+        if item["reply_failed"]:  # the referrer never heard from us: a person must act
+            item["waiting_for"] = "team: a reply could not be delivered; " + item["waiting_for"]
+        if case.id in due:
+            late = due[case.id] < london(now).date()
+            item["final_report_date"] = due[case.id].isoformat()
+            item["final_report"] = "overdue" if late else "due"
+            item["waiting_for"] = (f"final report to the SPRG by {due[case.id]:%d/%m/%Y}"
+                                   + (" (overdue)" if late else ""))
         items.append(item)
+    if due_by is not None:
+        items.sort(key=lambda i: (i["final_report_date"], i["ref"]))
     return items
 
 

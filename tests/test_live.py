@@ -132,7 +132,8 @@ def test_permanent_refusal_is_marked_for_the_team(
         assert "@" not in (row.last_error or "")
     from mailbot.views import queue  # the failure is what a person must see next
     with app.db.session() as session:
-        assert queue(session, app.vault, app.clock.now())
+        (item,) = queue(session, app.vault, app.clock.now())
+    assert item["reply_failed"] and item["waiting_for"].startswith("team: a reply could not")
 
 
 def test_uidvalidity_change_handles_nothing_twice(
