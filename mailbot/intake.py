@@ -111,19 +111,19 @@ class Intake:
                 MessageRow.dedupe_key == dedupe, MessageRow.mailbox_ref == ref.key))
             ).first()
             if seen is not None:
-                folder, row_id, action = seen.target_folder, seen.id, seen.action
-                duplicate = True
+                again = Handled(seen.action, seen.id, duplicate=True)
+                folder = seen.target_folder
             else:
-                handled = self._decide_and_store(session, ref, message, mid, content, dedupe)
-                if handled is None:
+                fresh = self._decide_and_store(session, ref, message, mid, content, dedupe)
+                if fresh is None:
                     return None
-                folder = FOLDER_FOR[handled.action]
-                duplicate = False
-        if duplicate:
-            log.info("message seen before", extra={"message_row": row_id, "action": action})
+                handled: Handled = fresh
+        if seen is not None:
+            log.info("message seen before", extra={"message_row": again.message_row_id,
+                                                   "action": again.action})
             self.mailbox.move(ref, folder)
-            return Handled(action, row_id, duplicate=True)
-        self.mailbox.move(ref, folder)
+            return again
+        self.mailbox.move(ref, FOLDER_FOR[handled.action])
         with self.db.session() as session:
             row = session.get(MessageRow, handled.message_row_id)
             if row is not None:

@@ -87,7 +87,9 @@ class Drainer:
             row.attempts += 1
             row.next_attempt_at = now
             raw = self.vault.open(session, row, "message_enc")
-            return row.id, BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[return-value]
+            message = BytesParser(policy=policy.default).parsebytes(raw)
+            assert isinstance(message, EmailMessage)  # policy.default makes EmailMessage
+            return row.id, message
 
     def drain(self, limit: int = 1000) -> DrainResult:
         result = DrainResult()

@@ -23,6 +23,7 @@ from mailbot.mail.reader import InboundMessage
 from mailbot.referrals import apply_fallbacks, missing_required
 from mailbot.replies import compose, make_message_id, render, tag_subject
 from mailbot.settings import Settings
+from mailbot.sprg import decisions as sprg_decisions
 from mailbot.store.models import Attachment, Case, MessageCase
 from mailbot.store.models import InboundMessage as MessageRow
 from mailbot.store.vault import Vault
@@ -54,6 +55,8 @@ class OutcomeApplier:
         refs: list[str] = []
         if action in ("accept", "request_missing", "manual_entry") and outcome.case is None:
             refs = self._new_cases(session, msg, row, outcome, now)
+        elif action == "merge_followup" and isinstance(getattr(outcome, "decision", None), dict):
+            refs = self._sprg_decision(session, msg, row, outcome, now)
         elif action == "merge_followup":
             refs = self._followup(session, msg, row, outcome, now)
         elif action == "reject_attachment":
@@ -78,9 +81,7 @@ class OutcomeApplier:
         today = london(now).date()
         queries += [q.as_json() for q in validate(completed, today=today,
                                                    received_year=today.year)]
-        seen: set[tuple[str, str]] = set()
-        unique = [q for q in queries if not ((q["field"], q["problem"]) in seen
-                                             or seen.add((q["field"], q["problem"])))]
+        unique = list({(q["field"], q["problem"]): q for q in queries}.values())
         return case_store.VersionInput(
             referral=completed, provenance=form.provenance if form else {},
             source="form" if form else "email", fallbacks=fallbacks, missing=missing,
@@ -168,6 +169,21 @@ class OutcomeApplier:
                          detail=f"version {case.current_version}, status {case.status}")
         note = self._note(case, version, "updated")
         self._reply_ack(session, msg, row, [note], now, case.key_id)
+        return [case.ref]
+
+    def _sprg_decision(self, session: Session, msg: InboundMessage, row: MessageRow,
+                       outcome: Outcome, now: datetime) -> list[str]:
+        """The team emailed the form's outcome section: record it as the SPRG decision."""
+        assert outcome.case is not None
+        case = session.get(Case, outcome.case.id)
+        assert case is not None
+        session.add(MessageCase(message_id=row.id, case_id=case.id))
+        self._keep_attachments(session, row, case, outcome.verdicts, [])
+        sprg_decisions.record(session, self.vault, self.settings, self.env, now, case,
+                              outcome.decision, actor=BOT, source="email",  # type: ignore[attr-defined]
+                              message_row_id=row.id)
+        self._queue_reply(session, msg, row, [case.ref], "SPRG decision recorded",
+                          "sprg_decision_recorded", case.key_id, now, ref=case.ref)
         return [case.ref]
 
     # -- replies -----------------------------------------------------------------------

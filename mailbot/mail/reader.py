@@ -204,7 +204,7 @@ def ctype_of(msg: Message) -> str:
 
 def read_message(raw: bytes, *, trusted_authserv_id: str | None = None) -> InboundMessage:
     """Parse raw RFC 5322 bytes; never raises for malformed input."""
-    msg: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[assignment]
+    msg = BytesParser(policy=policy.default).parsebytes(raw)
     headers = _headers(msg)
 
     def first(name: str) -> str | None:
