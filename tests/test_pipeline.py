@@ -148,3 +148,39 @@ def test_nothing_personal_in_outbound_mail_or_database_files(
     assert blobs
     for blob in blobs:
         assert scan(blob, min_len=6) == []
+
+
+def _letter_docx() -> bytes:
+    import io
+
+    from docx import Document
+
+    doc = Document()
+    doc.add_paragraph("Dear CSCP, a chronology of contacts is attached for the panel.")
+    doc.add_paragraph("12/09/2026 Home visit. 14/09/2026 Strategy meeting not held.")
+    buffer = io.BytesIO()
+    doc.save(buffer)
+    return buffer.getvalue()
+
+
+def test_other_documents_are_kept_with_the_case_encrypted(app: App) -> None:
+    from email import message_from_bytes
+
+    from mailbot.store.models import Attachment
+
+    original = message_from_bytes(eml("mail-01-referral-complete"), policy=policy.default)
+    assert isinstance(original, EmailMessage)
+    original.add_attachment(_letter_docx(), maintype="application",
+                            subtype="vnd.openxmlformats-officedocument.wordprocessingml.document",
+                            filename="chronology.docx")
+    app.mailbox.append(original.as_bytes())
+    poll(app)
+    with app.db.session() as session:
+        item = views.show(session, app.vault, "COC-2026-0001", from_address="x")
+        kinds = {a["filename"]: a["kind"] for a in item["attachments"]}
+        assert kinds == {"coc-01-complete.docx": "form", "chronology.docx": "other"}
+        stored = session.scalars(select(Attachment).where(Attachment.kind == "other")).one()
+        assert b"chronology" not in stored.data_enc
+        plain = app.vault.open(session, stored, "data_enc")
+        assert plain.startswith(b"PK") and b"word/document.xml" in plain
+    assert item["status"] == "ready"

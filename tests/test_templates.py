@@ -1,0 +1,51 @@
+"""Every reply template renders (StrictUndefined catches a missing value) and reads well."""
+
+from __future__ import annotations
+
+import pytest
+
+from mailbot.outcomes import CaseNote
+from mailbot.replies import render, template_env
+
+URGENT = "If a child is at immediate risk of harm, call 999."
+
+CONTEXTS = {
+    "acknowledgement": dict(cases=[CaseNote("COC-2026-0001", "received - complete")],
+                            any_missing=False, any_manual=False),
+    "request_form": dict(ref="COC-2026-0002", missing=["Your Name", "the child's Full Name"]),
+    "reject_attachment": dict(ref=None, reasons=["The file needs a password to open."]),
+    "alert": dict(text="A message is held.", ref="COC-2026-0003", message_row_id="ab12",
+                  reason="dmarc=fail", folder="Quarantine"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONTEXTS))
+def test_template_renders_text_and_html(name: str) -> None:
+    rendered = render(template_env(), name, "[COC-2026-0001] Subject <b>", urgent_contact=URGENT,
+                      **CONTEXTS[name])
+    assert rendered.text.strip() and rendered.html.strip()
+    assert "<html" in rendered.html and "Subject &lt;b&gt;" in rendered.html  # escaped
+    assert "{{" not in rendered.text and "{%" not in rendered.html
+    assert "\n\n\n" not in rendered.text  # no ragged blank lines
+    if name != "alert":
+        assert URGENT in rendered.text and URGENT in rendered.html
+
+
+def test_missing_fields_are_listed_in_the_forms_wording() -> None:
+    note = CaseNote("COC-2026-0004", "received - further information needed",
+                    missing=["Your Role", "the child's Date of Birth"],
+                    queries=["The NHS number does not pass its check digit."])
+    rendered = render(template_env(), "acknowledgement", "S", urgent_contact=URGENT,
+                      cases=[note], any_missing=True, any_manual=False)
+    for line in ("  - Your Role", "  - the child's Date of Birth",
+                 "  - The NHS number does not pass its check digit."):
+        assert line in rendered.text
+    assert "reply to this e-mail with the corrected form" in rendered.text
+    assert "<li" in rendered.html and "the child&#39;s Date of Birth" in rendered.html
+
+
+def test_a_missing_value_is_an_error_not_a_blank() -> None:
+    from jinja2 import UndefinedError
+
+    with pytest.raises(UndefinedError):
+        render(template_env(), "request_form", "S", urgent_contact=URGENT, ref="COC-2026-0005")
