@@ -39,7 +39,7 @@ def _verdict(
     *, form: ParsedForm | None = None, reason: str | None = None,
 ) -> AttachmentVerdict:
     return AttachmentVerdict(
-        filename=name, kind=kind, form=form, reason=reason, content_type=ctype, size=len(data)
+        filename=name, kind=kind, form=form, reason=reason, content_type=ctype, size=len(data), data=data
     )
 
 
