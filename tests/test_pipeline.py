@@ -184,3 +184,50 @@ def test_other_documents_are_kept_with_the_case_encrypted(app: App) -> None:
         plain = app.vault.open(session, stored, "data_enc")
         assert plain.startswith(b"PK") and b"word/document.xml" in plain
     assert item["status"] == "ready"
+
+
+def _reply_about(ref: str, sender: str, n: int) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = "cscp@example.org"
+    msg["Subject"] = f"RE: [{ref}] Referral received - further information needed"
+    msg["Date"] = "Tue, 13 Oct 2026 10:00:00 +0100"
+    msg["Message-ID"] = f"<followup-{n}@example.net>"
+    msg.set_content("Her date of birth is in the notes; I will send the form tomorrow.")
+    return msg.as_bytes()
+
+
+def _team_alerts(app: App) -> list[EmailMessage]:
+    return [m for m in outbox_messages(app) if str(m["To"]) == "cscp-team@example.org"]
+
+
+def test_follow_up_without_a_form_is_merged_and_the_team_told(app: App) -> None:
+    deliver(app, "mail-02-referral-incomplete")
+    poll(app)
+    app.mailbox.append(_reply_about("COC-2026-0001",
+                                    "tomasz.placeholderski@nhs-sample.example.net", 1))
+    poll(app)
+    got = handled(app)["<followup-1@example.net>"]
+    assert got["action"] == "merge_followup" and got["case_refs"] == ["COC-2026-0001"]
+    (alert,) = _team_alerts(app)
+    assert "[COC-2026-0001]" in str(alert["Subject"])
+    assert "date of birth is in the notes" not in alert.as_string()
+    assert replies_to(app, "mail-02-referral-incomplete")  # the first request stands
+    assert not [m for m in outbox_messages(app)
+                if str(m.get("In-Reply-To", "")) == "<followup-1@example.net>"
+                and str(m["To"]) != "cscp-team@example.org"]
+
+
+def test_message_about_a_case_from_another_sender_is_held_and_linked(app: App) -> None:
+    deliver(app, "mail-02-referral-incomplete")
+    poll(app)
+    app.mailbox.append(_reply_about("COC-2026-0001", "someone.else@example.com", 2))
+    poll(app)
+    got = handled(app)["<followup-2@example.net>"]
+    assert got["action"] == "quarantine" and "different sender" in got["reason"]
+    with app.db.session() as session:
+        shown = views.show(session, app.vault, "COC-2026-0001", from_address="x")
+        assert shown["version"] == 1  # the case was not changed
+        assert any(m["kind"] == "quarantine" for m in shown["messages"])  # but it is linked
+    (alert,) = _team_alerts(app)
+    assert "[COC-2026-0001]" in str(alert["Subject"])
