@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("demo", help="run the bundled sample referrals through the bot")
     cases = sub.add_parser("cases", help="the CSCP queue")
     cases.add_argument("--status")
+    cases.add_argument("--due", action="store_true",
+                       help="decided cases whose final report is due or overdue")
     cases.add_argument("--json", action="store_true")
     show = sub.add_parser("show", help="one case, decrypted (audited)")
     show.add_argument("ref")

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 from mailbot import cases as case_store
 from mailbot import textout, views
 from mailbot.app import App, build_app
+from mailbot.clock import london
 from mailbot.errors import MailbotError, NotFound, UsageError
 from mailbot.logs import setup_logging
 from mailbot.settings import Settings, load_settings
@@ -85,7 +87,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_cases(args: argparse.Namespace) -> int:
     app = _app(args)
     with app.db.session() as session:
-        items = views.queue(session, app.vault, app.clock.now(), args.status)
+        due_by = None
+        if getattr(args, "due", False):  # final reports due within the reminder window, or late
+            due_by = (london(app.clock.now()).date()
+                      + timedelta(days=app.settings.final_report_reminder_days))
+        items = views.queue(session, app.vault, app.clock.now(), args.status, due_by)
     _emit(args, items, textout.queue_table(items))
     return 0
 

@@ -10,6 +10,7 @@ again delivers the same messages again: they are recognised and nothing is dupli
 from __future__ import annotations
 
 import re
+from datetime import date
 from email import policy
 from email.parser import BytesParser
 from importlib import resources
@@ -21,6 +22,7 @@ from sqlalchemy import select
 from mailbot import textout, views
 from mailbot.app import App
 from mailbot.poller import Poller
+from mailbot.sprg.demo import build_demo_meeting
 from mailbot.store.models import Outbox
 
 FOLLOW_UP = "mail-03-followup-corrected-form.eml"
@@ -76,6 +78,10 @@ def run_demo(app: App, out: TextIO) -> None:
         app.mailbox.append(_thread_follow_up(follow_up, refs[0], _first_reply_for(app, refs[0])))
         second = poller.cycle()
         out.write(textout.cycle_summary(second) + "\n")
+    pack_dir = app.settings.var_dir / "demo-meeting"
+    written = build_demo_meeting(app, pack_dir)
+    with app.db.session() as session:
+        scheduled = views.queue(session, app.vault, app.clock.now(), "scheduled")
     with app.db.session() as session:
         items = views.queue(session, app.vault, app.clock.now())
     out.write("\nThe CSCP queue\n")
@@ -85,7 +91,7 @@ def run_demo(app: App, out: TextIO) -> None:
     if outbox_url.startswith("outbox:"):
         folder = Path(outbox_url[len("outbox:"):])
         folder = folder if folder.is_absolute() else app.settings.base_dir / folder
-        files = sorted(folder.glob("*.eml"))
+        files = sorted(folder.glob("*.eml"), key=lambda p: (p.stat().st_mtime_ns, p.name))
         out.write(f" ({len(files)} files in {folder})\n")
         for path in files[-12:]:
             with path.open("rb") as handle:
@@ -93,4 +99,11 @@ def run_demo(app: App, out: TextIO) -> None:
             out.write(f"  {head['Subject']}  (to {head['To']})\n")
     else:
         out.write("\n")
-    out.write("\nTry: mailbot show REF   mailbot messages   mailbot quarantine\n")
+    if scheduled:
+        meeting = date.fromisoformat(scheduled[0]["meeting_date"])
+        out.write(f"\nSPRG meeting on {meeting:%A} {meeting.day} {meeting:%B %Y}: "
+                  f"{len(scheduled)} case(s) on the agenda; the pack is in\n")
+        for path in written:
+            out.write(f"  {path}\n")
+    out.write("\nTry: mailbot show REF   mailbot messages   mailbot quarantine   "
+              "mailbot agenda --meeting DATE\n")

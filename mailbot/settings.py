@@ -47,6 +47,17 @@ REGISTRY: tuple[Setting, ...] = (
             "where replies go: smtps://, smtp+starttls://, smtp:// (loopback) or outbox:PATH"),
     Setting("outbound_password", "MAILBOT_OUTBOUND_PASSWORD", "outbound.password", None,
             "SMTP password", kind="secret", secret=True),
+    Setting("m365_tenant_id", "MAILBOT_M365_TENANT_ID", "m365.tenant_id", None,
+            "Microsoft 365: the directory (tenant) id; set it to sign in with OAuth2 "
+            "(client credentials) instead of passwords"),
+    Setting("m365_client_id", "MAILBOT_M365_CLIENT_ID", "m365.client_id", None,
+            "Microsoft 365: the application (client) id of the app registration"),
+    Setting("m365_client_secret", "MAILBOT_M365_CLIENT_SECRET", "m365.client_secret", None,
+            "Microsoft 365: the client secret of the app registration", kind="secret",
+            secret=True),
+    Setting("m365_certificate_file", "MAILBOT_M365_CERTIFICATE_FILE", "m365.certificate_file",
+            None, "Microsoft 365: a PEM file with the app's private key and certificate, "
+            "instead of a client secret", kind="path"),
     Setting("database_url", "MAILBOT_DATABASE_URL", "store.url", "sqlite:///var/mailbot.db",
             "SQLAlchemy URL: SQLite or PostgreSQL (postgresql+psycopg://...)"),
     Setting("key_file", "MAILBOT_KEY_FILE", "store.key_file", "var/master.key",
@@ -125,6 +136,10 @@ class Settings:
     mailbox_ca_file: Path | None
     outbound_url: str
     outbound_password: str | None = field(repr=False)
+    m365_tenant_id: str | None
+    m365_client_id: str | None
+    m365_client_secret: str | None = field(repr=False)
+    m365_certificate_file: Path | None
     database_url: str
     key_file: Path
     mail_from: str
@@ -291,7 +306,8 @@ def load_settings(
         raise ConfigError("MAILBOT_DIGEST_HOUR", "expected an hour from 0 to 23")
     if values["web_idle_minutes"] < 1:
         raise ConfigError("MAILBOT_WEB_IDLE_MINUTES", "must be at least 1")
-    for name in ("key_file", "mailbox_ca_file"):
+    _check_m365(values)
+    for name in ("key_file", "mailbox_ca_file", "m365_certificate_file"):
         if values[name] is not None:
             path = Path(values[name])
             values[name] = path if path.is_absolute() else base / path
@@ -312,6 +328,18 @@ def _check_sprg(values: dict[str, Any]) -> None:
     if values["sprg_attach_pack"] and not values["sprg_pack_password"]:
         raise ConfigError("MAILBOT_SPRG_PACK_PASSWORD",
                           "must be set when MAILBOT_SPRG_ATTACH_PACK is on")
+
+
+def _check_m365(values: dict[str, Any]) -> None:
+    """OAuth2 needs the tenant, the client and exactly one credential, or none of them."""
+    if not values["m365_tenant_id"] and not values["m365_client_id"]:
+        return
+    for name in ("m365_tenant_id", "m365_client_id"):
+        if not values[name]:
+            raise ConfigError(BY_NAME[name].env, "Microsoft 365 sign-in needs this too")
+    if bool(values["m365_client_secret"]) == bool(values["m365_certificate_file"]):
+        raise ConfigError("MAILBOT_M365_CLIENT_SECRET",
+                          "set a client secret or a certificate file (one of them)")
 
 
 def _absolute_sqlite(url: str, base: Path) -> str:

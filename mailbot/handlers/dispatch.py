@@ -8,6 +8,7 @@ from mailbot.handlers.automatic import handle_automatic
 from mailbot.handlers.base import HandlerContext, Outcome
 from mailbot.handlers.followup import handle_followup
 from mailbot.handlers.referral import handle_correspondence, handle_referral
+from mailbot.handlers.sprg_outcome import handle_sprg_outcome
 from mailbot.handlers.trust import handle_untrusted
 from mailbot.mail.reader import InboundMessage
 
@@ -16,6 +17,7 @@ Handler = Callable[[InboundMessage, HandlerContext], Outcome | None]
 HANDLERS: tuple[Handler, ...] = (
     handle_automatic,
     handle_untrusted,
+    handle_sprg_outcome,
     handle_followup,
     handle_referral,
     handle_correspondence,

@@ -37,6 +37,8 @@ class Decision(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     case_id: Mapped[str] = mapped_column(ForeignKey("case.id"), index=True)
+    #: 1 for a case's first decision, then one more for each amendment: the newest counts.
+    seq: Mapped[int] = mapped_column(Integer)
     key_id: Mapped[str] = mapped_column(ForeignKey("data_key.id"))
     #: ``{"outcome": {...}, "sprg": {...}}`` exactly as FIELDS.md, encrypted.
     outcome_enc: Mapped[bytes] = mapped_column(LargeBinary)

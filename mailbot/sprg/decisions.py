@@ -1,0 +1,138 @@
+"""Recording an SPRG decision: by command or from the team's emailed form.
+
+Both ways store the same thing: an encrypted ``Decision`` row (the form's outcome
+section), a new referral version with that section filled in (so ``show`` reads like the
+form), the case ``decided``, an audit entry, and a short notice to the referrer that
+names the reference and nothing else about the case.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import date, datetime
+from typing import Any
+
+from jinja2 import Environment
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailbot import cases as case_store
+from mailbot import outbox
+from mailbot.errors import UsageError
+from mailbot.referrals import child_key, get_path
+from mailbot.replies import compose, make_message_id, render, tag_subject
+from mailbot.settings import Settings
+from mailbot.sprg.models import Decision
+from mailbot.sprg.outcome import get, yes_no
+from mailbot.sprg.pack import uk_date
+from mailbot.store.models import Case
+from mailbot.store.vault import Vault
+
+
+def _day(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except (TypeError, ValueError):
+        return None
+
+
+def latest(session: Session, case_id: str) -> Decision | None:
+    return session.scalars(select(Decision).where(Decision.case_id == case_id)
+                           .order_by(Decision.seq.desc()).limit(1)
+                           ).one_or_none()
+
+
+def current(session: Session, vault: Vault, case: Case) -> dict[str, Any] | None:
+    row = latest(session, case.id)
+    return vault.open_json(session, row, "outcome_enc", key_id=case.key_id) if row else None
+
+
+def record(session: Session, vault: Vault, settings: Settings, env: Environment,
+           now: datetime, case: Case, decision: dict[str, Any], *, actor: str, source: str,
+           message_row_id: str | None = None) -> Decision:
+    if case.status == "closed":
+        raise UsageError(f"{case.ref} is closed: reopen it before recording a decision")
+    first = case.status != "decided"
+    previous = latest(session, case.id)
+    row = Decision(case_id=case.id, seq=previous.seq + 1 if previous else 1,
+                   key_id=case.key_id, source=source,
+                   message_id=message_row_id, recorded_at=now, recorded_by=actor,
+                   meeting_date=_day(get(decision, "sprg.meeting_date")),
+                   final_report_date=_day(get(decision, "outcome.final_report_date")))
+    if previous is not None and previous.final_report_date == row.final_report_date:
+        row.reminder_sent_at = previous.reminder_sent_at  # the same date is reminded once
+    row.outcome_enc = vault.seal_json(session, row, "outcome_enc", decision, key_id=case.key_id)
+    session.add(row)
+    _add_version(session, vault, case, now, decision, actor, source, message_row_id)
+    case.status = "decided"
+    case.held = False
+    case.decided_at = case.updated_at = now
+    single = yes_no(get(decision, "outcome.single_agency.decision"))
+    multi = yes_no(get(decision, "outcome.multi_agency.decision"))
+    case_store.audit(session, now, actor, "decision.recorded" if first else "decision.amended",
+                     case_id=case.id, message_id=message_row_id,
+                     detail=f"by {source}; single-agency {single}, multi-agency {multi}; "
+                            f"final report {row.final_report_date or '-'}")
+    if first:
+        _notify_referrer(session, vault, settings, env, now, case, decision)
+    session.flush()
+    return row
+
+
+def _add_version(session: Session, vault: Vault, case: Case, now: datetime,
+                 decision: dict[str, Any], actor: str, source: str,
+                 message_row_id: str | None) -> None:
+    referral, version = case_store.load_referral(session, vault, case)
+    updated = copy.deepcopy(referral)
+    updated["outcome"] = copy.deepcopy(decision["outcome"])
+    updated["sprg"] = copy.deepcopy(decision["sprg"])
+    provenance = vault.open_json(session, version, "provenance_enc", key_id=case.key_id)
+    case_store.add_version(session, vault, case, now, case_store.VersionInput(
+        referral=updated, provenance=provenance,
+        source="form" if source == "email" else "manual", fallbacks=list(version.fallbacks),
+        missing=list(case.missing_required), queries=list(case.queries), created_by=actor,
+        message_row_id=message_row_id, note=None))
+
+
+def referrer_address(session: Session, vault: Vault, case: Case) -> str:
+    referral, _row = case_store.load_referral(session, vault, case)
+    email = get_path(referral, "referrer.email")
+    if isinstance(email, str) and "@" in email and " " not in email.strip():
+        return email.strip().lower()
+    return vault.open_text(session, case, "sender_enc")
+
+
+def _notify_referrer(session: Session, vault: Vault, settings: Settings, env: Environment,
+                     now: datetime, case: Case, decision: dict[str, Any]) -> None:
+    recipient = referrer_address(session, vault, case)
+    if not recipient:
+        return
+    rendered = render(env, "sprg_decision_notice", tag_subject([case.ref], "SPRG decision"),
+                      ref=case.ref, meeting=uk_date(get(decision, "sprg.meeting_date")),
+                      single=yes_no(get(decision, "outcome.single_agency.decision")),
+                      multi=yes_no(get(decision, "outcome.multi_agency.decision")))
+    email = compose(rendered=rendered, sender=settings.mail_from, recipient=recipient,
+                    message_id=make_message_id("decision", [case.ref], now, settings.bot_domain),
+                    date=now, auto="auto-generated")
+    outbox.queue(session, vault, now, email, kind="reply", recipient=recipient,
+                 case_refs=[case.ref], key_id=case.key_id)
+
+
+def find_by_child(session: Session, vault: Vault, referral: dict[str, Any]) -> Case | None:
+    """The newest open case about the same child (name and date of birth), if any."""
+    key = child_key(referral)
+    if key is None:
+        return None
+    return session.scalars(select(Case).where(Case.child_index == vault.index("child", key),
+                                              Case.status != "closed")
+                           .order_by(Case.created_at.desc()).limit(1)).one_or_none()
+
+
+
+def child_mismatch(session: Session, vault: Vault, case_id: str, referral: dict[str, Any]) -> bool:
+    """True when both the case and the form identify a child, and not the same one."""
+    key = child_key(referral)
+    case = session.get(Case, case_id)
+    if key is None or case is None or case.child_index is None:
+        return False
+    return case.child_index != vault.index("child", key)

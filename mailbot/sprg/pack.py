@@ -1,0 +1,459 @@
+"""The SPRG agenda pack: one Word document for one meeting (python-docx).
+
+A cover page (meeting, chair, the list of cases), then each case on a new page with
+what the SPRG needs from the referral, ending with the form's outcome table ready to be
+filled in. Every page carries the confidentiality marking in its header and a page
+number in its footer; headings keep with what follows and table rows never split across
+pages. The document is built in memory; ``write_pack`` is the only place it touches disk.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from docx import Document
+from docx.document import Document as DocxDocument
+from docx.enum.style import WD_STYLE_TYPE
+from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Cm, Pt, RGBColor
+from docx.table import Table, _Cell, _Row
+from docx.text.paragraph import Paragraph
+
+from mailbot.referrals import age_on
+from mailbot.sprg.scheduling import PackCase
+
+MARKING = "CONFIDENTIAL - NOT FOR ONWARD CIRCULATION"
+ORG = "Croydon Safeguarding Children Partnership"
+NAVY = RGBColor(0x1F, 0x38, 0x64)
+GREY = RGBColor(0x4B, 0x55, 0x63)
+RED = RGBColor(0xA3, 0x1B, 0x1B)
+LABEL_FILL = "D9E2F3"
+HEAD_FILL = "1F3864"
+FONT = "Arial"
+
+
+# -- small helpers on the XML python-docx does not wrap ---------------------------------
+def _shade(cell: _Cell, fill: str) -> None:
+    shd = OxmlElement("w:shd")
+    shd.set(qn("w:val"), "clear")
+    shd.set(qn("w:color"), "auto")
+    shd.set(qn("w:fill"), fill)
+    cell._tc.get_or_add_tcPr().append(shd)
+
+
+def _row_flags(row: _Row, *, header: bool = False) -> None:
+    """The row never splits across pages; a header row repeats on each page."""
+    tr_pr = row._tr.get_or_add_trPr()
+    tr_pr.append(OxmlElement("w:cantSplit"))
+    if header:
+        tr_pr.append(OxmlElement("w:tblHeader"))
+
+
+def _cell_margins(table: Table, vertical: int = 40, horizontal: int = 100) -> None:
+    """Room between text and cell borders (twentieths of a point)."""
+    margins = OxmlElement("w:tblCellMar")
+    for side, size in (("top", vertical), ("left", horizontal), ("bottom", vertical),
+                       ("right", horizontal)):
+        node = OxmlElement(f"w:{side}")
+        node.set(qn("w:w"), str(size))
+        node.set(qn("w:type"), "dxa")
+        margins.append(node)
+    table._tbl.tblPr.append(margins)
+
+
+def _field(paragraph: Paragraph, instruction: str, placeholder: str = "1") -> None:
+    """A Word field (PAGE, NUMPAGES): Word and LibreOffice fill it in when laying out."""
+    run = paragraph.add_run()
+    begin = OxmlElement("w:fldChar")
+    begin.set(qn("w:fldCharType"), "begin")
+    run._r.append(begin)
+    run = paragraph.add_run()
+    instr = OxmlElement("w:instrText")
+    instr.set(qn("xml:space"), "preserve")
+    instr.text = f" {instruction} "
+    run._r.append(instr)
+    run = paragraph.add_run()
+    sep = OxmlElement("w:fldChar")
+    sep.set(qn("w:fldCharType"), "separate")
+    run._r.append(sep)
+    paragraph.add_run(placeholder)
+    run = paragraph.add_run()
+    end = OxmlElement("w:fldChar")
+    end.set(qn("w:fldCharType"), "end")
+    run._r.append(end)
+
+
+def _text(value: Any) -> str:
+    if value is None or value == "" or value == []:
+        return ""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def uk_date(value: str | date | None) -> str:
+    if not value:
+        return ""
+    try:
+        day = value if isinstance(value, date) else date.fromisoformat(value)
+    except ValueError:
+        return str(value)
+    return day.strftime("%d/%m/%Y")
+
+
+def long_date(day: date) -> str:
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+def age_text(referral: dict[str, Any], on: date) -> str:
+    """The child's age on the meeting day (or at death), in words a reader expects."""
+    child = referral.get("child") or {}
+    dob = child.get("dob")
+    dod = child.get("dod")
+    when = on
+    if dod:
+        try:
+            when = min(on, date.fromisoformat(dod))
+        except ValueError:
+            pass
+    years = age_on(dob, when)
+    if years is None:
+        return "not known"
+    if years == 0 and dob:
+        born = date.fromisoformat(dob)
+        months = (when.year - born.year) * 12 + when.month - born.month - (when.day < born.day)
+        text = f"{max(months, 0)} month{'s' if months != 1 else ''}"
+    else:
+        text = f"{years}"
+    return f"{text} (died)" if dod else text
+
+
+# -- the document ---------------------------------------------------------------------
+class PackBuilder:
+    def __init__(self, meeting: date, chair: str | None, compiled_on: date) -> None:
+        self.meeting = meeting
+        self.chair = chair
+        self.compiled_on = compiled_on
+        self.doc: DocxDocument = Document()
+        self._style_ids = {name: self.doc.styles[name].style_id
+                           for name in ("Heading 1", "Heading 2", "Table Grid")}
+        self._styles()
+        self._page()
+
+    def _styles(self) -> None:
+        styles = self.doc.styles
+        normal = styles["Normal"]
+        normal.font.name = FONT
+        normal.font.size = Pt(10.5)
+        normal.element.rPr.rFonts.set(qn("w:eastAsia"), FONT)
+        # Normal is tight (table cells use it, and setting spacing cell by cell is slow);
+        # running text gets the roomier "Pack Body".
+        normal.paragraph_format.space_after = Pt(2)
+        body = styles.add_style("Pack Body", WD_STYLE_TYPE.PARAGRAPH)
+        body.base_style = normal
+        body.paragraph_format.space_after = Pt(5)
+        self._style_ids["Pack Body"] = body.style_id
+        for name, size, before in (("Title", 24, 0), ("Heading 1", 16, 0), ("Heading 2", 12, 12)):
+            style = styles[name]
+            style.font.name = FONT
+            style.font.size = Pt(size)
+            style.font.color.rgb = NAVY
+            style.font.bold = True
+            # Heading styles name theme fonts, which win over w:ascii: drop them.
+            fonts = style.element.get_or_add_rPr().get_or_add_rFonts()
+            for attr in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
+                fonts.attrib.pop(qn(attr), None)
+            fmt = style.paragraph_format
+            fmt.space_before = Pt(before)
+            fmt.space_after = Pt(6)
+            fmt.keep_with_next = True
+        title = styles["Title"]
+        t_ppr = title.element.get_or_add_pPr()
+        for border in t_ppr.findall(qn("w:pBdr")):
+            t_ppr.remove(border)
+
+    def _page(self) -> None:
+        section = self.doc.sections[0]
+        section.page_height, section.page_width = Cm(29.7), Cm(21.0)
+        section.left_margin = section.right_margin = Cm(2.0)
+        section.top_margin, section.bottom_margin = Cm(2.2), Cm(2.0)
+        section.header_distance = section.footer_distance = Cm(1.0)
+        head = section.header.paragraphs[0]
+        head.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        run = head.add_run(MARKING)
+        run.bold = True
+        run.font.size = Pt(9)
+        run.font.color.rgb = RED
+        sub = section.header.add_paragraph()
+        sub.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        small = sub.add_run(f"SPRG agenda pack - meeting of {long_date(self.meeting)}")
+        small.font.size = Pt(8)
+        small.font.color.rgb = GREY
+        foot = section.footer.paragraphs[0]
+        foot.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        lead = foot.add_run(f"{ORG}  |  Page ")
+        lead.font.size = Pt(8)
+        _field(foot, "PAGE")
+        foot.add_run(" of ").font.size = Pt(8)
+        _field(foot, "NUMPAGES")
+        for run in foot.runs:
+            run.font.size = Pt(8)
+            run.font.color.rgb = GREY
+
+    # -- building blocks -------------------------------------------------------------
+    def heading(self, text: str, level: int) -> Paragraph:
+        # By style id: python-docx resolves a style *name* by scanning every style, which
+        # was most of the time of a 100-case pack.
+        para = self.doc.add_paragraph(text)
+        para._p.style = self._style_ids[f"Heading {level}"]
+        para.paragraph_format.keep_with_next = True
+        return para
+
+    def paragraphs(self, text: str | None, empty: str = "Not given on the form.") -> None:
+        lines = [line.rstrip() for line in (text or "").split("\n")]
+        blocks = [line for line in lines if line.strip()]
+        if not blocks:
+            para = self.doc.add_paragraph()
+            run = para.add_run(empty)
+            run.italic = True
+            run.font.color.rgb = GREY
+            return
+        for line in blocks:
+            self.doc.add_paragraph(line)._p.style = self._style_ids["Pack Body"]
+
+    def table(self, widths: Sequence[float], header: Sequence[str] | None = None) -> Table:
+        table: Table = self.doc.add_table(rows=0, cols=len(widths))
+        table._tbl.tblPr.style = self._style_ids["Table Grid"]
+        table.alignment = WD_TABLE_ALIGNMENT.CENTER
+        table.autofit = False
+        self._widths = [Cm(w) for w in widths]
+        for column, width in zip(table.columns, self._widths, strict=True):
+            column.width = width  # the grid: LibreOffice lays out by it, not by cell widths
+        _cell_margins(table)
+        if header:
+            row = self.row(table, list(header), header=True)
+            for cell in row.cells:
+                _shade(cell, HEAD_FILL)
+                for run in cell.paragraphs[0].runs:
+                    run.bold = True
+                    run.font.color.rgb = RGBColor(0xFF, 0xFF, 0xFF)
+        return table
+
+    def row(self, table: Table, values: Sequence[str], *, label_cols: int = 0,
+            keep: bool = False, header: bool = False) -> _Row:
+        row: _Row = table.add_row()  # type: ignore[no-untyped-call]
+        _row_flags(row, header=header)
+        for i, (cell, value) in enumerate(zip(row.cells, values, strict=True)):
+            cell.width = self._widths[i]
+            lines = _text(value).split("\n") or [""]
+            cell.paragraphs[0].text = lines[0]
+            for extra in lines[1:]:
+                cell.add_paragraph(extra)
+            if keep:
+                for para in cell.paragraphs:
+                    para.paragraph_format.keep_with_next = True
+            if i < label_cols:
+                _shade(cell, LABEL_FILL)
+                for run in cell.paragraphs[0].runs:
+                    run.bold = True
+        return row
+
+    def pairs(self, items: Sequence[tuple[str, Any]], widths: Sequence[float] = (5.5, 11.5)
+              ) -> Table:
+        table = self.table(widths)
+        for label, value in items:
+            self.row(table, [label, _text(value) or "-"], label_cols=1)
+        return table
+
+    def spacer(self) -> None:
+        self.doc.add_paragraph().paragraph_format.space_after = Pt(2)
+
+    # -- the cover ---------------------------------------------------------------------
+    def cover(self, cases: Sequence[PackCase]) -> None:
+        top = self.doc.add_paragraph()
+        org = top.add_run(ORG.upper())
+        org.bold = True
+        org.font.size = Pt(10)
+        org.font.color.rgb = GREY
+        self.doc.add_paragraph("Safeguarding Practice Review Group", style="Title")
+        sub = self.doc.add_paragraph()
+        run = sub.add_run(f"Agenda pack - meeting of {long_date(self.meeting)}")
+        run.font.size = Pt(14)
+        run.font.color.rgb = NAVY
+        self.spacer()
+        self.pairs([("Date of meeting", long_date(self.meeting)),
+                    ("Chair", self.chair or "to be confirmed"),
+                    ("Cases for decision", str(len(cases))),
+                    ("Pack compiled", long_date(self.compiled_on))])
+        self.heading("Cases for decision", 2)
+        if not cases:
+            self.paragraphs(None, empty="No cases are on the agenda of this meeting.")
+        else:
+            table = self.table((0.9, 3.1, 4.8, 2.1, 6.1),
+                               ["#", "Reference", "Referring agency", "Age", "Themes"])
+            for n, case in enumerate(cases, start=1):
+                r = case.referral
+                self.row(table, [str(n), case.ref, _text((r.get("referrer") or {}).get("agency"))
+                                 or "not given", age_text(r, self.meeting),
+                                 _text(r.get("themes")) or "none ticked"])
+        note = self.doc.add_paragraph()
+        note.paragraph_format.space_before = Pt(14)
+        text = note.add_run(
+            "This pack holds special category personal data about children and their "
+            "families. It is for the members of the SPRG for this meeting only: do not "
+            "forward, copy or print more than you need, keep it secure and destroy it "
+            "securely after the meeting. Each case starts on a new page; the outcome table "
+            "at the end of each case is the form's own, to be completed at the meeting.")
+        text.italic = True
+        text.font.size = Pt(9)
+        text.font.color.rgb = GREY
+
+    # -- one case ------------------------------------------------------------------------
+    def case(self, number: int, case: PackCase) -> None:
+        r = case.referral
+        referrer = r.get("referrer") or {}
+        child = r.get("child") or {}
+        self.heading(f"Case {number}: {case.ref}", 1).paragraph_format.page_break_before = True
+        lead = self.doc.add_paragraph()
+        lead_run = lead.add_run(
+            f"Referred by {_text(referrer.get('agency')) or 'an agency not named'}"
+            f" on {uk_date(r.get('referral_date')) or 'a date not given'}. "
+            f"Age of the child on the day of the meeting: {age_text(r, self.meeting)}.")
+        lead_run.font.color.rgb = GREY
+        self.heading("Referrer", 2)
+        self.pairs([("Name", referrer.get("name")), ("Role", referrer.get("role")),
+                    ("Agency", referrer.get("agency")), ("Email", referrer.get("email")),
+                    ("Date of referral", uk_date(r.get("referral_date")))])
+        self.heading("Child or young person", 2)
+        self.pairs([
+            ("Full name", child.get("full_name")),
+            ("Date of birth", uk_date(child.get("dob"))),
+            ("Date of death", uk_date(child.get("dod")) or "not applicable"),
+            ("Home address", child.get("address")),
+            ("Ethnicity", child.get("ethnicity")),
+            ("Gender at birth", child.get("gender_at_birth")),
+            ("Identifies with the sex registered at birth", child.get("gender_same_as_birth")),
+            ("SEND", child.get("send")),
+            ("NHS number", child.get("nhs_number")),
+            ("CRS number", child.get("crs_number")),
+            ("PNC number", child.get("pnc_number")),
+        ])
+        self.heading("Family, significant others and household", 2)
+        members = r.get("household") or []
+        if members:
+            table = self.table((5.0, 4.5, 3.0, 4.5),
+                               ["Name", "Relationship to child", "Gender", "Date of birth"])
+            for m in members:
+                self.row(table, [_text(m.get("name")), _text(m.get("relationship")),
+                                 _text(m.get("gender")), uk_date(m.get("dob"))])
+            self.spacer()
+        else:
+            self.paragraphs(None, empty="No household members given on the form.")
+        self.pairs([("Household address", r.get("household_address"))])
+        self.heading("Incident details and history", 2)
+        self.paragraphs(r.get("incident_details"))
+        self.heading("Anticipated learning and questions suggested", 2)
+        self.paragraphs(r.get("anticipated_learning"))
+        self.heading("Themes", 2)
+        self.paragraphs(_text(r.get("themes")), empty="No themes ticked on the form.")
+        self.outcome_table(r)
+
+    def outcome_table(self, referral: dict[str, Any]) -> None:
+        """The form's outcome section, blank (or as recorded), kept together on one page."""
+        outcome = referral.get("outcome") or {}
+        single = outcome.get("single_agency") or {}
+        multi = outcome.get("multi_agency") or {}
+        sprg = referral.get("sprg") or {}
+        self.heading("SPRG outcome (to be completed at the meeting)", 2)
+        intro = self.doc.add_paragraph(
+            "Please state below which of the following was agreed by SPRG as an outcome "
+            "for this referral:")
+        intro.paragraph_format.keep_with_next = True
+        table = self.table((5.2, 1.3, 4.0, 6.5),
+                           ["Outcome", "Y/N", "Which Agency(s)", "Grounds for decision:"])
+        for label, part in (("Decision made to conduct a single agency Learning Inquiry", single),
+                            ("Decision made to conduct a multi-agency Learning Inquiry", multi)):
+            row = self.row(table, [label, _text(part.get("decision")), _text(part.get("agencies")),
+                                   _text(part.get("grounds"))], label_cols=1, keep=True)
+            row.height = Cm(2.6)
+        for label, value, height in (
+                ("Methodology (including whether parents/child involved)",
+                 outcome.get("methodology"), 2.6),
+                ("Date for final report at SPRG", uk_date(outcome.get("final_report_date")), 1.0),
+                ("Any other actions (with name/date)", outcome.get("other_actions"), 2.6)):
+            row = self.row(table, [label, _text(value), "", ""], label_cols=1, keep=True)
+            merged = row.cells[1].merge(row.cells[3])
+            merged.width = Cm(11.8)
+            row.height = Cm(height)
+        meeting = uk_date(sprg.get("meeting_date")) or uk_date(self.meeting)
+        chair = _text(sprg.get("chair")) or self.chair or ""
+        for label, value in (("Date of SPRG Meeting:", meeting), ("Chair of SPRG Meeting:", chair)):
+            para = self.doc.add_paragraph()
+            para.paragraph_format.space_before = Pt(8)
+            para.paragraph_format.keep_with_next = label.startswith("Date")
+            para.add_run(label + " ").bold = True
+            para.add_run(value or "." * 60)
+
+    def build(self, cases: Sequence[PackCase]) -> bytes:
+        self.cover(cases)
+        for number, case in enumerate(cases, start=1):
+            self.case(number, case)
+        buffer = io.BytesIO()
+        self.doc.save(buffer)
+        return buffer.getvalue()
+
+
+def build_pack(meeting: date, cases: Sequence[PackCase], *, chair: str | None,
+               compiled_on: date) -> bytes:
+    """The agenda pack as .docx bytes (in memory: nothing is written anywhere)."""
+    return PackBuilder(meeting, chair, compiled_on).build(cases)
+
+
+def write_pack(out_dir: Path, data: bytes, *, pdf: bool = True) -> list[Path]:
+    """Write ``agenda.docx`` (mode 0600) and, where LibreOffice is installed, ``agenda.pdf``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / "agenda.docx"
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    written = [target]
+    if pdf:
+        converted = to_pdf(target)
+        if converted is not None:
+            written.append(converted)
+    return written
+
+
+def soffice() -> str | None:
+    return shutil.which("soffice") or shutil.which("libreoffice")
+
+
+def to_pdf(docx_path: Path, timeout: float = 180.0) -> Path | None:
+    """Convert with headless LibreOffice (its own throw-away profile); None when absent."""
+    binary = soffice()
+    if binary is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="mailbot-lo-") as profile:
+        subprocess.run(  # noqa: S603 - fixed program and arguments, no shell
+            [binary, f"-env:UserInstallation=file://{profile}", "--headless",
+             "--convert-to", "pdf", "--outdir", str(docx_path.parent), str(docx_path)],
+            check=True, capture_output=True, timeout=timeout)
+    pdf = docx_path.with_suffix(".pdf")
+    if pdf.exists():
+        os.chmod(pdf, 0o600)
+        return pdf
+    return None
+
+
+__all__ = ["MARKING", "build_pack", "write_pack"]

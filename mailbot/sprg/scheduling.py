@@ -1,0 +1,119 @@
+"""Which case goes to which SPRG meeting: by the cut-off, or as the team says."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailbot import cases as case_store
+from mailbot.clock import london
+from mailbot.errors import ConfigError, NotFound, UsageError
+from mailbot.settings import Settings
+from mailbot.sprg.calendar import SETTING as MEETINGS_SETTING
+from mailbot.sprg.calendar import Calendar, auto_meeting, parse_meetings
+from mailbot.store.models import Case
+from mailbot.store.vault import Vault
+
+#: A case in one of these may be moved to a meeting or held back by the team.
+SCHEDULABLE = ("ready", "scheduled", "held")
+
+
+@dataclass
+class PackCase:
+    """One case as the agenda pack and the digest see it (decrypted, in memory only)."""
+
+    ref: str
+    status: str
+    referral: dict[str, Any]
+
+
+def calendar_of(settings: Settings) -> Calendar:
+    return parse_meetings(settings.sprg_meetings)
+
+
+def auto_schedule(session: Session, settings: Settings, now: datetime,
+                  actor: str = "mailbot") -> list[tuple[str, date]]:
+    """Put every ready, unscheduled case on the first meeting its cut-off allows."""
+    cal = calendar_of(settings)
+    if not cal.configured:
+        return []
+    today = london(now).date()
+    done: list[tuple[str, date]] = []
+    stmt = (select(Case).where(Case.status == "ready", Case.meeting_date.is_(None),
+                               Case.held.is_(False)).order_by(Case.ready_at, Case.ref))
+    for case in session.scalars(stmt):
+        ready_on = london(case.ready_at or case.updated_at).date()
+        meeting = auto_meeting(cal, ready_on, today, settings.sprg_cutoff_days)
+        if meeting is None:
+            continue
+        _put_on(session, case, meeting, now)
+        case_store.audit(session, now, actor, "case.scheduled", case_id=case.id,
+                         detail=f"meeting {meeting.isoformat()} (cut-off "
+                                f"{settings.sprg_cutoff_days} days)")
+        done.append((case.ref, meeting))
+    return done
+
+
+def _put_on(session: Session, case: Case, meeting: date, now: datetime) -> None:
+    case.meeting_date = meeting
+    case.held = False
+    case.status = "scheduled"
+    case.updated_at = now
+
+
+def _schedulable(session: Session, ref: str) -> Case:
+    try:
+        case = case_store.case_by_ref(session, ref)
+    except NotFound as exc:
+        raise UsageError(f"no case {ref.upper()}") from exc
+    if case.status not in SCHEDULABLE:
+        raise UsageError(f"{case.ref} is {case.status.replace('_', ' ')}: only a case that is "
+                         "ready, scheduled or held can be put on an agenda")
+    return case
+
+
+def move(session: Session, settings: Settings, now: datetime, ref: str, meeting: date,
+         actor: str) -> Case:
+    """``schedule REF --meeting D``: the team's choice overrides the cut-off."""
+    cal = calendar_of(settings)
+    if not cal.configured:
+        raise ConfigError(MEETINGS_SETTING, "no SPRG meetings are configured")
+    if not cal.is_meeting(meeting):
+        raise UsageError(f"--meeting: {meeting.isoformat()} is not an SPRG meeting date "
+                         f"(meetings: {cal.describe()})")
+    if meeting < london(now).date():
+        raise UsageError(f"--meeting: {meeting.isoformat()} is in the past")
+    case = _schedulable(session, ref)
+    before = case.meeting_date
+    _put_on(session, case, meeting, now)
+    case_store.audit(session, now, actor, "case.scheduled", case_id=case.id,
+                     detail=f"meeting {meeting.isoformat()} by hand"
+                            + (f" (was {before.isoformat()})" if before else ""))
+    return case
+
+
+def hold(session: Session, now: datetime, ref: str, actor: str) -> Case:
+    """``schedule REF --hold``: off every agenda until the team moves it to a meeting."""
+    case = _schedulable(session, ref)
+    case.meeting_date = None
+    case.held = True
+    case.status = "held"
+    case.updated_at = now
+    case_store.audit(session, now, actor, "case.held", case_id=case.id)
+    return case
+
+
+def cases_of_meeting(session: Session, vault: Vault, meeting: date) -> list[PackCase]:
+    """The cases on a meeting's agenda, in reference order (closed and held ones are not)."""
+    stmt = (select(Case).where(Case.meeting_date == meeting, Case.held.is_(False),
+                               Case.status.in_(("scheduled", "decided")))
+            .order_by(Case.ref))
+    out = []
+    for case in session.scalars(stmt):
+        referral, _row = case_store.load_referral(session, vault, case)
+        out.append(PackCase(case.ref, case.status, referral))
+    return out
