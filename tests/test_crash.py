@@ -17,8 +17,8 @@ from test_pipeline import handled, outbox_messages, poll
 from mailbot import views
 from mailbot.app import build_app
 from mailbot.clock import FixedClock
-from mailbot.mail.maildir import MaildirMailbox
 from mailbot.mail.mailbox import MailboxRef
+from mailbot.mail.maildir import MaildirMailbox
 from mailbot.settings import load_settings
 
 
