@@ -106,3 +106,17 @@ def any_app(tmp_path: Path, database_url: str, clock: FixedClock) -> Iterator[Ap
 
 def eml(name: str) -> bytes:
     return (EMAILS / f"{name}.eml").read_bytes()
+
+
+def simple_referral(n: int, tag: str = "msg") -> bytes:
+    """A short referral e-mail without a form (the bot asks for it): cheap bulk traffic."""
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"] = f"referrer{n}@school.example.org"
+    msg["To"] = "cscp@example.org"
+    msg["Subject"] = "Case of concern referral"
+    msg["Date"] = "Mon, 12 Oct 2026 08:00:00 +0100"
+    msg["Message-ID"] = f"<{tag}-{n}@school.example.org>"
+    msg.set_content("Please find attached a case of concern referral.")
+    return msg.as_bytes()

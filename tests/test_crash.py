@@ -7,11 +7,10 @@ import signal
 import subprocess
 import sys
 import time
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from conftest import eml, make_app, make_env
+from conftest import eml, make_app, make_env, simple_referral
 from test_pipeline import handled, outbox_messages, poll
 
 from mailbot import views
@@ -77,15 +76,6 @@ def test_crash_before_commit_repeats_the_work(tmp_path: Path, clock: FixedClock)
     assert len(outbox_messages(app)) == 1
 
 
-def _message(n: int) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = f"referrer{n}@school.example.org"
-    msg["To"] = "cscp@example.org"
-    msg["Subject"] = "Case of concern referral"
-    msg["Date"] = "Mon, 12 Oct 2026 08:00:00 +0100"
-    msg["Message-ID"] = f"<kill-{n}@school.example.org>"
-    msg.set_content("Please find attached a case of concern referral.")
-    return msg.as_bytes()
 
 
 @pytest.mark.slow
@@ -95,7 +85,7 @@ def test_sigkill_mid_run_loses_and_doubles_nothing(tmp_path: Path) -> None:
     box = MaildirMailbox(tmp_path / "var" / "inbox")
     total = 60
     for n in range(total):
-        box.append(_message(n))
+        box.append(simple_referral(n, "kill"))
     subprocess.run([sys.executable, "-m", "mailbot", "init"], env=env, cwd=tmp_path, check=True,
                    capture_output=True)
     proc = subprocess.Popen([sys.executable, "-m", "mailbot", "poll", "--once"], env=env,

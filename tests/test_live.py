@@ -8,28 +8,16 @@ import subprocess
 import sys
 import threading
 import time
-from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
-from conftest import _postgres_url, eml, make_app, make_env
+from conftest import _postgres_url, eml, make_app, make_env, simple_referral
 from test_pipeline import handled
 
 from mailbot.app import App
 from mailbot.clock import FixedClock
 from mailbot.poller import Poller
-
-
-def referral(n: int, tag: str = "live") -> bytes:
-    msg = EmailMessage()
-    msg["From"] = f"referrer{n}@school.example.org"
-    msg["To"] = "cscp@example.org"
-    msg["Subject"] = "Case of concern referral"
-    msg["Date"] = "Mon, 12 Oct 2026 08:00:00 +0100"
-    msg["Message-ID"] = f"<{tag}-{n}@school.example.org>"
-    msg.set_content("Please find attached a case of concern referral.")
-    return msg.as_bytes()
 
 
 def live_app(tmp_path: Path, clock: FixedClock, dovecot, smtp, folder: str = "INBOX") -> App:  # type: ignore[no-untyped-def]
@@ -74,7 +62,7 @@ def test_message_appended_while_idling_is_acknowledged(
 def test_connection_killed_mid_run_loses_and_doubles_nothing(
         tmp_path: Path, clock: FixedClock, dovecot_account, smtp_server) -> None:  # type: ignore[no-untyped-def]
     app = live_app(tmp_path, clock, dovecot_account, smtp_server)
-    append(dovecot_account, *(referral(n) for n in range(20)))
+    append(dovecot_account, *(simple_referral(n, "live") for n in range(20)))
     mailbox = app.mailbox
     original_fetch = mailbox.fetch
     fetched = {"n": 0}
@@ -99,7 +87,7 @@ def test_relay_refuses_for_a_while_then_every_reply_arrives_once(
         tmp_path: Path, clock: FixedClock, dovecot_account, smtp_server) -> None:  # type: ignore[no-untyped-def]
     app = live_app(tmp_path, clock, dovecot_account, smtp_server)
     smtp_server.handler.fail_next(451, 4)
-    append(dovecot_account, *(referral(n) for n in range(3)))
+    append(dovecot_account, *(simple_referral(n, "live") for n in range(3)))
     for _ in range(8):
         Poller(app).cycle()
         clock.advance(hours=1)
@@ -118,7 +106,7 @@ def test_permanent_refusal_is_marked_for_the_team(
         tmp_path: Path, clock: FixedClock, dovecot_account, smtp_server) -> None:  # type: ignore[no-untyped-def]
     app = live_app(tmp_path, clock, dovecot_account, smtp_server)
     smtp_server.handler.fail_next(550, 1)
-    append(dovecot_account, referral(1))
+    append(dovecot_account, simple_referral(1, "live"))
     Poller(app).cycle()
     clock.advance(hours=2)
     Poller(app).cycle()
@@ -140,7 +128,7 @@ def test_uidvalidity_change_handles_nothing_twice(
         tmp_path: Path, clock: FixedClock, dovecot_account, smtp_server) -> None:  # type: ignore[no-untyped-def]
     with dovecot_account.client() as client:
         client.create_folder("Referrals")
-    messages = [referral(n, "uv") for n in range(3)]
+    messages = [simple_referral(n, "uv") for n in range(3)]
     append(dovecot_account, *messages, folder="Referrals")
     app = live_app(tmp_path, clock, dovecot_account, smtp_server, folder="Referrals")
     Poller(app).cycle()
@@ -167,7 +155,7 @@ def pg_url():  # type: ignore[no-untyped-def]
 def test_two_workers_on_postgresql_and_one_imap_mailbox(
         tmp_path: Path, pg_url: str, dovecot_account, smtp_server) -> None:  # type: ignore[no-untyped-def]
     total = 200
-    append(dovecot_account, *(referral(n, "pg") for n in range(total)))
+    append(dovecot_account, *(simple_referral(n, "pg") for n in range(total)))
     env = {**os.environ, **make_env(tmp_path, pg_url,
                                    MAILBOT_MAILBOX_URL=dovecot_account.url("imap"),
                                    MAILBOT_MAILBOX_PASSWORD=dovecot_account.password,

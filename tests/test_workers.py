@@ -6,27 +6,17 @@ import json
 import os
 import subprocess
 import sys
-from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
-from conftest import _postgres_url, make_env
+from conftest import _postgres_url, make_env, simple_referral
 
 from mailbot.mail.maildir import MaildirMailbox
 
 TOTAL = 200
 
 
-def _message(n: int) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = f"referrer{n}@school.example.org"
-    msg["To"] = "cscp@example.org"
-    msg["Subject"] = "Case of concern referral"
-    msg["Date"] = "Mon, 12 Oct 2026 08:00:00 +0100"
-    msg["Message-ID"] = f"<worker-{n}@school.example.org>"
-    msg.set_content("Please find attached a case of concern referral.")
-    return msg.as_bytes()
 
 
 @pytest.fixture
@@ -41,7 +31,7 @@ def test_two_workers_200_messages_exactly_once(tmp_path: Path, pg_url: str, smtp
                                    MAILBOT_LOG_LEVEL="WARNING")}
     box = MaildirMailbox(tmp_path / "var" / "inbox")
     for n in range(TOTAL):
-        box.append(_message(n))
+        box.append(simple_referral(n, "worker"))
     subprocess.run([sys.executable, "-m", "mailbot", "init"], env=env, cwd=tmp_path, check=True,
                    capture_output=True)
     workers = [subprocess.Popen([sys.executable, "-m", "mailbot", "poll", "--once"], env=env,
