@@ -23,6 +23,9 @@ MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
 
+#: Actors the bot itself writes in the audit log.
+RESERVED = ("cli", "mailbot", "workspace")
+
 _hasher = PasswordHasher()
 _DUMMY = _hasher.hash("not a real password, only for timing")
 
@@ -48,6 +51,8 @@ def _get(session: Session, name: str) -> WebUser:
 def add_user(session: Session, name: str, role: str, password: str, now: datetime) -> WebUser:
     if not _NAME.match(name):
         raise UsageError("a user name is 2-64 letters, digits, dots, dashes, @ or _")
+    if name.lower() in RESERVED:
+        raise UsageError(f"{name} is a name the bot uses in the audit log")
     if role not in ROLES:
         raise UsageError(f"the role must be one of {', '.join(ROLES)}")
     if by_name(session, name) is not None:
