@@ -34,6 +34,18 @@ def missing_service(reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """Commands run by tests install the bot's JSON log handler; put the root back after."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(datetime(2026, 10, 12, 9, 15, tzinfo=UTC))

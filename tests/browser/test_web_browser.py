@@ -90,15 +90,16 @@ def by_css(driver: Any, css: str) -> Any:
 
 def submit(driver: Any, css: str = "form.form button[type=submit]") -> None:
     """Click a submit button and wait until the next page has replaced this one."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
-    old = driver.find_element(By.TAG_NAME, "html")
+    # Mark this page; the next one has no mark. (Waiting for the old <html> element to go
+    # stale races with Chromium: it can answer "node does not belong to the document".)
+    driver.execute_script("window.__mailbotOldPage = true;")
     by_css(driver, css).click()
-    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(old))
-    WebDriverWait(driver, 10).until(
-        lambda d: d.execute_script("return document.readyState") == "complete")
+    from selenium.common.exceptions import WebDriverException
+
+    WebDriverWait(driver, 10, ignored_exceptions=(WebDriverException,)).until(lambda d: d.execute_script(
+        "return window.__mailbotOldPage === undefined && document.readyState === 'complete'"))
 
 
 def sign_in(driver: Any, server: dict[str, Any], name: str, password: str = PASSWORD) -> None:
