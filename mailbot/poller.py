@@ -28,7 +28,7 @@ from mailbot.store.models import PollState
 log = logging.getLogger(__name__)
 
 #: The longest stretch a stop request (SIGTERM) may go unheard while waiting for mail.
-WAIT_SLICE = 15.0
+WAIT_SLICE = 5.0
 
 
 @dataclass
