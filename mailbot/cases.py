@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from mailbot.clock import london
 from mailbot.errors import NotFound
-from mailbot.handlers.base import CaseSummary
+from mailbot.handlers.base import OPEN_STATUSES, CaseSummary
 from mailbot.referrals import child_key, get_path
 from mailbot.store.models import (
     AuditEntry,
@@ -32,8 +32,6 @@ from mailbot.store.vault import Vault
 
 AUDIT_LOCK = 0x4D41494C424F54  # "MAILBOT": the advisory lock that orders audit appends
 
-#: Statuses a new referral version may still change; later ones belong to people.
-OPEN_STATUSES = ("awaiting_information", "manual_entry", "ready")
 
 
 @dataclass
@@ -166,6 +164,23 @@ class DbCaseLookup:
     def by_ref(self, ref: str) -> CaseSummary | None:
         case = self.session.scalars(select(Case).where(Case.ref == ref)).one_or_none()
         return summary(self.session, self.vault, case) if case else None
+
+    def by_child(self, referral: dict[str, Any]) -> CaseSummary | None:
+        key = child_key(referral)
+        if key is None:
+            return None
+        case = self.session.scalars(
+            select(Case).where(Case.child_index == self.vault.index("child", key),
+                               Case.status != "closed")
+            .order_by(Case.created_at.desc()).limit(1)).one_or_none()
+        return summary(self.session, self.vault, case) if case else None
+
+    def same_child(self, case: CaseSummary, referral: dict[str, Any]) -> bool | None:
+        key = child_key(referral)
+        row = self.session.get(Case, case.id)
+        if key is None or row is None or row.child_index is None:
+            return None
+        return row.child_index == self.vault.index("child", key)
 
     def by_sent_message_id(self, message_id: str) -> CaseSummary | None:
         row = self.session.scalars(select(Outbox).where(Outbox.message_id == message_id)

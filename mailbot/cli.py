@@ -16,6 +16,7 @@ from typing import Any
 
 from mailbot import commands
 from mailbot.errors import ConfigError, MailbotError, NotFound, UsageError
+from mailbot.handlers.base import STATUSES
 from mailbot.sprg import cli as sprg_cli
 from mailbot.web import cli as web_cli
 
@@ -36,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     poll.add_argument("--once", action="store_true", help="one pass, then exit")
     sub.add_parser("demo", help="run the bundled sample referrals through the bot")
     cases = sub.add_parser("cases", help="the CSCP queue")
-    cases.add_argument("--status")
+    cases.add_argument("--status", choices=STATUSES, help="only cases with this status")
     cases.add_argument("--due", action="store_true",
                        help="decided cases whose final report is due or overdue")
     cases.add_argument("--json", action="store_true")

@@ -124,16 +124,10 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
         app.drainer.drain()
         return 0
     if args.decision == "reject":
+        from mailbot.release import reject
+
         with app.db.session() as session:
-            row = session.get(InboundMessage, args.id)
-            if row is None or row.hold_state is None:
-                raise NotFound(f"no held message {args.id}")
-            if row.hold_state != "pending":
-                raise UsageError(f"message {args.id} was already {row.hold_state}")
-            row.hold_state = "rejected"
-            row.reason = f"{row.reason} | rejected: {args.reason}"
-            case_store.audit(session, app.clock.now(), ACTOR, "quarantine.rejected",
-                             message_id=row.id, detail=args.reason)
+            reject(session, app.vault, app.clock.now(), args.id, actor=ACTOR, reason=args.reason)
         print(f"rejected {args.id}")
         return 0
     with app.db.session() as session:
@@ -162,16 +156,12 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 
 def cmd_close(args: argparse.Namespace) -> int:
+    from mailbot.casework import close_case
+
     app = _app(args)
-    now = app.clock.now()
     with app.db.session() as session:
         case = case_store.case_by_ref(session, args.ref)
-        if case.status == "closed":
-            raise UsageError(f"{case.ref} is already closed")
-        case.status = "closed"
-        case.closed_at = case.updated_at = now
-        case.close_reason_enc = app.vault.seal_text(session, case, "close_reason_enc", args.reason)
-        case_store.audit(session, now, ACTOR, "case.closed", case_id=case.id)
+        close_case(session, app.vault, case, app.clock.now(), user=ACTOR, reason=args.reason)
     print(f"{args.ref} closed")
     return 0
 
@@ -179,13 +169,19 @@ def cmd_close(args: argparse.Namespace) -> int:
 def cmd_edit(args: argparse.Namespace) -> int:
     import getpass
 
-    from mailbot.editing import edit_field
+    from mailbot.casework import edit_field, editable
 
+    try:
+        editable(args.field)
+    except NotFound as exc:
+        raise UsageError(f"{args.field}: not a field a person can edit (keys as in "
+                         "forms/FIELDS.md, e.g. child.dob or household.0.name)") from exc
     app = _app(args)
     actor = args.by or getpass.getuser()
     with app.db.session() as session:
-        case = edit_field(session, app.vault, app.clock, args.ref, args.field, args.value,
-                          actor=actor, why=args.why)
+        case = case_store.case_by_ref(session, args.ref)
+        edit_field(session, app.vault, case, app.clock.now(), args.field, args.value,
+                   user=actor, reason=args.why or "entered with mailbot edit")
         status, version, missing = case.status, case.current_version, case.missing_required
     print(f"{args.ref}: {args.field} updated (version {version}, status {status})"
           + (f"; still missing: {', '.join(missing)}" if missing else ""))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import or_, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from mailbot.clock import Clock
@@ -102,6 +102,22 @@ class Intake:
     def handle(self, ref: MailboxRef) -> Handled | None:
         raw = self.mailbox.fetch(ref)
         message = read_message(raw, trusted_authserv_id=self.trusted)
+        try:
+            return self._handle(ref, raw, message)
+        except OperationalError:
+            raise  # the database is unreachable: leave the message for the next cycle
+        except Exception as exc:  # noqa: BLE001 - a message the core cannot handle (a bug,
+            # an input nobody foresaw) is held for a person instead of failing every cycle;
+            # only the error's type is kept, as its text may quote the message.
+            log.error("message could not be handled; holding it",
+                      extra={"mailbox_uid": ref.uid, "error": type(exc).__name__})
+            held = Outcome("quarantine", f"could not be handled automatically "
+                           f"({type(exc).__name__}); held for a person",
+                           alert="A message could not be handled automatically and is held.")
+            return self._handle(ref, raw, message, forced=held)
+
+    def _handle(self, ref: MailboxRef, raw: bytes, message: InboundMessage, *,
+                forced: Outcome | None = None) -> Handled | None:
         mid, content, dedupe = self._keys(raw, message)
         with self.db.session() as session:
             if not self._claim(session, dedupe):
@@ -114,7 +130,8 @@ class Intake:
                 again = Handled(seen.action, seen.id, duplicate=True)
                 folder = seen.target_folder
             else:
-                fresh = self._decide_and_store(session, ref, message, mid, content, dedupe)
+                fresh = self._decide_and_store(session, ref, message, mid, content, dedupe,
+                                               forced)
                 if fresh is None:
                     return None
                 handled: Handled = fresh
@@ -145,9 +162,10 @@ class Intake:
                                     {"k": lock_id}).scalar())
 
     def _decide_and_store(self, session: Session, ref: MailboxRef, message: InboundMessage,
-                          mid: str | None, content: str, dedupe: str) -> Handled | None:
+                          mid: str | None, content: str, dedupe: str,
+                          forced: Outcome | None = None) -> Handled | None:
         now = self.clock.now()
-        outcome = decide(message, self.make_context(session))
+        outcome = forced or decide(message, self.make_context(session))
         row = MessageRow(dedupe_key=dedupe, message_id_index=mid, content_index=content,
                          mailbox_ref=ref.key, received_at=now, sent_at=message.date,
                          action=outcome.action, reason=outcome.reason,

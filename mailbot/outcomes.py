@@ -161,9 +161,13 @@ class OutcomeApplier:
         session.add(MessageCase(message_id=row.id, case_id=case.id))
         forms = [v for v in outcome.verdicts if v.kind == "form" and v.form is not None]
         self._keep_attachments(session, row, case, outcome.verdicts, forms)
-        if not forms:
+        if not forms or not outcome.update_case:
             return [case.ref]
         version = self._version(msg, row, forms[0].form, now)
+        current, _row = case_store.load_referral(session, self.vault, case)
+        for section in ("outcome", "sprg"):  # the SPRG's part is not the referrer's to clear
+            if _is_empty(version.referral.get(section)) and not _is_empty(current.get(section)):
+                version.referral[section] = current[section]
         case_store.add_version(session, self.vault, case, now, version)
         case_store.audit(session, now, BOT, "case.updated", case_id=case.id, message_id=row.id,
                          detail=f"version {case.current_version}, status {case.status}")
@@ -250,6 +254,12 @@ class OutcomeApplier:
                         date=now, auto="auto-generated")
         outbox.queue(session, self.vault, now, email, kind="alert", recipient=team,
                      case_refs=refs, key_id=row.key_id, in_reply_to=row.id)
+
+
+def _is_empty(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(_is_empty(v) for v in value.values())
+    return value in (None, "", [])
 
 
 def _alert_topic(action: str) -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailbot import cases as case_store
@@ -14,6 +17,7 @@ from mailbot.handlers.followup import target_cases
 from mailbot.handlers.referral import handle_correspondence, handle_referral
 from mailbot.mail.reader import InboundMessage, read_message
 from mailbot.store.models import InboundMessage as MessageRow
+from mailbot.store.vault import Vault
 
 
 def decide_trusted(msg: InboundMessage, ctx: HandlerContext) -> Outcome:
@@ -56,8 +60,21 @@ def release(app: App, row_id: str, *, actor: str) -> list[str]:
         return refs
 
 
+def reject(session: Session, vault: Vault, now: datetime, row_id: str, *, actor: str,
+           reason: str) -> None:
+    """File a held message for good. The person's words may name anyone: encrypted."""
+    row = _held(session, row_id)
+    row.hold_state = "rejected"
+    row.reason = f"{row.reason} | rejected by {actor}"
+    note = reason.strip() or "rejected by the team"
+    row.hold_note_enc = vault.seal_text(session, row, "hold_note_enc", note)
+    case_store.audit(session, now, actor, "quarantine.rejected", message_id=row.id)
+
+
 def _held(session: Session, row_id: str) -> MessageRow:
-    row = session.get(MessageRow, row_id)
+    """The held message, locked, so two people cannot decide on it at once."""
+    row = session.scalars(select(MessageRow).where(MessageRow.id == row_id)
+                          .with_for_update()).one_or_none()
     if row is None or row.hold_state is None:
         raise NotFound(f"no held message {row_id}")
     if row.hold_state != "pending":

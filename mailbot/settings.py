@@ -295,10 +295,19 @@ def load_settings(
             raise ConfigError("--config", f"{config_file} is not valid TOML: {exc}") from exc
     values: dict[str, Any] = {}
     for setting in REGISTRY:
-        values[setting.name] = _coerce(setting, _raw_value(setting, toml, env))
+        raw = _raw_value(setting, toml, env)
+        try:
+            values[setting.name] = _coerce(setting, raw)
+        except ConfigError as exc:
+            if setting.env in env or exc.setting != setting.env:
+                raise
+            # The value came from the file: name the key the operator wrote there.
+            raise ConfigError(setting.toml, exc.problem) from exc
     for name in ("mailbox_url", "outbound_url", "database_url"):
         if not values[name]:
             raise ConfigError(BY_NAME[name].env, "must not be empty")
+    if values["max_attachment_mb"] < 1:
+        raise ConfigError("MAILBOT_MAX_ATTACHMENT_MB", "must be at least 1 (megabytes)")
     if values["log_level"].upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("MAILBOT_LOG_LEVEL", "expected DEBUG, INFO, WARNING or ERROR")
     values["log_level"] = values["log_level"].upper()

@@ -113,7 +113,9 @@ def _messages_of(session: Session, vault: Vault, case: Case) -> list[dict[str, A
         .where(or_(MessageCase.case_id == case.id, InboundMessage.linked_case_id == case.id))
         .distinct()).all()
     out: list[dict[str, Any]] = []
+    order: dict[str, tuple[datetime, int]] = {}  # full-precision time; in before out
     for row in inbound:
+        order[row.id] = (row.received_at, 0)
         out.append({"id": row.id, "received_at": iso(row.received_at),
                     "sender": vault.open_text(session, row, "sender_enc"),
                     "subject": vault.open_text(session, row, "subject_enc"),
@@ -121,11 +123,12 @@ def _messages_of(session: Session, vault: Vault, case: Case) -> list[dict[str, A
     for sent in session.scalars(select(Outbox).order_by(Outbox.created_at)):
         if case.ref not in (sent.case_refs or []):
             continue
+        order[sent.id] = (sent.created_at, 1)
         out.append({"id": sent.id, "received_at": iso(sent.sent_at or sent.created_at),
                     "sender": None, "subject": sent.subject, "kind": sent.kind,
                     "direction": "out", "state": sent.state,
                     "to": vault.open_text(session, sent, "recipient_enc")})
-    out.sort(key=lambda m: m["received_at"] or "")
+    out.sort(key=lambda m: order[m["id"]])
     return out
 
 

@@ -192,3 +192,31 @@ def test_check_reports_each_part(workdir: Path, capsys: pytest.CaptureFixture[st
     code, out, _ = run(capsys, "check", "--json")
     results = {r["part"]: r for r in json.loads(out)}
     assert code == 1 and not results["mailbox"]["ok"] and results["database"]["ok"]
+
+
+def test_a_reject_reason_is_kept_encrypted(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    deliver(workdir, "mail-17-dmarc-fail")
+    run(capsys, "poll", "--once")
+    code, out, _ = run(capsys, "quarantine", "--json")
+    (held,) = json.loads(out)
+    code, out, _ = run(capsys, "quarantine", "reject", held["id"],
+                       "--reason", "spoof naming Amelia Rose Exampleby")
+    assert code == 0
+    code, out, _ = run(capsys, "messages", "--json")
+    assert "Exampleby" not in out and "rejected by cli" in out
+    for blob in (p.read_bytes() for p in (workdir / "var").glob("mailbot.db*")):
+        assert b"Exampleby" not in blob
+
+
+def test_edit_from_the_command_line(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    deliver(workdir, "mail-02-referral-incomplete")
+    run(capsys, "poll", "--once")
+    code, out, _ = run(capsys, "edit", "COC-2026-0001", "referrer.role", "Health visitor",
+                       "--why", "told by phone", "--by", "tess")
+    assert code == 0 and "version 2" in out and "still missing" in out
+    code, _, err = run(capsys, "edit", "COC-2026-0001", "child.shoe_size", "5")
+    assert code == 2 and "child.shoe_size" in err
+    code, out, _ = run(capsys, "show", "COC-2026-0001", "--json")
+    shown = json.loads(out)
+    assert shown["referral"]["referrer"]["role"] == "Health visitor"
+    assert shown["provenance"]["referrer.role"] == "manual:tess"

@@ -51,10 +51,6 @@ def test_crash_between_commit_and_move_only_redoes_the_move(
         assert len(views.queue(session, app.vault, app.clock.now())) == 1
 
 
-class SendFails(Exception):
-    pass
-
-
 def test_crash_before_commit_repeats_the_work(tmp_path: Path, clock: FixedClock) -> None:
     url = f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}"
     app = make_app(tmp_path, url, clock)
@@ -63,11 +59,12 @@ def test_crash_before_commit_repeats_the_work(tmp_path: Path, clock: FixedClock)
 
     def dies(*args: object) -> list[str]:
         original(*args)  # type: ignore[arg-type]
-        raise SendFails("killed inside the transaction")
+        raise KeyboardInterrupt("killed inside the transaction")
 
     app.intake.apply = dies  # type: ignore[method-assign]
-    poll(app)  # the failure is contained: the message stays, nothing committed
-    assert len(app.mailbox.list_new()) == 1
+    with pytest.raises(KeyboardInterrupt):
+        poll(app)
+    assert len(app.mailbox.list_new()) == 1  # nothing committed, nothing moved
     assert handled(app) == {}
     app.intake.apply = original  # type: ignore[method-assign]
     poll(app)
@@ -109,3 +106,35 @@ def test_sigkill_mid_run_loses_and_doubles_nothing(tmp_path: Path) -> None:
     assert len({r["message_id"] for r in rows}) == total
     replies = list((tmp_path / "var" / "outbox").glob("*.eml"))
     assert len(replies) == total
+
+
+def test_a_message_the_core_cannot_handle_is_held_not_retried_forever(
+        tmp_path: Path, clock: FixedClock) -> None:
+    app = make_app(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}", clock)
+    app.mailbox.append(eml("mail-01-referral-complete"))
+    original = app.intake.apply
+
+    def bug(session, msg, row, outcome, now):  # type: ignore[no-untyped-def]
+        if outcome.action != "quarantine":
+            raise ZeroDivisionError("a bug in the core")
+        return original(session, msg, row, outcome, now)
+
+    app.intake.apply = bug  # type: ignore[method-assign]
+    poll(app)
+    assert app.mailbox.list_new() == []
+    (row,) = handled(app).values()
+    assert row["action"] == "quarantine" and "ZeroDivisionError" in row["reason"]
+    alerts = [m for m in outbox_messages(app) if str(m["To"]) == "cscp-team@example.org"]
+    assert len(alerts) == 1
+
+
+def test_an_impossible_date_header_does_not_stop_the_message(
+        tmp_path: Path, clock: FixedClock) -> None:
+    app = make_app(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}", clock)
+    raw = eml("mail-01-referral-complete").replace(
+        b"Date: Mon, 05 Oct 2026 09:12:33 +0100", b"Date: Fri, 31 Dec 9999 23:00:00 -1200")
+    app.mailbox.append(raw)
+    poll(app)
+    assert app.mailbox.list_new() == []
+    (row,) = handled(app).values()
+    assert row["action"] == "accept"

@@ -10,11 +10,18 @@ from pypdf import PdfWriter
 from sqlalchemy import select
 from test_pipeline import outbox_messages, poll
 
+from mailbot import cases as case_store
 from mailbot import views
 from mailbot.app import App
-from mailbot.editing import edit_field
-from mailbot.errors import UsageError
+from mailbot.casework import edit_field as casework_edit
+from mailbot.errors import NotFound, UsageError
 from mailbot.store.models import Attachment, ReferralVersion
+
+
+def edit_field(session, vault, clock, ref, key, value, *, actor, why=None):  # type: ignore[no-untyped-def]
+    case = case_store.case_by_ref(session, ref)
+    casework_edit(session, vault, case, clock.now(), key, value, user=actor,
+                  reason=why or "read from the scan")
 
 
 def scanned_referral() -> bytes:
@@ -82,9 +89,12 @@ def test_scan_opens_a_manual_entry_case_that_a_person_completes(app: App) -> Non
 def test_edit_refuses_unknown_fields_and_bad_dates(app: App) -> None:
     app.mailbox.append(scanned_referral())
     poll(app)
-    with app.db.session() as session, pytest.raises(UsageError):
+    with app.db.session() as session, pytest.raises(NotFound):
         edit_field(session, app.vault, app.clock, "COC-2026-0001", "child.shoe_size", "5",
                    actor="t")
+    with app.db.session() as session, pytest.raises(NotFound):
+        edit_field(session, app.vault, app.clock, "COC-2026-0001", "household.99999999.name",
+                   "x", actor="t")
     with app.db.session() as session, pytest.raises(UsageError):
         edit_field(session, app.vault, app.clock, "COC-2026-0001", "child.dob", "soon",
                    actor="t")

@@ -231,3 +231,55 @@ def test_message_about_a_case_from_another_sender_is_held_and_linked(app: App) -
         assert any(m["kind"] == "quarantine" for m in shown["messages"])  # but it is linked
     (alert,) = _team_alerts(app)
     assert "[COC-2026-0001]" in str(alert["Subject"])
+
+
+def _reply_with_form(subject: str, sender: str, form: str, n: int) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = "cscp@example.org"
+    msg["Subject"] = subject
+    msg["Date"] = "Tue, 13 Oct 2026 10:00:00 +0100"
+    msg["Message-ID"] = f"<formreply-{n}@example.net>"
+    msg.set_content("Updated form attached.")
+    data = (Path(__file__).parent / "data" / "forms" / f"{form}.docx").read_bytes()
+    msg.add_attachment(data, maintype="application",
+                       subtype="vnd.openxmlformats-officedocument.wordprocessingml.document",
+                       filename=f"{form}.docx")
+    return msg.as_bytes()
+
+
+def test_reply_to_a_two_case_acknowledgement_feeds_the_case_of_its_child(app: App) -> None:
+    deliver(app, "mail-15-two-forms")  # coc-03 then coc-05: COC-2026-0001, COC-2026-0002
+    poll(app)
+    app.mailbox.append(_reply_with_form("RE: [COC-2026-0001] [COC-2026-0002] Referrals received",
+                                        "olusegun.sampleman@yjs.example.net",
+                                        "coc-05-long-text", 1))
+    poll(app)
+    got = handled(app)["<formreply-1@example.net>"]
+    assert got["action"] == "merge_followup" and got["case_refs"] == ["COC-2026-0002"]
+    with app.db.session() as session:
+        first = views.show(session, app.vault, "COC-2026-0001", from_address="x")
+        second = views.show(session, app.vault, "COC-2026-0002", from_address="x")
+    assert first["version"] == 1 and second["version"] == 2
+    assert first["referral"]["child"]["full_name"] != second["referral"]["child"]["full_name"]
+
+
+def test_a_form_for_a_decided_case_is_kept_but_changes_nothing(app: App) -> None:
+    deliver(app, "mail-02-referral-incomplete")
+    poll(app)
+    with app.db.session() as session:
+        case = session.scalars(select(Case).where(Case.ref == "COC-2026-0001")).one()
+        case.status = "decided"
+    sent_before = len(outbox_messages(app))
+    deliver(app, "mail-03-followup-corrected-form")
+    poll(app)
+    got = handled(app)[message_id("mail-03-followup-corrected-form")]
+    assert got["action"] == "merge_followup" and "not applied" in got["reason"]
+    with app.db.session() as session:
+        shown = views.show(session, app.vault, "COC-2026-0001", from_address="x")
+    assert shown["version"] == 1 and shown["status"] == "decided"
+    assert [a["kind"] for a in shown["attachments"]] == ["form", "form"]
+    assert replies_to(app, "mail-03-followup-corrected-form") == []  # no "now complete"
+    assert len(outbox_messages(app)) == sent_before + 1
+    (alert,) = _team_alerts(app)
+    assert "[COC-2026-0001]" in str(alert["Subject"])

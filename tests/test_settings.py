@@ -64,3 +64,20 @@ def test_config_file_from_environment_variable(tmp_path: Path) -> None:
     s = load_settings(env={"MAILBOT_CONFIG": str(config)}, base_dir=tmp_path)
     assert s.database_url == "sqlite:////tmp/x.db"
     assert os.path.samefile(s.config_file, config)  # type: ignore[arg-type]
+
+
+def test_a_bad_value_in_the_file_names_the_toml_key(tmp_path: Path) -> None:
+    config = tmp_path / "mailbot.toml"
+    config.write_text('[mail]\nfrom = "not an address"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(config, env={}, base_dir=tmp_path)
+    assert info.value.setting == "mail.from"
+    with pytest.raises(ConfigError) as info:
+        load_settings(config, env={"MAILBOT_FROM": "also wrong"}, base_dir=tmp_path)
+    assert info.value.setting == "MAILBOT_FROM"
+
+
+def test_attachment_limit_must_be_at_least_one_megabyte(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={"MAILBOT_MAX_ATTACHMENT_MB": "0"}, base_dir=tmp_path)
+    assert info.value.setting == "MAILBOT_MAX_ATTACHMENT_MB"

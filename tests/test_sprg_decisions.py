@@ -158,7 +158,9 @@ def test_outcome_emailed_by_the_team_is_recorded(tmp_path: Path, clock: FixedClo
     confirm = [m for m in sent if str(m["Subject"]) == "[COC-2026-0001] SPRG decision recorded"]
     assert [str(m["To"]) for m in confirm] == [TEAM_SENDER]
     notice = [m for m in sent if str(m["Subject"]) == "[COC-2026-0001] SPRG decision"]
-    assert [str(m["To"]) for m in notice] == ["hamish.exampleton@police.example.net"]
+    # The notice goes where the case's replies went (its first sender), never to an
+    # address merely typed on a form.
+    assert [str(m["To"]) for m in notice] == ["sprg-support@cscp-partners.example.org"]
     for message in sent:
         assert scan(message.as_bytes()) == [], message["Subject"]
     team.close()

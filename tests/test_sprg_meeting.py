@@ -136,12 +136,10 @@ def cli_env(meeting: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
 
 
 @pytest.mark.parametrize(("argv", "named"), [
-    (["schedule", "COC-2026-0099", "--meeting", "2026-12-17"], "COC-2026-0099"),
     (["schedule", "COC-2026-0001", "--meeting", "2026-12-18"], "not an SPRG meeting date"),
     (["schedule", "COC-2026-0001", "--meeting", "17/12/2026"], "--meeting"),
     (["schedule", "COC-2026-0001"], "--meeting"),
     (["agenda", "--meeting", "2026-12-18"], "not an SPRG meeting date"),
-    (["outcome", "COC-2026-0099", "--single", "N"], "COC-2026-0099"),
     (["outcome", "COC-2026-0001", "--single", "maybe"], "Y or N"),
     (["outcome", "COC-2026-0001"], "give the decision"),
     (["outcome", "COC-2026-0001", "--final-report-date", "soon"], "--final-report-date"),
@@ -151,6 +149,18 @@ def test_command_errors_exit_2_naming_the_problem(
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert named in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv", [
+    ["schedule", "COC-2026-0099", "--meeting", "2026-12-17"],
+    ["outcome", "COC-2026-0099", "--single", "N"],
+    ["show", "COC-2026-0099"],
+])
+def test_an_unknown_case_exits_1_everywhere(
+        cli_env: App, capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert "COC-2026-0099" in err and len(err.strip().splitlines()) == 1
 
 
 def test_command_error_when_no_calendar(tmp_path: Path, clock: FixedClock) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from mailbot.forms.model import AttachmentVerdict
 from mailbot.mail.reader import InboundMessage
@@ -18,6 +18,9 @@ ACTIONS: tuple[Action, ...] = (
 )
 STATUSES = ("awaiting_information", "manual_entry", "ready", "scheduled", "held", "decided",
             "closed")
+#: Statuses in which a referrer's new form still changes the referral; later ones belong
+#: to people (the team, the SPRG).
+OPEN_STATUSES = ("awaiting_information", "manual_entry", "ready")
 
 
 @dataclass(frozen=True)
@@ -43,12 +46,22 @@ class Outcome:
     wants_form: bool = False
     #: Tell the team (by reference and reason only).
     alert: str | None = None
+    #: A follow-up's form becomes a new version of the case (False: kept, not applied).
+    update_case: bool = True
 
 
 class CaseLookup(Protocol):
     def by_ref(self, ref: str) -> CaseSummary | None: ...
 
     def by_sent_message_id(self, message_id: str) -> CaseSummary | None: ...
+
+    def by_child(self, referral: dict[str, Any]) -> CaseSummary | None:
+        """The newest open case about the same child (name and date of birth)."""
+        ...
+
+    def same_child(self, case: CaseSummary, referral: dict[str, Any]) -> bool | None:
+        """Whether the form is about the case's child; None when either cannot tell."""
+        ...
 
 
 class FormReader(Protocol):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from mailbot.handlers.base import CaseSummary, HandlerContext, Outcome
+from mailbot.handlers.base import OPEN_STATUSES, CaseSummary, HandlerContext, Outcome
 from mailbot.mail.reader import InboundMessage
 
 TAG = re.compile(r"\[(COC-\d{4}-\d{4})\]", re.IGNORECASE)
@@ -42,9 +42,26 @@ def handle_followup(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None:
             alert=f"A message about {cases[0].ref} came from someone other than the referrer "
                   "and is held in quarantine.",
         )
-    case = own[0]
     verdicts = ctx.read_forms(msg)
-    if any(v.kind == "form" for v in verdicts):
+    forms = [v.form for v in verdicts if v.kind == "form" and v.form is not None]
+    case = own[0]
+    if forms and len(own) > 1:
+        # A reply to an acknowledgement of several cases: the form says which child.
+        matching = [c for c in own if ctx.cases.same_child(c, forms[0].referral)]
+        if len(matching) != 1:
+            refs = ", ".join(c.ref for c in own)
+            return Outcome("quarantine", f"reply names {refs} and its form matches "
+                           "not exactly one of them; held for a person", verdicts=verdicts,
+                           case=own[0], alert=f"A reply about {refs} carries a form that "
+                           "could not be matched to one case; it is held in quarantine.")
+        case = matching[0]
+    if forms and case.status not in OPEN_STATUSES:
+        return Outcome(
+            "merge_followup", f"form for {case.ref}, which is {case.status}: kept with the "
+            "case for the team, not applied", verdicts=verdicts, case=case, update_case=False,
+            alert=f"A new form arrived for {case.ref}, which is already {case.status}. It is "
+                  "kept with the case; please read it and decide what to change.")
+    if forms:
         return Outcome("merge_followup", f"reply about {case.ref} carrying a form",
                        verdicts=verdicts, case=case)
     if any(v.kind == "reject" for v in verdicts):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mailbot.handlers.base import CaseSummary, HandlerContext, Outcome
+from mailbot.handlers.base import HandlerContext, Outcome
 from mailbot.handlers.followup import target_cases
 from mailbot.mail.reader import InboundMessage
 from mailbot.sprg.outcome import decision_of
@@ -22,35 +22,6 @@ class DecisionOutcome(Outcome):
     """``merge_followup`` carrying the decision read from the form (FIELDS.md shape)."""
 
     decision: dict[str, Any] = field(default_factory=dict)
-
-
-def _store(ctx: HandlerContext) -> tuple[Any, Any] | None:
-    # The lookup the core hands in is the store's (``DbCaseLookup``); matching a case by
-    # the child's blind index needs its session and vault. A lookup without them (a test
-    # double) simply cannot match by child.
-    session = getattr(ctx.cases, "session", None)
-    vault = getattr(ctx.cases, "vault", None)
-    return (session, vault) if session is not None and vault is not None else None
-
-
-def _same_child(ctx: HandlerContext, referral: dict[str, Any]) -> CaseSummary | None:
-    store = _store(ctx)
-    if store is None:
-        return None
-    from mailbot.sprg.decisions import find_by_child
-
-    case = find_by_child(*store, referral)
-    return ctx.cases.by_ref(case.ref) if case is not None else None
-
-
-def _about_other_child(ctx: HandlerContext, case: CaseSummary, referral: dict[str, Any]) -> bool:
-    """A tag that names one case on a form about another child is not a decision."""
-    store = _store(ctx)
-    if store is None:
-        return False
-    from mailbot.sprg.decisions import child_mismatch
-
-    return child_mismatch(*store, case.id, referral)
 
 
 def handle_sprg_outcome(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None:
@@ -64,8 +35,9 @@ def handle_sprg_outcome(msg: InboundMessage, ctx: HandlerContext) -> Outcome | N
         if decision is None:
             continue
         targets = target_cases(msg, ctx)
-        case = targets[0] if targets else _same_child(ctx, verdict.form.referral)
-        if case is None or _about_other_child(ctx, case, verdict.form.referral):
+        case = targets[0] if targets else ctx.cases.by_child(verdict.form.referral)
+        # A tag that names one case on a form about another child is not a decision.
+        if case is None or ctx.cases.same_child(case, verdict.form.referral) is False:
             continue
         return DecisionOutcome("merge_followup",
                                f"SPRG outcome for {case.ref} from the team; decision recorded",

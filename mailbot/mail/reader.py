@@ -120,11 +120,14 @@ def _date(value: str | None) -> datetime | None:
         return None
     try:
         moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if moment is None:
         return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:  # e.g. 31 Dec 9999 at -12:00: past the end of time in UTC
+        return None
 
 
 def _message_ids(value: str | None) -> list[str]:
@@ -204,6 +207,16 @@ def ctype_of(msg: Message) -> str:
 
 def read_message(raw: bytes, *, trusted_authserv_id: str | None = None) -> InboundMessage:
     """Parse raw RFC 5322 bytes; never raises for malformed input."""
+    try:
+        return _read(raw, trusted_authserv_id)
+    except Exception:  # noqa: BLE001 - a parser bug must not lose the message: an empty
+        # reading has no usable sender, so the handlers hold it for a person.
+        return InboundMessage(raw=raw, message_id=None, subject="", sender=None, date=None,
+                              in_reply_to=[], references=[], return_path=None,
+                              content_type="text/plain", headers={}, text="", defects=1)
+
+
+def _read(raw: bytes, trusted_authserv_id: str | None) -> InboundMessage:
     msg = BytesParser(policy=policy.default).parsebytes(raw)
     headers = _headers(msg)
 

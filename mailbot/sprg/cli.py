@@ -15,7 +15,7 @@ from typing import Any
 
 from mailbot import cases as case_store
 from mailbot.clock import london
-from mailbot.errors import NotFound, UsageError
+from mailbot.errors import UsageError
 from mailbot.sprg import decisions, digest, scheduling
 from mailbot.sprg.calendar import parse_day
 from mailbot.sprg.outcome import OPTIONS, get, merged
@@ -78,10 +78,7 @@ def _app(args: argparse.Namespace, given: Any) -> tuple[Any, bool]:
 
 
 def _case(session: Any, ref: str) -> Any:
-    try:
-        return case_store.case_by_ref(session, ref)
-    except NotFound as exc:
-        raise UsageError(f"no case {ref.upper()}") from exc
+    return case_store.case_by_ref(session, ref)  # NotFound: exit 1, as `show` does
 
 
 def cmd_schedule(args: argparse.Namespace, app: Any = None) -> int:

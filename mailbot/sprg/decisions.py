@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from mailbot import cases as case_store
 from mailbot import outbox
 from mailbot.errors import UsageError
-from mailbot.referrals import child_key, get_path
 from mailbot.replies import compose, make_message_id, render, tag_subject
 from mailbot.settings import Settings
 from mailbot.sprg.models import Decision
@@ -95,10 +94,10 @@ def _add_version(session: Session, vault: Vault, case: Case, now: datetime,
 
 
 def referrer_address(session: Session, vault: Vault, case: Case) -> str:
-    referral, _row = case_store.load_referral(session, vault, case)
-    email = get_path(referral, "referrer.email")
-    if isinstance(email, str) and "@" in email and " " not in email.strip():
-        return email.strip().lower()
+    """Where the notice goes: the address the referral came from, as every reply does.
+
+    Not the form's ``referrer.email``: a typed address could send it anywhere.
+    """
     return vault.open_text(session, case, "sender_enc")
 
 
@@ -118,21 +117,3 @@ def _notify_referrer(session: Session, vault: Vault, settings: Settings, env: En
                  case_refs=[case.ref], key_id=case.key_id)
 
 
-def find_by_child(session: Session, vault: Vault, referral: dict[str, Any]) -> Case | None:
-    """The newest open case about the same child (name and date of birth), if any."""
-    key = child_key(referral)
-    if key is None:
-        return None
-    return session.scalars(select(Case).where(Case.child_index == vault.index("child", key),
-                                              Case.status != "closed")
-                           .order_by(Case.created_at.desc()).limit(1)).one_or_none()
-
-
-
-def child_mismatch(session: Session, vault: Vault, case_id: str, referral: dict[str, Any]) -> bool:
-    """True when both the case and the form identify a child, and not the same one."""
-    key = child_key(referral)
-    case = session.get(Case, case_id)
-    if key is None or case is None or case.child_index is None:
-        return False
-    return case.child_index != vault.index("child", key)

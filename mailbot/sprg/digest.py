@@ -34,8 +34,6 @@ from mailbot.sprg.scheduling import PackCase
 from mailbot.store.vault import Vault
 
 DOCX_TYPE = ("application", "vnd.openxmlformats-officedocument.wordprocessingml.document")
-#: ``Outbox.subject`` holds 255 characters; a longer tag list is left to the body.
-SUBJECT_LIMIT = 255
 
 
 @dataclass(frozen=True)
@@ -79,8 +77,8 @@ def meeting_row(session: Session, vault: Vault, meeting: date, now: datetime) ->
 def digest_subject(meeting: date, refs: list[str]) -> str:
     count = f"{len(refs)} case{'s' if len(refs) != 1 else ''}"
     text = f"SPRG meeting {meeting:%d/%m/%Y}: agenda digest ({count})"
-    tagged = tag_subject(refs, text)
-    return tagged if len(tagged) <= SUBJECT_LIMIT else text
+    # Every case's tag, however many (INTERFACE.md): replies thread to each case.
+    return tag_subject(refs, text)
 
 
 def queue_digest(session: Session, vault: Vault, settings: Settings, env: Environment,

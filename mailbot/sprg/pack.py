@@ -445,10 +445,13 @@ def to_pdf(docx_path: Path, timeout: float = 180.0) -> Path | None:
     if binary is None:
         return None
     with tempfile.TemporaryDirectory(prefix="mailbot-lo-") as profile:
-        subprocess.run(  # noqa: S603 - fixed program and arguments, no shell
-            [binary, f"-env:UserInstallation=file://{profile}", "--headless",
-             "--convert-to", "pdf", "--outdir", str(docx_path.parent), str(docx_path)],
-            check=True, capture_output=True, timeout=timeout)
+        try:
+            subprocess.run(  # noqa: S603 - fixed program and arguments, no shell
+                [binary, f"-env:UserInstallation=file://{profile}", "--headless",
+                 "--convert-to", "pdf", "--outdir", str(docx_path.parent), str(docx_path)],
+                check=True, capture_output=True, timeout=timeout)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError):
+            return None  # the .docx stands on its own; the PDF is a convenience
     pdf = docx_path.with_suffix(".pdf")
     if pdf.exists():
         os.chmod(pdf, 0o600)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from mailbot import cases as case_store
 from mailbot.clock import london
-from mailbot.errors import ConfigError, NotFound, UsageError
+from mailbot.errors import ConfigError, UsageError
 from mailbot.settings import Settings
 from mailbot.sprg.calendar import SETTING as MEETINGS_SETTING
 from mailbot.sprg.calendar import Calendar, auto_meeting, parse_meetings
@@ -66,10 +66,7 @@ def _put_on(session: Session, case: Case, meeting: date, now: datetime) -> None:
 
 
 def _schedulable(session: Session, ref: str) -> Case:
-    try:
-        case = case_store.case_by_ref(session, ref)
-    except NotFound as exc:
-        raise UsageError(f"no case {ref.upper()}") from exc
+    case = case_store.case_by_ref(session, ref)  # NotFound: exit 1, as everywhere
     if case.status not in SCHEDULABLE:
         raise UsageError(f"{case.ref} is {case.status.replace('_', ' ')}: only a case that is "
                          "ready, scheduled or held can be put on an agenda")

@@ -144,6 +144,8 @@ class InboundMessage(Base):
     reason: Mapped[str] = mapped_column(Text)
     #: For held messages: ``pending``, ``released`` or ``rejected``.
     hold_state: Mapped[str | None] = mapped_column(String(16))
+    #: A person's words on a held message (why it was rejected): may name anyone.
+    hold_note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     #: Where the mailbox copy went (Processed, Quarantine, Other) and whether it is there.
     target_folder: Mapped[str] = mapped_column(String(32))
     moved: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -191,7 +193,7 @@ class Outbox(Base):
     case_refs: Mapped[list[str]] = mapped_column(JSON, default=list)
     key_id: Mapped[str] = mapped_column(ForeignKey("data_key.id"))
     recipient_enc: Mapped[bytes] = mapped_column(LargeBinary)
-    subject: Mapped[str] = mapped_column(String(255))  # references only, never personal
+    subject: Mapped[str] = mapped_column(Text)  # references only, never personal
     message_enc: Mapped[bytes] = mapped_column(LargeBinary)
     in_reply_to: Mapped[str | None] = mapped_column(ForeignKey("inbound_message.id"))
     state: Mapped[str] = mapped_column(String(16), index=True)  # queued, sending, sent, failed

@@ -9,13 +9,14 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 from sqlalchemy import select
 
 from mailbot import cases as case_store
+from mailbot import casework as editing
 from mailbot import views
 from mailbot.digest import annotated_queue
 from mailbot.errors import NotFound, UsageError
 from mailbot.referrals import get_path
-from mailbot.release import release
+from mailbot.release import reject, release
 from mailbot.store.models import Attachment, AuditEntry, Case, InboundMessage, ReferralVersion
-from mailbot.web import editing, present
+from mailbot.web import present
 from mailbot.web.auth import may_read_case, mb, requires
 from mailbot.web.meetings import upcoming_meetings
 
@@ -278,8 +279,8 @@ def reject_held(row_id: str) -> Any:
     app = mb()
     with app.db.session() as session:
         try:
-            editing.reject_held(session, app.clock.now(), row_id, user=g.user.name,
-                                reason=request.form.get("reason", ""))
+            reject(session, app.vault, app.clock.now(), row_id, actor=g.user.name,
+                   reason=request.form.get("reason", ""))
         except (UsageError, NotFound) as exc:
             session.rollback()
             flash(f"The message was not rejected: {exc}.", "error")

@@ -1,6 +1,7 @@
-"""A person's changes to cases: edit a field, merge two cases, split one, close, reject.
+"""A person's changes to cases: edit a field, merge two cases, split one, close.
 
-Each change is a new referral version (``cases.add_version``, source ``manual``, made
+Shared by the command line (``mailbot edit``, ``mailbot close``) and the workspace. Each
+change is a new referral version (``cases.add_version``, source ``manual``, made
 by the user, with their reason as its note) or a status change, and an audit entry
 with the user's name. Nothing here renders pages; the routes call these functions.
 """
@@ -22,9 +23,11 @@ from mailbot.forms import empty_referral, read_form_bytes, validate
 from mailbot.forms.dates import parse_uk_date
 from mailbot.forms.description import load_description
 from mailbot.referrals import get_path, is_blank, missing_required, set_path
-from mailbot.store.models import Attachment, Case, InboundMessage, MessageCase
+from mailbot.store.models import Attachment, Case, MessageCase
 from mailbot.store.vault import Vault
 
+#: More household members than any form holds: a bigger index is a mistake (or an attack).
+MAX_HOUSEHOLD = 40
 #: Household columns a person may edit, with their labels.
 HOUSEHOLD_COLUMNS = {"name": "Name", "relationship": "Relationship to child",
                      "gender": "Gender", "dob": "Date of birth"}
@@ -53,7 +56,8 @@ def editable(key: str) -> Editable:
         return Editable(key, "Household address", "freetext")
     if key.startswith("household."):
         parts = key.split(".")
-        if len(parts) == 3 and parts[1].isdigit() and parts[2] in HOUSEHOLD_COLUMNS:
+        if (len(parts) == 3 and parts[1].isdigit() and int(parts[1]) < MAX_HOUSEHOLD
+                and parts[2] in HOUSEHOLD_COLUMNS):
             kind = "date" if parts[2] == "dob" else "text"
             return Editable(key, f"Household member {int(parts[1]) + 1}: "
                             f"{HOUSEHOLD_COLUMNS[parts[2]]}", kind)
@@ -230,18 +234,3 @@ def close_case(session: Session, vault: Vault, case: Case, now: datetime, *, use
     case.closed_at = case.updated_at = now
     case.close_reason_enc = vault.seal_text(session, case, "close_reason_enc", reason.strip())
     case_store.audit(session, now, user, action, case_id=case.id)
-
-
-def reject_held(session: Session, now: datetime, row_id: str, *, user: str,
-                reason: str) -> None:
-    """The same decision as ``mailbot quarantine reject``."""
-    row = session.get(InboundMessage, row_id)
-    if row is not None and row.hold_state in ("released", "rejected"):
-        raise UsageError(f"the message was already {row.hold_state}")
-    if row is None or row.action != "quarantine":
-        raise NotFound(f"no held message {row_id}")
-    reason = reason.strip() or "rejected by the team"
-    row.hold_state = "rejected"
-    row.reason = f"{row.reason} | rejected: {reason}"
-    case_store.audit(session, now, user, "quarantine.rejected", message_id=row.id,
-                     detail=reason)
