@@ -20,6 +20,7 @@ from mailbot.forms import empty_referral, field_label, validate
 from mailbot.forms.model import AttachmentVerdict, ParsedForm
 from mailbot.handlers import Outcome
 from mailbot.mail.reader import InboundMessage
+from mailbot.referrals import REQUIRED_FIELDS as REQUIRED_ORDER
 from mailbot.referrals import apply_fallbacks, missing_required
 from mailbot.replies import compose, make_message_id, render, tag_subject
 from mailbot.settings import Settings
@@ -119,7 +120,12 @@ class OutcomeApplier:
             self._reply_request_form(session, msg, row, created[0], now)
         else:
             if outcome.action != "manual_entry":
-                row.action = "request_missing" if any(n.missing for n in notes) else "accept"
+                missing = sorted({k for c in created for k in c.missing_required},
+                                 key=REQUIRED_ORDER.index)
+                row.action = "request_missing" if missing else "accept"
+                if missing:  # keys, never values: the reason is stored in clear
+                    row.reason = (f"{row.reason}; required fields are empty: "
+                                  + ", ".join(missing))
             self._reply_ack(session, msg, row, notes, now, created[0].key_id)
         return [case.ref for case in created]
 
