@@ -9,6 +9,7 @@ the setting, so the CLI can exit 2 with one plain line.
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -293,6 +294,7 @@ def load_settings(
             raise ConfigError("--config", f"cannot read {config_file}: {exc.strerror}") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError("--config", f"{config_file} is not valid TOML: {exc}") from exc
+    _check_known_keys(toml)
     values: dict[str, Any] = {}
     for setting in REGISTRY:
         raw = _raw_value(setting, toml, env)
@@ -337,6 +339,27 @@ def _check_sprg(values: dict[str, Any]) -> None:
     if values["sprg_attach_pack"] and not values["sprg_pack_password"]:
         raise ConfigError("MAILBOT_SPRG_PACK_PASSWORD",
                           "must be set when MAILBOT_SPRG_ATTACH_PACK is on")
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> list[str]:
+    keys: list[str] = []
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            keys.extend(_flatten(value, dotted + "."))
+        else:
+            keys.append(dotted)
+    return keys
+
+
+def _check_known_keys(toml: Mapping[str, Any]) -> None:
+    """A mistyped key must not fall back to a default without a word: refuse it."""
+    known = {s.toml for s in REGISTRY} | {s.toml + "_file" for s in REGISTRY if s.secret}
+    for key in _flatten(toml):
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise ConfigError(key, f"not a mailbot setting{hint} (see the README's Settings)")
 
 
 def _check_m365(values: dict[str, Any]) -> None:

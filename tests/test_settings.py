@@ -81,3 +81,11 @@ def test_attachment_limit_must_be_at_least_one_megabyte(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(env={"MAILBOT_MAX_ATTACHMENT_MB": "0"}, base_dir=tmp_path)
     assert info.value.setting == "MAILBOT_MAX_ATTACHMENT_MB"
+
+
+def test_an_unknown_key_in_the_file_is_refused_with_a_suggestion(tmp_path: Path) -> None:
+    config = tmp_path / "mailbot.toml"
+    config.write_text('[mailbox]\nur = "maildir:x"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(config, env={}, base_dir=tmp_path)
+    assert info.value.setting == "mailbox.ur" and "mailbox.url" in info.value.problem
