@@ -34,9 +34,15 @@ def _mailbox(app: App) -> str:
 def _sender(app: App) -> str:
     verify = getattr(app.sender, "verify", None)
     if verify is None:
-        return "no check available for this sender"
+        raise MailbotError("this kind of sender cannot be checked")
     verify()
     return f"{app.settings.outbound_url.split('@')[-1]}: ready to send"
+
+
+def _team(app: App) -> str:
+    if not app.settings.team_address:
+        raise MailbotError("mail.team is not set: alerts, digests and reminders go nowhere")
+    return f"alerts and digests go to {app.settings.team_address}"
 
 
 def _database(app: App) -> str:
@@ -65,6 +71,7 @@ CHECKS: tuple[tuple[str, Callable[[App], str]], ...] = (
     ("keys", _keys),
     ("mailbox", _mailbox),
     ("outbound", _sender),
+    ("team", _team),
 )
 
 

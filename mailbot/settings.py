@@ -124,6 +124,7 @@ REGISTRY: tuple[Setting, ...] = (
 )
 
 BY_NAME = {s.name: s for s in REGISTRY}
+BY_ENV = {s.env: s for s in REGISTRY}
 
 
 @dataclass(frozen=True)
@@ -254,6 +255,8 @@ def _coerce(setting: Setting, value: Any) -> Any:
     if value is None:
         return () if kind in ("list", "addresses") else None
     if kind == "int":
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ConfigError(setting.env, f"expected a whole number, got {value!r}")
         try:
             number = int(value)
         except (TypeError, ValueError) as exc:
@@ -295,16 +298,24 @@ def load_settings(
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError("--config", f"{config_file} is not valid TOML: {exc}") from exc
     _check_known_keys(toml)
+    try:
+        return _resolve(toml, env, base, config_file)
+    except ConfigError as exc:
+        setting = BY_ENV.get(exc.setting)
+        if setting is None or setting.env in env or _toml_lookup(toml, setting.toml) is _MISSING:
+            raise
+        # The value came from the file: name the key the operator wrote there.
+        raise ConfigError(setting.toml, exc.problem) from exc
+
+
+def _resolve(toml: Mapping[str, Any], env: Mapping[str, str], base: Path,
+             config_file: Path | None) -> Settings:
     values: dict[str, Any] = {}
     for setting in REGISTRY:
-        raw = _raw_value(setting, toml, env)
-        try:
-            values[setting.name] = _coerce(setting, raw)
-        except ConfigError as exc:
-            if setting.env in env or exc.setting != setting.env:
-                raise
-            # The value came from the file: name the key the operator wrote there.
-            raise ConfigError(setting.toml, exc.problem) from exc
+        values[setting.name] = _coerce(setting, _raw_value(setting, toml, env))
+    if not values["urgent_contact"].strip():
+        raise ConfigError("MAILBOT_URGENT_CONTACT", "must not be empty: it tells referrers "
+                          "what to do when a child is at immediate risk")
     for name in ("mailbox_url", "outbound_url", "database_url"):
         if not values[name]:
             raise ConfigError(BY_NAME[name].env, "must not be empty")

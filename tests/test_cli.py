@@ -220,3 +220,17 @@ def test_edit_from_the_command_line(workdir: Path, capsys: pytest.CaptureFixture
     shown = json.loads(out)
     assert shown["referral"]["referrer"]["role"] == "Health visitor"
     assert shown["provenance"]["referrer.role"] == "manual:tess"
+
+
+def test_check_greets_the_relay_and_names_a_missing_team_address(
+        workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        smtp_server) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MAILBOT_OUTBOUND_URL", smtp_server.url("smtp"))
+    code, out, _ = run(capsys, "check")
+    assert code == 0 and "outbound: ok" in out and "team: ok" in out
+    monkeypatch.setenv("MAILBOT_OUTBOUND_URL", "smtp://127.0.0.1:1")
+    monkeypatch.delenv("MAILBOT_TEAM_ADDRESS")
+    code, out, _ = run(capsys, "check")
+    assert code == 1
+    assert "outbound: FAILED" in out and "team: FAILED - mail.team is not set" in out
+    assert smtp_server.handler.received == []  # a check sends nothing

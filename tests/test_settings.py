@@ -89,3 +89,18 @@ def test_an_unknown_key_in_the_file_is_refused_with_a_suggestion(tmp_path: Path)
     with pytest.raises(ConfigError) as info:
         load_settings(config, env={}, base_dir=tmp_path)
     assert info.value.setting == "mailbox.ur" and "mailbox.url" in info.value.problem
+
+
+@pytest.mark.parametrize(("text", "named"), [
+    ('[mail]\nurgent_contact = ""\n', "mail.urgent_contact"),
+    ('[mail]\nmax_attachment_mb = true\n', "mail.max_attachment_mb"),
+    ('[sprg]\ncutoff_days = 10.7\n', "sprg.cutoff_days"),
+    ('[log]\nlevel = "verbose"\n', "log.level"),
+    ('[mail]\nmax_attachment_mb = 0\n', "mail.max_attachment_mb"),
+])
+def test_file_values_that_make_no_sense_are_refused(tmp_path: Path, text: str, named: str) -> None:
+    config = tmp_path / "mailbot.toml"
+    config.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(config, env={}, base_dir=tmp_path)
+    assert info.value.setting == named

@@ -91,6 +91,19 @@ class SmtpSender:
                 "%s: %d of %d recipients refused %s", self._name, len(refused), len(recipients), codes
             )
 
+    def verify(self) -> None:
+        """Greet the relay as a send would (TLS, EHLO, AUTH), then leave: `mailbot check`."""
+        try:
+            conn = self._connection()
+        except SendError:
+            self._drop()
+            raise
+        except (smtplib.SMTPException, OSError) as exc:
+            self._drop()
+            raise TemporarySendError(f"{self._name}: {_describe(exc)}") from exc
+        del conn
+        self.close()
+
     def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:

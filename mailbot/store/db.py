@@ -8,6 +8,7 @@ the first use of any command bring the database up to date.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -30,7 +31,10 @@ class StoreError(MailbotError):
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite:///") and ":memory:" not in url:
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        path = Path(url[len("sqlite:///"):])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():  # owner-only from the start (SQLite's WAL inherits the mode)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     try:
         engine = create_engine(url, hide_parameters=True, pool_pre_ping=True)
     except (SQLAlchemyError, ImportError, ValueError) as exc:
@@ -66,7 +70,15 @@ def migrate(engine: Engine) -> None:
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "heads")
     except SQLAlchemyError as exc:
-        raise StoreError(f"cannot migrate the database ({type(exc).__name__})") from exc
+        raise StoreError(f"{SETTING}: cannot open the database ({_cause(exc)})") from exc
+
+
+def _cause(exc: SQLAlchemyError) -> str:
+    """The driver's first line (host, port, file, refusal): what an operator needs."""
+    original = getattr(exc, "orig", None) or exc
+    lines = str(original).strip().splitlines()
+    first = lines[0] if lines else type(original).__name__
+    return first[:200]
 
 
 def is_migrated(engine: Engine) -> bool:
