@@ -113,7 +113,8 @@ class Intake:
                       extra={"mailbox_uid": ref.uid, "error": type(exc).__name__})
             held = Outcome("quarantine", f"could not be handled automatically "
                            f"({type(exc).__name__}); held for a person",
-                           alert="A message could not be handled automatically and is held.")
+                           alert="A message could not be handled automatically, so it has not "
+                                 "been answered. It is under Held messages for you to read.")
             return self._handle(ref, raw, message, forced=held)
 
     def _handle(self, ref: MailboxRef, raw: bytes, message: InboundMessage, *,

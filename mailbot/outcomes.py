@@ -30,6 +30,8 @@ from mailbot.store.models import InboundMessage as MessageRow
 from mailbot.store.vault import Vault
 
 BOT = "mailbot"
+ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
+            "ninth", "tenth")
 
 
 @dataclass
@@ -41,6 +43,8 @@ class CaseNote:
     missing: list[str] = field(default_factory=list)
     queries: list[str] = field(default_factory=list)
     manual: bool = False
+    #: Which attachment it came from, in words ("the first form"), when there are several.
+    position: str = ""
 
 
 class OutcomeApplier:
@@ -98,14 +102,16 @@ class OutcomeApplier:
             version = self._version(msg, row, None, now)
             case = case_store.open_case(session, self.vault, now, sender, version, manual=True)
             created.append(case)
-            notes.append(CaseNote(case.ref, "received; a person will read your form",
+            notes.append(CaseNote(case.ref, "received - the CSCP team will enter your form",
                                   manual=True))
         elif forms:
-            for verdict in forms:
+            for number, verdict in enumerate(forms):
                 version = self._version(msg, row, verdict.form, now)
                 case = case_store.open_case(session, self.vault, now, sender, version)
                 created.append(case)
-                notes.append(self._note(case, version, "received"))
+                note = self._note(case, version, "received")
+                note.position = f"the {ORDINALS[number] if number < len(ORDINALS) else 'next'} form"
+                notes.append(note)
         else:
             version = self._version(msg, row, None, now)
             case = case_store.open_case(session, self.vault, now, sender, version)
@@ -216,7 +222,7 @@ class OutcomeApplier:
         any_missing = any(n.missing or n.queries for n in notes)
         plural = "s" if len(notes) > 1 else ""
         if any(n.manual for n in notes):
-            subject = f"Referral{plural} received - a person will read your form"
+            subject = f"Referral{plural} received - the CSCP team will enter your form"
         elif any(n.missing for n in notes):
             subject = f"Referral{plural} received - further information needed"
         elif any(n.queries for n in notes):
@@ -227,7 +233,8 @@ class OutcomeApplier:
             subject = f"Referral{plural} received"
         self._queue_reply(session, msg, row, [n.ref for n in notes], subject, "acknowledgement",
                           key_id, now, cases=notes, any_missing=any_missing,
-                          any_manual=any(n.manual for n in notes))
+                          any_manual=any(n.manual for n in notes),
+                          updated=all(n.headline.startswith("updated") for n in notes))
 
     def _reply_request_form(self, session: Session, msg: InboundMessage, row: MessageRow,
                             case: Case, now: datetime) -> None:
@@ -251,8 +258,8 @@ class OutcomeApplier:
             return
         refs = [outcome.case.ref] if outcome.case else case_refs
         ref = ", ".join(refs) or None
-        rendered = render(self.env, "alert", tag_subject(refs, "Needs a person: " +
-                                                           _alert_topic(row.action)),
+        rendered = render(self.env, "alert", tag_subject(refs, "Action needed: " +
+                                                           _alert_topic(row.action, outcome)),
                           text=outcome.alert, ref=ref, message_row_id=row.id,
                           reason=row.reason, folder=row.target_folder)
         email = compose(rendered=rendered, sender=self.settings.mail_from, recipient=team,
@@ -268,6 +275,9 @@ def _is_empty(value: Any) -> bool:
     return value in (None, "", [])
 
 
-def _alert_topic(action: str) -> str:
-    return {"quarantine": "message held in quarantine", "merge_followup": "reply without a form",
-            "manual_entry": "form to enter by hand"}.get(action, "message to read")
+def _alert_topic(action: str, outcome: Outcome) -> str:
+    if action == "merge_followup" and not outcome.update_case:
+        return "a new form for a case already in progress"
+    return {"quarantine": "a message is held for checking",
+            "merge_followup": "a reply without a form to read",
+            "manual_entry": "a form to enter by hand"}.get(action, "a message to read")

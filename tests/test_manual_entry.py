@@ -62,7 +62,7 @@ def test_scan_opens_a_manual_entry_case_that_a_person_completes(app: App) -> Non
         assert [a.kind for a in kept] == ["manual"]
         assert app.vault.open(session, kept[0], "data_enc").startswith(b"%PDF-")
     reply = next(m for m in outbox_messages(app) if str(m["To"]).startswith("dana"))
-    assert "a person will read your form" in str(reply["Subject"])
+    assert "the CSCP team will enter your form" in str(reply["Subject"])
     alert = next(m for m in outbox_messages(app) if str(m["To"]) == "cscp-team@example.org")
     assert ref in str(alert["Subject"])
 

@@ -11,7 +11,7 @@ URGENT = "If a child is at immediate risk of harm, call 999."
 
 CONTEXTS = {
     "acknowledgement": dict(cases=[CaseNote("COC-2026-0001", "received - complete")],
-                            any_missing=False, any_manual=False),
+                            any_missing=False, any_manual=False, updated=False),
     "request_form": dict(ref="COC-2026-0002", missing=["Your Name", "the child's Full Name"]),
     "reject_attachment": dict(ref=None, reasons=["The file needs a password to open."]),
     "alert": dict(text="A message is held.", ref="COC-2026-0003", message_row_id="ab12",
@@ -36,7 +36,7 @@ def test_missing_fields_are_listed_in_the_forms_wording() -> None:
                     missing=["Your Role", "the child's Date of Birth"],
                     queries=["The NHS number does not pass its check digit."])
     rendered = render(template_env(), "acknowledgement", "S", urgent_contact=URGENT,
-                      cases=[note], any_missing=True, any_manual=False)
+                      cases=[note], any_missing=True, any_manual=False, updated=False)
     for line in ("  - Your Role", "  - the child's Date of Birth",
                  "  - The NHS number does not pass its check digit."):
         assert line in rendered.text
@@ -49,3 +49,20 @@ def test_a_missing_value_is_an_error_not_a_blank() -> None:
 
     with pytest.raises(UndefinedError):
         render(template_env(), "request_form", "S", urgent_contact=URGENT, ref="COC-2026-0005")
+
+
+def test_several_forms_say_which_reference_is_which_form() -> None:
+    notes = [CaseNote("COC-2026-0007", "received - complete", position="the first form"),
+             CaseNote("COC-2026-0008", "received - complete", position="the second form")]
+    rendered = render(template_env(), "acknowledgement", "S", urgent_contact=URGENT,
+                      cases=notes, any_missing=False, any_manual=False, updated=False)
+    assert "COC-2026-0007 (the first form), COC-2026-0008 (the second form)" in rendered.text
+
+
+def test_an_updated_form_is_thanked_as_such() -> None:
+    note = CaseNote("COC-2026-0002", "updated - complete")
+    rendered = render(template_env(), "acknowledgement", "S", urgent_contact=URGENT,
+                      cases=[note], any_missing=False, any_manual=False, updated=True)
+    assert "Thank you for the updated form for COC-2026-0002. The referral is now complete." \
+        in rendered.text
+    assert "Its reference is" not in rendered.text

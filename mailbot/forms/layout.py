@@ -22,6 +22,8 @@ class Cell:
     source: str = "table_cell"
     #: A date picker's stored date (``w:fullDate``), when there is one.
     picked_date: date | None = None
+    #: The picker's display format (``w:dateFormat``, e.g. ``dd/MM/yyyy``), when there is one.
+    date_format: str | None = None
     #: True when every control in the cell still shows its placeholder.
     placeholder: bool = False
 

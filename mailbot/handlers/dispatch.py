@@ -34,7 +34,8 @@ def decide(msg: InboundMessage, ctx: HandlerContext) -> Outcome:
             # quote personal data).
             return Outcome("quarantine", f"could not be judged automatically "
                            f"({handler.__name__}: {type(exc).__name__}); held for a person",
-                           alert="A message could not be handled automatically and is held.")
+                           alert="A message could not be handled automatically, so it has not "
+                                 "been answered. It is under Held messages for you to read.")
         if outcome is not None:
             return outcome
     return Outcome("quarantine", "no handler could judge this message; held for a person")

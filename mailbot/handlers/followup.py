@@ -12,6 +12,10 @@ import re
 from mailbot.handlers.base import OPEN_STATUSES, CaseSummary, HandlerContext, Outcome
 from mailbot.mail.reader import InboundMessage
 
+#: How a case's status reads in a sentence to the team.
+STATUS_WORDS = {"scheduled": "on an SPRG agenda", "held": "held back from the agenda",
+                "decided": "decided by the SPRG", "closed": "closed"}
+
 TAG = re.compile(r"\[(COC-\d{4}-\d{4})\]", re.IGNORECASE)
 
 
@@ -39,8 +43,9 @@ def handle_followup(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None:
             "quarantine",
             f"points at {cases[0].ref} but comes from a different sender; held for a person",
             case=cases[0],
-            alert=f"A message about {cases[0].ref} came from someone other than the referrer "
-                  "and is held in quarantine.",
+            alert=f"A message about {cases[0].ref} came from someone other than the person "
+                  "who made the referral, so it has not been added to the case. Please read it "
+                  "under Held messages and release it if it belongs to the case.",
         )
     verdicts = ctx.read_forms(msg)
     forms = [v.form for v in verdicts if v.kind == "form" and v.form is not None]
@@ -52,15 +57,18 @@ def handle_followup(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None:
             refs = ", ".join(c.ref for c in own)
             return Outcome("quarantine", f"reply names {refs} and its form matches "
                            "not exactly one of them; held for a person", verdicts=verdicts,
-                           case=own[0], alert=f"A reply about {refs} carries a form that "
-                           "could not be matched to one case; it is held in quarantine.")
+                           case=own[0], alert=f"A reply about {refs} carries a form that we "
+                           "could not match to one of those cases, so nothing was changed. "
+                           "Please read it under Held messages.")
         case = matching[0]
     if forms and case.status not in OPEN_STATUSES:
         return Outcome(
             "merge_followup", f"form for {case.ref}, which is {case.status}: kept with the "
             "case for the team, not applied", verdicts=verdicts, case=case, update_case=False,
-            alert=f"A new form arrived for {case.ref}, which is already {case.status}. It is "
-                  "kept with the case; please read it and decide what to change.")
+            alert=f"A new form arrived for {case.ref}, which is already "
+                  f"{STATUS_WORDS.get(case.status, case.status)}. It is kept with the case but "
+                  "has not changed it: please compare it with the case and decide what to "
+                  "change.")
     if forms:
         return Outcome("merge_followup", f"reply about {case.ref} carrying a form",
                        verdicts=verdicts, case=case)
@@ -71,6 +79,6 @@ def handle_followup(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None:
     return Outcome(
         "merge_followup", f"reply about {case.ref} without a form; the team will read it",
         verdicts=verdicts, case=case,
-        alert=f"The referrer replied about {case.ref} without a form: please read the "
-              "message in the Processed folder.",
+        alert=f"The referrer replied about {case.ref} without a form. Please read their "
+              "message (in the mailbox's Processed folder, and on the case in the workspace).",
     )

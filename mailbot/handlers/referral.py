@@ -40,7 +40,9 @@ def handle_referral(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None:
     if any(v.kind == "manual" for v in verdicts):
         return Outcome("manual_entry", "the form cannot be read by machine (e.g. a scan); "
                        "a person will enter it", verdicts=verdicts,
-                       alert="A referral form needs to be read and entered by a person.")
+                       alert="A referral form arrived that cannot be read automatically (for "
+                             "example a scan). Please open the case, read the attached form and "
+                             "enter it; the referrer has been told a person will do this.")
     if any(v.kind == "reject" for v in verdicts) and _could_be_form(msg):
         reasons = "; ".join(v.reason or "" for v in verdicts if v.kind == "reject")
         return Outcome("reject_attachment", f"attachment not opened: {reasons}",

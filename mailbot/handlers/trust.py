@@ -12,9 +12,12 @@ def handle_untrusted(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None
             "quarantine",
             "our mail server recorded dmarc=fail for the sender's domain: possibly spoofed; "
             "held for a person, no automatic reply",
-            alert="A message failed the sender check (DMARC) and is held in quarantine.",
+            alert="We could not confirm that this message really came from the address it "
+                  "shows (it failed the sender check at our mail server, DMARC), so it has not "
+                  "been answered. Please check it under Held messages before releasing it.",
         )
     if msg.sender is None:
         return Outcome("quarantine", "no usable sender address in From: cannot reply",
-                       alert="A message without a usable sender address is held in quarantine.")
+                       alert="A message arrived without a sender address we can reply to, so "
+                             "it has not been answered. It is under Held messages.")
     return None
