@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from mailbot.clock import show_time
+from mailbot.forms import field_label
+from mailbot.views import KIND_WORDS
 
 STATUS_WORDS = {
     "awaiting_information": "waiting for referrer",
@@ -45,9 +47,10 @@ def queue_table(items: list[dict[str, Any]]) -> str:
 def messages_table(items: list[dict[str, Any]]) -> str:
     if not items:
         return "No messages.\n"
-    rows = [[i["id"][:8], _when(i["received_at"]), i["action"], ", ".join(i["case_refs"]) or "-",
-             i["reason"][:70]] for i in items]
-    return table(["Id", "Received", "Action", "Cases", "Reason"], rows)
+    rows = [[i["id"], _when(i["received_at"]), KIND_WORDS.get(i["action"], i["action"]),
+             ", ".join(i["case_refs"]) or "-"] for i in items]
+    return table(["Id", "Received", "How it was handled", "Cases"], rows) + \
+        "\nThe reasons are in `mailbot messages --json`.\n"
 
 
 def quarantine_table(items: list[dict[str, Any]]) -> str:
@@ -56,6 +59,20 @@ def quarantine_table(items: list[dict[str, Any]]) -> str:
     rows = [[i["id"], _when(i["received_at"]), i["sender"], i["reason"][:60]] for i in items]
     return table(["Id", "Received", "Sender", "Reason"], rows) + \
         "\nDecide with: mailbot quarantine release ID | mailbot quarantine reject ID --reason T\n"
+
+
+def _day(value: str | None) -> str:
+    """An ISO date as people read it here: 05/10/2026."""
+    if not value:
+        return "-"
+    try:
+        return date.fromisoformat(value).strftime("%d/%m/%Y")
+    except ValueError:
+        return value
+
+
+def _size(size: int) -> str:
+    return f"{size / 1024:.0f} KB" if size >= 1024 else f"{size} bytes"
 
 
 def _value(value: Any) -> str:
@@ -79,39 +96,41 @@ def case_text(item: dict[str, Any]) -> str:
     line("Role", r["referrer"]["role"])
     line("Agency", r["referrer"]["agency"])
     line("Email", r["referrer"]["email"])
-    line("Date of referral", r["referral_date"])
+    line("Date of referral", _day(r["referral_date"]))
     out.append("Child")
     for key, label in (("full_name", "Full name"), ("dob", "Date of birth"),
                        ("dod", "Date of death"), ("address", "Home address"),
                        ("ethnicity", "Ethnicity"), ("gender_at_birth", "Gender at birth"),
                        ("send", "SEND"), ("nhs_number", "NHS number"),
                        ("crs_number", "CRS number"), ("pnc_number", "PNC number")):
-        line(label, r["child"][key])
+        value = r["child"][key]
+        line(label, _day(value) if key in ("dob", "dod") and value else value)
     out.append("Household")
     for member in r["household"]:
         line(member.get("relationship") or "Member",
              f"{member.get('name') or '-'}, {member.get('gender') or '-'}, "
-             f"born {member.get('dob') or '-'}")
+             f"born {_day(member.get('dob'))}")
     line("Address", r["household_address"])
     out.append("Referral")
     line("Incident or history", r["incident_details"])
     line("Anticipated learning", r["anticipated_learning"])
     line("Themes", r["themes"])
     if item["missing_required"]:
-        out.append("Missing: " + ", ".join(item["missing_required"]))
+        out.append("Missing: " + "; ".join(field_label(k) for k in item["missing_required"]))
     for q in item["queries"]:
-        out.append(f"Query: {q['field']}: {q['problem']}")
+        out.append(f"To check: {field_label(q['field'])}: {q['problem']}")
     if item["possible_duplicates"]:
         out.append("Possible duplicate of: " + ", ".join(item["possible_duplicates"]))
     out.append("")
     out.append("Messages")
     for m in item["messages"]:
         arrow = "in " if m["direction"] == "in" else "out"
-        out.append(f"  {arrow} {_when(m['received_at'])}  {m['kind']:<16} {m['subject']}")
+        kind = KIND_WORDS.get(m["kind"], m["kind"])
+        out.append(f"  {arrow} {_when(m['received_at'])}  {kind:<30} {m['subject']}")
     if item["attachments"]:
         out.append("Attachments")
         for a in item["attachments"]:
-            out.append(f"  {a['kind']:<7} {a['filename']} ({a['size']} bytes)")
+            out.append(f"  {a['kind']:<7} {a['filename']} ({_size(a['size'])})")
     return "\n".join(out) + "\n"
 
 

@@ -20,6 +20,22 @@ from mailbot.referrals import get_path
 from mailbot.store.models import Attachment, Case, InboundMessage, MessageCase, Outbox
 from mailbot.store.vault import Vault
 
+#: How each kind of message reads to a person (actions of INTERFACE.md, and our own mail).
+KIND_WORDS = {
+    "accept": "form received (complete)",
+    "request_missing": "form received (incomplete)",
+    "merge_followup": "follow-up added to the case",
+    "ignore_auto": "automatic mail",
+    "quarantine": "held for a person",
+    "reject_attachment": "attachment could not be opened",
+    "manual_entry": "form to enter by hand",
+    "not_referral": "general correspondence",
+    "reply": "reply sent",
+    "alert": "alert to the team",
+    "digest": "digest",
+    "reminder": "reminder to the referrer",
+}
+
 
 def iso(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="seconds") if moment else None

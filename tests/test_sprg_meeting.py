@@ -203,7 +203,7 @@ def test_agenda_pack_has_every_case_and_section_of_its_meeting_only(
     assert [row.cells[1].text for row in cover.rows] == \
         ["Reference", "COC-2026-0001", "COC-2026-0002", "COC-2026-0003"]
     assert [row.cells[2].text for row in cover.rows][1] == "Exampleton Primary School"
-    assert cover.rows[1].cells[3].text == "11"  # born 03/03/2015, meeting 17/12/2026
+    assert cover.rows[1].cells[3].text == "11 years"  # born 03/03/2015, meeting 17/12/2026
     # Each case on its own page, with every section and the outcome table.
     starts = [p for p in document.paragraphs if p.paragraph_format.page_break_before]
     assert [p.text for p in starts] == [f"Case {n}: COC-2026-000{n}" for n in (1, 2, 3)]

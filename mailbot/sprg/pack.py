@@ -135,7 +135,7 @@ def age_text(referral: dict[str, Any], on: date) -> str:
         months = (when.year - born.year) * 12 + when.month - born.month - (when.day < born.day)
         text = f"{max(months, 0)} month{'s' if months != 1 else ''}"
     else:
-        text = f"{years}"
+        text = f"{years} year{'s' if years != 1 else ''}"
     return f"{text} (died)" if dod else text
 
 
@@ -146,6 +146,11 @@ class PackBuilder:
         self.chair = chair
         self.compiled_on = compiled_on
         self.doc: DocxDocument = Document()
+        props = self.doc.core_properties  # shown by Word and in the PDF's properties
+        props.author = ORG
+        props.title = f"SPRG agenda pack - {meeting:%d/%m/%Y}"
+        props.subject = "CONFIDENTIAL - NOT FOR ONWARD CIRCULATION"
+        props.comments = ""
         self._style_ids = {name: self.doc.styles[name].style_id
                            for name in ("Heading 1", "Heading 2", "Table Grid")}
         self._styles()
@@ -198,17 +203,17 @@ class PackBuilder:
         sub = section.header.add_paragraph()
         sub.alignment = WD_ALIGN_PARAGRAPH.CENTER
         small = sub.add_run(f"SPRG agenda pack - meeting of {long_date(self.meeting)}")
-        small.font.size = Pt(8)
+        small.font.size = Pt(9)
         small.font.color.rgb = GREY
         foot = section.footer.paragraphs[0]
         foot.alignment = WD_ALIGN_PARAGRAPH.CENTER
         lead = foot.add_run(f"{ORG}  |  Page ")
-        lead.font.size = Pt(8)
+        lead.font.size = Pt(9)
         _field(foot, "PAGE")
-        foot.add_run(" of ").font.size = Pt(8)
+        foot.add_run(" of ").font.size = Pt(9)
         _field(foot, "NUMPAGES")
         for run in foot.runs:
-            run.font.size = Pt(8)
+            run.font.size = Pt(9)
             run.font.color.rgb = GREY
 
     # -- building blocks -------------------------------------------------------------
@@ -304,7 +309,9 @@ class PackBuilder:
                                ["#", "Reference", "Referring agency", "Age", "Themes"])
             for n, case in enumerate(cases, start=1):
                 r = case.referral
-                self.row(table, [str(n), case.ref, _text((r.get("referrer") or {}).get("agency"))
+                ref = case.ref + (f"\n(possible duplicate of {', '.join(case.duplicates)})"
+                                  if case.duplicates else "")
+                self.row(table, [str(n), ref, _text((r.get("referrer") or {}).get("agency"))
                                  or "not given", age_text(r, self.meeting),
                                  _text(r.get("themes")) or "none ticked"])
         note = self.doc.add_paragraph()
@@ -331,6 +338,13 @@ class PackBuilder:
             f" on {uk_date(r.get('referral_date')) or 'a date not given'}. "
             f"Age of the child on the day of the meeting: {age_text(r, self.meeting)}.")
         lead_run.font.color.rgb = GREY
+        if case.duplicates:
+            warn = self.doc.add_paragraph()
+            run = warn.add_run(f"Possible duplicate: the same child's name and date of birth are "
+                               f"in {', '.join(case.duplicates)}. The CSCP team will confirm "
+                               "whether these are one referral.")
+            run.bold = True
+            run.font.color.rgb = RED
         self.heading("Referrer", 2)
         self.pairs([("Name", referrer.get("name")), ("Role", referrer.get("role")),
                     ("Agency", referrer.get("agency")), ("Email", referrer.get("email")),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -29,6 +29,8 @@ class PackCase:
     ref: str
     status: str
     referral: dict[str, Any]
+    #: Other cases about the same child (name and date of birth): the SPRG should know.
+    duplicates: list[str] = field(default_factory=list)
 
 
 def calendar_of(settings: Settings) -> Calendar:
@@ -112,5 +114,6 @@ def cases_of_meeting(session: Session, vault: Vault, meeting: date) -> list[Pack
     out = []
     for case in session.scalars(stmt):
         referral, _row = case_store.load_referral(session, vault, case)
-        out.append(PackCase(case.ref, case.status, referral))
+        out.append(PackCase(case.ref, case.status, referral,
+                            case_store.possible_duplicates(session, case)))
     return out

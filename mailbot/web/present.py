@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from mailbot import views
 from mailbot.forms.description import load_description
 from mailbot.referrals import get_path, is_blank
 
@@ -113,17 +114,4 @@ def layout(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-KIND_WORDS = {
-    "accept": "form received (complete)",
-    "request_missing": "form received (incomplete)",
-    "merge_followup": "follow-up added to the case",
-    "ignore_auto": "automatic mail",
-    "quarantine": "held for a person",
-    "reject_attachment": "attachment could not be opened",
-    "manual_entry": "form to enter by hand",
-    "not_referral": "general correspondence",
-    "reply": "reply sent",
-    "alert": "alert to the team",
-    "digest": "digest",
-    "reminder": "reminder to the referrer",
-}
+KIND_WORDS = views.KIND_WORDS
