@@ -245,7 +245,8 @@ def test_digest_names_no_one(meeting: App) -> None:
         assert scan(message.as_bytes()) == []
         assert "COC-2026-0004" not in message.as_string()
         subject = str(message["Subject"])
-        assert subject.startswith("[COC-2026-0001] [COC-2026-0002] [COC-2026-0003] ")
+        assert subject.startswith("SPRG meeting 17/12/2026") and subject.endswith(
+            "[COC-2026-0001] [COC-2026-0002] [COC-2026-0003]")
         text = message.get_body(("plain",)).get_content()
         html = message.get_body(("html",)).get_content()
         for body in (text, html):

@@ -26,7 +26,7 @@ from mailbot import outbox
 from mailbot.clock import london
 from mailbot.errors import ConfigError
 from mailbot.referrals import age_band, age_on, get_path
-from mailbot.replies import compose, make_message_id, render, tag_subject
+from mailbot.replies import compose, make_message_id, render
 from mailbot.settings import Settings
 from mailbot.sprg.models import Meeting
 from mailbot.sprg.pack import build_pack, long_date
@@ -77,8 +77,8 @@ def meeting_row(session: Session, vault: Vault, meeting: date, now: datetime) ->
 def digest_subject(meeting: date, refs: list[str]) -> str:
     count = f"{len(refs)} case{'s' if len(refs) != 1 else ''}"
     text = f"SPRG meeting {meeting:%d/%m/%Y}: agenda digest ({count})"
-    # Every case's tag, however many (INTERFACE.md): replies thread to each case.
-    return tag_subject(refs, text)
+    # Every case's tag, however many (INTERFACE.md), after the words a reader scans first.
+    return f"{text} " + " ".join(f"[{ref}]" for ref in refs) if refs else text
 
 
 def queue_digest(session: Session, vault: Vault, settings: Settings, env: Environment,
