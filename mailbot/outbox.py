@@ -126,9 +126,11 @@ class Drainer:
             if permanent or row.attempts >= self.max_attempts:
                 row.state = "failed"
                 log.warning("outbox failed", extra={"outbox_id": row.id, "kind": row.kind,
-                                                    "attempts": row.attempts})
+                                                    "attempts": row.attempts,
+                                                    "error": row.last_error})
             else:
                 row.state = "queued"
                 row.next_attempt_at = now + timedelta(seconds=backoff(row.attempts))
-                log.info("outbox retry", extra={"outbox_id": row.id,
-                                                "attempts": row.attempts})
+                log.warning("outbox retry", extra={
+                    "outbox_id": row.id, "attempts": row.attempts, "error": row.last_error,
+                    "next_attempt": row.next_attempt_at.isoformat(timespec="seconds")})

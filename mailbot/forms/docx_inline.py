@@ -9,13 +9,15 @@ that every value can say where it came from (its provenance).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 
 from lxml import etree
 
 from mailbot.forms.dates import parse_full_date
-from mailbot.forms.text import CC_OFF, CC_ON, LEGACY_OFF, LEGACY_ON
+from mailbot.forms.description import load_description
+from mailbot.forms.text import CC_OFF, CC_ON, LEGACY_OFF, LEGACY_ON, normalise_label
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 W14 = "{http://schemas.microsoft.com/office/word/2010/wordml}"
@@ -30,8 +32,18 @@ _SKIP = {
     W + "proofErr", W + "lastRenderedPageBreak",
 }
 _TRUE = {"1", "true", "on"}
-#: Symbol-font characters people use as boxes and ticks (Wingdings).
-_SYMBOLS = {0xA8: "☐", 0x6F: "☐", 0x71: "☐", 0xFE: "☑", 0xFD: "☒", 0xFC: "✓", 0x78: "☒"}
+#: Symbol-font characters people use as boxes and ticks, by font and code (the low byte
+#: of ``w:sym/@w:char``, of a private-use U+F0xx character, or of a Latin-1 character
+#: typed in that font: Wingdings shows "þ" as a ticked box).
+_SYMBOLS: dict[str, dict[int, str]] = {
+    "wingdings": {0xA8: "☐", 0x6F: "☐", 0x71: "☐", 0xFE: "☑", 0xFD: "☒", 0xFC: "✓",
+                  0x78: "☒", 0xFB: "☒"},
+    "wingdings 2": {0xA3: "☐", 0x2A: "☐", 0x52: "☑", 0x54: "☒", 0x53: "☒", 0x51: "☒",
+                    0x50: "✓", 0x4F: "☒"},
+    "symbol": {0xD6: "✓"},
+}
+#: Words a placeholder starts with when Word's flag is left on over typed text.
+_PROMPT = re.compile(r"^(?:click|tap|choose|select|enter|type)\b")
 
 
 def on(element: etree._Element | None, default: bool = True) -> bool:
@@ -52,6 +64,7 @@ class Inline:
     stack: list[str] = field(default_factory=list)
     fields: list[list[str]] = field(default_factory=list)
     picked_date: date | None = None
+    date_format: str | None = None
     placeholders: int = 0
 
     @property
@@ -98,18 +111,18 @@ def enter_control(sdt_pr: etree._Element | None, ctx: Inline) -> bool:
         return True
     checkbox = sdt_pr.find(W14 + "checkbox")
     if checkbox is not None:
-        checked = checkbox.find(W14 + "checked")
-        ticked = checked is not None and checked.get(W14 + "val", "0").lower() in _TRUE
+        checked = checkbox.find(W14 + "checked")  # an on/off property: no val means on
+        ticked = checked is not None and checked.get(W14 + "val", "1").lower() in _TRUE
         ctx.parts.append(CC_ON if ticked else CC_OFF)
         ctx.mechanisms.append("content_control:checkbox")
-        return False
-    if sdt_pr.find(W + "showingPlcHdr") is not None:
-        ctx.placeholders += 1
         return False
     picker = sdt_pr.find(W + "date")
     if picker is not None:
         picked = parse_full_date(picker.get(W + "fullDate"))
         ctx.picked_date = picked or ctx.picked_date
+        shown = picker.find(W + "dateFormat")
+        if shown is not None and shown.get(W + "val"):
+            ctx.date_format = shown.get(W + "val")
     ctx.stack.append(control_kind(sdt_pr))
     return True
 
@@ -157,6 +170,44 @@ def _legacy_dropdown(dd: etree._Element | None, ctx: Inline) -> None:
         ctx.mechanisms.append("legacy_field:dropdown")
 
 
+def _symbol(font: str | None, char: str) -> str:
+    """A ``w:sym`` as the box or tick it draws (nothing for other symbols)."""
+    try:
+        code = int(char, 16) & 0xFF
+    except ValueError:
+        return ""
+    table = _SYMBOLS.get((font or "Wingdings").strip().casefold(), {})
+    return table.get(code, "")
+
+
+def _run_font(run: etree._Element) -> str | None:
+    """The symbol font of a run (``w:rFonts``), None for a text font."""
+    fonts = run.find(f"{W}rPr/{W}rFonts")
+    if fonts is None:
+        return None
+    for attr in ("ascii", "hAnsi", "cs"):
+        name = (fonts.get(W + attr) or "").strip().casefold()
+        if name in _SYMBOLS:
+            return name
+    return None
+
+
+def _in_font(text: str, font: str | None) -> str:
+    """Text typed in a symbol font ("þ" in Wingdings), or private-use U+F0xx characters,
+    as the boxes and ticks they draw; other text is returned unchanged."""
+    if font is None and not any("\uf000" <= ch <= "\uf0ff" for ch in text):
+        return text
+    table = _SYMBOLS.get(font or "wingdings", {})
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if font is not None and code < 0x100 or 0xF000 <= code <= 0xF0FF:
+            out.append(table.get(code & 0xFF, ch if code < 0xF000 else ""))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def walk_inline(element: etree._Element, ctx: Inline) -> None:
     """Append the visible text under ``element`` to ``ctx`` (document order)."""
     for child in element:
@@ -164,7 +215,7 @@ def walk_inline(element: etree._Element, ctx: Inline) -> None:
         if not isinstance(tag, str) or tag in _SKIP:
             continue
         if tag == W + "t":
-            ctx.emit(child.text or "")
+            ctx.emit(_in_font(child.text or "", _run_font(element)))
         elif tag == W + "tab":
             ctx.emit("\t")
         elif tag in (W + "br", W + "cr"):
@@ -172,8 +223,7 @@ def walk_inline(element: etree._Element, ctx: Inline) -> None:
         elif tag == W + "noBreakHyphen":
             ctx.emit("-")
         elif tag == W + "sym":
-            code = int(child.get(W + "char", "0"), 16) & 0xFF
-            ctx.emit(_SYMBOLS.get(code, ""))
+            ctx.emit(_symbol(child.get(W + "font"), child.get(W + "char", "0")))
         elif tag == W + "fldChar":
             _field_char(child, ctx)
         elif tag == W + "sdt":
@@ -186,11 +236,39 @@ def walk_inline(element: etree._Element, ctx: Inline) -> None:
             walk_inline(child, ctx)
 
 
+def is_prompt(text: str) -> bool:
+    """Whether a control flagged as showing its placeholder really shows one."""
+    norm = normalise_label(text)
+    return not norm or norm in load_description().placeholder_keys or bool(_PROMPT.match(norm))
+
+
 def walk_control(sdt: etree._Element, ctx: Inline) -> None:
-    """A content control: its state first, then (if shown) its content."""
+    """A content control: its state first, then (if shown) its content.
+
+    ``w:showingPlcHdr`` is sometimes left on over typed text (a LibreOffice round
+    trip), so the content is read and counts as empty only when it is a prompt.
+    """
     depth = len(ctx.stack)
-    if enter_control(sdt.find(W + "sdtPr"), ctx):
+    sdt_pr = sdt.find(W + "sdtPr")
+    if enter_control(sdt_pr, ctx):
         content = sdt.find(W + "sdtContent")
         if content is not None:
-            walk_inline(content, ctx)
+            walk_content(content, ctx, sdt_pr)
     del ctx.stack[depth:]
+
+
+def showing_placeholder(sdt_pr: etree._Element | None) -> bool:
+    return sdt_pr is not None and sdt_pr.find(W + "showingPlcHdr") is not None
+
+
+def walk_content(content: etree._Element, ctx: Inline, sdt_pr: etree._Element | None) -> None:
+    """A control's content; a flagged placeholder is read aside and dropped if a prompt."""
+    if not showing_placeholder(sdt_pr):
+        walk_inline(content, ctx)
+        return
+    mark = len(ctx.parts), len(ctx.mechanisms)
+    walk_inline(content, ctx)
+    if is_prompt("".join(ctx.parts[mark[0]:])):
+        del ctx.parts[mark[0]:]
+        del ctx.mechanisms[mark[1]:]
+        ctx.placeholders += 1

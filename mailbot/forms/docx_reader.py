@@ -9,12 +9,14 @@ deleted table rows (tracked changes) are dropped.
 
 from __future__ import annotations
 
+import re
+import zipfile
 from collections.abc import Iterator
 
 from lxml import etree
 
 from mailbot.errors import FormRejected
-from mailbot.forms.docx_inline import Inline, W, enter_control, walk_inline
+from mailbot.forms.docx_inline import Inline, W, enter_control, walk_content, walk_inline
 from mailbot.forms.layout import Cell, Document, Row
 from mailbot.forms.safezip import DAMAGED, open_checked_zip, read_member
 
@@ -33,16 +35,46 @@ _PARSER = etree.XMLParser(
 )
 
 
+MAIN_PART = "word/document.xml"
+_OFFICE_DOCUMENT = re.compile(rb"/relationships/officeDocument$")
+#: "Strict Open XML Document" namespaces -> the transitional ones the reader knows.
+_STRICT = (
+    (b"http://purl.oclc.org/ooxml/wordprocessingml/main",
+     b"http://schemas.openxmlformats.org/wordprocessingml/2006/main"),
+    (b"http://purl.oclc.org/ooxml/officeDocument/relationships",
+     b"http://schemas.openxmlformats.org/officeDocument/2006/relationships"),
+)
+
+
+def main_part_name(archive: zipfile.ZipFile) -> str:
+    """The main document part named by ``_rels/.rels`` (Word calls it word/document.xml,
+    other writers need not), else ``word/document.xml``."""
+    rels = read_member(archive, "_rels/.rels")
+    if rels:
+        try:
+            root = etree.fromstring(rels, _PARSER)
+        except etree.XMLSyntaxError:
+            return MAIN_PART
+        for rel in root:
+            kind = (rel.get("Type") or "").encode()
+            target = rel.get("Target") or ""
+            if _OFFICE_DOCUMENT.search(kind) and target and rel.get("TargetMode") != "External":
+                return target.lstrip("/")
+    return MAIN_PART
+
+
 def load_document_xml(data: bytes) -> etree._Element:
-    """The root of ``word/document.xml``, after the zip and macro checks."""
+    """The root of the main document part, after the zip and macro checks."""
     with open_checked_zip(data) as archive:
         names = set(archive.namelist())
         types = read_member(archive, "[Content_Types].xml") or b""
         if "word/vbaProject.bin" in names or b"macroEnabled" in types:
             raise FormRejected(MACROS)
-        xml = read_member(archive, "word/document.xml")
+        xml = read_member(archive, main_part_name(archive))
     if xml is None:
         raise FormRejected(NOT_WORD)
+    for strict, transitional in _STRICT:
+        xml = xml.replace(strict, transitional)
     try:
         return etree.fromstring(xml, _PARSER)
     except etree.XMLSyntaxError as exc:
@@ -60,11 +92,13 @@ def _span(tc: etree._Element) -> int:
 def _cell(tc: etree._Element, col: int, sdt_pr: etree._Element | None) -> Cell:
     """One cell's visible text; ``sdt_pr`` is a control wrapping the whole cell."""
     ctx = Inline()
-    if sdt_pr is None or enter_control(sdt_pr, ctx):
+    if sdt_pr is None:
         walk_inline(tc, ctx)
+    elif enter_control(sdt_pr, ctx):
+        walk_content(tc, ctx, sdt_pr)
     return Cell(
         text=ctx.text, col=col, span=_span(tc), source=ctx.source,
-        picked_date=ctx.picked_date,
+        picked_date=ctx.picked_date, date_format=ctx.date_format,
         placeholder=ctx.placeholders > 0 and not ctx.text.strip(),
     )
 
@@ -102,14 +136,28 @@ def _row(tr: etree._Element, table: int) -> Row | None:
 def _paragraph(p: etree._Element) -> Row:
     ctx = Inline(base="table_cell:paragraph")
     walk_inline(p, ctx)
-    cell = Cell(text=ctx.text, source=ctx.source, picked_date=ctx.picked_date)
+    cell = Cell(text=ctx.text, source=ctx.source, picked_date=ctx.picked_date,
+                date_format=ctx.date_format, placeholder=ctx.placeholders > 0 and not ctx.text.strip())
     return Row([cell])
+
+
+def _frame_cell(tbl: etree._Element) -> etree._Element | None:
+    """The one cell of a 1x1 table that holds tables (a border drawn round the form)."""
+    rows = [tr for tr, _ in _unwrap(tbl, W + "tr")]
+    if len(rows) != 1:
+        return None
+    cells = [tc for tc, _ in _unwrap(rows[0], W + "tc")]
+    if len(cells) == 1 and cells[0].find(W + "tbl") is not None:
+        return cells[0]
+    return None
 
 
 def _blocks(parent: etree._Element, rows: list[Row], tables: list[int]) -> None:
     for child in parent:
         if child.tag == W + "p":
             rows.append(_paragraph(child))
+        elif child.tag == W + "tbl" and _frame_cell(child) is not None:
+            _blocks(_frame_cell(child), rows, tables)  # the whole form drawn in a frame
         elif child.tag == W + "tbl":
             tables[0] += 1
             number = tables[0]

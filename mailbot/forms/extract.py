@@ -9,15 +9,15 @@ shares the label's grid columns), inline after it ("Address: ..."), or in a matr
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from mailbot.errors import NotACocForm
 from mailbot.forms.description import FieldSpec, FormDescription
-from mailbot.forms.layout import Cell, Document, Row
+from mailbot.forms.layout import Cell, Document
 from mailbot.forms.model import ParsedForm, Query
 from mailbot.forms.record import empty_referral, missing_required, set_path
-from mailbot.forms.text import normalise_label
+from mailbot.forms.household import read_household
+from mailbot.forms.text import label_matches, normalise_label
 from mailbot.forms.values import Value, convert, inline_remainder, ticked_themes
 
 NOT_COC = "The document is not the Case of Concern referral form."
@@ -25,23 +25,15 @@ NOT_COC = "The document is not the Case of Concern referral form."
 Position = tuple[int, int]
 
 
-def label_matches(norm: str, label: str, *, prefix: bool = False) -> bool:
-    """Exact match after normalising; long labels and inline ones may be a prefix."""
-    if not label or not norm:
-        return False
-    if norm == label:
-        return True
-    if prefix or len(label.split()) >= 4:
-        return norm.startswith(label + " ")
-    return False
-
-
 @dataclass
 class Located:
     """Where each field's label was found (row index, cell index)."""
 
-    labels: dict[str, Position] = field(default_factory=dict)
-    household_header: int | None = None
+    #: Every place each label was found, in reading order (a form pasted twice has two).
+    labels: dict[str, list[Position]] = field(default_factory=dict)
+    household_headers: list[int] = field(default_factory=list)
+    #: Rows holding the household heading (for a table whose header row was deleted).
+    household_headings: list[int] = field(default_factory=list)
     theme_rows: list[int] = field(default_factory=list)
     sections_seen: set[str] = field(default_factory=set)
 
@@ -59,11 +51,11 @@ class Extractor:
         self._headings = {
             s.key: tuple(normalise_label(h) for h in s.headings) for s in desc.sections
         }
-        self._columns = {
+        self.columns = {
             c.key: tuple(normalise_label(x) for x in c.labels) for c in desc.household.columns
         }
         self._all_labels = {x for labels in self._field_labels.values() for x in labels}
-        self._all_labels |= {x for labels in self._columns.values() for x in labels}
+        self._all_labels |= {x for labels in self.columns.values() for x in labels}
         self._all_labels |= {x for f in desc.fields for x in map(normalise_label, f.column)}
 
     # ------------------------------------------------------------------ locating
@@ -73,15 +65,22 @@ class Extractor:
             return True
         return any(label_matches(norm, h) for hs in self._headings.values() for h in hs)
 
-    def _section_of(self, norm: str) -> str | None:
+    def section_of(self, norm: str) -> str | None:
         for key, headings in self._headings.items():
             if any(label_matches(norm, h, prefix=len(h.split()) >= 3) for h in headings):
                 return key
         return None
 
-    def _field_at(self, spec: FieldSpec, norm: str) -> bool:
+    def _field_at(self, spec: FieldSpec, norm: str, text: str = "") -> bool:
+        """Whether a cell is this field's label, alone or with its value after a colon."""
         prefix = spec.layout == "inline"
-        return any(label_matches(norm, x, prefix=prefix) for x in self._field_labels[spec.key])
+        labels = self._field_labels[spec.key]
+        if any(label_matches(norm, x, prefix=prefix) for x in labels):
+            return True
+        return (
+            ":" in text and any(label_matches(norm, x, prefix=True) for x in labels)
+            and bool(inline_remainder(text, spec.labels, colon=True))
+        )
 
     def locate(self) -> Located:
         """Walk the rows once, tracking the section, noting each label's position."""
@@ -89,10 +88,12 @@ class Extractor:
         section = ""
         for r in range(len(self.doc.rows)):
             for c, norm in enumerate(self.norms[r]):
-                new = self._section_of(norm)
+                new = self.section_of(norm)
                 if new:
                     section = new
                     found.sections_seen.add(new)
+                    if new == self.desc.household.section:
+                        found.household_headings.append(r)
                 self._note_labels(found, section, norm, (r, c))
             self._note_tables(found, section, r)
         for spec in self.desc.fields:  # fallback: a section whose heading was retyped
@@ -101,25 +102,25 @@ class Extractor:
             for r, norms in enumerate(self.norms):
                 hit = next((c for c, n in enumerate(norms) if self._field_at(spec, n)), None)
                 if hit is not None:
-                    found.labels[spec.key] = (r, hit)
+                    found.labels[spec.key] = [(r, hit)]
                     break
         return found
 
     def _note_labels(self, found: Located, section: str, norm: str, pos: Position) -> None:
+        text = self.doc.rows[pos[0]].cells[pos[1]].text
         for spec in self.desc.fields:
-            if spec.section == section and spec.key not in found.labels:
-                if self._field_at(spec, norm):
-                    found.labels[spec.key] = pos
+            if spec.section == section and self._field_at(spec, norm, text):
+                found.labels.setdefault(spec.key, []).append(pos)
 
     def _note_tables(self, found: Located, section: str, r: int) -> None:
-        if section == self.desc.household.section and found.household_header is None:
+        if section == self.desc.household.section:
             hits = sum(
                 any(label_matches(n, x) for x in labels)
                 for n in self.norms[r]
-                for labels in self._columns.values()
+                for labels in self.columns.values()
             )
             if hits >= self.desc.household.min_header_labels:
-                found.household_header = r
+                found.household_headers.append(r)
         if section == self.desc.themes_section:
             found.theme_rows.append(r)
 
@@ -184,49 +185,17 @@ def _value_for(ex: Extractor, spec: FieldSpec, pos: Position, year: int | None) 
     return convert(cell, text, spec.kind, ex.desc, choices=spec.choices, reference_year=year)
 
 
-def _household(ex: Extractor, start: int, year: int | None, form: ParsedForm) -> None:
-    header = ex.doc.rows[start]
-    columns: dict[str, Cell] = {}
-    for c, norm in enumerate(ex.norms[start]):
-        for key, labels in ex._columns.items():
-            if key not in columns and any(label_matches(norm, x) for x in labels):
-                columns[key] = header.cells[c]
-    kinds: dict[str, str] = {col.key: col.kind for col in ex.desc.household.columns}
-    stops = tuple(normalise_label(s) for s in ex.desc.household.stop_labels)
-    members: list[dict[str, str | None]] = []
-    for r in range(start + 1, len(ex.doc.rows)):
-        row = ex.doc.rows[r]
-        if row.table != header.table or any(
-            label_matches(n, s, prefix=True) for n in ex.norms[r][:1] for s in stops
-        ) or any(ex._section_of(n) for n in ex.norms[r]):
-            break
-        _member(ex, row, columns, kinds, year, form, members)
-    form.referral[ex.desc.household.key] = members
-
-
-def _member(
-    ex: Extractor, row: Row, columns: dict[str, Cell], kinds: dict[str, str],
-    year: int | None, form: ParsedForm, members: list[dict[str, str | None]],
-) -> None:
-    index = len(members)
-    member: dict[str, str | None] = {key: None for key in kinds}
-    sources: dict[str, str] = {}
-    for key, head in columns.items():
-        cell = next((x for x in row.cells if x.overlaps(head)), None)
-        if cell is None:
-            continue
-        value = convert(cell, cell.text, kinds[key], ex.desc, reference_year=year)
-        member[key] = value.value
+def _first_value(
+    ex: Extractor, spec: FieldSpec, positions: list[Position], year: int | None
+) -> Value:
+    """The value at the first place its label appears that has one (else the first)."""
+    first: Value | None = None
+    for pos in positions:
+        value = _value_for(ex, spec, pos, year)
         if value.value is not None:
-            sources[key] = value.source
-        if value.problem:
-            form.queries.append(Query(f"household.{index}.{key}", value.problem))
-    if any(v is not None for v in member.values()) or any(
-        q.field.startswith(f"household.{index}.") for q in form.queries
-    ):
-        members.append(member)
-        for key, source in sources.items():
-            form.provenance[f"household.{index}.{key}"] = source
+            return value
+        first = first or value
+    return first or Value(None, "")
 
 
 def _themes(ex: Extractor, rows: list[int], form: ParsedForm) -> None:
@@ -242,23 +211,22 @@ def _themes(ex: Extractor, rows: list[int], form: ParsedForm) -> None:
         form.provenance[f"themes.{i}"] = ticked[theme]
 
 
-def choose_reference_year(ex: Extractor, found: Located) -> int | None:
-    """The referral year, for reading two-digit years when the caller gave none."""
-    pos = found.labels.get("referral_date")
-    if pos is None:
-        return None
+def choose_reference_year(
+    ex: Extractor, found: Located, fallback: int | None = None
+) -> int | None:
+    """The referral year, for reading two-digit years (FIELDS.md), else ``fallback``.
+
+    A two-digit referral year is read against ``fallback`` when given, else as 20xx.
+    """
     spec = ex.desc.field("referral_date")
-    cell = ex.beside(pos) if spec.layout != "matrix" else None
-    if cell is None:
-        return None
-    if cell.picked_date is not None:
-        return cell.picked_date.year
-    years = re.findall(r"(?<!\d)(19\d\d|20\d\d)(?!\d)", cell.text)
-    return int(years[-1]) if years else None
+    value = _first_value(ex, spec, found.labels.get("referral_date", []), fallback or 2099)
+    if value.value is not None:
+        return int(value.value[:4])
+    return fallback
 
 
 def _recognised(ex: Extractor, found: Located) -> bool:
-    labels = len(found.labels) + (1 if found.household_header is not None else 0)
+    labels = len(found.labels) + (1 if found.household_headers else 0)
     text = normalise_label(ex.doc.text)
     titled = any(normalise_label(t) in text for t in ex.desc.title_words)
     return labels >= ex.desc.min_labels and (titled or labels >= 2 * ex.desc.min_labels)
@@ -271,19 +239,18 @@ def extract(doc: Document, desc: FormDescription, reference_year: int | None) ->
     if not _recognised(ex, found):
         raise NotACocForm(NOT_COC)
     form = ParsedForm(referral=empty_referral(desc), missing_required=[], source=doc.source)
-    year = reference_year or choose_reference_year(ex, found)
+    year = choose_reference_year(ex, found, reference_year)
     for spec in desc.fields:
-        pos = found.labels.get(spec.key)
-        if pos is None:
+        positions = found.labels.get(spec.key)
+        if not positions:
             continue
-        value = _value_for(ex, spec, pos, year)
+        value = _first_value(ex, spec, positions, year)
         if value.value is not None:
             set_path(form.referral, spec.key, value.value)
             form.provenance[spec.key] = value.source
         if value.problem:
             form.queries.append(Query(spec.key, value.problem))
-    if found.household_header is not None:
-        _household(ex, found.household_header, year, form)
+    read_household(ex, found, year, form)
     _themes(ex, found.theme_rows, form)
     form.missing_required = missing_required(form.referral, desc)
     return form

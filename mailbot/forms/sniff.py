@@ -7,6 +7,7 @@ zip containers, the member names are what count.
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from typing import Literal
 
@@ -31,6 +32,13 @@ def _ole_kind(data: bytes) -> FileKind:
     return "ole"
 
 
+_TYPES_CAP = 256 * 1024
+_WORD_MAIN = re.compile(
+    rb"application/vnd\.(?:openxmlformats-officedocument\.wordprocessingml\.document"
+    rb"|ms-word\.document\.macroEnabled)\.main\+xml"
+)
+
+
 def _zip_kind(data: bytes) -> FileKind:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -38,10 +46,17 @@ def _zip_kind(data: bytes) -> FileKind:
             mimetype = b""
             if "mimetype" in names and archive.getinfo("mimetype").file_size < 200:
                 mimetype = archive.read("mimetype")
+            types = b""
+            if "[Content_Types].xml" in names and (
+                archive.getinfo("[Content_Types].xml").file_size < _TYPES_CAP
+            ):
+                types = archive.read("[Content_Types].xml")
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError):
         return "other"
-    if "word/document.xml" in names:
-        macro = "word/vbaProject.bin" in names
+    if "word/document.xml" in names or _WORD_MAIN.search(types):
+        # A main part under another name, or a Strict Open XML document, says what it
+        # is in [Content_Types].xml.
+        macro = "word/vbaProject.bin" in names or b"macroEnabled.main" in types
         return "docm" if macro else "docx"
     if mimetype.startswith(b"application/vnd.oasis.opendocument.text"):
         return "odt"

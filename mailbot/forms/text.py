@@ -15,7 +15,7 @@ import unicodedata
 CC_ON, CC_OFF = "\ue001", "\ue000"
 LEGACY_ON, LEGACY_OFF = "\ue003", "\ue002"
 MARKERS = CC_ON + CC_OFF + LEGACY_ON + LEGACY_OFF
-TICKED_GLYPHS = "☒☑✔✓"
+TICKED_GLYPHS = "☒☑✔✓✗✘"
 EMPTY_BOXES = "☐□❑"
 BOXES = MARKERS + TICKED_GLYPHS + EMPTY_BOXES
 TICKED = CC_ON + LEGACY_ON + TICKED_GLYPHS
@@ -56,3 +56,14 @@ def strip_leaders(text: str) -> str:
 def one_line(text: str) -> str:
     """A short value on one line (names, agencies): inner whitespace folded."""
     return _SPACES.sub(" ", " ".join(text.split("\n"))).strip()
+
+
+def label_matches(norm: str, label: str, *, prefix: bool = False) -> bool:
+    """Exact match after normalising; long labels and inline ones may be a prefix."""
+    if not label or not norm:
+        return False
+    if norm == label:
+        return True
+    if prefix or len(label.split()) >= 4:
+        return norm.startswith(label + " ")
+    return False

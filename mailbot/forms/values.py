@@ -12,12 +12,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from mailbot.forms.dates import parse_uk_date
+from mailbot.forms.dates import month_first_format, parse_uk_date
 from mailbot.forms.description import FormDescription
 from mailbot.forms.layout import Cell
 from mailbot.forms.text import (
     BOXES,
+    CC_OFF,
     CC_ON,
+    EMPTY_BOXES,
+    LEGACY_OFF,
     LEGACY_ON,
     TICKED,
     clean_value,
@@ -54,27 +57,70 @@ def _choice(text: str, choices: Iterable[str]) -> str:
 
 _UNBORN = re.compile(r"\bunborn\b|\bEDD\b|expected date of", re.IGNORECASE)
 _DATE_IN_TEXT = re.compile(r"\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}")
+#: Written instead of a value, meaning "nothing to give" (normalised): absent, not a query.
+NOT_GIVEN = frozenset({
+    "n a", "na", "not applicable", "none", "n k", "nk", "not known", "unknown", "nil",
+    "",
+})
 
 
 def _date(cell: Cell, text: str, reference_year: int | None) -> tuple[str | None, str | None]:
-    """A date: the shown text read day first; a picker's stored date when no text shows.
+    """A date: the shown text read day first (or in the picker's display order).
 
-    "unborn, EDD 03/2027" is an answer, not an unreadable date: the expected date of
-    delivery is kept when it is a full date, otherwise the date is left empty.
+    A picker's stored date (``w:fullDate``) counts only while it shows text: it wins
+    when the text is that same date in another order or cannot be read; an emptied
+    picker keeps a stale stored date that nobody sees.  "unborn, EDD 03/2027" is an
+    answer, not an unreadable date: the expected date of delivery is kept when it is
+    a full date, otherwise the date is left empty.
     """
-    if text and _UNBORN.search(text):
+    if not text or normalise_label(text) in NOT_GIVEN:
+        return None, None
+    if _UNBORN.search(text):
         found = _DATE_IN_TEXT.search(text)
         edd = parse_uk_date(found.group(0), reference_year or 0) if found else None
         return (edd.value.isoformat() if edd and edd.value else None), None
-    typed = parse_uk_date(text, reference_year or 0) if text else None
+    typed = parse_uk_date(
+        text, reference_year or 0, month_first=month_first_format(cell.date_format)
+    ).value
     picked: date | None = cell.picked_date
-    if typed is not None and typed.value is not None:
-        return typed.value.isoformat(), None
-    if typed is not None and typed.unreadable:
-        return None, UNREADABLE_DATE  # what the reader sees wins over a stale picker value
-    if picked is not None:
+    if picked is not None and (
+        _swapped(typed) == picked if typed else _shows_year(text, picked)
+    ):
         return picked.isoformat(), None
-    return None, None
+    if typed is None:
+        return None, UNREADABLE_DATE  # what the reader sees wins over a stale picker value
+    return typed.isoformat(), None
+
+
+def _shows_year(text: str, picked: date) -> bool:
+    """Unreadable text that is still the picked date in some other format ("3/14/2015");
+    words with no year ("sometime in spring") are a query, not the stale stored date."""
+    return re.search(rf"(?<!\d)(?:{picked.year}|{picked.year % 100:02d})(?!\d)", text) is not None
+
+
+def _swapped(day: date) -> date | None:
+    """The same digits read the other way round (4 March for 3 April), if a date."""
+    try:
+        return day.replace(month=day.day, day=day.month)
+    except ValueError:
+        return None
+
+
+_NHS_LABEL = re.compile(r"^\s*NHS(?:\s*(?:number|num|no)\.?)?\s*[:#\-]?\s*", re.IGNORECASE)
+
+
+def _nhs(text: str) -> str | None:
+    """An NHS number: a leading label and spaces, dashes and dots dropped."""
+    text = _NHS_LABEL.sub("", text)
+    if normalise_label(text) in NOT_GIVEN:
+        return None
+    digits = re.sub(r"[\s.\-\u2013]", "", text)
+    if re.fullmatch(r"\d{10}", digits):
+        return digits
+    return "".join(text.split()) or None
+
+
+_EMAIL_LABEL = re.compile(r"^\s*(?:your\s+)?e-?mail(?:\s+address)?\s*:\s*", re.IGNORECASE)
 
 
 def convert(
@@ -97,8 +143,12 @@ def convert(
         return Value(None, "")
     if kind == "dropdown":
         return Value(_choice(cleaned, choices), cell.source)
-    if kind in ("nhs", "email"):
-        return Value("".join(cleaned.split()), cell.source)
+    if kind == "nhs":
+        nhs = _nhs(cleaned)
+        return Value(nhs, cell.source if nhs else "")
+    if kind == "email":
+        email = "".join(_EMAIL_LABEL.sub("", cleaned).split())
+        return Value(email or None, cell.source if email else "")
     return Value(cleaned, cell.source)
 
 
@@ -108,7 +158,7 @@ def inline_remainder(text: str, labels: tuple[str, ...], *, colon: bool = False)
     With ``colon`` the label must be followed by a colon: a beside-layout label such as
     "NHS Number (Health only)" is not an inline value of ")".
     """
-    sep = r"[ \t\u00a0]*:" if colon else r"[ \t\u00a0]*[:\-–]?"
+    sep = r"[ \t\u00a0]*[)\]]?[ \t\u00a0]*:" if colon else r"[ \t\u00a0]*[:\-–]?"
     for label in labels:
         words = re.findall(r"\w+", label)
         if not words:
@@ -146,14 +196,36 @@ def ticked_themes(text: str, themes: tuple[str, ...], glyph_source: str) -> list
     or an ``X``/``x`` typed in place of the box or between the box and the label.
     """
     found: list[tuple[str, str]] = []
-    start = 0
-    for match in _theme_pattern(themes).finditer(text):
-        prefix = text[start:match.start()]
-        start = match.end()
+    matches = list(_theme_pattern(themes).finditer(text))
+    for i, match in enumerate(matches):
+        prefix = text[matches[i - 1].end() if i else 0:match.start()]
+        if i and "\n" in prefix:  # what follows the previous label's line is its own
+            prefix = prefix.rsplit("\n", 1)[1]
         source = _tick_source(prefix, glyph_source)
+        if source is None:
+            source = _tick_after(text, match, matches[i + 1] if i + 1 < len(matches) else None,
+                                 glyph_source)
         if source:
             found.append((_theme_for(match.group(1), themes), source))
     return found
+
+
+def _tick_after(
+    text: str, match: re.Match[str], nxt: re.Match[str] | None, glyph_source: str
+) -> str | None:
+    """A tick typed after the last label of a line ("EHE (...) X", "Neglect - Yes")."""
+    end = text.find("\n", match.end())
+    end = len(text) if end < 0 else end
+    if nxt is not None and nxt.start() < end:
+        return None  # another label follows on the same line: the mark is its box
+    after = text[match.end():end]
+    if any(ch in after for ch in EMPTY_BOXES + CC_OFF + LEGACY_OFF):
+        return None
+    if any(ch in TICKED for ch in after):
+        return _tick_source(after, glyph_source)
+    if re.fullmatch(r"[\W_]*(?:x|yes|y)[\W_]*", after, re.IGNORECASE):
+        return glyph_source
+    return None
 
 
 def _tick_source(prefix: str, glyph_source: str) -> str | None:
