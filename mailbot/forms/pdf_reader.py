@@ -13,6 +13,7 @@ value is still found under its header on the next page.  A PDF with no text at a
 from __future__ import annotations
 
 import io
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,9 @@ SCANNED = (
 _LINE_TOLERANCE = 3.0
 _CELL_PADDING = 4.0
 _MARGIN = 60.0
+#: Bullets Word generates for a list, printed as text ("\uf0b7" from Symbol, or "•"):
+#: not part of what the referrer wrote (FIELDS.md), so dropped at line starts.
+_BULLET = re.compile(r"(?m)^[ \t]*[\uf0b7\uf0a7\uf076\uf0d8\u2022\u25aa\u25cf\u25e6][ \t]*")
 
 
 class NeedsManualEntry(FormRejected):
@@ -79,7 +83,7 @@ def cell_text(words: list[dict[str, Any]], right: float) -> str:
             out += " " + text
         else:
             out += "\n" + text
-    return out
+    return _BULLET.sub("", out)
 
 
 def _words_in(
