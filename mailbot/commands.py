@@ -137,6 +137,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
+    from mailbot.clock import SystemClock, london
     from mailbot.errors import FormError
     from mailbot.forms import parse_json, parse_report, read_form_bytes
 
@@ -145,7 +146,9 @@ def cmd_parse(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"cannot read {args.file}: {exc.strerror}") from exc
     try:
-        result: Any = read_form_bytes(data, args.file.name)
+        # Two-digit years count back from the form's own referral date, else from today.
+        this_year = london(SystemClock().now()).year
+        result: Any = read_form_bytes(data, args.file.name, reference_year=this_year)
     except FormError as exc:
         result = exc
     if args.json:

@@ -260,3 +260,78 @@ def add_household_members(form: Form, members: list[tuple[str, str, str, str]]) 
     for tr, member in zip(rows, members, strict=False):
         for tc, value in zip(form.cells(tr), member, strict=True):
             set_cell_text(tc, value)
+
+
+# ---------------------------------------------------------------- helpers for misreadings
+def sdt_of(tc: etree._Element) -> etree._Element:
+    """The content control in (or around) a value cell."""
+    sdt = next(tc.iterancestors(W + "sdt"), None)
+    return sdt if sdt is not None else tc.find(f".//{W}sdt")
+
+
+def picker(form: Form, label: str) -> etree._Element:
+    """The ``w:date`` properties of the date picker beside ``label``."""
+    return sdt_of(form.value_cell(label)).find(f"{W}sdtPr/{W}date")
+
+
+def symbol_run(font: str, char: str) -> list[etree._Element]:
+    """A ``w:sym`` box or tick in a symbol font (Insert > Symbol), then a space."""
+    r = w("r")
+    r.append(w("sym", font=font, char=char))
+    return [r, run(" ")]
+
+
+def font_run(font: str, text: str) -> list[etree._Element]:
+    """Text typed in a symbol font ("þ" in Wingdings draws a ticked box), then a space."""
+    r = w("r")
+    rpr = w("rPr")
+    rpr.append(w("rFonts", ascii=font, hAnsi=font))
+    r.append(rpr)
+    r.append(w("t", text))
+    return [r, run(" ")]
+
+
+def paste_blank_copy_first(form: Form) -> None:
+    """The blank form pasted above the filled one (the whole body, sections aside)."""
+    blank = [deepcopy(e) for e in Form().body if e.tag != W + "sectPr"]
+    for i, element in enumerate(blank):
+        form.body.insert(i, element)
+
+
+def put_in_frame(form: Form) -> None:
+    """The whole form moved into the one cell of a 1x1 table (a border round it)."""
+    tbl, tr, tc = w("tbl"), w("tr"), w("tc")
+    tbl.append(w("tblPr"))
+    tr.append(tc)
+    tbl.append(tr)
+    for element in [e for e in form.body if e.tag != W + "sectPr"]:
+        form.body.remove(element)
+        tc.append(element)
+    tc.append(paragraph())
+    form.body.insert(0, tbl)
+
+
+STRICT_W = b"http://purl.oclc.org/ooxml/wordprocessingml/main"
+
+
+def as_strict(form: Form) -> bytes:
+    """The form saved as "Strict Open XML Document" (the w: namespace differs)."""
+    xml = etree.tostring(form.root).replace(W_NS.encode(), STRICT_W)
+    return form.to_bytes({"word/document.xml": xml})
+
+
+def main_part_renamed(form: Form, name: str = "word/document2.xml") -> bytes:
+    """The main part stored under another name, found through ``_rels/.rels``."""
+    source = zipfile.ZipFile(io.BytesIO(form.to_bytes()))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for member in source.namelist():
+            data = source.read(member)
+            if member == "word/document.xml":
+                member = name
+            elif member == "word/_rels/document.xml.rels":
+                member = name.replace("word/", "word/_rels/") + ".rels"
+            elif member in ("_rels/.rels", "[Content_Types].xml"):
+                data = data.replace(b"word/document.xml", name.encode())
+            archive.writestr(member, data)
+    return buffer.getvalue()

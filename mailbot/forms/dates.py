@@ -96,8 +96,9 @@ def parse_uk_date(
     if match := _ISO.match(cleaned):
         return _make(int(match[1]), int(match[2]), int(match[3]))
     if match := _NUMERIC.match(cleaned):
-        day, month = (2, 1) if month_first else (1, 2)
-        return _make(_year(match[3], reference_year), int(match[month]), int(match[day]))
+        first, second = int(match[1]), int(match[2])
+        day, month_no = (second, first) if month_first else (first, second)
+        return _make(_year(match[3], reference_year), month_no, day)
     if (match := _MONTH_FIRST.match(cleaned)) and match[1] in _MONTHS:
         return _make(int(match[3]), _MONTHS[match[1]], int(match[2]))
     if match := _WORDY.match(cleaned):

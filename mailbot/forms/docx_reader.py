@@ -156,8 +156,8 @@ def _blocks(parent: etree._Element, rows: list[Row], tables: list[int]) -> None:
     for child in parent:
         if child.tag == W + "p":
             rows.append(_paragraph(child))
-        elif child.tag == W + "tbl" and _frame_cell(child) is not None:
-            _blocks(_frame_cell(child), rows, tables)  # the whole form drawn in a frame
+        elif child.tag == W + "tbl" and (frame := _frame_cell(child)) is not None:
+            _blocks(frame, rows, tables)  # the whole form drawn inside a 1x1 frame table
         elif child.tag == W + "tbl":
             tables[0] += 1
             number = tables[0]

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 from mailbot.errors import NotACocForm
 from mailbot.forms.description import FieldSpec, FormDescription
+from mailbot.forms.household import read_household
 from mailbot.forms.layout import Cell, Document
 from mailbot.forms.model import ParsedForm, Query
 from mailbot.forms.record import empty_referral, missing_required, set_path
-from mailbot.forms.household import read_household
 from mailbot.forms.text import label_matches, normalise_label
 from mailbot.forms.values import Value, convert, inline_remainder, ticked_themes
 
@@ -188,9 +188,18 @@ def _value_for(ex: Extractor, spec: FieldSpec, pos: Position, year: int | None) 
 def _first_value(
     ex: Extractor, spec: FieldSpec, positions: list[Position], year: int | None
 ) -> Value:
-    """The value at the first place its label appears that has one (else the first)."""
+    """The value at the first place its label appears that has one (else the first).
+
+    Another place counts only in another table (the form pasted twice), so a value
+    that reads like a label ("Organisation") never lends its neighbour's value.
+    """
     first: Value | None = None
+    tables: set[int] = set()
     for pos in positions:
+        table = ex.doc.rows[pos[0]].table
+        if table in tables and table >= 0:
+            continue
+        tables.add(table)
         value = _value_for(ex, spec, pos, year)
         if value.value is not None:
             return value

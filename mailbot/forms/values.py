@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 
 from mailbot.forms.dates import month_first_format, parse_uk_date
 from mailbot.forms.description import FormDescription
@@ -171,6 +172,7 @@ def inline_remainder(text: str, labels: tuple[str, ...], *, colon: bool = False)
     return None
 
 
+@cache
 def _theme_pattern(themes: tuple[str, ...]) -> re.Pattern[str]:
     ordered = sorted(themes, key=len, reverse=True)
     parts = []
