@@ -14,7 +14,7 @@ from mailbot.app import App, build_app
 from mailbot.clock import FixedClock
 from mailbot.settings import load_settings
 
-pytest_plugins = ["_servers"]
+pytest_plugins = ["_servers", "webfixtures"]
 
 DATA = Path(__file__).parent / "data"
 EMAILS = DATA / "emails"

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser.websupport import PASSWORD, csrf_of, post, seeded_app, sign_in, web_app
+from browser.websupport import PASSWORD, csrf_of, post, sign_in, web_app
 from conftest import make_env
 from flask import Flask
 from sqlalchemy import select
@@ -21,10 +20,8 @@ from mailbot.web.factory import create_app
 
 
 @pytest.fixture
-def bot(tmp_path: Path, clock: FixedClock) -> Iterator[App]:
-    app = seeded_app(tmp_path, clock)
-    yield app
-    app.close()
+def bot(seeded_bot: App) -> App:
+    return seeded_bot
 
 
 @pytest.fixture

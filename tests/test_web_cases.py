@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from browser.websupport import post, seeded_app, sign_in, web_app
+from browser.websupport import post, sign_in
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -18,17 +15,8 @@ from mailbot.store.models import Attachment, AuditEntry, Case, InboundMessage, R
 
 
 @pytest.fixture
-def bot(tmp_path: Path, clock: FixedClock) -> Iterator[App]:
-    app = seeded_app(tmp_path, clock)
-    yield app
-    app.close()
-
-
-@pytest.fixture
-def team(bot: App) -> FlaskClient:
-    client = web_app(bot).test_client()
-    sign_in(client, "tess.team")
-    return client
+def bot(seeded_bot: App) -> App:
+    return seeded_bot
 
 
 def case_of(bot: App, ref: str) -> dict:

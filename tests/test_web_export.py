@@ -4,32 +4,19 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from browser.websupport import seeded_app, sign_in, web_app
 from flask.testing import FlaskClient
 from openpyxl import load_workbook
 from privacy import scan
 
 from mailbot.app import App
-from mailbot.clock import FixedClock
 from mailbot.web.trends import COLUMNS
 
 
 @pytest.fixture
-def bot(tmp_path: Path, clock: FixedClock) -> Iterator[App]:
-    app = seeded_app(tmp_path, clock)
-    yield app
-    app.close()
-
-
-@pytest.fixture
-def team(bot: App) -> FlaskClient:
-    client = web_app(bot).test_client()
-    sign_in(client, "tess.team")
-    return client
+def bot(seeded_bot: App) -> App:
+    return seeded_bot
 
 
 def test_csv_export_has_the_queue_and_no_personal_data(team: FlaskClient) -> None:

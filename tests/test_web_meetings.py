@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from browser.websupport import post, seeded_app, sign_in, web_app
+from browser.websupport import post
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from mailbot import views
 from mailbot.app import App
-from mailbot.clock import FixedClock
 from mailbot.store.models import Outbox
 
 
 @pytest.fixture
-def bot(tmp_path: Path, clock: FixedClock) -> Iterator[App]:
-    app = seeded_app(tmp_path, clock)
-    yield app
-    app.close()
-
-
-@pytest.fixture
-def team(bot: App) -> FlaskClient:
-    client = web_app(bot).test_client()
-    sign_in(client, "tess.team")
-    return client
+def bot(seeded_bot: App) -> App:
+    return seeded_bot
 
 
 def status(bot: App, ref: str) -> tuple[str, str | None]:
