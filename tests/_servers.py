@@ -39,6 +39,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from services import missing_service
 
 USER = "cscp@example.org"
 PASSWORD = "test-password-1"  # noqa: S105 - a throwaway password for a private server
@@ -58,13 +59,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "dovecot" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.dovecot)
-
-
-def _missing(reason: str) -> None:
-    """Skip locally, fail on CI: a CI run must not pass by skipping the mail servers."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 # -- a test CA --------------------------------------------------------------------
@@ -309,9 +303,9 @@ def dovecot(test_ca: TestCA, token_endpoint: TokenEndpoint) -> Iterator[DovecotS
     """A private Dovecot for the whole session; skipped (failed on CI) when absent."""
     binary = shutil.which("dovecot") or ("/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None)
     if binary is None:
-        _missing("Dovecot is not installed (apt-get install dovecot-imapd)")
+        missing_service("Dovecot is not installed (apt-get install dovecot-imapd)")
     if os.geteuid() != 0:
-        _missing("the private Dovecot needs root (it drops to the dovecot/dovenull users)")
+        missing_service("the private Dovecot needs root (it drops to the dovecot/dovenull users)")
     # Not under pytest's tmp folder: that one is mode 0700, which user dovecot cannot enter.
     root = Path(tempfile.mkdtemp(prefix="mailbot-dovecot-"))
     config, port, tls_port = _prepare_dovecot_root(root, test_ca, token_endpoint.introspect_url)

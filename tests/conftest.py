@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from services import missing_service
 
 from mailbot.app import App, build_app
 from mailbot.clock import FixedClock
@@ -21,17 +22,6 @@ EMAILS = DATA / "emails"
 PEER_MAIL = Path(__file__).resolve().parents[2] / "shared" / "peer-mail"
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TRUSTED = "mx.cscp.example.org"
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() == "true"
-
-
-def missing_service(reason: str) -> None:
-    """Skip on a laptop; fail under CI, where every service must be there."""
-    if in_ci():
-        pytest.fail(f"required under CI: {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture(autouse=True)
@@ -74,6 +64,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}"
     else:
         yield from _postgres_url()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database of its own, dropped afterwards."""
+    yield from _postgres_url()
 
 
 @pytest.fixture
@@ -132,3 +128,22 @@ def simple_referral(n: int, tag: str = "msg") -> bytes:
     msg["Message-ID"] = f"<{tag}-{n}@school.example.org>"
     msg.set_content("Please find attached a case of concern referral.")
     return msg.as_bytes()
+
+
+def run_two_workers(tmp_path: Path, env: dict[str, str]) -> tuple[list[str], list[dict[str, Any]]]:
+    """``mailbot init``, then two ``poll --once`` processes at once; their summaries and
+    the ``messages --json`` rows afterwards."""
+    import json
+    import subprocess
+    import sys
+
+    mailbot = [sys.executable, "-m", "mailbot"]
+    subprocess.run([*mailbot, "init"], env=env, cwd=tmp_path, check=True, capture_output=True)
+    workers = [subprocess.Popen([*mailbot, "poll", "--once"], env=env, cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+               for _ in range(2)]
+    outputs = [w.communicate(timeout=300) for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    rows = json.loads(subprocess.run([*mailbot, "messages", "--json"], env=env, cwd=tmp_path,
+                                     check=True, capture_output=True, text=True).stdout)
+    return [out.decode() for out, _err in outputs], rows

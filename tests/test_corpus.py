@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import DATA, EMAILS, PEER_MAIL, make_app
+from services import missing_service
 from sqlalchemy import select
 from test_pipeline import deliver, handled, message_id, outbox_messages, poll, replies_to
 
@@ -115,7 +116,8 @@ def test_peer_mail_never_crashes_and_never_answers_automatic_mail(
         tmp_path: Path, clock: FixedClock) -> None:
     files = _peer_messages()
     if not files:
-        pytest.skip("../shared/peer-mail is not here (it is someone else's work, not copied)")
+        missing_service("../shared/peer-mail is not here (it is someone else's work, not "
+                        "copied; CI lays shared/ beside the clone)")
     app = make_app(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}", clock)
     for path in files:
         app.mailbox.append(path.read_bytes())

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from services import missing_service
 
 from mailbot.forms import read_attachments
 from mailbot.forms.convert import soffice_path
@@ -28,7 +29,7 @@ def _convert(source: Path, target: str, folder: Path) -> bytes:
 @pytest.mark.parametrize("target", ["odt", "doc"])
 def test_old_formats_are_converted_and_read(tmp_path: Path, target: str) -> None:
     if soffice_path() is None:
-        pytest.skip("LibreOffice is not installed: .doc/.odt are answered with a request "
+        missing_service("LibreOffice is not installed: .doc/.odt are answered with a request "
                     "for .docx or PDF instead (tested in test_forms_attachments)")
     data = _convert(FORMS / "coc-01-complete.docx", target, tmp_path)
     (verdict,) = read_attachments([(f"referral.{target}", "application/octet-stream", data)],

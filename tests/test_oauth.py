@@ -90,7 +90,6 @@ def test_xoauth2_string() -> None:
 
 @pytest.fixture
 def endpoint(token_endpoint: TokenEndpoint) -> Iterator[TokenEndpoint]:
-    pytest.importorskip("msal", reason="msal is needed only for Microsoft 365 (pip install msal)")
     token_endpoint.requests.clear()
     token_endpoint.refuse = False
     yield token_endpoint

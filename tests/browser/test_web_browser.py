@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from browser.websupport import PASSWORD, seeded_app, web_app
-from conftest import missing_service
+from services import missing_service
 from sqlalchemy import select
 
 from mailbot.clock import FixedClock
