@@ -9,38 +9,11 @@ from datetime import date, datetime
 from typing import Any
 
 from mailbot.clock import london
+from mailbot.forms import REQUIRED_FIELDS  # the form's description says which are required
+from mailbot.forms.record import get_path, set_path
 
-REQUIRED_FIELDS: tuple[str, ...] = (
-    "referrer.name", "referrer.role", "referrer.agency", "referrer.email", "referral_date",
-    "child.full_name", "child.dob", "child.address", "incident_details",
-    "anticipated_learning",
-)
-
-
-def get_path(record: dict[str, Any], dotted: str) -> Any:
-    node: Any = record
-    for part in dotted.split("."):
-        if isinstance(node, list):
-            try:
-                node = node[int(part)]
-            except (ValueError, IndexError):
-                return None
-        elif isinstance(node, dict):
-            node = node.get(part)
-        else:
-            return None
-    return node
-
-
-def set_path(record: dict[str, Any], dotted: str, value: Any) -> None:
-    parts = dotted.split(".")
-    node: Any = record
-    for part in parts[:-1]:
-        node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
-    if isinstance(node, list):
-        node[int(parts[-1])] = value
-    else:
-        node[parts[-1]] = value
+__all__ = ["REQUIRED_FIELDS", "get_path", "set_path", "is_blank", "missing_required",
+           "apply_fallbacks", "child_key", "age_on", "age_band"]
 
 
 def is_blank(value: Any) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -10,34 +11,11 @@ from sqlalchemy.orm import Session
 from mailbot import cases as case_store
 from mailbot.app import App
 from mailbot.errors import NotFound, UsageError
-from mailbot.handlers import HandlerContext, Outcome
-from mailbot.handlers.automatic import handle_automatic
-from mailbot.handlers.base import CaseSummary
-from mailbot.handlers.followup import target_cases
-from mailbot.handlers.referral import handle_correspondence, handle_referral
-from mailbot.mail.reader import InboundMessage, read_message
+from mailbot.handlers import decide
+from mailbot.mail.reader import read_message
+from mailbot.outcomes import OutcomeApplier
 from mailbot.store.models import InboundMessage as MessageRow
 from mailbot.store.vault import Vault
-
-
-def decide_trusted(msg: InboundMessage, ctx: HandlerContext) -> Outcome:
-    """The usual order without the trust checks: a person vouched for this message."""
-    for handler in (handle_automatic, _followup_any_sender, handle_referral,
-                    handle_correspondence):
-        outcome = handler(msg, ctx)
-        if outcome is not None:
-            return outcome
-    raise AssertionError("handle_correspondence always decides")
-
-
-def _followup_any_sender(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None:
-    cases = target_cases(msg, ctx)
-    if not cases:
-        return None
-    case: CaseSummary = cases[0]
-    verdicts = ctx.read_forms(msg)
-    return Outcome("merge_followup", f"released by a person: follow-up to {case.ref}",
-                   verdicts=verdicts, case=case)
 
 
 def release(app: App, row_id: str, *, actor: str) -> list[str]:
@@ -46,15 +24,14 @@ def release(app: App, row_id: str, *, actor: str) -> list[str]:
         row = _held(session, row_id)
         msg = read_message(app.vault.open(session, row, "raw_enc"),
                            trusted_authserv_id=app.settings.trusted_authserv_id)
-        outcome = decide_trusted(msg, app.handler_context(session))
+        context = replace(app.handler_context(session), trusted=True)
+        outcome = decide(msg, context)
         if outcome.action == "quarantine":
             raise UsageError("the message still cannot be handled automatically")
         row.action = outcome.action
         row.reason = f"released by {actor}: {outcome.reason}"
         row.hold_state = "released"
-        outcome.alert = None
-        from mailbot.outcomes import OutcomeApplier
-
+        outcome.alert = None  # the person releasing it is the team
         refs = OutcomeApplier(app.settings, app.vault, app.env)(session, msg, row, outcome, now)
         case_store.audit(session, now, actor, "quarantine.released", message_id=row.id)
         return refs

@@ -7,10 +7,13 @@ an audit entry every time it is used.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
+from email import policy
+from email.parser import BytesHeaderParser
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import String, cast, or_, select
 from sqlalchemy.orm import Session
 
 from mailbot import cases as case_store
@@ -136,7 +139,9 @@ def _messages_of(session: Session, vault: Vault, case: Case) -> list[dict[str, A
                     "sender": vault.open_text(session, row, "sender_enc"),
                     "subject": vault.open_text(session, row, "subject_enc"),
                     "kind": row.action, "direction": "in"})
-    for sent in session.scalars(select(Outbox).order_by(Outbox.created_at)):
+    # Narrowed in the database on the JSON list's text, then checked exactly here.
+    tagged = cast(Outbox.case_refs, String).like(f'%"{case.ref}"%')
+    for sent in session.scalars(select(Outbox).where(tagged).order_by(Outbox.created_at)):
         if case.ref not in (sent.case_refs or []):
             continue
         order[sent.id] = (sent.created_at, 1)
@@ -180,20 +185,21 @@ def show(session: Session, vault: Vault, ref: str, *, from_address: str) -> dict
 def messages(session: Session, vault: Vault) -> list[dict[str, Any]]:
     out = []
     for row in session.scalars(select(InboundMessage).order_by(InboundMessage.received_at)):
-        out.append({"id": row.id, "message_id": None, "received_at": iso(row.received_at),
+        out.append({"id": row.id, "message_id": _message_id_of(session, vault, row),
+                    "received_at": iso(row.received_at),
                     "sender": vault.open_text(session, row, "sender_enc"),
                     "action": row.action,
                     "case_refs": case_store.case_refs_of_message(session, row.id),
                     "reason": row.reason})
-        raw_id = _message_id_of(session, vault, row)
-        out[-1]["message_id"] = raw_id
     return out
 
 
 def _message_id_of(session: Session, vault: Vault, row: InboundMessage) -> str | None:
-    from mailbot.mail.reader import read_message
-
-    return read_message(vault.open(session, row, "raw_enc")).message_id
+    """The Message-ID from the stored message's header block (not the whole MIME tree)."""
+    raw = vault.open(session, row, "raw_enc")
+    headers = BytesHeaderParser(policy=policy.default).parsebytes(raw)
+    found = re.findall(r"<[^<>\s]+>", str(headers.get("Message-ID", "") or ""))
+    return found[0] if found else None
 
 
 def quarantine(session: Session, vault: Vault) -> list[dict[str, Any]]:

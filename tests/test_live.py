@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import sys
 import threading
 import time
 from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
-from conftest import _postgres_url, eml, make_app, make_env, simple_referral
+from conftest import eml, make_app, make_env, run_two_workers, simple_referral
 from test_pipeline import handled
 
 from mailbot.app import App
@@ -146,11 +144,6 @@ def test_uidvalidity_change_handles_nothing_twice(
     assert app.mailbox.list_new() == []
 
 
-@pytest.fixture
-def pg_url():  # type: ignore[no-untyped-def]
-    yield from _postgres_url()
-
-
 @pytest.mark.slow
 def test_two_workers_on_postgresql_and_one_imap_mailbox(
         tmp_path: Path, pg_url: str, dovecot_account, smtp_server) -> None:  # type: ignore[no-untyped-def]
@@ -161,16 +154,7 @@ def test_two_workers_on_postgresql_and_one_imap_mailbox(
                                    MAILBOT_MAILBOX_PASSWORD=dovecot_account.password,
                                    MAILBOT_OUTBOUND_URL=smtp_server.url("smtp"),
                                    MAILBOT_LOG_LEVEL="WARNING")}
-    subprocess.run([sys.executable, "-m", "mailbot", "init"], env=env, cwd=tmp_path, check=True,
-                   capture_output=True)
-    workers = [subprocess.Popen([sys.executable, "-m", "mailbot", "poll", "--once"], env=env,
-                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-               for _ in range(2)]
-    outputs = [w.communicate(timeout=300) for w in workers]
-    assert [w.returncode for w in workers] == [0, 0], outputs
-    rows = json.loads(subprocess.run(
-        [sys.executable, "-m", "mailbot", "messages", "--json"], env=env, cwd=tmp_path,
-        check=True, capture_output=True, text=True).stdout)
+    _summaries, rows = run_two_workers(tmp_path, env)
     assert len(rows) == total
     ids = reply_ids(smtp_server)
     assert len(ids) == total and len(set(ids)) == total

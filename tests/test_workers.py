@@ -10,18 +10,13 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
-from conftest import _postgres_url, make_env, simple_referral
+from conftest import make_env, run_two_workers, simple_referral
 
 from mailbot.mail.maildir import MaildirMailbox
 
 TOTAL = 200
 
 
-
-
-@pytest.fixture
-def pg_url() -> object:
-    yield from _postgres_url()
 
 
 @pytest.mark.slow
@@ -32,18 +27,9 @@ def test_two_workers_200_messages_exactly_once(tmp_path: Path, pg_url: str, smtp
     box = MaildirMailbox(tmp_path / "var" / "inbox")
     for n in range(TOTAL):
         box.append(simple_referral(n, "worker"))
-    subprocess.run([sys.executable, "-m", "mailbot", "init"], env=env, cwd=tmp_path, check=True,
-                   capture_output=True)
-    workers = [subprocess.Popen([sys.executable, "-m", "mailbot", "poll", "--once"], env=env,
-                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-               for _ in range(2)]
-    outputs = [w.communicate(timeout=300) for w in workers]
-    assert [w.returncode for w in workers] == [0, 0], outputs
-    handled_each = [int(out.decode().split("handled ")[1].split()[0]) for out, _ in outputs]
+    summaries, rows = run_two_workers(tmp_path, env)
+    handled_each = [int(out.split("handled ")[1].split()[0]) for out in summaries]
     assert all(n > 0 for n in handled_each), "both workers should have taken a share"
-    rows = json.loads(subprocess.run(
-        [sys.executable, "-m", "mailbot", "messages", "--json"], env=env, cwd=tmp_path,
-        check=True, capture_output=True, text=True).stdout)
     assert len(rows) == TOTAL
     assert box.list_new() == []
     sent_ids = [BytesParser().parsebytes(r.data)["In-Reply-To"] for r in

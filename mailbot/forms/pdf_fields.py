@@ -10,8 +10,6 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from pypdf import PdfReader
-
 from mailbot.forms.description import FieldSpec, FormDescription
 from mailbot.forms.layout import Cell
 from mailbot.forms.model import ParsedForm
@@ -23,6 +21,8 @@ from mailbot.forms.values import convert
 def _acro_values(data: bytes) -> dict[str, str]:
     """Field name/tooltip (normalised) -> value, for fields that hold text."""
     try:
+        from pypdf import PdfReader  # loaded only when a PDF arrives (70 ms)
+
         fields: dict[str, Any] = PdfReader(io.BytesIO(data)).get_fields() or {}
     except Exception:  # noqa: BLE001
         # pypdf raises many types on broken files; the page text has already been read,

@@ -18,7 +18,6 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-import pdfplumber
 from pdfminer.pdfdocument import PDFPasswordIncorrect
 
 from mailbot.errors import FormRejected
@@ -184,6 +183,8 @@ def _stitch(blocks: list[_Block]) -> list[Row]:
 def read_pdf_layout(data: bytes) -> Document:
     """The rows of a flattened PDF form; NeedsManualEntry when there is no text to read."""
     try:
+        import pdfplumber  # here, not at start-up: most mail carries no PDF (80 ms to load)
+
         with pdfplumber.open(io.BytesIO(data)) as pdf:
             blocks: list[_Block] = []
             height = 842.0

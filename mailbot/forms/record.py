@@ -9,12 +9,15 @@ from mailbot.forms.model import Referral
 
 
 def set_path(record: Referral, key: str, value: Any) -> None:
-    """Set ``a.b.c`` in nested dicts, creating the levels on the way."""
+    """Set ``a.b.c`` (or ``household.0.dob``), creating dict levels on the way."""
     *parents, last = key.split(".")
-    node = record
+    node: Any = record
     for part in parents:
-        node = node.setdefault(part, {})
-    node[last] = value
+        node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
 
 
 def get_path(record: Referral, key: str) -> Any:

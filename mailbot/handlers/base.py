@@ -75,3 +75,6 @@ class HandlerContext:
     team_senders: frozenset[str]
     #: Our own addresses: mail from them is never answered (loops).
     own_addresses: frozenset[str]
+    #: A person vouched for this message (a released quarantine): the sender checks
+    #: (DMARC, the follow-up sender rule) are not applied; everything else is.
+    trusted: bool = False

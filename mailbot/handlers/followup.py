@@ -37,7 +37,7 @@ def handle_followup(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None:
     if not cases:
         return None
     sender = msg.sender or ""
-    own = [c for c in cases if sender in c.senders]
+    own = cases if ctx.trusted else [c for c in cases if sender in c.senders]
     if not own:
         return Outcome(
             "quarantine",

@@ -7,6 +7,8 @@ from mailbot.mail.reader import InboundMessage
 
 
 def handle_untrusted(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None:
+    if ctx.trusted:
+        return None
     if msg.dmarc == "fail":
         return Outcome(
             "quarantine",

@@ -94,14 +94,13 @@ class SmtpSender:
     def verify(self) -> None:
         """Greet the relay as a send would (TLS, EHLO, AUTH), then leave: `mailbot check`."""
         try:
-            conn = self._connection()
+            self._connection()
         except SendError:
             self._drop()
             raise
         except (smtplib.SMTPException, OSError) as exc:
             self._drop()
             raise TemporarySendError(f"{self._name}: {_describe(exc)}") from exc
-        del conn
         self.close()
 
     def close(self) -> None:
