@@ -26,11 +26,11 @@ import docx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mailbot import cases as case_store  # noqa: E402
 from mailbot.app import build_app  # noqa: E402
+from mailbot.cases import store as case_store  # noqa: E402
 from mailbot.clock import FixedClock  # noqa: E402
 from mailbot.settings import load_settings  # noqa: E402
-from mailbot.sprg.digest import encrypt_docx  # noqa: E402
+from mailbot.sprg.meeting_digest import encrypt_docx  # noqa: E402
 from mailbot.sprg.pack import build_pack, write_pack  # noqa: E402
 from mailbot.sprg.scheduling import PackCase, cases_of_meeting  # noqa: E402
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from mailbot.app import build_app
 from mailbot.clock import FixedClock
-from mailbot.poller import Poller
+from mailbot.intake.poller import Poller
 from mailbot.settings import load_settings
 
 SAMPLES = Path(__file__).resolve().parents[1] / "tests" / "data" / "emails"

@@ -1,5 +1,5 @@
 import sys
 
-from mailbot.cli import main
+from mailbot.cli.main import main
 
 sys.exit(main())

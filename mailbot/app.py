@@ -14,21 +14,21 @@ from jinja2 import Environment
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mailbot.cases import DbCaseLookup
+from mailbot.cases.store import DbCaseLookup
 from mailbot.clock import Clock, SystemClock, london
 from mailbot.errors import ConfigError, KeyFileError
 from mailbot.forms import read_attachments
 from mailbot.forms.model import AttachmentVerdict
-from mailbot.handlers import HandlerContext
-from mailbot.intake import Intake
+from mailbot.intake.actions.applier import OutcomeApplier
+from mailbot.intake.handlers import HandlerContext
+from mailbot.intake.pipeline import Intake
 from mailbot.mail.connect import open_mailbox, open_sender
 from mailbot.mail.mailbox import Mailbox
 from mailbot.mail.oauth import TokenSource
 from mailbot.mail.reader import InboundMessage
 from mailbot.mail.sender import Sender
-from mailbot.outbox import Drainer
-from mailbot.outcomes import OutcomeApplier
-from mailbot.replies import template_env
+from mailbot.outbound.compose import template_env
+from mailbot.outbound.outbox import Drainer
 from mailbot.settings import Settings
 from mailbot.store.db import Database
 from mailbot.store.keys import SETTING as KEY_SETTING

@@ -14,10 +14,10 @@ from privacy import scan
 from sqlalchemy import select
 
 from mailbot.app import App
-from mailbot.chasers import flagged_refs, run_chasers
 from mailbot.clock import FixedClock
-from mailbot.digest import morning_jobs
-from mailbot.poller import Poller
+from mailbot.intake.poller import Poller
+from mailbot.jobs.chasers import flagged_refs, run_chasers
+from mailbot.jobs.morning import morning_jobs
 from mailbot.store.models import AuditEntry, Outbox
 
 START = datetime(2026, 10, 12, 7, 30, tzinfo=UTC)  # Monday, 08:30 in London

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import eml, make_env
 
-from mailbot.cli import main
+from mailbot.cli.main import main
 from mailbot.mail.maildir import MaildirMailbox
 
 

@@ -12,10 +12,10 @@ from services import missing_service
 from sqlalchemy import select
 from test_pipeline import deliver, handled, message_id, outbox_messages, poll, replies_to
 
-from mailbot import views
 from mailbot.app import App
+from mailbot.cases import views
 from mailbot.clock import FixedClock
-from mailbot.handlers.base import ACTIONS
+from mailbot.intake.handlers.base import ACTIONS
 from mailbot.store.models import ReferralVersion
 
 NAMES = sorted(p.stem for p in EMAILS.glob("*.eml"))

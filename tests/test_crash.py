@@ -13,8 +13,8 @@ import pytest
 from conftest import eml, make_app, make_env, simple_referral
 from test_pipeline import handled, outbox_messages, poll
 
-from mailbot import views
 from mailbot.app import build_app
+from mailbot.cases import views
 from mailbot.clock import FixedClock
 from mailbot.mail.mailbox import MailboxRef
 from mailbot.mail.maildir import MaildirMailbox

@@ -17,8 +17,8 @@ from sqlalchemy import select
 
 from mailbot.app import App
 from mailbot.clock import FixedClock
-from mailbot.digest import morning_jobs
-from mailbot.poller import Poller
+from mailbot.intake.poller import Poller
+from mailbot.jobs.morning import morning_jobs
 from mailbot.store.models import Outbox
 
 MONDAY_EARLY = datetime(2026, 10, 12, 6, 0, tzinfo=UTC)  # 07:00 in London
@@ -91,7 +91,7 @@ def test_no_team_address_no_digest(tmp_path: Path) -> None:
 
 
 def test_every_mail_template_renders(bot: App) -> None:
-    from mailbot.replies import render
+    from mailbot.outbound.compose import render
 
     chaser = render(bot.env, "chaser", "s", ref="COC-2026-0001", received="12 October 2026",
                     missing=["Your Role"], queries=["the date"], whole_form=False,

@@ -15,12 +15,7 @@ from pathlib import Path
 import pytest
 from _servers import GOOD_TOKEN, DovecotServer, free_port
 
-from mailbot.errors import (
-    ConfigError,
-    MailboxAuthError,
-    MailboxConnectionError,
-    MailboxError,
-)
+from mailbot.errors import ConfigError, MailboxAuthError, MailboxConnectionError, MailboxError
 from mailbot.mail.backoff import Backoff
 from mailbot.mail.connect import open_mailbox
 from mailbot.mail.imap import ImapMailbox, ImapSettings

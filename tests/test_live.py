@@ -15,7 +15,7 @@ from test_pipeline import handled
 
 from mailbot.app import App
 from mailbot.clock import FixedClock
-from mailbot.poller import Poller
+from mailbot.intake.poller import Poller
 
 
 def live_app(tmp_path: Path, clock: FixedClock, dovecot, smtp, folder: str = "INBOX") -> App:  # type: ignore[no-untyped-def]
@@ -116,7 +116,7 @@ def test_permanent_refusal_is_marked_for_the_team(
         (row,) = session.scalars(select(Outbox)).all()
         assert row.state == "failed" and row.attempts == 1
         assert "@" not in (row.last_error or "")
-    from mailbot.views import queue  # the failure is what a person must see next
+    from mailbot.cases.views import queue  # the failure is what a person must see next
     with app.db.session() as session:
         (item,) = queue(session, app.vault, app.clock.now())
     assert item["reply_failed"] and item["waiting_for"].startswith("team: a reply could not")

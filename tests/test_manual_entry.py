@@ -10,10 +10,10 @@ from pypdf import PdfWriter
 from sqlalchemy import select
 from test_pipeline import outbox_messages, poll
 
-from mailbot import cases as case_store
-from mailbot import views
 from mailbot.app import App
-from mailbot.casework import edit_field as casework_edit
+from mailbot.cases import store as case_store
+from mailbot.cases import views
+from mailbot.cases.editing import edit_field as casework_edit
 from mailbot.errors import NotFound, UsageError
 from mailbot.store.models import Attachment, ReferralVersion
 

@@ -16,9 +16,9 @@ from sqlalchemy import select
 
 from mailbot.app import App
 from mailbot.clock import FixedClock
+from mailbot.intake.poller import Poller
 from mailbot.mail.smtp import SmtpSender, SmtpSettings
-from mailbot.outbox import SENDING_LEASE, Drainer
-from mailbot.poller import Poller
+from mailbot.outbound.outbox import SENDING_LEASE, Drainer
 from mailbot.store.models import Outbox
 
 

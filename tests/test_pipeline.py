@@ -13,10 +13,10 @@ from conftest import EMAILS, eml, make_app
 from privacy import scan
 from sqlalchemy import select
 
-from mailbot import views
 from mailbot.app import App
+from mailbot.cases import views
 from mailbot.clock import FixedClock
-from mailbot.poller import Poller
+from mailbot.intake.poller import Poller
 from mailbot.store.models import Case
 
 

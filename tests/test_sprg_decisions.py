@@ -16,12 +16,12 @@ from sqlalchemy import select
 from test_pipeline import handled, outbox_messages
 from test_sprg_meeting import FIRST, cases, deliver_and_poll, run, sprg_app
 
-from mailbot import cli, views
 from mailbot.app import App
+from mailbot.cases import views
+from mailbot.cli import main as cli
 from mailbot.clock import FixedClock
-from mailbot.poller import Poller
-from mailbot.sprg.models import Decision
-from mailbot.store.models import AuditEntry
+from mailbot.intake.poller import Poller
+from mailbot.store.models import AuditEntry, Decision
 
 FORMS = Path(__file__).parent / "data" / "forms"
 TEAM_SENDER = "sprg-support@cscp-partners.example.org"

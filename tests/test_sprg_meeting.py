@@ -20,13 +20,12 @@ from privacy import scan
 from sqlalchemy import select
 from test_pipeline import outbox_messages
 
-from mailbot import cli
 from mailbot.app import App
+from mailbot.cli import main as cli
 from mailbot.clock import FixedClock
-from mailbot.poller import Poller
-from mailbot.sprg.models import Meeting
+from mailbot.intake.poller import Poller
 from mailbot.sprg.pack import MARKING
-from mailbot.store.models import Case
+from mailbot.store.models import Case, Meeting
 
 MEETINGS = "2026-11-19,2026-12-17,2027-01-21"
 NEAR, DEC, JAN = date(2026, 11, 19), date(2026, 12, 17), date(2027, 1, 21)

@@ -9,10 +9,10 @@ import pytest
 from conftest import eml
 from sqlalchemy import select
 
-from mailbot import cases as case_store
 from mailbot.app import App
+from mailbot.cases import store as case_store
 from mailbot.errors import CryptoError, KeyFileError
-from mailbot.poller import Poller
+from mailbot.intake.poller import Poller
 from mailbot.store import crypto
 from mailbot.store.keys import KeyStore
 from mailbot.store.models import Case, InboundMessage, ReferralVersion
@@ -116,8 +116,7 @@ def test_migrations_match_the_models(any_app: App) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    import mailbot.sprg.models  # noqa: F401 - the feature tables
-    import mailbot.web.models  # noqa: F401
+    import mailbot.store.models  # noqa: F401 - the feature tables
     from mailbot.store.models import Base
 
     with any_app.db.engine.connect() as connection:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mailbot.outcomes import CaseNote
-from mailbot.replies import render, template_env
+from mailbot.intake.actions.applier import CaseNote
+from mailbot.outbound.compose import render, template_env
 
 URGENT = "If a child is at immediate risk of harm, call 999."
 

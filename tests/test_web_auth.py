@@ -11,8 +11,8 @@ from conftest import make_env
 from flask import Flask
 from sqlalchemy import select
 
-from mailbot import cli
 from mailbot.app import App
+from mailbot.cli import main as cli
 from mailbot.clock import FixedClock
 from mailbot.store.models import AuditEntry, Case
 from mailbot.web import users

@@ -7,9 +7,9 @@ from browser.websupport import post, sign_in
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from mailbot import cases as case_store
-from mailbot import views
 from mailbot.app import App
+from mailbot.cases import store as case_store
+from mailbot.cases import views
 from mailbot.clock import FixedClock
 from mailbot.store.models import Attachment, AuditEntry, Case, InboundMessage, ReferralVersion
 

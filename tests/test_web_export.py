@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from privacy import scan
 
 from mailbot.app import App
-from mailbot.web.trends import COLUMNS
+from mailbot.web.pages.trends import COLUMNS
 
 
 @pytest.fixture

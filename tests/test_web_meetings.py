@@ -7,8 +7,8 @@ from browser.websupport import post
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from mailbot import views
 from mailbot.app import App
+from mailbot.cases import views
 from mailbot.store.models import Outbox
 
 

@@ -16,15 +16,14 @@ from jinja2 import Environment
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailbot import cases as case_store
-from mailbot import outbox
+from mailbot.cases import store as case_store
 from mailbot.errors import UsageError
-from mailbot.replies import compose, make_message_id, render, tag_subject
+from mailbot.outbound import outbox
+from mailbot.outbound.compose import compose, make_message_id, render, tag_subject
 from mailbot.settings import Settings
-from mailbot.sprg.models import Decision
-from mailbot.sprg.outcome import get, yes_no
+from mailbot.sprg.decision_form import get, yes_no
 from mailbot.sprg.pack import uk_date
-from mailbot.store.models import Case
+from mailbot.store.models import Case, Decision
 from mailbot.store.vault import Vault
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from mailbot import cases as case_store
+from mailbot.cases import store as case_store
 from mailbot.clock import london
 from mailbot.sprg import scheduling
 from mailbot.sprg.pack import build_pack, write_pack

@@ -30,7 +30,7 @@ from docx.shared import Cm, Pt, RGBColor
 from docx.table import Table, _Cell, _Row
 from docx.text.paragraph import Paragraph
 
-from mailbot.referrals import age_on
+from mailbot.cases.referral import age_on
 from mailbot.sprg.scheduling import PackCase
 
 MARKING = "CONFIDENTIAL - NOT FOR ONWARD CIRCULATION"

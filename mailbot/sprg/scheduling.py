@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailbot import cases as case_store
+from mailbot.cases import store as case_store
 from mailbot.clock import london
 from mailbot.errors import ConfigError, UsageError
 from mailbot.settings import Settings

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from mailbot.clock import london
-from mailbot.sprg import digest, reminders, scheduling
-from mailbot.sprg.models import Meeting
+from mailbot.sprg import final_reports as reminders
+from mailbot.sprg import meeting_digest as digest
+from mailbot.sprg import scheduling
+from mailbot.store.models import Meeting
 
 if TYPE_CHECKING:
     from mailbot.app import App

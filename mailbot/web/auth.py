@@ -34,10 +34,9 @@ from flask import (
 )
 from sqlalchemy import delete
 
-from mailbot import cases as case_store
 from mailbot.app import App
-from mailbot.store.models import Case
-from mailbot.web.models import WebSession, WebUser
+from mailbot.cases import store as case_store
+from mailbot.store.models import Case, WebSession, WebUser
 from mailbot.web.users import authenticate
 
 COOKIE = "mailbot_session"

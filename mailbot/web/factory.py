@@ -95,7 +95,7 @@ def create_app(bot: App, *, secure_cookies: bool = True) -> Flask:
 
 
 def _register(web: Flask) -> None:
-    from mailbot.web import admin, cases, meetings, trends
+    from mailbot.web.pages import admin, cases, meetings, trends
 
     web.register_blueprint(auth.bp)
     web.register_blueprint(cases.bp)

@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mailbot import views
+from mailbot.cases import views
+from mailbot.cases.referral import get_path, is_blank
 from mailbot.forms.description import load_description
-from mailbot.referrals import get_path, is_blank
 
 SECTIONS = (
     ("Referrer Details", ("referrer.name", "referrer.role", "referrer.agency",

@@ -16,7 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from mailbot.errors import NotFound, UsageError
-from mailbot.web.models import ROLES, WebSession, WebUser
+from mailbot.store.models import ROLES, WebSession, WebUser
 
 MIN_PASSWORD = 12
 MAX_FAILURES = 5

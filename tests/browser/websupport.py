@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from mailbot.app import App
 from mailbot.clock import FixedClock
-from mailbot.poller import Poller
+from mailbot.intake.poller import Poller
 from mailbot.web import users
 from mailbot.web.factory import create_app
 

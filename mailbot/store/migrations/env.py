@@ -2,9 +2,7 @@
 
 from alembic import context
 
-import mailbot.sprg.models  # noqa: F401 - registers the SPRG tables on Base.metadata
-import mailbot.web.models  # noqa: F401 - registers the workspace tables
-from mailbot.store.models import Base
+from mailbot.store.models import Base  # the package registers every table on Base.metadata
 
 config = context.config
 connection = config.attributes.get("connection")

@@ -1,0 +1,1 @@
+"""Cases: their statuses, the store that writes them, people's edits, and the queue."""

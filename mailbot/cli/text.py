@@ -1,0 +1,156 @@
+"""Plain-text output for people at a terminal: short tables, British dates, no clutter."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from mailbot.cases.views import KIND_WORDS
+from mailbot.clock import show_time
+from mailbot.forms import field_label
+
+STATUS_WORDS = {
+    "awaiting_information": "waiting for referrer",
+    "manual_entry": "to enter by hand",
+    "ready": "ready for SPRG",
+    "scheduled": "on an agenda",
+    "held": "held back",
+    "decided": "decided",
+    "closed": "closed",
+}
+
+
+def _when(value: str | None) -> str:
+    return show_time(datetime.fromisoformat(value)) if value else "-"
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def queue_table(items: list[dict[str, Any]]) -> str:
+    if not items:
+        return "No cases.\n"
+    rows = [[i["ref"], STATUS_WORDS.get(i["status"], i["status"]), _when(i["received_at"]),
+             str(i["days_waiting"]), i["waiting_for"]
+             + (f" (possible duplicate of {', '.join(i['possible_duplicates'])})"
+                if i["possible_duplicates"] else "")]
+            for i in items]
+    return table(["Reference", "Status", "Received", "Days", "Waiting for"], rows)
+
+
+def messages_table(items: list[dict[str, Any]]) -> str:
+    if not items:
+        return "No messages.\n"
+    rows = [[i["id"], _when(i["received_at"]), KIND_WORDS.get(i["action"], i["action"]),
+             ", ".join(i["case_refs"]) or "-"] for i in items]
+    return table(["Id", "Received", "How it was handled", "Cases"], rows) + \
+        "\nThe reasons are in `mailbot messages --json`.\n"
+
+
+def quarantine_table(items: list[dict[str, Any]]) -> str:
+    if not items:
+        return "Nothing is held in quarantine.\n"
+    rows = [[i["id"], _when(i["received_at"]), i["sender"], i["reason"][:60]] for i in items]
+    return table(["Id", "Received", "Sender", "Reason"], rows) + \
+        "\nDecide with: mailbot quarantine release ID | mailbot quarantine reject ID --reason T\n"
+
+
+def _day(value: str | None) -> str:
+    """An ISO date as people read it here: 05/10/2026."""
+    if not value:
+        return "-"
+    try:
+        return date.fromisoformat(value).strftime("%d/%m/%Y")
+    except ValueError:
+        return value
+
+
+def _size(size: int) -> str:
+    return f"{size / 1024:.0f} KB" if size >= 1024 else f"{size} bytes"
+
+
+def _value(value: Any) -> str:
+    if value is None or value == "" or value == []:
+        return "-"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value).replace("\n", "\n" + " " * 30)
+
+
+def case_text(item: dict[str, Any]) -> str:
+    r = item["referral"]
+    out = [f"{item['ref']}  ({STATUS_WORDS.get(item['status'], item['status'])})",
+           f"Waiting for: {item['waiting_for']}", ""]
+
+    def line(label: str, value: Any) -> None:
+        out.append(f"  {label:<27} {_value(value)}")
+
+    out.append("Referrer")
+    line("Name", r["referrer"]["name"])
+    line("Role", r["referrer"]["role"])
+    line("Agency", r["referrer"]["agency"])
+    line("Email", r["referrer"]["email"])
+    line("Date of referral", _day(r["referral_date"]))
+    out.append("Child")
+    for key, label in (("full_name", "Full name"), ("dob", "Date of birth"),
+                       ("dod", "Date of death"), ("address", "Home address"),
+                       ("ethnicity", "Ethnicity"), ("gender_at_birth", "Gender at birth"),
+                       ("send", "SEND"), ("nhs_number", "NHS number"),
+                       ("crs_number", "CRS number"), ("pnc_number", "PNC number")):
+        value = r["child"][key]
+        line(label, _day(value) if key in ("dob", "dod") and value else value)
+    out.append("Household")
+    for member in r["household"]:
+        line(member.get("relationship") or "Member",
+             f"{member.get('name') or '-'}, {member.get('gender') or '-'}, "
+             f"born {_day(member.get('dob'))}")
+    line("Address", r["household_address"])
+    out.append("Referral")
+    line("Incident or history", r["incident_details"])
+    line("Anticipated learning", r["anticipated_learning"])
+    line("Themes", r["themes"])
+    if item["missing_required"]:
+        out.append("Missing: " + "; ".join(field_label(k) for k in item["missing_required"]))
+    for q in item["queries"]:
+        out.append(f"To check: {field_label(q['field'])}: {q['problem']}")
+    if item["possible_duplicates"]:
+        out.append("Possible duplicate of: " + ", ".join(item["possible_duplicates"]))
+    out.append("")
+    out.append("Messages")
+    for m in item["messages"]:
+        arrow = "in " if m["direction"] == "in" else "out"
+        kind = KIND_WORDS.get(m["kind"], m["kind"])
+        out.append(f"  {arrow} {_when(m['received_at'])}  {kind:<30} {m['subject']}")
+    if item["attachments"]:
+        out.append("Attachments")
+        for a in item["attachments"]:
+            out.append(f"  {a['kind']:<7} {a['filename']} ({_size(a['size'])})")
+    return "\n".join(out) + "\n"
+
+
+def status_text(report: dict[str, Any]) -> str:
+    lines = [f"last poll:          {_when(report['last_poll'])}",
+             f"outbox backlog:     {report['outbox_backlog']}",
+             f"outbox failed:      {report['outbox_failed']}",
+             f"quarantine:         {report['quarantine']}",
+             f"master key version: {report['master_key_version']}",
+             f"audit chain:        {'intact' if report['audit_chain_intact'] else 'BROKEN'}",
+             "a person is needed" if report["needs_person"] else "all well"]
+    return "\n".join(lines) + "\n"
+
+
+def cycle_summary(result: Any) -> str:
+    counts: dict[str, int] = {}
+    for handled in result.handled:
+        key = "duplicate" if handled.duplicate else handled.action
+        counts[key] = counts.get(key, 0) + 1
+    parts = [f"{n} {k}" for k, n in sorted(counts.items())] or ["no new mail"]
+    d = result.drained
+    return (f"handled {len(result.handled)} message(s): {', '.join(parts)}; "
+            f"sent {d.sent}, retrying {d.retry}, failed {d.failed}")

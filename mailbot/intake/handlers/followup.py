@@ -1,0 +1,84 @@
+"""Follow-ups: a message about an existing case, recognised by tag or by threading.
+
+The sender rule (INTERFACE.md) protects the case: only the case's own sender or its
+referrer's address may change it. Anyone else pointing at a case is held for a person,
+linked to the case, so a mistyped tag or a forwarded thread cannot alter a referral.
+"""
+
+from __future__ import annotations
+
+import re
+
+from mailbot.intake.handlers.base import OPEN_STATUSES, CaseSummary, HandlerContext, Outcome
+from mailbot.mail.reader import InboundMessage
+
+#: How a case's status reads in a sentence to the team.
+STATUS_WORDS = {"scheduled": "on an SPRG agenda", "held": "held back from the agenda",
+                "decided": "decided by the SPRG", "closed": "closed"}
+
+TAG = re.compile(r"\[(COC-\d{4}-\d{4})\]", re.IGNORECASE)
+
+
+def target_cases(msg: InboundMessage, ctx: HandlerContext) -> list[CaseSummary]:
+    found: dict[str, CaseSummary] = {}
+    for ref in TAG.findall(msg.subject):
+        case = ctx.cases.by_ref(ref.upper())
+        if case is not None:
+            found.setdefault(case.id, case)
+    for message_id in msg.referenced_ids():
+        case = ctx.cases.by_sent_message_id(message_id)
+        if case is not None:
+            found.setdefault(case.id, case)
+    return list(found.values())
+
+
+def handle_followup(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None:
+    cases = target_cases(msg, ctx)
+    if not cases:
+        return None
+    sender = msg.sender or ""
+    own = cases if ctx.trusted else [c for c in cases if sender in c.senders]
+    if not own:
+        return Outcome(
+            "quarantine",
+            f"points at {cases[0].ref} but comes from a different sender; held for a person",
+            case=cases[0],
+            alert=f"A message about {cases[0].ref} came from someone other than the person "
+                  "who made the referral, so it has not been added to the case. Please read it "
+                  "under Held messages and release it if it belongs to the case.",
+        )
+    verdicts = ctx.read_forms(msg)
+    forms = [v.form for v in verdicts if v.kind == "form" and v.form is not None]
+    case = own[0]
+    if forms and len(own) > 1:
+        # A reply to an acknowledgement of several cases: the form says which child.
+        matching = [c for c in own if ctx.cases.same_child(c, forms[0].referral)]
+        if len(matching) != 1:
+            refs = ", ".join(c.ref for c in own)
+            return Outcome("quarantine", f"reply names {refs} and its form matches "
+                           "not exactly one of them; held for a person", verdicts=verdicts,
+                           case=own[0], alert=f"A reply about {refs} carries a form that we "
+                           "could not match to one of those cases, so nothing was changed. "
+                           "Please read it under Held messages.")
+        case = matching[0]
+    if forms and case.status not in OPEN_STATUSES:
+        return Outcome(
+            "merge_followup", f"form for {case.ref}, which is {case.status}: kept with the "
+            "case for the team, not applied", verdicts=verdicts, case=case, update_case=False,
+            alert=f"A new form arrived for {case.ref}, which is already "
+                  f"{STATUS_WORDS.get(case.status, case.status)}. It is kept with the case but "
+                  "has not changed it: please compare it with the case and decide what to "
+                  "change.")
+    if forms:
+        return Outcome("merge_followup", f"reply about {case.ref} carrying a form",
+                       verdicts=verdicts, case=case)
+    if any(v.kind == "reject" for v in verdicts):
+        return Outcome("reject_attachment",
+                       f"reply about {case.ref} with an attachment that cannot be opened",
+                       verdicts=verdicts, case=case)
+    return Outcome(
+        "merge_followup", f"reply about {case.ref} without a form; the team will read it",
+        verdicts=verdicts, case=case,
+        alert=f"The referrer replied about {case.ref} without a form. Please read their "
+              "message (in the mailbox's Processed folder, and on the case in the workspace).",
+    )

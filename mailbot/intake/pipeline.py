@@ -1,0 +1,189 @@
+"""One message, from the mailbox to a committed outcome and a filed copy.
+
+The order is what makes a crash harmless: decide, write every row in one transaction
+(the message with its idempotency keys, cases, versions, audit, outbox), commit, and
+only then move the message out of the inbox. A crash before the commit repeats the
+work; a crash after it finds the row and only redoes the move.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import or_, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from mailbot.clock import Clock
+from mailbot.intake.handlers import HandlerContext, Outcome, decide
+from mailbot.mail.mailbox import OTHER, PROCESSED, QUARANTINE, Mailbox, MailboxRef
+from mailbot.mail.reader import InboundMessage, read_message
+from mailbot.store.db import Database
+from mailbot.store.models import InboundMessage as MessageRow
+from mailbot.store.vault import Vault
+
+log = logging.getLogger(__name__)
+
+FOLDER_FOR = {
+    "accept": PROCESSED, "request_missing": PROCESSED, "merge_followup": PROCESSED,
+    "ignore_auto": PROCESSED, "reject_attachment": PROCESSED, "manual_entry": PROCESSED,
+    "quarantine": QUARANTINE, "not_referral": OTHER,
+}
+
+#: Trace headers that differ between two deliveries of the same message.
+_TRACE = re.compile(rb"^(received|return-path|delivered-to|x-original-to|authentication-results|"
+                    rb"arc-[a-z-]+|x-ms-exchange-[a-z-]+|x-mailbot-[a-z-]+):", re.IGNORECASE)
+
+
+def content_fingerprint(raw: bytes) -> bytes:
+    """The message without its trace headers, line endings normalised."""
+    head, sep, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
+    kept: list[bytes] = []
+    skipping = False
+    for line in head.split(b"\n"):
+        if line[:1] in (b" ", b"\t"):
+            if not skipping:
+                kept.append(line)
+            continue
+        skipping = bool(_TRACE.match(line))
+        if not skipping:
+            kept.append(line)
+    return b"\n".join(kept) + sep + body
+
+
+@dataclass
+class Handled:
+    action: str
+    message_row_id: str
+    case_refs: list[str] = field(default_factory=list)
+    duplicate: bool = False
+
+
+Applier = Callable[[Session, InboundMessage, MessageRow, Outcome, datetime], list[str]]
+
+
+class Intake:
+    def __init__(self, *, db: Database, vault: Vault, mailbox: Mailbox, clock: Clock,
+                 make_context: Callable[[Session], HandlerContext], apply: Applier,
+                 trusted_authserv_id: str | None) -> None:
+        self.db = db
+        self.vault = vault
+        self.mailbox = mailbox
+        self.clock = clock
+        self.make_context = make_context
+        self.apply = apply
+        self.trusted = trusted_authserv_id
+
+    def ensure_folders(self) -> None:
+        for folder in (PROCESSED, QUARANTINE, OTHER):
+            self.mailbox.ensure_folder(folder)
+
+    def run_once(self, on_message: Callable[[Handled], None] | None = None) -> list[Handled]:
+        results: list[Handled] = []
+        for ref in self.mailbox.list_new():
+            handled = self.handle(ref)
+            if handled is None:
+                continue
+            results.append(handled)
+            if on_message:
+                on_message(handled)
+        return results
+
+    def _keys(self, raw: bytes, message: InboundMessage) -> tuple[str | None, str, str]:
+        content = self.vault.index("content", content_fingerprint(raw))
+        mid = self.vault.index("message-id", message.message_id) if message.message_id else None
+        dedupe = self.vault.index("dedupe", f"{mid or '-'}|{content}")
+        return mid, content, dedupe
+
+    def handle(self, ref: MailboxRef) -> Handled | None:
+        raw = self.mailbox.fetch(ref)
+        message = read_message(raw, trusted_authserv_id=self.trusted)
+        try:
+            return self._handle(ref, raw, message)
+        except OperationalError:
+            raise  # the database is unreachable: leave the message for the next cycle
+        except Exception as exc:  # noqa: BLE001 - a message the core cannot handle (a bug,
+            # an input nobody foresaw) is held for a person instead of failing every cycle;
+            # only the error's type is kept, as its text may quote the message.
+            log.error("message could not be handled; holding it",
+                      extra={"mailbox_uid": ref.uid, "error": type(exc).__name__})
+            held = Outcome("quarantine", f"could not be handled automatically "
+                           f"({type(exc).__name__}); held for a person",
+                           alert="A message could not be handled automatically, so it has not "
+                                 "been answered. It is under Held messages for you to read.")
+            return self._handle(ref, raw, message, forced=held)
+
+    def _handle(self, ref: MailboxRef, raw: bytes, message: InboundMessage, *,
+                forced: Outcome | None = None) -> Handled | None:
+        mid, content, dedupe = self._keys(raw, message)
+        with self.db.session() as session:
+            if not self._claim(session, dedupe):
+                log.info("message in hand at another worker", extra={"mailbox_uid": ref.uid})
+                return None
+            seen = session.scalars(select(MessageRow).where(or_(
+                MessageRow.dedupe_key == dedupe, MessageRow.mailbox_ref == ref.key))
+            ).first()
+            if seen is not None:
+                again = Handled(seen.action, seen.id, duplicate=True)
+                folder = seen.target_folder
+            else:
+                fresh = self._decide_and_store(session, ref, message, mid, content, dedupe,
+                                               forced)
+                if fresh is None:
+                    return None
+                handled: Handled = fresh
+        if seen is not None:
+            log.info("message seen before", extra={"message_row": again.message_row_id,
+                                                   "action": again.action})
+            self.mailbox.move(ref, folder)
+            return again
+        self.mailbox.move(ref, FOLDER_FOR[handled.action])
+        with self.db.session() as session:
+            row = session.get(MessageRow, handled.message_row_id)
+            if row is not None:
+                row.moved = True
+        log.info("message handled", extra={"message_row": handled.message_row_id,
+                                           "action": handled.action,
+                                           "cases": ",".join(handled.case_refs)})
+        return handled
+
+    def _claim(self, session: Session, dedupe: str) -> bool:
+        """On PostgreSQL, one worker at a time per message (held until the commit).
+
+        SQLite has a single writer, so there the unique key alone settles it.
+        """
+        if self.db.dialect != "postgresql":
+            return True
+        lock_id = int(dedupe[:15], 16)
+        return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"),
+                                    {"k": lock_id}).scalar())
+
+    def _decide_and_store(self, session: Session, ref: MailboxRef, message: InboundMessage,
+                          mid: str | None, content: str, dedupe: str,
+                          forced: Outcome | None = None) -> Handled | None:
+        now = self.clock.now()
+        outcome = forced or decide(message, self.make_context(session))
+        row = MessageRow(dedupe_key=dedupe, message_id_index=mid, content_index=content,
+                         mailbox_ref=ref.key, received_at=now, sent_at=message.date,
+                         action=outcome.action, reason=outcome.reason,
+                         target_folder=FOLDER_FOR[outcome.action], moved=False,
+                         hold_state="pending" if outcome.action == "quarantine" else None,
+                         linked_case_id=outcome.case.id if outcome.case else None)
+        row.key_id = self.vault.new_key(session)
+        row.sender_enc = self.vault.seal_text(session, row, "sender_enc", message.sender or "")
+        row.subject_enc = self.vault.seal_text(session, row, "subject_enc", message.subject)
+        row.raw_enc = self.vault.seal(session, row, "raw_enc", message.raw)
+        try:
+            with session.begin_nested():
+                session.add(row)
+                session.flush()
+        except IntegrityError:
+            # Another worker stored the same message a moment ago: it owns the outcome.
+            log.info("message claimed by another worker", extra={"mailbox_uid": ref.uid})
+            return None
+        refs = self.apply(session, message, row, outcome, now)
+        return Handled(row.action, row.id, refs)

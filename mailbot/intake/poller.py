@@ -1,0 +1,129 @@
+"""The poll loop: handle what is in the mailbox, send what is due, wait, repeat.
+
+The loop lives here and not in a backend (STYLE.md): a backend only knows how to wait
+for new mail (IMAP IDLE, or a cheap poll). SIGTERM and SIGINT set a flag that is read
+between messages, so the message in hand is finished before the process stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import FrameType
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from mailbot.app import App
+from mailbot.errors import MailboxAuthError, MailboxConnectionError, MailboxError
+from mailbot.intake.pipeline import Handled
+from mailbot.jobs.morning import morning_jobs
+from mailbot.outbound.outbox import DrainResult
+from mailbot.sprg import tasks as sprg_tasks
+from mailbot.store.models import PollState
+
+log = logging.getLogger(__name__)
+
+#: The longest stretch a stop request (SIGTERM) may go unheard while waiting for mail.
+WAIT_SLICE = 5.0
+
+
+@dataclass
+class CycleResult:
+    handled: list[Handled] = field(default_factory=list)
+    drained: DrainResult = field(default_factory=DrainResult)
+    failed: int = 0
+
+
+def record_state(session: Session, name: str, value: str, now: datetime) -> None:
+    row = session.get(PollState, name)
+    if row is None:
+        try:
+            with session.begin_nested():
+                session.add(PollState(name=name, value=value, updated_at=now))
+            return
+        except IntegrityError:  # another worker wrote it first: update theirs
+            row = session.get(PollState, name)
+            assert row is not None
+    row.value, row.updated_at = value, now
+
+
+class Poller:
+    def __init__(self, app: App, *, wait_slice: float = WAIT_SLICE) -> None:
+        self.app = app
+        self.stopping = False
+        self.wait_slice = wait_slice
+
+    def stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
+        if not self.stopping:
+            log.info("stopping after the message in hand", extra={"signal": signum or 0})
+        self.stopping = True
+
+    def cycle(self, on_message: Callable[[Handled], None] | None = None, *,
+              daily: bool = False) -> CycleResult:
+        result = CycleResult()
+        intake = self.app.intake
+        intake.ensure_folders()
+        for ref in self.app.mailbox.list_new():
+            if self.stopping:
+                break
+            try:
+                handled = intake.handle(ref)
+            except (MailboxAuthError, MailboxConnectionError):
+                raise  # the whole mailbox is unusable: the loop's retry deals with it
+            except MailboxError as exc:
+                # Gone between list and fetch (another worker moved it): nothing lost.
+                log.info("message skipped", extra={"mailbox_uid": ref.uid,
+                                                   "error": type(exc).__name__})
+                continue
+            except Exception as exc:  # noqa: BLE001 - one message must not stop the others;
+                # it stays in the inbox (nothing was committed) and is tried again next cycle.
+                log.error("message failed; left in the inbox",
+                          extra={"mailbox_uid": ref.uid, "error": type(exc).__name__})
+                result.failed += 1
+                continue
+            if handled is not None:
+                result.handled.append(handled)
+                if on_message:
+                    on_message(handled)
+        if daily:  # the working morning's reminders and team digest, once a day
+            morning_jobs(self.app)
+        sprg_tasks.run(self.app)  # scheduling by cut-off, digests, final-report reminders
+        result.drained = self.app.drainer.drain()
+        with self.app.db.session() as session:
+            record_state(session, "last_poll", self.app.clock.now().isoformat(), self.app.clock.now())
+        return result
+
+    def _wait(self, interval: float) -> None:
+        """Wait for new mail in slices, so a stop request is heard within a slice."""
+        remaining = float(interval)
+        while remaining > 0 and not self.stopping:
+            piece = min(self.wait_slice, remaining)
+            if self.app.mailbox.wait_for_new(timeout=piece):
+                return
+            remaining -= piece
+
+    def run_forever(self, *, install_signals: bool = True) -> None:
+        if install_signals:  # only the main thread may; tests run the loop in a thread
+            signal.signal(signal.SIGTERM, self.stop)
+            signal.signal(signal.SIGINT, self.stop)
+        interval = max(1, self.app.settings.poll_interval)
+        while not self.stopping:
+            try:
+                self.cycle(daily=True)
+            except MailboxAuthError:
+                raise  # retrying a refused login only locks the account
+            except MailboxError as exc:
+                log.warning("mailbox unavailable; will retry", extra={"error": type(exc).__name__})
+            if self.stopping:
+                break
+            try:
+                self._wait(interval)
+            except MailboxAuthError:
+                raise
+            except MailboxError as exc:
+                log.warning("waiting for mail failed", extra={"error": type(exc).__name__})
+                self.app.clock.sleep(min(interval, 5))

@@ -1,0 +1,1 @@
+"""The working morning's jobs: chasers to referrers and the team's queue digest."""

@@ -1,0 +1,117 @@
+"""Chasers: one polite reminder to a referrer whose referral waits for information.
+
+A case waiting for the referrer (``awaiting_information``) that has not changed for
+``chaser_days`` gets one reminder, sent to the address the referral came from and
+threaded to our last reply. If nothing changes for as many days again, the case is
+flagged to the team (in the morning digest and on the queue). A new version of the
+referral starts a new wait, so each wait gets at most one reminder.
+
+The reminder names the case reference and the form's own labels of what is missing,
+never a value from the form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailbot.app import App
+from mailbot.cases import store as case_store
+from mailbot.clock import london
+from mailbot.forms import field_label
+from mailbot.outbound import outbox
+from mailbot.outbound.compose import compose, make_message_id, render, tag_subject
+from mailbot.store.models import Case, CaseChase, Outbox
+
+ACTOR = "mailbot"
+#: From this many missing fields on, the referrer is asked for the form itself.
+WHOLE_FORM = 6
+
+
+@dataclass
+class ChaseResult:
+    reminded: list[str] = field(default_factory=list)
+    flagged: list[str] = field(default_factory=list)
+
+
+def long_date(moment: datetime) -> str:
+    local = london(moment)
+    return f"{local.day} {local:%B %Y}"
+
+
+def reminder_due(case: Case, chase: CaseChase | None, now: datetime, days: int) -> bool:
+    return (case.status == "awaiting_information" and chase is None
+            and now - case.updated_at >= timedelta(days=days))
+
+
+def flag_due(case: Case, chase: CaseChase | None, now: datetime, days: int) -> bool:
+    return (case.status == "awaiting_information" and chase is not None
+            and chase.flagged_at is None and now - chase.reminded_at >= timedelta(days=days))
+
+
+def chase_of(session: Session, case: Case) -> CaseChase | None:
+    return session.get(CaseChase, (case.id, case.current_version))
+
+
+def flagged_refs(session: Session) -> set[str]:
+    """Cases whose current wait was reminded and then flagged to the team."""
+    rows = session.execute(select(Case.ref).join(CaseChase, (CaseChase.case_id == Case.id) & (
+        CaseChase.version == Case.current_version)).where(
+        Case.status == "awaiting_information", CaseChase.flagged_at.is_not(None)))
+    return {ref for (ref,) in rows}
+
+
+def reminded_refs(session: Session) -> set[str]:
+    rows = session.execute(select(Case.ref).join(CaseChase, (CaseChase.case_id == Case.id) & (
+        CaseChase.version == Case.current_version)).where(Case.status == "awaiting_information"))
+    return {ref for (ref,) in rows}
+
+
+def run_chasers(app: App, session: Session, now: datetime) -> ChaseResult:
+    days = app.settings.chaser_days
+    result = ChaseResult()
+    waiting = session.scalars(select(Case).where(Case.status == "awaiting_information")
+                              .order_by(Case.created_at))
+    for case in waiting:
+        chase = chase_of(session, case)
+        if reminder_due(case, chase, now, days):
+            _remind(app, session, case, now)
+            session.add(CaseChase(case_id=case.id, version=case.current_version,
+                                  reminded_at=now, flagged_at=None))
+            case_store.audit(session, now, ACTOR, "case.reminder_sent", case_id=case.id)
+            result.reminded.append(case.ref)
+        elif chase is not None and flag_due(case, chase, now, days):
+            chase.flagged_at = now
+            case_store.audit(session, now, ACTOR, "case.flagged",
+                             case_id=case.id, detail="no answer to the reminder")
+            result.flagged.append(case.ref)
+    return result
+
+
+def _last_reply(session: Session, ref: str) -> Outbox | None:
+    rows = session.scalars(select(Outbox).where(Outbox.kind == "reply")
+                           .order_by(Outbox.created_at.desc()))
+    return next((row for row in rows if ref in (row.case_refs or [])), None)
+
+
+def _remind(app: App, session: Session, case: Case, now: datetime) -> None:
+    recipient = app.vault.open_text(session, case, "sender_enc")
+    whole_form = len(case.missing_required) >= WHOLE_FORM
+    missing = [] if whole_form else [field_label(k) for k in case.missing_required]
+    queries = [q["problem"] for q in case.queries]
+    rendered = render(app.env, "chaser", tag_subject([case.ref], "Reminder: further information "
+                                                     "needed"),
+                      ref=case.ref, received=long_date(case.created_at),
+                      missing=missing, queries=queries, whole_form=whole_form,
+                      urgent_contact=app.settings.urgent_contact)
+    last = _last_reply(session, case.ref)
+    email = compose(rendered=rendered, sender=app.settings.mail_from, recipient=recipient,
+                    message_id=make_message_id("reminder", [case.ref], now,
+                                               app.settings.bot_domain),
+                    date=now, in_reply_to=last.message_id if last else None,
+                    auto="auto-generated")
+    outbox.queue(session, app.vault, now, email, kind="reminder", recipient=recipient,
+                 case_refs=[case.ref], key_id=case.key_id)

@@ -1,0 +1,119 @@
+"""The pre-meeting digest to the SPRG members.
+
+Per case only the reference, the referring agency, the child's age band and the
+themes: no names, no dates of birth, no incident text. One message per member, not one
+with every member in To: members come from different agencies and need not see each
+other's addresses, a reply-all cannot fan out, and each delivery is retried or fails on
+its own in the outbox. When the team turns it on, the agenda pack goes with it as an
+encrypted .docx (OOXML agile encryption); its password is set by the team and never sent
+by the bot.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from jinja2 import Environment
+from msoffcrypto.format.ooxml import OOXMLFile
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailbot.cases import store as case_store
+from mailbot.cases.referral import age_band, age_on, get_path
+from mailbot.clock import london
+from mailbot.errors import ConfigError
+from mailbot.outbound import outbox
+from mailbot.outbound.compose import compose, make_message_id, render
+from mailbot.settings import Settings
+from mailbot.sprg.pack import build_pack, long_date
+from mailbot.sprg.scheduling import PackCase
+from mailbot.store.models import Meeting
+from mailbot.store.vault import Vault
+
+DOCX_TYPE = ("application", "vnd.openxmlformats-officedocument.wordprocessingml.document")
+
+
+@dataclass(frozen=True)
+class DigestLine:
+    ref: str
+    agency: str
+    age_band: str
+    themes: str
+
+
+def digest_lines(cases: list[PackCase], meeting: date) -> list[DigestLine]:
+    out = []
+    for case in cases:
+        r = case.referral
+        out.append(DigestLine(
+            ref=case.ref,
+            agency=str(get_path(r, "referrer.agency") or "not given"),
+            age_band=age_band(age_on(get_path(r, "child.dob"), meeting)),
+            themes=", ".join(r.get("themes") or []) or "none ticked"))
+    return out
+
+
+def encrypt_docx(data: bytes, password: str) -> bytes:
+    """OOXML agile encryption (what Word does for "Encrypt with Password")."""
+    out = io.BytesIO()
+    OOXMLFile(io.BytesIO(data)).encrypt(password, out)
+    return out.getvalue()
+
+
+def meeting_row(session: Session, vault: Vault, meeting: date, now: datetime) -> Meeting:
+    row = session.scalars(select(Meeting).where(Meeting.meeting_date == meeting)).one_or_none()
+    if row is None:
+        key_id = vault.new_key(session)
+        session.flush()  # the data key row first: nothing here orders the two INSERTs
+        row = Meeting(meeting_date=meeting, key_id=key_id, created_at=now, digest_cases=0)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def digest_subject(meeting: date, refs: list[str]) -> str:
+    count = f"{len(refs)} case{'s' if len(refs) != 1 else ''}"
+    text = f"SPRG meeting {meeting:%d/%m/%Y}: agenda digest ({count})"
+    # Every case's tag, however many (INTERFACE.md), after the words a reader scans first.
+    return f"{text} " + " ".join(f"[{ref}]" for ref in refs) if refs else text
+
+
+def queue_digest(session: Session, vault: Vault, settings: Settings, env: Environment,
+                 now: datetime, meeting: date, cases: list[PackCase], *,
+                 actor: str = "mailbot") -> int:
+    """Queue one digest per member; record that the meeting's digest went. Returns count."""
+    if not settings.sprg_members:
+        raise ConfigError("MAILBOT_SPRG_MEMBERS", "no SPRG members to send the digest to")
+    row = meeting_row(session, vault, meeting, now)
+    lines = digest_lines(cases, meeting)
+    refs = [line.ref for line in lines]
+    attachment: bytes | None = None
+    if settings.sprg_attach_pack:
+        if not settings.sprg_pack_password:
+            raise ConfigError("MAILBOT_SPRG_PACK_PASSWORD",
+                              "must be set when MAILBOT_SPRG_ATTACH_PACK is on")
+        pack = build_pack(meeting, cases, chair=settings.sprg_chair, compiled_on=london(now).date())
+        attachment = encrypt_docx(pack, settings.sprg_pack_password)
+    context: dict[str, Any] = {"meeting": long_date(meeting), "meeting_short": f"{meeting:%d/%m/%Y}",
+                               "count": len(lines), "cases": lines, "chair": settings.sprg_chair,
+                               "attached": attachment is not None}
+    rendered = render(env, "sprg_digest", digest_subject(meeting, refs), **context)
+    for member in settings.sprg_members:
+        email = compose(rendered=rendered, sender=settings.mail_from, recipient=member,
+                        message_id=make_message_id("digest", [meeting.isoformat()], now,
+                                                   settings.bot_domain),
+                        date=now, auto="auto-generated")
+        if attachment is not None:
+            email.add_attachment(attachment, maintype=DOCX_TYPE[0], subtype=DOCX_TYPE[1],
+                                 filename=f"SPRG-agenda-{meeting.isoformat()}.docx")
+        outbox.queue(session, vault, now, email, kind="digest", recipient=member,
+                     case_refs=refs, key_id=row.key_id)
+    row.digest_sent_at = now
+    row.digest_cases = len(lines)
+    case_store.audit(session, now, actor, "sprg.digest", detail=(
+        f"meeting {meeting.isoformat()}, {len(lines)} cases, {len(settings.sprg_members)} "
+        f"members, pack {'attached (encrypted)' if attachment else 'not attached'}"))
+    return len(settings.sprg_members)

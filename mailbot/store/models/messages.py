@@ -1,0 +1,91 @@
+"""Mail in and out: each inbound message handled, its links to cases, the outbox, poll state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mailbot.store.models.base import Base, new_id
+
+
+class InboundMessage(Base):
+    __tablename__ = "inbound_message"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    #: Keyed hash of (Message-ID, content): the same message delivered twice is one row.
+    dedupe_key: Mapped[str] = mapped_column(String(64), unique=True)
+    message_id_index: Mapped[str | None] = mapped_column(String(64), index=True)
+    content_index: Mapped[str] = mapped_column(String(64), index=True)
+    #: Where it was first seen: mailbox identity, folder, UIDVALIDITY, UID.
+    mailbox_ref: Mapped[str] = mapped_column(String(512), index=True)
+    key_id: Mapped[str] = mapped_column(ForeignKey("data_key.id"))
+    received_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    action: Mapped[str] = mapped_column(String(32), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    #: For held messages: ``pending``, ``released`` or ``rejected``.
+    hold_state: Mapped[str | None] = mapped_column(String(16))
+    #: A person's words on a held message (why it was rejected): may name anyone.
+    hold_note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: Where the mailbox copy went (Processed, Quarantine, Other) and whether it is there.
+    target_folder: Mapped[str] = mapped_column(String(32))
+    moved: Mapped[bool] = mapped_column(Boolean, default=False)
+    sender_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    subject_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    raw_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    #: A case the message points at but may not feed (another sender's reply).
+    linked_case_id: Mapped[str | None] = mapped_column(ForeignKey("case.id"))
+
+
+class MessageCase(Base):
+    """Which cases a message opened or fed."""
+
+    __tablename__ = "message_case"
+
+    message_id: Mapped[str] = mapped_column(ForeignKey("inbound_message.id"), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("case.id"), primary_key=True)
+
+
+class Outbox(Base):
+    """A message the bot will send; written in the same transaction as its cause."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    #: Our own Message-ID, fixed when queued, so a resend is the same message.
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # reply, alert, digest, reminder
+    case_refs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    key_id: Mapped[str] = mapped_column(ForeignKey("data_key.id"))
+    recipient_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    subject: Mapped[str] = mapped_column(Text)  # references only, never personal
+    message_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    in_reply_to: Mapped[str | None] = mapped_column(ForeignKey("inbound_message.id"))
+    state: Mapped[str] = mapped_column(String(16), index=True)  # queued, sending, sent, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class PollState(Base):
+    """Small facts for ``mailbot status``: last poll, last error (no personal data)."""
+
+    __tablename__ = "poll_state"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
