@@ -1,5 +1,5 @@
 import sys
 
-from mailbot.cli.main import main
+from mailbot.cli.entry import run
 
-sys.exit(main())
+sys.exit(run())

@@ -7,6 +7,7 @@ the same graph with a fixed clock or another mailbox.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -14,13 +15,12 @@ from jinja2 import Environment
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mailbot.cases.store import DbCaseLookup
+from mailbot.cases.lookup import DbCaseLookup
 from mailbot.clock import Clock, SystemClock, london
 from mailbot.errors import ConfigError, KeyFileError
 from mailbot.forms import read_attachments
 from mailbot.forms.model import AttachmentVerdict
-from mailbot.intake.actions.applier import OutcomeApplier
-from mailbot.intake.handlers import HandlerContext
+from mailbot.intake.handlers import Handler, HandlerContext, default_handlers
 from mailbot.intake.pipeline import Intake
 from mailbot.mail.connect import open_mailbox, open_sender
 from mailbot.mail.mailbox import Mailbox
@@ -28,6 +28,7 @@ from mailbot.mail.oauth import TokenSource
 from mailbot.mail.reader import InboundMessage
 from mailbot.mail.sender import Sender
 from mailbot.outbound.compose import template_env
+from mailbot.outbound.mail import Outbound
 from mailbot.outbound.outbox import Drainer
 from mailbot.settings import Settings
 from mailbot.store.db import Database
@@ -45,6 +46,9 @@ class App:
     keys: KeyStore
     vault: Vault
     env: Environment
+    outbound: Outbound
+    #: The handlers, in the order they are asked (``default_handlers()``).
+    handlers: tuple[Handler, ...]
     _mailbox: Mailbox | None = field(default=None, repr=False)
     _sender: Sender | None = field(default=None, repr=False)
 
@@ -113,14 +117,13 @@ class App:
         own = {self.settings.mail_from}
         return HandlerContext(cases=DbCaseLookup(session, self.vault), read_forms=read_once,
                               team_senders=frozenset(self.settings.team_senders),
-                              own_addresses=frozenset(own))
+                              own_addresses=frozenset(own), now=self.clock.now())
 
     @cached_property
     def intake(self) -> Intake:
         return Intake(db=self.db, vault=self.vault, mailbox=self.mailbox, clock=self.clock,
-                      make_context=self.handler_context,
-                      apply=OutcomeApplier(self.settings, self.vault, self.env),
-                      trusted_authserv_id=self.settings.trusted_authserv_id)
+                      settings=self.settings, outbound=self.outbound, handlers=self.handlers,
+                      make_context=self.handler_context)
 
     @cached_property
     def drainer(self) -> Drainer:
@@ -154,8 +157,15 @@ def m365_credential(settings: Settings) -> str | dict[str, str]:
 
 
 def build_app(settings: Settings, *, clock: Clock | None = None,
-              mailbox: Mailbox | None = None, sender: Sender | None = None) -> App:
+              mailbox: Mailbox | None = None, sender: Sender | None = None,
+              handlers: Sequence[Handler] | None = None) -> App:
     clock = clock or SystemClock()
     keys = KeyStore(settings.key_file)
+    vault = Vault(keys, clock)
+    env = template_env()
+    outbound = Outbound(env, vault, sender=settings.mail_from, domain=settings.bot_domain,
+                        urgent_contact=settings.urgent_contact)
     return App(settings=settings, clock=clock, db=Database(settings.database_url), keys=keys,
-               vault=Vault(keys, clock), env=template_env(), _mailbox=mailbox, _sender=sender)
+               vault=vault, env=env, outbound=outbound,
+               handlers=tuple(handlers) if handlers is not None else default_handlers(),
+               _mailbox=mailbox, _sender=sender)

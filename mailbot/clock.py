@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -53,3 +53,25 @@ def show_time(moment: datetime | None) -> str:
     if moment is None:
         return "-"
     return london(moment).strftime("%d/%m/%Y %H:%M")
+
+
+def uk_date(value: str | date | None) -> str:
+    """A date as people here write it: 05/10/2026 (an unreadable value as it is)."""
+    if not value:
+        return ""
+    try:
+        day = value if isinstance(value, date) else date.fromisoformat(value)
+    except ValueError:
+        return str(value)
+    return day.strftime("%d/%m/%Y")
+
+
+def long_date(day: date) -> str:
+    """A date in full, with its weekday: Thursday 17 December 2026."""
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+def plain_date(moment: datetime) -> str:
+    """The London day of a moment, in words: 12 October 2026."""
+    local = london(moment)
+    return f"{local.day} {local:%B %Y}"

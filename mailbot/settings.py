@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import os
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.headerregistry import Address
 from pathlib import Path
@@ -393,4 +393,3 @@ def _absolute_sqlite(url: str, base: Path) -> str:
     return url
 
 
-Validator = Callable[[Settings], None]

@@ -23,6 +23,8 @@ from mailbot.errors import FormError, NotFound, UsageError
 from mailbot.forms import empty_referral, read_form_bytes, validate
 from mailbot.forms.dates import parse_uk_date
 from mailbot.forms.description import load_description
+from mailbot.forms.model import Referral
+from mailbot.store.audit import audit
 from mailbot.store.models import Attachment, Case, MessageCase
 from mailbot.store.vault import Vault
 
@@ -95,13 +97,13 @@ def clean_value(field: Editable, raw: str | list[str], year: int) -> Any:
     return text
 
 
-def _queries(referral: dict[str, Any], now: datetime, case: Case) -> list[dict[str, str]]:
+def _queries(referral: Referral, now: datetime, case: Case) -> list[dict[str, str]]:
     return [q.as_json() for q in validate(referral, today=london(now).date(),
                                           received_year=london(case.created_at).year)]
 
 
 def save_version(session: Session, vault: Vault, case: Case, now: datetime,
-                 referral: dict[str, Any], provenance: dict[str, str], fallbacks: list[str],
+                 referral: Referral, provenance: dict[str, str], fallbacks: list[str],
                  user: str, note: str) -> None:
     missing = missing_required(referral)
     manual = case.status == "manual_entry" and bool(missing)
@@ -137,7 +139,7 @@ def edit_field(session: Session, vault: Vault, case: Case, now: datetime, key: s
     fallbacks = [f for f in row.fallbacks if f != key]
     save_version(session, vault, case, now, referral, provenance, fallbacks, user,
                  reason.strip())
-    case_store.audit(session, now, user, "case.edited", case_id=case.id,
+    audit(session, now, user, "case.edited", case_id=case.id,
                      detail=f"{key}; version {case.current_version}")
 
 
@@ -177,7 +179,7 @@ def merge_cases(session: Session, vault: Vault, now: datetime, keep: Case, other
                      note)
     close_case(session, vault, other, now, user=user, reason=f"merged into {keep.ref}: "
                f"{reason.strip()}", action="case.merged_away")
-    case_store.audit(session, now, user, "case.merged", case_id=keep.id,
+    audit(session, now, user, "case.merged", case_id=keep.id,
                      detail=f"{other.ref} merged in; filled {len(filled)} field(s)")
 
 
@@ -217,9 +219,9 @@ def split_case(session: Session, vault: Vault, now: datetime, case: Case, attach
     att.case_id = new.id
     if att.message_id:
         session.add(MessageCase(message_id=att.message_id, case_id=new.id))
-    case_store.audit(session, now, user, "case.split", case_id=case.id,
+    audit(session, now, user, "case.split", case_id=case.id,
                      detail=f"{new.ref} made from one of its files")
-    case_store.audit(session, now, user, "case.opened", case_id=new.id,
+    audit(session, now, user, "case.opened", case_id=new.id,
                      detail=f"split from {case.ref}; status {new.status}")
     return new
 
@@ -233,4 +235,4 @@ def close_case(session: Session, vault: Vault, case: Case, now: datetime, *, use
     case.status = "closed"
     case.closed_at = case.updated_at = now
     case.close_reason_enc = vault.seal_text(session, case, "close_reason_enc", reason.strip())
-    case_store.audit(session, now, user, action, case_id=case.id)
+    audit(session, now, user, action, case_id=case.id)

@@ -10,6 +10,7 @@ from typing import Any
 
 from mailbot.clock import london
 from mailbot.forms import REQUIRED_FIELDS  # the form's description says which are required
+from mailbot.forms.model import Referral
 from mailbot.forms.record import get_path, set_path
 
 __all__ = ["REQUIRED_FIELDS", "get_path", "set_path", "is_blank", "missing_required",
@@ -20,12 +21,12 @@ def is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip()) or value == []
 
 
-def missing_required(referral: dict[str, Any]) -> list[str]:
+def missing_required(referral: Referral) -> list[str]:
     return [key for key in REQUIRED_FIELDS if is_blank(get_path(referral, key))]
 
 
-def apply_fallbacks(referral: dict[str, Any], sender: str | None,
-                    sent: datetime | None) -> tuple[dict[str, Any], list[str]]:
+def apply_fallbacks(referral: Referral, sender: str | None,
+                    sent: datetime | None) -> tuple[Referral, list[str]]:
     """Fill ``referrer.email`` from the sender and ``referral_date`` from the Date header.
 
     Returns the completed copy and the keys that were filled this way, so the team can
@@ -47,7 +48,7 @@ def _normal_name(name: str) -> str:
     return " ".join(sorted(re.findall(r"[a-z]+", folded)))
 
 
-def child_key(referral: dict[str, Any]) -> str | None:
+def child_key(referral: Referral) -> str | None:
     """What identifies the same child across cases: name words and date of birth."""
     name = get_path(referral, "child.full_name")
     dob = get_path(referral, "child.dob")

@@ -10,7 +10,6 @@ again delivers the same messages again: they are recognised and nothing is dupli
 from __future__ import annotations
 
 import re
-from datetime import date
 from email import policy
 from email.parser import BytesParser
 from importlib import resources
@@ -20,7 +19,9 @@ from typing import TextIO
 from sqlalchemy import select
 
 from mailbot.app import App
+from mailbot.cases import queue as case_queue
 from mailbot.cases import views
+from mailbot.cases.status import CaseStatus
 from mailbot.cli import text as textout
 from mailbot.intake.poller import Poller
 from mailbot.sprg.demo import build_demo_meeting
@@ -72,7 +73,7 @@ def run_demo(app: App, out: TextIO) -> None:
     wanted = BytesParser(policy=policy.default).parsebytes(dict(batch)[ASKS_FOR_MORE])
     with app.db.session() as session:
         for item in views.messages(session, app.vault):
-            refs_by_message[item["message_id"] or ""] = item["case_refs"]
+            refs_by_message[item.message_id or ""] = item.case_refs
     refs = refs_by_message.get(str(wanted["Message-ID"]).strip(), [])
     if refs:
         out.write(f"The referrer of {refs[0]} replies with a corrected form...\n")
@@ -82,9 +83,9 @@ def run_demo(app: App, out: TextIO) -> None:
     pack_dir = app.settings.var_dir / "demo-meeting"
     written = build_demo_meeting(app, pack_dir)
     with app.db.session() as session:
-        scheduled = views.queue(session, app.vault, app.clock.now(), "scheduled")
+        scheduled = case_queue.queue(session, app.vault, app.clock.now(), CaseStatus.SCHEDULED)
     with app.db.session() as session:
-        items = views.queue(session, app.vault, app.clock.now())
+        items = case_queue.queue(session, app.vault, app.clock.now())
     out.write("\nThe CSCP queue\n")
     out.write(textout.queue_table(items))
     outbox_url = app.settings.outbound_url
@@ -100,8 +101,8 @@ def run_demo(app: App, out: TextIO) -> None:
             out.write(f"  {head['Subject']}  (to {head['To']})\n")
     else:
         out.write("\n")
-    if scheduled:
-        meeting = date.fromisoformat(scheduled[0]["meeting_date"])
+    meeting = scheduled[0].meeting_date if scheduled else None
+    if meeting is not None:
         out.write(f"\nSPRG meeting on {meeting:%A} {meeting.day} {meeting:%B %Y}: "
                   f"{len(scheduled)} case(s) on the agenda; the pack is in\n")
         for path in written:

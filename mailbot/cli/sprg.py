@@ -1,4 +1,4 @@
-"""Commands of this feature, added to the main parser by ``mailbot.cli.main``.
+"""``schedule``, ``agenda`` and ``outcome``: the SPRG's meetings and decisions.
 
 ``schedule REF --meeting D | --hold``, ``agenda --meeting D [--out DIR] [--send]``,
 ``outcome REF [--single Y|N] ... [--chair T]``. Each is a thin layer: the work is in
@@ -9,24 +9,22 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mailbot.cases import store as case_store
-from mailbot.clock import london
+from mailbot.cli.common import ACTOR, Command, open_app
+from mailbot.clock import london, long_date
 from mailbot.errors import UsageError
 from mailbot.sprg import decisions, scheduling
 from mailbot.sprg import meeting_digest as digest
 from mailbot.sprg.calendar import parse_day
 from mailbot.sprg.decision_form import OPTIONS, get, merged
-from mailbot.sprg.pack import build_pack, long_date, write_pack
-
-Handler = Callable[[argparse.Namespace], int]
-ACTOR = "cli"
+from mailbot.sprg.pack import build_pack, write_pack
+from mailbot.store.audit import audit
 
 
-def add_parsers(sub: Any) -> dict[str, Handler]:
+def add_parsers(sub: Any) -> dict[str, Command]:
     """Add this feature's sub-commands to ``sub``; return {name: handler}."""
     schedule = sub.add_parser("schedule", help="move a case to an SPRG meeting, or hold it back")
     schedule.add_argument("ref")
@@ -73,9 +71,7 @@ def _app(args: argparse.Namespace, given: Any) -> tuple[Any, bool]:
     one built from the settings the way every other command builds it."""
     if given is not None:
         return given, False
-    from mailbot.cli.commands import _app as command_app
-
-    return command_app(args), True
+    return open_app(args), True
 
 
 def _case(session: Any, ref: str) -> Any:
@@ -128,11 +124,11 @@ def _agenda(app: Any, args: argparse.Namespace) -> int:
             data = build_pack(meeting, cases, chair=app.settings.sprg_chair,
                               compiled_on=london(now).date())
             written = write_pack(out, data)
-            case_store.audit(session, now, ACTOR, "sprg.agenda_pack",
+            audit(session, now, ACTOR, "sprg.agenda_pack",
                              detail=f"meeting {meeting.isoformat()}, {len(cases)} cases")
         sent = 0
         if args.send:
-            sent = digest.queue_digest(session, app.vault, app.settings, app.env, now, meeting,
+            sent = digest.queue_digest(session, app.vault, app.settings, app.outbound, now, meeting,
                                        cases, actor=ACTOR)
     out_text = [f"SPRG meeting {long_date(meeting)}: {len(lines)} case"
                 f"{'s' if len(lines) != 1 else ''}"]
@@ -170,7 +166,7 @@ def cmd_outcome(args: argparse.Namespace, app: Any = None) -> int:
             if not get(decision, "sprg.chair") and app.settings.sprg_chair:
                 decision["sprg"]["chair"] = app.settings.sprg_chair
             first = case.status != "decided"
-            decisions.record(session, app.vault, app.settings, app.env, now, case, decision,
+            decisions.record(session, app.vault, app.outbound, now, case, decision,
                              actor=ACTOR, source="command")
             ref = case.ref
         drained = app.drainer.drain()

@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mailbot.cases.views import KIND_WORDS
+from mailbot.cases.queue import QueueItem
+from mailbot.cases.views import KIND_WORDS, CaseView, HeldItem, MessageItem
 from mailbot.clock import show_time
 from mailbot.forms import field_label
 
-STATUS_WORDS = {
-    "awaiting_information": "waiting for referrer",
-    "manual_entry": "to enter by hand",
-    "ready": "ready for SPRG",
-    "scheduled": "on an agenda",
-    "held": "held back",
-    "decided": "decided",
-    "closed": "closed",
-}
+if TYPE_CHECKING:
+    from mailbot.intake.poller import CycleResult
 
 
-def _when(value: str | None) -> str:
-    return show_time(datetime.fromisoformat(value)) if value else "-"
+def _when(value: datetime | None) -> str:
+    return show_time(value) if value else "-"
 
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
@@ -33,30 +28,29 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
-def queue_table(items: list[dict[str, Any]]) -> str:
+def queue_table(items: list[QueueItem]) -> str:
     if not items:
         return "No cases.\n"
-    rows = [[i["ref"], STATUS_WORDS.get(i["status"], i["status"]), _when(i["received_at"]),
-             str(i["days_waiting"]), i["waiting_for"]
-             + (f" (possible duplicate of {', '.join(i['possible_duplicates'])})"
-                if i["possible_duplicates"] else "")]
+    rows = [[i.ref, i.status.label, _when(i.received_at), str(i.days_waiting), i.waiting_for
+             + (f" (possible duplicate of {', '.join(i.possible_duplicates)})"
+                if i.possible_duplicates else "")]
             for i in items]
     return table(["Reference", "Status", "Received", "Days", "Waiting for"], rows)
 
 
-def messages_table(items: list[dict[str, Any]]) -> str:
+def messages_table(items: list[MessageItem]) -> str:
     if not items:
         return "No messages.\n"
-    rows = [[i["id"], _when(i["received_at"]), KIND_WORDS.get(i["action"], i["action"]),
-             ", ".join(i["case_refs"]) or "-"] for i in items]
+    rows = [[i.id, _when(i.received_at), KIND_WORDS.get(i.action, i.action),
+             ", ".join(i.case_refs) or "-"] for i in items]
     return table(["Id", "Received", "How it was handled", "Cases"], rows) + \
         "\nThe reasons are in `mailbot messages --json`.\n"
 
 
-def quarantine_table(items: list[dict[str, Any]]) -> str:
+def quarantine_table(items: list[HeldItem]) -> str:
     if not items:
         return "Nothing is held in quarantine.\n"
-    rows = [[i["id"], _when(i["received_at"]), i["sender"], i["reason"][:60]] for i in items]
+    rows = [[i.id, _when(i.received_at), i.sender, i.reason[:60]] for i in items]
     return table(["Id", "Received", "Sender", "Reason"], rows) + \
         "\nDecide with: mailbot quarantine release ID | mailbot quarantine reject ID --reason T\n"
 
@@ -83,10 +77,9 @@ def _value(value: Any) -> str:
     return str(value).replace("\n", "\n" + " " * 30)
 
 
-def case_text(item: dict[str, Any]) -> str:
-    r = item["referral"]
-    out = [f"{item['ref']}  ({STATUS_WORDS.get(item['status'], item['status'])})",
-           f"Waiting for: {item['waiting_for']}", ""]
+def case_text(item: CaseView) -> str:
+    r = item.referral
+    out = [f"{item.ref}  ({item.status.label})", f"Waiting for: {item.waiting_for}", ""]
 
     def line(label: str, value: Any) -> None:
         out.append(f"  {label:<27} {_value(value)}")
@@ -115,37 +108,55 @@ def case_text(item: dict[str, Any]) -> str:
     line("Incident or history", r["incident_details"])
     line("Anticipated learning", r["anticipated_learning"])
     line("Themes", r["themes"])
-    if item["missing_required"]:
-        out.append("Missing: " + "; ".join(field_label(k) for k in item["missing_required"]))
-    for q in item["queries"]:
+    if item.missing_required:
+        out.append("Missing: " + "; ".join(field_label(k) for k in item.missing_required))
+    for q in item.queries:
         out.append(f"To check: {field_label(q['field'])}: {q['problem']}")
-    if item["possible_duplicates"]:
-        out.append("Possible duplicate of: " + ", ".join(item["possible_duplicates"]))
+    if item.possible_duplicates:
+        out.append("Possible duplicate of: " + ", ".join(item.possible_duplicates))
     out.append("")
     out.append("Messages")
-    for m in item["messages"]:
-        arrow = "in " if m["direction"] == "in" else "out"
-        kind = KIND_WORDS.get(m["kind"], m["kind"])
-        out.append(f"  {arrow} {_when(m['received_at'])}  {kind:<30} {m['subject']}")
-    if item["attachments"]:
+    for m in item.messages:
+        arrow = "in " if m.direction == "in" else "out"
+        kind = KIND_WORDS.get(m.kind, m.kind)
+        out.append(f"  {arrow} {_when(m.received_at)}  {kind:<30} {m.subject}")
+    if item.attachments:
         out.append("Attachments")
-        for a in item["attachments"]:
-            out.append(f"  {a['kind']:<7} {a['filename']} ({_size(a['size'])})")
+        for a in item.attachments:
+            out.append(f"  {a.kind:<7} {a.filename} ({_size(a.size)})")
     return "\n".join(out) + "\n"
 
 
-def status_text(report: dict[str, Any]) -> str:
-    lines = [f"last poll:          {_when(report['last_poll'])}",
-             f"outbox backlog:     {report['outbox_backlog']}",
-             f"outbox failed:      {report['outbox_failed']}",
-             f"quarantine:         {report['quarantine']}",
-             f"master key version: {report['master_key_version']}",
-             f"audit chain:        {'intact' if report['audit_chain_intact'] else 'BROKEN'}",
-             "a person is needed" if report["needs_person"] else "all well"]
+@dataclass(frozen=True)
+class StatusReport:
+    last_poll: str | None  # ISO time of the last poll, as recorded
+    outbox_backlog: int
+    outbox_failed: int
+    quarantine: int
+    master_key_version: int
+    audit_chain_intact: bool
+
+    @property
+    def needs_person(self) -> bool:
+        return bool(self.outbox_failed or self.quarantine or not self.audit_chain_intact)
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self), "needs_person": self.needs_person}
+
+
+def status_text(report: StatusReport) -> str:
+    last = datetime.fromisoformat(report.last_poll) if report.last_poll else None
+    lines = [f"last poll:          {_when(last)}",
+             f"outbox backlog:     {report.outbox_backlog}",
+             f"outbox failed:      {report.outbox_failed}",
+             f"quarantine:         {report.quarantine}",
+             f"master key version: {report.master_key_version}",
+             f"audit chain:        {'intact' if report.audit_chain_intact else 'BROKEN'}",
+             "a person is needed" if report.needs_person else "all well"]
     return "\n".join(lines) + "\n"
 
 
-def cycle_summary(result: Any) -> str:
+def cycle_summary(result: CycleResult) -> str:
     counts: dict[str, int] = {}
     for handled in result.handled:
         key = "duplicate" if handled.duplicate else handled.action

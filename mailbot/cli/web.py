@@ -1,8 +1,6 @@
-"""Commands of this feature, added to the main parser by ``mailbot.cli.main``.
+"""``serve`` and ``users``: the team's web workspace and its accounts.
 
-``serve`` runs the workspace under waitress; ``users`` manages its accounts; ``daily``
-runs the working morning's reminders and team digest when due (for deployments that
-run ``poll --once`` from a timer instead of ``poll``).
+``serve`` runs the workspace under waitress; ``users`` manages its accounts.
 """
 
 from __future__ import annotations
@@ -10,20 +8,19 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from collections.abc import Callable
 from typing import Any
 
-from mailbot.cli import commands
+from mailbot.cli.common import ACTOR, Command, open_app
 from mailbot.errors import UsageError
+from mailbot.store.audit import audit
 from mailbot.store.models import ROLES
 
-Handler = Callable[[argparse.Namespace], int]
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
-def add_parsers(sub: Any) -> dict[str, Handler]:
+def add_parsers(sub: Any) -> dict[str, Command]:
     """Add this feature's sub-commands to ``sub``; return {name: handler}."""
     serve = sub.add_parser("serve", help="the CSCP team's web workspace")
     serve.add_argument("--host", default=DEFAULT_HOST, help=f"default {DEFAULT_HOST}")
@@ -42,8 +39,7 @@ def add_parsers(sub: Any) -> dict[str, Handler]:
     reset = usub.add_parser("reset", help="set a new password (stdin, or prompted)")
     reset.add_argument("name")
     usub.add_parser("list", help="the users, their roles and states")
-    sub.add_parser("daily", help="the morning's reminders and team digest, if due now")
-    return {"serve": cmd_serve, "users": cmd_users, "daily": cmd_daily}
+    return {"serve": cmd_serve, "users": cmd_users}
 
 
 def read_password(prompt: str = "Password") -> str:
@@ -63,7 +59,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if not 0 < args.port < 65536:
         raise UsageError("--port: expected 1-65535")
-    app = commands._app(args)
+    app = open_app(args)
     loopback = args.host in LOOPBACK
     web = create_app(app, secure_cookies=not loopback)
     if not loopback:
@@ -80,11 +76,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_users(args: argparse.Namespace) -> int:
-    from mailbot.cases import store as case_store
     from mailbot.store.models import WebUser
     from mailbot.web import users as user_store
 
-    app = commands._app(args)
+    app = open_app(args)
     now = app.clock.now()
     try:
         if args.users_command == "list":
@@ -109,29 +104,11 @@ def cmd_users(args: argparse.Namespace) -> int:
             else:
                 assert password is not None
                 user_store.reset_password(session, args.name, password, now)
-            case_store.audit(session, now, commands.ACTOR, f"user.{args.users_command}",
+            audit(session, now, ACTOR, f"user.{args.users_command}",
                              detail=args.name)
     finally:
         app.close()
     done = {"add": "added", "disable": "disabled", "enable": "enabled",
             "reset": "has a new password"}[args.users_command]
     print(f"{args.name} {done}")
-    return 0
-
-
-def cmd_daily(args: argparse.Namespace) -> int:
-    from mailbot.jobs.morning import morning_jobs
-
-    app = commands._app(args)
-    try:
-        result = morning_jobs(app)
-        if result is None:
-            print("nothing due: not a working morning, or already done today")
-            return 0
-        app.drainer.drain()
-    finally:
-        app.close()
-    print(f"reminders sent: {len(result.chased.reminded)}; flagged to the team: "
-          f"{len(result.chased.flagged)}; digest {'sent' if result.digest_sent else 'not sent '}"
-          f"{'' if result.digest_sent else '(no team address)'}")
     return 0

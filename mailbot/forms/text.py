@@ -53,11 +53,6 @@ def strip_leaders(text: str) -> str:
     return _LEADER.sub(" ", text).strip()
 
 
-def one_line(text: str) -> str:
-    """A short value on one line (names, agencies): inner whitespace folded."""
-    return _SPACES.sub(" ", " ".join(text.split("\n"))).strip()
-
-
 def label_matches(norm: str, label: str, *, prefix: bool = False) -> bool:
     """Exact match after normalising; long labels and inline ones may be a prefix."""
     if not label or not norm:

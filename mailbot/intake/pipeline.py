@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,9 +19,13 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from mailbot.clock import Clock
-from mailbot.intake.handlers import HandlerContext, Outcome, decide
+from mailbot.intake.actions import ActionContext, apply
+from mailbot.intake.handlers import Handler, HandlerContext, Outcome, decide
+from mailbot.intake.handlers.base import Held
 from mailbot.mail.mailbox import OTHER, PROCESSED, QUARANTINE, Mailbox, MailboxRef
 from mailbot.mail.reader import InboundMessage, read_message
+from mailbot.outbound.mail import Outbound
+from mailbot.settings import Settings
 from mailbot.store.db import Database
 from mailbot.store.models import InboundMessage as MessageRow
 from mailbot.store.vault import Vault
@@ -63,35 +67,41 @@ class Handled:
     duplicate: bool = False
 
 
-Applier = Callable[[Session, InboundMessage, MessageRow, Outcome, datetime], list[str]]
+def cannot_handle(error: BaseException) -> Held:
+    """The outcome for a message the core failed on: held, with the error's type only
+    (its text may quote the message)."""
+    return Held(action="quarantine",
+                reason=f"could not be handled automatically ({type(error).__name__}); "
+                       "held for a person",
+                alert="A message could not be handled automatically, so it has not been "
+                      "answered. It is under Held messages for you to read.")
 
 
 class Intake:
     def __init__(self, *, db: Database, vault: Vault, mailbox: Mailbox, clock: Clock,
-                 make_context: Callable[[Session], HandlerContext], apply: Applier,
-                 trusted_authserv_id: str | None) -> None:
+                 settings: Settings, outbound: Outbound, handlers: Sequence[Handler],
+                 make_context: Callable[[Session], HandlerContext]) -> None:
         self.db = db
         self.vault = vault
         self.mailbox = mailbox
         self.clock = clock
+        self.settings = settings
+        self.outbound = outbound
+        self.handlers = tuple(handlers)
         self.make_context = make_context
-        self.apply = apply
-        self.trusted = trusted_authserv_id
+
+    def decide(self, message: InboundMessage, context: HandlerContext) -> Outcome:
+        return decide(self.handlers, message, context)
+
+    def apply(self, session: Session, message: InboundMessage, row: MessageRow,
+              outcome: Outcome, now: datetime) -> list[str]:
+        return apply(ActionContext(session=session, vault=self.vault, outbound=self.outbound,
+                                   settings=self.settings, now=now, message=message, row=row),
+                     outcome)
 
     def ensure_folders(self) -> None:
         for folder in (PROCESSED, QUARANTINE, OTHER):
             self.mailbox.ensure_folder(folder)
-
-    def run_once(self, on_message: Callable[[Handled], None] | None = None) -> list[Handled]:
-        results: list[Handled] = []
-        for ref in self.mailbox.list_new():
-            handled = self.handle(ref)
-            if handled is None:
-                continue
-            results.append(handled)
-            if on_message:
-                on_message(handled)
-        return results
 
     def _keys(self, raw: bytes, message: InboundMessage) -> tuple[str | None, str, str]:
         content = self.vault.index("content", content_fingerprint(raw))
@@ -101,7 +111,7 @@ class Intake:
 
     def handle(self, ref: MailboxRef) -> Handled | None:
         raw = self.mailbox.fetch(ref)
-        message = read_message(raw, trusted_authserv_id=self.trusted)
+        message = read_message(raw, trusted_authserv_id=self.settings.trusted_authserv_id)
         try:
             return self._handle(ref, raw, message)
         except OperationalError:
@@ -111,11 +121,7 @@ class Intake:
             # only the error's type is kept, as its text may quote the message.
             log.error("message could not be handled; holding it",
                       extra={"mailbox_uid": ref.uid, "error": type(exc).__name__})
-            held = Outcome("quarantine", f"could not be handled automatically "
-                           f"({type(exc).__name__}); held for a person",
-                           alert="A message could not be handled automatically, so it has not "
-                                 "been answered. It is under Held messages for you to read.")
-            return self._handle(ref, raw, message, forced=held)
+            return self._handle(ref, raw, message, forced=cannot_handle(exc))
 
     def _handle(self, ref: MailboxRef, raw: bytes, message: InboundMessage, *,
                 forced: Outcome | None = None) -> Handled | None:
@@ -166,7 +172,7 @@ class Intake:
                           mid: str | None, content: str, dedupe: str,
                           forced: Outcome | None = None) -> Handled | None:
         now = self.clock.now()
-        outcome = forced or decide(message, self.make_context(session))
+        outcome = forced or self.decide(message, self.make_context(session))
         row = MessageRow(dedupe_key=dedupe, message_id_index=mid, content_index=content,
                          mailbox_ref=ref.key, received_at=now, sent_at=message.date,
                          action=outcome.action, reason=outcome.reason,

@@ -17,6 +17,7 @@ from types import FrameType
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from mailbot import shutdown
 from mailbot.app import App
 from mailbot.errors import MailboxAuthError, MailboxConnectionError, MailboxError
 from mailbot.intake.pipeline import Handled
@@ -110,6 +111,8 @@ class Poller:
         if install_signals:  # only the main thread may; tests run the loop in a thread
             signal.signal(signal.SIGTERM, self.stop)
             signal.signal(signal.SIGINT, self.stop)
+            if shutdown.requested():  # heard while the command line was still importing
+                self.stop()
         interval = max(1, self.app.settings.poll_interval)
         while not self.stopping:
             try:

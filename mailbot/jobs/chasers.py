@@ -19,16 +19,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailbot.app import App
-from mailbot.cases import store as case_store
-from mailbot.clock import london
+from mailbot.cases.queue import WHOLE_FORM
+from mailbot.cases.status import CaseStatus
+from mailbot.clock import plain_date
 from mailbot.forms import field_label
-from mailbot.outbound import outbox
-from mailbot.outbound.compose import compose, make_message_id, render, tag_subject
+from mailbot.outbound.mail import OutboundMail, Thread
+from mailbot.store.audit import audit
 from mailbot.store.models import Case, CaseChase, Outbox
 
 ACTOR = "mailbot"
-#: From this many missing fields on, the referrer is asked for the form itself.
-WHOLE_FORM = 6
 
 
 @dataclass
@@ -37,18 +36,13 @@ class ChaseResult:
     flagged: list[str] = field(default_factory=list)
 
 
-def long_date(moment: datetime) -> str:
-    local = london(moment)
-    return f"{local.day} {local:%B %Y}"
-
-
 def reminder_due(case: Case, chase: CaseChase | None, now: datetime, days: int) -> bool:
-    return (case.status == "awaiting_information" and chase is None
+    return (case.status == CaseStatus.AWAITING_INFORMATION and chase is None
             and now - case.updated_at >= timedelta(days=days))
 
 
 def flag_due(case: Case, chase: CaseChase | None, now: datetime, days: int) -> bool:
-    return (case.status == "awaiting_information" and chase is not None
+    return (case.status == CaseStatus.AWAITING_INFORMATION and chase is not None
             and chase.flagged_at is None and now - chase.reminded_at >= timedelta(days=days))
 
 
@@ -56,24 +50,10 @@ def chase_of(session: Session, case: Case) -> CaseChase | None:
     return session.get(CaseChase, (case.id, case.current_version))
 
 
-def flagged_refs(session: Session) -> set[str]:
-    """Cases whose current wait was reminded and then flagged to the team."""
-    rows = session.execute(select(Case.ref).join(CaseChase, (CaseChase.case_id == Case.id) & (
-        CaseChase.version == Case.current_version)).where(
-        Case.status == "awaiting_information", CaseChase.flagged_at.is_not(None)))
-    return {ref for (ref,) in rows}
-
-
-def reminded_refs(session: Session) -> set[str]:
-    rows = session.execute(select(Case.ref).join(CaseChase, (CaseChase.case_id == Case.id) & (
-        CaseChase.version == Case.current_version)).where(Case.status == "awaiting_information"))
-    return {ref for (ref,) in rows}
-
-
 def run_chasers(app: App, session: Session, now: datetime) -> ChaseResult:
     days = app.settings.chaser_days
     result = ChaseResult()
-    waiting = session.scalars(select(Case).where(Case.status == "awaiting_information")
+    waiting = session.scalars(select(Case).where(Case.status == CaseStatus.AWAITING_INFORMATION)
                               .order_by(Case.created_at))
     for case in waiting:
         chase = chase_of(session, case)
@@ -81,11 +61,11 @@ def run_chasers(app: App, session: Session, now: datetime) -> ChaseResult:
             _remind(app, session, case, now)
             session.add(CaseChase(case_id=case.id, version=case.current_version,
                                   reminded_at=now, flagged_at=None))
-            case_store.audit(session, now, ACTOR, "case.reminder_sent", case_id=case.id)
+            audit(session, now, ACTOR, "case.reminder_sent", case_id=case.id)
             result.reminded.append(case.ref)
         elif chase is not None and flag_due(case, chase, now, days):
             chase.flagged_at = now
-            case_store.audit(session, now, ACTOR, "case.flagged",
+            audit(session, now, ACTOR, "case.flagged",
                              case_id=case.id, detail="no answer to the reminder")
             result.flagged.append(case.ref)
     return result
@@ -102,16 +82,10 @@ def _remind(app: App, session: Session, case: Case, now: datetime) -> None:
     whole_form = len(case.missing_required) >= WHOLE_FORM
     missing = [] if whole_form else [field_label(k) for k in case.missing_required]
     queries = [q["problem"] for q in case.queries]
-    rendered = render(app.env, "chaser", tag_subject([case.ref], "Reminder: further information "
-                                                     "needed"),
-                      ref=case.ref, received=long_date(case.created_at),
-                      missing=missing, queries=queries, whole_form=whole_form,
-                      urgent_contact=app.settings.urgent_contact)
     last = _last_reply(session, case.ref)
-    email = compose(rendered=rendered, sender=app.settings.mail_from, recipient=recipient,
-                    message_id=make_message_id("reminder", [case.ref], now,
-                                               app.settings.bot_domain),
-                    date=now, in_reply_to=last.message_id if last else None,
-                    auto="auto-generated")
-    outbox.queue(session, app.vault, now, email, kind="reminder", recipient=recipient,
-                 case_refs=[case.ref], key_id=case.key_id)
+    app.outbound.queue(session, now, OutboundMail(
+        kind="reminder", template="chaser", subject="Reminder: further information needed",
+        recipient=recipient, refs=[case.ref], key_id=case.key_id,
+        follows=Thread(last.message_id) if last else None,
+        context={"ref": case.ref, "received": plain_date(case.created_at), "missing": missing,
+                 "queries": queries, "whole_form": whole_form}))

@@ -10,6 +10,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from mailbot.forms.model import Referral
+
+#: The form's outcome section and SPRG box (FIELDS.md's ``outcome`` and ``sprg``).
+DecisionRecord = dict[str, Any]
+
 #: (command-line option, dotted key in the decision) in the form's order.
 OPTIONS: tuple[tuple[str, str], ...] = (
     ("single", "outcome.single_agency.decision"),
@@ -26,21 +31,21 @@ OPTIONS: tuple[tuple[str, str], ...] = (
 )
 
 
-def empty_decision() -> dict[str, Any]:
+def empty_decision() -> DecisionRecord:
     part = {"decision": None, "agencies": None, "grounds": None}
     return {"outcome": {"single_agency": dict(part), "multi_agency": dict(part),
                         "methodology": None, "final_report_date": None, "other_actions": None},
             "sprg": {"meeting_date": None, "chair": None}}
 
 
-def get(decision: dict[str, Any], dotted: str) -> Any:
+def get(decision: DecisionRecord, dotted: str) -> Any:
     node: Any = decision
     for part in dotted.split("."):
         node = node.get(part) if isinstance(node, dict) else None
     return node
 
 
-def put(decision: dict[str, Any], dotted: str, value: Any) -> None:
+def put(decision: DecisionRecord, dotted: str, value: Any) -> None:
     *parents, last = dotted.split(".")
     node = decision
     for part in parents:
@@ -52,7 +57,7 @@ def _filled(value: Any) -> bool:
     return value is not None and not (isinstance(value, str) and not value.strip())
 
 
-def decision_of(referral: dict[str, Any]) -> dict[str, Any] | None:
+def decision_of(referral: Referral) -> DecisionRecord | None:
     """The outcome section of a referral record, or None when nothing in it is filled in.
 
     Only the outcome rows count: the two SPRG lines alone (a date, a chair) are not a
@@ -66,7 +71,7 @@ def decision_of(referral: dict[str, Any]) -> dict[str, Any] | None:
     return decision
 
 
-def merged(base: dict[str, Any] | None, changes: dict[str, Any]) -> dict[str, Any]:
+def merged(base: DecisionRecord | None, changes: DecisionRecord) -> DecisionRecord:
     """``base`` (or an empty decision) with every key given in ``changes`` (dotted) set."""
     result = copy.deepcopy(base) if base else empty_decision()
     for key, value in changes.items():

@@ -12,17 +12,16 @@ import copy
 from datetime import date, datetime
 from typing import Any
 
-from jinja2 import Environment
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailbot.cases import store as case_store
+from mailbot.cases.status import CaseStatus
+from mailbot.clock import uk_date
 from mailbot.errors import UsageError
-from mailbot.outbound import outbox
-from mailbot.outbound.compose import compose, make_message_id, render, tag_subject
-from mailbot.settings import Settings
+from mailbot.outbound.mail import Outbound, OutboundMail
 from mailbot.sprg.decision_form import get, yes_no
-from mailbot.sprg.pack import uk_date
+from mailbot.store.audit import audit
 from mailbot.store.models import Case, Decision
 from mailbot.store.vault import Vault
 
@@ -45,12 +44,12 @@ def current(session: Session, vault: Vault, case: Case) -> dict[str, Any] | None
     return vault.open_json(session, row, "outcome_enc", key_id=case.key_id) if row else None
 
 
-def record(session: Session, vault: Vault, settings: Settings, env: Environment,
-           now: datetime, case: Case, decision: dict[str, Any], *, actor: str, source: str,
+def record(session: Session, vault: Vault, outbound: Outbound, now: datetime, case: Case,
+           decision: dict[str, Any], *, actor: str, source: str,
            message_row_id: str | None = None) -> Decision:
-    if case.status == "closed":
+    if case.status == CaseStatus.CLOSED:
         raise UsageError(f"{case.ref} is closed: reopen it before recording a decision")
-    first = case.status != "decided"
+    first = case.status != CaseStatus.DECIDED
     previous = latest(session, case.id)
     row = Decision(case_id=case.id, seq=previous.seq + 1 if previous else 1,
                    key_id=case.key_id, source=source,
@@ -62,17 +61,17 @@ def record(session: Session, vault: Vault, settings: Settings, env: Environment,
     row.outcome_enc = vault.seal_json(session, row, "outcome_enc", decision, key_id=case.key_id)
     session.add(row)
     _add_version(session, vault, case, now, decision, actor, source, message_row_id)
-    case.status = "decided"
+    case.status = CaseStatus.DECIDED
     case.held = False
     case.decided_at = case.updated_at = now
     single = yes_no(get(decision, "outcome.single_agency.decision"))
     multi = yes_no(get(decision, "outcome.multi_agency.decision"))
-    case_store.audit(session, now, actor, "decision.recorded" if first else "decision.amended",
+    audit(session, now, actor, "decision.recorded" if first else "decision.amended",
                      case_id=case.id, message_id=message_row_id,
                      detail=f"by {source}; single-agency {single}, multi-agency {multi}; "
                             f"final report {row.final_report_date or '-'}")
     if first:
-        _notify_referrer(session, vault, settings, env, now, case, decision)
+        _notify_referrer(session, vault, outbound, now, case, decision)
     session.flush()
     return row
 
@@ -100,19 +99,16 @@ def referrer_address(session: Session, vault: Vault, case: Case) -> str:
     return vault.open_text(session, case, "sender_enc")
 
 
-def _notify_referrer(session: Session, vault: Vault, settings: Settings, env: Environment,
-                     now: datetime, case: Case, decision: dict[str, Any]) -> None:
+def _notify_referrer(session: Session, vault: Vault, outbound: Outbound, now: datetime,
+                     case: Case, decision: dict[str, Any]) -> None:
     recipient = referrer_address(session, vault, case)
     if not recipient:
         return
-    rendered = render(env, "sprg_decision_notice", tag_subject([case.ref], "SPRG decision"),
-                      ref=case.ref, meeting=uk_date(get(decision, "sprg.meeting_date")),
-                      single=yes_no(get(decision, "outcome.single_agency.decision")),
-                      multi=yes_no(get(decision, "outcome.multi_agency.decision")))
-    email = compose(rendered=rendered, sender=settings.mail_from, recipient=recipient,
-                    message_id=make_message_id("decision", [case.ref], now, settings.bot_domain),
-                    date=now, auto="auto-generated")
-    outbox.queue(session, vault, now, email, kind="reply", recipient=recipient,
-                 case_refs=[case.ref], key_id=case.key_id)
+    outbound.queue(session, now, OutboundMail(
+        kind="decision", template="sprg_decision_notice", subject="SPRG decision",
+        recipient=recipient, refs=[case.ref], key_id=case.key_id,
+        context={"ref": case.ref, "meeting": uk_date(get(decision, "sprg.meeting_date")),
+                 "single": yes_no(get(decision, "outcome.single_agency.decision")),
+                 "multi": yes_no(get(decision, "outcome.multi_agency.decision"))}))
 
 

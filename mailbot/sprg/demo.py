@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from mailbot.cases import store as case_store
 from mailbot.clock import london
 from mailbot.sprg import scheduling
 from mailbot.sprg.pack import build_pack, write_pack
+from mailbot.store.audit import audit
 from mailbot.store.models import Case
 
 if TYPE_CHECKING:
@@ -39,12 +39,12 @@ def build_demo_meeting(app: App, out: Path) -> list[Path]:
         for case in session.scalars(select(Case).where(Case.status == "ready",
                                                        Case.meeting_date.is_(None))):
             case.meeting_date, case.status, case.updated_at = meeting, "scheduled", now
-            case_store.audit(session, now, "demo", "case.scheduled", case_id=case.id,
+            audit(session, now, "demo", "case.scheduled", case_id=case.id,
                              detail=f"meeting {meeting.isoformat()} (demo)")
     with app.db.session() as session:
         cases = scheduling.cases_of_meeting(session, app.vault, meeting)
         data = build_pack(meeting, cases, chair=app.settings.sprg_chair or "Chair of the SPRG",
                           compiled_on=london(now).date())
-        case_store.audit(session, now, "demo", "sprg.agenda_pack",
+        audit(session, now, "demo", "sprg.agenda_pack",
                          detail=f"meeting {meeting.isoformat()}, {len(cases)} cases")
     return write_pack(out, data)

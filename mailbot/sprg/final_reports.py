@@ -4,23 +4,21 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from jinja2 import Environment
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailbot.cases import store as case_store
+from mailbot.cases.status import CaseStatus
 from mailbot.clock import london
-from mailbot.outbound import outbox
-from mailbot.outbound.compose import compose, make_message_id, render, tag_subject
+from mailbot.outbound.mail import Outbound, OutboundMail
 from mailbot.settings import Settings
+from mailbot.store.audit import audit
 from mailbot.store.models import Case, Decision
-from mailbot.store.vault import Vault
 
 
 def latest_decisions(session: Session) -> list[tuple[Case, Decision]]:
     """The newest decision of every decided case."""
     rows = session.execute(select(Case, Decision).join(Decision, Decision.case_id == Case.id)
-                           .where(Case.status == "decided")
+                           .where(Case.status == CaseStatus.DECIDED)
                            .order_by(Decision.case_id, Decision.seq)).all()
     newest: dict[str, tuple[Case, Decision]] = {}
     for case, decision in rows:
@@ -35,7 +33,7 @@ def due_cases(session: Session, due_by: date) -> dict[str, date]:
             if d.final_report_date is not None and d.final_report_date <= due_by}
 
 
-def send_reminders(session: Session, vault: Vault, settings: Settings, env: Environment,
+def send_reminders(session: Session, settings: Settings, outbound: Outbound,
                    now: datetime) -> list[str]:
     """One reminder per final report date, N days before it, to the team address."""
     team = settings.team_address
@@ -51,18 +49,15 @@ def send_reminders(session: Session, vault: Vault, settings: Settings, env: Envi
         days = (due - today).days
         when = ("today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
                 if days > 0 else f"{-days} day{'s' if days != -1 else ''} ago (overdue)")
-        rendered = render(env, "sprg_final_report_reminder",
-                          tag_subject([case.ref], f"Final report due at the SPRG on {due:%d/%m/%Y}"),
-                          ref=case.ref, due=f"{due:%d/%m/%Y}", when=when,
-                          meeting=f"{decision.meeting_date:%d/%m/%Y}" if decision.meeting_date
-                          else None)
-        email = compose(rendered=rendered, sender=settings.mail_from, recipient=team,
-                        message_id=make_message_id("reminder", [case.ref], now, settings.bot_domain),
-                        date=now, auto="auto-generated")
-        outbox.queue(session, vault, now, email, kind="reminder", recipient=team,
-                     case_refs=[case.ref], key_id=case.key_id)
+        outbound.queue(session, now, OutboundMail(
+            kind="reminder", template="sprg_final_report_reminder",
+            subject=f"Final report due at the SPRG on {due:%d/%m/%Y}", recipient=team,
+            refs=[case.ref], key_id=case.key_id,
+            context={"ref": case.ref, "due": f"{due:%d/%m/%Y}", "when": when,
+                     "meeting": f"{decision.meeting_date:%d/%m/%Y}" if decision.meeting_date
+                     else None}))
         decision.reminder_sent_at = now
-        case_store.audit(session, now, "mailbot", "sprg.final_report_reminder", case_id=case.id,
+        audit(session, now, "mailbot", "sprg.final_report_reminder", case_id=case.id,
                          detail=f"final report {due.isoformat()}")
         sent.append(case.ref)
     return sent

@@ -16,20 +16,19 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from jinja2 import Environment
 from msoffcrypto.format.ooxml import OOXMLFile
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailbot.cases import store as case_store
 from mailbot.cases.referral import age_band, age_on, get_path
-from mailbot.clock import london
+from mailbot.clock import london, long_date
 from mailbot.errors import ConfigError
-from mailbot.outbound import outbox
-from mailbot.outbound.compose import compose, make_message_id, render
+from mailbot.outbound.mail import Attachment as MailAttachment
+from mailbot.outbound.mail import Outbound, OutboundMail
 from mailbot.settings import Settings
-from mailbot.sprg.pack import build_pack, long_date
+from mailbot.sprg.pack import build_pack
 from mailbot.sprg.scheduling import PackCase
+from mailbot.store.audit import audit
 from mailbot.store.models import Meeting
 from mailbot.store.vault import Vault
 
@@ -81,7 +80,7 @@ def digest_subject(meeting: date, refs: list[str]) -> str:
     return f"{text} " + " ".join(f"[{ref}]" for ref in refs) if refs else text
 
 
-def queue_digest(session: Session, vault: Vault, settings: Settings, env: Environment,
+def queue_digest(session: Session, vault: Vault, settings: Settings, outbound: Outbound,
                  now: datetime, meeting: date, cases: list[PackCase], *,
                  actor: str = "mailbot") -> int:
     """Queue one digest per member; record that the meeting's digest went. Returns count."""
@@ -100,20 +99,16 @@ def queue_digest(session: Session, vault: Vault, settings: Settings, env: Enviro
     context: dict[str, Any] = {"meeting": long_date(meeting), "meeting_short": f"{meeting:%d/%m/%Y}",
                                "count": len(lines), "cases": lines, "chair": settings.sprg_chair,
                                "attached": attachment is not None}
-    rendered = render(env, "sprg_digest", digest_subject(meeting, refs), **context)
-    for member in settings.sprg_members:
-        email = compose(rendered=rendered, sender=settings.mail_from, recipient=member,
-                        message_id=make_message_id("digest", [meeting.isoformat()], now,
-                                                   settings.bot_domain),
-                        date=now, auto="auto-generated")
-        if attachment is not None:
-            email.add_attachment(attachment, maintype=DOCX_TYPE[0], subtype=DOCX_TYPE[1],
-                                 filename=f"SPRG-agenda-{meeting.isoformat()}.docx")
-        outbox.queue(session, vault, now, email, kind="digest", recipient=member,
-                     case_refs=refs, key_id=row.key_id)
+    attachments = () if attachment is None else (MailAttachment(
+        attachment, DOCX_TYPE[0], DOCX_TYPE[1], f"SPRG-agenda-{meeting.isoformat()}.docx"),)
+    for member in settings.sprg_members:  # one each: members never see each other's address
+        outbound.queue(session, now, OutboundMail(
+            kind="digest", template="sprg_digest", subject=digest_subject(meeting, refs),
+            tagged=False, recipient=member, refs=refs, id_words=[meeting.isoformat()],
+            key_id=row.key_id, context=context, attachments=attachments))
     row.digest_sent_at = now
     row.digest_cases = len(lines)
-    case_store.audit(session, now, actor, "sprg.digest", detail=(
+    audit(session, now, actor, "sprg.digest", detail=(
         f"meeting {meeting.isoformat()}, {len(lines)} cases, {len(settings.sprg_members)} "
         f"members, pack {'attached (encrypted)' if attachment else 'not attached'}"))
     return len(settings.sprg_members)

@@ -24,119 +24,30 @@ from docx.document import Document as DocxDocument
 from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
-from docx.table import Table, _Cell, _Row
+from docx.table import Table, _Row
 from docx.text.paragraph import Paragraph
 
-from mailbot.cases.referral import age_on
+from mailbot.clock import long_date, uk_date
+from mailbot.forms.model import Referral
+from mailbot.sprg.pack_format import (
+    FONT,
+    GREY,
+    HEAD_FILL,
+    LABEL_FILL,
+    MARKING,
+    NAVY,
+    ORG,
+    RED,
+    age_text,
+    cell_margins,
+    field_code,
+    row_flags,
+    shade,
+    text_of,
+)
 from mailbot.sprg.scheduling import PackCase
-
-MARKING = "CONFIDENTIAL - NOT FOR ONWARD CIRCULATION"
-ORG = "Croydon Safeguarding Children Partnership"
-NAVY = RGBColor(0x1F, 0x38, 0x64)
-GREY = RGBColor(0x4B, 0x55, 0x63)
-RED = RGBColor(0xA3, 0x1B, 0x1B)
-LABEL_FILL = "D9E2F3"
-HEAD_FILL = "1F3864"
-FONT = "Arial"
-
-
-# -- small helpers on the XML python-docx does not wrap ---------------------------------
-def _shade(cell: _Cell, fill: str) -> None:
-    shd = OxmlElement("w:shd")
-    shd.set(qn("w:val"), "clear")
-    shd.set(qn("w:color"), "auto")
-    shd.set(qn("w:fill"), fill)
-    cell._tc.get_or_add_tcPr().append(shd)
-
-
-def _row_flags(row: _Row, *, header: bool = False) -> None:
-    """The row never splits across pages; a header row repeats on each page."""
-    tr_pr = row._tr.get_or_add_trPr()
-    tr_pr.append(OxmlElement("w:cantSplit"))
-    if header:
-        tr_pr.append(OxmlElement("w:tblHeader"))
-
-
-def _cell_margins(table: Table, vertical: int = 40, horizontal: int = 100) -> None:
-    """Room between text and cell borders (twentieths of a point)."""
-    margins = OxmlElement("w:tblCellMar")
-    for side, size in (("top", vertical), ("left", horizontal), ("bottom", vertical),
-                       ("right", horizontal)):
-        node = OxmlElement(f"w:{side}")
-        node.set(qn("w:w"), str(size))
-        node.set(qn("w:type"), "dxa")
-        margins.append(node)
-    table._tbl.tblPr.append(margins)
-
-
-def _field(paragraph: Paragraph, instruction: str, placeholder: str = "1") -> None:
-    """A Word field (PAGE, NUMPAGES): Word and LibreOffice fill it in when laying out."""
-    run = paragraph.add_run()
-    begin = OxmlElement("w:fldChar")
-    begin.set(qn("w:fldCharType"), "begin")
-    run._r.append(begin)
-    run = paragraph.add_run()
-    instr = OxmlElement("w:instrText")
-    instr.set(qn("xml:space"), "preserve")
-    instr.text = f" {instruction} "
-    run._r.append(instr)
-    run = paragraph.add_run()
-    sep = OxmlElement("w:fldChar")
-    sep.set(qn("w:fldCharType"), "separate")
-    run._r.append(sep)
-    paragraph.add_run(placeholder)
-    run = paragraph.add_run()
-    end = OxmlElement("w:fldChar")
-    end.set(qn("w:fldCharType"), "end")
-    run._r.append(end)
-
-
-def _text(value: Any) -> str:
-    if value is None or value == "" or value == []:
-        return ""
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return str(value)
-
-
-def uk_date(value: str | date | None) -> str:
-    if not value:
-        return ""
-    try:
-        day = value if isinstance(value, date) else date.fromisoformat(value)
-    except ValueError:
-        return str(value)
-    return day.strftime("%d/%m/%Y")
-
-
-def long_date(day: date) -> str:
-    return f"{day:%A} {day.day} {day:%B %Y}"
-
-
-def age_text(referral: dict[str, Any], on: date) -> str:
-    """The child's age on the meeting day (or at death), in words a reader expects."""
-    child = referral.get("child") or {}
-    dob = child.get("dob")
-    dod = child.get("dod")
-    when = on
-    if dod:
-        try:
-            when = min(on, date.fromisoformat(dod))
-        except ValueError:
-            pass
-    years = age_on(dob, when)
-    if years is None:
-        return "not known"
-    if years == 0 and dob:
-        born = date.fromisoformat(dob)
-        months = (when.year - born.year) * 12 + when.month - born.month - (when.day < born.day)
-        text = f"{max(months, 0)} month{'s' if months != 1 else ''}"
-    else:
-        text = f"{years} year{'s' if years != 1 else ''}"
-    return f"{text} (died)" if dod else text
 
 
 # -- the document ---------------------------------------------------------------------
@@ -209,9 +120,9 @@ class PackBuilder:
         foot.alignment = WD_ALIGN_PARAGRAPH.CENTER
         lead = foot.add_run(f"{ORG}  |  Page ")
         lead.font.size = Pt(9)
-        _field(foot, "PAGE")
+        field_code(foot, "PAGE")
         foot.add_run(" of ").font.size = Pt(9)
-        _field(foot, "NUMPAGES")
+        field_code(foot, "NUMPAGES")
         for run in foot.runs:
             run.font.size = Pt(9)
             run.font.color.rgb = GREY
@@ -245,11 +156,11 @@ class PackBuilder:
         self._widths = [Cm(w) for w in widths]
         for column, width in zip(table.columns, self._widths, strict=True):
             column.width = width  # the grid: LibreOffice lays out by it, not by cell widths
-        _cell_margins(table)
+        cell_margins(table)
         if header:
             row = self.row(table, list(header), header=True)
             for cell in row.cells:
-                _shade(cell, HEAD_FILL)
+                shade(cell, HEAD_FILL)
                 for run in cell.paragraphs[0].runs:
                     run.bold = True
                     run.font.color.rgb = RGBColor(0xFF, 0xFF, 0xFF)
@@ -258,10 +169,10 @@ class PackBuilder:
     def row(self, table: Table, values: Sequence[str], *, label_cols: int = 0,
             keep: bool = False, header: bool = False) -> _Row:
         row: _Row = table.add_row()  # type: ignore[no-untyped-call]
-        _row_flags(row, header=header)
+        row_flags(row, header=header)
         for i, (cell, value) in enumerate(zip(row.cells, values, strict=True)):
             cell.width = self._widths[i]
-            lines = _text(value).split("\n") or [""]
+            lines = text_of(value).split("\n") or [""]
             cell.paragraphs[0].text = lines[0]
             for extra in lines[1:]:
                 cell.add_paragraph(extra)
@@ -269,7 +180,7 @@ class PackBuilder:
                 for para in cell.paragraphs:
                     para.paragraph_format.keep_with_next = True
             if i < label_cols:
-                _shade(cell, LABEL_FILL)
+                shade(cell, LABEL_FILL)
                 for run in cell.paragraphs[0].runs:
                     run.bold = True
         return row
@@ -278,7 +189,7 @@ class PackBuilder:
               ) -> Table:
         table = self.table(widths)
         for label, value in items:
-            self.row(table, [label, _text(value) or "-"], label_cols=1)
+            self.row(table, [label, text_of(value) or "-"], label_cols=1)
         return table
 
     def spacer(self) -> None:
@@ -311,9 +222,9 @@ class PackBuilder:
                 r = case.referral
                 ref = case.ref + (f"\n(possible duplicate of {', '.join(case.duplicates)})"
                                   if case.duplicates else "")
-                self.row(table, [str(n), ref, _text((r.get("referrer") or {}).get("agency"))
+                self.row(table, [str(n), ref, text_of((r.get("referrer") or {}).get("agency"))
                                  or "not given", age_text(r, self.meeting),
-                                 _text(r.get("themes")) or "none ticked"])
+                                 text_of(r.get("themes")) or "none ticked"])
         note = self.doc.add_paragraph()
         note.paragraph_format.space_before = Pt(14)
         text = note.add_run(
@@ -334,7 +245,7 @@ class PackBuilder:
         self.heading(f"Case {number}: {case.ref}", 1).paragraph_format.page_break_before = True
         lead = self.doc.add_paragraph()
         lead_run = lead.add_run(
-            f"Referred by {_text(referrer.get('agency')) or 'an agency not named'}"
+            f"Referred by {text_of(referrer.get('agency')) or 'an agency not named'}"
             f" on {uk_date(r.get('referral_date')) or 'a date not given'}. "
             f"Age of the child on the day of the meeting: {age_text(r, self.meeting)}.")
         lead_run.font.color.rgb = GREY
@@ -369,8 +280,8 @@ class PackBuilder:
             table = self.table((5.0, 4.5, 3.0, 4.5),
                                ["Name", "Relationship to child", "Gender", "Date of birth"])
             for m in members:
-                self.row(table, [_text(m.get("name")), _text(m.get("relationship")),
-                                 _text(m.get("gender")), uk_date(m.get("dob"))])
+                self.row(table, [text_of(m.get("name")), text_of(m.get("relationship")),
+                                 text_of(m.get("gender")), uk_date(m.get("dob"))])
             self.spacer()
         else:
             self.paragraphs(None, empty="No household members given on the form.")
@@ -380,10 +291,10 @@ class PackBuilder:
         self.heading("Anticipated learning and questions suggested", 2)
         self.paragraphs(r.get("anticipated_learning"))
         self.heading("Themes", 2)
-        self.paragraphs(_text(r.get("themes")), empty="No themes ticked on the form.")
+        self.paragraphs(text_of(r.get("themes")), empty="No themes ticked on the form.")
         self.outcome_table(r)
 
-    def outcome_table(self, referral: dict[str, Any]) -> None:
+    def outcome_table(self, referral: Referral) -> None:
         """The form's outcome section, blank (or as recorded), kept together on one page."""
         outcome = referral.get("outcome") or {}
         single = outcome.get("single_agency") or {}
@@ -398,20 +309,20 @@ class PackBuilder:
                            ["Outcome", "Y/N", "Which Agency(s)", "Grounds for decision:"])
         for label, part in (("Decision made to conduct a single agency Learning Inquiry", single),
                             ("Decision made to conduct a multi-agency Learning Inquiry", multi)):
-            row = self.row(table, [label, _text(part.get("decision")), _text(part.get("agencies")),
-                                   _text(part.get("grounds"))], label_cols=1, keep=True)
+            row = self.row(table, [label, text_of(part.get("decision")), text_of(part.get("agencies")),
+                                   text_of(part.get("grounds"))], label_cols=1, keep=True)
             row.height = Cm(2.6)
         for label, value, height in (
                 ("Methodology (including whether parents/child involved)",
                  outcome.get("methodology"), 2.6),
                 ("Date for final report at SPRG", uk_date(outcome.get("final_report_date")), 1.0),
                 ("Any other actions (with name/date)", outcome.get("other_actions"), 2.6)):
-            row = self.row(table, [label, _text(value), "", ""], label_cols=1, keep=True)
+            row = self.row(table, [label, text_of(value), "", ""], label_cols=1, keep=True)
             merged = row.cells[1].merge(row.cells[3])
             merged.width = Cm(11.8)
             row.height = Cm(height)
         meeting = uk_date(sprg.get("meeting_date")) or uk_date(self.meeting)
-        chair = _text(sprg.get("chair")) or self.chair or ""
+        chair = text_of(sprg.get("chair")) or self.chair or ""
         for label, value in (("Date of SPRG Meeting:", meeting), ("Chair of SPRG Meeting:", chair)):
             para = self.doc.add_paragraph()
             para.paragraph_format.space_before = Pt(8)

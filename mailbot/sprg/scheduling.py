@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,9 +11,11 @@ from sqlalchemy.orm import Session
 from mailbot.cases import store as case_store
 from mailbot.clock import london
 from mailbot.errors import ConfigError, UsageError
+from mailbot.forms.model import Referral
 from mailbot.settings import Settings
 from mailbot.sprg.calendar import SETTING as MEETINGS_SETTING
 from mailbot.sprg.calendar import Calendar, auto_meeting, parse_meetings
+from mailbot.store.audit import audit
 from mailbot.store.models import Case
 from mailbot.store.vault import Vault
 
@@ -28,7 +29,7 @@ class PackCase:
 
     ref: str
     status: str
-    referral: dict[str, Any]
+    referral: Referral
     #: Other cases about the same child (name and date of birth): the SPRG should know.
     duplicates: list[str] = field(default_factory=list)
 
@@ -53,7 +54,7 @@ def auto_schedule(session: Session, settings: Settings, now: datetime,
         if meeting is None:
             continue
         _put_on(session, case, meeting, now)
-        case_store.audit(session, now, actor, "case.scheduled", case_id=case.id,
+        audit(session, now, actor, "case.scheduled", case_id=case.id,
                          detail=f"meeting {meeting.isoformat()} (cut-off "
                                 f"{settings.sprg_cutoff_days} days)")
         done.append((case.ref, meeting))
@@ -89,7 +90,7 @@ def move(session: Session, settings: Settings, now: datetime, ref: str, meeting:
     case = _schedulable(session, ref)
     before = case.meeting_date
     _put_on(session, case, meeting, now)
-    case_store.audit(session, now, actor, "case.scheduled", case_id=case.id,
+    audit(session, now, actor, "case.scheduled", case_id=case.id,
                      detail=f"meeting {meeting.isoformat()} by hand"
                             + (f" (was {before.isoformat()})" if before else ""))
     return case
@@ -102,7 +103,7 @@ def hold(session: Session, now: datetime, ref: str, actor: str) -> Case:
     case.held = True
     case.status = "held"
     case.updated_at = now
-    case_store.audit(session, now, actor, "case.held", case_id=case.id)
+    audit(session, now, actor, "case.held", case_id=case.id)
     return case
 
 

@@ -74,7 +74,7 @@ def _digests(app: App, result: TaskResult) -> None:
         now = app.clock.now()
         with app.db.session() as session:
             cases = scheduling.cases_of_meeting(session, app.vault, meeting)
-            digest.queue_digest(session, app.vault, app.settings, app.env, now, meeting, cases)
+            digest.queue_digest(session, app.vault, app.settings, app.outbound, now, meeting, cases)
         result.digests.append(meeting)
         log.info("sprg digest queued", extra={"meeting": meeting.isoformat(),
                                               "cases": len(cases)})
@@ -82,5 +82,5 @@ def _digests(app: App, result: TaskResult) -> None:
 
 def _reminders(app: App, result: TaskResult) -> None:
     with app.db.session() as session:
-        result.reminders = reminders.send_reminders(session, app.vault, app.settings, app.env,
+        result.reminders = reminders.send_reminders(session, app.settings, app.outbound,
                                                     app.clock.now())

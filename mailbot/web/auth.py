@@ -35,7 +35,7 @@ from flask import (
 from sqlalchemy import delete
 
 from mailbot.app import App
-from mailbot.cases import store as case_store
+from mailbot.store.audit import audit
 from mailbot.store.models import Case, WebSession, WebUser
 from mailbot.web.users import authenticate
 
@@ -171,7 +171,7 @@ def sign_in() -> Any:
                 session.add(WebSession(token_hash=_hash(token), user_id=user.id,
                                        csrf_token=secrets.token_urlsafe(32), created_at=now,
                                        last_seen_at=now))
-                case_store.audit(session, now, user.name, "user.signed_in")
+                audit(session, now, user.name, "user.signed_in")
         if user is not None:
             response = redirect(_safe_next(request.form.get("next")))
             response.set_cookie(COOKIE, token, **_cookie_args())
@@ -193,7 +193,7 @@ def sign_out() -> Any:
         if g.web_session:
             session.execute(delete(WebSession).where(WebSession.token_hash == g.web_session))
         if g.user is not None:
-            case_store.audit(session, app.clock.now(), g.user.name, "user.signed_out")
+            audit(session, app.clock.now(), g.user.name, "user.signed_out")
     flash("You have signed out.", "info")
     response = redirect(url_for("auth.sign_in"))
     response.delete_cookie(COOKIE, path="/")

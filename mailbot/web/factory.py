@@ -17,19 +17,13 @@ from jinja2 import StrictUndefined
 from werkzeug.exceptions import HTTPException
 
 from mailbot.app import App
+from mailbot.cases.status import CaseStatus
 from mailbot.clock import london, show_time
 from mailbot.errors import MailbotError, NotFound, UsageError
 from mailbot.web import auth
 
-STATUS_WORDS = {
-    "awaiting_information": "Waiting for referrer",
-    "manual_entry": "To enter by hand",
-    "ready": "Ready to schedule",
-    "scheduled": "On an agenda",
-    "held": "Held back",
-    "decided": "Decided",
-    "closed": "Closed",
-}
+#: The status words as the workspace shows them (capitalised, from the one table).
+STATUS_WORDS = {s.value: s.heading for s in CaseStatus}
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -83,7 +77,7 @@ def create_app(bot: App, *, secure_cookies: bool = True) -> Flask:
     @web.route("/")
     def home() -> Any:
         role = g.user.role
-        target = {"team": "cases.queue", "sprg": "meetings.index", "admin": "admin.users"}
+        target = {"team": "queue.queue", "sprg": "meetings.index", "admin": "admin.users"}
         return redirect(url_for(target.get(role, "auth.sign_in")))
 
     web.register_error_handler(HTTPException, _http_error)
@@ -95,10 +89,13 @@ def create_app(bot: App, *, secure_cookies: bool = True) -> Flask:
 
 
 def _register(web: Flask) -> None:
-    from mailbot.web.pages import admin, cases, meetings, trends
+    from mailbot.web.pages import admin, audit, cases, held, meetings, queue, trends
 
     web.register_blueprint(auth.bp)
+    web.register_blueprint(queue.bp)
     web.register_blueprint(cases.bp)
+    web.register_blueprint(held.bp)
+    web.register_blueprint(audit.bp)
     web.register_blueprint(meetings.bp)
     web.register_blueprint(trends.bp)
     web.register_blueprint(admin.bp)

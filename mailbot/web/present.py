@@ -10,6 +10,7 @@ from typing import Any
 
 from mailbot.cases import views
 from mailbot.cases.referral import get_path, is_blank
+from mailbot.cases.views import CaseView
 from mailbot.forms.description import load_description
 
 SECTIONS = (
@@ -62,19 +63,19 @@ class Row:
     date: bool = False
 
 
-def _row(item: dict[str, Any], key: str, label: str, required: set[str],
+def _row(item: CaseView, key: str, label: str, required: set[str],
          queries: dict[str, list[str]]) -> Row:
-    value = get_path(item["referral"], key)
-    provenance = item["provenance"].get(key)
+    value = get_path(item.referral, key)
+    provenance = item.provenance.get(key)
     doubt = list(queries.get(key, []))
-    if key in item["fallbacks"]:
+    if key in item.fallbacks:
         doubt.append(FALLBACK_WORDS.get(key, "taken from the e-mail, not the form"))
     elif provenance and provenance.split(":")[0] in DOUBTFUL and not is_blank(value):
         doubt.append(f"read from {provenance_words(provenance)}: please check it against "
                      "the original")
     return Row(key=key, label=label, value=value, source=provenance_words(provenance),
                doubt=doubt, required=key in required,
-               missing=key in item["missing_required"],
+               missing=key in item.missing_required,
                long=key in QUESTIONS or key.endswith("address"),
                date=_is_date(key))
 
@@ -86,17 +87,17 @@ def _is_date(key: str) -> bool:
         return False
 
 
-def layout(item: dict[str, Any]) -> dict[str, Any]:
+def layout(item: CaseView) -> dict[str, Any]:
     desc = load_description()
     required = set(desc.required)
     queries: dict[str, list[str]] = {}
-    for q in item["queries"]:
+    for q in item.queries:
         queries.setdefault(q["field"], []).append(q["problem"])
     sections = []
     for title, keys in SECTIONS:
         sections.append((title, [_row(item, k, desc.field(k).labels[0], required, queries)
                                  for k in keys]))
-    referral = item["referral"]
+    referral = item.referral
     household = []
     for index, member in enumerate(referral.get("household") or []):
         household.append({"index": index, **{k: member.get(k) for k in

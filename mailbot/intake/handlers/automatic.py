@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from mailbot.intake.handlers.base import HandlerContext, Outcome
+from mailbot.intake.handlers.base import Filed, HandlerContext, Outcome
 from mailbot.mail.reader import InboundMessage
 
+_RFC3834 = ("auto-generated", "auto-replied", "auto-notified")
 _BULK = {"bulk", "list", "junk", "auto_reply", "auto-reply"}
 _ROBOT_LOCALPARTS = ("mailer-daemon", "postmaster", "noreply", "no-reply", "donotreply",
                      "do-not-reply", "bounce", "bounces")
@@ -17,7 +18,9 @@ _AUTO_HEADERS = ("x-autoreply", "x-autorespond", "x-auto-response-suppress-by-se
 def automatic_reason(msg: InboundMessage, own: frozenset[str]) -> str | None:
     auto = (msg.header("auto-submitted") or "").split(";")[0].strip().lower()
     if auto and auto != "no":
-        return f"Auto-Submitted: {auto} (RFC 3834): never answer automatic mail"
+        # The stored reason holds no header text: only RFC 3834's own keywords.
+        keyword = auto if auto in _RFC3834 else "another value"
+        return f"Auto-Submitted: {keyword} (RFC 3834): never answer automatic mail"
     for name in _AUTO_HEADERS:
         if msg.has_header(name):
             return f"{name} header: automatic reply"
@@ -43,4 +46,4 @@ def automatic_reason(msg: InboundMessage, own: frozenset[str]) -> str | None:
 
 def handle_automatic(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None:
     reason = automatic_reason(msg, ctx.own_addresses)
-    return Outcome("ignore_auto", reason) if reason else None
+    return Filed(action="ignore_auto", reason=reason) if reason else None

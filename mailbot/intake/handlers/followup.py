@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import re
 
-from mailbot.intake.handlers.base import OPEN_STATUSES, CaseSummary, HandlerContext, Outcome
+from mailbot.cases.lookup import CaseSummary
+from mailbot.intake.handlers.base import FollowUp, HandlerContext, Held, Outcome, Rejected
 from mailbot.mail.reader import InboundMessage
-
-#: How a case's status reads in a sentence to the team.
-STATUS_WORDS = {"scheduled": "on an SPRG agenda", "held": "held back from the agenda",
-                "decided": "decided by the SPRG", "closed": "closed"}
 
 TAG = re.compile(r"\[(COC-\d{4}-\d{4})\]", re.IGNORECASE)
 
@@ -39,9 +36,9 @@ def handle_followup(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None:
     sender = msg.sender or ""
     own = cases if ctx.trusted else [c for c in cases if sender in c.senders]
     if not own:
-        return Outcome(
-            "quarantine",
-            f"points at {cases[0].ref} but comes from a different sender; held for a person",
+        return Held(
+            action="quarantine",
+            reason=f"points at {cases[0].ref} but comes from a different sender; held for a person",
             case=cases[0],
             alert=f"A message about {cases[0].ref} came from someone other than the person "
                   "who made the referral, so it has not been added to the case. Please read it "
@@ -55,29 +52,31 @@ def handle_followup(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None:
         matching = [c for c in own if ctx.cases.same_child(c, forms[0].referral)]
         if len(matching) != 1:
             refs = ", ".join(c.ref for c in own)
-            return Outcome("quarantine", f"reply names {refs} and its form matches "
-                           "not exactly one of them; held for a person", verdicts=verdicts,
-                           case=own[0], alert=f"A reply about {refs} carries a form that we "
+            return Held(action="quarantine", reason=f"reply names {refs} and its form matches "
+                        "not exactly one of them; held for a person", verdicts=verdicts,
+                        case=own[0], alert=f"A reply about {refs} carries a form that we "
                            "could not match to one of those cases, so nothing was changed. "
                            "Please read it under Held messages.")
         case = matching[0]
-    if forms and case.status not in OPEN_STATUSES:
-        return Outcome(
-            "merge_followup", f"form for {case.ref}, which is {case.status}: kept with the "
-            "case for the team, not applied", verdicts=verdicts, case=case, update_case=False,
+    if forms and not case.status.open_to_referrer:
+        return FollowUp(
+            action="merge_followup", reason=f"form for {case.ref}, which is {case.status}: kept "
+            "with the case for the team, not applied", verdicts=verdicts, case=case,
+            update_case=False,
             alert=f"A new form arrived for {case.ref}, which is already "
-                  f"{STATUS_WORDS.get(case.status, case.status)}. It is kept with the case but "
+                  f"{case.status.phrase}. It is kept with the case but "
                   "has not changed it: please compare it with the case and decide what to "
                   "change.")
     if forms:
-        return Outcome("merge_followup", f"reply about {case.ref} carrying a form",
-                       verdicts=verdicts, case=case)
+        return FollowUp(action="merge_followup", reason=f"reply about {case.ref} carrying a form",
+                        verdicts=verdicts, case=case)
     if any(v.kind == "reject" for v in verdicts):
-        return Outcome("reject_attachment",
-                       f"reply about {case.ref} with an attachment that cannot be opened",
-                       verdicts=verdicts, case=case)
-    return Outcome(
-        "merge_followup", f"reply about {case.ref} without a form; the team will read it",
+        return Rejected(action="reject_attachment",
+                        reason=f"reply about {case.ref} with an attachment that cannot be opened",
+                        verdicts=verdicts, case=case)
+    return FollowUp(
+        action="merge_followup",
+        reason=f"reply about {case.ref} without a form; the team will read it",
         verdicts=verdicts, case=case,
         alert=f"The referrer replied about {case.ref} without a form. Please read their "
               "message (in the mailbox's Processed folder, and on the case in the workspace).",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-from mailbot.intake.handlers.base import HandlerContext, Outcome
+from mailbot.cases.referral import REQUIRED_FIELDS, apply_fallbacks, missing_required
+from mailbot.forms.model import AttachmentVerdict
+from mailbot.intake.handlers.base import Filed, HandlerContext, NewCases, Outcome, Rejected
 from mailbot.mail.reader import InboundMessage
 
 #: Words that make a message plainly about a referral even without a form.
@@ -30,29 +32,45 @@ def _could_be_form(msg: InboundMessage) -> bool:
     return about_referral(msg) or any(a.sniffed in _DOCUMENT_KINDS for a in msg.attachments)
 
 
+def still_missing(msg: InboundMessage, ctx: HandlerContext, forms: list[AttachmentVerdict]
+                  ) -> list[str]:
+    """The required fields empty on any of the forms, after the fallbacks (keys only)."""
+    missing: set[str] = set()
+    for verdict in forms:
+        assert verdict.form is not None
+        completed, _used = apply_fallbacks(verdict.form.referral, msg.sender, msg.date or ctx.now)
+        missing.update(missing_required(completed))
+    return sorted(missing, key=REQUIRED_FIELDS.index)
+
+
 def handle_referral(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None:
     verdicts = ctx.read_forms(msg)
-    forms = [v for v in verdicts if v.kind == "form"]
+    forms = [v for v in verdicts if v.kind == "form" and v.form is not None]
     if forms:
         n = len(forms)
-        return Outcome("accept", f"{n} referral form{'s' if n > 1 else ''} attached",
-                       verdicts=verdicts)
+        reason = f"{n} referral form{'s' if n > 1 else ''} attached"
+        missing = still_missing(msg, ctx, forms)
+        if missing:  # keys, never values: the reason is stored in clear
+            return NewCases(action="request_missing", verdicts=verdicts,
+                            reason=f"{reason}; required fields are empty: " + ", ".join(missing))
+        return NewCases(action="accept", reason=reason, verdicts=verdicts)
     if any(v.kind == "manual" for v in verdicts):
-        return Outcome("manual_entry", "the form cannot be read by machine (e.g. a scan); "
-                       "a person will enter it", verdicts=verdicts,
-                       alert="A referral form arrived that cannot be read automatically (for "
-                             "example a scan). Please open the case, read the attached form and "
-                             "enter it; the referrer has been told a person will do this.")
+        return NewCases(
+            action="manual_entry", manual=True, verdicts=verdicts,
+            reason="the form cannot be read by machine (e.g. a scan); a person will enter it",
+            alert="A referral form arrived that cannot be read automatically (for example a "
+                  "scan). Please open the case, read the attached form and enter it; the "
+                  "referrer has been told a person will do this.")
     if any(v.kind == "reject" for v in verdicts) and _could_be_form(msg):
         reasons = "; ".join(v.reason or "" for v in verdicts if v.kind == "reject")
-        return Outcome("reject_attachment", f"attachment not opened: {reasons}",
-                       verdicts=verdicts)
+        return Rejected(action="reject_attachment", reason=f"attachment not opened: {reasons}",
+                        verdicts=verdicts)
     if about_referral(msg):
-        return Outcome("request_missing", "about a referral but no COC form is attached; "
-                       "ask for the form", verdicts=verdicts, wants_form=True)
+        return NewCases(action="request_missing", wants_form=True, verdicts=verdicts,
+                        reason="about a referral but no COC form is attached; ask for the form")
     return None
 
 
 def handle_correspondence(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None:
-    return Outcome("not_referral", "general correspondence: no form, no case tag, nothing "
-                   "about a referral; left for the team in Other")
+    return Filed(action="not_referral", reason="general correspondence: no form, no case tag, "
+                 "nothing about a referral; left for the team in Other")

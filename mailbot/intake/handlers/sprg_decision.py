@@ -8,23 +8,13 @@ is not a decision: the message goes on to the usual handlers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
-from mailbot.intake.handlers.base import HandlerContext, Outcome
+from mailbot.intake.handlers.base import HandlerContext, Outcome, SprgDecision
 from mailbot.intake.handlers.followup import target_cases
 from mailbot.mail.reader import InboundMessage
 from mailbot.sprg.decision_form import decision_of
 
 
-@dataclass
-class DecisionOutcome(Outcome):
-    """``merge_followup`` carrying the decision read from the form (FIELDS.md shape)."""
-
-    decision: dict[str, Any] = field(default_factory=dict)
-
-
-def handle_sprg_outcome(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None:
+def handle_sprg_decision(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None:
     if not msg.sender or msg.sender not in ctx.team_senders:
         return None
     verdicts = ctx.read_forms(msg)
@@ -39,7 +29,7 @@ def handle_sprg_outcome(msg: InboundMessage, ctx: HandlerContext) -> Outcome | N
         # A tag that names one case on a form about another child is not a decision.
         if case is None or ctx.cases.same_child(case, verdict.form.referral) is False:
             continue
-        return DecisionOutcome("merge_followup",
-                               f"SPRG outcome for {case.ref} from the team; decision recorded",
-                               verdicts=verdicts, case=case, decision=decision)
+        return SprgDecision(action="merge_followup",
+                            reason=f"SPRG outcome for {case.ref} from the team; decision recorded",
+                            verdicts=verdicts, case=case, decision=decision)
     return None

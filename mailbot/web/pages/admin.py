@@ -8,9 +8,9 @@ from typing import Any
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from mailbot.cases import store as case_store
 from mailbot.errors import NotFound, UsageError
 from mailbot.settings import REGISTRY
+from mailbot.store.audit import audit
 from mailbot.store.models import ROLES, WebUser
 from mailbot.web import users as user_store
 from mailbot.web.auth import mb, requires
@@ -55,7 +55,7 @@ def users() -> Any:
                     user_store.reset_password(session, name, shown_password, now)
                 else:
                     raise UsageError("unknown action")
-                case_store.audit(session, now, g.user.name, f"user.{action}", detail=name)
+                audit(session, now, g.user.name, f"user.{action}", detail=name)
             except (UsageError, NotFound) as exc:
                 session.rollback()
                 shown_password = None

@@ -24,6 +24,7 @@ from mailbot.sprg import meeting_digest as sprg_digest
 from mailbot.sprg.calendar import Calendar
 from mailbot.sprg.decision_form import empty_decision, get, put
 from mailbot.sprg.pack import build_pack
+from mailbot.store.audit import audit
 from mailbot.store.models import Case, Meeting
 from mailbot.web.auth import mb, on_agenda, requires
 
@@ -109,7 +110,7 @@ def pack(day: str) -> Any:
             abort(404)
         data = build_pack(meeting, cases, chair=getattr(app.settings, "sprg_chair", None),
                           compiled_on=london(now).date())
-        case_store.audit(session, now, g.user.name, "sprg.pack_downloaded",
+        audit(session, now, g.user.name, "sprg.pack_downloaded",
                          detail=f"meeting {meeting.isoformat()}, {len(cases)} cases")
     response = Response(data, mimetype="application/vnd.openxmlformats-officedocument."
                         "wordprocessingml.document")
@@ -126,7 +127,7 @@ def send_digest(day: str) -> Any:
     with app.db.session() as session:
         cases = scheduling.cases_of_meeting(session, app.vault, meeting)
         try:
-            count = sprg_digest.queue_digest(session, app.vault, app.settings, app.env,
+            count = sprg_digest.queue_digest(session, app.vault, app.settings, app.outbound,
                                              app.clock.now(), meeting, cases,
                                              actor=g.user.name)
         except ConfigError as exc:
@@ -200,7 +201,7 @@ def outcome(ref: str) -> Any:
         if request.method == "POST":
             try:
                 decision = _decision_from_form(request.form, london(now).year)
-                decisions.record(session, app.vault, app.settings, app.env, now, case, decision,
+                decisions.record(session, app.vault, app.outbound, now, case, decision,
                                  actor=g.user.name, source="workspace")
             except UsageError as exc:
                 session.rollback()
@@ -215,7 +216,7 @@ def outcome(ref: str) -> Any:
                 put(decision, "sprg.meeting_date", case.meeting_date.isoformat())
             if not get(decision, "sprg.chair"):
                 put(decision, "sprg.chair", getattr(app.settings, "sprg_chair", None))
-        case_store.audit(session, now, g.user.name, "case.viewed", case_id=case.id,
+        audit(session, now, g.user.name, "case.viewed", case_id=case.id,
                          detail="outcome form")
         values = ({k: request.form.get(k, "") for k in OUTCOME_TEXT + OUTCOME_DATES + OUTCOME_YN}
                   if error else {k: _shown(get(decision, k), k) for k in

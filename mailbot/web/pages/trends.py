@@ -21,13 +21,13 @@ from openpyxl.styles import Font
 from sqlalchemy import select
 
 from mailbot.cases import store as case_store
+from mailbot.cases.queue import annotated_queue
 from mailbot.cases.referral import get_path
 from mailbot.clock import london
-from mailbot.jobs.morning import annotated_queue
+from mailbot.store.audit import audit
 from mailbot.store.models import Case
 from mailbot.web import charts
 from mailbot.web.auth import mb, requires
-from mailbot.web.factory import STATUS_WORDS
 
 bp = Blueprint("trends", __name__)
 
@@ -92,18 +92,18 @@ def export_rows() -> list[list[Any]]:
     now = app.clock.now()
     rows = []
     with app.db.session() as session:
-        items = annotated_queue(session, app, now)
+        items = annotated_queue(session, app.vault, app.settings, now)
         cases = {c.ref: c for c in session.scalars(select(Case))}
-        case_store.audit(session, now, g.user.name, "queue.exported",
+        audit(session, now, g.user.name, "queue.exported",
                          detail=f"{len(items)} cases")
     for item in items:
-        case = cases[item["ref"]]
-        rows.append([item["ref"], STATUS_WORDS.get(item["status"], item["status"]),
-                     _safe(item["referring_agency"] or ""), _date(case.created_at),
-                     _date(case.ready_at), item["meeting_date"] or "", _date(case.decided_at),
-                     _date(case.closed_at), item["days_waiting"], _safe(item["waiting_for"]),
-                     "yes" if item["overdue"] else "", "; ".join(item["themes"]),
-                     ", ".join(item["possible_duplicates"])])
+        case = cases[item.ref]
+        rows.append([item.ref, item.status.heading, _safe(item.referring_agency or ""),
+                     _date(case.created_at), _date(case.ready_at),
+                     item.meeting_date.isoformat() if item.meeting_date else "",
+                     _date(case.decided_at), _date(case.closed_at), item.days_waiting,
+                     _safe(item.waiting_for), "yes" if item.overdue else "",
+                     "; ".join(item.themes), ", ".join(item.possible_duplicates)])
     return rows
 
 

@@ -1,0 +1,76 @@
+"""What the handlers may know of existing cases, answered from the store.
+
+Handlers are pure functions over a message and a ``CaseLookup`` (their protocol, in
+``mailbot.intake.handlers.base``); this is the implementation the pipeline passes in.
+A case is summarised by what matching a follow-up needs, never by its referral.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailbot.cases.referral import child_key, get_path
+from mailbot.cases.status import CaseStatus
+from mailbot.cases.store import load_referral
+from mailbot.forms.model import Referral
+from mailbot.store.models import Case, Outbox
+from mailbot.store.vault import Vault
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    """What a handler may know of an existing case: enough to match a follow-up."""
+
+    id: str
+    ref: str
+    status: CaseStatus
+    senders: frozenset[str]  # the first sender and the referral's referrer.email
+
+
+def summary(session: Session, vault: Vault, case: Case) -> CaseSummary:
+    senders = {vault.open_text(session, case, "sender_enc")}
+    referral, _row = load_referral(session, vault, case)
+    email = get_path(referral, "referrer.email")
+    if isinstance(email, str) and email.strip():
+        senders.add(email.strip().lower())
+    return CaseSummary(case.id, case.ref, CaseStatus(case.status), frozenset(senders))
+
+
+
+class DbCaseLookup:
+    """What handlers may ask about existing cases, answered from the store."""
+
+    def __init__(self, session: Session, vault: Vault) -> None:
+        self.session = session
+        self.vault = vault
+
+    def by_ref(self, ref: str) -> CaseSummary | None:
+        case = self.session.scalars(select(Case).where(Case.ref == ref)).one_or_none()
+        return summary(self.session, self.vault, case) if case else None
+
+    def by_child(self, referral: Referral) -> CaseSummary | None:
+        key = child_key(referral)
+        if key is None:
+            return None
+        case = self.session.scalars(
+            select(Case).where(Case.child_index == self.vault.index("child", key),
+                               Case.status != CaseStatus.CLOSED)
+            .order_by(Case.created_at.desc()).limit(1)).one_or_none()
+        return summary(self.session, self.vault, case) if case else None
+
+    def same_child(self, case: CaseSummary, referral: Referral) -> bool | None:
+        key = child_key(referral)
+        row = self.session.get(Case, case.id)
+        if key is None or row is None or row.child_index is None:
+            return None
+        return row.child_index == self.vault.index("child", key)
+
+    def by_sent_message_id(self, message_id: str) -> CaseSummary | None:
+        row = self.session.scalars(select(Outbox).where(Outbox.message_id == message_id)
+                                   ).one_or_none()
+        if row is None or not row.case_refs:
+            return None
+        return self.by_ref(row.case_refs[0])

@@ -1,0 +1,75 @@
+"""``check``, ``status`` and ``keys``: is the bot healthy, and its master key."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from sqlalchemy import func, select
+
+from mailbot.cli import text
+from mailbot.cli.common import ACTOR, Command, emit, open_app
+from mailbot.store.audit import audit, verify_audit_chain
+from mailbot.store.models import InboundMessage, Outbox, PollState
+
+
+def add_parsers(sub: Any) -> dict[str, Command]:
+    check = sub.add_parser("check", help="settings, mailbox, relay, database and keys: one line each")
+    check.add_argument("--json", action="store_true")
+    status = sub.add_parser("status", help="health: last poll, backlog, quarantine, keys")
+    status.add_argument("--json", action="store_true")
+    keys = sub.add_parser("keys", help="master key management")
+    ksub = keys.add_subparsers(dest="keys_command", required=True, parser_class=type(keys))
+    ksub.add_parser("rotate", help="new master key version; re-wrap every data key")
+    return {"check": cmd_check, "status": cmd_status, "keys": cmd_keys}
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from mailbot.cli.check import run_checks
+
+    app = open_app(args)
+    try:
+        results = run_checks(app)
+    finally:
+        app.close()
+    if getattr(args, "json", False):
+        emit(args, [vars(r) for r in results], "")
+    else:
+        print("settings: ok - loaded" + (f" from {args.config}" if args.config else ""))
+        for r in results:
+            print(f"{r.part}: {'ok' if r.ok else 'FAILED'} - {r.detail}")
+    return 0 if all(r.ok for r in results) else 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    app = open_app(args)
+    with app.db.session() as session:
+        last = session.get(PollState, "last_poll")
+        backlog = session.scalar(select(func.count()).select_from(Outbox)
+                                 .where(Outbox.state.in_(("queued", "sending")))) or 0
+        failed = session.scalar(select(func.count()).select_from(Outbox)
+                                .where(Outbox.state == "failed")) or 0
+        held = session.scalar(select(func.count()).select_from(InboundMessage).where(
+            InboundMessage.action == "quarantine", InboundMessage.hold_state == "pending")) or 0
+        chain = verify_audit_chain(session)
+    keys = app.keys.load()
+    report = text.StatusReport(last_poll=last.value if last else None, outbox_backlog=backlog,
+                               outbox_failed=failed, quarantine=held,
+                               master_key_version=keys.current_version,
+                               audit_chain_intact=chain)
+    emit(args, report.as_json(), text.status_text(report))
+    return 1 if report.needs_person else 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    app = open_app(args)
+    old = app.keys.load().current_version
+    app.keys.add_version()
+    with app.db.session() as session:
+        count = app.vault.rewrap_all(session)
+        audit(session, app.clock.now(), ACTOR, "keys.rotated",
+              detail=f"v{old} -> v{old + 1}, {count} data keys")
+    app.keys.retire(old)
+    print(f"master key rotated to version {old + 1}; {count} data keys re-wrapped; "
+          f"version {old} retired")
+    return 0

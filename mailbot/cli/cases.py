@@ -1,0 +1,143 @@
+"""``cases``, ``show``, ``messages``, ``quarantine``, ``close`` and ``edit``: the casework."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+from datetime import timedelta
+from typing import Any
+
+from mailbot.cases import queue as case_queue
+from mailbot.cases import store as case_store
+from mailbot.cases import views
+from mailbot.cases.status import CaseStatus
+from mailbot.cli import text
+from mailbot.cli.common import ACTOR, Command, emit, open_app
+from mailbot.clock import london
+from mailbot.errors import NotFound, UsageError
+from mailbot.store.audit import audit
+
+
+def status_word(value: str) -> CaseStatus:
+    """``--status`` takes the code (``scheduled``) or the words shown (``on an agenda``)."""
+    try:
+        return CaseStatus.parse(value)
+    except ValueError:
+        choices = "; ".join(f"{s.value} ({s.label})" for s in CaseStatus)
+        raise argparse.ArgumentTypeError(f"'{value}' is not a status: {choices}") from None
+
+
+def add_parsers(sub: Any) -> dict[str, Command]:
+    cases = sub.add_parser("cases", help="the CSCP queue")
+    cases.add_argument("--status", type=status_word, metavar="STATUS",
+                       help="only cases with this status (the code, or the words shown)")
+    cases.add_argument("--due", action="store_true",
+                       help="decided cases whose final report is due or overdue")
+    cases.add_argument("--json", action="store_true")
+    show = sub.add_parser("show", help="one case, decrypted (audited)")
+    show.add_argument("ref")
+    show.add_argument("--json", action="store_true")
+    msgs = sub.add_parser("messages", help="every inbound message and how it was handled")
+    msgs.add_argument("--json", action="store_true")
+    quarantine = sub.add_parser("quarantine", help="messages held for a person")
+    quarantine.add_argument("--json", action="store_true")
+    qsub = quarantine.add_subparsers(dest="decision", parser_class=type(quarantine))
+    release = qsub.add_parser("release", help="handle a held message as if trusted")
+    release.add_argument("id")
+    reject = qsub.add_parser("reject", help="file a held message with a reason")
+    reject.add_argument("id")
+    reject.add_argument("--reason", default="rejected by the team")
+    close = sub.add_parser("close", help="close a case with a reason")
+    close.add_argument("ref")
+    close.add_argument("--reason", required=True)
+    edit = sub.add_parser("edit", help="correct one field of a case (a new version, audited)")
+    edit.add_argument("ref")
+    edit.add_argument("field", help="a key of forms/FIELDS.md, e.g. child.dob or household.0.name")
+    edit.add_argument("value")
+    edit.add_argument("--why", help="the reason, kept with the version")
+    edit.add_argument("--by", default=None, help="who made the change (default: the login name)")
+    return {"cases": cmd_cases, "show": cmd_show, "messages": cmd_messages,
+            "quarantine": cmd_quarantine, "close": cmd_close, "edit": cmd_edit}
+
+
+def cmd_cases(args: argparse.Namespace) -> int:
+    app = open_app(args)
+    with app.db.session() as session:
+        due_by = None
+        if getattr(args, "due", False):  # final reports due within the reminder window, or late
+            due_by = (london(app.clock.now()).date()
+                      + timedelta(days=app.settings.final_report_reminder_days))
+        items = case_queue.queue(session, app.vault, app.clock.now(), args.status, due_by)
+    emit(args, [i.as_json() for i in items], text.queue_table(items))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    app = open_app(args)
+    with app.db.session() as session:
+        item = views.show(session, app.vault, args.ref, from_address=app.settings.mail_from)
+        case = case_store.case_by_ref(session, args.ref)
+        audit(session, app.clock.now(), ACTOR, "case.viewed", case_id=case.id)
+    emit(args, item.as_json(), text.case_text(item))
+    return 0
+
+
+def cmd_messages(args: argparse.Namespace) -> int:
+    app = open_app(args)
+    with app.db.session() as session:
+        items = views.messages(session, app.vault)
+    emit(args, [i.as_json() for i in items], text.messages_table(items))
+    return 0
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    app = open_app(args)
+    if args.decision == "release":
+        from mailbot.intake.release import release
+
+        refs = release(app, args.id, actor=ACTOR)
+        print(f"released {args.id}" + (f": {', '.join(refs)}" if refs else ""))
+        app.drainer.drain()
+        return 0
+    if args.decision == "reject":
+        from mailbot.intake.release import reject
+
+        with app.db.session() as session:
+            reject(session, app.vault, app.clock.now(), args.id, actor=ACTOR, reason=args.reason)
+        print(f"rejected {args.id}")
+        return 0
+    with app.db.session() as session:
+        items = views.quarantine(session, app.vault)
+    emit(args, [i.as_json() for i in items], text.quarantine_table(items))
+    return 0
+
+
+def cmd_close(args: argparse.Namespace) -> int:
+    from mailbot.cases.editing import close_case
+
+    app = open_app(args)
+    with app.db.session() as session:
+        case = case_store.case_by_ref(session, args.ref)
+        close_case(session, app.vault, case, app.clock.now(), user=ACTOR, reason=args.reason)
+    print(f"{args.ref} closed")
+    return 0
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    from mailbot.cases.editing import edit_field, editable
+
+    try:
+        editable(args.field)
+    except NotFound as exc:
+        raise UsageError(f"{args.field}: not a field a person can edit (keys as in "
+                         "forms/FIELDS.md, e.g. child.dob or household.0.name)") from exc
+    app = open_app(args)
+    actor = args.by or getpass.getuser()
+    with app.db.session() as session:
+        case = case_store.case_by_ref(session, args.ref)
+        edit_field(session, app.vault, case, app.clock.now(), args.field, args.value,
+                   user=actor, reason=args.why or "entered with mailbot edit")
+        status, version, missing = case.status, case.current_version, case.missing_required
+    print(f"{args.ref}: {args.field} updated (version {version}, status {status})"
+          + (f"; still missing: {', '.join(missing)}" if missing else ""))
+    return 0

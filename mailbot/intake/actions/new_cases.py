@@ -1,0 +1,48 @@
+"""``accept``, ``request_missing``, ``manual_entry``: open a case per form and answer."""
+
+from __future__ import annotations
+
+from mailbot.cases import store as case_store
+from mailbot.forms import field_label
+from mailbot.intake.actions.acknowledge import CaseNote, acknowledge, note_for, ordinal
+from mailbot.intake.actions.base import BOT, ActionContext, build_version, keep_attachments
+from mailbot.intake.handlers.base import NewCases
+from mailbot.store.audit import audit
+from mailbot.store.models import Case
+
+
+class OpenCases:
+    def apply(self, ctx: ActionContext, outcome: NewCases) -> list[str]:
+        sender = ctx.message.sender or ""
+        notes: list[CaseNote] = []
+        created: list[Case] = []
+        if outcome.manual:
+            case = case_store.open_case(ctx.session, ctx.vault, ctx.now, sender,
+                                        build_version(ctx, None), manual=True)
+            created.append(case)
+            notes.append(CaseNote(case.ref, "received - the CSCP team will enter your form",
+                                  manual=True))
+        elif outcome.forms:
+            for number, verdict in enumerate(outcome.forms):
+                version = build_version(ctx, verdict.form)
+                case = case_store.open_case(ctx.session, ctx.vault, ctx.now, sender, version)
+                created.append(case)
+                note = note_for(case.ref, version, "received")
+                note.position = ordinal(number)
+                notes.append(note)
+        else:  # about a referral, but no form: a case that waits for it
+            created.append(case_store.open_case(ctx.session, ctx.vault, ctx.now, sender,
+                                                build_version(ctx, None)))
+        for case in created:
+            ctx.link(case)
+            audit(ctx.session, ctx.now, BOT, "case.opened", case_id=case.id,
+                  message_id=ctx.row.id, detail=f"status {case.status}")
+        first = created[0]
+        keep_attachments(ctx, first, outcome.verdicts)
+        if outcome.wants_form:
+            ctx.reply("request_form", "Please send the referral form", [first.ref],
+                      first.key_id, ref=first.ref,
+                      missing=[field_label(key) for key in first.missing_required])
+        else:
+            acknowledge(ctx, notes, first.key_id)
+        return [case.ref for case in created]

@@ -1,0 +1,110 @@
+"""One way to make and queue any mail the bot sends.
+
+Every kind of outbound message (a reply, an alert to the team, a digest, a reminder, a
+decision notice) is described by an ``OutboundMail`` and handed to ``Outbound.queue``,
+which renders its template, fixes its Message-ID, composes it with the headers the
+conventions require (INTERFACE.md) and stores it in the outbox in the caller's
+transaction. A new kind of mail is a template and a ``KINDS`` row, nothing more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from jinja2 import Environment
+from sqlalchemy.orm import Session
+
+from mailbot.outbound import outbox
+from mailbot.outbound.compose import compose, make_message_id, render, tag_subject
+from mailbot.store.models import Outbox
+from mailbot.store.vault import Vault
+
+MailKind = Literal["reply", "alert", "digest", "reminder", "decision"]
+
+
+@dataclass(frozen=True)
+class KindRules:
+    #: The kind stored with the outbox row and shown by ``show --json`` (INTERFACE.md).
+    stored: str
+    #: ``Auto-Submitted``: a direct answer to a message is ``auto-replied``; mail the bot
+    #: starts itself is ``auto-generated`` (RFC 3834 section 5).
+    auto: str
+
+
+KINDS: dict[MailKind, KindRules] = {
+    "reply": KindRules(stored="reply", auto="auto-replied"),
+    "alert": KindRules(stored="alert", auto="auto-generated"),
+    "digest": KindRules(stored="digest", auto="auto-generated"),
+    "reminder": KindRules(stored="reminder", auto="auto-generated"),
+    "decision": KindRules(stored="reply", auto="auto-generated"),
+}
+
+
+@dataclass(frozen=True)
+class Thread:
+    """The message this mail follows: for In-Reply-To and References."""
+
+    message_id: str
+    references: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Attachment:
+    data: bytes
+    maintype: str
+    subtype: str
+    filename: str
+
+
+@dataclass(frozen=True)
+class OutboundMail:
+    kind: MailKind
+    #: The template's name under ``templates/mail/`` (``.txt.j2`` and ``.html.j2``).
+    template: str
+    #: The subject's words; the case tags are put in front unless ``tagged`` is False.
+    subject: str
+    recipient: str
+    refs: Sequence[str] = ()
+    context: Mapping[str, Any] = field(default_factory=dict)
+    follows: Thread | None = None
+    #: The data key that encrypts the stored copy (None: a new one of its own).
+    key_id: str | None = None
+    #: The inbound message this answers or alerts about (kept with the outbox row).
+    inbound_row_id: str | None = None
+    tagged: bool = True
+    #: Words for the Message-ID besides the kind (default: the case references).
+    id_words: Sequence[str] | None = None
+    attachments: Sequence[Attachment] = ()
+
+
+class Outbound:
+    def __init__(self, env: Environment, vault: Vault, *, sender: str, domain: str,
+                 urgent_contact: str) -> None:
+        self.env = env
+        self.vault = vault
+        self.sender = sender
+        self.domain = domain
+        self.urgent_contact = urgent_contact
+
+    def queue(self, session: Session, now: datetime, mail: OutboundMail) -> Outbox:
+        rules = KINDS[mail.kind]
+        refs = list(mail.refs)
+        subject = tag_subject(refs, mail.subject) if mail.tagged else mail.subject
+        rendered = render(self.env, mail.template, subject,
+                          **{"urgent_contact": self.urgent_contact, **mail.context})
+        id_words = list(mail.id_words) if mail.id_words is not None else refs
+        email = compose(rendered=rendered, sender=self.sender, recipient=mail.recipient,
+                        message_id=make_message_id(mail.kind, id_words, now, self.domain),
+                        date=now, auto=rules.auto,
+                        in_reply_to=mail.follows.message_id if mail.follows else None,
+                        references=list(mail.follows.references) if mail.follows else None)
+        for item in mail.attachments:
+            email.add_attachment(item.data, maintype=item.maintype, subtype=item.subtype,
+                                 filename=item.filename)
+        key_id = mail.key_id or self.vault.new_key(session)
+        return outbox.queue(session, self.vault, now, email, kind=rules.stored,
+                            recipient=mail.recipient, case_refs=refs, key_id=key_id,
+                            in_reply_to=mail.inbound_row_id)

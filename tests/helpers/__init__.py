@@ -1,0 +1,1 @@
+"""Shared test helpers: builders, servers, fixtures and scans (never tests themselves)."""

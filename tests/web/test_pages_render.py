@@ -1,0 +1,56 @@
+"""Every page template of the workspace renders, for the role that sees it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any
+
+import pytest
+from flask import template_rendered
+from flask.testing import FlaskClient
+from helpers.workspace import sign_in, web_app
+from sqlalchemy import select
+
+from mailbot.app import App
+from mailbot.store.models import Attachment, Case
+
+
+@pytest.fixture
+def rendered() -> Iterator[set[str]]:
+    names: set[str] = set()
+
+    def record(_sender: Any, template: Any, context: Any, **_extra: Any) -> None:
+        names.add(template.name)
+
+    template_rendered.connect(record)
+    yield names
+    template_rendered.disconnect(record)
+
+
+def client_as(bot: App, name: str) -> FlaskClient:
+    client = web_app(bot).test_client()
+    sign_in(client, name)
+    return client
+
+
+def test_every_page_template_renders(seeded_bot: App, rendered: set[str]) -> None:
+    with seeded_bot.db.session() as session:
+        att, ref = session.execute(select(Attachment, Case.ref).join(
+            Case, Case.id == Attachment.case_id).where(Attachment.kind == "form")).first()
+        att_id = att.id
+    anonymous = web_app(seeded_bot).test_client()
+    assert anonymous.get("/sign-in").status_code == 200
+    team = client_as(seeded_bot, "tess.team")
+    for url in ("/queue", f"/cases/{ref}", f"/cases/{ref}/edit/child.dob", f"/cases/{ref}/merge",
+                f"/cases/{ref}/split/{att_id}", f"/cases/{ref}/outcome", "/quarantine",
+                "/meetings", "/trends", "/audit", "/cases/COC-2026-9999"):
+        response = team.get(url)
+        assert response.status_code in (200, 404), url
+    admin = client_as(seeded_bot, "ada.admin")
+    for url in ("/admin/users", "/admin/settings"):
+        assert admin.get(url).status_code == 200, url
+    folder = resources.files("mailbot") / "templates" / "web"
+    pages = {f"web/{p.name}" for p in folder.iterdir()
+             if p.name.endswith(".html") and not p.name.startswith("_")}
+    assert pages - rendered == set()
