@@ -186,6 +186,7 @@ class GraphMailbox:
         self._base = f"/users/{quote(user, safe='@')}"
         self._key = delta_key(self.identity, self.folder)
         self._state: DeltaState | None = None
+        self._saved: str | None = None
         self._listed: set[str] | None = None
         self._paths: dict[str, str] = {}  # folder path -> folder id
         self._children: dict[str, dict[str, str]] = {}  # parent id -> {lower name: id}
@@ -296,7 +297,8 @@ class GraphMailbox:
 
     def _load(self) -> DeltaState:
         if self._state is None:
-            state = DeltaState.loads(self.store.get(self._key))
+            self._saved = self.store.get(self._key)
+            state = DeltaState.loads(self._saved)
             if state.link is not None and not self.client.owns(state.link):
                 state.link = None  # saved for another Graph host (m365.graph_url changed)
             self._state = state
@@ -316,7 +318,10 @@ class GraphMailbox:
                             self.identity)
                 state.link = None
                 continue
-            self.store.put(self._key, state.dumps())
+            text = state.dumps()
+            if text != self._saved:  # an empty round with the same link writes nothing
+                self.store.put(self._key, text)
+                self._saved = text
             return state
         raise MailboxError("Microsoft Graph refused a fresh delta token twice in a row")
 

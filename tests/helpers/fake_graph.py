@@ -112,6 +112,7 @@ class FakeGraph:
         self.mailboxes: dict[str, Mailbox] = {}
         self.granted: set[str] = {"Mail.ReadWrite", "Mail.Send"}
         self.rejected_tokens: set[str] = set()
+        self.accept_tokens = True  # False: every token is refused (a revoked app)
         self.faults: list[Fault] = []
         self.log: list[Logged] = []
         self.sent: list[bytes] = []
@@ -192,7 +193,8 @@ class FakeGraph:
                 code = fault.code or ("TooManyRequests" if fault.status == 429 else "ServiceUnavailable")
                 return _error(fault.status, code, "Injected failure.", extra)
             token = headers.get("authorization", "").removeprefix("Bearer ")
-            if not token or token in self.rejected_tokens or not self.token_ok(token):
+            if (not token or not self.accept_tokens or token in self.rejected_tokens
+                    or not self.token_ok(token)):
                 return _error(401, "InvalidAuthenticationToken", "Access token validation failure.")
             if not path.startswith("/v1.0/users/"):
                 return _error(400, "BadRequest", "Resource not found for the segment.")
