@@ -29,7 +29,7 @@ from mailbot.mail.smtp import SmtpSender, SmtpSettings
 
 if TYPE_CHECKING:
     from mailbot.mail.graph_client import GraphAccess
-    from mailbot.mail.graph_mailbox import DeltaStore
+    from mailbot.mail.graph_delta import DeltaStore
 
 MAILBOX_SETTING = "mailbox.url"
 OUTBOUND_SETTING = "outbound.url"
@@ -78,7 +78,8 @@ def open_mailbox(
     if url.startswith("maildir:"):
         return MaildirMailbox(_local_path(url, "maildir:", base_dir, MAILBOX_SETTING))
     if url.startswith("graph:"):
-        from mailbot.mail.graph_mailbox import FileDeltaStore, GraphMailbox
+        from mailbot.mail.graph_delta import FileDeltaStore
+        from mailbot.mail.graph_mailbox import GraphMailbox
 
         user, folder = parse_graph_url(url, MAILBOX_SETTING)
         access = _need_graph(graph)

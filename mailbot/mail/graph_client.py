@@ -264,7 +264,8 @@ class GraphClient:
                         status=status, code=code,
                     )
                 delay = wait if wait is not None else self._backoff.delay(attempt)
-                log.info("%s: %s answered %d, waiting %.1f s", self._link.name, method, status, delay)
+                log.info("%s: answered %d to a %s; trying again in %.1f s", self._link.name, status,
+                         method, delay)
                 self._sleep(delay)
                 attempt += 1
                 continue

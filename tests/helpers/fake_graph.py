@@ -517,7 +517,8 @@ def graph_mailbox_parts(fake: FakeGraph, token_endpoint: Any) -> tuple[Any, Call
 
     Every handle shares one delta store, as two workers share the database.
     """
-    from mailbot.mail.graph_mailbox import GraphMailbox, MemoryDeltaStore
+    from mailbot.mail.graph_delta import MemoryDeltaStore
+    from mailbot.mail.graph_mailbox import GraphMailbox
 
     access = access_for(fake, token_endpoint)
     store = MemoryDeltaStore()

@@ -43,13 +43,8 @@ from mailbot.mail.graph_client import (
     graph_scope,
     jwt_roles,
 )
-from mailbot.mail.graph_mailbox import (
-    DeltaState,
-    FileDeltaStore,
-    GraphMailbox,
-    MemoryDeltaStore,
-    delta_key,
-)
+from mailbot.mail.graph_delta import DeltaState, FileDeltaStore, MemoryDeltaStore, delta_key
+from mailbot.mail.graph_mailbox import GraphMailbox
 from mailbot.mail.graph_sender import GraphSendAuthError, GraphSender
 from mailbot.mail.mailbox import FOLDERS, OTHER, PROCESSED, QUARANTINE
 from mailbot.settings import load_settings
