@@ -59,6 +59,14 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("m365_certificate_file", "MAILBOT_M365_CERTIFICATE_FILE", "m365.certificate_file",
             None, "Microsoft 365: a PEM file with the app's private key and certificate, "
             "instead of a client secret", kind="path"),
+    Setting("m365_graph_url", "MAILBOT_M365_GRAPH_URL", "m365.graph_url",
+            "https://graph.microsoft.com/v1.0",
+            "Microsoft 365: the Microsoft Graph endpoint for graph:// mailboxes and senders "
+            "(a national cloud's, e.g. https://graph.microsoft.us/v1.0)"),
+    Setting("m365_authority_url", "MAILBOT_M365_AUTHORITY_URL", "m365.authority_url",
+            "https://login.microsoftonline.com",
+            "Microsoft 365: the sign-in authority host (a national cloud's, e.g. "
+            "https://login.microsoftonline.us)"),
     Setting("database_url", "MAILBOT_DATABASE_URL", "store.url", "sqlite:///var/mailbot.db",
             "SQLAlchemy URL: SQLite or PostgreSQL (postgresql+psycopg://...)"),
     Setting("key_file", "MAILBOT_KEY_FILE", "store.key_file", "var/master.key",
@@ -166,6 +174,8 @@ class Settings:
     sprg_attach_pack: bool = False
     sprg_pack_password: str | None = field(default=None, repr=False)
     final_report_reminder_days: int = 14
+    m365_graph_url: str = "https://graph.microsoft.com/v1.0"
+    m365_authority_url: str = "https://login.microsoftonline.com"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
