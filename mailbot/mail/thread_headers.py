@@ -24,7 +24,8 @@ Two ways in, both needed because a queued message is serialised twice:
   fields. A message *parsed* from bytes holds plain strings, which the generator
   refolds (long lines) through the policy's factory: the drainer must parse the row
   with this policy, and the senders in this package serialise with it
-  (:func:`outbound_bytes`, :func:`with_outbound_policy`).
+  (:func:`outbound_bytes`, :func:`with_outbound_policy`); any other sender (Graph's
+  ``sendMail`` takes the MIME bytes) must do the same, or inherit it from the drainer.
 
 **Thread-Index and Thread-Topic (Outlook).** Outlook and Exchange group a conversation
 by ``PidTagConversationId``. [MS-OXOMSG] 2.2.1.2: when the conversation index
@@ -200,9 +201,10 @@ OUTBOUND_POLICY: email_policy.EmailPolicy[EmailMessage] = email_policy.default.c
     header_factory=_registry())
 
 
-def outbound_bytes(message: Message) -> bytes:
-    """The message as it goes on the wire (or into the outbox folder)."""
-    return message.as_bytes(policy=OUTBOUND_POLICY)
+def outbound_bytes(message: Message, *, linesep: str = "\n") -> bytes:
+    """The message as it goes on the wire (or into the outbox folder, or to Graph)."""
+    pol = OUTBOUND_POLICY if linesep == "\n" else OUTBOUND_POLICY.clone(linesep=linesep)
+    return message.as_bytes(policy=pol)
 
 
 def with_outbound_policy(message: EmailMessage) -> EmailMessage:

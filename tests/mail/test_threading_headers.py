@@ -137,6 +137,14 @@ def test_three_hundred_replies_survive_the_outbox_round_trip() -> None:
         assert reparsed.as_bytes() == stored
 
 
+def test_crlf_output_for_graph_and_smtp() -> None:
+    chain = ids(8, 5, 115)
+    stored = reply(chain[-1], chain[:-1]).as_bytes()
+    wire = outbound_bytes(drained(stored), linesep="\r\n")
+    assert wire == stored.replace(b"\n", b"\r\n")
+    assert_wire_form(wire, {"references": chain})
+
+
 def test_a_chain_of_thirty_long_ids_stays_a_valid_references_field() -> None:
     chain = ids(30, 30, 110)
     raw = reply(chain[-1], chain[:-1]).as_bytes()
