@@ -52,7 +52,7 @@ Conversation index layout ([MS-OXOMSG] 2.2.1.3; MAPI "Tracking Conversations"):
 header block = 0x01, 5 bytes of FILETIME >> 24 (big-endian), 16-byte GUID. Desktop
 Outlook writes an older variant, 6 bytes of FILETIME >> 16 (its first byte is also
 0x01 for dates from 1829 to 2057): the second byte tells them apart (0x01 in the 5-byte
-form for those dates; in the 6-byte form the next byte of the time, 0xD4 in 2018, 0xDC
+form for those dates; in the 6-byte form the next byte of the time, 0xD3 or 0xD4 in 2018, 0xDC
 in 2026). A child
 block = 1 bit DC, 31 bits of (our time - header time): bits 18-48 when DC=0 (under
 about 1.8 years), bits 23-53 when DC=1; then 8 bits random (here: derived from our
