@@ -107,6 +107,15 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("trusted_authserv_id", "MAILBOT_TRUSTED_AUTHSERV_ID", "mail.trusted_authserv_id",
             None, "the authserv-id of our own receiving MTA; only its Authentication-Results "
             "headers are believed"),
+    Setting("sender_auth", "MAILBOT_SENDER_AUTH", "mail.sender_auth", None,
+            "which Authentication-Results to believe: authserv-id (only those with "
+            "mail.trusted_authserv_id), exchange-online (the topmost header, which Exchange "
+            "Online writes without an authserv-id, and its compauth) or none (default: "
+            "authserv-id when mail.trusted_authserv_id is set, else none)"),
+    Setting("sender_auth_tenant_id", "MAILBOT_SENDER_AUTH_TENANT_ID", "mail.sender_auth_tenant_id",
+            None, "with sender_auth = exchange-online: our Microsoft 365 tenant (directory) id, "
+            "a GUID; mail Exchange marks as sent inside this tenant counts as authenticated "
+            "(default: m365.tenant_id when that is a GUID)"),
     Setting("poll_interval", "MAILBOT_POLL_INTERVAL", "mailbox.poll_interval", 60,
             "seconds between polls when the server cannot push (no IDLE)", kind="int"),
     Setting("send_max_attempts", "MAILBOT_SEND_MAX_ATTEMPTS", "outbound.max_attempts", 12,
@@ -176,6 +185,9 @@ class Settings:
     final_report_reminder_days: int = 14
     m365_graph_url: str = "https://graph.microsoft.com/v1.0"
     m365_authority_url: str = "https://login.microsoftonline.com"
+    #: authserv-id, exchange-online or none (resolved: never empty)
+    sender_auth: str = "none"
+    sender_auth_tenant_id: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -349,6 +361,9 @@ def _resolve(toml: Mapping[str, Any], env: Mapping[str, str], base: Path,
         values["bot_domain"] = values["mail_from"].rsplit("@", 1)[-1]
     values["database_url"] = _absolute_sqlite(values["database_url"], base)
     _check_sprg(values)
+    from mailbot.mail.authresults import resolve_settings as _check_sender_auth
+
+    _check_sender_auth(values)
     return Settings(base_dir=base, config_file=config_file, **values)
 
 
