@@ -14,7 +14,7 @@ from helpers.services import missing_service
 from mailbot.app import App
 from mailbot.clock import FixedClock
 
-pytest_plugins = ["helpers.servers", "helpers.web"]
+pytest_plugins = ["helpers.servers", "helpers.web", "helpers.fake_graph"]
 
 
 @pytest.fixture(autouse=True)

@@ -88,7 +88,11 @@ _NO_AUTHSERV_ID = re.compile(r"\s*[A-Za-z0-9][A-Za-z0-9_.-]*\s*(?:/\s*\d+\s*)?="
 _ACTION = re.compile(r"\baction\s*=\s*([a-z.]+)", re.IGNORECASE)
 _COMMENT = re.compile(r"\(([^()]*)\)")
 _COMMENT_POLICY = re.compile(r"\b(?:p|sp|dis)\s*=\s*([a-z]+)", re.IGNORECASE)
-_STRICT_POLICIES = ("quarantine", "reject")
+#: Defects about how a display name's encoded words are spaced or quoted, which many
+#: real mailers write (``"=?Windows-1252?B?...?=" <a@x.example>``): not about the address.
+_NAME_ONLY_DEFECTS = frozenset({"encoded word inside quoted string",
+                                "missing trailing whitespace after encoded-word",
+                                "missing whitespace before encoded word"})
 
 
 # -- settings ---------------------------------------------------------------------------
@@ -124,12 +128,9 @@ def sender_auth_warnings(settings: Settings) -> list[str]:
     """Lines for ``mailbot check`` about a sender check that cannot do its job."""
     mode = getattr(settings, "sender_auth", "none")
     if mode == "none":
-        return [
-            "mail.sender_auth is none: no sender check is read, so a message that fails "
-            "DMARC at our mail server is never held (set mail.sender_auth)",
-            "mail.sender_auth is none: an SPRG decision sent by email can never be shown to "
-            "come from the team, so every one will be held for a person to confirm",
-        ]
+        return ["mail.sender_auth is none: no sender check is read, so a message that fails "
+                "DMARC at our mail server is never held (set mail.sender_auth to authserv-id "
+                "or exchange-online)"]
     if mode == "exchange-online" and not getattr(settings, "sender_auth_tenant_id", None):
         return ["mail.sender_auth_tenant_id is not set: mail from inside our Microsoft 365 "
                 "tenant counts as authenticated only when it passes DMARC"]
@@ -149,9 +150,9 @@ def strict_single_sender(from_values: Sequence[str]) -> str | None:
     """The one address in the one From header, lower-case; None when that is in doubt.
 
     None for: no From, several From headers, several addresses, a group, an address
-    without a domain or with a domain literal, a header the strict parser finds broken,
-    a header the strict and the lenient parser read differently (CVE-2023-27043), a
-    header over 4 KB. Pass the raw header values (``msg.raw_items()``) or decoded ones.
+    without a domain or with a domain literal, a header the strict parser finds broken
+    (beyond a display name's encoded-word spacing), a header the strict and the lenient
+    parser read differently (CVE-2023-27043), a header over 4 KB. Pass raw header values.
     """
     if len(from_values) != 1 or len(from_values[0]) > MAX_FROM_LENGTH:
         return None
@@ -163,7 +164,8 @@ def strict_single_sender(from_values: Sequence[str]) -> str | None:
         lenient = [addr for _name, addr in getaddresses([value]) if addr]
     except Exception:  # noqa: BLE001 - a parser failure on hostile input: no single sender
         return None
-    if any(isinstance(d, InvalidHeaderDefect | NonPrintableDefect) for d in defects):
+    if any(isinstance(d, InvalidHeaderDefect | NonPrintableDefect)
+           and str(d) not in _NAME_ONLY_DEFECTS for d in defects):
         return None
     if len(groups) != 1 or groups[0].display_name is not None or len(groups[0].addresses) != 1:
         return None

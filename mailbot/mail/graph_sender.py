@@ -33,6 +33,7 @@ from mailbot.mail.graph_client import (
     permission_problem,
 )
 from mailbot.mail.smtp import SendAuthError, envelope
+from mailbot.mail.thread_headers import outbound_bytes
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,8 @@ class GraphSender:
     def send(self, message: EmailMessage) -> None:
         envelope(message)  # refuses a message without To or Cc, as SMTP does
         outgoing = _without_bcc(message)
-        raw = outgoing.as_bytes(policy=outgoing.policy.clone(linesep="\r\n"))
+        # msg-ids and Thread-Index never encoded, whatever policy the message came with
+        raw = outbound_bytes(outgoing, linesep="\r\n")
         body = base64.b64encode(raw)
         if len(body) > MAX_REQUEST_BYTES:
             raise PermanentSendError(

@@ -202,8 +202,7 @@ def _token_from(result: dict[str, Any]) -> AccessToken:
 def load_m365_credential(secret: str | None, certificate_file: Path | None) -> str | dict[str, str]:
     """The client secret, or MSAL's certificate form (private key + SHA-1 thumbprint).
 
-    The same rule as ``app.m365_credential``, here so that the mail adapters (Graph)
-    need nothing from the application layer.
+    One rule for IMAP/SMTP (XOAUTH2) and Graph: a secret wins over a certificate.
     """
     if secret:
         return secret

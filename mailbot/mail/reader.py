@@ -1,4 +1,4 @@
-"""Bytes to an ``InboundMessage``: decoded headers, body text, attachments, auth verdict.
+"""Bytes to an ``InboundMessage``: decoded headers, body text, attachments, sender check.
 
 Built on the standard library's ``email`` with ``policy.default``. Real mail is broken
 in every way (bad encodings, missing headers, malformed MIME), so every accessor here
@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 from email import policy
 from email.message import Message
 from email.parser import BytesParser
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 
-_ADDR = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+from mailbot.mail.authresults import SenderAuth, message_sender_auth
+
 _MSGID = re.compile(r"<[^<>\s]+>")
 _BODY_LIMIT = 200_000
 
@@ -36,7 +37,9 @@ class InboundMessage:
     raw: bytes
     message_id: str | None
     subject: str
-    sender: str | None  # lower-case bare address from From
+    #: The one address in the one From header, lower-case; None when that is in doubt
+    #: (several addresses, parsers disagreeing: ``authresults.strict_single_sender``).
+    sender: str | None
     date: datetime | None
     in_reply_to: list[str]
     references: list[str]
@@ -45,8 +48,8 @@ class InboundMessage:
     headers: dict[str, list[str]]
     text: str
     attachments: list[InboundAttachment] = field(default_factory=list)
-    #: ``pass``/``fail``/``none``/... from our own MTA's Authentication-Results, else None.
-    dmarc: str | None = None
+    #: What our own receiving side said about the sender (``mail.sender_auth``).
+    auth: SenderAuth = field(default_factory=lambda: SenderAuth("none"))
     defects: int = 0
 
     def header(self, name: str) -> str | None:
@@ -101,20 +104,6 @@ def _headers(msg: Message) -> dict[str, list[str]]:
     return out
 
 
-def _bare_address(value: str | None) -> str | None:
-    if not value:
-        return None
-    try:
-        pairs = getaddresses([value])
-    except Exception:  # noqa: BLE001 - unparseable From: treated as no usable sender
-        return None
-    for _name, addr in pairs:
-        addr = addr.strip().lower()
-        if _ADDR.match(addr):
-            return addr
-    return None
-
-
 def _date(value: str | None) -> datetime | None:
     if not value:
         return None
@@ -132,22 +121,6 @@ def _date(value: str | None) -> datetime | None:
 
 def _message_ids(value: str | None) -> list[str]:
     return _MSGID.findall(value or "")
-
-
-def dmarc_verdict(values: list[str], trusted: str | None) -> str | None:
-    """The DMARC result from the first Authentication-Results our own MTA wrote.
-
-    Headers from anyone else are ignored: a sender can write any verdict it likes.
-    """
-    if not trusted:
-        return None
-    for value in values:
-        authserv = value.split(";", 1)[0].strip().split()
-        if not authserv or authserv[0].lower() != trusted.lower():
-            continue
-        match = re.search(r"\bdmarc\s*=\s*([a-z]+)", value, re.IGNORECASE)
-        return match.group(1).lower() if match else "none"
-    return None
 
 
 def _part_text(part: Message) -> str:
@@ -205,10 +178,15 @@ def ctype_of(msg: Message) -> str:
         return "text/plain"
 
 
-def read_message(raw: bytes, *, trusted_authserv_id: str | None = None) -> InboundMessage:
-    """Parse raw RFC 5322 bytes; never raises for malformed input."""
+def read_message(raw: bytes, *, sender_auth: str = "none", trusted_authserv_id: str | None = None,
+                 sender_auth_tenant_id: str | None = None) -> InboundMessage:
+    """Parse raw RFC 5322 bytes; never raises for malformed input.
+
+    ``sender_auth`` (``authserv-id``, ``exchange-online``, ``none``) and the two ids are
+    the ``mail.*`` settings that say which Authentication-Results to believe.
+    """
     try:
-        return _read(raw, trusted_authserv_id)
+        return _read(raw, _AuthRule(sender_auth, trusted_authserv_id, sender_auth_tenant_id))
     except Exception:  # noqa: BLE001 - a parser bug must not lose the message: an empty
         # reading has no usable sender, so the handlers hold it for a person.
         return InboundMessage(raw=raw, message_id=None, subject="", sender=None, date=None,
@@ -216,9 +194,19 @@ def read_message(raw: bytes, *, trusted_authserv_id: str | None = None) -> Inbou
                               content_type="text/plain", headers={}, text="", defects=1)
 
 
-def _read(raw: bytes, trusted_authserv_id: str | None) -> InboundMessage:
+@dataclass(frozen=True)
+class _AuthRule:
+    mode: str
+    trusted_authserv_id: str | None
+    tenant_id: str | None
+
+
+def _read(raw: bytes, rule: _AuthRule) -> InboundMessage:
     msg = BytesParser(policy=policy.default).parsebytes(raw)
     headers = _headers(msg)
+    sender, auth = message_sender_auth(msg, mode=rule.mode,
+                                       trusted_authserv_id=rule.trusted_authserv_id,
+                                       tenant_id=rule.tenant_id)
 
     def first(name: str) -> str | None:
         values = headers.get(name)
@@ -236,7 +224,7 @@ def _read(raw: bytes, trusted_authserv_id: str | None) -> InboundMessage:
         raw=raw,
         message_id=message_ids[0] if message_ids else None,
         subject=first("subject") or "",
-        sender=_bare_address(first("from")),
+        sender=sender,
         date=_date(first("date")),
         in_reply_to=_message_ids(first("in-reply-to")),
         references=_message_ids(" ".join(headers.get("references", []))),
@@ -245,6 +233,6 @@ def _read(raw: bytes, trusted_authserv_id: str | None) -> InboundMessage:
         headers=headers,
         text=text,
         attachments=attachments,
-        dmarc=dmarc_verdict(headers.get("authentication-results", []), trusted_authserv_id),
+        auth=auth,
         defects=len(getattr(msg, "defects", [])),
     )

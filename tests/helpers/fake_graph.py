@@ -45,6 +45,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+import pytest
+
 WELL_KNOWN = ("msgfolderroot", "inbox", "sentitems", "drafts", "deleteditems", "archive", "junkemail")
 DISPLAY = {"msgfolderroot": "Top of Information Store", "inbox": "Inbox", "sentitems": "Sent Items",
            "drafts": "Drafts", "deleteditems": "Deleted Items", "archive": "Archive",
@@ -493,13 +495,19 @@ def serve_fake_graph(test_ca: Any, token_endpoint: Any) -> Iterator[FakeGraph]:
     """Body of a ``fake_graph`` fixture: ``yield from serve_fake_graph(test_ca, token_endpoint)``.
 
     HTTPS with the session's test CA; accepts exactly the tokens the fake Microsoft login
-    (``token_endpoint`` in ``_servers.py``) has issued; one user, ``cscp@example.org``.
+    (``token_endpoint`` in ``helpers/servers.py``) has issued; one user, ``cscp@example.org``.
     """
     token_endpoint.refuse = False
     issued = token_endpoint.issued
     with running_fake_graph(test_ca.server_context(), lambda token: token in issued) as fake:
         fake.add_user(USER)
         yield fake
+
+
+@pytest.fixture
+def fake_graph(test_ca: Any, token_endpoint: Any) -> Iterator[FakeGraph]:
+    """The stand-in, for any test (a plugin fixture: ``conftest.py`` loads this module)."""
+    yield from serve_fake_graph(test_ca, token_endpoint)
 
 
 def access_for(fake: FakeGraph, token_endpoint: Any) -> Any:

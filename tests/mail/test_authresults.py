@@ -270,6 +270,9 @@ def test_a_pass_never_authenticates_while_held() -> None:
     ('"a@evil.example" <b@croydon.gov.uk>', "b@croydon.gov.uk"),
     ("=?utf-8?q?a=40evil.example?= <b@croydon.gov.uk>", "b@croydon.gov.uk"),
     ("j@münchen.example", "j@münchen.example"),
+    # an encoded word inside quotes (seen in the peer-mail corpus): odd, but one address
+    ('"=?Windows-1252?B?Rm9ybWHn428=?=" <info@example.org>', "info@example.org"),
+    ('"=?utf-8?q?a@evil.example?=" <b@croydon.gov.uk>', "b@croydon.gov.uk"),
     ("a@x.example)<b@y.example>", None),
     ("a@x.example <b@y.example>", None),
     ("a@x.example, b@y.example", None),
@@ -412,11 +415,9 @@ def test_a_bad_value_in_the_file_names_the_toml_key(tmp_path: Path) -> None:
     assert info.value.setting == "mail.sender_auth"
 
 
-def test_check_warns_twice_when_sender_auth_is_none(tmp_path: Path) -> None:
-    warnings = sender_auth_warnings(settings(tmp_path))
-    assert len(warnings) == 2
-    assert "DMARC" in warnings[0] and "never held" in warnings[0]
-    assert "SPRG decision" in warnings[1] and "held" in warnings[1]
+def test_check_warns_when_sender_auth_is_none(tmp_path: Path) -> None:
+    [warning] = sender_auth_warnings(settings(tmp_path))
+    assert "DMARC" in warning and "never held" in warning
 
 
 def test_check_warnings_for_the_other_modes(tmp_path: Path) -> None:

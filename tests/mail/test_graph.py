@@ -14,15 +14,14 @@ import email.policy
 import json
 import os
 import stat
-from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _servers import TestCA, TokenEndpoint
-from conftest import make_env, simple_referral
-from helpers.fake_graph import USER, FakeGraph, access_for, serve_fake_graph
+from helpers.bot import make_env, simple_referral
+from helpers.fake_graph import USER, FakeGraph, access_for
+from helpers.servers import TestCA, TokenEndpoint
 
 from mailbot.errors import (
     ConfigError,
@@ -51,8 +50,8 @@ from mailbot.settings import load_settings
 
 
 @pytest.fixture
-def fake(test_ca: TestCA, token_endpoint: TokenEndpoint) -> Iterator[FakeGraph]:
-    yield from serve_fake_graph(test_ca, token_endpoint)
+def fake(fake_graph: FakeGraph) -> FakeGraph:
+    return fake_graph
 
 
 class Waits(list[float]):
@@ -683,6 +682,7 @@ def test_the_bot_answers_each_referral_once_across_a_failed_move_and_a_resync(
     fake: FakeGraph, token_endpoint: TokenEndpoint, tmp_path: Path, sqlite_url: str, clock: Any
 ) -> None:
     from mailbot.app import build_app
+    from mailbot.intake.poller import Poller
     from mailbot.store.poll_delta import DbDeltaStore
 
     settings = load_settings(env=make_env(tmp_path, sqlite_url, MAILBOT_FROM=USER), base_dir=tmp_path)
@@ -700,10 +700,10 @@ def test_the_bot_answers_each_referral_once_across_a_failed_move_and_a_resync(
         # Two tries per move, and the intake tries the move twice: all four fail.
         fake.fail_next(503, 4, match=f"/messages/{first}/move")
         with pytest.raises(MailboxConnectionError):
-            app.intake.run_once()  # committed, but the move failed: it stays in the inbox
+            Poller(app).cycle()  # committed, but the move failed: it stays in the inbox
         assert first in fake.inbox_ids(USER)
         fake.expire_delta_tokens()  # and Graph forgets the delta token meanwhile
-        handled = app.intake.run_once()
+        handled = Poller(app).cycle().handled
         assert sorted(h.duplicate for h in handled) == [False, True]
         assert fake.inbox_ids(USER) == []
         app.drainer.drain()

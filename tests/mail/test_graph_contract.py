@@ -1,34 +1,19 @@
-"""The mailbox and sender contract suites, run unchanged against Microsoft Graph.
+"""Microsoft Graph's counterparts of the sender contract's relay-specific tests.
 
-Every test of ``tests/test_mailbox_contract.py`` and ``tests/test_sender_contract.py``
-that takes the ``backend`` fixture is imported here as it is (new contract tests join
-automatically) and collected under a ``test_graph_mailbox__`` / ``test_graph_sender__``
-name. This module's own ``backend`` fixture overrides the suites' fixtures, so each test
-runs once, on a Graph backend against the local stand-in (``helpers/fake_graph.py``),
-signing in through real MSAL at the fake Microsoft login (``token_endpoint``).
-
-The contracts' SMTP-specific tests (4xx, 5xx, unreachable relay) have Graph counterparts
-at the end of this file.
+The mailbox and sender contract suites themselves (``test_mailbox_contract.py``,
+``test_sender_contract.py``) run on Graph as one of their backends; what they cannot
+share is how a relay fails. Here: throttling (429 with ``Retry-After``) and 5xx retried,
+a refused message permanent, an unreachable Graph temporary, a refused app (401/403)
+temporary so the reply stays queued until a person grants ``Mail.Send``.
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Iterator
-from typing import Any
+from email.message import EmailMessage
 
 import pytest
-import test_mailbox_contract as mailbox_contract
-import test_sender_contract as sender_contract
-from _servers import TestCA, TokenEndpoint, free_port
-from helpers.fake_graph import (
-    USER,
-    FakeGraph,
-    access_for,
-    graph_mailbox_parts,
-    graph_sender_parts,
-    serve_fake_graph,
-)
+from helpers.fake_graph import USER, FakeGraph, access_for
+from helpers.servers import TestCA, TokenEndpoint, free_port
 
 from mailbot.errors import PermanentSendError, TemporarySendError
 from mailbot.mail.backoff import Backoff
@@ -36,52 +21,14 @@ from mailbot.mail.graph_client import GraphAccess
 from mailbot.mail.graph_sender import GraphSender
 
 
-def _contract_tests(module: Any, prefix: str) -> dict[str, Any]:
-    return {
-        f"{prefix}{name.removeprefix('test_')}": test
-        for name, test in vars(module).items()
-        if name.startswith("test_") and callable(test) and "backend" in inspect.signature(test).parameters
-    }
-
-
-MAILBOX_TESTS = _contract_tests(mailbox_contract, "test_graph_mailbox__")
-SENDER_TESTS = _contract_tests(sender_contract, "test_graph_sender__")
-globals().update(MAILBOX_TESTS)
-globals().update(SENDER_TESTS)
-
-
-@pytest.fixture
-def fake_graph(test_ca: TestCA, token_endpoint: TokenEndpoint) -> Iterator[FakeGraph]:
-    yield from serve_fake_graph(test_ca, token_endpoint)
-
-
-@pytest.fixture
-def backend(request: pytest.FixtureRequest, fake_graph: FakeGraph,
-            token_endpoint: TokenEndpoint) -> Iterator[Any]:
-    """A Graph ``Backend`` for the mailbox contract, a ``SenderBackend`` for the sender's."""
-    if request.function.__module__ == sender_contract.__name__:
-        sender, delivered = graph_sender_parts(fake_graph, token_endpoint)
-        yield sender_contract.SenderBackend(sender, delivered)
-        sender.close()
-        return
-    mailbox, open_another, folder_contents = graph_mailbox_parts(fake_graph, token_endpoint)
-    opened: list[Any] = []
-
-    def tracked_open() -> Any:
-        box = open_another()
-        opened.append(box)
-        return box
-
-    yield mailbox_contract.Backend(mailbox, tracked_open, folder_contents)
-    for box in [mailbox, *opened]:
-        box.close()
-
-
-def test_every_backend_contract_test_runs_here() -> None:
-    assert len(MAILBOX_TESTS) >= 15 and len(SENDER_TESTS) >= 3
-
-
-# -- the sender contract's relay-specific checks, for Graph ---------------------------------
+def reply() -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = USER
+    message["To"] = "referrer@example.net"
+    message["Subject"] = "[COC-2026-0001] Referral received"
+    message["Message-ID"] = "<reply-1@mailbot.example.org>"
+    message.set_content("Thank you.\n")
+    return message
 
 
 def quick_sender(fake: FakeGraph, endpoint: TokenEndpoint,
@@ -97,7 +44,7 @@ def test_graph_throttling_is_retried_and_the_next_try_goes_through(
 ) -> None:
     sender, waits = quick_sender(fake_graph, token_endpoint)
     fake_graph.fail_next(429, 2, match="sendMail", retry_after="7")
-    sender.send(sender_contract.reply())
+    sender.send(reply())
     assert waits == [7.0, 7.0]  # Retry-After obeyed
     assert len(fake_graph.sent) == 1
 
@@ -108,10 +55,10 @@ def test_graph_throttling_past_the_attempts_is_temporary(
     sender, _ = quick_sender(fake_graph, token_endpoint)
     fake_graph.fail_next(429, 3, match="sendMail", retry_after="1")
     with pytest.raises(TemporarySendError) as caught:
-        sender.send(sender_contract.reply())
+        sender.send(reply())
     assert not isinstance(caught.value, PermanentSendError)
     assert "429" in str(caught.value)
-    sender.send(sender_contract.reply())  # the retry the drainer would make
+    sender.send(reply())  # the retry the drainer would make
     assert len(fake_graph.sent) == 1
 
 
@@ -121,7 +68,7 @@ def test_graph_server_errors_are_retried_with_backoff(
     sender, waits = quick_sender(fake_graph, token_endpoint)
     fake_graph.fail_next(503, 1, match="sendMail")
     fake_graph.fail_next(500, 1, match="sendMail")
-    sender.send(sender_contract.reply())
+    sender.send(reply())
     assert waits == [0.25, 0.5]  # Backoff(base 0.5): half of 0.5, then of 1.0, without jitter
     assert len(fake_graph.sent) == 1
 
@@ -132,7 +79,20 @@ def test_graph_refusing_the_message_is_permanent(
     sender, _ = quick_sender(fake_graph, token_endpoint)
     fake_graph.fail_next(400, 1, match="sendMail", code="ErrorInvalidRecipients")
     with pytest.raises(PermanentSendError, match="400 ErrorInvalidRecipients"):
-        sender.send(sender_contract.reply())
+        sender.send(reply())
+    assert fake_graph.sent == []
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_graph_refusing_the_app_is_temporary(
+    fake_graph: FakeGraph, token_endpoint: TokenEndpoint, status: int
+) -> None:
+    """A missing Mail.Send is the app's fault, not the reply's: it stays queued."""
+    sender, _ = quick_sender(fake_graph, token_endpoint)
+    fake_graph.fail_next(status, 2, match="sendMail", code="ErrorAccessDenied")
+    with pytest.raises(TemporarySendError, match="Mail.Send") as caught:
+        sender.send(reply())
+    assert not isinstance(caught.value, PermanentSendError)
     assert fake_graph.sent == []
 
 
@@ -142,4 +102,4 @@ def test_an_unreachable_graph_is_temporary(token_endpoint: TokenEndpoint, test_c
                          authority_url=token_endpoint.base_url, ca_file=str(test_ca.ca_file))
     sender = GraphSender(access.client(), USER)
     with pytest.raises(TemporarySendError, match="refused"):
-        sender.send(sender_contract.reply())
+        sender.send(reply())

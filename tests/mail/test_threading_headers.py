@@ -18,8 +18,8 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
-from _servers import DovecotServer, SmtpServer
 from helpers.outbound_mail import KINDS, ODD_IDS, exchange_id, outbound_message
+from helpers.servers import DovecotServer, SmtpServer
 
 from mailbot.mail.sender import OutboxFolderSender
 from mailbot.mail.smtp import SmtpSender, SmtpSettings
