@@ -49,8 +49,13 @@ def render(env: Environment, template: str, subject: str, **context: Any) -> Ren
 
 
 def make_message_id(kind: str, refs: list[str], now: datetime, domain: str) -> str:
-    """Stable once made: it is stored with the outbox row and reused on every resend."""
-    stem = ".".join([kind, *refs, now.strftime("%Y%m%dT%H%M%SZ"), secrets.token_hex(4)])
+    """Stable once made: it is stored with the outbox row and reused on every resend.
+
+    At most three references are named (a reply about fifteen cases would otherwise make
+    an id longer than the outbox column); the outbox row keeps them all.
+    """
+    words = [*refs[:3], f"and{len(refs) - 3}more"] if len(refs) > 3 else refs
+    stem = ".".join([kind, *words, now.strftime("%Y%m%dT%H%M%SZ"), secrets.token_hex(4)])
     return f"<{stem}@{domain}>"
 
 

@@ -67,6 +67,31 @@ def exchange_id(rng: random.Random, length: int | None = None) -> str:
     return msg_id
 
 
+def with_headers(raw: bytes, **headers: str | None) -> bytes:
+    """``raw`` (CRLF) with each named header replaced (``Message_ID="<...>"``: a value may
+    be pre-folded with CRLF + space) or, for None, removed; new ones go at the top."""
+    names = {name.replace("_", "-").lower() for name in headers}
+    head, _, body = raw.partition(b"\r\n\r\n")
+    kept: list[bytes] = []
+    skipping = False
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t"):
+            if not skipping:
+                kept.append(line)
+            continue
+        skipping = line.split(b":", 1)[0].strip().decode("ascii", "replace").lower() in names
+        if not skipping:
+            kept.append(line)
+    added = [f"{name.replace('_', '-')}: {value}".encode() for name, value in headers.items()
+             if value is not None]
+    return b"\r\n".join([*added, *kept]) + b"\r\n\r\n" + body
+
+
+def folded(ids: Sequence[str]) -> str:
+    """A msg-id list folded one id a line, as Exchange writes References."""
+    return "\r\n ".join(ids)
+
+
 def outbound_message(*, kind: str = "reply", message_id: str, subject: str,
                      date: datetime | None = None, in_reply_to: str | None = None,
                      references: Sequence[str] = (), thread_index: str | None = None,
