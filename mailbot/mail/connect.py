@@ -73,7 +73,8 @@ def open_mailbox(
     """The mailbox ``mailbox.url`` names (not yet connected: IMAP logs in on first use).
 
     ``graph://USER/FOLDER`` signs in with ``graph`` (the ``m365.*`` settings); its delta
-    state goes to ``delta_store``, by default the file ``var/graph-delta.json``.
+    state goes to ``delta_store`` (``build_app`` passes the database one), else to the file
+    ``var/graph-delta.json``.
     """
     if url.startswith("maildir:"):
         return MaildirMailbox(_local_path(url, "maildir:", base_dir, MAILBOX_SETTING))

@@ -1,10 +1,11 @@
 """Outbound mail the way ``compose()`` makes it, and real-world Message-ID shapes.
 
-``outbound_message`` builds an ``EmailMessage`` as the bot's compose step does (From,
-To, Subject, Date, threading headers, auto-reply markers, a quoted-printable text part
-and an HTML alternative) with the threading headers set by
-``mailbot.mail.thread_headers.set_thread_headers``; it does not import the compose module,
-which is being moved.
+``outbound_message`` builds an ``EmailMessage`` shaped as ``mailbot.outbound.compose``
+makes it (From, To, Subject, Date, threading headers, auto-reply markers, a
+quoted-printable text part and an HTML alternative), with the threading headers set by
+``mailbot.mail.thread_headers.set_thread_headers``, without templates or a database (for
+the ``mail`` layer's own tests). ``with_headers`` rewrites a sample's headers (an
+Exchange-shaped Message-ID, a References chain, a Thread-Index).
 
 ``exchange_id`` makes Message-IDs shaped like Exchange Online's (70-120 characters):
 ``<DB9PR09MB1234...@DB9PR09MB1234.eurprd09.prod.outlook.com>``, including the
@@ -27,7 +28,7 @@ KINDS = {
     "alert": ("auto-generated", False),
     "digest": ("auto-generated", False),
     "reminder": ("auto-generated", True),
-    "decision": ("auto-replied", True),
+    "decision": ("auto-generated", True),  # follows the last reply to the referrer
 }
 
 _SERVERS = ("DB9PR09MB", "AM6PR08MB", "VI1PR0802MB", "PAXP193MB", "DU0PR10MB", "CWLP265MB",

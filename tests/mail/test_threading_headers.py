@@ -1,9 +1,9 @@
 """Threading headers: msg-ids never encoded, whatever their length; Outlook's Thread-Index.
 
-Every message is checked the way it leaves the bot: serialised by the outbox
-(``as_bytes()``), parsed back by the drainer, serialised again by the file outbox or
-smtplib, then read by ``email.headerregistry``, by a real Dovecot (ENVELOPE) and by
-imapclient's parser.
+Every message is checked the way it leaves the bot: serialised by the outbox, parsed
+back as the drainer does, serialised again by the file outbox or smtplib, then read by
+``email.headerregistry``, by a real Dovecot (ENVELOPE) and by imapclient's parser. The
+same through the whole bot, for every kind of mail: ``tests/outbound/test_threading.py``.
 """
 
 from __future__ import annotations
@@ -86,7 +86,8 @@ def assert_wire_form(raw: bytes, expect: dict[str, list[str]]) -> None:
 
 
 def drained(raw: bytes) -> EmailMessage:
-    """What the outbox drainer does today: parse the stored bytes with policy.default."""
+    """A plain ``policy.default`` parse of the stored bytes: the drainer itself parses with
+    ``OUTBOUND_POLICY``, but every sender must write msg-ids right after either."""
     message = BytesParser(policy=policy.default).parsebytes(raw)
     assert isinstance(message, EmailMessage)
     return message
