@@ -95,9 +95,10 @@ def create_app(bot: App, *, secure_cookies: bool = True) -> Flask:
 
 
 def _register(web: Flask) -> None:
-    from mailbot.web import admin, cases, meetings, trends
+    from mailbot.web import admin, cases, meetings, signin, trends
 
     web.register_blueprint(auth.bp)
+    web.register_blueprint(signin.bp)
     web.register_blueprint(cases.bp)
     web.register_blueprint(meetings.bp)
     web.register_blueprint(trends.bp)
