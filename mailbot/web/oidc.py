@@ -253,9 +253,12 @@ class Provider:
             }, params)
             claims.validate(now=int(self.clock.now().timestamp()), leeway=LEEWAY_SECONDS)
         except (JoseError, ValueError) as exc:
+            # joserfc's own words (fixed strings naming at most the claim), never a value
+            why = exc.error if isinstance(exc, JoseError) else type(exc).__name__
+            claim = getattr(exc, "claim", None)
             raise OidcError("The identity token from Microsoft sign-in could not be "
                             "trusted, so you are not signed in.",
-                            f"ID token refused ({type(exc).__name__})") from exc
+                            f"ID token refused ({why}{f' {claim}' if claim else ''})") from exc
         return dict(claims)
 
 
