@@ -8,8 +8,10 @@ clock the test gives, so they agree with the workspace's fixed clock.
 
 Test knobs: ``tamper`` (claims to change in the next ID tokens, e.g. ``{"aud": "other"}``),
 ``foreign_key`` (sign with a key the JWKS does not have, under the same key id),
-``deny`` (the authorize endpoint answers ``error=access_denied``). ``requests`` records
-what was asked, without secrets.
+``deny`` (the authorize endpoint answers ``error=access_denied``), ``interactive`` (the
+authorize endpoint shows a page with a "Continue" link back, as Microsoft's sign-in page
+does: the way back is then a navigation started by the provider's page, a cross-site one
+for the workspace). ``requests`` records what was asked, without secrets.
 
 Signing is written here with ``cryptography`` (not with the library under test).
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
 import secrets
 import threading
@@ -59,6 +62,7 @@ class FakeOidc:
         self.tamper: dict[str, Any] = {}
         self.foreign_key = False
         self.deny = False
+        self.interactive = False
         self.codes: dict[str, dict[str, Any]] = {}
         self.requests: list[str] = []
         self._server: ThreadingHTTPServer | None = None
@@ -186,7 +190,11 @@ class FakeOidc:
                 elif parts.path == "/oauth2/v2.0/authorize":
                     query = {k: v[0] for k, v in parse_qs(parts.query).items()}
                     status, where = provider.authorize(query)
-                    if status == 302:
+                    if status == 302 and provider.interactive:
+                        page = (f'<!DOCTYPE html><html lang="en"><title>Fake sign-in</title>'
+                                f'<a id="continue" href="{html.escape(where)}">Continue</a></html>')
+                        self._send(200, page.encode(), "text/html")
+                    elif status == 302:
                         self._send(302, b"", "text/plain", location=where)
                     else:
                         self._send(status, where.encode(), "text/plain")
