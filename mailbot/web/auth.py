@@ -201,10 +201,14 @@ def on_agenda(case: Case) -> bool:
 
 
 def _safe_next(target: str | None) -> str:
+    """A path on this site, else the start page. Browsers read a backslash as a slash
+    ("/\\evil.example" is another site) and ignore tabs and newlines in a URL, so those
+    are refused too."""
     if not target:
         return url_for("home")
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
+            or "\\" in target or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
         return url_for("home")
     return target
 
