@@ -79,7 +79,12 @@ def provider() -> oidc.Provider | None:
 
 @bp.app_context_processor
 def _template_values() -> dict[str, Any]:
-    return {"entra_offered": provider() is not None}
+    """``entra_offered``: show "Sign in with Microsoft"; ``two_step_offered``: the signed-in
+    user may open the two-step sign-in page (for a link in the page header)."""
+    user = g.get("user")
+    return {"entra_offered": provider() is not None,
+            "two_step_offered": user is not None
+            and totp.policy(mb().settings, user) != "off"}
 
 
 def _sha(value: str) -> str:
