@@ -259,3 +259,18 @@ def _enrol_admin(web: Flask, clock: FixedClock) -> tuple[str, list[str]]:
     client = client_from(web)
     sign_in(client, "ada.admin", PASSWORD)
     return _enrol(client, clock)
+
+
+def test_templates_know_who_is_offered_two_step_sign_in(tmp_path: Path, clock: FixedClock) -> None:
+    from flask import g, render_template_string
+
+    for setting, expected in (("admin", "yes"), ("off", "no")):
+        app = signin_app(tmp_path / setting, clock, MAILBOT_WEB_TOTP=setting)
+        try:
+            web = web_of(app)
+            with web.test_request_context("/"), app.db.session() as session:
+                g.user = users.by_name(session, "tess.team")
+                shown = render_template_string("{{ 'yes' if two_step_offered else 'no' }}")
+            assert shown == expected
+        finally:
+            app.close()
