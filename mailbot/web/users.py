@@ -149,8 +149,3 @@ def authenticate(session: Session, name: str, password: str, now: datetime, *,
         user.password_hash = _hasher.hash(password)
     session.refresh(user, ["failed_logins", "locked_until"])
     return Verdict(user, "ok", user.id)
-
-
-def verify_dummy(password: str) -> None:
-    """The cost of one refusal, for a refusal that has no account to check (Entra ID)."""
-    _verify(_DUMMY, password)
