@@ -111,6 +111,24 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("web_idle_minutes", "MAILBOT_WEB_IDLE_MINUTES", "web.idle_minutes", 20,
             "the workspace signs a user out after this many minutes without activity",
             kind="int"),
+    Setting("web_totp", "MAILBOT_WEB_TOTP", "web.totp", "admin",
+            "who must use two-step sign-in (a code from an authenticator app) with a workspace "
+            "password: admin (administrators; others may choose to), all, or off"),
+    Setting("web_oidc_tenant", "MAILBOT_WEB_OIDC_TENANT", "web.oidc_tenant", None,
+            "Microsoft Entra ID: the directory (tenant) id; set it with the client id to offer "
+            "\"Sign in with Microsoft\" (workspace passwords still work)"),
+    Setting("web_oidc_client_id", "MAILBOT_WEB_OIDC_CLIENT_ID", "web.oidc_client_id", None,
+            "Microsoft Entra ID: the application (client) id of the workspace's app registration"),
+    Setting("web_oidc_client_secret", "MAILBOT_WEB_OIDC_CLIENT_SECRET", "web.oidc_client_secret",
+            None, "Microsoft Entra ID: the client secret of the workspace's app registration",
+            kind="secret", secret=True),
+    Setting("web_oidc_authority", "MAILBOT_WEB_OIDC_AUTHORITY", "web.oidc_authority", None,
+            "the OpenID provider's issuer URL (default: "
+            "https://login.microsoftonline.com/TENANT/v2.0)"),
+    Setting("web_oidc_roles", "MAILBOT_WEB_OIDC_ROLES", "web.oidc_roles",
+            ("team=CSCP.Team", "sprg=CSCP.SPRG", "admin=CSCP.Admin"),
+            "workspace role = Entra ID app role value or group id, comma-separated; the first "
+            "that matches the ID token's roles or groups claim wins", kind="list"),
     Setting("chaser_days", "MAILBOT_CHASER_DAYS", "queue.chaser_days", 7,
             "a referral waiting this many days for information gets one reminder to the "
             "referrer; as many days again without an answer and it is flagged to the team",
@@ -166,6 +184,12 @@ class Settings:
     sprg_attach_pack: bool = False
     sprg_pack_password: str | None = field(default=None, repr=False)
     final_report_reminder_days: int = 14
+    web_totp: str = "admin"
+    web_oidc_tenant: str | None = None
+    web_oidc_client_id: str | None = None
+    web_oidc_client_secret: str | None = field(default=None, repr=False)
+    web_oidc_authority: str | None = None
+    web_oidc_roles: tuple[str, ...] = ("team=CSCP.Team", "sprg=CSCP.SPRG", "admin=CSCP.Admin")
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
