@@ -109,6 +109,7 @@ def cmd_users(args: argparse.Namespace) -> int:
     finally:
         app.close()
     done = {"add": "added", "disable": "disabled", "enable": "enabled",
-            "reset": "has a new password"}[args.users_command]
+            "reset": "has a new password; two-step sign-in cleared (set it up again at the next "
+            "sign-in)"}[args.users_command]
     print(f"{args.name} {done}")
     return 0

@@ -89,9 +89,11 @@ def create_app(bot: App, *, secure_cookies: bool = True) -> Flask:
 
 
 def _register(web: Flask) -> None:
+    from mailbot.web import signin
     from mailbot.web.pages import admin, audit, cases, held, meetings, queue, trends
 
     web.register_blueprint(auth.bp)
+    web.register_blueprint(signin.bp)
     web.register_blueprint(queue.bp)
     web.register_blueprint(cases.bp)
     web.register_blueprint(held.bp)

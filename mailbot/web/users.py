@@ -1,13 +1,16 @@
 """Workspace accounts: add, disable, reset, and checking a password at sign-in.
 
 Passwords are hashed with argon2id (argon2-cffi's defaults, RFC 9106's low-memory
-profile). A name that does not exist costs the same hash as one that does, and five
-wrong passwords in a row lock the account for a quarter of an hour.
+profile). Every refusal costs the same: one argon2 verification (of a dummy hash when
+the name does not exist, or the account has no password here), the same counter
+statements, the same words. Wrong passwords lock the account per source address, with a
+higher ceiling for the account as a whole (``mailbot.web.lockout`` gives the rule).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
@@ -17,10 +20,11 @@ from sqlalchemy.orm import Session
 
 from mailbot.errors import NotFound, UsageError
 from mailbot.store.models import ROLES, WebSession, WebUser
+from mailbot.web import lockout, totp
 
 MIN_PASSWORD = 12
-MAX_FAILURES = 5
-LOCKOUT = timedelta(minutes=15)
+MAX_FAILURES = lockout.RULE.per_address
+LOCKOUT: timedelta = lockout.RULE.address_lock
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
 
 #: Actors the bot itself writes in the audit log.
@@ -75,19 +79,26 @@ def disable_user(session: Session, name: str) -> WebUser:
 def enable_user(session: Session, name: str) -> WebUser:
     user = _get(session, name)
     user.disabled = False
-    user.failed_logins = 0
-    user.locked_until = None
+    session.flush()
+    lockout.clear(session, user.id)
+    session.refresh(user)
     return user
 
 
 def reset_password(session: Session, name: str, password: str, now: datetime) -> WebUser:
+    """A new password; every lock lifted, every session ended, and two-step sign-in
+    cleared (the user sets it up again at their next sign-in, where it is required)."""
     user = _get(session, name)
+    if user.source != "local":
+        raise UsageError(f"{name} signs in with Microsoft Entra ID; their password is kept there")
     check_password_rules(password)
     user.password_hash = _hasher.hash(password)
     user.password_changed_at = now
-    user.failed_logins = 0
-    user.locked_until = None
+    session.flush()
+    lockout.clear(session, user.id)
+    totp.clear(session, user.id, now)
     end_sessions(session, user)
+    session.refresh(user)
     return user
 
 
@@ -95,29 +106,46 @@ def end_sessions(session: Session, user: WebUser) -> None:
     session.execute(delete(WebSession).where(WebSession.user_id == user.id))
 
 
-def authenticate(session: Session, name: str, password: str, now: datetime) -> WebUser | None:
-    """The user, when the name and password match an enabled, unlocked account."""
+@dataclass(frozen=True)
+class Verdict:
+    """What a sign-in try came to. ``user`` only when it may go on to a session."""
+
+    user: WebUser | None
+    #: ok, unknown, wrong-password, locked, disabled
+    reason: str
+    account_id: str | None
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return bool(_hasher.verify(password_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def authenticate(session: Session, name: str, password: str, now: datetime, *,
+                 address: str = "", rule: lockout.LockoutRule = lockout.RULE) -> Verdict:
+    """Check a name and password from ``address`` (a keyed hash, ``lockout.address_key``).
+
+    Each refusal does the same work whatever its reason, so its time tells nothing; a
+    wrong password is counted atomically against the account and the address.
+    """
     user = by_name(session, name)
     if user is None:
-        try:
-            _hasher.verify(_DUMMY, password)
-        except VerificationError:
-            pass  # expected: the dummy never matches; this only evens out the timing
-        return None
-    if user.locked_until is not None and user.locked_until > now:
-        return None
-    try:
-        _hasher.verify(user.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILURES:
-            user.locked_until = now + LOCKOUT
-            user.failed_logins = 0
-        return None
-    if user.disabled:
-        return None
-    user.failed_logins = 0
-    user.locked_until = None
+        _verify(_DUMMY, password)  # the dummy never matches; this only evens out the time
+        lockout.record_failure(session, lockout.NO_ACCOUNT, address, now, count_account=False)
+        return Verdict(None, "unknown", None)
+    locked = lockout.is_locked(session, user.id, address, now, rule)
+    right = _verify(user.password_hash if user.source == "local" else _DUMMY, password)
+    if not right:
+        lockout.record_failure(session, user.id, address, now, count_account=not locked,
+                               rule=rule)
+        return Verdict(None, "locked" if locked else "wrong-password", user.id)
+    if locked or user.disabled:  # a right password: not a guess, so not counted
+        lockout.record_failure(session, lockout.NO_ACCOUNT, address, now, count_account=False)
+        return Verdict(None, "locked" if locked else "disabled", user.id)
+    lockout.record_success(session, user.id, address, now)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
-    return user
+    session.refresh(user, ["failed_logins", "locked_until"])
+    return Verdict(user, "ok", user.id)

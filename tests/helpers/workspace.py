@@ -27,7 +27,7 @@ MEETINGS = "2026-10-29,2026-11-26"
 
 def seeded_app(tmp_path: Path, clock: FixedClock, **extra: str) -> App:
     settings = {"MAILBOT_SPRG_MEETINGS": MEETINGS, "MAILBOT_SPRG_MEMBERS": "sprg1@example.org",
-                **extra}
+                "MAILBOT_WEB_TOTP": "off", **extra}
     app = make_app(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}", clock, **settings)
     for name in SEED:
         app.mailbox.append(eml(name))

@@ -16,10 +16,19 @@ from mailbot.store.models.cases import Attachment, Case, DataKey, RefCounter, Re
 from mailbot.store.models.jobs import CaseChase
 from mailbot.store.models.messages import InboundMessage, MessageCase, Outbox, PollState
 from mailbot.store.models.sprg import Decision, Meeting
-from mailbot.store.models.web import ROLES, WebSession, WebUser
+from mailbot.store.models.web import (
+    ROLES,
+    WebOidcFlow,
+    WebRecoveryCode,
+    WebSession,
+    WebSignInFailure,
+    WebTotp,
+    WebUser,
+)
 
 __all__ = [
     "ROLES", "Attachment", "AuditEntry", "Base", "Case", "CaseChase", "DataKey", "Decision",
     "InboundMessage", "Meeting", "MessageCase", "Outbox", "PollState", "RefCounter",
-    "ReferralVersion", "UTCDateTime", "WebSession", "WebUser", "new_id",
+    "ReferralVersion", "UTCDateTime", "WebOidcFlow", "WebRecoveryCode", "WebSession",
+    "WebSignInFailure", "WebTotp", "WebUser", "new_id",
 ]

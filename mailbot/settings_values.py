@@ -1,0 +1,155 @@
+"""One setting's value: where it comes from and what it must look like.
+
+The machinery behind ``mailbot.settings`` (which holds the registry and the rules
+between settings): a setting's TOML key, its environment variable, its ``_FILE``
+variant for secrets, and the coercion of the text found to its kind. Every problem
+raises ``ConfigError`` naming the setting.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from email.headerregistry import Address
+from pathlib import Path
+from typing import Any
+
+from mailbot.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str  # attribute on Settings
+    env: str
+    toml: str  # dotted key
+    default: Any
+    help: str
+    kind: str = "str"  # str | int | float | list | address | addresses | secret | path | bool
+    secret: bool = False
+
+
+def toml_lookup(data: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = data
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return MISSING
+        node = node[part]
+    return node
+
+
+MISSING = object()
+
+
+def _read_secret_file(setting: Setting, path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(setting.toml + "_file", f"cannot read the file: {exc.strerror}") from exc
+
+
+def raw_value(setting: Setting, toml: Mapping[str, Any], env: Mapping[str, str]) -> Any:
+    value: Any = setting.default
+    from_toml = toml_lookup(toml, setting.toml)
+    if from_toml is not MISSING:
+        value = from_toml
+    if setting.secret:
+        file_key = toml_lookup(toml, setting.toml + "_file")
+        env_file = env.get(setting.env + "_FILE")
+        env_val = env.get(setting.env)
+        if env_val is not None and env_file is not None:
+            raise ConfigError(setting.env, f"set either {setting.env} or {setting.env}_FILE, not both")
+        if from_toml is not MISSING and file_key is not MISSING:
+            raise ConfigError(setting.toml, f"set either {setting.toml} or {setting.toml}_file")
+        if file_key is not MISSING:
+            value = _read_secret_file(setting, str(file_key))
+        if env_file is not None:
+            value = _read_secret_file(setting, env_file)
+        if env_val is not None:
+            value = env_val
+        return value
+    if setting.env in env:
+        value = env[setting.env]
+    return value
+
+
+def _as_list(setting: Setting, value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        items = [v.strip() for v in value.split(",")]
+    elif isinstance(value, list | tuple):
+        items = [str(v).strip() for v in value]
+    else:
+        raise ConfigError(setting.toml, "expected a list or a comma-separated string")
+    return tuple(v for v in items if v)
+
+
+def _check_address(setting: Setting, value: str) -> str:
+    try:
+        addr = Address(addr_spec=value.strip())
+    except (ValueError, IndexError) as exc:
+        raise ConfigError(setting.env, f"{value!r} is not an e-mail address") from exc
+    if not addr.domain:
+        raise ConfigError(setting.env, f"{value!r} is not an e-mail address")
+    return addr.addr_spec.lower()
+
+
+def _as_bool(setting: Setting, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(setting.env, f"expected on or off (true/false), got {value!r}")
+
+
+def coerce(setting: Setting, value: Any) -> Any:
+    kind = setting.kind
+    if value is None:
+        return () if kind in ("list", "addresses") else None
+    if kind == "int":
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ConfigError(setting.env, f"expected a whole number, got {value!r}")
+        try:
+            number = int(value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(setting.env, f"expected a whole number, got {value!r}") from exc
+        if number < 0:
+            raise ConfigError(setting.env, "must not be negative")
+        return number
+    if kind == "list":
+        return _as_list(setting, value)
+    if kind == "bool":
+        return _as_bool(setting, value)
+    if kind == "addresses":
+        return tuple(_check_address(setting, v) for v in _as_list(setting, value))
+    if kind == "address":
+        return _check_address(setting, str(value))
+    if not isinstance(value, str):
+        raise ConfigError(setting.env, f"expected text, got {type(value).__name__}")
+    return value
+
+
+def flatten_keys(data: Mapping[str, Any], prefix: str = "") -> list[str]:
+    keys: list[str] = []
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            keys.extend(flatten_keys(value, dotted + "."))
+        else:
+            keys.append(dotted)
+    return keys
+
+
+def check_known_keys(toml: Mapping[str, Any], registry: Iterable[Setting]) -> None:
+    """A mistyped key must not fall back to a default without a word: refuse it."""
+    registry = tuple(registry)
+    known = {s.toml for s in registry} | {s.toml + "_file" for s in registry if s.secret}
+    for key in flatten_keys(toml):
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise ConfigError(key, f"not a mailbot setting{hint} (see the README's Settings)")
