@@ -22,6 +22,7 @@ from pdfminer.pdfdocument import PDFPasswordIncorrect
 
 from mailbot.errors import FormRejected
 from mailbot.forms.layout import Cell, Document, Row
+from mailbot.forms.limits import TOO_COMPLEX
 from mailbot.forms.safezip import DAMAGED, LOCKED_FILE
 
 SCANNED = (
@@ -180,12 +181,17 @@ def _stitch(blocks: list[_Block]) -> list[Row]:
     return rows
 
 
-def read_pdf_layout(data: bytes) -> Document:
-    """The rows of a flattened PDF form; NeedsManualEntry when there is no text to read."""
+def read_pdf_layout(data: bytes, pages: int | None = None) -> Document:
+    """The rows of a flattened PDF form; NeedsManualEntry when there is no text to read.
+
+    ``pages`` limits the pages read (the first ones); ``pdf_guard.check_pdf`` says how
+    many may be read safely and must have passed before this is called on mail.
+    """
     try:
         import pdfplumber  # here, not at start-up: most mail carries no PDF (80 ms to load)
 
-        with pdfplumber.open(io.BytesIO(data)) as pdf:
+        wanted = list(range(1, pages + 1)) if pages is not None else None
+        with pdfplumber.open(io.BytesIO(data), pages=wanted) as pdf:
             blocks: list[_Block] = []
             height = 842.0
             for number, page in enumerate(pdf.pages):
@@ -197,6 +203,8 @@ def read_pdf_layout(data: bytes) -> Document:
         raise FormRejected(LOCKED_FILE) from exc
     except FormRejected:
         raise
+    except (MemoryError, RecursionError) as exc:
+        raise FormRejected(TOO_COMPLEX) from exc
     except Exception as exc:  # noqa: BLE001
         # pdfminer raises many unrelated types on hostile or broken input (PSEOF,
         # struct.error, AssertionError...); this adapter turns any of them into ours.
