@@ -20,17 +20,28 @@ _TOKEN = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]
 OCTET_STREAM = "application/octet-stream"
 
 
+def unsurrogate(value: str) -> str:
+    """Undecodable 8-bit bytes (kept by the email parser as lone surrogates, which no
+    codec writes) read as UTF-8, with U+FFFD for what is not."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return value
+
+
 def clean_line(value: str, limit: int | None = None) -> str:
     """One line of text: controls become spaces, runs of space one space, trimmed."""
     if limit is not None and len(value) > limit * 4:
         value = value[: limit * 4]  # bound the work before the regexes run
-    text = _SPACES.sub(" ", _CONTROLS.sub(" ", value)).strip()
+    text = _SPACES.sub(" ", _CONTROLS.sub(" ", unsurrogate(value))).strip()
     return text[:limit] if limit is not None else text
 
 
 def clean_text(value: str) -> str:
     """A body of text: CR LF and CR become LF, tabs and LF stay, other controls go."""
-    return _BODY_CONTROLS.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
+    text = unsurrogate(value)
+    return _BODY_CONTROLS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def clean_filename(value: str | None, limit: int = 200) -> str:

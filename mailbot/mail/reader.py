@@ -35,7 +35,13 @@ from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 
 from mailbot.forms.sniff import sniff as sniff_kind
-from mailbot.safetext import clean_content_type, clean_filename, clean_line, clean_text
+from mailbot.safetext import (
+    clean_content_type,
+    clean_filename,
+    clean_line,
+    clean_text,
+    unsurrogate,
+)
 
 _ADDR = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _MSGID = re.compile(r"<[^<>\s]+>")
@@ -186,11 +192,7 @@ def _tangled(raw: bytes) -> bool:
 
 def _decoded(value: object) -> str:
     """A raw header value as text: 8-bit bytes as UTF-8, RFC 2047 words decoded."""
-    text = value if isinstance(value, str) else str(value)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # 8-bit header bytes, kept by the parser as surrogates
-        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    text = unsurrogate(value if isinstance(value, str) else str(value))
     if "=?" not in text:
         return text
     try:
@@ -218,7 +220,7 @@ def _bare_address(value: str | None) -> str | None:
     if not value or len(value) > MAX_ADDRESS_CHARS:
         return None
     try:
-        pairs = getaddresses([clean_line(value)])
+        pairs = getaddresses([clean_line(value)])  # clean_line: no surrogates, no controls
     except Exception:  # noqa: BLE001 - unparseable From: treated as no usable sender
         return None
     for _name, addr in pairs:
