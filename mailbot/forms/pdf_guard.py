@@ -175,6 +175,41 @@ def _content_bytes(page: Any, walk: _Walk) -> int:
     return total
 
 
+def _first_pages(reader: Any, limit: int) -> tuple[list[tuple[Any, Any]], int]:
+    """The first ``limit`` pages (with the resources they inherit) by walking the page
+    tree lazily, and the page count the tree declares: never the whole tree."""
+    from pypdf.generic import ArrayObject, DictionaryObject
+
+    root = reader.trailer["/Root"].get_object()
+    top = root["/Pages"].get_object()
+    declared = top.get("/Count")
+    pages: list[tuple[Any, Any]] = []
+    stack: list[tuple[Any, Any]] = [(iter([top]), None)]
+    visited = 0
+    while stack and len(pages) < limit:
+        kids, inherited = stack[-1]
+        try:
+            node = next(kids).get_object()
+        except StopIteration:
+            stack.pop()
+            continue
+        visited += 1
+        if visited > MAX_PDF_OBJECTS or len(stack) > 64:
+            raise _TooComplex
+        if not isinstance(node, DictionaryObject):
+            continue
+        resources = node.get("/Resources", inherited)
+        children = node.get("/Kids")
+        if children is not None:
+            children = children.get_object()
+            if isinstance(children, ArrayObject):
+                stack.append((iter(children), resources))
+            continue
+        pages.append((node, resources))
+    total = int(declared) if isinstance(declared, int) and declared >= len(pages) else len(pages)
+    return pages, total
+
+
 def check_pdf(data: bytes) -> PdfPlan:
     """How much of this PDF may be read; FormRejected (plain words) when none of it."""
     try:
@@ -188,16 +223,15 @@ def check_pdf(data: bytes) -> PdfPlan:
                     raise FormRejected(LOCKED_FILE)
             except (FileNotDecryptedError, NotImplementedError) as exc:
                 raise FormRejected(LOCKED_FILE) from exc
-        total_pages = len(reader.pages)
-        pages = min(total_pages, MAX_PDF_PAGES)
+        first, total_pages = _first_pages(reader, MAX_PDF_PAGES)
         walk = _Walk()
         content = 0
-        for number in range(pages):
-            page = reader.pages[number]
+        for page, resources in first:
             content += _content_bytes(page, walk)
             if content > MAX_PDF_CONTENT_BYTES:
                 raise _TooComplex
-            walk.visit(page.get("/Resources"))
+            walk.visit(resources)
+        pages = len(first)
     except (_TooComplex, RecursionError, MemoryError) as exc:
         raise FormRejected(TOO_COMPLEX) from exc
     except FormRejected:

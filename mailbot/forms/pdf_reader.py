@@ -13,6 +13,7 @@ value is still found under its header on the next page.  A PDF with no text at a
 from __future__ import annotations
 
 import io
+import itertools
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -181,6 +182,23 @@ def _stitch(blocks: list[_Block]) -> list[Row]:
     return rows
 
 
+def _pages(pdf: Any, limit: int | None) -> list[Any]:
+    """The first ``limit`` pages, as pdfplumber makes them; pdfplumber's own ``pages``
+    (and its ``pages=`` filter) walks the whole page tree first, 25,000 pages or not."""
+    if limit is None:
+        return list(pdf.pages)
+    from pdfminer.pdfpage import PDFPage
+    from pdfplumber.page import Page
+
+    out: list[Any] = []
+    doctop = 0.0
+    for number, page in enumerate(itertools.islice(PDFPage.create_pages(pdf.doc), limit)):
+        made = Page(pdf, page, page_number=number + 1, initial_doctop=doctop)
+        out.append(made)
+        doctop += float(made.height)
+    return out
+
+
 def read_pdf_layout(data: bytes, pages: int | None = None) -> Document:
     """The rows of a flattened PDF form; NeedsManualEntry when there is no text to read.
 
@@ -190,15 +208,21 @@ def read_pdf_layout(data: bytes, pages: int | None = None) -> Document:
     try:
         import pdfplumber  # here, not at start-up: most mail carries no PDF (80 ms to load)
 
-        wanted = list(range(1, pages + 1)) if pages is not None else None
-        with pdfplumber.open(io.BytesIO(data), pages=wanted) as pdf:
+        # Not ``with``: pdfplumber's close() walks every page of the tree (25,000 or not);
+        # the pages read here are closed one by one, and the stream is ours.
+        pdf = pdfplumber.open(io.BytesIO(data))
+        read = _pages(pdf, pages)
+        try:
             blocks: list[_Block] = []
             height = 842.0
-            for number, page in enumerate(pdf.pages):
+            for number, page in enumerate(read):
                 height = float(page.height)
                 blocks.extend(_page_blocks(number, page))
             blocks = _drop_running_heads(blocks, height)
             rows = _stitch(blocks)
+        finally:
+            for page in read:
+                page.close()
     except PDFPasswordIncorrect as exc:
         raise FormRejected(LOCKED_FILE) from exc
     except FormRejected:
