@@ -1,6 +1,6 @@
 """How much work one message may cost the form reader, and the words when it is too much.
 
-The sandbox (``forms/sandbox.py``) bounds CPU, memory and time from outside; these caps
+The sandbox (``mailbot/sandbox.py``) bounds CPU, memory and time from outside; these caps
 bound the work from inside, so that an over-large file gets a plain answer instead of
 hitting a hard limit.  A real COC form is 3-6 pages, one file, at most one conversion.
 """

@@ -342,6 +342,7 @@ def _leaves(msg: Message) -> tuple[list[Message], int]:
                 continue
             children = part.get_payload()
             if isinstance(children, list):
+                defects += int(len(children) > MAX_MIME_PARTS)
                 stack.extend((child, depth + 1) for child in reversed(children[: MAX_MIME_PARTS])
                              if isinstance(child, Message))
             continue
@@ -386,15 +387,20 @@ def ctype_of(msg: Message) -> str:
     return clean_content_type(ctype)
 
 
+def unreadable(raw: bytes) -> InboundMessage:
+    """The reading of a message that could not be read: no usable sender, so the
+    handlers hold it for a person."""
+    return InboundMessage(raw=raw, message_id=None, subject="", sender=None, date=None,
+                          in_reply_to=[], references=[], return_path=None,
+                          content_type="text/plain", headers={}, text="", defects=1)
+
+
 def read_message(raw: bytes, *, trusted_authserv_id: str | None = None) -> InboundMessage:
     """Parse raw RFC 5322 bytes; never raises for malformed input."""
     try:
         return _read(raw, trusted_authserv_id)
-    except Exception:  # noqa: BLE001 - a parser bug must not lose the message: an empty
-        # reading has no usable sender, so the handlers hold it for a person.
-        return InboundMessage(raw=raw, message_id=None, subject="", sender=None, date=None,
-                              in_reply_to=[], references=[], return_path=None,
-                              content_type="text/plain", headers={}, text="", defects=1)
+    except Exception:  # noqa: BLE001 - a parser bug must not lose the message
+        return unreadable(raw)
 
 
 def _read(raw: bytes, trusted_authserv_id: str | None) -> InboundMessage:

@@ -242,7 +242,7 @@ def mail_from_comments(size: int) -> bytes:
 
 
 def mail_header_lines(count: int = 100_000) -> bytes:
-    return message(headers=[(f"X-Filler-{n % 50}", "x") for n in range(count)])
+    return message(headers=[(f"X-Filler-{n % 10_000}", "x") for n in range(count)])
 
 
 def mail_message_id_comments(count: int = 8000) -> bytes:

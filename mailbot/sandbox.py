@@ -1,7 +1,8 @@
-"""Reading a message's attachments in a child process with hard limits (issue 13).
+"""Untrusted mail read in a child process with hard limits (issue 13).
 
-Sniffing, unzipping, Word/PDF/ODT parsing and LibreOffice conversions run in a worker
-process, never in the bot's own:
+Parsing the message (``read_message``: MIME, headers, HTML) and reading its attachments
+(``read_attachments``: sniffing, unzipping, Word/PDF/ODT parsing, LibreOffice
+conversions) run in a worker process, never in the bot's own:
 
 - **CPU seconds** (``RLIMIT_CPU``, re-armed for each message), **address space**
   (``RLIMIT_AS``: its size after start-up plus ``memory_mb``), **open files**, **file
@@ -24,7 +25,7 @@ every ``recycle_after`` messages; ``mode="spawn"`` (a fresh worker per message) 
 ``mode="fork"`` (a fork of the bot per message) exist for comparison
 (benchmarks/bench_sandbox.py).
 
-Run as ``python -m mailbot.forms.sandbox RFD WFD`` it is the worker.
+Run as ``python -m mailbot.sandbox RFD WFD`` it is the worker.
 """
 
 from __future__ import annotations
@@ -44,12 +45,15 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mailbot.errors import FormError
 from mailbot.forms.convert import ConvertLimits
 from mailbot.forms.limits import MAX_CONVERSIONS, TOO_COMPLEX, ReadBudget
 from mailbot.forms.model import AttachmentVerdict, ParsedForm, Query, VerdictKind
+
+if TYPE_CHECKING:
+    from mailbot.mail.reader import InboundMessage
 
 Mode = Literal["worker", "spawn", "fork"]
 Breach = Literal["cpu", "memory", "wall", "crash"]
@@ -188,6 +192,15 @@ def _set_limits(limits: SandboxLimits) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (memory, max(memory, _CONVERT_MEMORY_MB << 20)))
 
 
+def _peak_mb() -> float:
+    """The peak resident memory (MB) of the worker (VmHWM) or of a LibreOffice it ran."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return max(children, int(line.split()[1]) / 1024)
+    return children
+
+
 def _cpu_used() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -234,6 +247,24 @@ def _read_job(request: dict[str, Any], parts: list[bytes]) -> tuple[dict[str, An
                 "content_type": verdict.content_type, "size": verdict.size, "data": ref,
                 "form": _form_json(verdict.form) if verdict.form is not None else None})
     return {"verdicts": verdicts, "converted": budget.converted, "blobs": len(blobs)}, blobs
+
+
+def _message_job(request: dict[str, Any], raw: bytes) -> tuple[dict[str, Any], list[bytes]]:
+    from mailbot.mail.reader import read_message
+
+    _arm_cpu(float(request["cpu_seconds"]))
+    msg = read_message(raw, trusted_authserv_id=request.get("trusted_authserv_id"))
+    fields = {
+        "message_id": msg.message_id, "subject": msg.subject, "sender": msg.sender,
+        "date": msg.date.isoformat() if msg.date is not None else None,
+        "in_reply_to": msg.in_reply_to, "references": msg.references,
+        "return_path": msg.return_path, "content_type": msg.content_type,
+        "headers": msg.headers, "text": msg.text, "dmarc": msg.dmarc,
+        "defects": msg.defects, "case_tags": msg.case_tags,
+        "attachments": [{"filename": a.filename, "content_type": a.content_type,
+                         "sniffed": a.sniffed, "inline": a.inline} for a in msg.attachments],
+    }
+    return {"message": fields, "blobs": len(msg.attachments)}, [a.data for a in msg.attachments]
 
 
 def _probe(request: dict[str, Any], network: str) -> dict[str, Any]:
@@ -284,6 +315,9 @@ def _serve(rfd: int, wfd: int, network: str, max_jobs: int) -> None:
             if op == "read":
                 parts = [_receive(rfd, 1 << 31) for _ in request["parts"]]
                 answer, blobs = _read_job(request, parts)
+            elif op == "message":
+                raw = _receive(rfd, 1 << 31)
+                answer, blobs = _message_job(request, raw)
             elif op == "probe":
                 answer, blobs = _probe(request, network), []
             else:
@@ -292,6 +326,7 @@ def _serve(rfd: int, wfd: int, network: str, max_jobs: int) -> None:
             answer, blobs = {"breach": "memory"}, []
             max_jobs = 0  # the heap may be in pieces: answer, then make way for a new worker
         answer["cpu"] = _cpu_used() - baseline
+        answer["peak_mb"] = _peak_mb()
         _send(wfd, json.dumps(answer).encode("utf-8"))
         for blob in blobs:
             _send(wfd, blob)
@@ -326,7 +361,7 @@ def worker_main(argv: list[str]) -> None:
 # -- the bot's side --------------------------------------------------------------------------
 def child_env(home: Path) -> dict[str, str]:
     """The whole environment of a worker."""
-    package_root = str(Path(__file__).resolve().parent.parent.parent)
+    package_root = str(Path(__file__).resolve().parent.parent)
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(home),
            "PYTHONPATH": package_root, "PYTHONDONTWRITEBYTECODE": "1"}
     for name in _LOCALE:
@@ -371,7 +406,7 @@ class _Worker:
             if mode == "spawn":
                 settings["recycle_after"] = 1
             self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-m", "mailbot.forms.sandbox", str(to_child_r),
+                [sys.executable, "-m", "mailbot.sandbox", str(to_child_r),
                  str(from_child_w), json.dumps(settings)],
                 pass_fds=child_fds, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, env=child_env(self.home), cwd=self.home,
@@ -459,6 +494,8 @@ class AttachmentSandbox:
         self._lock = threading.Lock()
         #: Per message: the limit breached, if any (for logs and tests).
         self.last_breach: Breach | None = None
+        #: The highest peak resident memory any worker reported (MB), for benchmarks.
+        self.child_peak_mb = 0.0
 
     # The worker -------------------------------------------------------------------------
     def _take_worker(self) -> _Worker:
@@ -519,6 +556,9 @@ class AttachmentSandbox:
             cpu = worker.cpu
         answer["used"] = max(0.0, cpu - worker.cpu)
         worker.cpu = cpu
+        peak = answer.get("peak_mb")
+        if isinstance(peak, int | float):
+            self.child_peak_mb = max(self.child_peak_mb, float(peak))
         if self.limits.mode != "worker" or worker.jobs >= self.limits.recycle_after:
             self._retire()
         return answer, blobs
@@ -540,6 +580,30 @@ class AttachmentSandbox:
             except SandboxBreach as breach:
                 return breach.limit
             return None
+
+    def read_message(self, raw: bytes, *, trusted_authserv_id: str | None = None
+                     ) -> InboundMessage:
+        """``mail.reader.read_message`` in the child: the bot never parses hostile MIME
+        itself, and holds only the raw message and the attachments' bytes (a 25 MB
+        attachment costs it about 60 MB instead of about 190 MB).  A message the child
+        cannot read within the limits reads as unreadable (held for a person);
+        ``last_breach`` says which limit."""
+        from mailbot.mail.reader import unreadable
+
+        with self._lock:
+            self.last_breach = None
+            request = {"op": "message", "cpu_seconds": self.limits.cpu_seconds,
+                       "trusted_authserv_id": trusted_authserv_id}
+            try:
+                answer, blobs = self._exchange(request, [raw], time.monotonic()
+                                               + self.limits.wall_seconds, len(raw) + 1024)
+                return _message_from(answer["message"], raw, blobs)
+            except SandboxBreach as breach:
+                self.last_breach = breach.limit
+                return unreadable(raw)
+            except (KeyError, IndexError, TypeError, ValueError):
+                self.last_breach = "crash"
+                return unreadable(raw)
 
     def read_attachments(self, parts: list[tuple[str, str, bytes]], *, max_bytes: int,
                          reference_year: int) -> list[AttachmentVerdict]:
@@ -608,6 +672,41 @@ class AttachmentSandbox:
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise SandboxBreach("crash") from exc
         return out
+
+
+def _strings(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        raise ValueError("list")
+    return [str(v) for v in value]
+
+
+def _optional(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _message_from(data: dict[str, Any], raw: bytes, blobs: list[bytes]) -> InboundMessage:
+    """An InboundMessage from the child's answer, every field checked for its type."""
+    from datetime import datetime
+
+    from mailbot.mail.reader import InboundAttachment, InboundMessage
+
+    headers = data["headers"]
+    if not isinstance(headers, dict):
+        raise ValueError("headers")
+    attachments = [
+        InboundAttachment(filename=str(a["filename"]), content_type=str(a["content_type"]),
+                          data=blobs[n], sniffed=str(a["sniffed"]), inline=bool(a["inline"]))
+        for n, a in enumerate(data["attachments"])]
+    date = data.get("date")
+    return InboundMessage(
+        raw=raw, message_id=_optional(data["message_id"]), subject=str(data["subject"]),
+        sender=_optional(data["sender"]),
+        date=datetime.fromisoformat(date) if isinstance(date, str) else None,
+        in_reply_to=_strings(data["in_reply_to"]), references=_strings(data["references"]),
+        return_path=_optional(data["return_path"]), content_type=str(data["content_type"]),
+        headers={str(k): _strings(v) for k, v in headers.items()}, text=str(data["text"]),
+        attachments=attachments, dmarc=_optional(data["dmarc"]),
+        defects=int(data["defects"]), case_tags=_strings(data["case_tags"]))
 
 
 def _kind(value: str) -> VerdictKind:
