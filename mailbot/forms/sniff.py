@@ -11,7 +11,7 @@ import re
 import zipfile
 from typing import Literal
 
-from mailbot.forms.safezip import OLE_MAGIC, PK_MAGIC
+from mailbot.forms.safezip import OLE_MAGIC, PK_MAGIC, ZIP_ERRORS
 
 FileKind = Literal[
     "docx", "docm", "odt", "zip", "pdf", "encrypted_office", "doc", "ole", "image", "empty",
@@ -69,7 +69,7 @@ def _zip_kind(data: bytes) -> FileKind:
                 archive.getinfo("[Content_Types].xml").file_size < _TYPES_CAP
             ):
                 types = archive.read("[Content_Types].xml")
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError):
+    except ZIP_ERRORS:
         # Starts like a zip (a .docx, .odt or archive) but cannot be opened: cut short in
         # transit or otherwise damaged, which is worth saying to the sender.
         return "damaged" if data.startswith(PK_MAGIC) else "other"

@@ -120,6 +120,15 @@ def test_truncated_docx_is_damaged_not_missing(sandbox: AttachmentSandbox) -> No
     assert verdict.kind == "reject" and verdict.reason == DAMAGED
 
 
+def test_docx_with_a_corrupt_member_is_damaged(sandbox: AttachmentSandbox) -> None:
+    """Found by the fuzzer: zlib.error from a broken member escaped the sniffer."""
+    (verdict,), _ = read(sandbox, "referral.docx", hostile.docx_corrupt_member())
+    assert verdict.kind == "reject" and verdict.reason == DAMAGED
+    (direct,) = read_attachments([("referral.docx", "x", hostile.docx_corrupt_member())],
+                                 max_bytes=MAX, reference_year=2026)
+    assert direct.kind == "reject" and direct.reason == DAMAGED
+
+
 def test_sandboxed_reading_matches_reading_in_process(sandbox: AttachmentSandbox) -> None:
     for path in sorted(hostile.FORMS.glob("coc-*")):
         if path.suffix not in (".docx", ".pdf"):

@@ -189,6 +189,16 @@ def zip_four_big_members() -> bytes:
     return zipped({f"data{n}.bin": compressible(24 * MB) for n in range(4)})
 
 
+def docx_corrupt_member() -> bytes:
+    """The form with the deflate data of [Content_Types].xml broken (found by fuzzing:
+    zlib.error escaped the sniffer)."""
+    data = bytearray(form_bytes("coc-07-tagged-controls.docx"))
+    name = b"[Content_Types].xml"
+    start = data.index(name) + len(name)
+    data[start:start + 4] = b"\xff\xff\xff\xff"
+    return bytes(data)
+
+
 def truncated_docx() -> bytes:
     data = form_bytes()
     return data[: len(data) // 2]
@@ -308,6 +318,7 @@ SHAPES: dict[str, Callable[[], bytes]] = {
     "zip_of_zips_10_odt": lambda: with_attachment("forms.zip", zip_of_zips_odt(10)),
     "zip_four_24mb_members": lambda: with_attachment("papers.zip", zip_four_big_members()),
     "docx_truncated": lambda: with_attachment("referral.docx", truncated_docx(), DOCX),
+    "docx_corrupt_member": lambda: with_attachment("referral.docx", docx_corrupt_member(), DOCX),
     "from_64k_comments": lambda: mail_from_comments(64 * 1024),
     "from_1mb_comments": lambda: mail_from_comments(MB),
     "header_100000_lines": lambda: mail_header_lines(100_000),
