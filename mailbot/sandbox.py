@@ -496,6 +496,8 @@ class AttachmentSandbox:
         self.last_breach: Breach | None = None
         #: The highest peak resident memory any worker reported (MB), for benchmarks.
         self.child_peak_mb = 0.0
+        #: LibreOffice conversions the last message's attachments used.
+        self.last_conversions = 0
 
     # The worker -------------------------------------------------------------------------
     def _take_worker(self) -> _Worker:
@@ -646,6 +648,7 @@ class AttachmentSandbox:
             if cpu_left <= 0:
                 breached = "cpu"
         self.last_breach = breached
+        self.last_conversions = self.limits.conversions - conversions
         return verdicts
 
     def _verdicts(self, answer: dict[str, Any], blobs: list[bytes], data: bytes

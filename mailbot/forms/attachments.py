@@ -42,11 +42,11 @@ def _too_large(max_bytes: int) -> str:
 
 def _verdict(
     name: str, ctype: str, data: bytes, kind: VerdictKind,
-    *, form: ParsedForm | None = None, reason: str | None = None, keep: bool = True,
+    *, form: ParsedForm | None = None, reason: str | None = None,
 ) -> AttachmentVerdict:
     return AttachmentVerdict(
         filename=name, kind=kind, form=form, reason=reason, content_type=ctype, size=len(data),
-        data=data if keep else b"",
+        data=data,
     )
 
 
@@ -115,9 +115,11 @@ class _Reading:
 def _keep_once(name: str, ctype: str, data: bytes,
                found: list[tuple[AttachmentVerdict, bool]]) -> list[AttachmentVerdict]:
     """Members that are not forms give way to one verdict carrying the zip as it came;
-    refused members keep their reason but not their inflated bytes."""
+    refused members keep their reason (once per distinct reason: the referrer needs one
+    sentence, not one per file) but not their inflated bytes."""
     out: list[AttachmentVerdict] = []
     archive_placed = False
+    reasons: set[str | None] = set()
     for verdict, inside in found:
         if not inside:
             out.append(verdict)
@@ -126,8 +128,10 @@ def _keep_once(name: str, ctype: str, data: bytes,
                 out.append(_verdict(name, ctype, data, "not_form", reason=ARCHIVE_KEPT))
                 archive_placed = True
         elif verdict.kind == "reject":
-            verdict.data = b""
-            out.append(verdict)
+            if verdict.reason not in reasons:
+                reasons.add(verdict.reason)
+                verdict.data = b""
+                out.append(verdict)
         else:
             out.append(verdict)
     return out
