@@ -27,10 +27,11 @@ from mailbot.mail.maildir import MaildirMailbox
 _PEAK = (
     "import atexit, runpy, sys\n"
     "from pathlib import Path\n"
+    "target = Path(sys.argv[1])\n"
     "def peak():\n"
     "    for line in Path('/proc/self/status').read_text().splitlines():\n"
     "        if line.startswith('VmHWM:'):\n"
-    "            Path(sys.argv[1]).write_text(line.split()[1])\n"
+    "            target.write_text(line.split()[1])\n"
     "atexit.register(peak)\n"
     "sys.argv = ['mailbot', 'poll', '--once']\n"
     "runpy.run_module('mailbot', run_name='__main__')\n")
@@ -63,7 +64,9 @@ def test_a_cpu_breach_in_the_pipeline_is_answered_as_too_complex(tmp_path: Path)
         del os.environ["MAILBOT_SANDBOX_CPU_SECONDS"]
     assert result.rows[mid]["action"] == "reject_attachment"
     assert "too complex to read automatically" in result.reply_text(mid)
-    assert result.seconds_after(mid) < 1 + 5
+    # Decision to next decision, on whole-second stamps: the breach (1 s of CPU, more
+    # of wall on a busy machine), a new worker, and the next message's reading.
+    assert result.seconds_after(mid) < 15
     assert result.rows[normal_referral(0)[0]]["action"] == "accept"
 
 
@@ -78,7 +81,7 @@ def test_a_wall_clock_breach_in_the_pipeline_ends_in_time(tmp_path: Path) -> Non
         del os.environ["MAILBOT_SANDBOX_WALL_SECONDS"]
     assert result.rows[mid]["action"] == "reject_attachment"
     assert "too complex to read automatically" in result.reply_text(mid)
-    assert result.seconds_after(mid) < 2 + 2
+    assert result.seconds_after(mid) < 2 + 5  # as above: includes the next message
 
 
 def test_auto_submitted_reason_holds_no_header_text(tmp_path: Path) -> None:
