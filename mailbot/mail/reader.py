@@ -387,6 +387,18 @@ def ctype_of(msg: Message) -> str:
     return clean_content_type(ctype)
 
 
+def message_id_of(raw: bytes) -> str | None:
+    """The Message-ID of a stored message, from its header block only, with the same
+    caps as ``read_message`` (linear, whatever the header holds)."""
+    head, _rest, _cut = _split_head(raw)
+    try:
+        msg = BytesParser(policy=_POLICY).parsebytes(head + b"\r\n\r\n", headersonly=True)
+    except Exception:  # noqa: BLE001 - an unreadable header block has no id
+        return None
+    found = _message_ids(_raw_first(msg, "message-id"))
+    return found[0] if found else None
+
+
 def unreadable(raw: bytes) -> InboundMessage:
     """The reading of a message that could not be read: no usable sender, so the
     handlers hold it for a person."""
