@@ -326,3 +326,17 @@ def test_wall_clock_breach_kills_libreoffice_too() -> None:
             except OSError:
                 continue
         assert left == [], "LibreOffice outlived the killed worker"
+
+
+@pytest.mark.slow
+def test_to_pdf_for_the_agenda_pack_uses_the_same_hardened_run(tmp_path: Path) -> None:
+    """``forms.convert.to_pdf`` is what sprg/pack.py's own soffice wrapper becomes."""
+    needs_libreoffice()
+    from mailbot.forms.convert import to_pdf
+
+    source = tmp_path / "agenda.docx"
+    source.write_bytes(FORM)
+    made = to_pdf(source, timeout=120)
+    assert made == tmp_path / "agenda.pdf"
+    assert made.read_bytes().startswith(b"%PDF-")
+    assert made.stat().st_mode & 0o777 == 0o600
