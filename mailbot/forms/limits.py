@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 
 from mailbot.forms.convert import ConvertLimits
 
-#: Pages of a PDF that are read; the rest are ignored (the form is 3-6 pages).
-MAX_PDF_PAGES = 50
+#: Pages of a PDF that are read; the rest are ignored (the form is 3-6 pages).  Finding
+#: the tables costs pdfplumber 0.3-0.45 s a page here, so 50 pages would spend most of
+#: the sandbox's 20 CPU seconds on pages that cannot hold the form.
+MAX_PDF_PAGES = 20
 #: Bytes one PDF stream may inflate to (a page's content is tens of KB; fonts a few MB).
 MAX_PDF_STREAM_BYTES = 16 * 1024 * 1024
 #: Bytes all the streams a PDF's read pages use may inflate to, together.
