@@ -11,6 +11,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -84,6 +85,9 @@ class _Worker:
                 start_new_session=True)
         os.close(to_child_r)
         os.close(from_child_w)
+        # A sandbox never closed (the bot killed, a script that just ends) still leaves
+        # no child and no folder behind.
+        self._finalizer = weakref.finalize(self, _discard, self.pid, self.home)
 
     @property
     def pid(self) -> int:
@@ -123,7 +127,16 @@ class _Worker:
                 os.close(fd)
             except OSError:
                 pass
+        self._finalizer.detach()  # reaped above: its pid must not be signalled again
         shutil.rmtree(self.home, ignore_errors=True)
+
+
+def _discard(pid: int, home: Path) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def _breach_of(status: int | None, killed_for_time: bool) -> Breach:
