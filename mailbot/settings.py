@@ -139,6 +139,15 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("digest_hour", "MAILBOT_DIGEST_HOUR", "queue.digest_hour", 8,
             "the hour (Europe/London, 0-23) from which each working morning's queue digest "
             "and reminders go out", kind="int"),
+    Setting("sandbox_cpu_seconds", "MAILBOT_SANDBOX_CPU_SECONDS", "sandbox.cpu_seconds", 20,
+            "CPU seconds one message's attachments may take to read (in a child process); "
+            "past it the file is answered as too complex to read", kind="int"),
+    Setting("sandbox_memory_mb", "MAILBOT_SANDBOX_MEMORY_MB", "sandbox.memory_mb", 512,
+            "memory (MB of address space, beyond its start) the child reading attachments "
+            "may use", kind="int"),
+    Setting("sandbox_wall_seconds", "MAILBOT_SANDBOX_WALL_SECONDS", "sandbox.wall_seconds", 60,
+            "seconds of wall-clock time one message's attachments may take to read, "
+            "LibreOffice conversions included", kind="int"),
 )
 
 BY_NAME = {s.name: s for s in REGISTRY}
@@ -190,6 +199,9 @@ class Settings:
     web_oidc_client_secret: str | None = field(default=None, repr=False)
     web_oidc_authority: str | None = None
     web_oidc_roles: tuple[str, ...] = ("team=CSCP.Team", "sprg=CSCP.SPRG", "admin=CSCP.Admin")
+    sandbox_cpu_seconds: int = 20
+    sandbox_memory_mb: int = 512
+    sandbox_wall_seconds: int = 60
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property

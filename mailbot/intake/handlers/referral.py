@@ -62,7 +62,7 @@ def handle_referral(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None:
                   "scan). Please open the case, read the attached form and enter it; the "
                   "referrer has been told a person will do this.")
     if any(v.kind == "reject" for v in verdicts) and _could_be_form(msg):
-        reasons = "; ".join(v.reason or "" for v in verdicts if v.kind == "reject")
+        reasons = "; ".join(dict.fromkeys(v.reason or "" for v in verdicts if v.kind == "reject"))
         return Rejected(action="reject_attachment", reason=f"attachment not opened: {reasons}",
                         verdicts=verdicts)
     if about_referral(msg):
