@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from helpers.bot import make_app
-from helpers.services import missing_service
+from helpers.bot import make_app, postgres_url
 
 from mailbot.app import App
 from mailbot.clock import FixedClock
@@ -34,35 +32,18 @@ def clock() -> FixedClock:
     return FixedClock(datetime(2026, 10, 12, 9, 15, tzinfo=UTC))
 
 
-def _postgres_url() -> Iterator[str]:
-    try:
-        import psycopg
-        admin = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test",
-                                autocommit=True, connect_timeout=3)
-    except Exception as exc:  # noqa: BLE001 - any failure means the server is not usable here
-        missing_service(f"PostgreSQL at 127.0.0.1:5432 is not reachable ({type(exc).__name__})")
-        return
-    name = "mailbot_t_" + secrets.token_hex(4)
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}"
     else:
-        yield from _postgres_url()
+        yield from postgres_url()
 
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database of its own, dropped afterwards."""
-    yield from _postgres_url()
+    yield from postgres_url()
 
 
 @pytest.fixture

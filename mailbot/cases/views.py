@@ -7,11 +7,8 @@ for the one purpose of showing it; the callers write the audit entry for each re
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from email import policy
-from email.parser import BytesHeaderParser
 from typing import Any
 
 from sqlalchemy import String, cast, or_, select
@@ -21,6 +18,7 @@ from mailbot.cases import store as case_store
 from mailbot.cases.queue import iso, waiting_for
 from mailbot.cases.status import CaseStatus
 from mailbot.forms.model import Referral
+from mailbot.mail.reader import message_id_of
 from mailbot.store.models import Attachment, Case, InboundMessage, MessageCase, Outbox
 from mailbot.store.vault import Vault
 
@@ -199,11 +197,8 @@ def messages(session: Session, vault: Vault) -> list[MessageItem]:
 
 
 def _message_id_of(session: Session, vault: Vault, row: InboundMessage) -> str | None:
-    """The Message-ID from the stored message's header block (not the whole MIME tree)."""
-    raw = vault.open(session, row, "raw_enc")
-    headers = BytesHeaderParser(policy=policy.default).parsebytes(raw)
-    found = re.findall(r"<[^<>\s]+>", str(headers.get("Message-ID", "") or ""))
-    return found[0] if found else None
+    """The Message-ID from the stored message's header block (read once, linearly)."""
+    return message_id_of(vault.open(session, row, "raw_enc"))
 
 
 def quarantine(session: Session, vault: Vault) -> list[HeldItem]:

@@ -53,5 +53,9 @@ class AttachmentVerdict:
     reason: str | None = None
     content_type: str = "application/octet-stream"
     size: int = 0
-    #: The file's bytes (a zip member's own bytes), kept encrypted with the case.
+    #: The file's bytes (a zip member's own bytes), kept encrypted with the case.  A
+    #: member of an archive that is not a form has none: the archive's verdict keeps it.
     data: bytes = field(default=b"", repr=False)
+    #: Set when the sandbox stopped reading this file at a hard limit (``cpu``,
+    #: ``memory``, ``wall`` or ``crash``); ``kind`` is then ``reject`` with plain words.
+    breach: str | None = None

@@ -18,12 +18,16 @@ from mailbot.forms.text import normalise_label
 from mailbot.forms.values import convert
 
 
-def _acro_values(data: bytes) -> dict[str, str]:
+def _acro_values(data: bytes, reader: Any = None) -> dict[str, str]:
     """Field name/tooltip (normalised) -> value, for fields that hold text."""
     try:
         from pypdf import PdfReader  # loaded only when a PDF arrives (70 ms)
 
-        fields: dict[str, Any] = PdfReader(io.BytesIO(data)).get_fields() or {}
+        if reader is None:
+            reader = PdfReader(io.BytesIO(data))
+        fields: dict[str, Any] = reader.get_fields() or {}
+    except MemoryError:
+        raise
     except Exception:  # noqa: BLE001
         # pypdf raises many types on broken files; the page text has already been read,
         # so a PDF whose fields cannot be read is simply a PDF without fields.
@@ -43,9 +47,13 @@ def _names(spec: FieldSpec) -> set[str]:
     return {normalise_label(x) for x in spec.tags + spec.labels}
 
 
-def overlay_acroform(data: bytes, form: ParsedForm, desc: FormDescription) -> None:
-    """Fill values still empty from the PDF's form fields (provenance ``pdf_field``)."""
-    values = _acro_values(data)
+def overlay_acroform(data: bytes, form: ParsedForm, desc: FormDescription,
+                     reader: Any = None) -> None:
+    """Fill values still empty from the PDF's form fields (provenance ``pdf_field``).
+
+    ``reader`` is pypdf's reader of ``data`` when the caller has one already.
+    """
+    values = _acro_values(data, reader)
     if not values:
         return
     for spec in desc.fields:

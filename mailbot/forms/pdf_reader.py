@@ -13,6 +13,7 @@ value is still found under its header on the next page.  A PDF with no text at a
 from __future__ import annotations
 
 import io
+import itertools
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from pdfminer.pdfdocument import PDFPasswordIncorrect
 
 from mailbot.errors import FormRejected
 from mailbot.forms.layout import Cell, Document, Row
+from mailbot.forms.limits import TOO_COMPLEX
 from mailbot.forms.safezip import DAMAGED, LOCKED_FILE
 
 SCANNED = (
@@ -180,23 +182,53 @@ def _stitch(blocks: list[_Block]) -> list[Row]:
     return rows
 
 
-def read_pdf_layout(data: bytes) -> Document:
-    """The rows of a flattened PDF form; NeedsManualEntry when there is no text to read."""
+def _pages(pdf: Any, limit: int | None) -> list[Any]:
+    """The first ``limit`` pages, as pdfplumber makes them; pdfplumber's own ``pages``
+    (and its ``pages=`` filter) walks the whole page tree first, 25,000 pages or not."""
+    if limit is None:
+        return list(pdf.pages)
+    from pdfminer.pdfpage import PDFPage
+    from pdfplumber.page import Page
+
+    out: list[Any] = []
+    doctop = 0.0
+    for number, page in enumerate(itertools.islice(PDFPage.create_pages(pdf.doc), limit)):
+        made = Page(pdf, page, page_number=number + 1, initial_doctop=doctop)
+        out.append(made)
+        doctop += float(made.height)
+    return out
+
+
+def read_pdf_layout(data: bytes, pages: int | None = None) -> Document:
+    """The rows of a flattened PDF form; NeedsManualEntry when there is no text to read.
+
+    ``pages`` limits the pages read (the first ones); ``pdf_guard.check_pdf`` says how
+    many may be read safely and must have passed before this is called on mail.
+    """
     try:
         import pdfplumber  # here, not at start-up: most mail carries no PDF (80 ms to load)
 
-        with pdfplumber.open(io.BytesIO(data)) as pdf:
+        # Not ``with``: pdfplumber's close() walks every page of the tree (25,000 or not);
+        # the pages read here are closed one by one, and the stream is ours.
+        pdf = pdfplumber.open(io.BytesIO(data))
+        read = _pages(pdf, pages)
+        try:
             blocks: list[_Block] = []
             height = 842.0
-            for number, page in enumerate(pdf.pages):
+            for number, page in enumerate(read):
                 height = float(page.height)
                 blocks.extend(_page_blocks(number, page))
             blocks = _drop_running_heads(blocks, height)
             rows = _stitch(blocks)
+        finally:
+            for page in read:
+                page.close()
     except PDFPasswordIncorrect as exc:
         raise FormRejected(LOCKED_FILE) from exc
     except FormRejected:
         raise
+    except (MemoryError, RecursionError) as exc:
+        raise FormRejected(TOO_COMPLEX) from exc
     except Exception as exc:  # noqa: BLE001
         # pdfminer raises many unrelated types on hostile or broken input (PSEOF,
         # struct.error, AssertionError...); this adapter turns any of them into ours.

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass
 
 from mailbot.errors import FormRejected
 
 PK_MAGIC = b"PK\x03\x04"
+#: What the standard library raises for a damaged zip (zlib.error: a corrupt member,
+#: found by fuzzing).
+ZIP_ERRORS = (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError,
+              zlib.error)
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
@@ -52,7 +57,7 @@ def open_checked_zip(data: bytes, limits: ZipLimits = DEFAULT_LIMITS) -> zipfile
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = archive.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+    except ZIP_ERRORS as exc:
         raise FormRejected(DAMAGED) from exc
     if len(infos) > limits.max_members:
         raise FormRejected(TOO_BIG)
@@ -80,7 +85,7 @@ def read_member(
     try:
         with archive.open(info) as stream:
             data = stream.read(limits.max_member_bytes + 1)
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError) as exc:
+    except ZIP_ERRORS as exc:
         raise FormRejected(DAMAGED) from exc
     if len(data) > limits.max_member_bytes:
         raise FormRejected(TOO_BIG)

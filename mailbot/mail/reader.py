@@ -1,9 +1,27 @@
 """Bytes to an ``InboundMessage``: decoded headers, body text, attachments, sender check.
 
-Built on the standard library's ``email`` with ``policy.default``. Real mail is broken
-in every way (bad encodings, missing headers, malformed MIME), so every accessor here
-falls back to a safe empty value instead of raising: a message that cannot be read
-still gets an outcome from the handlers.
+Real mail is broken in every way (bad encodings, missing headers, malformed MIME), so
+every accessor here falls back to a safe empty value instead of raising: a message that
+cannot be read still gets an outcome from the handlers.
+
+Hostile mail is bounded before anything costly runs, so reading is linear in the size
+of the message (issue 13):
+
+- the header block is cut to ``MAX_HEADER_FIELDS`` fields, each value to
+  ``MAX_HEADER_CHARS`` (References keeps its tail, where the newest ids are), and the
+  headers are read once, in one pass;
+- the From is parsed (``authresults.strict_single_sender``: both of CPython's address
+  parsers must find the same one address) only when shorter than
+  ``authresults.MAX_FROM_LENGTH`` (1 KB), as the parsers are quadratic on comments;
+- MIME is walked without recursion, at most ``MAX_MIME_DEPTH`` deep and
+  ``MAX_MIME_PARTS`` parts; at most ``MAX_IDS`` ids and ``MAX_CASE_TAGS`` case tags are
+  kept; HTML is read by a real HTML parser (lxml), never by regular expressions;
+- subjects, header values and file names leave with control characters replaced
+  (``safetext``), and content types are well formed and short, so every value fits
+  its column on PostgreSQL and is harmless on a terminal.
+
+What a file is comes from ``forms.sniff`` (the one sniffer), told here in the coarse
+words the handlers use.
 """
 
 from __future__ import annotations
@@ -11,15 +29,53 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email import policy
+from email._policybase import Compat32
+from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
+from typing import Any
 
+from mailbot.forms.sniff import sniff as sniff_kind
 from mailbot.mail.authresults import SenderAuth, message_sender_auth
+from mailbot.safetext import (
+    clean_content_type,
+    clean_filename,
+    clean_line,
+    clean_text,
+    unsurrogate,
+)
 
 _MSGID = re.compile(r"<[^<>\s]+>")
+_MSGID_BYTES = re.compile(rb"<[^<>\s]{1,500}>")
+_ID_HEADERS = (b"message-id", b"in-reply-to", b"references")
+_TAG = re.compile(r"\[(COC-\d{4}-\d{4})\]", re.IGNORECASE)
 _BODY_LIMIT = 200_000
+
+#: Header fields of the message kept (the rest are dropped, counted as a defect).
+MAX_HEADER_FIELDS = 1000
+#: Bytes of the message's header block read.
+MAX_HEADER_BYTES = 512 * 1024
+#: Characters of one header value kept.
+MAX_HEADER_CHARS = 8192
+#: Characters of the subject kept.
+MAX_SUBJECT_CHARS = 1000
+#: Multipart nesting and leaf parts read.
+MAX_MIME_DEPTH = 10
+MAX_MIME_PARTS = 100
+#: Message ids (In-Reply-To, References) and case tags (subject) kept per message.
+MAX_IDS = 10
+MAX_CASE_TAGS = 10
+#: Boundary lines, and lines times boundary lines, beyond which MIME is not followed.
+MAX_DELIMITERS = 2000
+MAX_MIME_WORK = 16_000_000
+#: HTML given to the parser.
+_HTML_LIMIT = 2_000_000
+
+#: forms.sniff's kinds in the words the handlers use (``docx``, ``pdf``, ``zip``, ...).
+_FAMILY = {"docx": "docx", "docm": "docx", "odt": "odt", "zip": "zip", "damaged": "zip",
+           "pdf": "pdf", "encrypted_office": "ole", "doc": "ole", "ole": "ole",
+           "image": "image", "rtf": "rtf"}
 
 
 @dataclass
@@ -27,7 +83,8 @@ class InboundAttachment:
     filename: str
     content_type: str
     data: bytes
-    #: What the bytes are, whatever the name says: docx, zip, pdf, ole, odt, image, text, unknown.
+    #: What the bytes are, whatever the name says: docx, zip, pdf, ole, odt, image, rtf,
+    #: unknown (``forms.sniff`` in coarse words).
     sniffed: str
     inline: bool = False
 
@@ -51,6 +108,8 @@ class InboundMessage:
     #: What our own receiving side said about the sender (``mail.sender_auth``).
     auth: SenderAuth = field(default_factory=lambda: SenderAuth("none"))
     defects: int = 0
+    #: ``COC-YYYY-NNNN`` tags in the subject, upper case, first ``MAX_CASE_TAGS`` distinct.
+    case_tags: list[str] = field(default_factory=list)
 
     def header(self, name: str) -> str | None:
         values = self.headers.get(name.lower())
@@ -63,45 +122,100 @@ class InboundMessage:
         return [*self.in_reply_to, *self.references]
 
 
-def sniff(data: bytes) -> str:
-    head = data[:8]
-    if head.startswith(b"%PDF-"):
-        return "pdf"
-    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
-        window = data[:4096] + data[-65536:]
-        if b"word/document.xml" in window or b"word/" in window:
-            return "docx"
-        if b"application/vnd.oasis.opendocument" in data[:200]:
-            return "odt"
-        return "zip"
-    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
-        return "ole"
-    if head[:3] == b"\xff\xd8\xff" or head.startswith(b"\x89PNG") or head[:4] in (b"GIF8",):
-        return "image"
-    if head.startswith(b"{\\rtf"):
-        return "rtf"
-    return "unknown"
+def attachment_kind(data: bytes) -> str:
+    """What an attachment is, in the handlers' words, by ``forms.sniff``."""
+    return _FAMILY.get(sniff_kind(data), "unknown")
 
 
-def _safe_str(value: object) -> str:
+class _CappedPolicy(Compat32):
+    """The legacy policy (plain strings, no lazy header parsing) with bounded values."""
+
+    def header_source_parse(self, sourcelines: list[str]) -> tuple[str, str]:
+        name, value = super().header_source_parse(sourcelines)
+        if len(value) > MAX_HEADER_CHARS:
+            keep_tail = name.lower() == "references"
+            value = value[-MAX_HEADER_CHARS:] if keep_tail else value[:MAX_HEADER_CHARS]
+        return name, value
+
+
+_POLICY = _CappedPolicy()
+
+
+def _split_head(raw: bytes) -> tuple[bytes, bytes, int]:
+    """The header block cut to the caps (fields, bytes, value length), the rest, and how
+    many fields were dropped or cut."""
+    ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
+    end = min(ends) if ends else len(raw)
+    head, rest = raw[:end], raw[end:]
+    if len(head) <= MAX_HEADER_CHARS or (
+            head.count(b"\n") < MAX_HEADER_FIELDS and len(head) <= MAX_HEADER_BYTES
+            and max(map(len, head.split(b"\n"))) <= MAX_HEADER_CHARS):
+        return head, rest, 0
+    fields: list[list[bytes]] = []
+    for line in head.splitlines(keepends=True):
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1].append(line)
+        else:
+            fields.append([line])
+    kept: list[bytes] = []
+    size = cut = 0
+    for lines in fields[:MAX_HEADER_FIELDS]:
+        field_bytes = b"".join(lines)
+        if len(field_bytes) > MAX_HEADER_CHARS:
+            cut += 1
+            name = field_bytes.split(b":", 1)[0]
+            key = name.strip().lower()
+            if key in _ID_HEADERS:  # keep the ids, drop the comments around them
+                ids = _MSGID_BYTES.findall(field_bytes)
+                ids = ids[-MAX_IDS:] if key == b"references" else ids[:MAX_IDS]
+                field_bytes = name + b": " + b" ".join(ids)
+            else:
+                field_bytes = field_bytes[:MAX_HEADER_CHARS]
+            field_bytes = field_bytes.rstrip(b"\r\n") + b"\r\n"
+        if size + len(field_bytes) > MAX_HEADER_BYTES:
+            cut += 1
+            continue
+        kept.append(field_bytes)
+        size += len(field_bytes)
+    cut += max(0, len(fields) - MAX_HEADER_FIELDS)
+    return b"".join(kept).rstrip(b"\r\n"), rest, max(cut, 1)
+
+
+def _tangled(raw: bytes) -> bool:
+    """MIME whose boundaries would cost the standard parser too much to follow.
+
+    Python's feedparser tests every line against every open boundary: lines times
+    nesting.  Each boundary line starts with ``--``, so their count bounds the nesting
+    and the parts; past the budget the message is read for its headers only.
+    """
+    delimiters = raw.count(b"\n--")
+    return delimiters > MAX_DELIMITERS or raw.count(b"\n") * delimiters > MAX_MIME_WORK
+
+
+def _decoded(value: object) -> str:
+    """A raw header value as text: 8-bit bytes as UTF-8, RFC 2047 words decoded."""
+    text = unsurrogate(value if isinstance(value, str) else str(value))
+    if "=?" not in text:
+        return text
     try:
-        return str(value)
-    except Exception:  # noqa: BLE001 - a header object that cannot render is just empty
-        return ""
+        return str(make_header(decode_header(text)))
+    except Exception:  # noqa: BLE001 - a broken encoded word stays as written
+        return text
 
 
 def _headers(msg: Message) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
-    for name in msg.keys():
-        key = name.lower()
-        if key in out:
-            continue
-        try:
-            values = msg.get_all(name) or []
-        except Exception:  # noqa: BLE001 - a header the parser cannot decode counts as present
-            values = [""]
-        out[key] = [" ".join(_safe_str(v).split()) for v in values]
+    for name, value in msg.raw_items():
+        out.setdefault(str(name).lower(), []).append(clean_line(_decoded(value),
+                                                                 MAX_HEADER_CHARS))
     return out
+
+
+def _raw_first(msg: Message, name: str) -> str | None:
+    for key, value in msg.raw_items():
+        if key.lower() == name:
+            return value if isinstance(value, str) else str(value)
+    return None
 
 
 def _date(value: str | None) -> datetime | None:
@@ -123,35 +237,100 @@ def _message_ids(value: str | None) -> list[str]:
     return _MSGID.findall(value or "")
 
 
+def case_tags(subject: str) -> list[str]:
+    """The distinct case tags of a subject, upper case, at most ``MAX_CASE_TAGS``."""
+    found: list[str] = []
+    for match in _TAG.finditer(subject):
+        tag = match.group(1).upper()
+        if tag not in found:
+            found.append(tag)
+            if len(found) == MAX_CASE_TAGS:
+                break
+    return found
+
+
 def _part_text(part: Message) -> str:
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
+    charset = "utf-8"
     try:
-        content = part.get_content()  # type: ignore[attr-defined]
-    except Exception:  # noqa: BLE001 - unknown charset or broken encoding: decode loosely
-        payload = part.get_payload(decode=True)
-        content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
-    return content if isinstance(content, str) else ""
+        charset = part.get_content_charset() or "utf-8"
+        return payload.decode(charset, "replace")
+    except (LookupError, ValueError):  # unknown charset: decode loosely
+        return payload.decode("utf-8", "replace")
+
+
+_BLOCKS = ("p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "blockquote")
 
 
 def _html_to_text(html: str) -> str:
-    text = re.sub(r"(?is)<(script|style).*?</\1>", " ", html)
-    text = re.sub(r"(?i)<br\s*/?>|</p>", "\n", text)
-    text = re.sub(r"<[^>]+>", " ", text)
-    return re.sub(r"&nbsp;|&#160;", " ", text)
+    """Visible text of an HTML body, by lxml's HTML parser (linear on any input)."""
+    if not html.strip():
+        return ""
+    import lxml.html
+    from lxml import etree
+
+    try:
+        root = lxml.html.document_fromstring(html[:_HTML_LIMIT])
+    except (etree.ParserError, ValueError):
+        return ""
+    for element in root.iter("script", "style", "head", "title"):
+        element.text = None
+        for child in list(element):
+            element.remove(child)
+    for element in root.iter("br"):
+        element.tail = "\n" + (element.tail or "")
+    for element in root.iter(*_BLOCKS):
+        element.tail = "\n" + (element.tail or "")
+    return str(root.text_content()).replace("\xa0", " ")
 
 
-def _walk(msg: Message) -> tuple[str, str, list[InboundAttachment]]:
+def _filename(part: Message) -> str | None:
+    try:
+        name = part.get_filename()
+    except Exception:  # noqa: BLE001 - a mangled RFC 2231 name: keep the part, lose the name
+        return None
+    if not name:
+        return None
+    return _decoded(name)
+
+
+def _leaves(msg: Message) -> tuple[list[Message], int]:
+    """The leaf parts in order, without recursion, within the depth and part caps."""
+    leaves: list[Message] = []
+    defects = 0
+    stack: list[tuple[Message, int]] = [(msg, 0)]
+    seen = 0
+    while stack:
+        part, depth = stack.pop()
+        seen += 1
+        if seen > MAX_MIME_PARTS * 4 or len(leaves) >= MAX_MIME_PARTS:
+            defects += 1
+            break
+        if part.is_multipart():
+            if depth >= MAX_MIME_DEPTH:
+                defects += 1
+                continue
+            children = part.get_payload()
+            if isinstance(children, list):
+                defects += int(len(children) > MAX_MIME_PARTS)
+                stack.extend((child, depth + 1) for child in reversed(children[: MAX_MIME_PARTS])
+                             if isinstance(child, Message))
+            continue
+        leaves.append(part)
+    return leaves, defects
+
+
+def _walk(msg: Message) -> tuple[str, list[InboundAttachment], int]:
     plain: list[str] = []
     html: list[str] = []
     attachments: list[InboundAttachment] = []
-    for part in msg.walk():
-        if part.is_multipart():
-            continue
-        ctype = part.get_content_type()
+    leaves, defects = _leaves(msg)
+    for part in leaves:
+        ctype = ctype_of(part)
         disposition = (part.get_content_disposition() or "").lower()
-        try:
-            filename = part.get_filename()
-        except Exception:  # noqa: BLE001 - a mangled RFC 2231 name: keep the part, lose the name
-            filename = None
+        filename = _filename(part)
         is_body_text = ctype in ("text/plain", "text/html") and disposition != "attachment" \
             and not filename
         if is_body_text:
@@ -163,19 +342,51 @@ def _walk(msg: Message) -> tuple[str, str, list[InboundAttachment]]:
         payload = part.get_payload(decode=True)
         if not isinstance(payload, bytes):
             continue
-        kind = sniff(payload)
+        kind = attachment_kind(payload)
         attachments.append(InboundAttachment(
-            filename=filename or "attachment", content_type=ctype, data=payload, sniffed=kind,
+            filename=clean_filename(filename), content_type=ctype, data=payload, sniffed=kind,
             inline=disposition == "inline" and kind == "image"))
     text = "\n".join(plain) if plain else _html_to_text("\n".join(html))
-    return text[:_BODY_LIMIT], ctype_of(msg), attachments
+    return clean_text(text[:_BODY_LIMIT]), attachments, defects
 
 
 def ctype_of(msg: Message) -> str:
+    """The part's content type, well formed and short; ``text/plain`` when broken."""
     try:
-        return msg.get_content_type()
+        ctype = msg.get_content_type()
     except Exception:  # noqa: BLE001 - broken Content-Type header: RFC 2045 default
         return "text/plain"
+    return clean_content_type(ctype)
+
+
+def message_id_of(raw: bytes) -> str | None:
+    """The Message-ID of a stored message, from its header block only, with the same
+    caps as ``read_message`` (linear, whatever the header holds)."""
+    head, _rest, _cut = _split_head(raw)
+    try:
+        msg = BytesParser(policy=_POLICY).parsebytes(head + b"\r\n\r\n", headersonly=True)
+    except Exception:  # noqa: BLE001 - an unreadable header block has no id
+        return None
+    found = _message_ids(_raw_first(msg, "message-id"))
+    return found[0] if found else None
+
+
+def unreadable(raw: bytes) -> InboundMessage:
+    """The reading of a message that could not be read: no usable sender, so the
+    handlers hold it for a person."""
+    return InboundMessage(raw=raw, message_id=None, subject="", sender=None, date=None,
+                          in_reply_to=[], references=[], return_path=None,
+                          content_type="text/plain", headers={}, text="", defects=1)
+
+
+def auth_from_json(data: dict[str, Any]) -> SenderAuth:
+    """A sender check sent as JSON (``dataclasses.asdict``), every field type-checked."""
+    flags = {name: data[name] for name in ("aligned", "internal", "authenticated", "quarantine")}
+    texts = {name: data[name] for name in ("dmarc", "compauth", "dmarc_policy")}
+    if not all(isinstance(value, bool) for value in flags.values()) or not all(
+            value is None or isinstance(value, str) for value in texts.values()):
+        raise ValueError("auth")
+    return SenderAuth(mode=str(data["mode"]), reason=str(data["reason"]), **texts, **flags)
 
 
 def read_message(raw: bytes, *, sender_auth: str = "none", trusted_authserv_id: str | None = None,
@@ -187,11 +398,8 @@ def read_message(raw: bytes, *, sender_auth: str = "none", trusted_authserv_id: 
     """
     try:
         return _read(raw, _AuthRule(sender_auth, trusted_authserv_id, sender_auth_tenant_id))
-    except Exception:  # noqa: BLE001 - a parser bug must not lose the message: an empty
-        # reading has no usable sender, so the handlers hold it for a person.
-        return InboundMessage(raw=raw, message_id=None, subject="", sender=None, date=None,
-                              in_reply_to=[], references=[], return_path=None,
-                              content_type="text/plain", headers={}, text="", defects=1)
+    except Exception:  # noqa: BLE001 - a parser bug must not lose the message
+        return unreadable(raw)
 
 
 @dataclass(frozen=True)
@@ -202,7 +410,14 @@ class _AuthRule:
 
 
 def _read(raw: bytes, rule: _AuthRule) -> InboundMessage:
-    msg = BytesParser(policy=policy.default).parsebytes(raw)
+    head, rest, cut = _split_head(raw)
+    source = head + rest if cut else raw
+    tangled = _tangled(source)
+    try:
+        msg = BytesParser(policy=_POLICY).parsebytes(source, headersonly=tangled)
+    except RecursionError:
+        tangled = True
+        msg = BytesParser(policy=_POLICY).parsebytes(source, headersonly=True)
     headers = _headers(msg)
     sender, auth = message_sender_auth(msg, mode=rule.mode,
                                        trusted_authserv_id=rule.trusted_authserv_id,
@@ -213,26 +428,29 @@ def _read(raw: bytes, rule: _AuthRule) -> InboundMessage:
         return values[0] if values else None
 
     try:
-        text, ctype, attachments = _walk(msg)
+        text, attachments, mime_defects = ("", [], 1) if tangled else _walk(msg)
     except Exception:  # noqa: BLE001 - MIME too broken to walk: no body, no attachments
-        text, ctype, attachments = "", ctype_of(msg), []
+        text, attachments, mime_defects = "", [], 1
     return_path = first("return-path")
     if return_path is not None:
         return_path = return_path.strip().strip("<>").strip()
     message_ids = _message_ids(first("message-id"))
+    subject = clean_line(first("subject") or "", MAX_SUBJECT_CHARS)
+    references = _message_ids(" ".join(headers.get("references", [])))
     return InboundMessage(
         raw=raw,
         message_id=message_ids[0] if message_ids else None,
-        subject=first("subject") or "",
+        subject=subject,
         sender=sender,
         date=_date(first("date")),
-        in_reply_to=_message_ids(first("in-reply-to")),
-        references=_message_ids(" ".join(headers.get("references", []))),
+        in_reply_to=_message_ids(first("in-reply-to"))[:MAX_IDS],
+        references=references[-MAX_IDS:],
         return_path=return_path,
-        content_type=ctype,
+        content_type=ctype_of(msg),
         headers=headers,
         text=text,
         attachments=attachments,
         auth=auth,
-        defects=len(getattr(msg, "defects", [])),
+        defects=len(getattr(msg, "defects", [])) + cut + mime_defects,
+        case_tags=case_tags(subject),
     )

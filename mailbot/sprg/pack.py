@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -30,6 +27,7 @@ from docx.table import Table, _Row
 from docx.text.paragraph import Paragraph
 
 from mailbot.clock import long_date, uk_date
+from mailbot.forms.convert import to_pdf
 from mailbot.forms.model import Referral
 from mailbot.sprg.pack_format import (
     FONT,
@@ -358,30 +356,3 @@ def write_pack(out_dir: Path, data: bytes, *, pdf: bool = True) -> list[Path]:
         if converted is not None:
             written.append(converted)
     return written
-
-
-def soffice() -> str | None:
-    return shutil.which("soffice") or shutil.which("libreoffice")
-
-
-def to_pdf(docx_path: Path, timeout: float = 180.0) -> Path | None:
-    """Convert with headless LibreOffice (its own throw-away profile); None when absent."""
-    binary = soffice()
-    if binary is None:
-        return None
-    with tempfile.TemporaryDirectory(prefix="mailbot-lo-") as profile:
-        try:
-            subprocess.run(  # noqa: S603 - fixed program and arguments, no shell
-                [binary, f"-env:UserInstallation=file://{profile}", "--headless",
-                 "--convert-to", "pdf", "--outdir", str(docx_path.parent), str(docx_path)],
-                check=True, capture_output=True, timeout=timeout)
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError):
-            return None  # the .docx stands on its own; the PDF is a convenience
-    pdf = docx_path.with_suffix(".pdf")
-    if pdf.exists():
-        os.chmod(pdf, 0o600)
-        return pdf
-    return None
-
-
-__all__ = ["MARKING", "build_pack", "write_pack"]

@@ -90,7 +90,8 @@ def test_oversized_attachment_asks_for_a_smaller_copy() -> None:
         (b"\x89PNG\r\n\x1a\n" + b"\x00" * 32, "not_form"),
         (b"Dear team, hello", "not_form"),
         (b"%PDF-1.4 broken", "reject"),
-        (b"PK\x03\x04 not really a zip", "not_form"),
+        # Starts like a .docx but cannot be opened: "damaged", not "no form" (issue 13).
+        (b"PK\x03\x04 not really a zip", "reject"),
         (zipped({"notes.txt": b"hello"}), "not_form"),
     ],
     ids=["empty", "image", "text", "broken-pdf", "broken-zip", "zip-of-text"],

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from helpers.services import missing_service
 from mailbot.app import App, build_app
 from mailbot.clock import FixedClock
 from mailbot.settings import load_settings
@@ -71,3 +74,21 @@ def run_two_workers(tmp_path: Path, env: dict[str, str]) -> tuple[list[str], lis
     rows = json.loads(subprocess.run([*mailbot, "messages", "--json"], env=env, cwd=tmp_path,
                                      check=True, capture_output=True, text=True).stdout)
     return [out.decode() for out, _err in outputs], rows
+
+
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database of its own (yielded as a URL), dropped afterwards."""
+    try:
+        import psycopg
+        admin = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test",
+                                autocommit=True, connect_timeout=3)
+    except Exception as exc:  # noqa: BLE001 - any failure means the server is not usable here
+        missing_service(f"PostgreSQL at 127.0.0.1:5432 is not reachable ({type(exc).__name__})")
+        return
+    name = "mailbot_t_" + secrets.token_hex(4)
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()

@@ -7,19 +7,15 @@ linked to the case, so a mistyped tag or a forwarded thread cannot alter a refer
 
 from __future__ import annotations
 
-import re
-
 from mailbot.cases.lookup import CaseSummary
 from mailbot.intake.handlers.base import FollowUp, HandlerContext, Held, Outcome, Rejected
 from mailbot.mail.reader import InboundMessage
 
-TAG = re.compile(r"\[(COC-\d{4}-\d{4})\]", re.IGNORECASE)
-
 
 def target_cases(msg: InboundMessage, ctx: HandlerContext) -> list[CaseSummary]:
     found: dict[str, CaseSummary] = {}
-    for ref in TAG.findall(msg.subject):
-        case = ctx.cases.by_ref(ref.upper())
+    for ref in msg.case_tags:  # at most ten, read once by the reader
+        case = ctx.cases.by_ref(ref)
         if case is not None:
             found.setdefault(case.id, case)
     for message_id in msg.referenced_ids():

@@ -77,7 +77,7 @@ def handle_referral(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None:
                   "referrer has been told a person will do this.")
     rejected = [v for v in verdicts if v.kind == "reject"]
     if rejected and meant_as_form(msg, rejected):
-        reasons = "; ".join(v.reason or "" for v in rejected)
+        reasons = "; ".join(dict.fromkeys(v.reason or "" for v in rejected))
         return Rejected(action="reject_attachment", reason=f"attachment not opened: {reasons}",
                         verdicts=verdicts)
     if about_referral(msg):
