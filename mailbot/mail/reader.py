@@ -14,8 +14,9 @@ of the message (issue 13):
   parsers must find the same one address) only when shorter than
   ``authresults.MAX_FROM_LENGTH`` (1 KB), as the parsers are quadratic on comments;
 - MIME is walked without recursion, at most ``MAX_MIME_DEPTH`` deep and
-  ``MAX_MIME_PARTS`` parts; at most ``MAX_IDS`` ids and ``MAX_CASE_TAGS`` case tags are
-  kept; HTML is read by a real HTML parser (lxml), never by regular expressions;
+  ``MAX_MIME_PARTS`` parts; at most ``MAX_IDS`` ids (``MAX_REFERENCES`` in References:
+  the thread's root and the newest, so a reply still threads) and ``MAX_CASE_TAGS`` case
+  tags are kept; HTML is read by a real HTML parser (lxml), never by regular expressions;
 - subjects, header values and file names leave with control characters replaced
   (``safetext``), and content types are well formed and short, so every value fits
   its column on PostgreSQL and is harmless on a terminal.
@@ -65,6 +66,8 @@ MAX_MIME_DEPTH = 10
 MAX_MIME_PARTS = 100
 #: Message ids (In-Reply-To, References) and case tags (subject) kept per message.
 MAX_IDS = 10
+#: References kept: the root and the newest, as many as our own replies carry.
+MAX_REFERENCES = 40
 MAX_CASE_TAGS = 10
 #: Boundary lines, and lines times boundary lines, beyond which MIME is not followed.
 MAX_DELIMITERS = 2000
@@ -167,7 +170,7 @@ def _split_head(raw: bytes) -> tuple[bytes, bytes, int]:
             key = name.strip().lower()
             if key in _ID_HEADERS:  # keep the ids, drop the comments around them
                 ids = _MSGID_BYTES.findall(field_bytes)
-                ids = ids[-MAX_IDS:] if key == b"references" else ids[:MAX_IDS]
+                ids = _root_and_newest(ids) if key == b"references" else ids[:MAX_IDS]
                 field_bytes = name + b": " + b" ".join(ids)
             else:
                 field_bytes = field_bytes[:MAX_HEADER_CHARS]
@@ -179,6 +182,11 @@ def _split_head(raw: bytes) -> tuple[bytes, bytes, int]:
         size += len(field_bytes)
     cut += max(0, len(fields) - MAX_HEADER_FIELDS)
     return b"".join(kept).rstrip(b"\r\n"), rest, max(cut, 1)
+
+
+def _root_and_newest(ids: list[Any]) -> list[Any]:
+    """A References list cut to ``MAX_REFERENCES``: the thread's first id and the newest."""
+    return ids if len(ids) <= MAX_REFERENCES else [ids[0], *ids[-(MAX_REFERENCES - 1):]]
 
 
 def _tangled(raw: bytes) -> bool:
@@ -444,7 +452,7 @@ def _read(raw: bytes, rule: _AuthRule) -> InboundMessage:
         sender=sender,
         date=_date(first("date")),
         in_reply_to=_message_ids(first("in-reply-to"))[:MAX_IDS],
-        references=references[-MAX_IDS:],
+        references=_root_and_newest(references),
         return_path=return_path,
         content_type=ctype_of(msg),
         headers=headers,
