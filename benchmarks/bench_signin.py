@@ -30,9 +30,9 @@ from sqlalchemy import select  # noqa: E402
 from mailbot.app import build_app  # noqa: E402
 from mailbot.clock import FixedClock  # noqa: E402
 from mailbot.settings import load_settings  # noqa: E402
+from mailbot.store.models import WebUser  # noqa: E402
 from mailbot.web import users  # noqa: E402
 from mailbot.web.factory import create_app  # noqa: E402
-from mailbot.store.models import WebUser  # noqa: E402
 
 PASSWORD = "correct horse battery"
 ROUNDS = 20

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from jinja2 import Environment
 from sqlalchemy import func, select
@@ -17,14 +18,14 @@ from sqlalchemy.orm import Session
 
 from mailbot.cases.lookup import DbCaseLookup
 from mailbot.clock import Clock, SystemClock, london
-from mailbot.errors import ConfigError, KeyFileError
+from mailbot.errors import KeyFileError
 from mailbot.forms import read_attachments
 from mailbot.forms.model import AttachmentVerdict
 from mailbot.intake.handlers import Handler, HandlerContext, default_handlers
 from mailbot.intake.pipeline import Intake
 from mailbot.mail.connect import open_mailbox, open_sender
 from mailbot.mail.mailbox import Mailbox
-from mailbot.mail.oauth import TokenSource
+from mailbot.mail.oauth import TokenSource, load_m365_credential
 from mailbot.mail.reader import InboundMessage
 from mailbot.mail.sender import Sender
 from mailbot.outbound.compose import template_env
@@ -35,7 +36,11 @@ from mailbot.store.db import Database
 from mailbot.store.keys import SETTING as KEY_SETTING
 from mailbot.store.keys import KeyStore
 from mailbot.store.models import DataKey
+from mailbot.store.poll_delta import DbDeltaStore
 from mailbot.store.vault import Vault
+
+if TYPE_CHECKING:
+    from mailbot.mail.graph_client import GraphAccess
 
 
 @dataclass
@@ -57,21 +62,26 @@ class App:
     def mailbox(self) -> Mailbox:
         if self._mailbox is None:
             s = self.settings
-            self._mailbox = open_mailbox(s.mailbox_url, password=s.mailbox_password,
-                                         base_dir=s.base_dir,
-                                         ca_file=str(s.mailbox_ca_file) if s.mailbox_ca_file
-                                         else None, token_provider=self.token_provider)
+            graph = self.graph if s.mailbox_url.startswith("graph:") else None
+            self._mailbox = open_mailbox(
+                s.mailbox_url, password=s.mailbox_password, base_dir=s.base_dir,
+                ca_file=self._ca_file, token_provider=self.token_provider, graph=graph,
+                delta_store=DbDeltaStore(self.db, self.clock.now) if graph else None)
         return self._mailbox
 
     @property
     def sender(self) -> Sender:
         if self._sender is None:
             s = self.settings
-            self._sender = open_sender(s.outbound_url, password=s.outbound_password,
-                                       base_dir=s.base_dir,
-                                       ca_file=str(s.mailbox_ca_file) if s.mailbox_ca_file
-                                       else None, token_provider=self.token_provider)
+            self._sender = open_sender(
+                s.outbound_url, password=s.outbound_password, base_dir=s.base_dir,
+                ca_file=self._ca_file, token_provider=self.token_provider,
+                graph=self.graph if s.outbound_url.startswith("graph:") else None)
         return self._sender
+
+    @property
+    def _ca_file(self) -> str | None:
+        return str(self.settings.mailbox_ca_file) if self.settings.mailbox_ca_file else None
 
     @cached_property
     def token_provider(self) -> TokenSource | None:
@@ -79,10 +89,21 @@ class App:
         s = self.settings
         if not s.m365_tenant_id or not s.m365_client_id:
             return None
+        from mailbot.mail.graph_client import AUTHORITY_URL_SETTING, check_base_url, new_session
         from mailbot.mail.oauth import microsoft_token_provider
 
-        return microsoft_token_provider(s.m365_tenant_id, s.m365_client_id,
-                                        m365_credential(s))
+        return microsoft_token_provider(
+            s.m365_tenant_id, s.m365_client_id,
+            load_m365_credential(s.m365_client_secret, s.m365_certificate_file),
+            authority_host=check_base_url(s.m365_authority_url, AUTHORITY_URL_SETTING),
+            http_client=new_session(self._ca_file) if self._ca_file else None)
+
+    @cached_property
+    def graph(self) -> GraphAccess | None:
+        """Microsoft Graph as the app (``graph://`` mailbox and sender share one token)."""
+        from mailbot.mail.graph_client import graph_access_from_settings
+
+        return graph_access_from_settings(self.settings)
 
     def prepare(self) -> None:
         """Migrate the schema and make sure the master key is usable (INTERFACE.md rule)."""
@@ -136,24 +157,6 @@ class App:
         if self._sender is not None:
             self._sender.close()
         self.db.dispose()
-
-
-def m365_credential(settings: Settings) -> str | dict[str, str]:
-    """A client secret, or MSAL's certificate form (private key + SHA-1 thumbprint)."""
-    if settings.m365_client_secret:
-        return settings.m365_client_secret
-    assert settings.m365_certificate_file is not None
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-
-    try:
-        pem = settings.m365_certificate_file.read_bytes()
-        cert = x509.load_pem_x509_certificate(pem)
-    except (OSError, ValueError) as exc:
-        raise ConfigError("MAILBOT_M365_CERTIFICATE_FILE",
-                          "cannot read a PEM certificate and private key from the file") from exc
-    return {"private_key": pem.decode("ascii"),
-            "thumbprint": cert.fingerprint(hashes.SHA1()).hex()}  # noqa: S303 - MSAL's format
 
 
 def build_app(settings: Settings, *, clock: Clock | None = None,

@@ -39,13 +39,16 @@ class Setting:
 
 REGISTRY: tuple[Setting, ...] = (
     Setting("mailbox_url", "MAILBOT_MAILBOX_URL", "mailbox.url", "maildir:var/inbox",
-            "where referrals arrive: imaps://, imap+starttls://, imap:// (loopback) or maildir:PATH"),
+            "where referrals arrive: imaps://, imap+starttls://, imap:// (loopback), "
+            "graph://USER/FOLDER (Microsoft Graph) or maildir:PATH"),
     Setting("mailbox_password", "MAILBOT_MAILBOX_PASSWORD", "mailbox.password", None,
             "IMAP password", kind="secret", secret=True),
     Setting("mailbox_ca_file", "MAILBOT_MAILBOX_CA_FILE", "mailbox.ca_file", None,
-            "a CA certificate file for an internal IMAP/SMTP certificate authority", kind="path"),
+            "a CA certificate file for an internal certificate authority (IMAP, SMTP, and "
+            "Microsoft Graph and its sign-in behind a TLS-inspecting proxy)", kind="path"),
     Setting("outbound_url", "MAILBOT_OUTBOUND_URL", "outbound.url", "outbox:var/outbox",
-            "where replies go: smtps://, smtp+starttls://, smtp:// (loopback) or outbox:PATH"),
+            "where replies go: smtps://, smtp+starttls://, smtp:// (loopback), "
+            "graph://USER (Microsoft Graph) or outbox:PATH"),
     Setting("outbound_password", "MAILBOT_OUTBOUND_PASSWORD", "outbound.password", None,
             "SMTP password", kind="secret", secret=True),
     Setting("m365_tenant_id", "MAILBOT_M365_TENANT_ID", "m365.tenant_id", None,
@@ -59,6 +62,14 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("m365_certificate_file", "MAILBOT_M365_CERTIFICATE_FILE", "m365.certificate_file",
             None, "Microsoft 365: a PEM file with the app's private key and certificate, "
             "instead of a client secret", kind="path"),
+    Setting("m365_graph_url", "MAILBOT_M365_GRAPH_URL", "m365.graph_url",
+            "https://graph.microsoft.com/v1.0",
+            "Microsoft 365: the Microsoft Graph endpoint for graph:// mailboxes and senders "
+            "(a national cloud's, e.g. https://graph.microsoft.us/v1.0)"),
+    Setting("m365_authority_url", "MAILBOT_M365_AUTHORITY_URL", "m365.authority_url",
+            "https://login.microsoftonline.com",
+            "Microsoft 365: the sign-in authority host (a national cloud's, e.g. "
+            "https://login.microsoftonline.us)"),
     Setting("database_url", "MAILBOT_DATABASE_URL", "store.url", "sqlite:///var/mailbot.db",
             "SQLAlchemy URL: SQLite or PostgreSQL (postgresql+psycopg://...)"),
     Setting("key_file", "MAILBOT_KEY_FILE", "store.key_file", "var/master.key",
@@ -99,6 +110,13 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("trusted_authserv_id", "MAILBOT_TRUSTED_AUTHSERV_ID", "mail.trusted_authserv_id",
             None, "the authserv-id of our own receiving MTA; only its Authentication-Results "
             "headers are believed"),
+    Setting("sender_auth", "MAILBOT_SENDER_AUTH", "mail.sender_auth", None,
+            "which Authentication-Results to believe: authserv-id (only those with mail."
+            "trusted_authserv_id), exchange-online (the topmost header, which Exchange Online "
+            "writes without an authserv-id, and its compauth) or none"),
+    Setting("sender_auth_tenant_id", "MAILBOT_SENDER_AUTH_TENANT_ID", "mail.sender_auth_tenant_id",
+            None, "with exchange-online: our Microsoft 365 tenant (directory) id; mail Exchange "
+            "marks as sent inside this tenant counts as authenticated (default: m365.tenant_id)"),
     Setting("poll_interval", "MAILBOT_POLL_INTERVAL", "mailbox.poll_interval", 60,
             "seconds between polls when the server cannot push (no IDLE)", kind="int"),
     Setting("send_max_attempts", "MAILBOT_SEND_MAX_ATTEMPTS", "outbound.max_attempts", 12,
@@ -193,6 +211,10 @@ class Settings:
     sprg_attach_pack: bool = False
     sprg_pack_password: str | None = field(default=None, repr=False)
     final_report_reminder_days: int = 14
+    m365_graph_url: str = "https://graph.microsoft.com/v1.0"
+    m365_authority_url: str = "https://login.microsoftonline.com"
+    sender_auth: str = "none"  # authserv-id, exchange-online or none (resolved: never empty)
+    sender_auth_tenant_id: str | None = None
     web_totp: str = "admin"
     web_oidc_tenant: str | None = None
     web_oidc_client_id: str | None = None
@@ -375,6 +397,9 @@ def _resolve(toml: Mapping[str, Any], env: Mapping[str, str], base: Path,
         values["bot_domain"] = values["mail_from"].rsplit("@", 1)[-1]
     values["database_url"] = _absolute_sqlite(values["database_url"], base)
     _check_sprg(values)
+    from mailbot.mail.authresults import resolve_settings  # defaults and checks sender_auth
+
+    resolve_settings(values)
     return Settings(base_dir=base, config_file=config_file, **values)
 
 

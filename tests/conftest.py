@@ -12,7 +12,7 @@ from helpers.bot import make_app, postgres_url
 from mailbot.app import App
 from mailbot.clock import FixedClock
 
-pytest_plugins = ["helpers.servers", "helpers.web"]
+pytest_plugins = ["helpers.servers", "helpers.web", "helpers.fake_graph"]
 
 
 @pytest.fixture(autouse=True)

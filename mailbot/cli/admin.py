@@ -37,7 +37,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         print("settings: ok - loaded" + (f" from {args.config}" if args.config else ""))
         for r in results:
-            print(f"{r.part}: {'ok' if r.ok else 'FAILED'} - {r.detail}")
+            print(f"{r.part}: {'warning' if r.warning else 'ok' if r.ok else 'FAILED'} - "
+                  f"{r.detail}")
     return 0 if all(r.ok for r in results) else 1
 
 

@@ -2,7 +2,10 @@
 
 One line per part, plain words, exit 1 if anything fails. Nothing is changed: the
 mailbox is listed, the relay is greeted (no message is sent), the database is asked
-for its schema version, and a data key is unwrapped with the master key.
+for its schema version, and a data key is unwrapped with the master key. A Microsoft
+Graph mailbox or sender signs in and is looked at (``graph_check``), and no delta round
+is run. Settings that work but leave the bot weaker than it should be (no sender
+check) are warning lines: they do not fail the check.
 """
 
 from __future__ import annotations
@@ -15,6 +18,10 @@ from sqlalchemy import select, text
 
 from mailbot.app import App
 from mailbot.errors import MailbotError
+from mailbot.mail.authresults import sender_auth_warnings
+from mailbot.mail.graph_check import graph_check_mailbox, graph_check_sender
+from mailbot.mail.graph_mailbox import GraphMailbox
+from mailbot.mail.graph_sender import GraphSender
 from mailbot.store import crypto
 from mailbot.store.models import DataKey
 
@@ -24,14 +31,27 @@ class CheckResult:
     part: str
     ok: bool
     detail: str
+    #: Works, but a person should know: shown as a warning, never fails the check.
+    warning: bool = False
 
 
 def _mailbox(app: App) -> str:
-    count = len(app.mailbox.list_new())
-    return f"{app.mailbox.identity}: reachable, {count} message(s) waiting"
+    mailbox = app.mailbox
+    if isinstance(mailbox, GraphMailbox):
+        ok, line = graph_check_mailbox(mailbox)
+        if not ok:
+            raise MailbotError(line)
+        return line
+    count = len(mailbox.list_new())
+    return f"{mailbox.identity}: reachable, {count} message(s) waiting"
 
 
 def _sender(app: App) -> str:
+    if isinstance(app.sender, GraphSender):
+        ok, line = graph_check_sender(app.sender)
+        if not ok:
+            raise MailbotError(line)
+        return line
     verify = getattr(app.sender, "verify", None)
     if verify is None:
         raise MailbotError("this kind of sender cannot be checked")
@@ -75,6 +95,18 @@ CHECKS: tuple[tuple[str, Callable[[App], str]], ...] = (
 )
 
 
+def _sender_auth(app: App) -> list[CheckResult]:
+    """``mail.sender_auth``: what it believes, or a warning line per weakness."""
+    warnings = sender_auth_warnings(app.settings)
+    if warnings:
+        return [CheckResult("sender_auth", True, line, warning=True) for line in warnings]
+    s = app.settings
+    rule = {"authserv-id": f"Authentication-Results from {s.trusted_authserv_id} are believed",
+            "exchange-online": "the topmost Authentication-Results (our Exchange Online) and "
+                               "its compauth are believed"}
+    return [CheckResult("sender_auth", True, f"{s.sender_auth}: {rule[s.sender_auth]}")]
+
+
 def run_checks(app: App) -> list[CheckResult]:
     results = []
     for part, check in CHECKS:
@@ -85,4 +117,4 @@ def run_checks(app: App) -> list[CheckResult]:
         except Exception as exc:  # noqa: BLE001 - a check reports every failure as a line;
             # only the error's type is shown, as its text may carry an address.
             results.append(CheckResult(part, False, f"failed ({type(exc).__name__})"))
-    return results
+    return results + _sender_auth(app)

@@ -90,6 +90,13 @@ class Intake:
         self.handlers = tuple(handlers)
         self.make_context = make_context
 
+    def read(self, raw: bytes) -> InboundMessage:
+        """The message, with the sender check the settings ask for (``mail.sender_auth``)."""
+        s = self.settings
+        return read_message(raw, sender_auth=s.sender_auth,
+                            trusted_authserv_id=s.trusted_authserv_id,
+                            sender_auth_tenant_id=s.sender_auth_tenant_id)
+
     def decide(self, message: InboundMessage, context: HandlerContext) -> Outcome:
         return decide(self.handlers, message, context)
 
@@ -111,7 +118,7 @@ class Intake:
 
     def handle(self, ref: MailboxRef) -> Handled | None:
         raw = self.mailbox.fetch(ref)
-        message = read_message(raw, trusted_authserv_id=self.settings.trusted_authserv_id)
+        message = self.read(raw)
         try:
             return self._handle(ref, raw, message)
         except OperationalError:

@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from mailbot.app import App
 from mailbot.errors import NotFound, UsageError
-from mailbot.mail.reader import read_message
 from mailbot.store.audit import audit
 from mailbot.store.models import InboundMessage as MessageRow
 from mailbot.store.vault import Vault
@@ -23,8 +22,7 @@ def release(app: App, row_id: str, *, actor: str) -> list[str]:
     intake = app.intake
     with app.db.session() as session:
         row = held_row(session, row_id)
-        msg = read_message(app.vault.open(session, row, "raw_enc"),
-                           trusted_authserv_id=app.settings.trusted_authserv_id)
+        msg = intake.read(app.vault.open(session, row, "raw_enc"))
         context = replace(app.handler_context(session), trusted=True)
         outcome = intake.decide(msg, context)
         if outcome.action == "quarantine":

@@ -23,9 +23,9 @@ from mailbot.cases.queue import WHOLE_FORM
 from mailbot.cases.status import CaseStatus
 from mailbot.clock import plain_date
 from mailbot.forms import field_label
-from mailbot.outbound.mail import OutboundMail, Thread
+from mailbot.outbound.mail import OutboundMail, last_reply_thread
 from mailbot.store.audit import audit
-from mailbot.store.models import Case, CaseChase, Outbox
+from mailbot.store.models import Case, CaseChase
 
 ACTOR = "mailbot"
 
@@ -71,21 +71,15 @@ def run_chasers(app: App, session: Session, now: datetime) -> ChaseResult:
     return result
 
 
-def _last_reply(session: Session, ref: str) -> Outbox | None:
-    rows = session.scalars(select(Outbox).where(Outbox.kind == "reply")
-                           .order_by(Outbox.created_at.desc()))
-    return next((row for row in rows if ref in (row.case_refs or [])), None)
-
-
 def _remind(app: App, session: Session, case: Case, now: datetime) -> None:
     recipient = app.vault.open_text(session, case, "sender_enc")
     whole_form = len(case.missing_required) >= WHOLE_FORM
     missing = [] if whole_form else [field_label(k) for k in case.missing_required]
     queries = [q["problem"] for q in case.queries]
-    last = _last_reply(session, case.ref)
+    follows = last_reply_thread(session, app.vault, case.ref, recipient)
     app.outbound.queue(session, now, OutboundMail(
         kind="reminder", template="chaser", subject="Reminder: further information needed",
         recipient=recipient, refs=[case.ref], key_id=case.key_id,
-        follows=Thread(last.message_id) if last else None,
+        follows=follows,
         context={"ref": case.ref, "received": plain_date(case.created_at), "missing": missing,
                  "queries": queries, "whole_form": whole_form}))

@@ -12,9 +12,11 @@ careless operator may have put a password into.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, unquote, urlsplit
 
 from mailbot.errors import ConfigError
@@ -25,8 +27,14 @@ from mailbot.mail.oauth import TokenSource
 from mailbot.mail.sender import OutboxFolderSender, Sender
 from mailbot.mail.smtp import SmtpSender, SmtpSettings
 
+if TYPE_CHECKING:
+    from mailbot.mail.graph_client import GraphAccess
+    from mailbot.mail.graph_delta import DeltaStore
+
 MAILBOX_SETTING = "mailbox.url"
 OUTBOUND_SETTING = "outbound.url"
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 #: scheme -> (security, default port)
 _IMAP: dict[str, tuple[Security, int]] = {
@@ -59,10 +67,26 @@ def open_mailbox(
     base_dir: Path,
     ca_file: str | None = None,
     token_provider: TokenSource | None = None,
+    graph: GraphAccess | None = None,
+    delta_store: DeltaStore | None = None,
 ) -> Mailbox:
-    """The mailbox ``mailbox.url`` names (not yet connected: IMAP logs in on first use)."""
+    """The mailbox ``mailbox.url`` names (not yet connected: IMAP logs in on first use).
+
+    ``graph://USER/FOLDER`` signs in with ``graph`` (the ``m365.*`` settings); its delta
+    state goes to ``delta_store`` (``build_app`` passes the database one), else to the file
+    ``var/graph-delta.json``.
+    """
     if url.startswith("maildir:"):
         return MaildirMailbox(_local_path(url, "maildir:", base_dir, MAILBOX_SETTING))
+    if url.startswith("graph:"):
+        from mailbot.mail.graph_delta import FileDeltaStore
+        from mailbot.mail.graph_mailbox import GraphMailbox
+
+        user, folder = parse_graph_url(url, MAILBOX_SETTING)
+        access = _need_graph(graph)
+        store = delta_store if delta_store is not None else FileDeltaStore(
+            base_dir / "var" / "graph-delta.json")
+        return GraphMailbox(access.client(), user, folder or "Inbox", store=store)
     parts = parse_server_url(url, MAILBOX_SETTING, _IMAP)
     if not parts.user:
         raise ConfigError(MAILBOX_SETTING, "an IMAP URL needs the user name: imaps://USER@HOST")
@@ -91,10 +115,18 @@ def open_sender(
     base_dir: Path,
     ca_file: str | None = None,
     token_provider: TokenSource | None = None,
+    graph: GraphAccess | None = None,
 ) -> Sender:
     """The sender ``outbound.url`` names (SMTP connects on the first send)."""
     if url.startswith("outbox:"):
         return OutboxFolderSender(_local_path(url, "outbox:", base_dir, OUTBOUND_SETTING))
+    if url.startswith("graph:"):
+        from mailbot.mail.graph_sender import GraphSender
+
+        user, folder = parse_graph_url(url, OUTBOUND_SETTING)
+        if folder:
+            raise ConfigError(OUTBOUND_SETTING, "a Graph sender URL has no folder: graph://USER")
+        return GraphSender(_need_graph(graph).client(), user)
     parts = parse_server_url(url, OUTBOUND_SETTING, _SMTP)
     if parts.path.strip("/"):
         raise ConfigError(OUTBOUND_SETTING, "an SMTP URL has no path: smtps://[USER@]HOST[:PORT]")
@@ -135,6 +167,32 @@ def parse_server_url(url: str, setting: str, schemes: Mapping[str, tuple[str, in
         )
     user = unquote(split.username) if split.username else None
     return ServerUrl(split.scheme, user, host, _port(split, setting), unquote(split.path))
+
+
+def parse_graph_url(url: str, setting: str) -> tuple[str, str]:
+    """``graph://cscp%40example.org/Inbox`` -> (``cscp@example.org``, ``Inbox``).
+
+    The user is the mailbox's address (user principal name) or its object id; ``@``
+    may be written as ``%40`` or plainly.
+    """
+    split = _split(url, setting, "graph://USER/FOLDER")
+    if split.scheme != "graph":
+        raise ConfigError(setting, "unknown scheme; use graph://USER/FOLDER")
+    if split.query or split.fragment:
+        raise ConfigError(setting, "the URL may not have a ?query or #fragment")
+    if split.password is not None:
+        raise ConfigError(setting, "a graph:// URL carries no password: set m365.client_secret")
+    user = unquote(split.netloc).strip()
+    if not user or "/" in user or ":" in user or ("@" not in user and not _GUID.match(user)):
+        raise ConfigError(setting, "name the mailbox: graph://cscp%40example.org/Inbox")
+    return user, unquote(split.path).strip("/")
+
+
+def _need_graph(graph: GraphAccess | None) -> GraphAccess:
+    if graph is None:
+        raise ConfigError("m365.tenant_id", "a graph:// mailbox or sender signs in as an app: set "
+                          "m365.tenant_id, m365.client_id and a client secret or certificate")
+    return graph
 
 
 def is_loopback(host: str) -> bool:

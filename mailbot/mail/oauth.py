@@ -16,9 +16,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
-from mailbot.errors import MailbotError
+from mailbot.errors import ConfigError, MailbotError
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +197,28 @@ def _token_from(result: dict[str, Any]) -> AccessToken:
     code = str(result.get("error", "unknown_error"))
     temporary = code not in _PERMANENT_ERRORS
     raise TokenError(f"the token endpoint refused: {code}", temporary=temporary)
+
+
+def load_m365_credential(secret: str | None, certificate_file: Path | None) -> str | dict[str, str]:
+    """The client secret, or MSAL's certificate form (private key + SHA-1 thumbprint).
+
+    One rule for IMAP/SMTP (XOAUTH2) and Graph: a secret wins over a certificate.
+    """
+    if secret:
+        return secret
+    if certificate_file is None:
+        raise ConfigError("MAILBOT_M365_CLIENT_SECRET", "set a client secret or a certificate file")
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    try:
+        pem = certificate_file.read_bytes()
+        cert = x509.load_pem_x509_certificate(pem)
+    except (OSError, ValueError) as exc:
+        raise ConfigError("MAILBOT_M365_CERTIFICATE_FILE",
+                          "cannot read a PEM certificate and private key from the file") from exc
+    return {"private_key": pem.decode("ascii"),
+            "thumbprint": cert.fingerprint(hashes.SHA1()).hex()}  # noqa: S303 - MSAL's format
 
 
 def microsoft_token_provider(

@@ -1,4 +1,4 @@
-"""Bytes to an ``InboundMessage``: decoded headers, body text, attachments, auth verdict.
+"""Bytes to an ``InboundMessage``: decoded headers, body text, attachments, sender check.
 
 Real mail is broken in every way (bad encodings, missing headers, malformed MIME), so
 every accessor here falls back to a safe empty value instead of raising: a message that
@@ -10,11 +10,13 @@ of the message (issue 13):
 - the header block is cut to ``MAX_HEADER_FIELDS`` fields, each value to
   ``MAX_HEADER_CHARS`` (References keeps its tail, where the newest ids are), and the
   headers are read once, in one pass;
-- addresses are parsed only from a value shorter than ``MAX_ADDRESS_CHARS`` (CPython's
-  address parser is quadratic or worse on comments), with the legacy parser;
+- the From is parsed (``authresults.strict_single_sender``: both of CPython's address
+  parsers must find the same one address) only when shorter than
+  ``authresults.MAX_FROM_LENGTH`` (1 KB), as the parsers are quadratic on comments;
 - MIME is walked without recursion, at most ``MAX_MIME_DEPTH`` deep and
-  ``MAX_MIME_PARTS`` parts; at most ``MAX_IDS`` ids and ``MAX_CASE_TAGS`` case tags are
-  kept; HTML is read by a real HTML parser (lxml), never by regular expressions;
+  ``MAX_MIME_PARTS`` parts; at most ``MAX_IDS`` ids (``MAX_REFERENCES`` in References:
+  the thread's root and the newest, so a reply still threads) and ``MAX_CASE_TAGS`` case
+  tags are kept; HTML is read by a real HTML parser (lxml), never by regular expressions;
 - subjects, header values and file names leave with control characters replaced
   (``safetext``), and content types are well formed and short, so every value fits
   its column on PostgreSQL and is harmless on a terminal.
@@ -32,9 +34,11 @@ from email._policybase import Compat32
 from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import BytesParser
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
 
 from mailbot.forms.sniff import sniff as sniff_kind
+from mailbot.mail.authresults import SenderAuth, message_sender_auth
 from mailbot.safetext import (
     clean_content_type,
     clean_filename,
@@ -43,7 +47,6 @@ from mailbot.safetext import (
     unsurrogate,
 )
 
-_ADDR = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _MSGID = re.compile(r"<[^<>\s]+>")
 _MSGID_BYTES = re.compile(rb"<[^<>\s]{1,500}>")
 _ID_HEADERS = (b"message-id", b"in-reply-to", b"references")
@@ -56,8 +59,6 @@ MAX_HEADER_FIELDS = 1000
 MAX_HEADER_BYTES = 512 * 1024
 #: Characters of one header value kept.
 MAX_HEADER_CHARS = 8192
-#: An address header longer than this is not parsed: it has no usable address.
-MAX_ADDRESS_CHARS = 2048
 #: Characters of the subject kept.
 MAX_SUBJECT_CHARS = 1000
 #: Multipart nesting and leaf parts read.
@@ -65,6 +66,8 @@ MAX_MIME_DEPTH = 10
 MAX_MIME_PARTS = 100
 #: Message ids (In-Reply-To, References) and case tags (subject) kept per message.
 MAX_IDS = 10
+#: References kept: the root and the newest, as many as our own replies carry.
+MAX_REFERENCES = 40
 MAX_CASE_TAGS = 10
 #: Boundary lines, and lines times boundary lines, beyond which MIME is not followed.
 MAX_DELIMITERS = 2000
@@ -94,7 +97,9 @@ class InboundMessage:
     raw: bytes
     message_id: str | None
     subject: str
-    sender: str | None  # lower-case bare address from From
+    #: The one address in the one From header, lower-case; None when that is in doubt
+    #: (several addresses, parsers disagreeing: ``authresults.strict_single_sender``).
+    sender: str | None
     date: datetime | None
     in_reply_to: list[str]
     references: list[str]
@@ -103,8 +108,8 @@ class InboundMessage:
     headers: dict[str, list[str]]
     text: str
     attachments: list[InboundAttachment] = field(default_factory=list)
-    #: ``pass``/``fail``/``none``/... from our own MTA's Authentication-Results, else None.
-    dmarc: str | None = None
+    #: What our own receiving side said about the sender (``mail.sender_auth``).
+    auth: SenderAuth = field(default_factory=lambda: SenderAuth("none"))
     defects: int = 0
     #: ``COC-YYYY-NNNN`` tags in the subject, upper case, first ``MAX_CASE_TAGS`` distinct.
     case_tags: list[str] = field(default_factory=list)
@@ -165,7 +170,7 @@ def _split_head(raw: bytes) -> tuple[bytes, bytes, int]:
             key = name.strip().lower()
             if key in _ID_HEADERS:  # keep the ids, drop the comments around them
                 ids = _MSGID_BYTES.findall(field_bytes)
-                ids = ids[-MAX_IDS:] if key == b"references" else ids[:MAX_IDS]
+                ids = _root_and_newest(ids) if key == b"references" else ids[:MAX_IDS]
                 field_bytes = name + b": " + b" ".join(ids)
             else:
                 field_bytes = field_bytes[:MAX_HEADER_CHARS]
@@ -177,6 +182,11 @@ def _split_head(raw: bytes) -> tuple[bytes, bytes, int]:
         size += len(field_bytes)
     cut += max(0, len(fields) - MAX_HEADER_FIELDS)
     return b"".join(kept).rstrip(b"\r\n"), rest, max(cut, 1)
+
+
+def _root_and_newest(ids: list[Any]) -> list[Any]:
+    """A References list cut to ``MAX_REFERENCES``: the thread's first id and the newest."""
+    return ids if len(ids) <= MAX_REFERENCES else [ids[0], *ids[-(MAX_REFERENCES - 1):]]
 
 
 def _tangled(raw: bytes) -> bool:
@@ -216,20 +226,6 @@ def _raw_first(msg: Message, name: str) -> str | None:
     return None
 
 
-def _bare_address(value: str | None) -> str | None:
-    if not value or len(value) > MAX_ADDRESS_CHARS:
-        return None
-    try:
-        pairs = getaddresses([clean_line(value)])  # clean_line: no surrogates, no controls
-    except Exception:  # noqa: BLE001 - unparseable From: treated as no usable sender
-        return None
-    for _name, addr in pairs:
-        addr = addr.strip().lower()
-        if _ADDR.match(addr):
-            return addr
-    return None
-
-
 def _date(value: str | None) -> datetime | None:
     if not value:
         return None
@@ -259,22 +255,6 @@ def case_tags(subject: str) -> list[str]:
             if len(found) == MAX_CASE_TAGS:
                 break
     return found
-
-
-def dmarc_verdict(values: list[str], trusted: str | None) -> str | None:
-    """The DMARC result from the first Authentication-Results our own MTA wrote.
-
-    Headers from anyone else are ignored: a sender can write any verdict it likes.
-    """
-    if not trusted:
-        return None
-    for value in values:
-        authserv = value.split(";", 1)[0].strip().split()
-        if not authserv or authserv[0].lower() != trusted.lower():
-            continue
-        match = re.search(r"\bdmarc\s*=\s*([a-z]+)", value, re.IGNORECASE)
-        return match.group(1).lower() if match else "none"
-    return None
 
 
 def _part_text(part: Message) -> str:
@@ -407,15 +387,37 @@ def unreadable(raw: bytes) -> InboundMessage:
                           content_type="text/plain", headers={}, text="", defects=1)
 
 
-def read_message(raw: bytes, *, trusted_authserv_id: str | None = None) -> InboundMessage:
-    """Parse raw RFC 5322 bytes; never raises for malformed input."""
+def auth_from_json(data: dict[str, Any]) -> SenderAuth:
+    """A sender check sent as JSON (``dataclasses.asdict``), every field type-checked."""
+    flags = {name: data[name] for name in ("aligned", "internal", "authenticated", "quarantine")}
+    texts = {name: data[name] for name in ("dmarc", "compauth", "dmarc_policy")}
+    if not all(isinstance(value, bool) for value in flags.values()) or not all(
+            value is None or isinstance(value, str) for value in texts.values()):
+        raise ValueError("auth")
+    return SenderAuth(mode=str(data["mode"]), reason=str(data["reason"]), **texts, **flags)
+
+
+def read_message(raw: bytes, *, sender_auth: str = "none", trusted_authserv_id: str | None = None,
+                 sender_auth_tenant_id: str | None = None) -> InboundMessage:
+    """Parse raw RFC 5322 bytes; never raises for malformed input.
+
+    ``sender_auth`` (``authserv-id``, ``exchange-online``, ``none``) and the two ids are
+    the ``mail.*`` settings that say which Authentication-Results to believe.
+    """
     try:
-        return _read(raw, trusted_authserv_id)
+        return _read(raw, _AuthRule(sender_auth, trusted_authserv_id, sender_auth_tenant_id))
     except Exception:  # noqa: BLE001 - a parser bug must not lose the message
         return unreadable(raw)
 
 
-def _read(raw: bytes, trusted_authserv_id: str | None) -> InboundMessage:
+@dataclass(frozen=True)
+class _AuthRule:
+    mode: str
+    trusted_authserv_id: str | None
+    tenant_id: str | None
+
+
+def _read(raw: bytes, rule: _AuthRule) -> InboundMessage:
     head, rest, cut = _split_head(raw)
     source = head + rest if cut else raw
     tangled = _tangled(source)
@@ -425,6 +427,9 @@ def _read(raw: bytes, trusted_authserv_id: str | None) -> InboundMessage:
         tangled = True
         msg = BytesParser(policy=_POLICY).parsebytes(source, headersonly=True)
     headers = _headers(msg)
+    sender, auth = message_sender_auth(msg, mode=rule.mode,
+                                       trusted_authserv_id=rule.trusted_authserv_id,
+                                       tenant_id=rule.tenant_id)
 
     def first(name: str) -> str | None:
         values = headers.get(name)
@@ -444,16 +449,16 @@ def _read(raw: bytes, trusted_authserv_id: str | None) -> InboundMessage:
         raw=raw,
         message_id=message_ids[0] if message_ids else None,
         subject=subject,
-        sender=_bare_address(_raw_first(msg, "from")),
+        sender=sender,
         date=_date(first("date")),
         in_reply_to=_message_ids(first("in-reply-to"))[:MAX_IDS],
-        references=references[-MAX_IDS:],
+        references=_root_and_newest(references),
         return_path=return_path,
         content_type=ctype_of(msg),
         headers=headers,
         text=text,
         attachments=attachments,
-        dmarc=dmarc_verdict(headers.get("authentication-results", []), trusted_authserv_id),
+        auth=auth,
         defects=len(getattr(msg, "defects", [])) + cut + mime_defects,
         case_tags=case_tags(subject),
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from mailbot.errors import TemporarySendError
+from mailbot.mail.thread_headers import outbound_bytes
 
 
 class Sender(Protocol):
@@ -47,7 +48,8 @@ class OutboxFolderSender:
             self.folder.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
             with os.fdopen(fd, "wb") as handle:
-                handle.write(message.as_bytes())
+                # msg-ids and Thread-Index are never encoded, even in a re-parsed message
+                handle.write(outbound_bytes(message))
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, self.folder / name)

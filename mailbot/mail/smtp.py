@@ -23,6 +23,7 @@ from typing import Literal
 
 from mailbot.errors import PermanentSendError, SendError, TemporarySendError
 from mailbot.mail.oauth import TokenError, TokenSource, xoauth2_string
+from mailbot.mail.thread_headers import with_outbound_policy
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,8 @@ class SmtpSender:
 
     def send(self, message: EmailMessage) -> None:
         sender, recipients = envelope(message)
-        outgoing = _without_bcc(message)
+        # smtplib serialises with the message's policy: ours never encodes msg-ids
+        outgoing = with_outbound_policy(_without_bcc(message))
         try:
             conn = self._connection()
             refused = conn.send_message(outgoing, sender, recipients)

@@ -2,8 +2,10 @@
 
 Every reply follows INTERFACE.md's conventions: its own subject with the case tags (the
 inbound subject and body are never quoted: they often name the child), addressed only
-to the sender of the message it answers, threaded with In-Reply-To/References, and
-marked ``Auto-Submitted: auto-replied`` so other robots do not answer it.
+to the sender of the message it answers, threaded with In-Reply-To/References (msg-ids
+never encoded, whatever their length) and Outlook's Thread-Index/Thread-Topic
+(``mailbot.mail.thread_headers``), and marked ``Auto-Submitted: auto-replied`` so other
+robots do not answer it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from email.utils import format_datetime, formataddr
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from mailbot.mail.thread_headers import set_thread_headers
 
 BOT_NAME = "CSCP referrals"
 
@@ -45,8 +49,13 @@ def render(env: Environment, template: str, subject: str, **context: Any) -> Ren
 
 
 def make_message_id(kind: str, refs: list[str], now: datetime, domain: str) -> str:
-    """Stable once made: it is stored with the outbox row and reused on every resend."""
-    stem = ".".join([kind, *refs, now.strftime("%Y%m%dT%H%M%SZ"), secrets.token_hex(4)])
+    """Stable once made: it is stored with the outbox row and reused on every resend.
+
+    At most three references are named (a reply about fifteen cases would otherwise make
+    an id longer than the outbox column); the outbox row keeps them all.
+    """
+    words = [*refs[:3], f"and{len(refs) - 3}more"] if len(refs) > 3 else refs
+    stem = ".".join([kind, *words, now.strftime("%Y%m%dT%H%M%SZ"), secrets.token_hex(4)])
     return f"<{stem}@{domain}>"
 
 
@@ -57,16 +66,17 @@ def tag_subject(refs: list[str], text: str) -> str:
 
 def compose(*, rendered: Rendered, sender: str, recipient: str, message_id: str,
             date: datetime, in_reply_to: str | None = None,
-            references: list[str] | None = None, auto: str = "auto-replied") -> EmailMessage:
+            references: list[str] | None = None, thread_index: str | None = None,
+            auto: str = "auto-replied") -> EmailMessage:
+    """The finished message. ``in_reply_to``/``references``/``thread_index`` are the
+    Message-ID, References and Thread-Index of the message this one follows."""
     msg = EmailMessage()
     msg["From"] = formataddr((BOT_NAME, sender))
     msg["To"] = recipient
-    msg["Subject"] = rendered.subject
+    msg["Subject"] = rendered.subject  # before the thread headers: Thread-Topic comes from it
     msg["Date"] = format_datetime(date)
-    msg["Message-ID"] = message_id
-    if in_reply_to:
-        msg["In-Reply-To"] = in_reply_to
-        msg["References"] = " ".join([*(references or []), in_reply_to][-10:])
+    set_thread_headers(msg, message_id=message_id, date=date, in_reply_to=in_reply_to,
+                       references=references or [], parent_thread_index=thread_index)
     msg["Auto-Submitted"] = auto
     msg["X-Auto-Response-Suppress"] = "All"
     msg["Precedence"] = "bulk" if auto == "auto-generated" else "auto_reply"

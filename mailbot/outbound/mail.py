@@ -12,11 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.parser import BytesParser
 from typing import Any, Literal
 
 from jinja2 import Environment
+from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
+from mailbot.mail.thread_headers import OUTBOUND_POLICY, msg_ids
 from mailbot.outbound import outbox
 from mailbot.outbound.compose import compose, make_message_id, render, tag_subject
 from mailbot.store.models import Outbox
@@ -45,10 +48,12 @@ KINDS: dict[MailKind, KindRules] = {
 
 @dataclass(frozen=True)
 class Thread:
-    """The message this mail follows: for In-Reply-To and References."""
+    """The message this mail follows: its Message-ID, References and Thread-Index, from
+    which ours get In-Reply-To, References and a Thread-Index continuing its own."""
 
     message_id: str
     references: tuple[str, ...] = ()
+    thread_index: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,31 @@ class OutboundMail:
     attachments: Sequence[Attachment] = ()
 
 
+def sent_thread(session: Session, vault: Vault, row: Outbox) -> Thread:
+    """A message the bot queued, as a ``Thread`` to follow: a reminder or a notice then
+    carries the whole conversation (the referrer's ids and ours) and its Thread-Index."""
+    stored = BytesParser(policy=OUTBOUND_POLICY).parsebytes(
+        vault.open(session, row, "message_enc"), headersonly=True)
+    return Thread(row.message_id, tuple(msg_ids([str(stored.get("References") or "")])),
+                  str(stored.get("Thread-Index") or "") or None)
+
+
+def last_reply_thread(session: Session, vault: Vault, ref: str, recipient: str) -> Thread | None:
+    """The newest reply the bot queued to ``recipient`` about case ``ref``, to follow.
+
+    Only mail to the same person: another person's conversation is not theirs to see.
+    """
+    # Narrowed in the database on the JSON list's text, then checked exactly here.
+    tagged = cast(Outbox.case_refs, String).like(f'%"{ref}"%')
+    rows = session.scalars(select(Outbox).where(Outbox.kind == "reply", tagged)
+                           .order_by(Outbox.created_at.desc()))
+    for row in rows:
+        if ref in (row.case_refs or []) and \
+                vault.open_text(session, row, "recipient_enc").lower() == recipient.lower():
+            return sent_thread(session, vault, row)
+    return None
+
+
 class Outbound:
     def __init__(self, env: Environment, vault: Vault, *, sender: str, domain: str,
                  urgent_contact: str) -> None:
@@ -100,7 +130,8 @@ class Outbound:
                         message_id=make_message_id(mail.kind, id_words, now, self.domain),
                         date=now, auto=rules.auto,
                         in_reply_to=mail.follows.message_id if mail.follows else None,
-                        references=list(mail.follows.references) if mail.follows else None)
+                        references=list(mail.follows.references) if mail.follows else None,
+                        thread_index=mail.follows.thread_index if mail.follows else None)
         for item in mail.attachments:
             email.add_attachment(item.data, maintype=item.maintype, subtype=item.subtype,
                                  filename=item.filename)

@@ -13,7 +13,6 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 
@@ -24,6 +23,7 @@ from mailbot.clock import Clock
 from mailbot.errors import PermanentSendError, TemporarySendError
 from mailbot.logs import redact
 from mailbot.mail.sender import Sender
+from mailbot.mail.thread_headers import OUTBOUND_POLICY, outbound_bytes
 from mailbot.store.db import Database
 from mailbot.store.models import Outbox
 from mailbot.store.vault import Vault
@@ -43,7 +43,7 @@ def queue(session: Session, vault: Vault, now: datetime, message: EmailMessage, 
                  key_id=key_id, subject=str(message["Subject"]), in_reply_to=in_reply_to,
                  state="queued", attempts=0, next_attempt_at=now, created_at=now)
     row.recipient_enc = vault.seal_text(session, row, "recipient_enc", recipient)
-    row.message_enc = vault.seal(session, row, "message_enc", message.as_bytes())
+    row.message_enc = vault.seal(session, row, "message_enc", outbound_bytes(message))
     session.add(row)
     return row
 
@@ -87,8 +87,10 @@ class Drainer:
             row.attempts += 1
             row.next_attempt_at = now
             raw = self.vault.open(session, row, "message_enc")
-            message = BytesParser(policy=policy.default).parsebytes(raw)
-            assert isinstance(message, EmailMessage)  # policy.default makes EmailMessage
+            # Parsed with the policy that writes msg-ids and Thread-Index unencoded, so
+            # every sender serialises the stored bytes as they were fixed when queued.
+            message = BytesParser(policy=OUTBOUND_POLICY).parsebytes(raw)
+            assert isinstance(message, EmailMessage)  # an EmailPolicy makes EmailMessage
             return row.id, message
 
     def drain(self, limit: int = 1000) -> DrainResult:

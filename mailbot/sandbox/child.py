@@ -9,6 +9,7 @@ tests), ``test`` (deliberate misbehaviour, for tests).
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import json
 import os
 import resource
@@ -134,13 +135,15 @@ def _message_job(request: dict[str, Any], raw: bytes) -> tuple[dict[str, Any], l
     from mailbot.mail.reader import read_message
 
     _arm_cpu(float(request["cpu_seconds"]))
-    msg = read_message(raw, trusted_authserv_id=request.get("trusted_authserv_id"))
+    msg = read_message(raw, sender_auth=str(request.get("sender_auth") or "none"),
+                       trusted_authserv_id=request.get("trusted_authserv_id"),
+                       sender_auth_tenant_id=request.get("sender_auth_tenant_id"))
     fields = {
         "message_id": msg.message_id, "subject": msg.subject, "sender": msg.sender,
         "date": msg.date.isoformat() if msg.date is not None else None,
         "in_reply_to": msg.in_reply_to, "references": msg.references,
         "return_path": msg.return_path, "content_type": msg.content_type,
-        "headers": msg.headers, "text": msg.text, "dmarc": msg.dmarc,
+        "headers": msg.headers, "text": msg.text, "auth": dataclasses.asdict(msg.auth),
         "defects": msg.defects, "case_tags": msg.case_tags,
         "attachments": [{"filename": a.filename, "content_type": a.content_type,
                          "sniffed": a.sniffed, "inline": a.inline} for a in msg.attachments],

@@ -267,8 +267,9 @@ class AttachmentSandbox:
                 return breach.limit
             return None
 
-    def read_message(self, raw: bytes, *, trusted_authserv_id: str | None = None
-                     ) -> InboundMessage:
+    def read_message(self, raw: bytes, *, sender_auth: str = "none",
+                     trusted_authserv_id: str | None = None,
+                     sender_auth_tenant_id: str | None = None) -> InboundMessage:
         """``mail.reader.read_message`` in the child: the bot never parses hostile MIME
         itself, and holds only the raw message and the attachments' bytes (a 25 MB
         attachment costs it about 60 MB instead of about 190 MB).  A message the child
@@ -279,7 +280,8 @@ class AttachmentSandbox:
         with self._lock:
             self.last_breach = None
             request = {"op": "message", "cpu_seconds": self.limits.cpu_seconds,
-                       "trusted_authserv_id": trusted_authserv_id}
+                       "sender_auth": sender_auth, "trusted_authserv_id": trusted_authserv_id,
+                       "sender_auth_tenant_id": sender_auth_tenant_id}
             try:
                 answer, blobs = self._exchange(request, [raw], time.monotonic()
                                                + self.limits.wall_seconds, len(raw) + 1024)
@@ -375,7 +377,7 @@ def _message_from(data: dict[str, Any], raw: bytes, blobs: list[bytes]) -> Inbou
     """An InboundMessage from the child's answer, every field checked for its type."""
     from datetime import datetime
 
-    from mailbot.mail.reader import InboundAttachment, InboundMessage
+    from mailbot.mail.reader import InboundAttachment, InboundMessage, auth_from_json
 
     headers = data["headers"]
     if not isinstance(headers, dict):
@@ -392,7 +394,7 @@ def _message_from(data: dict[str, Any], raw: bytes, blobs: list[bytes]) -> Inbou
         in_reply_to=_strings(data["in_reply_to"]), references=_strings(data["references"]),
         return_path=_optional(data["return_path"]), content_type=str(data["content_type"]),
         headers={str(k): _strings(v) for k, v in headers.items()}, text=str(data["text"]),
-        attachments=attachments, dmarc=_optional(data["dmarc"]),
+        attachments=attachments, auth=auth_from_json(data["auth"]),
         defects=int(data["defects"]), case_tags=_strings(data["case_tags"]))
 
 

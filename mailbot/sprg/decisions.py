@@ -19,7 +19,7 @@ from mailbot.cases import store as case_store
 from mailbot.cases.status import CaseStatus
 from mailbot.clock import uk_date
 from mailbot.errors import UsageError
-from mailbot.outbound.mail import Outbound, OutboundMail
+from mailbot.outbound.mail import Outbound, OutboundMail, last_reply_thread
 from mailbot.sprg.decision_form import get, yes_no
 from mailbot.store.audit import audit
 from mailbot.store.models import Case, Decision
@@ -107,6 +107,7 @@ def _notify_referrer(session: Session, vault: Vault, outbound: Outbound, now: da
     outbound.queue(session, now, OutboundMail(
         kind="decision", template="sprg_decision_notice", subject="SPRG decision",
         recipient=recipient, refs=[case.ref], key_id=case.key_id,
+        follows=last_reply_thread(session, vault, case.ref, recipient),
         context={"ref": case.ref, "meeting": uk_date(get(decision, "sprg.meeting_date")),
                  "single": yes_no(get(decision, "outcome.single_agency.decision")),
                  "multi": yes_no(get(decision, "outcome.multi_agency.decision"))}))

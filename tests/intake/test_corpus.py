@@ -132,3 +132,8 @@ def test_peer_mail_never_crashes_and_never_answers_automatic_mail(
     answered = {str(m.get("In-Reply-To", "")).strip() for m in outbox_messages(app)}
     for row in auto:
         assert row["message_id"] not in answered
+    # Issue 11 part 4: scripts, pictures, spreadsheets and damaged PDFs sent with nothing
+    # about a referral are general correspondence; before, 4 of them were told "your
+    # attachment looks damaged, please send the form again".
+    assert [r["reason"] for r in rows if r["action"] == "reject_attachment"] == []
+    assert [m for m in outbox_messages(app) if "could not be opened" in str(m["Subject"])] == []

@@ -72,7 +72,7 @@ def decision_form() -> AttachmentVerdict:
 
 
 def message(subject: str = "Case of concern referral", *, sender: str = REFERRER,
-            body: str = "Please find the referral attached.", attach: bool = False,
+            body: str = "Please find the referral attached.", attach: bool | str = False,
             auth: str | None = None, **headers: str) -> InboundMessage:
     msg = EmailMessage()
     msg["From"] = sender
@@ -87,8 +87,21 @@ def message(subject: str = "Case of concern referral", *, sender: str = REFERRER
     msg.set_content(body)
     if attach:
         msg.add_attachment(b"PK\x03\x04 not really", maintype="application",
-                           subtype="octet-stream", filename="form.docx")
-    return read_message(msg.as_bytes(), trusted_authserv_id=TRUSTED)
+                           subtype="octet-stream",
+                           filename=attach if isinstance(attach, str) else "form.docx")
+    return read_message(msg.as_bytes(), sender_auth="authserv-id", trusted_authserv_id=TRUSTED)
+
+
+def everything(msg: InboundMessage, ctx: HandlerContext) -> Outcome:
+    """The default handlers in order, as the pipeline asks them."""
+    return decide(default_handlers(), msg, ctx)
+
+
+def other_file(name: str, kind: str = "not_form") -> AttachmentVerdict:
+    """An attachment that is not the form (or, ``reject``, one the bot cannot open)."""
+    reason = ("The attachment could not be opened: it looks damaged." if kind == "reject"
+              else "The attachment is not a document we read as a referral form.")
+    return AttachmentVerdict(name, kind, reason=reason)  # type: ignore[arg-type]
 
 
 CASE = CaseSummary("c1", "COC-2026-0001", CaseStatus.AWAITING_INFORMATION,
@@ -175,6 +188,34 @@ TABLE: list[tuple[str, Any, InboundMessage, HandlerContext, type[Outcome] | None
      context(), None, "", ""),
     ("general mail", handle_correspondence, message("Minutes", body="See you."), context(),
      Filed, "not_referral", "general correspondence"),
+    # The general mailbox: an attachment that is not a form, nothing about a referral.
+    ("a script, nothing about a referral", everything,
+     message("Build script", body="The script we talked about.", attach="deploy.rb"),
+     context(other_file("deploy.rb")), Filed, "not_referral", "general correspondence"),
+    ("a picture", everything, message("Photos from the away day", body="Enjoy!",
+                                      attach="IMG_0042.jpg"),
+     context(other_file("IMG_0042.jpg")), Filed, "not_referral", "general correspondence"),
+    ("a spreadsheet", everything, message("Training figures", body="Q3 attendance.",
+                                          attach="attendance.xlsx"),
+     context(other_file("attendance.xlsx")), Filed, "not_referral", "general correspondence"),
+    ("minutes (a Word document, not the form)", everything,
+     message("Board minutes", body="Draft minutes for comment.", attach="minutes.docx"),
+     context(other_file("minutes.docx")), Filed, "not_referral", "general correspondence"),
+    ("a damaged PDF, nothing about a referral", everything,
+     message("Newsletter", body="This month's newsletter.", attach="information.pdf"),
+     context(other_file("information.pdf", "reject")), Filed, "not_referral",
+     "general correspondence"),
+    ("a damaged file named like the form", everything,
+     message("Sam", body="", attach="CoCForm_v2.docx"),
+     context(other_file("CoCForm_v2.docx", "reject")), Rejected, "reject_attachment",
+     "looks damaged"),
+    ("a damaged file, the message names a form", everything,
+     message("From Sam's school", body="Here is the form.", attach="scan1.pdf"),
+     context(other_file("scan1.pdf", "reject")), Rejected, "reject_attachment",
+     "looks damaged"),
+    ("a picture, about a referral: ask for the form", everything,
+     message("Referral", body="Photo of the referral.", attach="IMG_0043.jpg"),
+     context(other_file("IMG_0043.jpg")), NewCases, "request_missing", "ask for the form"),
     ("tagged reply from the referrer", handle_followup,
      message("Re: [COC-2026-0001] Referral received"), context(form(), cases=LOOKUP),
      FollowUp, "merge_followup", "carrying a form"),

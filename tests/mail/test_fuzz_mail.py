@@ -15,7 +15,13 @@ from helpers.fuzzing import fuzz_settings, mutated
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mailbot.mail.reader import MAX_CASE_TAGS, MAX_IDS, InboundMessage, read_message
+from mailbot.mail.reader import (
+    MAX_CASE_TAGS,
+    MAX_IDS,
+    MAX_REFERENCES,
+    InboundMessage,
+    read_message,
+)
 from mailbot.safetext import escape_controls
 
 #: A failing example's repr can be large; the failure, not that warning, is the news.
@@ -28,7 +34,7 @@ def safe(message: InboundMessage, seconds: float) -> None:
     assert seconds < 3
     assert escape_controls(message.subject) == message.subject
     assert len(message.content_type) <= 128
-    assert len(message.references) <= MAX_IDS and len(message.in_reply_to) <= MAX_IDS
+    assert len(message.references) <= MAX_REFERENCES and len(message.in_reply_to) <= MAX_IDS
     assert len(message.case_tags) <= MAX_CASE_TAGS
     for values in message.headers.values():
         assert all("\x00" not in v and escape_controls(v) == v for v in values)

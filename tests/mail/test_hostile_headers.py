@@ -14,7 +14,7 @@ from helpers import hostile
 
 from mailbot.mail.reader import (
     MAX_CASE_TAGS,
-    MAX_IDS,
+    MAX_REFERENCES,
     MAX_SUBJECT_CHARS,
     InboundMessage,
     message_id_of,
@@ -88,8 +88,9 @@ def test_subject_of_tags_and_60000_references_are_capped() -> None:
     assert seconds < SECONDS
     assert len(message.subject) <= MAX_SUBJECT_CHARS
     assert message.case_tags == ["COC-2026-0001"]
-    assert len(message.references) == MAX_IDS
+    assert len(message.references) == MAX_REFERENCES
     assert message.references[-1] == "<r59999@example.org>"  # the newest are kept
+    assert message.references[0] == "<r0@example.org>"  # and the root, so replies thread
 
 
 def test_at_most_ten_distinct_case_tags() -> None:

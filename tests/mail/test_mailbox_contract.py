@@ -1,4 +1,6 @@
-"""One contract, every mailbox backend: Maildir, and IMAP on a real (private) Dovecot.
+"""One contract, every mailbox backend: Maildir, IMAP on a real (private) Dovecot, and
+Microsoft Graph against the local stand-in (``helpers/fake_graph.py``, signing in with
+real MSAL at the fake Microsoft login).
 
 The IMAP backend runs twice: as the server offers it (MOVE, IDLE), and with MOVE and
 IDLE switched off, so the COPY + EXPUNGE and NOOP-polling paths meet the same contract.
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers.fake_graph import graph_mailbox_parts
 from helpers.servers import DovecotServer
 
 from mailbot.mail.imap import ImapMailbox, ImapSettings
@@ -75,12 +78,16 @@ def _imap_backend(server: DovecotServer, disabled: frozenset[str]) -> Backend:
         "maildir",
         pytest.param("imap", marks=pytest.mark.dovecot),
         pytest.param("imap-nomove-noidle", marks=pytest.mark.dovecot),
+        "graph",
     ]
 )
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     opened: list[Mailbox] = []
     if request.param == "maildir":
         made = _maildir_backend(tmp_path / "Maildir")
+    elif request.param == "graph":
+        made = Backend(*graph_mailbox_parts(request.getfixturevalue("fake_graph"),
+                                            request.getfixturevalue("token_endpoint")))
     else:
         server = request.getfixturevalue("dovecot_account")
         disabled = frozenset({"MOVE", "IDLE"}) if request.param.endswith("noidle") else frozenset()

@@ -1,4 +1,8 @@
-"""One contract, every sender: the file outbox and SMTP (a real aiosmtpd on loopback)."""
+"""One contract, every sender: the file outbox, SMTP (a real aiosmtpd on loopback) and
+Microsoft Graph's sendMail (the local stand-in, ``helpers/fake_graph.py``).
+
+The relay-specific failures (4xx, 5xx, unreachable) are at the end for SMTP; Graph's
+(429, 5xx, a refused message, unreachable) are in ``test_graph_contract.py``."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from helpers.fake_graph import graph_sender_parts
 from helpers.servers import SmtpServer
 
 from mailbot.errors import PermanentSendError, TemporarySendError
@@ -39,9 +44,12 @@ def _parse(raw: bytes) -> EmailMessage:
     return email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[return-value]
 
 
-@pytest.fixture(params=["outbox", "smtp"])
+@pytest.fixture(params=["outbox", "smtp", "graph"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SenderBackend]:
-    if request.param == "outbox":
+    if request.param == "graph":
+        sender, delivered = graph_sender_parts(request.getfixturevalue("fake_graph"),
+                                               request.getfixturevalue("token_endpoint"))
+    elif request.param == "outbox":
         folder = tmp_path / "outbox"
         sender: Sender = OutboxFolderSender(folder)
 

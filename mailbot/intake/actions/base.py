@@ -57,7 +57,8 @@ class ActionContext:
         msg = self.message
         if not msg.sender:
             return
-        follows = Thread(msg.message_id, tuple(msg.references)) if msg.message_id else None
+        follows = Thread(msg.message_id, tuple(msg.references), msg.header("thread-index")) \
+            if msg.message_id else None
         self.outbound.queue(self.session, self.now, OutboundMail(
             kind="reply", template=template, subject=subject, recipient=msg.sender,
             refs=refs, context=context, follows=follows, key_id=key_id,

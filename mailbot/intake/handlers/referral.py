@@ -1,4 +1,11 @@
-"""New referrals: a COC form attached, or plainly about a referral without one."""
+"""New referrals: a COC form attached, or plainly about a referral without one.
+
+The CSCP address is also the partnership's general mailbox: minutes, spreadsheets,
+pictures and scripts arrive there too. An attachment the bot cannot open is answered
+("it looks damaged, please send the form again") only when something says it is meant
+to be the form: the message is about a referral, or mentions a form, or the file's name
+does. Otherwise it is general correspondence (``not_referral``), filed in Other.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +24,12 @@ _ABOUT_REFERRAL = re.compile(
 #: "Please find attached" with nothing attached: the form was forgotten.
 _ATTACHED = re.compile(r"\b(please )?(find|see) (the )?attached\b|\battached (is|please find)",
                        re.IGNORECASE)
-#: Attachments that could be a form: a bad one of these is worth a plain-words reply.
-_DOCUMENT_KINDS = {"docx", "pdf", "zip", "ole", "odt", "rtf"}
+#: A message that mentions a form (``about_referral`` covers the rest of its words).
+_FORM_WORD = re.compile(r"\bforms?\b", re.IGNORECASE)
+#: A file named like the form: ``COC form.docx``, ``CoCForm_v2.pdf``, ``referral.docx``
+#: (not ``information.pdf``, ``platform.xlsx`` or ``performance.docx``).
+_FORM_NAME = re.compile(r"coc|concern|referr|(?<!in)(?<!plat)(?<!per)(?<!trans)(?<!uni)form",
+                        re.IGNORECASE)
 
 
 def about_referral(msg: InboundMessage) -> bool:
@@ -28,8 +39,11 @@ def about_referral(msg: InboundMessage) -> bool:
     return not msg.attachments and bool(_ATTACHED.search(text))
 
 
-def _could_be_form(msg: InboundMessage) -> bool:
-    return about_referral(msg) or any(a.sniffed in _DOCUMENT_KINDS for a in msg.attachments)
+def meant_as_form(msg: InboundMessage, rejected: list[AttachmentVerdict]) -> bool:
+    """Whether an attachment the bot could not open is meant to be the form."""
+    if about_referral(msg) or _FORM_WORD.search(msg.subject + "\n" + msg.text[:5000]):
+        return True
+    return any(_FORM_NAME.search(v.filename) for v in rejected)
 
 
 def still_missing(msg: InboundMessage, ctx: HandlerContext, forms: list[AttachmentVerdict]
@@ -61,8 +75,9 @@ def handle_referral(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None:
             alert="A referral form arrived that cannot be read automatically (for example a "
                   "scan). Please open the case, read the attached form and enter it; the "
                   "referrer has been told a person will do this.")
-    if any(v.kind == "reject" for v in verdicts) and _could_be_form(msg):
-        reasons = "; ".join(dict.fromkeys(v.reason or "" for v in verdicts if v.kind == "reject"))
+    rejected = [v for v in verdicts if v.kind == "reject"]
+    if rejected and meant_as_form(msg, rejected):
+        reasons = "; ".join(dict.fromkeys(v.reason or "" for v in rejected))
         return Rejected(action="reject_attachment", reason=f"attachment not opened: {reasons}",
                         verdicts=verdicts)
     if about_referral(msg):

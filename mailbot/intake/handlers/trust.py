@@ -1,4 +1,9 @@
-"""Untrusted senders: our own MX recorded a DMARC failure for the From domain."""
+"""Untrusted senders: our own receiving side recorded a DMARC (or Exchange Online
+compauth) failure for the From domain, or the From names no single sender.
+
+Which Authentication-Results header counts is ``mail.sender_auth``'s rule, applied by
+the reader (``mailbot.mail.authresults``); this handler only acts on its verdict.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,11 @@ from mailbot.mail.reader import InboundMessage
 def handle_untrusted(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None:
     if ctx.trusted:
         return None
-    if msg.dmarc == "fail":
+    if msg.auth.quarantine:
+        # The reason names results and policies only, never an address or a domain.
         return Held(
             action="quarantine",
-            reason="our mail server recorded dmarc=fail for the sender's domain: possibly "
-                   "spoofed; held for a person, no automatic reply",
+            reason=f"{msg.auth.reason}; held for a person, no automatic reply",
             alert="We could not confirm that this message really came from the address it "
                   "shows (it failed the sender check at our mail server, DMARC), so it has not "
                   "been answered. Please check it under Held messages before releasing it.",
