@@ -14,11 +14,11 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from email.headerregistry import Address
 from pathlib import Path
 from typing import Any
 
 from mailbot.errors import ConfigError
+from mailbot.settings_values import MISSING, coerce, raw_value, toml_lookup
 
 DEFAULT_URGENT = (
     "If a child is at immediate risk of harm, call 999. "
@@ -231,110 +231,6 @@ class Settings:
         return self.base_dir / "var"
 
 
-def _toml_lookup(data: Mapping[str, Any], dotted: str) -> Any:
-    node: Any = data
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return _MISSING
-        node = node[part]
-    return node
-
-
-_MISSING = object()
-
-
-def _read_secret_file(setting: Setting, path: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError(setting.toml + "_file", f"cannot read the file: {exc.strerror}") from exc
-
-
-def _raw_value(setting: Setting, toml: Mapping[str, Any], env: Mapping[str, str]) -> Any:
-    value: Any = setting.default
-    from_toml = _toml_lookup(toml, setting.toml)
-    if from_toml is not _MISSING:
-        value = from_toml
-    if setting.secret:
-        file_key = _toml_lookup(toml, setting.toml + "_file")
-        env_file = env.get(setting.env + "_FILE")
-        env_val = env.get(setting.env)
-        if env_val is not None and env_file is not None:
-            raise ConfigError(setting.env, f"set either {setting.env} or {setting.env}_FILE, not both")
-        if from_toml is not _MISSING and file_key is not _MISSING:
-            raise ConfigError(setting.toml, f"set either {setting.toml} or {setting.toml}_file")
-        if file_key is not _MISSING:
-            value = _read_secret_file(setting, str(file_key))
-        if env_file is not None:
-            value = _read_secret_file(setting, env_file)
-        if env_val is not None:
-            value = env_val
-        return value
-    if setting.env in env:
-        value = env[setting.env]
-    return value
-
-
-def _as_list(setting: Setting, value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        items = [v.strip() for v in value.split(",")]
-    elif isinstance(value, list | tuple):
-        items = [str(v).strip() for v in value]
-    else:
-        raise ConfigError(setting.toml, "expected a list or a comma-separated string")
-    return tuple(v for v in items if v)
-
-
-def _check_address(setting: Setting, value: str) -> str:
-    try:
-        addr = Address(addr_spec=value.strip())
-    except (ValueError, IndexError) as exc:
-        raise ConfigError(setting.env, f"{value!r} is not an e-mail address") from exc
-    if not addr.domain:
-        raise ConfigError(setting.env, f"{value!r} is not an e-mail address")
-    return addr.addr_spec.lower()
-
-
-def _as_bool(setting: Setting, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    word = str(value).strip().lower()
-    if word in ("1", "true", "yes", "on"):
-        return True
-    if word in ("0", "false", "no", "off", ""):
-        return False
-    raise ConfigError(setting.env, f"expected on or off (true/false), got {value!r}")
-
-
-def _coerce(setting: Setting, value: Any) -> Any:
-    kind = setting.kind
-    if value is None:
-        return () if kind in ("list", "addresses") else None
-    if kind == "int":
-        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-            raise ConfigError(setting.env, f"expected a whole number, got {value!r}")
-        try:
-            number = int(value)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(setting.env, f"expected a whole number, got {value!r}") from exc
-        if number < 0:
-            raise ConfigError(setting.env, "must not be negative")
-        return number
-    if kind == "list":
-        return _as_list(setting, value)
-    if kind == "bool":
-        return _as_bool(setting, value)
-    if kind == "addresses":
-        return tuple(_check_address(setting, v) for v in _as_list(setting, value))
-    if kind == "address":
-        return _check_address(setting, str(value))
-    if not isinstance(value, str):
-        raise ConfigError(setting.env, f"expected text, got {type(value).__name__}")
-    return value
-
-
 def load_settings(
     config_file: Path | None = None,
     env: Mapping[str, str] | None = None,
@@ -360,7 +256,7 @@ def load_settings(
         return _resolve(toml, env, base, config_file)
     except ConfigError as exc:
         setting = BY_ENV.get(exc.setting)
-        if setting is None or setting.env in env or _toml_lookup(toml, setting.toml) is _MISSING:
+        if setting is None or setting.env in env or toml_lookup(toml, setting.toml) is MISSING:
             raise
         # The value came from the file: name the key the operator wrote there.
         raise ConfigError(setting.toml, exc.problem) from exc
@@ -370,7 +266,7 @@ def _resolve(toml: Mapping[str, Any], env: Mapping[str, str], base: Path,
              config_file: Path | None) -> Settings:
     values: dict[str, Any] = {}
     for setting in REGISTRY:
-        values[setting.name] = _coerce(setting, _raw_value(setting, toml, env))
+        values[setting.name] = coerce(setting, raw_value(setting, toml, env))
     if not values["urgent_contact"].strip():
         raise ConfigError("MAILBOT_URGENT_CONTACT", "must not be empty: it tells referrers "
                           "what to do when a child is at immediate risk")

@@ -39,6 +39,8 @@ from typing import Any
 
 from mailbot.forms.sniff import sniff as sniff_kind
 from mailbot.mail.authresults import SenderAuth, message_sender_auth
+from mailbot.mail.body_text import html_to_text, part_text
+from mailbot.mail.mime_walk import mime_leaves
 from mailbot.safetext import (
     clean_content_type,
     clean_filename,
@@ -73,7 +75,6 @@ MAX_CASE_TAGS = 10
 MAX_DELIMITERS = 2000
 MAX_MIME_WORK = 16_000_000
 #: HTML given to the parser.
-_HTML_LIMIT = 2_000_000
 
 #: forms.sniff's kinds in the words the handlers use (``docx``, ``pdf``, ``zip``, ...).
 _FAMILY = {"docx": "docx", "docm": "docx", "odt": "odt", "zip": "zip", "damaged": "zip",
@@ -257,43 +258,6 @@ def case_tags(subject: str) -> list[str]:
     return found
 
 
-def _part_text(part: Message) -> str:
-    payload = part.get_payload(decode=True)
-    if not isinstance(payload, bytes):
-        return ""
-    charset = "utf-8"
-    try:
-        charset = part.get_content_charset() or "utf-8"
-        return payload.decode(charset, "replace")
-    except (LookupError, ValueError):  # unknown charset: decode loosely
-        return payload.decode("utf-8", "replace")
-
-
-_BLOCKS = ("p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "blockquote")
-
-
-def _html_to_text(html: str) -> str:
-    """Visible text of an HTML body, by lxml's HTML parser (linear on any input)."""
-    if not html.strip():
-        return ""
-    import lxml.html
-    from lxml import etree
-
-    try:
-        root = lxml.html.document_fromstring(html[:_HTML_LIMIT])
-    except (etree.ParserError, ValueError):
-        return ""
-    for element in root.iter("script", "style", "head", "title"):
-        element.text = None
-        for child in list(element):
-            element.remove(child)
-    for element in root.iter("br"):
-        element.tail = "\n" + (element.tail or "")
-    for element in root.iter(*_BLOCKS):
-        element.tail = "\n" + (element.tail or "")
-    return str(root.text_content()).replace("\xa0", " ")
-
-
 def _filename(part: Message) -> str | None:
     try:
         name = part.get_filename()
@@ -304,37 +268,11 @@ def _filename(part: Message) -> str | None:
     return _decoded(name)
 
 
-def _leaves(msg: Message) -> tuple[list[Message], int]:
-    """The leaf parts in order, without recursion, within the depth and part caps."""
-    leaves: list[Message] = []
-    defects = 0
-    stack: list[tuple[Message, int]] = [(msg, 0)]
-    seen = 0
-    while stack:
-        part, depth = stack.pop()
-        seen += 1
-        if seen > MAX_MIME_PARTS * 4 or len(leaves) >= MAX_MIME_PARTS:
-            defects += 1
-            break
-        if part.is_multipart():
-            if depth >= MAX_MIME_DEPTH:
-                defects += 1
-                continue
-            children = part.get_payload()
-            if isinstance(children, list):
-                defects += int(len(children) > MAX_MIME_PARTS)
-                stack.extend((child, depth + 1) for child in reversed(children[: MAX_MIME_PARTS])
-                             if isinstance(child, Message))
-            continue
-        leaves.append(part)
-    return leaves, defects
-
-
 def _walk(msg: Message) -> tuple[str, list[InboundAttachment], int]:
     plain: list[str] = []
     html: list[str] = []
     attachments: list[InboundAttachment] = []
-    leaves, defects = _leaves(msg)
+    leaves, defects = mime_leaves(msg, max_depth=MAX_MIME_DEPTH, max_parts=MAX_MIME_PARTS)
     for part in leaves:
         ctype = ctype_of(part)
         disposition = (part.get_content_disposition() or "").lower()
@@ -342,7 +280,7 @@ def _walk(msg: Message) -> tuple[str, list[InboundAttachment], int]:
         is_body_text = ctype in ("text/plain", "text/html") and disposition != "attachment" \
             and not filename
         if is_body_text:
-            (plain if ctype == "text/plain" else html).append(_part_text(part))
+            (plain if ctype == "text/plain" else html).append(part_text(part))
             continue
         if ctype in ("message/delivery-status", "text/rfc822-headers",
                      "message/disposition-notification"):
@@ -354,7 +292,7 @@ def _walk(msg: Message) -> tuple[str, list[InboundAttachment], int]:
         attachments.append(InboundAttachment(
             filename=clean_filename(filename), content_type=ctype, data=payload, sniffed=kind,
             inline=disposition == "inline" and kind == "image"))
-    text = "\n".join(plain) if plain else _html_to_text("\n".join(html))
+    text = "\n".join(plain) if plain else html_to_text("\n".join(html))
     return clean_text(text[:_BODY_LIMIT]), attachments, defects
 
 
