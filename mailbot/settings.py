@@ -148,11 +148,12 @@ REGISTRY: tuple[Setting, ...] = (
             "workspace role = Entra ID app role value or group id, comma-separated; the first "
             "that matches the ID token's roles or groups claim wins", kind="list"),
     Setting("chaser_days", "MAILBOT_CHASER_DAYS", "queue.chaser_days", 7,
-            "a referral waiting this many days for information gets one reminder to the "
-            "referrer; as many days again without an answer and it is flagged to the team",
+            "a referral waiting this many working days for information gets one reminder to "
+            "the referrer; as many working days again without an answer and it is flagged to "
+            "the team",
             kind="int"),
     Setting("overdue_days", "MAILBOT_OVERDUE_DAYS", "queue.overdue_days", 10,
-            "a case waiting this many days for the team (to enter, schedule or decide) is "
+            "a case waiting this many working days for the team (to enter, schedule or decide) is "
             "shown as overdue", kind="int"),
     Setting("digest_hour", "MAILBOT_DIGEST_HOUR", "queue.digest_hour", 8,
             "the hour (Europe/London, 0-23) from which each working morning's queue digest "
