@@ -68,3 +68,33 @@ def test_legal_hold_needs_a_reason(workdir: Path, capsys: pytest.CaptureFixture[
     assert run(capsys, "legal-hold", ref, "on")[0] == 2
     code, _, err = run(capsys, "legal-hold", ref, "on", "--why", "  ")
     assert code == 2 and "why" in err
+
+
+def test_init_tells_once_where_the_key_is_and_to_escrow_it(
+        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "init")
+    assert code == 0 and "mailbot keys escrow" in out and str(workdir / "var" / "master.key") in out
+    code, out, _ = run(capsys, "init")
+    assert code == 0 and "escrow" not in out
+
+
+def test_escrow_backup_and_restore_commands(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    ref = _one_case(workdir, capsys)
+    private = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    pub = workdir / "council.pub.pem"
+    pub.write_bytes(private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    code, out, _ = run(capsys, "keys", "escrow", "--recipient", str(pub), "--out", "key.escrow")
+    assert code == 0 and "versions 1 escrowed" in out and (workdir / "key.escrow").exists()
+    code, out, _ = run(capsys, "backup", "--out", "b1.db")
+    assert code == 0 and "holds no key" in out
+    assert run(capsys, "erase", ref, "--reason", "request 9")[0] == 0
+    code, out, _ = run(capsys, "restore", "b1.db")
+    assert code == 0 and f"erasures applied again: 1 ({ref})" in out
+    code, _, err = run(capsys, "show", ref)
+    assert code == 1 and "destroyed" in err
+    code, _, err = run(capsys, "restore", "nothing-here.db")
+    assert code == 2 and "no backup file" in err
