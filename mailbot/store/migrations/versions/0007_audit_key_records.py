@@ -6,8 +6,8 @@ marks the first entry whose hash is an HMAC under the audit key. When the comman
 that migrates passes the audit key in (``mailbot.store.db.migrate`` does), that
 boundary is signed with it, so nobody without the key can move it later.
 
-Revision ID: 0006_audit_key_records
-Revises: 0005_webauth
+Revision ID: 0007_audit_key_records
+Revises: 0006_retention
 """
 
 import hashlib
@@ -16,8 +16,8 @@ import hmac
 import sqlalchemy as sa
 from alembic import context, op
 
-revision = "0006_audit_key_records"
-down_revision = "0005_webauth"
+revision = "0007_audit_key_records"
+down_revision = "0006_retention"
 branch_labels = None
 depends_on = None
 
