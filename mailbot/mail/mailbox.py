@@ -1,8 +1,8 @@
 """The narrow mailbox interface every backend (Maildir, IMAP, Graph) offers.
 
-The poll loop lives in the poller, not here: a backend only lists, fetches, moves, deletes (old filed copies) and
-waits. Moves happen only after the database commit, so a backend must make ``move``
-safe to repeat (moving a message that is already gone is not an error).
+The poll loop lives in the poller, not here: a backend only lists, fetches, moves,
+deletes (old filed copies) and waits. Moves happen only after the database commit, so
+a backend must make ``move`` safe to repeat (moving a message that is already gone is not an error).
 """
 
 from __future__ import annotations
