@@ -45,6 +45,9 @@ def test_close_shows_the_retention_date(workdir: Path, capsys: pytest.CaptureFix
 
 def test_legal_hold_purge_and_erase(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ref = _one_case(workdir, capsys)
+    message_id_present = [p for p in (workdir / "var" / "inbox").rglob("*") if p.is_file()
+                          and b"DB9PR09MBB173314D3499BA0EAF4329C8FDAC" in p.read_bytes()]
+    assert len(message_id_present) == 1  # filed in Processed
     code, out, _ = run(capsys, "legal-hold", ref, "on", "--why", "coroner's inquest")
     assert code == 0 and "legal hold on" in out
     code, _, err = run(capsys, "erase", ref, "--reason", "request 7")
@@ -57,6 +60,11 @@ def test_legal_hold_purge_and_erase(workdir: Path, capsys: pytest.CaptureFixture
     code, _, err = run(capsys, "show", ref)
     assert code == 1 and "destroyed" in err and "erasure" in err
     assert json.loads(run(capsys, "cases", "--json")[1]) == []
+    message_id = b"DB9PR09MBB173314D3499BA0EAF4329C8FDAC@DB9PR09MBB173.eurprd09.prod.example.net"
+    assert message_id in eml("mail-01-referral-complete")
+    mailbox_files = [p for p in (workdir / "var" / "inbox").rglob("*") if p.is_file()]
+    assert mailbox_files  # the folders' marker files at least: the scan looks somewhere
+    assert [p for p in mailbox_files if message_id in p.read_bytes()] == []
     log = (workdir / "var" / "erasure-log.jsonl").read_text()
     assert ref in log and "Exampleby" not in log
     code, out, _ = run(capsys, "purge")
@@ -98,3 +106,23 @@ def test_escrow_backup_and_restore_commands(workdir: Path, capsys: pytest.Captur
     assert code == 1 and "destroyed" in err
     code, _, err = run(capsys, "restore", "nothing-here.db")
     assert code == 2 and "no backup file" in err
+
+
+def test_sar_writes_the_pack_shows_the_due_date_and_audits_without_the_name(
+        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ref = _one_case(workdir, capsys)
+    code, out, _ = run(capsys, "sar", "--name", "Marcus Testwood", "--dob", "30/11/1985",
+                       "--received", "31/01/2027", "--out", "requests")
+    assert code == 0 and f"found 1 case(s) ({ref})" in out
+    assert "due by 28/02/2027" in out
+    assert len(list((workdir / "requests").glob("sar-*.docx"))) == 1
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(f"sqlite:///{workdir / 'var' / 'mailbot.db'}")
+    with engine.connect() as connection:
+        details = [r[0] for r in connection.execute(
+            text("SELECT detail FROM audit WHERE action = 'sar.produced'"))]
+    engine.dispose()
+    assert len(details) == 1 and ref in details[0] and "Testwood" not in details[0]
+    code, _, err = run(capsys, "sar", "--name", "X Y", "--dob", "31/02/2000")
+    assert code == 2 and "not a date" in err
