@@ -31,7 +31,28 @@ def add_parsers(sub: Any) -> dict[str, Command]:
     sar.add_argument("--received", type=cli_date, default=None,
                      help="the day the request was received (default: today)")
     sar.add_argument("--out", type=Path, default=None, help="folder (default var/sar)")
-    return {"legal-hold": cmd_legal_hold, "purge": cmd_purge, "erase": cmd_erase, "sar": cmd_sar}
+    sub.add_parser("dpia", help="the DPIA's settings-dependent parts: retention, where data "
+                   "lives, who receives what, who can see the cases")
+    return {"legal-hold": cmd_legal_hold, "purge": cmd_purge, "erase": cmd_erase, "sar": cmd_sar,
+            "dpia": cmd_dpia}
+
+
+def cmd_dpia(args: argparse.Namespace) -> int:
+    from sqlalchemy import func, select
+
+    from mailbot.records.dpia import dpia_text
+    from mailbot.store.models import WebUser
+
+    app = open_app(args)
+    try:
+        with app.db.session() as session:
+            counts = {role: int(n) for role, n in session.execute(
+                select(WebUser.role, func.count()).where(WebUser.disabled.is_(False))
+                .group_by(WebUser.role))}
+    finally:
+        app.close()
+    print(dpia_text(app.settings, counts), end="")
+    return 0
 
 
 def cli_date(value: str) -> date:
