@@ -127,7 +127,7 @@ class QueueItem:
 def queue(session: Session, vault: Vault, now: datetime, status: str | None = None,
           due_by: date | None = None) -> list[QueueItem]:
     """The queue; with ``due_by``, only decided cases whose final report is due by then."""
-    stmt = select(Case).order_by(Case.created_at, Case.ref)
+    stmt = select(Case).where(Case.shredded_at.is_(None)).order_by(Case.created_at, Case.ref)
     if status:
         stmt = stmt.where(Case.status == status)
     due: dict[str, date] = {}

@@ -2,15 +2,15 @@
 notification and rapid review dates), extraordinary SPRG meetings, and the actions of
 SPRG decisions
 
-Revision ID: 0006_serious_actions
-Revises: 0005_webauth
+Revision ID: 0007_serious_actions
+Revises: 0006_retention
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_serious_actions"
-down_revision = "0005_webauth"
+revision = "0007_serious_actions"
+down_revision = "0006_retention"
 branch_labels = None
 depends_on = None
 
