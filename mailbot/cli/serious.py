@@ -15,7 +15,7 @@ from typing import Any
 from mailbot.cases import serious
 from mailbot.cases import store as case_store
 from mailbot.cases.clocks import RECORDS, clocks_of
-from mailbot.cli.common import ACTOR, Command, open_app
+from mailbot.cli.common import Command, actor, open_app
 from mailbot.clock import london, long_date
 from mailbot.errors import UsageError
 from mailbot.forms.dates import parse_uk_date
@@ -63,11 +63,11 @@ def cmd_serious(args: argparse.Namespace, app: Any = None) -> int:
         with app.db.session() as session:
             case = case_store.case_by_ref(session, args.ref)
             changed = serious.set_flag(session, app.vault, app.outbound, now, case,
-                                       args.state == "on", actor=ACTOR, why=args.why,
+                                       args.state == "on", actor=actor(args), why=args.why,
                                        team_address=app.settings.team_address, aware=aware)
             if aware and case.serious_incident:
-                serious.record_date(session, now, case, "aware", aware, actor=ACTOR)
-            moved = scheduling.offer_serious(session, app.settings, now, case, ACTOR)
+                serious.record_date(session, now, case, "aware", aware, actor=actor(args))
+            moved = scheduling.offer_serious(session, app.settings, now, case, actor(args))
             ref, clocks = case.ref, clocks_of(case, london(now).date())
         if changed:
             app.drainer.drain()
@@ -93,7 +93,7 @@ def cmd_clock(args: argparse.Namespace, app: Any = None) -> int:
         day = None if args.date.strip().lower() == "clear" else cli_date(args.date, "DATE", today)
         with app.db.session() as session:
             case = case_store.case_by_ref(session, args.ref)
-            serious.record_date(session, now, case, args.what, day, actor=ACTOR)
+            serious.record_date(session, now, case, args.what, day, actor=actor(args))
             ref, clocks = case.ref, clocks_of(case, today)
     finally:
         if own:
@@ -111,7 +111,7 @@ def cmd_meeting(args: argparse.Namespace, app: Any = None) -> int:
         now = app.clock.now()
         day = cli_date(args.date, "DATE", london(now).date())
         with app.db.session() as session:
-            moved = add_meeting(session, app.vault, app.settings, now, day, actor=ACTOR,
+            moved = add_meeting(session, app.vault, app.settings, now, day, actor=actor(args),
                                 ref=args.case)
     finally:
         if own:

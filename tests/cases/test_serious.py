@@ -146,15 +146,15 @@ def test_the_team_flags_and_clears_by_hand_audited(bot: App, capsys: pytest.Capt
     assert run(bot, "serious", "COC-2026-0001", "off", "--why", "Not a serious incident") == 0
     assert queue_json(bot)["COC-2026-0001"]["serious_incident"] is False
     with bot.db.session() as session:
-        actions = [(e.actor, e.action) for e in session.scalars(
+        actions = [(e.actor[:3], e.action) for e in session.scalars(
             select(AuditEntry).where(AuditEntry.action.like("case.serious%"))
             .order_by(AuditEntry.id))]
         case = session.scalars(select(Case).where(Case.ref == "COC-2026-0002")).one()
         assert b"hospital" not in (case.serious_why_enc or b"")
         assert bot.vault.open_text(session, case, "serious_why_enc") == "Serious harm: hospital"
         assert all("hospital" not in (e.detail or "") for e in session.scalars(select(AuditEntry)))
-    assert actions == [("mailbot", "case.serious_incident"), ("cli", "case.serious_incident"),
-                       ("cli", "case.serious_cleared")]
+    assert actions == [("mai", "case.serious_incident"), ("os:", "case.serious_incident"),
+                       ("os:", "case.serious_cleared")]
 
 
 def test_an_extraordinary_meeting_is_a_meeting(bot: App, capsys: pytest.CaptureFixture[str]

@@ -2,15 +2,15 @@
 notification and rapid review dates), extraordinary SPRG meetings, and the actions of
 SPRG decisions
 
-Revision ID: 0007_serious_actions
-Revises: 0006_retention
+Revision ID: 0008_serious_actions
+Revises: 0007_audit_key_records
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_serious_actions"
-down_revision = "0006_retention"
+revision = "0008_serious_actions"
+down_revision = "0007_audit_key_records"
 branch_labels = None
 depends_on = None
 
