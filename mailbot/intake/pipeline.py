@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from sqlalchemy import or_, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -24,6 +25,7 @@ from mailbot.intake.handlers import Handler, HandlerContext, Outcome, decide
 from mailbot.intake.handlers.base import Held
 from mailbot.mail.mailbox import OTHER, PROCESSED, QUARANTINE, Mailbox, MailboxRef
 from mailbot.mail.reader import InboundMessage, read_message
+from mailbot.mail.smime import SmimeKey, load_smime_key
 from mailbot.outbound.mail import Outbound
 from mailbot.settings import Settings
 from mailbot.store.db import Database
@@ -95,7 +97,13 @@ class Intake:
         s = self.settings
         return read_message(raw, sender_auth=s.sender_auth,
                             trusted_authserv_id=s.trusted_authserv_id,
-                            sender_auth_tenant_id=s.sender_auth_tenant_id)
+                            sender_auth_tenant_id=s.sender_auth_tenant_id,
+                            smime_key=self.smime_key)
+
+    @cached_property
+    def smime_key(self) -> SmimeKey | None:
+        """The mailbox's S/MIME key (``mail.smime_key``), loaded once; checked at start-up."""
+        return load_smime_key(self.settings.smime_key) if self.settings.smime_key else None
 
     def decide(self, message: InboundMessage, context: HandlerContext) -> Outcome:
         return decide(self.handlers, message, context)
