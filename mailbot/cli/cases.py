@@ -114,12 +114,16 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
 
 def cmd_close(args: argparse.Namespace) -> int:
     from mailbot.cases.editing import close_case
+    from mailbot.records.retention import add_years
 
     app = open_app(args)
     with app.db.session() as session:
         case = case_store.case_by_ref(session, args.ref)
         close_case(session, app.vault, case, app.clock.now(), user=ACTOR, reason=args.reason)
-    print(f"{args.ref} closed")
+        assert case.closed_at is not None
+        case.retain_until = add_years(case.closed_at, app.settings.retention_years)
+    print(f"{args.ref} closed; kept until {case.retain_until:%d/%m/%Y} "
+          f"(retention.years_after_closure = {app.settings.retention_years})")
     return 0
 
 
