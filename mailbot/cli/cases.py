@@ -42,7 +42,8 @@ def add_parsers(sub: Any) -> dict[str, Command]:
     quarantine = sub.add_parser("quarantine", help="messages held for a person")
     quarantine.add_argument("--json", action="store_true")
     qsub = quarantine.add_subparsers(dest="decision", parser_class=type(quarantine))
-    release = qsub.add_parser("release", help="handle a held message as if trusted")
+    release = qsub.add_parser("release", help="handle a held message as if trusted (for a "
+                              "held emailed SPRG decision: confirm and record it)")
     release.add_argument("id")
     reject = qsub.add_parser("reject", help="file a held message with a reason")
     reject.add_argument("id")
@@ -96,7 +97,8 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
         from mailbot.intake.release import release
 
         refs = release(app, args.id, actor=ACTOR)
-        print(f"released {args.id}" + (f": {', '.join(refs)}" if refs else ""))
+        print(f"released {args.id}" + (f": {', '.join(refs)}" if refs else "")
+              + ("; SPRG decision recorded, the referrer is told" if refs.decision else ""))
         app.drainer.drain()
         return 0
     if args.decision == "reject":

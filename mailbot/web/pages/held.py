@@ -9,7 +9,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 
 from mailbot.cases import views
 from mailbot.errors import NotFound, UsageError
-from mailbot.intake.release import reject, release
+from mailbot.intake.release import reject, release, released_words
 from mailbot.web.auth import mb, requires
 
 bp = Blueprint("held", __name__)
@@ -32,8 +32,7 @@ def release_held(row_id: str) -> Any:
     except (UsageError, NotFound) as exc:
         flash(f"The message was not released: {exc}.", "error")
     else:
-        flash("The message was released" + (f" and added to {', '.join(refs)}" if refs else "")
-              + ". Any reply goes out with the next poll.", "success")
+        flash(released_words(refs), "success")
     return redirect(_back())
 
 
