@@ -113,6 +113,9 @@ class InboundMessage:
     case_tags: list[str] = field(default_factory=list)
     #: What the message was wrapped in (S/MIME, TNEF, a forward), opened by the reader.
     wrapping: Wrapping = field(default_factory=Wrapping)
+    #: The sandbox stopped reading the message at this limit (cpu, memory, wall, crash):
+    #: nothing in it was read, so it is held for a person.
+    stopped_at: str | None = None
 
     def header(self, name: str) -> str | None:
         values = self.headers.get(name.lower())
@@ -285,12 +288,13 @@ def message_id_of(raw: bytes) -> str | None:
     return found[0] if found else None
 
 
-def unreadable(raw: bytes) -> InboundMessage:
+def unreadable(raw: bytes, stopped_at: str | None = None) -> InboundMessage:
     """The reading of a message that could not be read: no usable sender, so the
     handlers hold it for a person."""
     return InboundMessage(raw=raw, message_id=None, subject="", sender=None, date=None,
                           in_reply_to=[], references=[], return_path=None,
-                          content_type="text/plain", headers={}, text="", defects=1)
+                          content_type="text/plain", headers={}, text="", defects=1,
+                          stopped_at=stopped_at)
 
 
 def auth_from_json(data: dict[str, Any]) -> SenderAuth:

@@ -189,3 +189,51 @@ def _verify_signer(signer: object, certificate: x509.Certificate, content: bytes
     except (ValueError, TypeError, UnsupportedAlgorithm):
         return UNCHECKED
     return VALID
+
+
+#: Outer header fields that describe the encrypted body, not the message: dropped when
+#: the decrypted entity (which brings its own) takes the body's place.
+_BODY_FIELDS = (b"content-type", b"content-transfer-encoding", b"content-disposition",
+                b"content-description", b"mime-version")
+
+
+def decrypt_message(raw: bytes, key: SmimeKey) -> bytes | None:
+    """A message whose whole body is S/MIME ``enveloped-data`` (as Outlook sends
+    encrypted mail), rebuilt with the decrypted entity as its body; None when the message
+    is not encrypted that way or the content is not for our key.
+
+    Runs in the bot, which holds the key (the sandbox holds no secrets); it only reads the
+    header block and decodes one base64 body, and the decrypted message is then read in
+    the sandbox like any other.
+    """
+    import base64
+    import binascii
+
+    ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
+    if not ends or len(raw) > MAX_CMS_BYTES * 2:
+        return None
+    end = min(ends)
+    head, body = raw[:end], raw[end:].lstrip(b"\r\n")
+    fields: list[bytes] = []
+    for line in head.splitlines(keepends=True):
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1] += line
+        else:
+            fields.append(line)
+    ctype = b" ".join(f.split(b":", 1)[1] for f in fields
+                      if f.split(b":", 1)[0].strip().lower() == b"content-type").lower()
+    if not re.search(rb"application/(x-)?pkcs7-mime", ctype) or b"signed-data" in ctype:
+        return None
+    try:
+        der = base64.b64decode(b"".join(body.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if cms_kind(der) != "enveloped-data":
+        return None
+    content = decrypt(der, key)
+    if content is None:
+        return None
+    kept = [f for f in fields if f.split(b":", 1)[0].strip().lower() not in _BODY_FIELDS]
+    newline = b"\r\n" if b"\r\n" in head else b"\n"
+    return b"".join(f.rstrip(b"\r\n") + newline for f in kept) + b"MIME-Version: 1.0" + \
+        newline + content

@@ -92,3 +92,20 @@ def test_wrapping_travels_as_checked_json() -> None:
     assert wrapping_from_json(dataclasses.asdict(wrapping)) == wrapping
     with pytest.raises(ValueError):
         wrapping_from_json({"notes": "x", "forwarded_from": [], "encrypted": False})
+
+
+def test_encrypted_message_is_rebuilt_around_its_decrypted_body() -> None:
+    from mailbot.mail.smime import decrypt_message
+
+    key = load_smime_key(w.identity_pem())
+    for raw in (w.smime_encrypted(), w.smime_encrypted().replace(b"\r\n", b"\n")):
+        opened = decrypt_message(raw, key)
+        assert opened is not None
+        msg = read_message(opened)
+        assert msg.sender == "sam.signer@police.example.net"
+        assert msg.message_id == read_message(raw).message_id
+        assert [a.sniffed for a in msg.attachments] == ["docx"]
+    assert decrypt_message(w.smime_opaque(), key) is None  # signed, not encrypted
+    assert decrypt_message(w.with_winmail(), key) is None
+    other = w.identity("Other Body", "other@example.net")[0]
+    assert decrypt_message(w.smime_encrypted(to=other), key) is None
