@@ -16,6 +16,8 @@ CONTEXTS = {
     "acknowledgement": dict(cases=[CaseNote("COC-2026-0001", "received - complete")],
                             any_missing=False, any_manual=False, updated=False),
     "request_form": dict(ref="COC-2026-0002", missing=["Your Name", "the child's Full Name"]),
+    "sealed_received": dict(ref="COC-2026-0004", how="portal"),
+    "already_received": dict(ref="COC-2026-0001"),
     "reject_attachment": dict(ref=None, reasons=["The file needs a password to open."]),
     "alert": dict(text="A message is held.", ref="COC-2026-0003", message_row_id="ab12",
                   reason="dmarc=fail", folder="Quarantine"),

@@ -11,6 +11,13 @@ from mailbot.intake.handlers.base import NewCases
 from mailbot.store.audit import audit
 from mailbot.store.models import Case
 
+#: The reply's subject when a referral arrived in a form the bot cannot open itself.
+SEALED_SUBJECTS = {
+    "portal": "Referral received - the CSCP team will open your secure message",
+    "encrypted": "Referral received - the CSCP team will open your encrypted message",
+    "password": "Referral received - the CSCP team will phone you for the password",
+}
+
 
 class OpenCases:
     def apply(self, ctx: ActionContext, outcome: NewCases) -> list[str]:
@@ -43,7 +50,10 @@ class OpenCases:
                   message_id=ctx.row.id, detail=f"status {case.status}")
         first = created[0]
         keep_attachments(ctx, first, outcome.verdicts)
-        if outcome.wants_form:
+        if outcome.sealed:
+            ctx.reply("sealed_received", SEALED_SUBJECTS[outcome.sealed], [first.ref],
+                      first.key_id, ref=first.ref, how=outcome.sealed)
+        elif outcome.wants_form:
             ctx.reply("request_form", "Please send the referral form", [first.ref],
                       first.key_id, ref=first.ref,
                       missing=[field_label(key) for key in first.missing_required])
