@@ -21,6 +21,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from mailbot.errors import CryptoError, KeyFileError
@@ -61,8 +63,24 @@ def check_key_file(session: Session, store: KeyStore, keys: MasterKeys, now: dat
     for version in sorted(set(mine) - set(records)):
         if version != INDEX_VERSION:
             _prove(session, store, keys, version)
-        session.add(MasterKeyRecord(version=version, fingerprint=mine[version], recorded_at=now))
-    session.flush()
+        _record(session, store, version, mine[version], now)
+
+
+def _record(session: Session, store: KeyStore, version: int, print_: str, now: datetime) -> None:
+    """Record a fingerprint; another process recording the same version at the same
+    moment (a poller meeting the version a rotation just added) is not an error."""
+    values = {"version": version, "fingerprint": print_, "recorded_at": now}
+    if session.get_bind().dialect.name == "postgresql":
+        stmt: Any = pg_insert(MasterKeyRecord).values(**values)
+    else:
+        stmt = sqlite_insert(MasterKeyRecord).values(**values)
+    session.execute(stmt.on_conflict_do_nothing(index_elements=["version"]))
+    stored = session.scalar(select(MasterKeyRecord.fingerprint)
+                            .where(MasterKeyRecord.version == version))
+    if stored is None or not hmac.compare_digest(stored, print_):
+        raise KeyFileError(SETTING, f"{store.path} is not this installation's key file: "
+                           f"master key version {version} was recorded with another key "
+                           "(nothing was written)")
 
 
 def _prove(session: Session, store: KeyStore, keys: MasterKeys, version: int) -> None:

@@ -79,8 +79,9 @@ def test_rotating_twice_under_running_poll_and_serve(tmp_path: Path, database_ur
     url = f"http://127.0.0.1:{port}"
     poller = subprocess.Popen([*MAILBOT, "poll"], env=env, cwd=tmp_path,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server_log = (tmp_path / "serve.log").open("wb")
     server = subprocess.Popen([*MAILBOT, "serve", "--port", str(port)], env=env, cwd=tmp_path,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=server_log, stderr=subprocess.STDOUT)
     codes: list[int] = []
     stop = threading.Event()
     try:
@@ -127,7 +128,8 @@ def test_rotating_twice_under_running_poll_and_serve(tmp_path: Path, database_ur
         time.sleep(1)
         stop.set()
         reader.join(timeout=60)
-        assert codes and set(codes) == {200}, sorted(set(codes))
+        assert codes and set(codes) == {200}, (sorted(set(codes)),
+                                               (tmp_path / "serve.log").read_text()[-2000:])
         assert poller.poll() is None, poller.stderr.read() if poller.stderr else ""
     finally:
         stop.set()
@@ -135,6 +137,7 @@ def test_rotating_twice_under_running_poll_and_serve(tmp_path: Path, database_ur
         server.send_signal(signal.SIGTERM)
         poller.wait(timeout=60)
         server.wait(timeout=60)
+        server_log.close()
     keys = KeyStore(tmp_path / "var" / "master.key").load()
     assert keys.current_version == 3 and set(keys.versions) == {3}
     app = build_app(load_settings(env=env, base_dir=tmp_path))

@@ -1,14 +1,14 @@
 """master key versions: when each was retired (the row is kept, with its fingerprint)
 
-Revision ID: 0008_key_retirement
-Revises: 0007_audit_key_records
+Revision ID: 0009_key_retirement
+Revises: 0008_serious_actions
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_key_retirement"
-down_revision = "0007_audit_key_records"
+revision = "0009_key_retirement"
+down_revision = "0008_serious_actions"
 branch_labels = None
 depends_on = None
 
