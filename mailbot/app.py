@@ -130,7 +130,7 @@ class App:
             self.keys.create()
         # Another installation's key file (or an old copy) stops here, before any write.
         with self.db.session() as session:
-            check_key_file(session, self.keys, self.keys.reload(), self.clock.now())
+            check_key_file(session, self.keys, self.keys.load(), self.clock.now())
 
     @property
     def sandbox(self) -> AttachmentSandbox:
