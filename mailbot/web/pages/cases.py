@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from mailbot.cases import editing, views
+from mailbot.cases import conversation, editing, views
 from mailbot.cases import store as case_store
 from mailbot.cases.queue import short_label
 from mailbot.cases.referral import get_path
@@ -42,13 +42,17 @@ def case(ref: str) -> Any:
         row = _case_or_403(session, ref)
         item = views.show(session, app.vault, row.ref, from_address=app.settings.mail_from)
         history = _history(session, row)
+        entries = (conversation.conversation(session, app.vault, row, item.messages,
+                                             app.settings.mail_from)
+                   if g.user.role == "team" else [])
         held = [m for m in item.messages if m.direction == "in"
                 and m.kind == "quarantine" and _pending(session, m.id)]
         audit(session, now, g.user.name, "case.viewed", case_id=row.id,
-                         detail="workspace")
+              detail="workspace: the form and the conversation" if entries else "workspace")
         closed_reason = (app.vault.open_text(session, row, "close_reason_enc")
                          if row.close_reason_enc else None)
     return render_template("web/case.html", item=item, form=present.layout(item),
+                           conversation=entries,
                            history=history, held=held, closed_reason=closed_reason,
                            kind_words=present.KIND_WORDS, team=g.user.role == "team",
                            editable_keys=_editable_keys(item), label=short_label,
