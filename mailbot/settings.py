@@ -148,11 +148,12 @@ REGISTRY: tuple[Setting, ...] = (
             "workspace role = Entra ID app role value or group id, comma-separated; the first "
             "that matches the ID token's roles or groups claim wins", kind="list"),
     Setting("chaser_days", "MAILBOT_CHASER_DAYS", "queue.chaser_days", 7,
-            "a referral waiting this many days for information gets one reminder to the "
-            "referrer; as many days again without an answer and it is flagged to the team",
+            "a referral waiting this many working days for information gets one reminder to "
+            "the referrer; as many working days again without an answer and it is flagged to "
+            "the team",
             kind="int"),
     Setting("overdue_days", "MAILBOT_OVERDUE_DAYS", "queue.overdue_days", 10,
-            "a case waiting this many days for the team (to enter, schedule or decide) is "
+            "a case waiting this many working days for the team (to enter, schedule or decide) is "
             "shown as overdue", kind="int"),
     Setting("digest_hour", "MAILBOT_DIGEST_HOUR", "queue.digest_hour", 8,
             "the hour (Europe/London, 0-23) from which each working morning's queue digest "
@@ -166,6 +167,19 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("sandbox_wall_seconds", "MAILBOT_SANDBOX_WALL_SECONDS", "sandbox.wall_seconds", 60,
             "seconds of wall-clock time one message's attachments may take to read, "
             "LibreOffice conversions included", kind="int"),
+    Setting("retention_years", "MAILBOT_RETENTION_YEARS", "retention.years_after_closure", 25,
+            "a closed case is destroyed (crypto-shredded; a tombstone stays) this many years "
+            "after it was closed, unless under legal hold", kind="int"),
+    Setting("retention_held_days", "MAILBOT_RETENTION_HELD_DAYS", "retention.held_days", 365,
+            "a held message that fed no case is destroyed this many days after it arrived, "
+            "once a person has released or rejected it", kind="int"),
+    Setting("retention_other_days", "MAILBOT_RETENTION_OTHER_DAYS", "retention.other_days", 90,
+            "general correspondence and automatic mail (no case) are destroyed this many days "
+            "after they arrived", kind="int"),
+    Setting("retention_mailbox_days", "MAILBOT_RETENTION_MAILBOX_DAYS",
+            "retention.mailbox_days", 30,
+            "the mailbox's copy of a handled message (Processed, Other) is deleted this many "
+            "days after its encrypted copy was stored", kind="int"),
 )
 
 BY_NAME = {s.name: s for s in REGISTRY}
@@ -224,6 +238,10 @@ class Settings:
     sandbox_cpu_seconds: int = 20
     sandbox_memory_mb: int = 512
     sandbox_wall_seconds: int = 60
+    retention_years: int = 25
+    retention_held_days: int = 365
+    retention_other_days: int = 90
+    retention_mailbox_days: int = 30
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -280,6 +298,10 @@ def _resolve(toml: Mapping[str, Any], env: Mapping[str, str], base: Path,
     values["log_level"] = values["log_level"].upper()
     if values["digest_hour"] > 23:
         raise ConfigError("MAILBOT_DIGEST_HOUR", "expected an hour from 0 to 23")
+    for name in ("retention_years", "retention_held_days", "retention_other_days",
+                 "retention_mailbox_days"):
+        if values[name] < 1:
+            raise ConfigError(BY_NAME[name].env, "must be at least 1")
     if values["web_idle_minutes"] < 1:
         raise ConfigError("MAILBOT_WEB_IDLE_MINUTES", "must be at least 1")
     _check_m365(values)

@@ -8,11 +8,13 @@ A case is summarised by what matching a follow-up needs, never by its referral.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailbot.cases.referral import child_key, get_path
+from mailbot.cases.referral import same_child as same_child_of
 from mailbot.cases.status import CaseStatus
 from mailbot.cases.store import load_referral
 from mailbot.forms.model import Referral
@@ -28,6 +30,8 @@ class CaseSummary:
     ref: str
     status: CaseStatus
     senders: frozenset[str]  # the first sender and the referral's referrer.email
+    #: The SPRG meeting the case is on (a decision must not go out before it).
+    meeting_date: date | None = None
 
 
 def summary(session: Session, vault: Vault, case: Case) -> CaseSummary:
@@ -36,7 +40,8 @@ def summary(session: Session, vault: Vault, case: Case) -> CaseSummary:
     email = get_path(referral, "referrer.email")
     if isinstance(email, str) and email.strip():
         senders.add(email.strip().lower())
-    return CaseSummary(case.id, case.ref, CaseStatus(case.status), frozenset(senders))
+    return CaseSummary(case.id, case.ref, CaseStatus(case.status), frozenset(senders),
+                       case.meeting_date)
 
 
 
@@ -62,11 +67,13 @@ class DbCaseLookup:
         return summary(self.session, self.vault, case) if case else None
 
     def same_child(self, case: CaseSummary, referral: Referral) -> bool | None:
-        key = child_key(referral)
+        """Name and date of birth compared one by one with the case's current version
+        (a differing name with no date of birth on the form is still another child)."""
         row = self.session.get(Case, case.id)
-        if key is None or row is None or row.child_index is None:
+        if row is None:
             return None
-        return row.child_index == self.vault.index("child", key)
+        current, _version = load_referral(self.session, self.vault, row)
+        return same_child_of(current, referral)
 
     def by_sent_message_id(self, message_id: str) -> CaseSummary | None:
         row = self.session.scalars(select(Outbox).where(Outbox.message_id == message_id)

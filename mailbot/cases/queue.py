@@ -22,6 +22,7 @@ from mailbot.forms import field_label
 from mailbot.settings import Settings
 from mailbot.store.models import Case, CaseChase, Outbox
 from mailbot.store.vault import Vault
+from mailbot.workdays import working_days_waited
 
 SHORT_LABELS = {
     "referrer.name": "referrer's name", "referrer.role": "referrer's role",
@@ -78,6 +79,8 @@ class QueueItem:
     waiting_for: str
     possible_duplicates: list[str]
     days_waiting: int
+    #: The same wait in working days (England): what overdue flags and digests count.
+    working_days_waiting: int = 0
     reply_failed: bool = False
     #: With ``due_by``: the final report's date, and "due" or "overdue".
     final_report_date: date | None = None
@@ -102,6 +105,7 @@ class QueueItem:
             "waiting_for": self.waiting_for,
             "possible_duplicates": list(self.possible_duplicates),
             "days_waiting": self.days_waiting,
+            "working_days_waiting": self.working_days_waiting,
             "reply_failed": self.reply_failed,
         }
         if self.final_report_date is not None:
@@ -113,7 +117,7 @@ class QueueItem:
 def queue(session: Session, vault: Vault, now: datetime, status: str | None = None,
           due_by: date | None = None) -> list[QueueItem]:
     """The queue; with ``due_by``, only decided cases whose final report is due by then."""
-    stmt = select(Case).order_by(Case.created_at, Case.ref)
+    stmt = select(Case).where(Case.shredded_at.is_(None)).order_by(Case.created_at, Case.ref)
     if status:
         stmt = stmt.where(Case.status == status)
     due: dict[str, date] = {}
@@ -137,6 +141,7 @@ def queue(session: Session, vault: Vault, now: datetime, status: str | None = No
             meeting_date=case.meeting_date, waiting_for=waiting_for(case),
             possible_duplicates=case_store.possible_duplicates(session, case),
             days_waiting=(today - london(case.updated_at).date()).days,
+            working_days_waiting=working_days_waited(case.updated_at, now),
             reply_failed=case.ref in failed_refs)
         if item.reply_failed:  # the referrer never heard from us: a person must act
             item.waiting_for = "team: a reply could not be delivered; " + item.waiting_for
@@ -168,11 +173,11 @@ def reminded_refs(session: Session) -> set[str]:
 
 
 def is_overdue(item: QueueItem, settings: Settings, today: date) -> bool:
-    """Whether a queue item has waited too long for whoever it waits for."""
+    """Whether a queue item has waited too long for whoever it waits for (working days)."""
     if item.status == CaseStatus.AWAITING_INFORMATION:
-        return item.flagged or item.days_waiting >= 2 * settings.chaser_days
+        return item.flagged or item.working_days_waiting >= 2 * settings.chaser_days
     if item.status in (CaseStatus.MANUAL_ENTRY, CaseStatus.READY, CaseStatus.HELD):
-        return item.days_waiting >= settings.overdue_days
+        return item.working_days_waiting >= settings.overdue_days
     if item.status == CaseStatus.SCHEDULED and item.meeting_date:
         return item.meeting_date < today
     return False

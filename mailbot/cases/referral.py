@@ -14,7 +14,7 @@ from mailbot.forms.model import Referral
 from mailbot.forms.record import get_path, set_path
 
 __all__ = ["REQUIRED_FIELDS", "get_path", "set_path", "is_blank", "missing_required",
-           "apply_fallbacks", "child_key", "age_on", "age_band"]
+           "apply_fallbacks", "child_key", "same_child", "age_on", "age_band"]
 
 
 def is_blank(value: Any) -> bool:
@@ -55,6 +55,32 @@ def child_key(referral: Referral) -> str | None:
     if is_blank(name) or is_blank(dob):
         return None
     return f"{_normal_name(str(name))}|{dob}"
+
+
+def _day(value: Any) -> date | str:
+    """A date of birth as a date (ISO, as the form reader gives it), else its bare text."""
+    text = " ".join(str(value).split()).lower()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return text
+
+
+def same_child(case: Referral, form: Referral) -> bool | None:
+    """Whether a form is about the case's child: False when the name or the date of
+    birth differs, True when what both give agrees, None when neither can be compared.
+
+    Names are compared as their words, case, accents and spacing aside ("ZOË  smith" is
+    "Zoe Smith"); dates of birth as dates. A field blank on either side says nothing.
+    """
+    verdicts = []
+    names = [get_path(r, "child.full_name") for r in (case, form)]
+    if not any(is_blank(n) for n in names):
+        verdicts.append(_normal_name(str(names[0])) == _normal_name(str(names[1])))
+    dobs = [get_path(r, "child.dob") for r in (case, form)]
+    if not any(is_blank(d) for d in dobs):
+        verdicts.append(_day(dobs[0]) == _day(dobs[1]))
+    return all(verdicts) if verdicts else None
 
 
 def age_on(dob: str | None, on: date) -> int | None:

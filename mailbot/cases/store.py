@@ -119,10 +119,14 @@ def load_referral(session: Session, vault: Vault, case: Case) -> tuple[Referral,
     return vault.open_json(session, row, "referral_enc", key_id=case.key_id), row
 
 
-def case_by_ref(session: Session, ref: str) -> Case:
+def case_by_ref(session: Session, ref: str, *, tombstone_ok: bool = False) -> Case:
+    """The case; a destroyed one only when the caller can work with its tombstone."""
     case = session.scalars(select(Case).where(Case.ref == ref.upper())).one_or_none()
     if case is None:
         raise NotFound(f"no case {ref}")
+    if case.shredded_at is not None and not tombstone_ok:
+        raise NotFound(f"{case.ref} was destroyed on {case.shredded_at:%d/%m/%Y} "
+                       f"({case.shred_reason}): only its tombstone is kept")
     return case
 
 

@@ -19,6 +19,7 @@ from mailbot.cases.queue import iso, waiting_for
 from mailbot.cases.status import CaseStatus
 from mailbot.forms.model import Referral
 from mailbot.mail.reader import message_id_of
+from mailbot.sprg.decision_form import HELD_DECISION
 from mailbot.store.models import Attachment, Case, InboundMessage, MessageCase, Outbox
 from mailbot.store.vault import Vault
 
@@ -151,6 +152,11 @@ class HeldItem:
     #: The case the message points at, if any (shown to the team, not in the JSON).
     linked_ref: str | None = None
 
+    @property
+    def confirms_decision(self) -> bool:
+        """An emailed SPRG decision held for the team: releasing it records it."""
+        return self.reason.startswith(HELD_DECISION)
+
     def as_json(self) -> dict[str, Any]:
         return {"id": self.id, "received_at": iso(self.received_at), "sender": self.sender,
                 "subject": self.subject, "reason": self.reason}
@@ -215,11 +221,15 @@ def _message_id_of(session: Session, vault: Vault, row: InboundMessage) -> str |
     return message_id_of(vault.open(session, row, "raw_enc"))
 
 
-def quarantine(session: Session, vault: Vault) -> list[HeldItem]:
-    rows = session.execute(select(InboundMessage, Case.ref).outerjoin(
+def quarantine(session: Session, vault: Vault, *, case_id: str | None = None
+               ) -> list[HeldItem]:
+    """Messages held for a person, oldest first (only those linked to ``case_id``, if given)."""
+    stmt = select(InboundMessage, Case.ref).outerjoin(
         Case, Case.id == InboundMessage.linked_case_id).where(
         InboundMessage.action == "quarantine", InboundMessage.hold_state == "pending")
-        .order_by(InboundMessage.received_at))
+    if case_id is not None:
+        stmt = stmt.where(InboundMessage.linked_case_id == case_id)
+    rows = session.execute(stmt.order_by(InboundMessage.received_at))
     return [HeldItem(id=row.id, received_at=row.received_at,
                      sender=vault.open_text(session, row, "sender_enc"),
                      subject=vault.open_text(session, row, "subject_enc"), reason=row.reason,

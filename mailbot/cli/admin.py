@@ -21,6 +21,9 @@ def add_parsers(sub: Any) -> dict[str, Command]:
     keys = sub.add_parser("keys", help="master key management")
     ksub = keys.add_subparsers(dest="keys_command", required=True, parser_class=type(keys))
     ksub.add_parser("rotate", help="new master key version; re-wrap every data key")
+    from mailbot.cli.backups import add_escrow_parser
+
+    add_escrow_parser(ksub)
     return {"check": cmd_check, "status": cmd_status, "keys": cmd_keys}
 
 
@@ -63,6 +66,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
+    if args.keys_command == "escrow":
+        from mailbot.cli.backups import cmd_escrow
+
+        return cmd_escrow(args)
     app = open_app(args)
     old = app.keys.load().current_version
     app.keys.add_version()

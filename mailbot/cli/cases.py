@@ -47,7 +47,8 @@ def add_parsers(sub: Any) -> dict[str, Command]:
     quarantine = sub.add_parser("quarantine", help="messages held for a person")
     quarantine.add_argument("--json", action="store_true")
     qsub = quarantine.add_subparsers(dest="decision", parser_class=type(quarantine))
-    release = qsub.add_parser("release", help="handle a held message as if trusted")
+    release = qsub.add_parser("release", help="handle a held message as if trusted (for a "
+                              "held emailed SPRG decision: confirm and record it)")
     release.add_argument("id")
     reject = qsub.add_parser("reject", help="file a held message with a reason")
     reject.add_argument("id")
@@ -106,7 +107,8 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
         from mailbot.intake.release import release
 
         refs = release(app, args.id, actor=ACTOR)
-        print(f"released {args.id}" + (f": {', '.join(refs)}" if refs else ""))
+        print(f"released {args.id}" + (f": {', '.join(refs)}" if refs else "")
+              + ("; SPRG decision recorded, the referrer is told" if refs.decision else ""))
         app.drainer.drain()
         return 0
     if args.decision == "reject":
@@ -124,12 +126,16 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
 
 def cmd_close(args: argparse.Namespace) -> int:
     from mailbot.cases.editing import close_case
+    from mailbot.records.retention import add_years
 
     app = open_app(args)
     with app.db.session() as session:
         case = case_store.case_by_ref(session, args.ref)
         close_case(session, app.vault, case, app.clock.now(), user=ACTOR, reason=args.reason)
-    print(f"{args.ref} closed")
+        assert case.closed_at is not None
+        case.retain_until = add_years(case.closed_at, app.settings.retention_years)
+    print(f"{args.ref} closed; kept until {case.retain_until:%d/%m/%Y} "
+          f"(retention.years_after_closure = {app.settings.retention_years})")
     return 0
 
 

@@ -98,6 +98,10 @@ CHECKS: tuple[tuple[str, Callable[[App], str]], ...] = (
 def _sender_auth(app: App) -> list[CheckResult]:
     """``mail.sender_auth``: what it believes, or a warning line per weakness."""
     warnings = sender_auth_warnings(app.settings)
+    if app.settings.sender_auth == "none":
+        warnings.append("mail.sender_auth is none: no team sender can be authenticated, so "
+                        "every SPRG decision e-mailed by the team will be held for the team "
+                        "to confirm under Held messages")
     if warnings:
         return [CheckResult("sender_auth", True, line, warning=True) for line in warnings]
     s = app.settings

@@ -34,6 +34,10 @@ def cmd_init(args: argparse.Namespace) -> int:
     app.mailbox.ensure_folder("Processed")
     print(f"database ready: {settings.database_url.split('@')[-1]}")
     print(f"master key {'created' if created else 'kept'}: {settings.key_file}")
+    if created:  # said once: the moment the only copy of the key comes into being
+        from mailbot.cli.backups import ESCROW_NOTICE
+
+        print(ESCROW_NOTICE.format(path=settings.key_file), end="")
     app.close()
     return 0
 

@@ -11,13 +11,35 @@ from sqlalchemy.orm import Session
 
 from mailbot.app import App
 from mailbot.errors import NotFound, UsageError
+from mailbot.intake.handlers.base import SprgDecision
 from mailbot.store.audit import audit
 from mailbot.store.models import InboundMessage as MessageRow
 from mailbot.store.vault import Vault
 
 
-def release(app: App, row_id: str, *, actor: str) -> list[str]:
-    """The same handlers and actions as on arrival, with the sender checks waived."""
+class Released(list[str]):
+    """The references of the cases a released message fed, and whether it was an emailed
+    SPRG decision (the person's release confirmed it: recorded, the referrer told)."""
+
+    decision: bool = False
+
+
+def released_words(refs: list[str]) -> str:
+    """What the person who released a message is told, in plain words."""
+    if isinstance(refs, Released) and refs.decision:
+        return (f"The SPRG decision for {', '.join(refs)} is recorded; the referrer is told "
+                "with the next poll.")
+    return ("The message was released" + (f" and added to {', '.join(refs)}" if refs else "")
+            + ". Any reply goes out with the next poll.")
+
+
+def release(app: App, row_id: str, *, actor: str) -> Released:
+    """The same handlers and actions as on arrival, with the sender checks waived.
+
+    For an emailed SPRG decision held because its team sender could not be authenticated
+    this is the team's one-step confirmation: the decision is recorded and the referrer's
+    notice queued.
+    """
     now = app.clock.now()
     intake = app.intake
     with app.db.session() as session:
@@ -31,8 +53,11 @@ def release(app: App, row_id: str, *, actor: str) -> list[str]:
         row.reason = f"released by {actor}: {outcome.reason}"
         row.hold_state = "released"
         outcome.alert = None  # the person releasing it is the team
-        refs = intake.apply(session, msg, row, outcome, now)
-        audit(session, now, actor, "quarantine.released", message_id=row.id)
+        refs = Released(intake.apply(session, msg, row, outcome, now))
+        refs.decision = isinstance(outcome, SprgDecision)
+        audit(session, now, actor, "quarantine.released", message_id=row.id,
+              case_id=outcome.case.id if outcome.case else None,
+              detail="SPRG decision confirmed" if refs.decision else "")
         return refs
 
 

@@ -1,10 +1,11 @@
 """Chasers: one polite reminder to a referrer whose referral waits for information.
 
 A case waiting for the referrer (``awaiting_information``) that has not changed for
-``chaser_days`` gets one reminder, sent to the address the referral came from and
-threaded to our last reply. If nothing changes for as many days again, the case is
-flagged to the team (in the morning digest and on the queue). A new version of the
-referral starts a new wait, so each wait gets at most one reminder.
+``chaser_days`` working days (England: weekends and bank holidays do not count, see
+``mailbot.workdays``) gets one reminder, sent to the address the referral came from and
+threaded to our last reply. If nothing changes for as many working days again, the
+case is flagged to the team (in the morning digest and on the queue). A new version of
+the referral starts a new wait, so each wait gets at most one reminder.
 
 The reminder names the case reference and the form's own labels of what is missing,
 never a value from the form.
@@ -13,7 +14,7 @@ never a value from the form.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,6 +27,7 @@ from mailbot.forms import field_label
 from mailbot.outbound.mail import OutboundMail, last_reply_thread
 from mailbot.store.audit import audit
 from mailbot.store.models import Case, CaseChase
+from mailbot.workdays import working_days_waited
 
 ACTOR = "mailbot"
 
@@ -38,12 +40,12 @@ class ChaseResult:
 
 def reminder_due(case: Case, chase: CaseChase | None, now: datetime, days: int) -> bool:
     return (case.status == CaseStatus.AWAITING_INFORMATION and chase is None
-            and now - case.updated_at >= timedelta(days=days))
+            and working_days_waited(case.updated_at, now) >= days)
 
 
 def flag_due(case: Case, chase: CaseChase | None, now: datetime, days: int) -> bool:
     return (case.status == CaseStatus.AWAITING_INFORMATION and chase is not None
-            and chase.flagged_at is None and now - chase.reminded_at >= timedelta(days=days))
+            and chase.flagged_at is None and working_days_waited(chase.reminded_at, now) >= days)
 
 
 def chase_of(session: Session, case: Case) -> CaseChase | None:

@@ -1,9 +1,10 @@
 """The working morning's jobs: reminders to referrers, then the team's queue digest.
 
 ``morning_jobs(app)`` is called by the poller on every cycle; it does its work once per
-working day (Monday to Friday), from ``digest_hour`` Europe/London time. The day it ran
-is recorded in the same transaction as the mail it queued, so a crash repeats the whole
-morning or none of it, and it never runs twice.
+working day (Monday to Friday, not a bank holiday in England: ``mailbot.workdays``),
+from ``digest_hour`` Europe/London time. The day it ran is recorded in the same
+transaction as the mail it queued, so a crash repeats the whole morning or none of it,
+and it never runs twice.
 
 The digest itself is ``mailbot.jobs.team_digest``.
 """
@@ -11,19 +12,15 @@ The digest itself is ``mailbot.jobs.team_digest``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 
 from mailbot.app import App
 from mailbot.clock import london
 from mailbot.jobs.chasers import ChaseResult, run_chasers
 from mailbot.jobs.team_digest import queue_digest
 from mailbot.store.models import PollState
+from mailbot.workdays import is_working_day
 
 STATE = "morning_jobs"
-
-
-def is_working_day(day: date) -> bool:
-    return day.weekday() < 5
 
 
 @dataclass

@@ -29,7 +29,7 @@ def digest_context(app: App, session: Session, now: datetime,
         counts[item.status] += 1
 
     def refs(pred: Callable[[QueueItem], bool]) -> list[dict[str, Any]]:
-        return [{"ref": i.ref, "days": i.days_waiting, "overdue": i.overdue}
+        return [{"ref": i.ref, "days": i.working_days_waiting, "overdue": i.overdue}
                 for i in items if pred(i)]
 
     held = session.scalar(select(func.count()).select_from(InboundMessage).where(

@@ -8,9 +8,14 @@ value and are stored the same way.
 from __future__ import annotations
 
 import copy
+from datetime import date
 from typing import Any
 
 from mailbot.forms.model import Referral
+
+#: How the reason of a held emailed decision starts: the workspace and the command line
+#: offer to confirm it (releasing it records the decision and tells the referrer).
+HELD_DECISION = "emailed SPRG decision"
 
 #: The form's outcome section and SPRG box (FIELDS.md's ``outcome`` and ``sprg``).
 DecisionRecord = dict[str, Any]
@@ -81,3 +86,24 @@ def merged(base: DecisionRecord | None, changes: DecisionRecord) -> DecisionReco
 
 def yes_no(value: str | None) -> str:
     return {"Y": "Yes", "N": "No"}.get((value or "").upper(), "not recorded")
+
+
+def meeting_of(decision: DecisionRecord, scheduled: date | None) -> date | None:
+    """The meeting a decision is about: its own "Date of SPRG Meeting", else the meeting
+    the case is scheduled to (None when neither is known)."""
+    value = get(decision, "sprg.meeting_date")
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) and value else scheduled
+    except ValueError:
+        return scheduled
+
+
+def meeting_not_yet_held(decision: DecisionRecord, scheduled: date | None,
+                         today: date) -> date | None:
+    """The meeting's date when it is still to come (today counts as held), else None.
+
+    A decision notice, an emailed outcome or a final-report reminder must never reach
+    anyone before the meeting that makes the decision.
+    """
+    day = meeting_of(decision, scheduled)
+    return day if day is not None and day > today else None

@@ -234,3 +234,15 @@ def test_check_greets_the_relay_and_names_a_missing_team_address(
     assert code == 1
     assert "outbound: FAILED" in out and "team: FAILED - mail.team is not set" in out
     assert smtp_server.handler.received == []  # a check sends nothing
+
+
+def test_check_warns_that_emailed_decisions_are_held_without_sender_auth(
+        workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    run(capsys, "init")
+    code, out, _ = run(capsys, "check")
+    assert code == 0 and "will be held" not in out
+    monkeypatch.delenv("MAILBOT_TRUSTED_AUTHSERV_ID")  # sender_auth falls back to none
+    code, out, _ = run(capsys, "check")
+    assert code == 0  # a warning never fails the check
+    assert ("sender_auth: warning - mail.sender_auth is none: no team sender can be "
+            "authenticated, so every SPRG decision e-mailed by the team will be held") in out

@@ -63,11 +63,11 @@ def form(record: dict[str, Any] | None = None) -> AttachmentVerdict:
                                                                    missing_required=[]))
 
 
-def decision_form() -> AttachmentVerdict:
+def decision_form(meeting: str = "2026-10-08") -> AttachmentVerdict:
     record = referral()
     record["outcome"]["single_agency"]["decision"] = "Y"
     record["outcome"]["multi_agency"]["decision"] = "N"
-    record["sprg"]["meeting_date"] = "2026-10-08"
+    record["sprg"]["meeting_date"] = meeting
     return form(record)
 
 
@@ -83,7 +83,8 @@ def message(subject: str = "Case of concern referral", *, sender: str = REFERRER
     for name, value in headers.items():
         msg[name.replace("_", "-")] = value
     if auth:
-        msg["Authentication-Results"] = f"{TRUSTED}; dmarc={auth} header.from=school.example.org"
+        domain = sender.rpartition("@")[2]
+        msg["Authentication-Results"] = f"{TRUSTED}; dmarc={auth} header.from={domain}"
     msg.set_content(body)
     if attach:
         msg.add_attachment(b"PK\x03\x04 not really", maintype="application",
@@ -241,11 +242,32 @@ TABLE: list[tuple[str, Any, InboundMessage, HandlerContext, type[Outcome] | None
      "not applied"),
     ("unknown tag", handle_followup, message("[COC-2026-0999]"), context(cases=LOOKUP), None,
      "", ""),
-    ("decision from the team", handle_sprg_decision, message("[COC-2026-0001]", sender=TEAM),
+    ("decision from the team", handle_sprg_decision,
+     message("[COC-2026-0001]", sender=TEAM, auth="pass"),
      context(decision_form(), cases=LOOKUP), SprgDecision, "merge_followup",
      "decision recorded"),
-    ("decision found by the child", handle_sprg_decision, message("Outcome", sender=TEAM),
+    ("decision found by the child", handle_sprg_decision,
+     message("Outcome", sender=TEAM, auth="pass"),
      context(decision_form(), cases=LOOKUP), SprgDecision, "merge_followup", "COC-2026-0001"),
+    ("decision from an unauthenticated team address", handle_sprg_decision,
+     message("[COC-2026-0001]", sender=TEAM), context(decision_form(), cases=LOOKUP), Held,
+     "quarantine", "could not be authenticated"),
+    ("unauthenticated decision, confirmed by a person", handle_sprg_decision,
+     message("[COC-2026-0001]", sender=TEAM),
+     context(decision_form(), cases=LOOKUP, trusted=True), SprgDecision, "merge_followup",
+     "confirmed by the team"),
+    ("decision for a meeting still to come", handle_sprg_decision,
+     message("[COC-2026-0001]", sender=TEAM, auth="pass"),
+     context(decision_form("2026-10-15"), cases=LOOKUP), Held, "quarantine",
+     "has not happened yet"),
+    ("form about another child from the referrer", handle_followup,
+     message("[COC-2026-0001]", auth="pass"),
+     context(form(referral(**{"child.full_name": "Alex Other"})), cases=LOOKUP), Held,
+     "quarantine", "different child"),
+    ("form about another child, released by a person", handle_followup,
+     message("[COC-2026-0001]"),
+     context(form(referral(**{"child.full_name": "Alex Other"})), cases=LOOKUP, trusted=True),
+     FollowUp, "merge_followup", "carrying a form"),
     ("decision from a referrer is not a decision", handle_sprg_decision,
      message("[COC-2026-0001]"), context(decision_form(), cases=LOOKUP), None, "", ""),
     ("team form without an outcome", handle_sprg_decision, message("[COC-2026-0001]",

@@ -71,7 +71,7 @@ def test_digest_names_cases_by_reference_only(bot: App) -> None:
     text = digest.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "Open cases: 5" in text
     assert "Messages held in quarantine: 1" in text
-    assert "COC-2026-0002 (0 days)" in text  # waiting for its referrer
+    assert "COC-2026-0002 (0 working days)" in text  # waiting for its referrer
     for ref in ("COC-2026-0001", "COC-2026-0003", "COC-2026-0005"):
         assert ref in text
     with bot.db.session() as session:

@@ -43,7 +43,7 @@ def test_queue_shows_every_open_case_with_filters_and_sort(team: FlaskClient) ->
 
 
 def test_overdue_cases_are_highlighted(team: FlaskClient, bot: App, clock: FixedClock) -> None:
-    clock.advance(days=15)
+    clock.advance(days=21)  # 15 working days: twice the chaser days and more
     sign_in(team, "tess.team")  # the old session timed out
     page = team.get("/queue").get_data(as_text=True)
     row = page.split("COC-2026-0002</a>")[0].rsplit("<tr", 1)[1]

@@ -3,6 +3,9 @@
 The sender rule (INTERFACE.md) protects the case: only the case's own sender or its
 referrer's address may change it. Anyone else pointing at a case is held for a person,
 linked to the case, so a mistyped tag or a forwarded thread cannot alter a referral.
+A From header proves nothing without sender authentication, so the form itself is
+checked too: a form naming a different child (name or date of birth) is held, whoever
+sent it.
 """
 
 from __future__ import annotations
@@ -54,6 +57,16 @@ def handle_followup(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None:
                            "could not match to one of those cases, so nothing was changed. "
                            "Please read it under Held messages.")
         case = matching[0]
+    if not ctx.trusted and any(ctx.cases.same_child(case, f.referral) is False for f in forms):
+        # Whoever sent it: a form about another child never changes this case, and the
+        # referrer is not told it did. A person who releases it vouches for it.
+        return Held(action="quarantine", reason=f"reply about {case.ref} carries a form about "
+                    "a different child (name or date of birth); held for a person",
+                    verdicts=verdicts, case=case,
+                    alert=f"A reply about {case.ref} carries a form whose child's name or date "
+                          "of birth is not the case's, so nothing was changed and nobody was "
+                          "told anything. Please read it under Held messages: release it only "
+                          "if it corrects this case.")
     if forms and not case.status.open_to_referrer:
         return FollowUp(
             action="merge_followup", reason=f"form for {case.ref}, which is {case.status}: kept "

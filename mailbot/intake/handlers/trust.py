@@ -8,6 +8,7 @@ the reader (``mailbot.mail.authresults``); this handler only acts on its verdict
 from __future__ import annotations
 
 from mailbot.intake.handlers.base import HandlerContext, Held, Outcome
+from mailbot.intake.handlers.followup import target_cases
 from mailbot.mail.reader import InboundMessage
 
 
@@ -15,9 +16,11 @@ def handle_untrusted(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None
     if ctx.trusted:
         return None
     if msg.auth.quarantine:
-        # The reason names results and policies only, never an address or a domain.
+        # The reason names results and policies only, never an address or a domain. A
+        # message that points at a case is linked to it, so the team sees it there.
+        cases = target_cases(msg, ctx)
         return Held(
-            action="quarantine",
+            action="quarantine", case=cases[0] if cases else None,
             reason=f"{msg.auth.reason}; held for a person, no automatic reply",
             alert="We could not confirm that this message really came from the address it "
                   "shows (it failed the sender check at our mail server, DMARC), so it has not "

@@ -62,6 +62,18 @@ class Case(Base):
     current_version: Mapped[int] = mapped_column(Integer, default=0)
     missing_required: Mapped[list[str]] = mapped_column(JSON, default=list)
     queries: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    #: When the record may be destroyed: ``retention.years_after_closure`` after closing.
+    retain_until: Mapped[datetime | None] = mapped_column(index=True)
+    #: A legal hold suspends retention (litigation, an inquiry, a review in progress).
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    #: Why the hold was put on, in a person's words (may name anyone): encrypted.
+    legal_hold_why_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: Set when the case was crypto-shredded (purged or erased): only the tombstone is left.
+    shredded_at: Mapped[datetime | None]
+    #: ``retention`` (purged when due) or ``erasure`` (a person's decision).
+    shred_reason: Mapped[str | None] = mapped_column(String(16))
+    #: What is kept of a shredded case: dates, referring agency, outcome; no personal data.
+    tombstone: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
     versions: Mapped[list[ReferralVersion]] = relationship(
         back_populates="case", order_by="ReferralVersion.version")

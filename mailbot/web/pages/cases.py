@@ -15,7 +15,7 @@ from mailbot.cases.referral import get_path
 from mailbot.cases.views import CaseView
 from mailbot.errors import NotFound, UsageError
 from mailbot.store.audit import audit
-from mailbot.store.models import Attachment, Case, InboundMessage, ReferralVersion
+from mailbot.store.models import Attachment, Case, ReferralVersion
 from mailbot.web import present
 from mailbot.web.auth import may_read_case, mb, requires
 from mailbot.web.pages.meetings import upcoming_meetings
@@ -45,8 +45,7 @@ def case(ref: str) -> Any:
         entries = (conversation.conversation(session, app.vault, row, item.messages,
                                              app.settings.mail_from)
                    if g.user.role == "team" else [])
-        held = [m for m in item.messages if m.direction == "in"
-                and m.kind == "quarantine" and _pending(session, m.id)]
+        held = views.quarantine(session, app.vault, case_id=row.id)
         audit(session, now, g.user.name, "case.viewed", case_id=row.id,
               detail="workspace: the form and the conversation" if entries else "workspace")
         closed_reason = (app.vault.open_text(session, row, "close_reason_enc")
@@ -62,11 +61,6 @@ def case(ref: str) -> Any:
 def _editable_keys(item: CaseView) -> set[str]:
     keys = {k for _t, ks in present.SECTIONS for k in ks} | set(present.QUESTIONS)
     return keys | {"themes", "household_address"}
-
-
-def _pending(session: Any, row_id: str) -> bool:
-    row = session.get(InboundMessage, row_id)
-    return row is not None and row.hold_state == "pending"
 
 
 def _history(session: Any, case: Case) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from mailbot.cases import views
 from mailbot.cases.conversation import inbound_entry
 from mailbot.errors import NotFound, UsageError
-from mailbot.intake.release import reject, release
+from mailbot.intake.release import reject, release, released_words
 from mailbot.store.audit import audit
 from mailbot.store.models import Case, InboundMessage
 from mailbot.web.auth import mb, requires
@@ -43,7 +43,8 @@ def held_message(row_id: str) -> Any:
         audit(session, app.clock.now(), g.user.name, "message.viewed", message_id=row.id,
               case_id=linked.id if linked else None, detail="held message, workspace")
         linked_ref = linked.ref if linked else None
-    return render_template("web/held_message.html", e=entry, linked_ref=linked_ref)
+    return render_template("web/held_message.html", e=entry, linked_ref=linked_ref,
+                           confirms=entry.reason.startswith(views.HELD_DECISION))
 
 
 @bp.route("/quarantine/<row_id>/release", methods=["POST"])
@@ -54,8 +55,7 @@ def release_held(row_id: str) -> Any:
     except (UsageError, NotFound) as exc:
         flash(f"The message was not released: {exc}.", "error")
     else:
-        flash("The message was released" + (f" and added to {', '.join(refs)}" if refs else "")
-              + ". Any reply goes out with the next poll.", "success")
+        flash(released_words(refs), "success")
     return redirect(_back())
 
 

@@ -40,7 +40,8 @@ def trend_data() -> charts.TrendData:
     app = mb()
     data = charts.TrendData()
     with app.db.session() as session:
-        for case in session.scalars(select(Case).order_by(Case.created_at)):
+        for case in session.scalars(select(Case).where(Case.shredded_at.is_(None))
+                                    .order_by(Case.created_at)):
             referral, _row = case_store.load_referral(session, app.vault, case)
             month = charts.month_key(case.created_at)
             if month not in data.months:
