@@ -11,6 +11,7 @@ from mailbot.cases import views
 from mailbot.cases.conversation import inbound_entry
 from mailbot.errors import NotFound, UsageError
 from mailbot.intake.release import reject, release, released_words
+from mailbot.sprg.decision_form import HELD_DECISION
 from mailbot.store.audit import audit
 from mailbot.store.models import Case, InboundMessage
 from mailbot.web.auth import mb, requires
@@ -44,7 +45,7 @@ def held_message(row_id: str) -> Any:
               case_id=linked.id if linked else None, detail="held message, workspace")
         linked_ref = linked.ref if linked else None
     return render_template("web/held_message.html", e=entry, linked_ref=linked_ref,
-                           confirms=entry.reason.startswith(views.HELD_DECISION))
+                           confirms=entry.reason.startswith(HELD_DECISION))
 
 
 @bp.route("/quarantine/<row_id>/release", methods=["POST"])
