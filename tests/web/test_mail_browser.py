@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.browser import axe_violations, by_css, chromium, need_tools, screenshot, served
+from helpers.browser import axe_violations, by_css, chromium, need_tools, screenshot, served, submit
 from helpers.browser import sign_in as browser_sign_in
-from helpers.browser import submit
 from helpers.workspace import seeded_app, web_app
 from sqlalchemy import select
 
