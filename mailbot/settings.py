@@ -302,6 +302,9 @@ def _resolve(toml: Mapping[str, Any], env: Mapping[str, str], base: Path,
                  "retention_mailbox_days"):
         if values[name] < 1:
             raise ConfigError(BY_NAME[name].env, "must be at least 1")
+    for name in ("retention_held_days", "retention_other_days"):  # the mailbox copy goes first
+        if values[name] < values["retention_mailbox_days"]:
+            raise ConfigError(BY_NAME[name].env, "must be at least retention.mailbox_days")
     if values["web_idle_minutes"] < 1:
         raise ConfigError("MAILBOT_WEB_IDLE_MINUTES", "must be at least 1")
     _check_m365(values)

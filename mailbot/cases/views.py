@@ -20,6 +20,7 @@ from mailbot.cases.status import CaseStatus
 from mailbot.forms.model import Referral
 from mailbot.mail.reader import message_id_of
 from mailbot.sprg.decision_form import HELD_DECISION
+from mailbot.sprg.decisions import with_recorded_decision
 from mailbot.store.models import Attachment, Case, InboundMessage, MessageCase, Outbox
 from mailbot.store.vault import Vault
 
@@ -192,7 +193,8 @@ def _messages_of(session: Session, vault: Vault, case: Case, from_address: str
 
 def show(session: Session, vault: Vault, ref: str, *, from_address: str) -> CaseView:
     case = case_store.case_by_ref(session, ref)
-    referral, version = case_store.load_referral(session, vault, case)
+    stored, version = case_store.load_referral(session, vault, case)
+    referral = with_recorded_decision(session, vault, case, stored)
     provenance = vault.open_json(session, version, "provenance_enc", key_id=case.key_id)
     attachments = [AttachmentLine(a.id, vault.open_text(session, a, "filename_enc"),
                                   a.content_type, a.size, a.kind)

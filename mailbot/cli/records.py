@@ -55,6 +55,9 @@ def cmd_purge(args: argparse.Namespace) -> int:
     print(f"held messages {verb}: {report.held}; other messages {verb}: {report.other}")
     if not report.dry_run:
         print(f"data keys destroyed: {report.keys}")
+        print(f"mailbox copies deleted: {report.mailbox_deleted}"
+              + (f"; {report.mailbox_unknown} left alone (not in the database)"
+                 if report.mailbox_unknown else ""))
     return 0
 
 

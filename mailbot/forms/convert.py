@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailbot.errors import FormRejected
+from mailbot.store.private_file import write_private
 
 NEEDS_DOCX = (
     "The form is in an older or different word-processor format that we cannot read. "
@@ -187,16 +188,12 @@ def to_docx(data: bytes, suffix: str, limits: ConvertLimits | None = None) -> by
 
 
 def to_pdf(docx_path: Path, timeout: float = 180.0) -> Path | None:
-    """The agenda pack's PDF beside its .docx (mode 0600); None when LibreOffice is absent
-    or fails (the .docx stands on its own)."""
+    """The agenda pack's PDF beside its .docx (mode 0600 from its first byte, replacing
+    any file or link there); None when LibreOffice is absent or fails (the .docx stands
+    on its own)."""
     limits = ConvertLimits(timeout=timeout, cpu_seconds=int(timeout))
     with tempfile.TemporaryDirectory(prefix="mailbot-pdf-") as tmp:
         made = run_soffice(docx_path, "pdf", Path(tmp), limits)
         if made is None:
             return None
-        target = docx_path.with_suffix(".pdf")
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(made.read_bytes())
-        os.chmod(target, 0o600)
-        return target
+        return write_private(docx_path.with_suffix(".pdf"), made.read_bytes())

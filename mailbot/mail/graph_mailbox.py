@@ -27,6 +27,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -41,7 +42,7 @@ from mailbot.mail.graph_client import (
     permission_problem,
 )
 from mailbot.mail.graph_delta import DeltaState, DeltaStore, MemoryDeltaStore, delta_key
-from mailbot.mail.mailbox import MailboxRef
+from mailbot.mail.mailbox import MailboxRef, StoredMessage
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,41 @@ class GraphMailbox:
         """Make ``folder`` under the inbox folder when missing."""
         with self._errors():
             self._folder_id(folder, create=True)
+
+    def list_folder(self, folder: str) -> list[StoredMessage]:
+        """The folder's messages (ids and ``receivedDateTime``), page by page."""
+        with self._errors():
+            try:
+                folder_id = self._folder_id(folder, create=False)
+            except MailboxError:
+                return []  # no such folder yet: nothing was ever filed there
+            target = f"{self._base}/mailFolders/{quote(folder_id, safe='')}/messages"
+            params: dict[str, str] | None = {"$select": "id,receivedDateTime", "$top": "100"}
+            found = []
+            for _ in range(100_000):
+                page = self.client.request("GET", target, params=params,
+                                           prefer=[IMMUTABLE_ID]).json()
+                params = None
+                for item in page.get("value", []):
+                    found.append(StoredMessage(MailboxRef(self.identity, folder, "", str(item["id"])),
+                                               _when(item.get("receivedDateTime"))))
+                link = page.get("@odata.nextLink")
+                if not isinstance(link, str):
+                    break
+                target = link
+        return found
+
+    def delete(self, ref: MailboxRef) -> None:
+        """``permanentDelete``: a plain DELETE would only move it to Deleted Items."""
+        self._check_ref(ref)
+        with self._errors():
+            try:
+                self.client.request("POST", f"{self._message(ref.uid)}/permanentDelete",
+                                    prefer=[IMMUTABLE_ID])
+            except GraphError as exc:
+                if exc.status != 404:
+                    raise
+        self._forget(ref.uid)
 
     def append(self, raw: bytes, folder: str | None = None) -> None:
         """Create a message from MIME in the folder (the demo and the tests use this)."""
@@ -350,6 +386,13 @@ class GraphMailbox:
 def _status(exc: BaseException) -> int | None:
     cause = exc.__cause__
     return cause.status if isinstance(cause, GraphError) else None
+
+
+def _when(value: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+    except ValueError:
+        return None
 
 
 def _short(message_id: str) -> str:

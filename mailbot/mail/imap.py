@@ -19,6 +19,7 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Literal, TypeVar
 from urllib.parse import quote
 
@@ -27,7 +28,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginEr
 
 from mailbot.errors import MailboxAuthError, MailboxConnectionError, MailboxError
 from mailbot.mail.backoff import Backoff, LinkState
-from mailbot.mail.mailbox import MailboxRef
+from mailbot.mail.mailbox import MailboxRef, StoredMessage
 from mailbot.mail.oauth import TokenError, TokenSource
 
 log = logging.getLogger(__name__)
@@ -156,6 +157,35 @@ class ImapMailbox:
 
         self._run(op)
         self._known_folders.add(folder)
+
+    def list_folder(self, folder: str) -> list[StoredMessage]:
+        """UIDs not flagged ``\\Deleted``, with INTERNALDATE (when the server took it)."""
+
+        def op(client: IMAPClient) -> list[StoredMessage]:
+            if not client.folder_exists(folder):
+                return []
+            uidvalidity = self._select(client, folder, fresh=True)
+            uids = sorted(int(u) for u in client.search(["NOT", "DELETED"]))
+            dates = client.fetch(uids, ["INTERNALDATE"]) if uids else {}
+            return [StoredMessage(self._ref(folder, uidvalidity, uid),
+                                  _aware(dates.get(uid, {}).get(b"INTERNALDATE"))) for uid in uids]
+
+        return self._run(op)
+
+    def delete(self, ref: MailboxRef) -> None:
+        """``\\Deleted`` then UID EXPUNGE of that UID alone (without UIDPLUS the flag stays
+        and the server's own expunge removes it: a plain EXPUNGE could take others' mail)."""
+
+        def op(client: IMAPClient) -> None:
+            if self._select(client, ref.folder) != ref.uidvalidity:
+                return  # renumbered: the next round lists it afresh
+            uid = int(ref.uid)
+            if uid in client.search(["UID", str(uid), "NOT", "DELETED"]):
+                client.add_flags([uid], [_DELETED], silent=True)
+            if self._has(client, b"UIDPLUS"):
+                client.uid_expunge([uid])
+
+        self._run(op)
 
     def append(self, raw: bytes, folder: str | None = None) -> None:
         """APPEND; a retry after a drop mid-command may deliver twice (dedup catches it)."""
@@ -376,6 +406,13 @@ def _quietly_shutdown(client: IMAPClient) -> None:
         client.shutdown()
     except (OSError, IMAPClientError):
         pass  # the socket is already gone; nothing to release
+
+
+def _aware(value: object) -> datetime | None:
+    """imapclient gives INTERNALDATE as a naive local time (or aware): make it aware."""
+    if not isinstance(value, datetime):
+        return None
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=None).astimezone(UTC)
 
 
 def _brief(exc: BaseException) -> str:

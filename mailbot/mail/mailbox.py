@@ -1,13 +1,14 @@
-"""The narrow mailbox interface every backend (Maildir, IMAP) offers.
+"""The narrow mailbox interface every backend (Maildir, IMAP, Graph) offers.
 
-The poll loop lives in the poller, not here: a backend only lists, fetches, moves and
-waits. Moves happen only after the database commit, so a backend must make ``move``
-safe to repeat (moving a message that is already gone is not an error).
+The poll loop lives in the poller, not here: a backend only lists, fetches, moves,
+deletes (old filed copies) and waits. Moves happen only after the database commit, so
+a backend must make ``move`` safe to repeat (moving a message that is already gone is not an error).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 #: Folder names of INTERFACE.md; Maildir maps them to ``.Processed`` and so on.
@@ -35,6 +36,15 @@ class MailboxRef:
         return f"{self.mailbox}|{self.folder}|{self.uidvalidity}|{self.uid}"
 
 
+@dataclass(frozen=True)
+class StoredMessage:
+    """A message in one of the bot's folders, and when the mailbox says it arrived
+    (None when the backend cannot tell: the caller then judges by its own records)."""
+
+    ref: MailboxRef
+    arrived: datetime | None
+
+
 class Mailbox(Protocol):
     """A mailbox the bot reads referrals from."""
 
@@ -57,6 +67,18 @@ class Mailbox(Protocol):
 
     def ensure_folder(self, folder: str) -> None:
         """Create ``folder`` when missing."""
+        ...
+
+    def list_folder(self, folder: str) -> list[StoredMessage]:
+        """Messages in one of the bot's folders (``Processed``, ``Other``...); [] if none."""
+        ...
+
+    def delete(self, ref: MailboxRef) -> None:
+        """Remove one message for good (not to a bin); a no-op if it is gone.
+
+        Only for the mailbox copy of a message whose encrypted copy is committed
+        (``retention.mailbox_days``): the mailbox must not become a plaintext archive.
+        """
         ...
 
     def append(self, raw: bytes, folder: str | None = None) -> None:

@@ -15,10 +15,11 @@ import mailbox
 import os
 import re
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from mailbot.errors import MailboxError
-from mailbot.mail.mailbox import MailboxRef
+from mailbot.mail.mailbox import MailboxRef, StoredMessage
 
 #: The folder name refs carry for the Maildir root.
 INBOX = "INBOX"
@@ -99,6 +100,32 @@ class MaildirMailbox:
             self._md.add_folder(folder)
         except OSError as exc:
             raise MailboxError(f"cannot create folder {folder}: {exc.strerror}") from exc
+
+    def list_folder(self, folder: str) -> list[StoredMessage]:
+        """The folder's messages; arrival from the file's modification time (a rename
+        into the folder keeps it, so it is the delivery time)."""
+        found = []
+        for key, path in sorted(_scan(self._folder_dir(folder)).items()):
+            try:
+                arrived: datetime | None = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            except OSError:
+                arrived = None
+            found.append(StoredMessage(MailboxRef(self.identity, folder, "", key), arrived))
+        return found
+
+    def delete(self, ref: MailboxRef) -> None:
+        """Unlink the file (and make that durable); gone already is fine."""
+        self._check_ref(ref)
+        path = self._find(self._folder_dir(ref.folder), ref.uid)
+        if path is None:
+            return
+        try:
+            path.unlink()
+            _fsync_dir(path.parent)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise MailboxError(f"cannot delete message {ref.uid}: {exc.strerror}") from exc
 
     def append(self, raw: bytes, folder: str | None = None) -> None:
         """Deliver through ``tmp/`` then ``new/``, as any delivery agent would."""

@@ -17,6 +17,7 @@ from mailbot.cases import store as case_store
 from mailbot.errors import UsageError
 from mailbot.records import retention
 from mailbot.records.erasure_log import NAME, Erasure, ErasureLog
+from mailbot.records.mailbox_copies import expire_copies, remove_copies
 from mailbot.records.shred import (
     Shredded,
     destroy_keys,
@@ -35,13 +36,18 @@ class PurgeReport:
     other: int = 0
     keys: int = 0
     dry_run: bool = False
+    #: Mailbox copies deleted (of destroyed messages, and those past mailbox_days).
+    mailbox_deleted: int = 0
+    mailbox_unknown: int = 0
 
 
 def erasure_log(app: App) -> ErasureLog:
     return ErasureLog(app.settings.var_dir / NAME)
 
 
-def purge(app: App, *, dry_run: bool = False, actor: str = "cli") -> PurgeReport:
+def purge(app: App, *, dry_run: bool = False, actor: str = "cli",
+          mailbox: bool = True) -> PurgeReport:
+    """Destroy what is due; then the mailbox copies (``mailbox=False``: the database only)."""
     now = app.clock.now()
     report = PurgeReport(dry_run=dry_run)
     with app.db.session() as session:
@@ -63,6 +69,7 @@ def purge(app: App, *, dry_run: bool = False, actor: str = "cli") -> PurgeReport
         for message in messages:
             row = session.get(InboundMessage, message.row_id)
             if row is not None:
+                result.contents.add(row.content_index)
                 keys.add(shred_message(session, row))
         result.keys += destroy_keys(session, keys, now)
         report.keys = result.keys
@@ -71,10 +78,15 @@ def purge(app: App, *, dry_run: bool = False, actor: str = "cli") -> PurgeReport
                   detail=f"{len(cases)} case(s), {report.held} held and {report.other} other "
                          f"message(s), {result.keys} data key(s) destroyed")
     scrub_files(app.db)
+    if mailbox:  # only after the commit: the record of what was destroyed is durable
+        report.mailbox_deleted = remove_copies(app, result.contents)
+        copies = expire_copies(app, now)
+        report.mailbox_deleted += copies.deleted
+        report.mailbox_unknown = copies.kept_unknown
     return report
 
 
-def erase(app: App, ref: str, *, reason: str, actor: str) -> Case:
+def erase(app: App, ref: str, *, reason: str, actor: str, mailbox: bool = True) -> Case:
     """A person's decision to erase one case now (a right-to-erasure request upheld)."""
     if not reason.strip():
         raise UsageError("say why (--reason): an erasure must have a recorded reason")
@@ -87,7 +99,7 @@ def erase(app: App, ref: str, *, reason: str, actor: str) -> Case:
             raise UsageError(f"{case.ref} is under legal hold: lift it first "
                              "(mailbot legal-hold REF off --why ...)")
         erasure_log(app).record([Erasure(case.id, case.ref, "erasure", now)])
-        shred_case(session, app.vault, case, now, actor=actor, reason="erasure")
+        result = shred_case(session, app.vault, case, now, actor=actor, reason="erasure")
         # The reason may name the person who asked, so it is sealed under a key of its
         # own (not the destroyed one) and kept in the tombstone, never in clear.
         key_id = app.vault.new_key(session)
@@ -96,6 +108,8 @@ def erase(app: App, ref: str, *, reason: str, actor: str) -> Case:
         case.tombstone = {**(case.tombstone or {}), "erasure_reason_key": key_id,
                           "erasure_reason_enc": base64.b64encode(sealed).decode()}
     scrub_files(app.db)
+    if mailbox:
+        remove_copies(app, result.contents)
     return case
 
 

@@ -47,6 +47,8 @@ class Shredded:
     refs: list[str] = field(default_factory=list)
     messages: int = 0
     keys: int = 0
+    #: Keyed content hashes of the messages deleted: their mailbox copies go too.
+    contents: set[str] = field(default_factory=set)
 
 
 def tombstone(session: Session, vault: Vault, case: Case) -> dict[str, Any]:
@@ -104,6 +106,7 @@ def shred_case(session: Session, vault: Vault, case: Case, now: datetime, *, act
             if row.linked_case_id == case.id:
                 row.linked_case_id = None
             continue
+        result.contents.add(row.content_index)
         keys.add(shred_message(session, row))
         result.messages += 1
     session.execute(delete(Outbox).where(Outbox.key_id.in_(keys)))

@@ -19,8 +19,9 @@ from mailbot.cases import store as case_store
 from mailbot.cases.status import CaseStatus
 from mailbot.clock import uk_date
 from mailbot.errors import UsageError
+from mailbot.forms.model import Referral
 from mailbot.outbound.mail import Outbound, OutboundMail, last_reply_thread
-from mailbot.sprg.decision_form import get, yes_no
+from mailbot.sprg.decision_form import empty_decision, get, yes_no
 from mailbot.store.audit import audit
 from mailbot.store.models import Case, Decision
 from mailbot.store.vault import Vault
@@ -42,6 +43,21 @@ def latest(session: Session, case_id: str) -> Decision | None:
 def current(session: Session, vault: Vault, case: Case) -> dict[str, Any] | None:
     row = latest(session, case.id)
     return vault.open_json(session, row, "outcome_enc", key_id=case.key_id) if row else None
+
+
+def with_recorded_decision(session: Session, vault: Vault, case: Case,
+                           referral: Referral) -> Referral:
+    """The referral as people see it: its outcome section and SPRG box are the recorded
+    decision, or blank when none is recorded.
+
+    A referrer may fill in the form's outcome section (or send an old form back); that
+    copy is the referrer's words, never the SPRG's decision, so it is never shown as one.
+    """
+    decision = current(session, vault, case) or empty_decision()
+    shown = dict(referral)
+    shown["outcome"] = copy.deepcopy(decision["outcome"])
+    shown["sprg"] = copy.deepcopy(decision["sprg"])
+    return shown
 
 
 def record(session: Session, vault: Vault, outbound: Outbound, now: datetime, case: Case,

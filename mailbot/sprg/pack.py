@@ -10,7 +10,6 @@ pages. The document is built in memory; ``write_pack`` is the only place it touc
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -46,6 +45,7 @@ from mailbot.sprg.pack_format import (
     text_of,
 )
 from mailbot.sprg.scheduling import PackCase
+from mailbot.store.private_file import refuse_link, write_private
 
 
 # -- the document ---------------------------------------------------------------------
@@ -344,13 +344,13 @@ def build_pack(meeting: date, cases: Sequence[PackCase], *, chair: str | None,
 
 
 def write_pack(out_dir: Path, data: bytes, *, pdf: bool = True) -> list[Path]:
-    """Write ``agenda.docx`` (mode 0600) and, where LibreOffice is installed, ``agenda.pdf``."""
+    """Write ``agenda.docx`` and, where LibreOffice is installed, ``agenda.pdf``: each
+    mode 0600 from its first byte, replacing any file (or link) of that name. A folder
+    that is a symbolic link is refused: the pack would land wherever it points."""
+    refuse_link(out_dir, "--out")
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / "agenda.docx"
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    written = [target]
+    written = [write_private(out_dir / "agenda.docx", data)]
+    target = written[0]
     if pdf:
         converted = to_pdf(target)
         if converted is not None:

@@ -15,6 +15,7 @@ from mailbot.forms.model import Referral
 from mailbot.settings import Settings
 from mailbot.sprg.calendar import SETTING as MEETINGS_SETTING
 from mailbot.sprg.calendar import Calendar, auto_meeting, parse_meetings
+from mailbot.sprg.decisions import with_recorded_decision
 from mailbot.store.audit import audit
 from mailbot.store.models import Case
 from mailbot.store.vault import Vault
@@ -114,7 +115,9 @@ def cases_of_meeting(session: Session, vault: Vault, meeting: date) -> list[Pack
             .order_by(Case.ref))
     out = []
     for case in session.scalars(stmt):
-        referral, _row = case_store.load_referral(session, vault, case)
+        stored, _row = case_store.load_referral(session, vault, case)
+        # Only a recorded decision fills the outcome table, never the referrer's copy.
+        referral = with_recorded_decision(session, vault, case, stored)
         out.append(PackCase(case.ref, case.status, referral,
                             case_store.possible_duplicates(session, case)))
     return out

@@ -45,6 +45,9 @@ def test_close_shows_the_retention_date(workdir: Path, capsys: pytest.CaptureFix
 
 def test_legal_hold_purge_and_erase(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ref = _one_case(workdir, capsys)
+    message_id_present = [p for p in (workdir / "var" / "inbox").rglob("*") if p.is_file()
+                          and b"DB9PR09MBB173314D3499BA0EAF4329C8FDAC" in p.read_bytes()]
+    assert len(message_id_present) == 1  # filed in Processed
     code, out, _ = run(capsys, "legal-hold", ref, "on", "--why", "coroner's inquest")
     assert code == 0 and "legal hold on" in out
     code, _, err = run(capsys, "erase", ref, "--reason", "request 7")
@@ -57,6 +60,11 @@ def test_legal_hold_purge_and_erase(workdir: Path, capsys: pytest.CaptureFixture
     code, _, err = run(capsys, "show", ref)
     assert code == 1 and "destroyed" in err and "erasure" in err
     assert json.loads(run(capsys, "cases", "--json")[1]) == []
+    message_id = b"DB9PR09MBB173314D3499BA0EAF4329C8FDAC@DB9PR09MBB173.eurprd09.prod.example.net"
+    assert message_id in eml("mail-01-referral-complete")
+    mailbox_files = [p for p in (workdir / "var" / "inbox").rglob("*") if p.is_file()]
+    assert mailbox_files  # the folders' marker files at least: the scan looks somewhere
+    assert [p for p in mailbox_files if message_id in p.read_bytes()] == []
     log = (workdir / "var" / "erasure-log.jsonl").read_text()
     assert ref in log and "Exampleby" not in log
     code, out, _ = run(capsys, "purge")

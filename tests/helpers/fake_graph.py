@@ -228,6 +228,15 @@ class FakeGraph:
             case ("GET", ["mailFolders", folder, "messages", "delta"]):
                 self._need(READ)
                 return self._delta(box, self._folder(box, folder), query, prefer, immutable)
+            case ("GET", ["mailFolders", folder, "messages"]):
+                self._need(READ)
+                return self._list(box, self._folder(box, folder), query, immutable)
+            case ("POST", ["messages", message_id, "permanentDelete"]):
+                self._need(WRITE)
+                found = self._message(box, message_id)
+                box.events.append((next(self._counter), found.folder, found.id))
+                del box.messages[found.id]
+                return 204, {}, b""
             case ("POST", ["mailFolders", folder, "messages"]):
                 self._need(WRITE)
                 raw = _mime(headers, body)
@@ -270,6 +279,22 @@ class FakeGraph:
         if skip + top < len(children):
             payload["@odata.nextLink"] = (f"{self.base_url}/users/{quote(box.upn)}/mailFolders('{parent.id}')"
                                           f"/childFolders?$top={top}&$skip={skip + top}")
+        return _json(200, payload)
+
+    def _list(self, box: Mailbox, folder: Folder, query: dict[str, str],
+              immutable: bool) -> tuple[int, dict[str, str], bytes]:
+        """A folder's messages, ``$top`` a page, ``@odata.nextLink`` with ``$skip``."""
+        inside = sorted((m for m in box.messages.values() if m.folder == folder.id),
+                        key=lambda m: m.placed)
+        top = min(int(query.get("$top", "10")), self.folder_page_size)
+        skip = int(query.get("$skip", "0"))
+        page = [self._message_json(box, m, immutable, query.get("$select"))
+                for m in inside[skip:skip + top]]
+        payload: dict[str, Any] = {"value": page}
+        if skip + top < len(inside):
+            payload["@odata.nextLink"] = (f"{self.base_url}/users/{quote(box.upn)}/mailFolders/{folder.id}"
+                                          f"/messages?$top={top}&$skip={skip + top}"
+                                          f"&$select={query.get('$select', '')}")
         return _json(200, payload)
 
     def _make_folder(self, box: Mailbox, parent: Folder, body: bytes) -> tuple[int, dict[str, str], bytes]:

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -189,6 +190,38 @@ def test_moving_again_is_a_no_op(backend: Backend) -> None:
     backend.open_another().move(first, PROCESSED)  # ... even from a new process
     assert backend.folder_contents(PROCESSED) == [numbered(1)]
     assert backend.mailbox.list_new() == [second]  # the other message was not touched
+
+
+# -- the mailbox copy's end (retention.mailbox_days) -----------------------------------
+
+
+def test_list_folder_finds_filed_messages_with_their_arrival(backend: Backend) -> None:
+    assert backend.mailbox.list_folder(PROCESSED) == []  # no folder yet: nothing filed
+    for n in range(3):
+        backend.mailbox.append(numbered(n))
+    refs = backend.mailbox.list_new()
+    for ref in refs[:2]:
+        backend.mailbox.move(ref, PROCESSED)
+    backend.mailbox.move(refs[2], OTHER)
+    stored = backend.open_another().list_folder(PROCESSED)
+    assert sorted(backend.mailbox.fetch(s.ref) for s in stored) == [numbered(0), numbered(1)]
+    now = datetime.now(UTC)
+    for item in stored:
+        assert item.ref.folder == PROCESSED
+        assert item.arrived is None or abs(item.arrived - now) < timedelta(hours=1)
+    assert [backend.mailbox.fetch(s.ref) for s in backend.mailbox.list_folder(OTHER)] == [numbered(2)]
+
+
+def test_delete_removes_one_message_for_good(backend: Backend) -> None:
+    for n in range(2):
+        backend.mailbox.append(numbered(n), PROCESSED)
+    first, second = sorted(backend.mailbox.list_folder(PROCESSED),
+                           key=lambda s: backend.mailbox.fetch(s.ref))
+    backend.mailbox.delete(first.ref)
+    backend.mailbox.delete(first.ref)  # gone already: no error
+    backend.open_another().delete(first.ref)
+    assert backend.folder_contents(PROCESSED) == [numbered(1)]
+    assert [s.ref for s in backend.mailbox.list_folder(PROCESSED)] == [second.ref]
 
 
 def test_append_to_a_folder_leaves_the_inbox_alone(backend: Backend) -> None:
