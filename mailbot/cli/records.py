@@ -1,12 +1,16 @@
-"""``legal-hold``, ``purge`` and ``erase``: the record's retention and destruction."""
+"""``legal-hold``, ``purge``, ``erase`` and ``sar``: the record's retention, destruction
+and subject access."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
+from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from mailbot.cli.common import ACTOR, Command, open_app
+from mailbot.errors import UsageError
 
 
 def add_parsers(sub: Any) -> dict[str, Command]:
@@ -21,7 +25,58 @@ def add_parsers(sub: Any) -> dict[str, Command]:
     erase.add_argument("--reason", required=True,
                        help="why (e.g. the reference of the upheld request); kept encrypted")
     erase.add_argument("--by", default=None, help="who decided (default: the login name)")
-    return {"legal-hold": cmd_legal_hold, "purge": cmd_purge, "erase": cmd_erase}
+    sar = sub.add_parser("sar", help="subject access: every case and message about a person, "
+                         "as one .docx with other people's data marked (audited)")
+    sar.add_argument("--name", required=True, help="the person's full name")
+    sar.add_argument("--dob", required=True, type=cli_date, help="date of birth (DD/MM/YYYY or ISO)")
+    sar.add_argument("--received", type=cli_date, default=None,
+                     help="the day the request was received (default: today)")
+    sar.add_argument("--out", type=Path, default=None, help="folder (default var/sar)")
+    return {"legal-hold": cmd_legal_hold, "purge": cmd_purge, "erase": cmd_erase, "sar": cmd_sar}
+
+
+def cli_date(value: str) -> date:
+    """``DD/MM/YYYY`` or ISO, as INTERFACE.md allows on the command line."""
+    for parse in (date.fromisoformat, lambda v: datetime.strptime(v, "%d/%m/%Y").date()):
+        try:
+            return parse(value.strip())
+        except ValueError:
+            continue
+    raise argparse.ArgumentTypeError(f"'{value}' is not a date (DD/MM/YYYY or YYYY-MM-DD)")
+
+
+def cmd_sar(args: argparse.Namespace) -> int:
+    from mailbot.clock import london
+    from mailbot.records.sar import Subject, add_month, search
+    from mailbot.records.sar_docx import write_pack
+    from mailbot.store.audit import audit
+
+    if not args.name.strip():
+        raise UsageError("--name must not be empty")
+    app = open_app(args)
+    try:
+        now = app.clock.now()
+        received = args.received or london(now).date()
+        due = add_month(received)
+        subject = Subject(args.name.strip(), args.dob)
+        with app.db.session() as session:
+            result = search(session, app.vault, subject)
+            path = write_pack(result, subject, received, due, now,
+                              args.out or app.settings.var_dir / "sar")
+            # The name searched for is personal data: the audit keeps counts and refs only.
+            audit(session, now, getpass.getuser(), "sar.produced",
+                  detail=f"{len(result.cases)} case(s) ({', '.join(c.ref for c in result.cases)}), "
+                         f"{len(result.other_messages)} other message(s); due {due.isoformat()}")
+    finally:
+        app.close()
+    print(f"found {len(result.cases)} case(s)"
+          + (f" ({', '.join(c.ref + ('?' if c.certainty == 'possible' else '') for c in result.cases)})"
+             if result.cases else "")
+          + f" and {len(result.other_messages)} other message(s); searched {result.searched_cases} "
+          f"case(s) and {result.searched_messages} message(s)")
+    print(f"written: {path} (marked items to review before disclosure)")
+    print(f"request received {received:%d/%m/%Y}: the response is due by {due:%d/%m/%Y} (one month)")
+    return 0
 
 
 def cmd_legal_hold(args: argparse.Namespace) -> int:

@@ -106,3 +106,23 @@ def test_escrow_backup_and_restore_commands(workdir: Path, capsys: pytest.Captur
     assert code == 1 and "destroyed" in err
     code, _, err = run(capsys, "restore", "nothing-here.db")
     assert code == 2 and "no backup file" in err
+
+
+def test_sar_writes_the_pack_shows_the_due_date_and_audits_without_the_name(
+        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ref = _one_case(workdir, capsys)
+    code, out, _ = run(capsys, "sar", "--name", "Marcus Testwood", "--dob", "30/11/1985",
+                       "--received", "31/01/2027", "--out", "requests")
+    assert code == 0 and f"found 1 case(s) ({ref})" in out
+    assert "due by 28/02/2027" in out
+    assert len(list((workdir / "requests").glob("sar-*.docx"))) == 1
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(f"sqlite:///{workdir / 'var' / 'mailbot.db'}")
+    with engine.connect() as connection:
+        details = [r[0] for r in connection.execute(
+            text("SELECT detail FROM audit WHERE action = 'sar.produced'"))]
+    engine.dispose()
+    assert len(details) == 1 and ref in details[0] and "Testwood" not in details[0]
+    code, _, err = run(capsys, "sar", "--name", "X Y", "--dob", "31/02/2000")
+    assert code == 2 and "not a date" in err

@@ -72,7 +72,7 @@ def sent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Sent]]:
                    "--chair", "Dr Review Chair") == 0  # the decision notice
         assert run(app, "agenda", "--meeting", "2026-12-17", "--out", str(tmp / "pack"),
                    "--send") == 0  # the SPRG digest
-        clock.advance(days=7)  # Tuesday again, 09:15 in London: reminder and team digest
+        clock.advance(days=9)  # seven working days on (Thursday), 09:15 in London: reminder and team digest
         assert morning_jobs(app) is not None
         app.drainer.drain()
         yield classify(app)
