@@ -7,6 +7,7 @@ the same graph with a fixed clock or another mailbox.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -19,7 +20,6 @@ from sqlalchemy.orm import Session
 from mailbot.cases.lookup import DbCaseLookup
 from mailbot.clock import Clock, SystemClock, london
 from mailbot.errors import KeyFileError
-from mailbot.forms import read_attachments
 from mailbot.forms.model import AttachmentVerdict
 from mailbot.intake.handlers import Handler, HandlerContext, default_handlers
 from mailbot.intake.pipeline import Intake
@@ -31,6 +31,7 @@ from mailbot.mail.sender import Sender
 from mailbot.outbound.compose import template_env
 from mailbot.outbound.mail import Outbound
 from mailbot.outbound.outbox import Drainer
+from mailbot.sandbox import AttachmentSandbox, SandboxLimits
 from mailbot.settings import Settings
 from mailbot.store.db import Database
 from mailbot.store.keys import SETTING as KEY_SETTING
@@ -41,6 +42,8 @@ from mailbot.store.vault import Vault
 
 if TYPE_CHECKING:
     from mailbot.mail.graph_client import GraphAccess
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -56,6 +59,10 @@ class App:
     handlers: tuple[Handler, ...]
     _mailbox: Mailbox | None = field(default=None, repr=False)
     _sender: Sender | None = field(default=None, repr=False)
+    #: Where untrusted mail is read: a child process under the ``sandbox.*`` limits.
+    #: Started on first use; one passed to ``build_app`` is shared, and not closed here.
+    _sandbox: AttachmentSandbox | None = field(default=None, repr=False)
+    _own_sandbox: bool = field(default=True, repr=False)
 
     # Connections are opened on first use: `mailbot cases` needs no mailbox.
     @property
@@ -107,10 +114,11 @@ class App:
 
     def prepare(self) -> None:
         """Migrate the schema and make sure the master key is usable (INTERFACE.md rule)."""
-        self.db.migrate()
         if self.keys.exists():
             self.keys.load()
+            self.db.migrate()
             return
+        self.db.migrate()
         with self.db.session() as session:
             wrapped = session.scalar(select(func.count()).select_from(DataKey)
                                      .where(DataKey.wrapped.is_not(None))) or 0
@@ -119,13 +127,38 @@ class App:
                                "holds data keys wrapped by one: restore the key file")
         self.keys.create()
 
+    @property
+    def sandbox(self) -> AttachmentSandbox:
+        if self._sandbox is None:
+            self._sandbox = AttachmentSandbox(SandboxLimits.from_settings(self.settings))
+        return self._sandbox
+
+    def read_message(self, raw: bytes) -> InboundMessage:
+        """The message, parsed in the sandbox, with the sender check the settings ask for
+        (``mail.sender_auth``); one the sandbox stopped reading says at which limit."""
+        s = self.settings
+        msg = self.sandbox.read_message(raw, sender_auth=s.sender_auth,
+                                        trusted_authserv_id=s.trusted_authserv_id,
+                                        sender_auth_tenant_id=s.sender_auth_tenant_id)
+        if msg.stopped_at is not None:
+            log.warning("message reading stopped at a sandbox limit",
+                        extra={"limit": msg.stopped_at})
+        return msg
+
     def read_forms(self, message: InboundMessage) -> list[AttachmentVerdict]:
+        """Every attachment judged in the sandbox, the message within one budget of CPU,
+        memory, wall clock and conversions; a breach is a verdict, never an exception."""
         parts = [(a.filename, a.content_type, a.data) for a in message.attachments
                  if not a.inline]
         if not parts:
             return []
-        return read_attachments(parts, max_bytes=self.settings.max_attachment_mb * 1024 * 1024,
-                                reference_year=london(self.clock.now()).year)
+        verdicts = self.sandbox.read_attachments(
+            parts, max_bytes=self.settings.max_attachment_mb * 1024 * 1024,
+            reference_year=london(self.clock.now()).year)
+        if self.sandbox.last_breach is not None:
+            log.warning("attachment reading stopped at a sandbox limit",
+                        extra={"limit": self.sandbox.last_breach})
+        return verdicts
 
     def handler_context(self, session: Session) -> HandlerContext:
         cache: dict[int, list[AttachmentVerdict]] = {}
@@ -144,7 +177,7 @@ class App:
     def intake(self) -> Intake:
         return Intake(db=self.db, vault=self.vault, mailbox=self.mailbox, clock=self.clock,
                       settings=self.settings, outbound=self.outbound, handlers=self.handlers,
-                      make_context=self.handler_context)
+                      make_context=self.handler_context, reader=self.read_message)
 
     @cached_property
     def drainer(self) -> Drainer:
@@ -156,19 +189,23 @@ class App:
             self._mailbox.close()
         if self._sender is not None:
             self._sender.close()
+        if self._sandbox is not None and self._own_sandbox:
+            self._sandbox.close()
         self.db.dispose()
 
 
 def build_app(settings: Settings, *, clock: Clock | None = None,
               mailbox: Mailbox | None = None, sender: Sender | None = None,
-              handlers: Sequence[Handler] | None = None) -> App:
+              handlers: Sequence[Handler] | None = None,
+              sandbox: AttachmentSandbox | None = None) -> App:
     clock = clock or SystemClock()
     keys = KeyStore(settings.key_file)
     vault = Vault(keys, clock)
     env = template_env()
     outbound = Outbound(env, vault, sender=settings.mail_from, domain=settings.bot_domain,
                         urgent_contact=settings.urgent_contact)
-    return App(settings=settings, clock=clock, db=Database(settings.database_url), keys=keys,
+    db = Database(settings.database_url, audit_key=lambda: keys.load().audit_key)
+    return App(settings=settings, clock=clock, db=db, keys=keys,
                vault=vault, env=env, outbound=outbound,
                handlers=tuple(handlers) if handlers is not None else default_handlers(),
-               _mailbox=mailbox, _sender=sender)
+               _mailbox=mailbox, _sender=sender, _sandbox=sandbox, _own_sandbox=sandbox is None)

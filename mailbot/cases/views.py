@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import String, cast, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from mailbot.cases import store as case_store
 from mailbot.cases.queue import iso, waiting_for
@@ -215,7 +215,8 @@ def messages(session: Session, vault: Vault) -> list[MessageItem]:
                         sender=vault.open_text(session, row, "sender_enc"), action=row.action,
                         case_refs=case_store.case_refs_of_message(session, row.id),
                         reason=row.reason)
-            for row in session.scalars(select(InboundMessage).order_by(InboundMessage.received_at))]
+            for row in session.scalars(select(InboundMessage).options(undefer(InboundMessage.raw_enc))
+                                       .order_by(InboundMessage.received_at))]
 
 
 def _message_id_of(session: Session, vault: Vault, row: InboundMessage) -> str | None:

@@ -135,6 +135,7 @@ class StatusReport:
     quarantine: int
     master_key_version: int
     audit_chain_intact: bool
+    audit_entries: int = 0
 
     @property
     def needs_person(self) -> bool:
@@ -151,7 +152,8 @@ def status_text(report: StatusReport) -> str:
              f"outbox failed:      {report.outbox_failed}",
              f"quarantine:         {report.quarantine}",
              f"master key version: {report.master_key_version}",
-             f"audit chain:        {'intact' if report.audit_chain_intact else 'BROKEN'}",
+             f"audit chain:        {'intact' if report.audit_chain_intact else 'BROKEN'}"
+             f" ({report.audit_entries} entries)",
              "a person is needed" if report.needs_person else "all well"]
     return "\n".join(lines) + "\n"
 

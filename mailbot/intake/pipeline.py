@@ -9,21 +9,21 @@ work; a crash after it finds the row and only redoes the move.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from mailbot.clock import Clock
 from mailbot.intake.actions import ActionContext, apply
+from mailbot.intake.fingerprint import fingerprint_chunks
 from mailbot.intake.handlers import Handler, HandlerContext, Outcome, decide
 from mailbot.intake.handlers.base import Held
 from mailbot.mail.mailbox import OTHER, PROCESSED, QUARANTINE, Mailbox, MailboxRef
-from mailbot.mail.reader import InboundMessage, read_message
+from mailbot.mail.reader import InboundMessage
 from mailbot.outbound.mail import Outbound
 from mailbot.settings import Settings
 from mailbot.store.db import Database
@@ -37,27 +37,6 @@ FOLDER_FOR = {
     "ignore_auto": PROCESSED, "reject_attachment": PROCESSED, "manual_entry": PROCESSED,
     "quarantine": QUARANTINE, "not_referral": OTHER,
 }
-
-#: Trace headers that differ between two deliveries of the same message.
-_TRACE = re.compile(rb"^(received|return-path|delivered-to|x-original-to|authentication-results|"
-                    rb"arc-[a-z-]+|x-ms-exchange-[a-z-]+|x-mailbot-[a-z-]+):", re.IGNORECASE)
-
-
-def content_fingerprint(raw: bytes) -> bytes:
-    """The message without its trace headers, line endings normalised."""
-    head, sep, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
-    kept: list[bytes] = []
-    skipping = False
-    for line in head.split(b"\n"):
-        if line[:1] in (b" ", b"\t"):
-            if not skipping:
-                kept.append(line)
-            continue
-        skipping = bool(_TRACE.match(line))
-        if not skipping:
-            kept.append(line)
-    return b"\n".join(kept) + sep + body
-
 
 @dataclass
 class Handled:
@@ -80,7 +59,8 @@ def cannot_handle(error: BaseException) -> Held:
 class Intake:
     def __init__(self, *, db: Database, vault: Vault, mailbox: Mailbox, clock: Clock,
                  settings: Settings, outbound: Outbound, handlers: Sequence[Handler],
-                 make_context: Callable[[Session], HandlerContext]) -> None:
+                 make_context: Callable[[Session], HandlerContext],
+                 reader: Callable[[bytes], InboundMessage]) -> None:
         self.db = db
         self.vault = vault
         self.mailbox = mailbox
@@ -89,13 +69,12 @@ class Intake:
         self.outbound = outbound
         self.handlers = tuple(handlers)
         self.make_context = make_context
+        self.reader = reader
 
     def read(self, raw: bytes) -> InboundMessage:
-        """The message, with the sender check the settings ask for (``mail.sender_auth``)."""
-        s = self.settings
-        return read_message(raw, sender_auth=s.sender_auth,
-                            trusted_authserv_id=s.trusted_authserv_id,
-                            sender_auth_tenant_id=s.sender_auth_tenant_id)
+        """The message as the reader sees it (``App.read_message``: in the sandbox, with
+        the sender check the settings ask for)."""
+        return self.reader(raw)
 
     def decide(self, message: InboundMessage, context: HandlerContext) -> Outcome:
         return decide(self.handlers, message, context)
@@ -111,7 +90,7 @@ class Intake:
             self.mailbox.ensure_folder(folder)
 
     def _keys(self, raw: bytes, message: InboundMessage) -> tuple[str | None, str, str]:
-        content = self.vault.index("content", content_fingerprint(raw))
+        content = self.vault.index_chunks("content", fingerprint_chunks(raw))
         mid = self.vault.index("message-id", message.message_id) if message.message_id else None
         dedupe = self.vault.index("dedupe", f"{mid or '-'}|{content}")
         return mid, content, dedupe
@@ -156,9 +135,8 @@ class Intake:
             return again
         self.mailbox.move(ref, FOLDER_FOR[handled.action])
         with self.db.session() as session:
-            row = session.get(MessageRow, handled.message_row_id)
-            if row is not None:
-                row.moved = True
+            session.execute(update(MessageRow).where(MessageRow.id == handled.message_row_id)
+                            .values(moved=True))
         log.info("message handled", extra={"message_row": handled.message_row_id,
                                            "action": handled.action,
                                            "cases": ",".join(handled.case_refs)})

@@ -114,6 +114,9 @@ class InboundMessage:
     defects: int = 0
     #: ``COC-YYYY-NNNN`` tags in the subject, upper case, first ``MAX_CASE_TAGS`` distinct.
     case_tags: list[str] = field(default_factory=list)
+    #: The sandbox stopped reading the message at this limit (cpu, memory, wall, crash):
+    #: nothing in it was read, so it is held for a person.
+    stopped_at: str | None = None
 
     def header(self, name: str) -> str | None:
         values = self.headers.get(name.lower())
@@ -328,12 +331,13 @@ def capped_tree(raw: bytes) -> Message | None:
         return None
 
 
-def unreadable(raw: bytes) -> InboundMessage:
+def unreadable(raw: bytes, stopped_at: str | None = None) -> InboundMessage:
     """The reading of a message that could not be read: no usable sender, so the
     handlers hold it for a person."""
     return InboundMessage(raw=raw, message_id=None, subject="", sender=None, date=None,
                           in_reply_to=[], references=[], return_path=None,
-                          content_type="text/plain", headers={}, text="", defects=1)
+                          content_type="text/plain", headers={}, text="", defects=1,
+                          stopped_at=stopped_at)
 
 
 def auth_from_json(data: dict[str, Any]) -> SenderAuth:

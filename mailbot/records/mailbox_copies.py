@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from mailbot.app import App
-from mailbot.intake.pipeline import content_fingerprint
+from mailbot.intake.fingerprint import fingerprint_chunks
 from mailbot.mail.mailbox import OTHER, PROCESSED, QUARANTINE
 from mailbot.store.models import InboundMessage
 
@@ -32,7 +32,7 @@ class CopiesReport:
 
 
 def _content_index(app: App, raw: bytes) -> str:
-    return app.vault.index("content", content_fingerprint(raw))
+    return app.vault.index_chunks("content", fingerprint_chunks(raw))
 
 
 def expire_copies(app: App, now: datetime) -> CopiesReport:

@@ -16,7 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mailbot.forms.limits import TOO_COMPLEX
+from mailbot.forms.limits import READER_FAILED, TOO_COMPLEX
 from mailbot.forms.model import AttachmentVerdict, ParsedForm, Query, VerdictKind
 from mailbot.sandbox.frames import MAX_JSON, Closed, Timeout, receive, send
 from mailbot.sandbox.limits import Breach, Mode, SandboxBreach, SandboxLimits
@@ -163,7 +163,12 @@ def _form_from(data: Any) -> ParsedForm | None:
 
 def breach_verdict(filename: str, content_type: str, data: bytes, limit: Breach
                    ) -> AttachmentVerdict:
-    """The verdict for a file whose reading was stopped at a hard limit."""
+    """The verdict for a file whose reading was stopped at a hard limit: too complex
+    (CPU, memory, wall clock), or, when the reader itself died, one for a person."""
+    if limit == "crash":
+        return AttachmentVerdict(filename=filename, kind="manual", reason=READER_FAILED,
+                                 content_type=content_type, size=len(data), data=data,
+                                 breach=limit)
     return AttachmentVerdict(filename=filename, kind="reject", reason=TOO_COMPLEX,
                              content_type=content_type, size=len(data), data=data,
                              breach=limit)
@@ -288,10 +293,10 @@ class AttachmentSandbox:
                 return _message_from(answer["message"], raw, blobs)
             except SandboxBreach as breach:
                 self.last_breach = breach.limit
-                return unreadable(raw)
+                return unreadable(raw, breach.limit)
             except (KeyError, IndexError, TypeError, ValueError):
                 self.last_breach = "crash"
-                return unreadable(raw)
+                return unreadable(raw, "crash")
 
     def read_attachments(self, parts: list[tuple[str, str, bytes]], *, max_bytes: int,
                          reference_year: int) -> list[AttachmentVerdict]:

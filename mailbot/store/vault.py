@@ -8,6 +8,7 @@ id, key id) always matches where the ciphertext is stored.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
@@ -98,3 +99,7 @@ class Vault:
     def index(self, purpose: str, value: str | bytes) -> str:
         raw = value.encode("utf-8") if isinstance(value, str) else value
         return crypto.blind_index(self.keys.load().index_key, purpose, raw)
+
+    def index_chunks(self, purpose: str, chunks: Iterable[bytes]) -> str:
+        """``index`` of the chunks' concatenation, without making it."""
+        return crypto.blind_index_chunks(self.keys.load().index_key, purpose, chunks)

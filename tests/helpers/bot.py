@@ -10,6 +10,7 @@ from typing import Any
 from helpers.services import missing_service
 from mailbot.app import App, build_app
 from mailbot.clock import FixedClock
+from mailbot.sandbox import AttachmentSandbox, SandboxLimits
 from mailbot.settings import load_settings
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -32,9 +33,21 @@ def make_env(tmp_path: Path, database_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
+_SHARED: list[AttachmentSandbox] = []
+
+
+def shared_sandbox() -> AttachmentSandbox:
+    """One sandbox (default limits) for every test bot: its worker starts once per run,
+    not once per test.  Tests of the limits make their own."""
+    if not _SHARED:
+        _SHARED.append(AttachmentSandbox(SandboxLimits()))
+    return _SHARED[0]
+
+
 def make_app(tmp_path: Path, database_url: str, clock: FixedClock, **extra: str) -> App:
     settings = load_settings(env=make_env(tmp_path, database_url, **extra), base_dir=tmp_path)
-    app = build_app(settings, clock=clock)
+    own = any(name.startswith("MAILBOT_SANDBOX_") for name in extra)
+    app = build_app(settings, clock=clock, sandbox=None if own else shared_sandbox())
     app.prepare()
     return app
 

@@ -125,6 +125,17 @@ def pdf_gigabyte_stream() -> bytes:
     return pdf_one_stream(zeros_deflate(1024 * MB), b"/FlateDecode")
 
 
+def pdf_ruled_grid(lines: int = 20_000) -> bytes:
+    """About 100 KB: one page ruled with ``lines`` crossing pairs of lines and no text.
+    pdfplumber's table finder works on every crossing: about 4 CPU seconds here, so
+    a 1-second CPU limit is breached for certain."""
+    ops = [b"0.5 w"]
+    for i in range(lines):
+        x, y = 50 + (i * 7) % 495, 80 + (i * 13) % 720
+        ops.append(b"%d 80 m %d 800 l S %d %d m 545 %d l S" % (x, x, 50, y, y))
+    return pdf_one_stream(zlib.compress(b"\n".join(ops)), b"/FlateDecode")
+
+
 # -- zip, odt, docx ---------------------------------------------------------------------------
 def zipped(members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
     buffer = io.BytesIO()
@@ -315,6 +326,7 @@ SHAPES: dict[str, Callable[[], bytes]] = {
     "pdf_800_shared_pages": lambda: with_attachment("referral.pdf", pdf_pages(800, shared=True)),
     "pdf_25000_pages": lambda: with_attachment("referral.pdf", pdf_pages(25_000, shared=False)),
     "pdf_1gb_stream": lambda: with_attachment("referral.pdf", pdf_gigabyte_stream()),
+    "pdf_ruled_grid_20000": lambda: with_attachment("referral.pdf", pdf_ruled_grid()),
     "zip_of_zips_10_odt": lambda: with_attachment("forms.zip", zip_of_zips_odt(10)),
     "zip_four_24mb_members": lambda: with_attachment("papers.zip", zip_four_big_members()),
     "docx_truncated": lambda: with_attachment("referral.docx", truncated_docx(), DOCX),

@@ -84,9 +84,33 @@ class Run:
                               cwd=self.cwd, capture_output=True, text=True, timeout=timeout)
 
 
+#: ``mailbot poll --once`` as the console script runs it, then the process's own peak
+#: resident memory (VmHWM: this process only, not the sandbox worker or LibreOffice).
+_POLL_MEASURED = (
+    "import sys\n"
+    "from pathlib import Path\n"
+    "from mailbot.cli.entry import run\n"
+    "sys.argv = ['mailbot', 'poll', '--once']\n"
+    "code = run()\n"
+    "hwm = [l for l in Path('/proc/self/status').read_text().splitlines()"
+    " if l.startswith('VmHWM:')][0]\n"
+    "print(f'MAIN_PEAK_MB={int(hwm.split()[1]) / 1024:.1f}', file=sys.stderr)\n"
+    "sys.exit(code)\n")
+
+
+def main_peak_mb(stderr: str) -> float | None:
+    """The poll process's own peak RSS, as ``_POLL_MEASURED`` printed it."""
+    for line in reversed(stderr.splitlines()):
+        if line.startswith("MAIN_PEAK_MB="):
+            return float(line.split("=", 1)[1])
+    return None
+
+
 def run_bot(tmp: Path, database_url: str, messages: list[tuple[str, bytes]],
-            timeout: float) -> Run:
-    env = {**os.environ, **make_env(tmp, database_url)}
+            timeout: float, **extra_env: str) -> Run:
+    """``mailbot init``, the messages delivered in order, one ``poll --once`` (measured:
+    see ``main_peak_mb``), then ``messages --json`` and the outbox."""
+    env = {**os.environ, **make_env(tmp, database_url, **extra_env)}
     box = MaildirMailbox(tmp / "var" / "inbox")
     subprocess.run([sys.executable, "-m", "mailbot", "init"], env=env, cwd=tmp, check=True,
                    capture_output=True, timeout=120)
@@ -95,7 +119,7 @@ def run_bot(tmp: Path, database_url: str, messages: list[tuple[str, bytes]],
         time.sleep(0.002)  # maildir names carry the time: keep the delivery order
     start = time.monotonic()
     try:
-        proc = subprocess.run([sys.executable, "-m", "mailbot", "poll", "--once"], env=env,
+        proc = subprocess.run([sys.executable, "-c", _POLL_MEASURED], env=env,
                               cwd=tmp, capture_output=True, text=True, timeout=timeout)
         code, stderr = proc.returncode, proc.stderr
     except subprocess.TimeoutExpired as exc:

@@ -31,6 +31,7 @@ from mailbot.intake.handlers.referral import handle_correspondence, handle_refer
 from mailbot.intake.handlers.sprg_decision import handle_sprg_decision
 from mailbot.intake.handlers.trust import handle_untrusted
 from mailbot.mail.reader import InboundMessage, read_message
+from mailbot.sandbox import breach_verdict
 
 NOW = datetime(2026, 10, 12, 9, 15, tzinfo=UTC)
 REFERRER = "jo.referrer@school.example.org"
@@ -273,6 +274,19 @@ TABLE: list[tuple[str, Any, InboundMessage, HandlerContext, type[Outcome] | None
     ("team form without an outcome", handle_sprg_decision, message("[COC-2026-0001]",
                                                                   sender=TEAM),
      context(form(), cases=LOOKUP), None, "", ""),
+    ("sandbox stopped at cpu, meant as the form", handle_referral, message(attach=True),
+     context(breach_verdict("form.docx", "x", b"data", "cpu")), Rejected,
+     "reject_attachment", "too complex to read automatically"),
+    ("reader died on the form: a person reads it", handle_referral, message(attach=True),
+     context(breach_verdict("form.docx", "x", b"data", "crash")), NewCases, "manual_entry",
+     "a person will enter it"),
+    ("reader died on minutes: filed for the team", everything,
+     message("Minutes of Tuesday", body="Minutes attached.", attach="minutes.pdf"),
+     context(breach_verdict("minutes.pdf", "x", b"data", "crash")), Filed, "not_referral",
+     "general correspondence"),
+    ("message the sandbox could not parse", everything,
+     replace(message(), stopped_at="wall", sender=None), context(), Held, "quarantine",
+     "reading stopped at its time limit"),
 ]
 
 

@@ -5,7 +5,7 @@ handle them all, each hostile one ending in one recorded action with a plain-wor
 reply (or none), within the wall limit plus 2 s, and the referral behind it accepted.
 Runs on SQLite and on PostgreSQL (where a long content type or a NUL once quarantined a
 complete form).  The shapes that need the sandbox wired into the pipeline are in
-test_hostile_mail_wiring.py.
+test_hostile_breach.py.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "pdf_800_shared_pages": ("request_missing", "referral form"),
     "pdf_25000_pages": ("request_missing", "referral form"),
     "pdf_1gb_stream": ("reject_attachment", "too complex to read automatically"),
+    "pdf_ruled_grid_20000": ("manual_entry", "will read the form and enter it by hand"),
     "zip_of_zips_10_odt": ("reject_attachment", "older formats than we convert"),
     "zip_four_24mb_members": ("request_missing", "referral form"),
     "docx_truncated": ("reject_attachment", "looks damaged"),

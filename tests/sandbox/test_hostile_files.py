@@ -162,7 +162,7 @@ def test_a_breach_is_a_too_complex_verdict_and_the_message_goes_on() -> None:
     with AttachmentSandbox(SandboxLimits(cpu_seconds=1, wall_seconds=30)) as box:
         start = time.perf_counter()
         verdicts = box.read_attachments(
-            [("referral.pdf", "application/pdf", hostile.pdf_pages(800, shared=True)),
+            [("referral.pdf", "application/pdf", hostile.pdf_ruled_grid()),
              ("referral.docx", hostile.DOCX, FORM)], max_bytes=MAX, reference_year=2026)
         assert time.perf_counter() - start < 32
         assert verdicts[0].kind == "reject" and verdicts[0].reason == TOO_COMPLEX

@@ -10,11 +10,13 @@ from mailbot.intake.handlers.followup import handle_followup
 from mailbot.intake.handlers.referral import handle_correspondence, handle_referral
 from mailbot.intake.handlers.sprg_decision import handle_sprg_decision
 from mailbot.intake.handlers.trust import handle_untrusted
+from mailbot.intake.handlers.unread import handle_unread
 from mailbot.mail.reader import InboundMessage
 
 
 def default_handlers() -> tuple[Handler, ...]:
     return (
+        handle_unread,
         handle_automatic,
         handle_untrusted,
         handle_sprg_decision,

@@ -68,7 +68,10 @@ def handle_referral(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None:
             return NewCases(action="request_missing", verdicts=verdicts,
                             reason=f"{reason}; required fields are empty: " + ", ".join(missing))
         return NewCases(action="accept", reason=reason, verdicts=verdicts)
-    if any(v.kind == "manual" for v in verdicts):
+    manual = [v for v in verdicts if v.kind == "manual"]
+    # A file the reader died on (a sandbox breach) is for a person only when it was
+    # meant as the form; a scan always is.
+    if manual and (any(v.breach is None for v in manual) or meant_as_form(msg, manual)):
         return NewCases(
             action="manual_entry", manual=True, verdicts=verdicts,
             reason="the form cannot be read by machine (e.g. a scan); a person will enter it",

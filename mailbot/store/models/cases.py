@@ -115,4 +115,4 @@ class Attachment(Base):
     size: Mapped[int] = mapped_column(Integer)
     #: ``form``, ``other`` (another document kept with the case), ``manual`` (a scan).
     kind: Mapped[str] = mapped_column(String(16))
-    data_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    data_enc: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)  # loaded when read

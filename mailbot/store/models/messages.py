@@ -43,7 +43,8 @@ class InboundMessage(Base):
     moved: Mapped[bool] = mapped_column(Boolean, default=False)
     sender_enc: Mapped[bytes] = mapped_column(LargeBinary)
     subject_enc: Mapped[bytes] = mapped_column(LargeBinary)
-    raw_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    #: Loaded only when read (a message may be 35 MB; issue 13 keeps the bot under 200 MB).
+    raw_enc: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     #: A case the message points at but may not feed (another sender's reply).
     linked_case_id: Mapped[str | None] = mapped_column(ForeignKey("case.id"))
 

@@ -12,7 +12,7 @@ from mailbot.cases.conversation import inbound_entry
 from mailbot.errors import NotFound, UsageError
 from mailbot.intake.release import reject, release, released_words
 from mailbot.sprg.decision_form import HELD_DECISION
-from mailbot.store.audit import audit
+from mailbot.store.audit import Entry, audit, audit_many
 from mailbot.store.models import Case, InboundMessage
 from mailbot.web.auth import mb, requires
 
@@ -25,6 +25,9 @@ def quarantine() -> Any:
     app = mb()
     with app.db.session() as session:
         items = views.quarantine(session, app.vault)
+        audit_many(session, app.clock.now(), g.user.name,
+                   [Entry("quarantine.viewed", message_id=i.id, detail="workspace")
+                    for i in items])
     return render_template("web/quarantine.html", items=items)
 
 
