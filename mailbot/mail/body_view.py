@@ -17,8 +17,8 @@ from email.message import Message
 import nh3
 
 from mailbot.mail.body_text import part_text
-from mailbot.mail.mime_walk import mime_leaves
-from mailbot.mail.reader import MAX_MIME_DEPTH, MAX_MIME_PARTS, capped_tree, ctype_of
+from mailbot.mail.mime_walk import ctype_of, mime_leaves
+from mailbot.mail.reader import MAX_MIME_DEPTH, MAX_MIME_PARTS, capped_tree
 from mailbot.safetext import clean_filename, clean_text
 
 #: Characters of a body shown; a covering note is never this long.
