@@ -45,6 +45,7 @@ def test_schedule_outcome_and_status_words(workdir: Path,
     box = MaildirMailbox(workdir / "var" / "inbox")
     for name in ("mail-01-referral-complete", "mail-11-no-attachment"):
         box.append(eml(name))
+    assert run(capsys, "init")[0] == 0
     assert run(capsys, "poll", "--once")[0] == 0
     code, out = run(capsys, "schedule", "COC-2026-0001", "--meeting", "31/12/2099")
     assert code == 0 and "31" in out
@@ -64,6 +65,7 @@ def test_messages_say_when_no_form_came(workdir: Path, capsys: pytest.CaptureFix
     box = MaildirMailbox(workdir / "var" / "inbox")
     for name in ("mail-01-referral-complete", "mail-11-no-attachment"):
         box.append(eml(name))
+    assert run(capsys, "init")[0] == 0
     assert run(capsys, "poll", "--once")[0] == 0
     code, out = run(capsys, "messages")
     lines = {line.split()[0]: line for line in out.splitlines()[2:] if line.strip()
