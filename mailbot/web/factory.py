@@ -97,6 +97,7 @@ def _register(web: Flask) -> None:
         admin,
         audit,
         cases,
+        casework,
         held,
         incidents,
         meetings,
@@ -108,6 +109,7 @@ def _register(web: Flask) -> None:
     web.register_blueprint(signin.bp)
     web.register_blueprint(queue.bp)
     web.register_blueprint(cases.bp)
+    web.register_blueprint(casework.bp)
     web.register_blueprint(held.bp)
     web.register_blueprint(audit.bp)
     web.register_blueprint(meetings.bp)

@@ -98,3 +98,65 @@ def test_search_the_queue(site: dict[str, Any]) -> None:
     rows = driver.find_elements("css selector", "table.queue tbody tr")
     assert [r.text.split()[0] for r in rows] == ["COC-2026-0004"]
     assert not any(found.values()), found
+
+
+def test_add_a_note_and_an_owner(site: dict[str, Any]) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    driver, url, found = site["driver"], site["url"], {}
+    browser_sign_in(driver, url, "tess.team")
+    driver.get(url + "/cases/COC-2026-0002")
+    by_css(driver, "#note").send_keys("Phoned the health visitor: the form follows today.")
+    submit(driver, "#note ~ button, form[action$='/notes'] button[type=submit]")
+    assert "Note added." in by_css(driver, ".flashes").text
+    notes = by_css(driver, "section[aria-labelledby=notes-title]").text
+    assert "Phoned the health visitor: the form follows today." in notes and "tess.team" in notes
+    Select(by_css(driver, "#owner")).select_by_value("tess.team")
+    submit(driver, "form[action$='/owner'] button[type=submit]")
+    assert "now owned by tess.team" in by_css(driver, ".flashes").text
+    clean(driver, found)
+    assert not any(found.values()), found
+
+
+def test_write_to_the_referrer_and_see_the_reply_join(site: dict[str, Any]) -> None:
+    from helpers.hostile import message
+
+    from mailbot.intake.poller import Poller
+    from mailbot.store.models import Outbox
+
+    driver, url, app, found = site["driver"], site["url"], site["app"], {}
+    browser_sign_in(driver, url, "tess.team")
+    driver.get(url + "/cases/COC-2026-0004")
+    submit(driver, "a[href$='/write']")
+    clean(driver, found)
+    by_css(driver, "#text").send_keys("Is Jaylen still at the same address?")
+    submit(driver, "form.form button[type=submit]")
+    assert "Check before you send" in by_css(driver, "[role=alert]").text  # the child's name
+    clean(driver, found)
+    app.clock.advance(seconds=60)  # the server's clock: the message follows what came before
+    field = by_css(driver, "#text")
+    field.clear()
+    field.send_keys("Is the child still at the same address? Please reply to this e-mail.")
+    submit(driver, "form.form button[type=submit]")
+    assert "is in the outbox" in by_css(driver, ".flashes").text
+    with app.db.session() as session:
+        sent = session.scalars(select(Outbox).where(Outbox.written_by == "tess.team")).one()
+        recipient = app.vault.open_text(session, sent, "recipient_enc")
+        our_id = sent.message_id
+    app.clock.advance(seconds=60)
+    app.mailbox.append(message(
+        sender=recipient, subject="RE: [COC-2026-0004] Message from the CSCP team",
+        message_id="<LO2P265MB5012C1D2E3F4A5B6C7D8E9F0A1B2C3D4E5@LO2P265MB5012.GBRP265.PROD.OUTLOOK.COM>",
+        headers=[("In-Reply-To", our_id), ("References", our_id)],
+        text="Yes, still at the same address. Thanks.\r\n"))
+    Poller(app).cycle()
+    driver.get(url + "/cases/COC-2026-0004")
+    mails = [m.text for m in driver.find_elements("css selector", "article.mail")]
+    mine = next(i for i, m in enumerate(mails) if "Is the child still at the same address" in m)
+    reply = next(i for i, m in enumerate(mails) if "Yes, still at the same address." in m)
+    assert mine < reply and "written by tess.team" in mails[mine]
+    clean(driver, found)
+    screenshot(driver, SHOTS / "case-reply-joined.png")
+    driver.get(url + "/meetings")
+    clean(driver, found)
+    assert not any(found.values()), found
