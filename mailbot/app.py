@@ -114,10 +114,11 @@ class App:
 
     def prepare(self) -> None:
         """Migrate the schema and make sure the master key is usable (INTERFACE.md rule)."""
-        self.db.migrate()
         if self.keys.exists():
             self.keys.load()
+            self.db.migrate()
             return
+        self.db.migrate()
         with self.db.session() as session:
             wrapped = session.scalar(select(func.count()).select_from(DataKey)
                                      .where(DataKey.wrapped.is_not(None))) or 0
@@ -203,7 +204,8 @@ def build_app(settings: Settings, *, clock: Clock | None = None,
     env = template_env()
     outbound = Outbound(env, vault, sender=settings.mail_from, domain=settings.bot_domain,
                         urgent_contact=settings.urgent_contact)
-    return App(settings=settings, clock=clock, db=Database(settings.database_url), keys=keys,
+    db = Database(settings.database_url, audit_key=lambda: keys.load().audit_key)
+    return App(settings=settings, clock=clock, db=db, keys=keys,
                vault=vault, env=env, outbound=outbound,
                handlers=tuple(handlers) if handlers is not None else default_handlers(),
                _mailbox=mailbox, _sender=sender, _sandbox=sandbox, _own_sandbox=sandbox is None)

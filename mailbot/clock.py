@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as day_time
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -75,3 +76,16 @@ def plain_date(moment: datetime) -> str:
     """The London day of a moment, in words: 12 October 2026."""
     local = london(moment)
     return f"{local.day} {local:%B %Y}"
+
+
+def read_day(text: str) -> date:
+    """A date a person typed: ``DD/MM/YYYY`` or ISO ``YYYY-MM-DD`` (ValueError otherwise)."""
+    value = text.strip()
+    if "/" in value:
+        return datetime.strptime(value, "%d/%m/%Y").date()
+    return date.fromisoformat(value)
+
+
+def day_start(day: date) -> datetime:
+    """Midnight in London at the start of ``day``, as an aware time."""
+    return datetime.combine(day, day_time(0), tzinfo=LONDON)

@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from mailbot.cli import text
-from mailbot.cli.common import ACTOR, Command, emit, open_app
+from mailbot.cli.common import Command, actor, emit, open_app
 from mailbot.intake.attempts import Attempts
-from mailbot.store.audit import audit, verify_audit_chain
+from mailbot.store.audit import audit, check_audit_chain
 from mailbot.store.models import InboundMessage, Outbox, PollState
 
 
@@ -57,7 +57,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                                 .where(Outbox.state == "failed")) or 0
         held = session.scalar(select(func.count()).select_from(InboundMessage).where(
             InboundMessage.action == "quarantine", InboundMessage.hold_state == "pending")) or 0
-        chain = verify_audit_chain(session)
+        chain = check_audit_chain(session)
     keys = app.keys.load()
     # A try still on record after the longest a message's reading may take, and a
     # minute for the rest, was cut short: the bot died in it.
@@ -66,7 +66,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     report = text.StatusReport(last_poll=last.value if last else None, outbox_backlog=backlog,
                                outbox_failed=failed, quarantine=held,
                                master_key_version=keys.current_version,
-                               audit_chain_intact=chain, retried_messages=retried.messages,
+                               audit_chain_intact=chain.intact,
+                               audit_entries=chain.entries, retried_messages=retried.messages,
                                most_attempts=retried.most_attempts,
                                max_attempts=app.settings.message_max_attempts)
     emit(args, report.as_json(), text.status_text(report))
@@ -83,7 +84,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
     app.keys.add_version()
     with app.db.session() as session:
         count = app.vault.rewrap_all(session)
-        audit(session, app.clock.now(), ACTOR, "keys.rotated",
+        audit(session, app.clock.now(), actor(args), "keys.rotated",
               detail=f"v{old} -> v{old + 1}, {count} data keys")
     app.keys.retire(old)
     print(f"master key rotated to version {old + 1}; {count} data keys re-wrapped; "

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from mailbot.app import build_app
-from mailbot.cli.common import ACTOR, Command, load, open_app
+from mailbot.cli.common import Command, actor, load, open_app
 from mailbot.logs import setup_logging
 
 #: What ``init`` says once, when it makes the key.
@@ -44,7 +44,7 @@ def cmd_escrow(args: argparse.Namespace) -> int:
     try:
         document = write_escrow(app.keys.load(), args.recipient, args.out, app.clock.now())
         with app.db.session() as session:
-            audit(session, app.clock.now(), ACTOR, "keys.escrowed",
+            audit(session, app.clock.now(), actor(args), "keys.escrowed",
                   detail=f"versions {document['master_versions']} to recipient "
                          f"{document['recipient_sha256'][:16]}")
     finally:
@@ -66,7 +66,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
     app = open_app(args)
     try:
-        out = backup(app, args.out)
+        out = backup(app, args.out, actor=actor(args))
     finally:
         app.close()
     print(f"backup written: {out} ({out.stat().st_size} bytes); it holds no key: keep the "
@@ -79,7 +79,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
     app = _app_without_migrating(args)
     try:
-        again = restore(app, args.file)
+        again = restore(app, args.file, actor=actor(args))
     finally:
         app.close()
     print(f"restored from {args.file}; erasures applied again: {len(again)}"
@@ -92,7 +92,7 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 
     app = _app_without_migrating(args)
     try:
-        out = upgrade(app, app.settings.var_dir / "backups")
+        out = upgrade(app, app.settings.var_dir / "backups", actor=actor(args))
     finally:
         app.close()
     print(f"backup before upgrading: {out}" if out.exists() else "nothing to back up yet")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 from datetime import timedelta
 from typing import Any
 
@@ -12,10 +11,11 @@ from mailbot.cases import store as case_store
 from mailbot.cases import views
 from mailbot.cases.status import CaseStatus
 from mailbot.cli import text
-from mailbot.cli.common import ACTOR, Command, emit, open_app
+from mailbot.cli.common import Command, actor, emit, open_app
 from mailbot.clock import london
 from mailbot.errors import NotFound, UsageError
-from mailbot.store.audit import audit
+from mailbot.store.audit import Entry, audit, audit_many
+from mailbot.store.audit_log import case_entries
 
 
 def status_word(value: str) -> CaseStatus:
@@ -69,6 +69,10 @@ def cmd_cases(args: argparse.Namespace) -> int:
             due_by = (london(app.clock.now()).date()
                       + timedelta(days=app.settings.final_report_reminder_days))
         items = case_queue.queue(session, app.vault, app.clock.now(), args.status, due_by)
+        if getattr(args, "json", False):  # the JSON carries the referrers' addresses
+            audit_many(session, app.clock.now(), actor(args),
+                       case_entries(session, [i.ref for i in items], "case.listed",
+                                    "cases --json"))
     emit(args, [i.as_json() for i in items], text.queue_table(items))
     return 0
 
@@ -78,7 +82,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     with app.db.session() as session:
         item = views.show(session, app.vault, args.ref, from_address=app.settings.mail_from)
         case = case_store.case_by_ref(session, args.ref)
-        audit(session, app.clock.now(), ACTOR, "case.viewed", case_id=case.id)
+        audit(session, app.clock.now(), actor(args), "case.viewed", case_id=case.id)
     emit(args, item.as_json(), text.case_text(item))
     return 0
 
@@ -87,6 +91,10 @@ def cmd_messages(args: argparse.Namespace) -> int:
     app = open_app(args)
     with app.db.session() as session:
         items = views.messages(session, app.vault)
+        if getattr(args, "json", False):  # the JSON carries the senders' addresses
+            audit_many(session, app.clock.now(), actor(args),
+                       [Entry("message.listed", message_id=i.id, detail="messages --json")
+                        for i in items])
     emit(args, [i.as_json() for i in items], text.messages_table(items))
     return 0
 
@@ -96,7 +104,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     if args.decision == "release":
         from mailbot.intake.release import release
 
-        refs = release(app, args.id, actor=ACTOR)
+        refs = release(app, args.id, actor=actor(args))
         print(f"released {args.id}" + (f": {', '.join(refs)}" if refs else "")
               + ("; SPRG decision recorded, the referrer is told" if refs.decision else ""))
         app.drainer.drain()
@@ -105,11 +113,14 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
         from mailbot.intake.release import reject
 
         with app.db.session() as session:
-            reject(session, app.vault, app.clock.now(), args.id, actor=ACTOR, reason=args.reason)
+            reject(session, app.vault, app.clock.now(), args.id, actor=actor(args), reason=args.reason)
         print(f"rejected {args.id}")
         return 0
     with app.db.session() as session:
         items = views.quarantine(session, app.vault)
+        audit_many(session, app.clock.now(), actor(args),
+                   [Entry("quarantine.viewed", message_id=i.id, detail="mailbot quarantine")
+                    for i in items])
     emit(args, [i.as_json() for i in items], text.quarantine_table(items))
     return 0
 
@@ -121,7 +132,7 @@ def cmd_close(args: argparse.Namespace) -> int:
     app = open_app(args)
     with app.db.session() as session:
         case = case_store.case_by_ref(session, args.ref)
-        close_case(session, app.vault, case, app.clock.now(), user=ACTOR, reason=args.reason)
+        close_case(session, app.vault, case, app.clock.now(), user=actor(args), reason=args.reason)
         assert case.closed_at is not None
         case.retain_until = add_years(case.closed_at, app.settings.retention_years)
     print(f"{args.ref} closed; kept until {case.retain_until:%d/%m/%Y} "
@@ -138,11 +149,11 @@ def cmd_edit(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.field}: not a field a person can edit (keys as in "
                          "forms/FIELDS.md, e.g. child.dob or household.0.name)") from exc
     app = open_app(args)
-    actor = args.by or getpass.getuser()
+    who = args.by or actor(args)
     with app.db.session() as session:
         case = case_store.case_by_ref(session, args.ref)
         edit_field(session, app.vault, case, app.clock.now(), args.field, args.value,
-                   user=actor, reason=args.why or "entered with mailbot edit")
+                   user=who, reason=args.why or "entered with mailbot edit")
         status, version, missing = case.status, case.current_version, case.missing_required
     print(f"{args.ref}: {args.field} updated (version {version}, status {status})"
           + (f"; still missing: {', '.join(missing)}" if missing else ""))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import sys
@@ -10,13 +11,28 @@ from collections.abc import Callable
 from typing import Any
 
 from mailbot.app import App, build_app
+from mailbot.errors import UsageError
 from mailbot.logs import setup_logging
 from mailbot.settings import Settings, load_settings
 
 #: A command's function: parsed arguments in, exit code out.
 Command = Callable[[argparse.Namespace], int]
-#: Who the audit log names for what is done at the command line.
-ACTOR = "cli"
+
+
+def os_user() -> str:
+    """The operating-system login running the command (a uid where none is named)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a container user with no name in /etc/passwd
+        return f"uid{os.getuid()}"
+
+
+def actor(args: argparse.Namespace) -> str:
+    """Who the audit log names for a command: the login (``os:alice``), and the
+    workspace user given with ``--as`` (``tess.team (os:alice)``); never "cli" alone."""
+    login = f"os:{os_user()}"
+    named = getattr(args, "as_user", None)
+    return f"{named} (os:{os_user()})" if named else login
 
 
 def load(args: argparse.Namespace) -> Settings:
@@ -30,7 +46,22 @@ def open_app(args: argparse.Namespace, *, quiet: bool = False) -> App:
                   else settings.log_level)
     app = build_app(settings)
     app.prepare()
+    named = getattr(args, "as_user", None)
+    if named:
+        _check_workspace_user(app, named)
     return app
+
+
+def _check_workspace_user(app: App, name: str) -> None:
+    from sqlalchemy import select
+
+    from mailbot.store.models import WebUser
+
+    with app.db.session() as session:
+        user = session.scalars(select(WebUser).where(WebUser.name == name)).one_or_none()
+    if user is None or user.disabled:
+        app.close()
+        raise UsageError(f"--as: {name} is not an enabled workspace user (see mailbot users list)")
 
 
 def emit(args: argparse.Namespace, value: Any, text: str) -> None:

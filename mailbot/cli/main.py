@@ -13,11 +13,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mailbot.cli import admin, backups, cases, intake, jobs, records, sprg, web
+from mailbot.cli import admin, audit, backups, cases, intake, jobs, records, sprg, web
 from mailbot.errors import ConfigError, MailbotError, NotFound, UsageError
 
 #: The command groups, in the order ``mailbot --help`` lists them.
-GROUPS = (intake, cases, admin, sprg, web, jobs, records, backups)
+GROUPS = (intake, cases, admin, audit, sprg, web, jobs, records, backups)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mailbot", description="CSCP Case of Concern intake bot")
     parser.add_argument("--config", type=Path, help="TOML settings file")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--as", dest="as_user", metavar="NAME",
+                        help="the workspace user running this command (named in the audit log "
+                             "with the login)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for group in GROUPS:
         for name, func in group.add_parsers(sub).items():

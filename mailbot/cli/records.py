@@ -4,12 +4,11 @@ and subject access."""
 from __future__ import annotations
 
 import argparse
-import getpass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from mailbot.cli.common import ACTOR, Command, open_app
+from mailbot.cli.common import Command, actor, open_app
 from mailbot.errors import UsageError
 
 
@@ -32,7 +31,28 @@ def add_parsers(sub: Any) -> dict[str, Command]:
     sar.add_argument("--received", type=cli_date, default=None,
                      help="the day the request was received (default: today)")
     sar.add_argument("--out", type=Path, default=None, help="folder (default var/sar)")
-    return {"legal-hold": cmd_legal_hold, "purge": cmd_purge, "erase": cmd_erase, "sar": cmd_sar}
+    sub.add_parser("dpia", help="the DPIA's settings-dependent parts: retention, where data "
+                   "lives, who receives what, who can see the cases")
+    return {"legal-hold": cmd_legal_hold, "purge": cmd_purge, "erase": cmd_erase, "sar": cmd_sar,
+            "dpia": cmd_dpia}
+
+
+def cmd_dpia(args: argparse.Namespace) -> int:
+    from sqlalchemy import func, select
+
+    from mailbot.records.dpia import dpia_text
+    from mailbot.store.models import WebUser
+
+    app = open_app(args)
+    try:
+        with app.db.session() as session:
+            counts = {role: int(n) for role, n in session.execute(
+                select(WebUser.role, func.count()).where(WebUser.disabled.is_(False))
+                .group_by(WebUser.role))}
+    finally:
+        app.close()
+    print(dpia_text(app.settings, counts), end="")
+    return 0
 
 
 def cli_date(value: str) -> date:
@@ -64,7 +84,7 @@ def cmd_sar(args: argparse.Namespace) -> int:
             path = write_pack(result, subject, received, due, now,
                               args.out or app.settings.var_dir / "sar")
             # The name searched for is personal data: the audit keeps counts and refs only.
-            audit(session, now, getpass.getuser(), "sar.produced",
+            audit(session, now, actor(args), "sar.produced",
                   detail=f"{len(result.cases)} case(s) ({', '.join(c.ref for c in result.cases)}), "
                          f"{len(result.other_messages)} other message(s); due {due.isoformat()}")
     finally:
@@ -88,7 +108,7 @@ def cmd_legal_hold(args: argparse.Namespace) -> int:
         with app.db.session() as session:
             case = case_store.case_by_ref(session, args.ref, tombstone_ok=True)
             set_legal_hold(session, app.vault, case, app.clock.now(), on=args.state == "on",
-                           why=args.why, actor=ACTOR)
+                           why=args.why, actor=actor(args))
             ref = case.ref
     finally:
         app.close()
@@ -121,7 +141,7 @@ def cmd_erase(args: argparse.Namespace) -> int:
 
     app = open_app(args)
     try:
-        case = erase(app, args.ref, reason=args.reason, actor=args.by or getpass.getuser())
+        case = erase(app, args.ref, reason=args.reason, actor=args.by or actor(args))
     finally:
         app.close()
     print(f"{case.ref} erased: its data key is destroyed and its data deleted; the tombstone "

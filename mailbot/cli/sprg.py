@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mailbot.cases import store as case_store
-from mailbot.cli.common import ACTOR, Command, open_app
+from mailbot.cli.common import Command, actor, open_app
 from mailbot.clock import london, long_date
 from mailbot.errors import UsageError
 from mailbot.sprg import decisions, scheduling
@@ -21,7 +21,8 @@ from mailbot.sprg import meeting_digest as digest
 from mailbot.sprg.calendar import parse_day
 from mailbot.sprg.decision_form import OPTIONS, get, merged
 from mailbot.sprg.pack import build_pack, write_pack
-from mailbot.store.audit import audit
+from mailbot.store.audit import audit_many
+from mailbot.store.audit_log import case_entries
 
 
 def add_parsers(sub: Any) -> dict[str, Command]:
@@ -84,11 +85,11 @@ def cmd_schedule(args: argparse.Namespace, app: Any = None) -> int:
     try:
         with app.db.session() as session:
             if args.hold:
-                case = scheduling.hold(session, now, args.ref, ACTOR)
+                case = scheduling.hold(session, now, args.ref, actor(args))
                 message = f"{case.ref} held back from the SPRG agenda"
             else:
                 meeting = parse_day(args.meeting, "--meeting")
-                case = scheduling.move(session, app.settings, now, args.ref, meeting, ACTOR)
+                case = scheduling.move(session, app.settings, now, args.ref, meeting, actor(args))
                 message = f"{case.ref} scheduled to the SPRG meeting on {long_date(meeting)}"
     finally:
         if own:
@@ -124,12 +125,13 @@ def _agenda(app: Any, args: argparse.Namespace) -> int:
             data = build_pack(meeting, cases, chair=app.settings.sprg_chair,
                               compiled_on=london(now).date())
             written = write_pack(out, data)
-            audit(session, now, ACTOR, "sprg.agenda_pack",
-                             detail=f"meeting {meeting.isoformat()}, {len(cases)} cases")
+            audit_many(session, now, actor(args), case_entries(
+                session, [c.ref for c in cases], "sprg.agenda_pack",
+                f"meeting {meeting.isoformat()}, {len(cases)} cases"))
         sent = 0
         if args.send:
             sent = digest.queue_digest(session, app.vault, app.settings, app.outbound, now, meeting,
-                                       cases, actor=ACTOR)
+                                       cases, actor=actor(args))
     out_text = [f"SPRG meeting {long_date(meeting)}: {len(lines)} case"
                 f"{'s' if len(lines) != 1 else ''}"]
     out_text += [f"  {ln.ref}  {ln.agency}  (age {ln.age_band})  {ln.themes}" for ln in lines]
@@ -167,7 +169,7 @@ def cmd_outcome(args: argparse.Namespace, app: Any = None) -> int:
                 decision["sprg"]["chair"] = app.settings.sprg_chair
             first = case.status != "decided"
             decisions.record(session, app.vault, app.outbound, now, case, decision,
-                             actor=ACTOR, source="command")
+                             actor=actor(args), source="command")
             ref = case.ref
         drained = app.drainer.drain()
     finally:

@@ -135,6 +135,7 @@ class StatusReport:
     quarantine: int
     master_key_version: int
     audit_chain_intact: bool
+    audit_entries: int = 0
     #: Messages tried more than once and still in the inbox (``mailbox.max_attempts``).
     retried_messages: int = 0
     most_attempts: int = 0
@@ -156,7 +157,8 @@ def status_text(report: StatusReport) -> str:
              f"outbox failed:      {report.outbox_failed}",
              f"quarantine:         {report.quarantine}",
              f"master key version: {report.master_key_version}",
-             f"audit chain:        {'intact' if report.audit_chain_intact else 'BROKEN'}",
+             f"audit chain:        {'intact' if report.audit_chain_intact else 'BROKEN'}"
+             f" ({report.audit_entries} entries)",
              f"retried messages:   {report.retried_messages}" + (
                  f" (tried up to {report.most_attempts} times; one is held for a person "
                  f"after {report.max_attempts})" if report.retried_messages else ""),

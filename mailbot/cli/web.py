@@ -10,7 +10,7 @@ import getpass
 import sys
 from typing import Any
 
-from mailbot.cli.common import ACTOR, Command, open_app
+from mailbot.cli.common import Command, actor, open_app
 from mailbot.errors import UsageError
 from mailbot.store.audit import audit
 from mailbot.store.models import ROLES
@@ -104,7 +104,7 @@ def cmd_users(args: argparse.Namespace) -> int:
             else:
                 assert password is not None
                 user_store.reset_password(session, args.name, password, now)
-            audit(session, now, ACTOR, f"user.{args.users_command}",
+            audit(session, now, actor(args), f"user.{args.users_command}",
                              detail=args.name)
     finally:
         app.close()

@@ -48,7 +48,7 @@ def _private_file(path: Path) -> None:
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
 
 
-def backup(app: App, out: Path, *, audited: bool = True) -> Path:
+def backup(app: App, out: Path, *, audited: bool = True, actor: str = "mailbot") -> Path:
     """Write a consistent copy of the database to ``out`` (mode 0600).
 
     ``upgrade`` passes ``audited=False``: before migrating, the audit table may not yet
@@ -74,11 +74,11 @@ def backup(app: App, out: Path, *, audited: bool = True) -> Path:
     if not audited:
         return out
     with app.db.session() as session:
-        audit(session, app.clock.now(), "cli", "records.backup", detail=f"to {out.name}")
+        audit(session, app.clock.now(), actor, "records.backup", detail=f"to {out.name}")
     return out
 
 
-def restore(app: App, source: Path) -> list[str]:
+def restore(app: App, source: Path, *, actor: str = "mailbot") -> list[str]:
     """Replace the database with a backup; the erasures since are applied again."""
     if not source.is_file():
         raise UsageError(f"no backup file at {source}")
@@ -96,7 +96,7 @@ def restore(app: App, source: Path) -> list[str]:
     with app.db.session() as session:
         _check_key(app, session)
         again = replay(app, session)
-        audit(session, app.clock.now(), "cli", "records.restored",
+        audit(session, app.clock.now(), actor, "records.restored",
               detail=f"from {source.name}; {len(again)} erasure(s) applied again")
     scrub_files(app.db)
     return again
@@ -148,7 +148,7 @@ def _pg(tool: str, *args: str) -> None:
         raise BackupError(f"{tool} failed: {first[:200]}")
 
 
-def upgrade(app: App, backups: Path) -> Path:
+def upgrade(app: App, backups: Path, *, actor: str = "mailbot") -> Path:
     """Back up first, then migrate: a failed migration leaves a copy to go back to."""
     stamp = app.clock.now().strftime("%Y%m%dT%H%M%SZ")
     suffix = "db" if app.db.dialect == "sqlite" else "dump"
@@ -159,5 +159,5 @@ def upgrade(app: App, backups: Path) -> Path:
     backup(app, out, audited=False)
     app.db.migrate()
     with app.db.session() as session:
-        audit(session, app.clock.now(), "cli", "records.upgraded", detail=f"backup {out.name}")
+        audit(session, app.clock.now(), actor, "records.upgraded", detail=f"backup {out.name}")
     return out

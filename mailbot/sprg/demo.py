@@ -11,7 +11,8 @@ from sqlalchemy import select
 from mailbot.clock import london
 from mailbot.sprg import scheduling
 from mailbot.sprg.pack import build_pack, write_pack
-from mailbot.store.audit import audit
+from mailbot.store.audit import audit, audit_many
+from mailbot.store.audit_log import case_entries
 from mailbot.store.models import Case
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ def build_demo_meeting(app: App, out: Path) -> list[Path]:
         cases = scheduling.cases_of_meeting(session, app.vault, meeting)
         data = build_pack(meeting, cases, chair=app.settings.sprg_chair or "Chair of the SPRG",
                           compiled_on=london(now).date())
-        audit(session, now, "demo", "sprg.agenda_pack",
-                         detail=f"meeting {meeting.isoformat()}, {len(cases)} cases")
+        audit_many(session, now, "demo", case_entries(
+            session, [c.ref for c in cases], "sprg.agenda_pack",
+            f"meeting {meeting.isoformat()}, {len(cases)} cases"))
     return write_pack(out, data)

@@ -1,46 +1,150 @@
-"""The audit trail: every read and change of personal data, hash-chained.
+"""The audit trail: every read and change of personal data, in a keyed hash chain.
 
-Each entry's hash covers the one before it, so an edited or deleted entry breaks the
-chain that ``verify_audit_chain`` (and ``mailbot status``) checks.
+Each entry's hash is an HMAC-SHA256, under a key kept with the master key (never in
+the database), of the entry and the hash before it. Someone who can write to the
+database but has no key file cannot delete or edit an entry and recompute the hashes:
+``check_audit_chain`` (``mailbot audit verify``, ``mailbot status``, the workspace)
+finds the first entry that no longer fits. Entries written before the chain was keyed
+keep their plain SHA-256 hashes up to ``audit_head.keyed_from``, a boundary signed
+with the same key.
+
+Appends are serialised through the one ``audit_head`` row: the writer updates it
+(SQLite's write lock) or selects it ``FOR UPDATE`` (PostgreSQL) before reading the
+last hash, so parallel writers queue instead of forking the chain.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from mailbot.store.models import AuditEntry
+from mailbot.errors import CryptoError
+from mailbot.store.models import AuditEntry, AuditHead
 
-AUDIT_LOCK = 0x4D41494C424F54  # "MAILBOT": the advisory lock that orders audit appends
+GENESIS = "0" * 64
+HEAD = 1
+#: Where ``Database.session`` leaves the audit key's source on each session.
+KEY_INFO = "audit_key"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entry to append (``audit_many`` writes several under one lock)."""
+
+    action: str
+    case_id: str | None = None
+    message_id: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    intact: bool
+    entries: int
+    #: The id of the first entry that does not fit (None when intact, or when the
+    #: problem is the head or the keyed boundary rather than an entry).
+    broken_at: int | None = None
+    problem: str = ""
+
+
+def audit_key(session: Session) -> bytes:
+    source: Callable[[], bytes] | None = session.info.get(KEY_INFO)
+    if source is None:
+        raise CryptoError("the audit key is not available to this session")
+    return source()
+
+
+def boundary_mac(key: bytes, keyed_from: int) -> str:
+    return hmac.new(key, f"keyed_from|{keyed_from}".encode(), hashlib.sha256).hexdigest()
+
+
+def _body(prev: str, at: datetime, actor: str, action: str, case_id: str | None,
+          message_id: str | None, detail: str) -> bytes:
+    return "|".join([prev, at.isoformat(), actor, action, case_id or "", message_id or "",
+                     detail]).encode()
+
+
+def _keyed(key: bytes, body: bytes) -> str:
+    return hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def _plain(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def _lock_head(session: Session) -> str:
+    """Take the chain's lock for this transaction and return the newest hash."""
+    where = AuditHead.id == HEAD
+    if session.get_bind().dialect.name == "postgresql":
+        last = session.execute(select(AuditHead.last_hash).where(where).with_for_update()
+                               ).scalar_one()
+    else:  # SQLite: the first write of a transaction takes the database's write lock
+        session.execute(update(AuditHead).where(where).values(last_hash=AuditHead.last_hash)
+                        .execution_options(synchronize_session=False))
+        last = session.execute(select(AuditHead.last_hash).where(where)).scalar_one()
+    return last or GENESIS
+
+
+def audit_many(session: Session, now: datetime, actor: str, entries: Sequence[Entry]) -> None:
+    """Append several entries, in order, under one lock (a list of 500 cases read)."""
+    if not entries:
+        return
+    key = audit_key(session)
+    prev = _lock_head(session)
+    for entry in entries:
+        digest = _keyed(key, _body(prev, now, actor, entry.action, entry.case_id,
+                                   entry.message_id, entry.detail))
+        session.add(AuditEntry(at=now, actor=actor, action=entry.action, case_id=entry.case_id,
+                               message_id=entry.message_id, detail=entry.detail,
+                               prev_hash=prev, hash=digest))
+        prev = digest
+    session.execute(update(AuditHead).where(AuditHead.id == HEAD).values(last_hash=prev)
+                    .execution_options(synchronize_session=False))
 
 
 def audit(session: Session, now: datetime, actor: str, action: str, *,
           case_id: str | None = None, message_id: str | None = None, detail: str = "") -> None:
-    """Append to the hash chain: each entry's hash covers the one before it.
+    """Append one entry to the chain (committed with the caller's transaction)."""
+    audit_many(session, now, actor, [Entry(action, case_id, message_id, detail)])
 
-    On PostgreSQL concurrent writers would read the same last hash and fork the chain,
-    so appends take a transaction-scoped advisory lock (released at commit).
+
+def check_audit_chain(session: Session) -> ChainReport:
+    """Walk the chain from its start; say where it first breaks, if it does.
+
+    The head is read first and must be met on the way: entries appended while the
+    walk runs come after it and are checked too, entries removed from the end are not
+    there to meet it.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK})
-    prev = session.scalars(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
-                           ).one_or_none() or "0" * 64
-    body = "|".join([prev, now.isoformat(), actor, action, case_id or "", message_id or "",
-                     detail])
-    session.add(AuditEntry(at=now, actor=actor, action=action, case_id=case_id,
-                           message_id=message_id, detail=detail, prev_hash=prev,
-                           hash=hashlib.sha256(body.encode()).hexdigest()))
+    key = audit_key(session)
+    head = session.execute(select(AuditHead.last_hash, AuditHead.keyed_from,
+                                  AuditHead.keyed_from_mac).where(AuditHead.id == HEAD)).one()
+    head_hash, keyed_from, mark = head.last_hash or GENESIS, head.keyed_from, head.keyed_from_mac
+    if keyed_from > 1 and not hmac.compare_digest(mark or "", boundary_mac(key, keyed_from)):
+        return ChainReport(False, 0, None, "the start of the keyed chain was moved or is unsigned")
+    prev, count, met = GENESIS, 0, head_hash == GENESIS
+    stmt = select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=2000)
+    for entry in session.scalars(stmt):
+        count += 1
+        body = _body(prev, entry.at, entry.actor, entry.action, entry.case_id, entry.message_id,
+                     entry.detail)
+        if entry.prev_hash != prev:
+            return ChainReport(False, count, entry.id,
+                               "an entry before this one was removed, added or reordered")
+        expected = _keyed(key, body) if entry.id >= keyed_from else _plain(body)
+        if not hmac.compare_digest(entry.hash, expected):
+            return ChainReport(False, count, entry.id, "this entry was changed after it was written")
+        prev = entry.hash
+        met = met or prev == head_hash
+    if not met:
+        return ChainReport(False, count, None, "the newest entries were removed")
+    return ChainReport(True, count)
 
 
 def verify_audit_chain(session: Session) -> bool:
-    prev = "0" * 64
-    for entry in session.scalars(select(AuditEntry).order_by(AuditEntry.id)):
-        body = "|".join([prev, entry.at.isoformat(), entry.actor, entry.action,
-                         entry.case_id or "", entry.message_id or "", entry.detail])
-        if entry.prev_hash != prev or entry.hash != hashlib.sha256(body.encode()).hexdigest():
-            return False
-        prev = entry.hash
-    return True
+    return check_audit_chain(session).intact

@@ -9,7 +9,7 @@ the first use of any command bring the database up to date.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -62,12 +62,17 @@ def _alembic_config(engine: Engine) -> Config:
     return cfg
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (idempotent)."""
+def migrate(engine: Engine, audit_key: Callable[[], bytes] | None = None) -> None:
+    """Bring the schema to the newest revision (idempotent).
+
+    ``audit_key`` lets the migration that keys the audit chain sign where the keyed
+    part starts (see ``mailbot.store.audit``).
+    """
     try:
         with engine.begin() as connection:
             cfg = _alembic_config(engine)
             cfg.attributes["connection"] = connection
+            cfg.attributes["audit_key"] = audit_key
             command.upgrade(cfg, "heads")
     except SQLAlchemyError as exc:
         raise StoreError(f"{SETTING}: cannot open the database ({_cause(exc)})") from exc
@@ -86,10 +91,16 @@ def is_migrated(engine: Engine) -> bool:
 
 
 class Database:
-    """The engine plus a session factory; ``session()`` commits or rolls back."""
+    """The engine plus a session factory; ``session()`` commits or rolls back.
 
-    def __init__(self, url: str) -> None:
+    ``audit_key`` gives the audit chain's key (kept with the master key, never in the
+    database); each session carries it in ``session.info`` so ``audit()`` needs no
+    extra argument. Without it, a session can read but not append to the audit trail.
+    """
+
+    def __init__(self, url: str, audit_key: Callable[[], bytes] | None = None) -> None:
         self.url = url
+        self.audit_key = audit_key
         self.engine = make_engine(url)
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
 
@@ -98,11 +109,13 @@ class Database:
         return self.engine.dialect.name
 
     def migrate(self) -> None:
-        migrate(self.engine)
+        migrate(self.engine, self.audit_key)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         session = self._factory()
+        if self.audit_key is not None:
+            session.info["audit_key"] = self.audit_key
         try:
             yield session
             session.commit()

@@ -17,6 +17,9 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
 from mailbot.errors import KeyFileError
 
 SETTING = "store.key_file"
@@ -27,6 +30,13 @@ class MasterKeys:
     current_version: int
     versions: dict[int, bytes]
     index_key: bytes
+
+    @property
+    def audit_key(self) -> bytes:
+        """The audit chain's HMAC key: derived from the index key, so it stays in the
+        key file (never in the database) and survives master key rotation."""
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                    info=b"mailbot audit chain 1").derive(self.index_key)
 
     def key(self, version: int) -> bytes:
         try:

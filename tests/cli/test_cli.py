@@ -50,6 +50,7 @@ def test_poll_once_then_queue_show_and_messages_as_json(
     assert code == 0 and "handled 3 message(s)" in out
 
     code, out, _ = run(capsys, "cases", "--json")
+    assert code == 0, _
     cases = json.loads(out)
     assert [c["status"] for c in cases] == ["ready", "awaiting_information"]
     for case in cases:
@@ -203,7 +204,7 @@ def test_a_reject_reason_is_kept_encrypted(workdir: Path, capsys: pytest.Capture
                        "--reason", "spoof naming Amelia Rose Exampleby")
     assert code == 0
     code, out, _ = run(capsys, "messages", "--json")
-    assert "Exampleby" not in out and "rejected by cli" in out
+    assert "Exampleby" not in out and "rejected by os:" in out
     for blob in (p.read_bytes() for p in (workdir / "var").glob("mailbot.db*")):
         assert b"Exampleby" not in blob
 

@@ -126,3 +126,13 @@ def test_sar_writes_the_pack_shows_the_due_date_and_audits_without_the_name(
     assert len(details) == 1 and ref in details[0] and "Testwood" not in details[0]
     code, _, err = run(capsys, "sar", "--name", "X Y", "--dob", "31/02/2000")
     assert code == 2 and "not a date" in err
+
+
+def test_dpia_prints_the_settings_in_force(workdir: Path, capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAILBOT_RETENTION_OTHER_DAYS", "45")
+    code, out, _ = run(capsys, "--debug", "dpia")
+    assert code == 0 and "45 days (retention.other_days)" in out and "25 years" in out
+    monkeypatch.setenv("MAILBOT_RETENTION_OTHER_DAYS", "10")
+    code, _, err = run(capsys, "dpia")
+    assert code == 2 and "MAILBOT_RETENTION_OTHER_DAYS" in err and "mailbox_days" in err

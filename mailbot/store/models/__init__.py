@@ -10,7 +10,7 @@ Callers import from here (``from mailbot.store.models import Case``); the module
 group the tables by what they record.
 """
 
-from mailbot.store.models.audit import AuditEntry
+from mailbot.store.models.audit import AuditEntry, AuditHead, MasterKeyRecord
 from mailbot.store.models.base import Base, UTCDateTime, new_id
 from mailbot.store.models.cases import Attachment, Case, DataKey, RefCounter, ReferralVersion
 from mailbot.store.models.jobs import CaseChase
@@ -33,8 +33,9 @@ from mailbot.store.models.web import (
 )
 
 __all__ = [
-    "ROLES", "Attachment", "AuditEntry", "Base", "Case", "CaseChase", "DataKey", "Decision",
-    "InboundMessage", "Meeting", "MessageAttempt", "MessageCase", "Outbox", "PollState", "RefCounter",
+    "ROLES", "Attachment", "AuditEntry", "AuditHead", "Base", "Case", "CaseChase", "DataKey",
+    "Decision", "InboundMessage", "MasterKeyRecord", "Meeting", "MessageAttempt", "MessageCase",
+    "Outbox", "PollState", "RefCounter",
     "ReferralVersion", "UTCDateTime", "WebOidcFlow", "WebRecoveryCode", "WebSession",
     "WebSignInFailure", "WebTotp", "WebUser", "new_id",
 ]

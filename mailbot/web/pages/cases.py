@@ -161,6 +161,9 @@ def split(ref: str, att_id: str) -> Any:
         if att is None or att.case_id != row.id:
             abort(404)
         filename = app.vault.open_text(session, att, "filename_enc")
+        if request.method == "GET":
+            audit(session, app.clock.now(), g.user.name, "attachment.split_page_viewed",
+                  case_id=row.id, detail=f"attachment {att_id}")
         if request.method == "POST":
             try:
                 new = editing.split_case(session, app.vault, app.clock.now(), row, att_id,

@@ -10,6 +10,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from mailbot.cases import views
 from mailbot.errors import NotFound, UsageError
 from mailbot.intake.release import reject, release, released_words
+from mailbot.store.audit import Entry, audit_many
 from mailbot.web.auth import mb, requires
 
 bp = Blueprint("held", __name__)
@@ -21,6 +22,9 @@ def quarantine() -> Any:
     app = mb()
     with app.db.session() as session:
         items = views.quarantine(session, app.vault)
+        audit_many(session, app.clock.now(), g.user.name,
+                   [Entry("quarantine.viewed", message_id=i.id, detail="workspace")
+                    for i in items])
     return render_template("web/quarantine.html", items=items)
 
 

@@ -24,7 +24,8 @@ from mailbot.sprg import meeting_digest as sprg_digest
 from mailbot.sprg.calendar import Calendar
 from mailbot.sprg.decision_form import empty_decision, get, put
 from mailbot.sprg.pack import build_pack
-from mailbot.store.audit import audit
+from mailbot.store.audit import audit, audit_many
+from mailbot.store.audit_log import case_entries
 from mailbot.store.models import Case, Meeting
 from mailbot.web.auth import mb, on_agenda, requires
 
@@ -110,8 +111,9 @@ def pack(day: str) -> Any:
             abort(404)
         data = build_pack(meeting, cases, chair=getattr(app.settings, "sprg_chair", None),
                           compiled_on=london(now).date())
-        audit(session, now, g.user.name, "sprg.pack_downloaded",
-                         detail=f"meeting {meeting.isoformat()}, {len(cases)} cases")
+        audit_many(session, now, g.user.name, case_entries(
+            session, [c.ref for c in cases], "sprg.pack_downloaded",
+            f"meeting {meeting.isoformat()}, {len(cases)} cases"))
     response = Response(data, mimetype="application/vnd.openxmlformats-officedocument."
                         "wordprocessingml.document")
     response.headers["Content-Disposition"] = (

@@ -1,14 +1,14 @@
 """poison messages: each message's handling attempts, recorded before the work starts
 
-Revision ID: 0007_message_attempt
-Revises: 0006_retention
+Revision ID: 0008_message_attempt
+Revises: 0007_audit_key_records
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_message_attempt"
-down_revision = "0006_retention"
+revision = "0008_message_attempt"
+down_revision = "0007_audit_key_records"
 branch_labels = None
 depends_on = None
 
