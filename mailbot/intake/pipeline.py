@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from mailbot.clock import Clock
+from mailbot.errors import MailboxError
 from mailbot.intake.actions import ActionContext, apply
 from mailbot.intake.attempts import Attempt, Attempts
 from mailbot.intake.fingerprint import fingerprint_chunks
@@ -115,8 +116,10 @@ class Intake:
         message = self.read(raw)
         try:
             return self._handle(ref, raw, message)
-        except OperationalError:
-            raise  # the database is unreachable: leave the message for the next cycle
+        except (OperationalError, MailboxError):
+            # The database is unreachable, or the mailbox copy moved away under us (another
+            # worker filed it): not the message's fault; the next cycle sees to it.
+            raise
         except Exception as exc:  # noqa: BLE001 - a message the core cannot handle (a bug,
             # an input nobody foresaw) is held for a person instead of failing every cycle;
             # only the error's type is kept, as its text may quote the message.

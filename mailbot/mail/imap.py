@@ -118,7 +118,9 @@ class ImapMailbox:
                 raise MailboxError(f"message {ref.uid}: the folder was renumbered")
             uid = int(ref.uid)
             data = client.fetch([uid], ["BODY.PEEK[]"]).get(uid)
-            if not data or b"BODY[]" not in data:
+            # Expunged by another worker between our list and fetch: the server may
+            # still answer for the UID, with no body (NIL).
+            if not data or data.get(b"BODY[]") is None:
                 raise MailboxError(f"message {ref.uid} is not in folder {ref.folder}")
             return bytes(data[b"BODY[]"])
 
