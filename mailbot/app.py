@@ -28,6 +28,7 @@ from mailbot.mail.mailbox import Mailbox
 from mailbot.mail.oauth import TokenSource, load_m365_credential
 from mailbot.mail.reader import InboundMessage
 from mailbot.mail.sender import Sender
+from mailbot.mail.smime import SmimeKey, decrypt_message, load_smime_key
 from mailbot.outbound.compose import template_env
 from mailbot.outbound.mail import Outbound
 from mailbot.outbound.outbox import Drainer
@@ -137,13 +138,25 @@ class App:
         """The message, parsed in the sandbox, with the sender check the settings ask for
         (``mail.sender_auth``); one the sandbox stopped reading says at which limit."""
         s = self.settings
-        msg = self.sandbox.read_message(raw, sender_auth=s.sender_auth,
+        opened = decrypt_message(raw, self.smime_key) if self.smime_key else None
+        msg = self.sandbox.read_message(opened or raw, sender_auth=s.sender_auth,
                                         trusted_authserv_id=s.trusted_authserv_id,
                                         sender_auth_tenant_id=s.sender_auth_tenant_id)
+        if opened is not None:  # decrypted here, where the key is; read in the sandbox
+            msg.raw = raw
+            msg.wrapping.note("S/MIME encrypted message: opened with the mailbox's key")
+        elif self.smime_key and msg.wrapping.encrypted:
+            msg.wrapping.notes = [n.replace("no key configured", "not for our key")
+                                  for n in msg.wrapping.notes]
         if msg.stopped_at is not None:
             log.warning("message reading stopped at a sandbox limit",
                         extra={"limit": msg.stopped_at})
         return msg
+
+    @cached_property
+    def smime_key(self) -> SmimeKey | None:
+        """The mailbox's S/MIME key (``mail.smime_key``, checked when settings load)."""
+        return load_smime_key(self.settings.smime_key) if self.settings.smime_key else None
 
     def read_forms(self, message: InboundMessage) -> list[AttachmentVerdict]:
         """Every attachment judged in the sandbox, the message within one budget of CPU,

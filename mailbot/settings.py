@@ -117,6 +117,19 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("sender_auth_tenant_id", "MAILBOT_SENDER_AUTH_TENANT_ID", "mail.sender_auth_tenant_id",
             None, "with exchange-online: our Microsoft 365 tenant (directory) id; mail Exchange "
             "marks as sent inside this tenant counts as authenticated (default: m365.tenant_id)"),
+    Setting("smime_key", "MAILBOT_SMIME_KEY", "mail.smime_key", None,
+            "the mailbox's S/MIME private key and certificate (one PEM); S/MIME encrypted "
+            "referrals are opened with it (without it they wait for a person)",
+            kind="secret", secret=True),
+    Setting("reply_limit_hour", "MAILBOT_REPLY_LIMIT_HOUR", "mail.reply_limit_hour", 5,
+            "automatic replies to one address in an hour, at most; past it messages are "
+            "handled and recorded but not answered, and the team is told", kind="int"),
+    Setting("reply_limit_day", "MAILBOT_REPLY_LIMIT_DAY", "mail.reply_limit_day", 20,
+            "automatic replies to one address in a day, at most (and 3 in one thread)",
+            kind="int"),
+    Setting("resend_window_days", "MAILBOT_RESEND_WINDOW_DAYS", "mail.resend_window_days", 14,
+            "the same referral sent again by the same sender within this many days of an open "
+            "case joins that case instead of opening another", kind="int"),
     Setting("poll_interval", "MAILBOT_POLL_INTERVAL", "mailbox.poll_interval", 60,
             "seconds between polls when the server cannot push (no IDLE)", kind="int"),
     Setting("message_max_attempts", "MAILBOT_MESSAGE_MAX_ATTEMPTS", "mailbox.max_attempts", 3,
@@ -241,6 +254,10 @@ class Settings:
     sandbox_cpu_seconds: int = 20
     sandbox_memory_mb: int = 512
     sandbox_wall_seconds: int = 60
+    smime_key: str | None = field(default=None, repr=False)
+    reply_limit_hour: int = 5
+    reply_limit_day: int = 20
+    resend_window_days: int = 14
     message_max_attempts: int = 3
     retention_years: int = 25
     retention_held_days: int = 365
@@ -312,6 +329,7 @@ def _resolve(toml: Mapping[str, Any], env: Mapping[str, str], base: Path,
     if values["web_idle_minutes"] < 1:
         raise ConfigError("MAILBOT_WEB_IDLE_MINUTES", "must be at least 1")
     _check_m365(values)
+    _check_mail(values)
     for name in ("key_file", "mailbox_ca_file", "m365_certificate_file"):
         if values[name] is not None:
             path = Path(values[name])
@@ -326,6 +344,21 @@ def _resolve(toml: Mapping[str, Any], env: Mapping[str, str], base: Path,
 
     resolve_settings(values)
     return Settings(base_dir=base, config_file=config_file, **values)
+
+
+def _check_mail(values: dict[str, Any]) -> None:
+    """Reply limits that would silence the bot, and an S/MIME key that cannot be used."""
+    for name in ("reply_limit_hour", "reply_limit_day", "resend_window_days"):
+        if values[name] < 1:
+            raise ConfigError(BY_NAME[name].env, "must be at least 1")
+    if values["smime_key"]:
+        from mailbot.mail.smime import load_smime_key
+
+        try:
+            load_smime_key(values["smime_key"])
+        except ValueError as exc:
+            raise ConfigError("MAILBOT_SMIME_KEY", f"not a usable PEM key and certificate ({exc})"
+                              ) from exc
 
 
 def _check_sprg(values: dict[str, Any]) -> None:

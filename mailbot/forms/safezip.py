@@ -47,8 +47,9 @@ DAMAGED = (
     "as a Word (.docx) or PDF file."
 )
 LOCKED_FILE = (
-    "The attachment is protected with a password, so it could not be read. Please send "
-    "the form again without a password (as a Word .docx or PDF file)."
+    "The attachment is protected with a password, so it could not be read automatically. "
+    "A member of the CSCP team will contact you by phone to ask for the password; please "
+    "do not send the password by e-mail."
 )
 
 

@@ -31,23 +31,20 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email._policybase import Compat32
-from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 from mailbot.forms.sniff import sniff as sniff_kind
+from mailbot.mail import unwrap
 from mailbot.mail.authresults import SenderAuth, message_sender_auth
-from mailbot.mail.body_text import html_to_text, part_text
-from mailbot.mail.mime_walk import mime_leaves
-from mailbot.safetext import (
-    clean_content_type,
-    clean_filename,
-    clean_line,
-    clean_text,
-    unsurrogate,
-)
+from mailbot.mail.body_text import html_to_text
+from mailbot.mail.mime_walk import ctype_of
+from mailbot.mail.mime_walk import decoded as _decoded
+from mailbot.mail.smime import SmimeKey
+from mailbot.mail.unwrap import Wrapping
+from mailbot.safetext import clean_filename, clean_line, clean_text
 
 _MSGID = re.compile(r"<[^<>\s]+>")
 _MSGID_BYTES = re.compile(rb"<[^<>\s]{1,500}>")
@@ -114,6 +111,8 @@ class InboundMessage:
     defects: int = 0
     #: ``COC-YYYY-NNNN`` tags in the subject, upper case, first ``MAX_CASE_TAGS`` distinct.
     case_tags: list[str] = field(default_factory=list)
+    #: What the message was wrapped in (S/MIME, TNEF, a forward), opened by the reader.
+    wrapping: Wrapping = field(default_factory=Wrapping)
     #: The sandbox stopped reading the message at this limit (cpu, memory, wall, crash):
     #: nothing in it was read, so it is held for a person.
     stopped_at: str | None = None
@@ -204,17 +203,6 @@ def _tangled(raw: bytes) -> bool:
     return delimiters > MAX_DELIMITERS or raw.count(b"\n") * delimiters > MAX_MIME_WORK
 
 
-def _decoded(value: object) -> str:
-    """A raw header value as text: 8-bit bytes as UTF-8, RFC 2047 words decoded."""
-    text = unsurrogate(value if isinstance(value, str) else str(value))
-    if "=?" not in text:
-        return text
-    try:
-        return str(make_header(decode_header(text)))
-    except Exception:  # noqa: BLE001 - a broken encoded word stays as written
-        return text
-
-
 def _headers(msg: Message) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for name, value in msg.raw_items():
@@ -261,51 +249,31 @@ def case_tags(subject: str) -> list[str]:
     return found
 
 
-def _filename(part: Message) -> str | None:
-    try:
-        name = part.get_filename()
-    except Exception:  # noqa: BLE001 - a mangled RFC 2231 name: keep the part, lose the name
-        return None
-    if not name:
-        return None
-    return _decoded(name)
-
-
-def _walk(msg: Message) -> tuple[str, list[InboundAttachment], int]:
-    plain: list[str] = []
-    html: list[str] = []
+def _walk(msg: Message, source: bytes, key: SmimeKey | None
+          ) -> tuple[str, list[InboundAttachment], int, Wrapping]:
+    walked = unwrap.walk(msg, raw=source, parse=_parse_entity, key=key,
+                         max_depth=MAX_MIME_DEPTH, max_parts=MAX_MIME_PARTS)
     attachments: list[InboundAttachment] = []
-    leaves, defects = mime_leaves(msg, max_depth=MAX_MIME_DEPTH, max_parts=MAX_MIME_PARTS)
-    for part in leaves:
-        ctype = ctype_of(part)
-        disposition = (part.get_content_disposition() or "").lower()
-        filename = _filename(part)
-        is_body_text = ctype in ("text/plain", "text/html") and disposition != "attachment" \
-            and not filename
-        if is_body_text:
-            (plain if ctype == "text/plain" else html).append(part_text(part))
-            continue
-        if ctype in ("message/delivery-status", "text/rfc822-headers",
-                     "message/disposition-notification"):
-            continue
-        payload = part.get_payload(decode=True)
-        if not isinstance(payload, bytes):
-            continue
-        kind = attachment_kind(payload)
+    for found in walked.files:
+        kind = attachment_kind(found.data)
         attachments.append(InboundAttachment(
-            filename=clean_filename(filename), content_type=ctype, data=payload, sniffed=kind,
-            inline=disposition == "inline" and kind == "image"))
+            filename=clean_filename(found.filename), content_type=found.content_type,
+            data=found.data, sniffed=kind,
+            inline=found.disposition == "inline" and kind == "image"))
+    plain, html = walked.plain, walked.html
     text = "\n".join(plain) if plain else html_to_text("\n".join(html))
-    return clean_text(text[:_BODY_LIMIT]), attachments, defects
+    return clean_text(text[:_BODY_LIMIT]), attachments, walked.defects, walked.wrapping
 
 
-def ctype_of(msg: Message) -> str:
-    """The part's content type, well formed and short; ``text/plain`` when broken."""
+def _parse_entity(content: bytes) -> Message | None:
+    """A MIME entity found inside a wrapping (signed or decrypted content), with the same
+    caps as the message itself; None when it is too tangled to follow."""
+    if _tangled(content):
+        return None
     try:
-        ctype = msg.get_content_type()
-    except Exception:  # noqa: BLE001 - broken Content-Type header: RFC 2045 default
-        return "text/plain"
-    return clean_content_type(ctype)
+        return BytesParser(policy=_POLICY).parsebytes(content)
+    except RecursionError:
+        return None
 
 
 def message_id_of(raw: bytes) -> str | None:
@@ -340,14 +308,17 @@ def auth_from_json(data: dict[str, Any]) -> SenderAuth:
 
 
 def read_message(raw: bytes, *, sender_auth: str = "none", trusted_authserv_id: str | None = None,
-                 sender_auth_tenant_id: str | None = None) -> InboundMessage:
+                 sender_auth_tenant_id: str | None = None,
+                 smime_key: SmimeKey | None = None) -> InboundMessage:
     """Parse raw RFC 5322 bytes; never raises for malformed input.
 
     ``sender_auth`` (``authserv-id``, ``exchange-online``, ``none``) and the two ids are
-    the ``mail.*`` settings that say which Authentication-Results to believe.
+    the ``mail.*`` settings that say which Authentication-Results to believe;
+    ``smime_key`` (``mail.smime_key``) opens S/MIME encrypted mail sent to the mailbox.
     """
     try:
-        return _read(raw, _AuthRule(sender_auth, trusted_authserv_id, sender_auth_tenant_id))
+        return _read(raw, _AuthRule(sender_auth, trusted_authserv_id, sender_auth_tenant_id),
+                     smime_key)
     except Exception:  # noqa: BLE001 - a parser bug must not lose the message
         return unreadable(raw)
 
@@ -359,7 +330,7 @@ class _AuthRule:
     tenant_id: str | None
 
 
-def _read(raw: bytes, rule: _AuthRule) -> InboundMessage:
+def _read(raw: bytes, rule: _AuthRule, key: SmimeKey | None) -> InboundMessage:
     head, rest, cut = _split_head(raw)
     source = head + rest if cut else raw
     tangled = _tangled(source)
@@ -377,8 +348,10 @@ def _read(raw: bytes, rule: _AuthRule) -> InboundMessage:
         values = headers.get(name)
         return values[0] if values else None
 
+    wrapping = Wrapping()
     try:
-        text, attachments, mime_defects = ("", [], 1) if tangled else _walk(msg)
+        text, attachments, mime_defects, wrapping = ("", [], 1, wrapping) if tangled \
+            else _walk(msg, source, key)
     except Exception:  # noqa: BLE001 - MIME too broken to walk: no body, no attachments
         text, attachments, mime_defects = "", [], 1
     return_path = first("return-path")
@@ -403,4 +376,5 @@ def _read(raw: bytes, rule: _AuthRule) -> InboundMessage:
         auth=auth,
         defects=len(getattr(msg, "defects", [])) + cut + mime_defects,
         case_tags=case_tags(subject),
+        wrapping=wrapping,
     )

@@ -1,8 +1,10 @@
 """Crypto-shredding: a case (or a message no case needs) destroyed beyond recovery.
 
 Every field of a case is sealed under its data key, so destroying that key (the wrapped
-copy wiped, ``destroyed_at`` set) makes every copy of its ciphertext unreadable, the
-ones in old backups included. The ciphertext rows are deleted too, and on SQLite the
+copy wiped, ``destroyed_at`` set) makes any of its ciphertext left in the live database
+unreadable. (A backup taken before still holds the wrapped key: ``restore`` replays the
+erasure log, and rotating the master key retires what wrapped it.) The ciphertext rows
+are deleted too, and on SQLite the
 freed pages are zeroed (``secure_delete``) and the WAL checkpointed and truncated, so
 the bytes are gone from the files as well. What stays is a tombstone on the case row:
 reference, dates, referring agency (an organisation) and the SPRG's yes/no decisions,

@@ -145,6 +145,7 @@ def _message_job(request: dict[str, Any], raw: bytes) -> tuple[dict[str, Any], l
         "return_path": msg.return_path, "content_type": msg.content_type,
         "headers": msg.headers, "text": msg.text, "auth": dataclasses.asdict(msg.auth),
         "defects": msg.defects, "case_tags": msg.case_tags,
+        "wrapping": dataclasses.asdict(msg.wrapping),
         "attachments": [{"filename": a.filename, "content_type": a.content_type,
                          "sniffed": a.sniffed, "inline": a.inline} for a in msg.attachments],
     }

@@ -383,6 +383,7 @@ def _message_from(data: dict[str, Any], raw: bytes, blobs: list[bytes]) -> Inbou
     from datetime import datetime
 
     from mailbot.mail.reader import InboundAttachment, InboundMessage, auth_from_json
+    from mailbot.mail.unwrap import wrapping_from_json
 
     headers = data["headers"]
     if not isinstance(headers, dict):
@@ -400,7 +401,8 @@ def _message_from(data: dict[str, Any], raw: bytes, blobs: list[bytes]) -> Inbou
         return_path=_optional(data["return_path"]), content_type=str(data["content_type"]),
         headers={str(k): _strings(v) for k, v in headers.items()}, text=str(data["text"]),
         attachments=attachments, auth=auth_from_json(data["auth"]),
-        defects=int(data["defects"]), case_tags=_strings(data["case_tags"]))
+        defects=int(data["defects"]), case_tags=_strings(data["case_tags"]),
+        wrapping=wrapping_from_json(data["wrapping"]))
 
 
 def _kind(value: str) -> VerdictKind:

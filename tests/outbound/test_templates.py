@@ -16,6 +16,8 @@ CONTEXTS = {
     "acknowledgement": dict(cases=[CaseNote("COC-2026-0001", "received - complete")],
                             any_missing=False, any_manual=False, updated=False),
     "request_form": dict(ref="COC-2026-0002", missing=["Your Name", "the child's Full Name"]),
+    "sealed_received": dict(ref="COC-2026-0004", how="portal"),
+    "already_received": dict(ref="COC-2026-0001"),
     "reject_attachment": dict(ref=None, reasons=["The file needs a password to open."]),
     "alert": dict(text="A message is held.", ref="COC-2026-0003", message_row_id="ab12",
                   reason="dmarc=fail", folder="Quarantine"),
@@ -36,11 +38,20 @@ CONTEXTS = {
                                                    "overdue": False}],
                         flagged=[], overdue=[], held_messages=1, reminded=["COC-2026-0002"],
                         waiting=[{"ref": "COC-2026-0002", "days": 8, "overdue": False}],
-                        chaser_days=7),
+                        chaser_days=7,
+                        clocks=[{"ref": "COC-2026-0004", "label": "Panel notification",
+                                 "words": "due 04/01/2027 (overdue)"}]),
+    "serious_incident_alert": dict(ref="COC-2026-0004", aware="23/12/2026",
+                                   clocks=[("Panel notification", "due 04/01/2027"),
+                                           ("Rapid review", "due 25/01/2027")]),
+    "sprg_action_reminder": dict(ref="COC-2026-0001", due="05/01/2027", overdue=True,
+                                 text="Review the discharge checklist", agency="Health",
+                                 team="cscp-team@example.org"),
 }
 #: Mail the bot starts itself, to the team or the SPRG: no urgent-contact line needed.
-TO_COLLEAGUES = {"alert", "sprg_digest", "sprg_final_report_reminder", "team_digest",
-                 "sprg_decision_recorded", "sprg_decision_notice"}
+TO_COLLEAGUES = {"alert", "serious_incident_alert", "sprg_action_reminder", "sprg_digest",
+                 "sprg_final_report_reminder", "team_digest", "sprg_decision_recorded",
+                 "sprg_decision_notice"}
 
 
 def test_every_mail_template_is_rendered_here() -> None:

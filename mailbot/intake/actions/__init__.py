@@ -49,6 +49,10 @@ def apply(ctx: ActionContext, outcome: Outcome) -> list[str]:
 def alert_topic(outcome: Outcome) -> str:
     if isinstance(outcome, FollowUp) and not outcome.update_case:
         return "a new form for a case already in progress"
+    if isinstance(outcome, NewCases) and outcome.sealed:
+        return {"portal": "a secure message to open in its portal",
+                "encrypted": "an encrypted message to open",
+                "password": "a password-protected form"}[outcome.sealed]
     return {"quarantine": "a message is held for checking",
             "merge_followup": "a reply without a form to read",
             "manual_entry": "a form to enter by hand"}.get(outcome.action, "a message to read")

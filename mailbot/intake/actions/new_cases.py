@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from mailbot.cases import store as case_store
+from mailbot.cases.serious import flag_on_arrival
 from mailbot.forms import field_label
 from mailbot.intake.actions.acknowledge import CaseNote, acknowledge, note_for, ordinal
 from mailbot.intake.actions.base import BOT, ActionContext, build_version, keep_attachments
 from mailbot.intake.handlers.base import NewCases
 from mailbot.store.audit import audit
 from mailbot.store.models import Case
+
+#: The reply's subject when a referral arrived in a form the bot cannot open itself.
+SEALED_SUBJECTS = {
+    "portal": "Referral received - the CSCP team will open your secure message",
+    "encrypted": "Referral received - the CSCP team will open your encrypted message",
+    "password": "Referral received - the CSCP team will phone you for the password",
+}
 
 
 class OpenCases:
@@ -27,6 +35,9 @@ class OpenCases:
                 version = build_version(ctx, verdict.form)
                 case = case_store.open_case(ctx.session, ctx.vault, ctx.now, sender, version)
                 created.append(case)
+                # A date of death: a serious incident, and the team hears at once.
+                flag_on_arrival(ctx.session, ctx.vault, ctx.outbound, ctx.now, case,
+                                version.referral, ctx.settings.team_address)
                 note = note_for(case.ref, version, "received")
                 note.position = ordinal(number)
                 notes.append(note)
@@ -39,7 +50,10 @@ class OpenCases:
                   message_id=ctx.row.id, detail=f"status {case.status}")
         first = created[0]
         keep_attachments(ctx, first, outcome.verdicts)
-        if outcome.wants_form:
+        if outcome.sealed:
+            ctx.reply("sealed_received", SEALED_SUBJECTS[outcome.sealed], [first.ref],
+                      first.key_id, ref=first.ref, how=outcome.sealed)
+        elif outcome.wants_form:
             ctx.reply("request_form", "Please send the referral form", [first.ref],
                       first.key_id, ref=first.ref,
                       missing=[field_label(key) for key in first.missing_required])

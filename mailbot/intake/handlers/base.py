@@ -54,6 +54,9 @@ class NewCases(Outcome):
     wants_form: bool = False
     #: A person must read the form (a scan): the case waits for manual entry.
     manual: bool = False
+    #: Why no form could be read although one was sent (``handlers.sealed``): ``portal``
+    #: (a secure-portal notice), ``encrypted`` (S/MIME without our key), ``password``.
+    sealed: str | None = None
 
 
 @dataclass(kw_only=True)

@@ -8,6 +8,7 @@ from mailbot.intake.handlers.automatic import handle_automatic
 from mailbot.intake.handlers.base import Handler, HandlerContext, Held, Outcome
 from mailbot.intake.handlers.followup import handle_followup
 from mailbot.intake.handlers.referral import handle_correspondence, handle_referral
+from mailbot.intake.handlers.sealed import handle_sealed
 from mailbot.intake.handlers.sprg_decision import handle_sprg_decision
 from mailbot.intake.handlers.trust import handle_untrusted
 from mailbot.intake.handlers.unread import handle_unread
@@ -21,6 +22,7 @@ def default_handlers() -> tuple[Handler, ...]:
         handle_untrusted,
         handle_sprg_decision,
         handle_followup,
+        handle_sealed,
         handle_referral,
         handle_correspondence,
     )
@@ -35,6 +37,8 @@ def decide(handlers: Sequence[Handler], msg: InboundMessage, ctx: HandlerContext
     for handler in handlers:
         outcome = handler(msg, ctx)
         if outcome is not None:
+            if msg.wrapping.notes:  # how it arrived (signed, forwarded...), for the team
+                outcome.reason += "; " + "; ".join(msg.wrapping.notes)
             return outcome
     return Held(action="quarantine",
                 reason="no handler could judge this message; held for a person")

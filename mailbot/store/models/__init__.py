@@ -21,7 +21,7 @@ from mailbot.store.models.messages import (
     Outbox,
     PollState,
 )
-from mailbot.store.models.sprg import Decision, Meeting
+from mailbot.store.models.sprg import ActionItem, Decision, Meeting
 from mailbot.store.models.web import (
     ROLES,
     WebOidcFlow,
@@ -33,9 +33,9 @@ from mailbot.store.models.web import (
 )
 
 __all__ = [
-    "ROLES", "Attachment", "AuditEntry", "AuditHead", "Base", "Case", "CaseChase", "DataKey",
-    "Decision", "InboundMessage", "MasterKeyRecord", "Meeting", "MessageAttempt", "MessageCase",
-    "Outbox", "PollState", "RefCounter",
+    "ROLES", "ActionItem", "Attachment", "AuditEntry", "AuditHead", "Base", "Case", "CaseChase",
+    "DataKey", "Decision", "InboundMessage", "MasterKeyRecord", "Meeting", "MessageAttempt",
+    "MessageCase", "Outbox", "PollState", "RefCounter",
     "ReferralVersion", "UTCDateTime", "WebOidcFlow", "WebRecoveryCode", "WebSession",
     "WebSignInFailure", "WebTotp", "WebUser", "new_id",
 ]

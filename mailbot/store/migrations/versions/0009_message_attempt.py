@@ -1,14 +1,14 @@
 """poison messages: each message's handling attempts, recorded before the work starts
 
-Revision ID: 0008_message_attempt
-Revises: 0007_audit_key_records
+Revision ID: 0009_message_attempt
+Revises: 0008_serious_actions
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_message_attempt"
-down_revision = "0007_audit_key_records"
+revision = "0009_message_attempt"
+down_revision = "0008_serious_actions"
 branch_labels = None
 depends_on = None
 
