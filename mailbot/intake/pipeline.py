@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from mailbot.clock import Clock
-from mailbot.errors import MailboxError
+from mailbot.errors import ConfigError, MailboxError
 from mailbot.intake.actions import ActionContext, apply
 from mailbot.intake.attempts import Attempt, Attempts
 from mailbot.intake.fingerprint import fingerprint_chunks
@@ -116,9 +116,10 @@ class Intake:
         message = self.read(raw)
         try:
             return self._handle(ref, raw, message)
-        except (OperationalError, MailboxError):
-            # The database is unreachable, or the mailbox copy moved away under us (another
-            # worker filed it): not the message's fault; the next cycle sees to it.
+        except (OperationalError, ConfigError, MailboxError):
+            # The database is unreachable, the key file is not ours, or the mailbox copy
+            # moved away under us (another worker filed it): not the message's fault;
+            # nothing of it was committed, and the next cycle sees to it.
             raise
         except Exception as exc:  # noqa: BLE001 - a message the core cannot handle (a bug,
             # an input nobody foresaw) is held for a person instead of failing every cycle;
