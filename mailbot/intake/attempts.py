@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mailbot.clock import Clock
@@ -54,31 +54,38 @@ class Attempts:
         return self.vault.index("mailbox-ref", ref.key)
 
     def begin(self, ref: MailboxRef) -> Attempt:
-        """Record this attempt (committed before anything is read) and return it."""
+        """Record this attempt (committed before anything is read) and return it.
+
+        Plain statements, not the ORM's unit of work: another worker may add or delete
+        the same record at any moment, and a vanished row must not raise.
+        """
         key, now = self._key(ref), self.clock.now()
-        with self.db.session() as session:
-            row = session.get(MessageAttempt, key, with_for_update=True)
-            if row is None:
+        record = MessageAttempt
+        for _ in range(3):
+            with self.db.session() as session:
+                # Still here: the last attempt failed, or the process died in it.
+                found = session.execute(
+                    update(record).where(record.ref_index == key)
+                    .values(attempts=record.attempts + 1, last_at=now,
+                            last_error=func.coalesce(record.last_error, INTERRUPTED))
+                    .returning(record.attempts, record.last_error)).first()
+                if found is not None:
+                    return Attempt(int(found[0]), found[1])
                 try:
                     with session.begin_nested():
-                        session.add(MessageAttempt(ref_index=key, attempts=1, first_at=now,
-                                                   last_at=now))
+                        session.execute(insert(record).values(ref_index=key, attempts=1,
+                                                             first_at=now, last_at=now))
                     return Attempt(1, None)
                 except IntegrityError:  # another worker began it a moment ago
-                    row = session.get(MessageAttempt, key, with_for_update=True)
-                    assert row is not None
-            # Still here: the last attempt failed, or the process died in it.
-            row.last_error = row.last_error or INTERRUPTED
-            row.attempts += 1
-            row.last_at = now
-            return Attempt(row.attempts, row.last_error)
+                    continue
+        return Attempt(1, None)  # never settled: count this try as a first one
 
     def failed(self, ref: MailboxRef, error: BaseException) -> None:
         """The attempt ended in an error the bot lived through: keep its type."""
+        record = MessageAttempt
         with self.db.session() as session:
-            row = session.get(MessageAttempt, self._key(ref))
-            if row is not None:
-                row.last_error = type(error).__name__[:64]
+            session.execute(update(record).where(record.ref_index == self._key(ref))
+                            .values(last_error=type(error).__name__[:64]))
 
     def done(self, ref: MailboxRef) -> None:
         """The message is handled (or another worker has it): nothing more to count."""
