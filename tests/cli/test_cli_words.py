@@ -53,7 +53,7 @@ def test_schedule_outcome_and_status_words(workdir: Path,
     scheduled = json.loads(out)
     assert [(c["ref"], c["meeting_date"]) for c in scheduled] == [("COC-2026-0001", "2099-12-31")]
     assert run(capsys, "outcome", "COC-2026-0001", "--single", "N", "--multi", "N",
-               "--final-report-date", "05/03/2100")[0] == 0
+               "--final-report-date", "05/03/2100", "--force")[0] == 0  # before the meeting
     code, out = run(capsys, "show", "COC-2026-0001", "--json")
     assert json.loads(out)["referral"]["outcome"]["final_report_date"] == "2100-03-05"
     code, out = run(capsys, "cases", "--status", "Waiting for referrer")
