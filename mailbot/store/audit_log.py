@@ -15,6 +15,12 @@ from mailbot.store.models import AuditEntry, Case
 
 #: Each action's words, as a sentence's verb phrase ("tess.team viewed the case").
 WORDS = {
+    "action.added": "added an action to the case's action plan",
+    "action.carried_forward": "carried an action forward",
+    "action.done": "marked an action done",
+    "action.listed": "listed the action plans",
+    "action.overdue_reminder": "reminded an action's owner that it is overdue",
+    "action.reminder": "reminded an action's owner that it is due",
     "attachment.downloaded": "downloaded a file of the case",
     "attachment.split_page_viewed": "looked at a file to make a new case from it",
     "case.edited": "changed a field of the case",
@@ -32,6 +38,8 @@ WORDS = {
     "case.reopened": "reopened the case",
     "case.reminder_sent": "sent the referrer a reminder",
     "case.scheduled": "put the case on a meeting's agenda",
+    "case.serious_cleared": "cleared the serious incident flag",
+    "case.serious_incident": "flagged the case as a serious incident",
     "case.split": "made a new case from one of the case's files",
     "case.updated": "added a follow-up to the case",
     "case.viewed": "viewed the case",
@@ -53,6 +61,7 @@ WORDS = {
     "message.not_referral": "filed general correspondence",
     "message.quarantine": "held a message for a person",
     "message.reject_attachment": "asked for a usable copy of an attachment",
+    "message.listed": "saw the message in a list",
     "message.request_missing": "asked the referrer for missing information",
     "messages.listed": "listed every message received",
     "quarantine.rejected": "rejected a held message",
@@ -66,6 +75,7 @@ WORDS = {
     "sar.produced": "produced a subject access pack",
     "sprg.agenda_pack": "wrote the agenda pack",
     "sprg.digest": "sent the SPRG digest",
+    "sprg.extraordinary_meeting": "called an extraordinary SPRG meeting",
     "sprg.final_report_reminder": "reminded the team that a final report is due",
     "sprg.pack_downloaded": "downloaded the agenda pack",
     "user.add": "added a workspace user",
@@ -85,6 +95,8 @@ def words(action: str) -> str:
     """The plain words for an action; an unknown one is described, never shown bare."""
     if action in WORDS:
         return WORDS[action]
+    if action.startswith("case.clock."):
+        return f"recorded a date on the case's clock ({action[11:].replace('_', ' ')})"
     area, _, verb = action.partition(".")
     return f"{verb.replace('_', ' ')} ({area.replace('_', ' ')})" if verb else action
 
