@@ -5,15 +5,33 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from mailbot.cases import views
 from mailbot.errors import NotFound, UsageError
-from mailbot.intake.release import reject, release, released_words
+from mailbot.intake.release import held_decision, reject, release, released_words
+from mailbot.sprg.decision_form import get
 from mailbot.store.audit import Entry, audit_many
 from mailbot.web.auth import mb, requires
 
 bp = Blueprint("held", __name__)
+
+#: The form's outcome section, in its order and words, for the decision being confirmed.
+DECISION_ROWS = (
+    ("Decision made to conduct a single agency Learning Inquiry (Y/N)",
+     "outcome.single_agency.decision"),
+    ("Which agency(s)", "outcome.single_agency.agencies"),
+    ("Grounds for decision", "outcome.single_agency.grounds"),
+    ("Decision made to conduct a multi-agency Learning Inquiry (Y/N)",
+     "outcome.multi_agency.decision"),
+    ("Which agency(s)", "outcome.multi_agency.agencies"),
+    ("Grounds for decision", "outcome.multi_agency.grounds"),
+    ("Methodology (including whether parents/child involved)", "outcome.methodology"),
+    ("Date for final report at SPRG", "outcome.final_report_date"),
+    ("Any other actions (with name/date)", "outcome.other_actions"),
+    ("Date of SPRG Meeting", "sprg.meeting_date"),
+    ("Chair of SPRG Meeting", "sprg.chair"),
+)
 
 
 @bp.route("/quarantine")
@@ -26,6 +44,23 @@ def quarantine() -> Any:
                    [Entry("quarantine.viewed", message_id=i.id, detail="workspace")
                     for i in items])
     return render_template("web/quarantine.html", items=items)
+
+
+@bp.route("/quarantine/<row_id>")
+@requires("team")
+def held_message(row_id: str) -> Any:
+    """One held message; for an emailed SPRG decision, the decision it would record."""
+    app = mb()
+    with app.db.session() as session:
+        items = views.quarantine(session, app.vault, row_id=row_id)
+        if not items:
+            abort(404)
+        item = items[0]
+        decision = held_decision(app, session, row_id) if item.confirms_decision else None
+        audit_many(session, app.clock.now(), g.user.name,
+                   [Entry("quarantine.viewed", message_id=item.id, detail="held message page")])
+    rows = [(label, get(decision, key)) for label, key in DECISION_ROWS] if decision else []
+    return render_template("web/held.html", item=item, decision=rows)
 
 
 @bp.route("/quarantine/<row_id>/release", methods=["POST"])
