@@ -62,14 +62,14 @@ def test_every_page_template_renders(seeded_bot: App, rendered: set[str], tmp_pa
             Case, Case.id == Attachment.case_id).where(Attachment.kind == "form")).first()
         att_id = att.id
         held = session.scalars(select(InboundMessage.id).where(
-            InboundMessage.hold_state == "pending")).first()
+            InboundMessage.action == "quarantine")).first()
     anonymous = web_app(seeded_bot).test_client()
     assert anonymous.get("/sign-in").status_code == 200
     team = client_as(seeded_bot, "tess.team")
     for url in ("/queue", f"/cases/{ref}", f"/cases/{ref}/edit/child.dob", f"/cases/{ref}/merge",
                 f"/cases/{ref}/split/{att_id}", f"/cases/{ref}/outcome", "/quarantine",
-                f"/quarantine/{held}", "/quarantine/" + "0" * 32,
-                "/meetings", "/trends", "/audit", "/actions", "/cases/COC-2026-9999"):
+                "/meetings", "/trends", "/audit", "/cases/COC-2026-9999", f"/quarantine/{held}",
+                f"/cases/{ref}/write", "/actions"):
         response = team.get(url)
         assert response.status_code in (200, 404), url
     admin = client_as(seeded_bot, "ada.admin")

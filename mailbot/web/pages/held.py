@@ -8,10 +8,12 @@ from typing import Any
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from mailbot.cases import views
+from mailbot.cases.conversation import inbound_entry
 from mailbot.errors import NotFound, UsageError
 from mailbot.intake.release import held_decision, reject, release, released_words
-from mailbot.sprg.decision_form import get
-from mailbot.store.audit import Entry, audit_many
+from mailbot.sprg.decision_form import HELD_DECISION, get
+from mailbot.store.audit import Entry, audit, audit_many
+from mailbot.store.models import Case, InboundMessage
 from mailbot.web.auth import mb, requires
 
 bp = Blueprint("held", __name__)
@@ -49,18 +51,25 @@ def quarantine() -> Any:
 @bp.route("/quarantine/<row_id>")
 @requires("team")
 def held_message(row_id: str) -> Any:
-    """One held message; for an emailed SPRG decision, the decision it would record."""
+    """One held message, read in full, so Release or Reject is an informed decision."""
+    if not re.fullmatch(r"[0-9a-f]{32}", row_id):
+        abort(404)
     app = mb()
     with app.db.session() as session:
-        items = views.quarantine(session, app.vault, row_id=row_id)
-        if not items:
+        row = session.get(InboundMessage, row_id)
+        if row is None or row.action != "quarantine":
             abort(404)
-        item = items[0]
-        decision = held_decision(app, session, row_id) if item.confirms_decision else None
-        audit_many(session, app.clock.now(), g.user.name,
-                   [Entry("quarantine.viewed", message_id=item.id, detail="held message page")])
+        linked = session.get(Case, row.linked_case_id) if row.linked_case_id else None
+        entry = inbound_entry(session, app.vault, row)
+        audit(session, app.clock.now(), g.user.name, "message.viewed", message_id=row.id,
+              case_id=linked.id if linked else None, detail="held message, workspace")
+        linked_ref = linked.ref if linked else None
+        confirms = entry.reason.startswith(HELD_DECISION)
+        # What the team would confirm: the decision the e-mailed form carries.
+        decision = held_decision(app, session, row.id) if confirms else None
     rows = [(label, get(decision, key)) for label, key in DECISION_ROWS] if decision else []
-    return render_template("web/held.html", item=item, decision=rows)
+    return render_template("web/held_message.html", e=entry, linked_ref=linked_ref,
+                           confirms=confirms, decision=rows)
 
 
 @bp.route("/quarantine/<row_id>/release", methods=["POST"])
