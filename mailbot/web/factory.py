@@ -99,6 +99,7 @@ def _register(web: Flask) -> None:
         incidents,
         meetings,
         queue,
+        report,
         trends,
     )
 
@@ -111,6 +112,7 @@ def _register(web: Flask) -> None:
     web.register_blueprint(meetings.bp)
     web.register_blueprint(incidents.bp)
     web.register_blueprint(actions.bp)
+    web.register_blueprint(report.bp)
     web.register_blueprint(trends.bp)
     web.register_blueprint(admin.bp)
 
