@@ -44,7 +44,7 @@ def bot(tmp_path: Path, clock: FixedClock) -> Iterator[App]:
                                (7, "COC-2026-0002", ("--multi", "Y", "--single", "Y")),
                                (7, "COC-2026-0003", ("--single", "N", "--multi", "N"))):
         clock.advance(days=days)
-        assert run(app, "outcome", ref, *options) == 0
+        assert run(app, "outcome", ref, *options, "--force") == 0  # before the meeting
     # Panel notified on time (due 19 October); the rapid review is still running.
     assert run(app, "clock", "COC-2026-0005", "panel_notified", "16/10/2026") == 0
     for agency, due in (("Example Health Trust", "2026-10-20"), ("Example Health Trust",
