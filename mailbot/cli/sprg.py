@@ -19,7 +19,7 @@ from mailbot.errors import UsageError
 from mailbot.sprg import decisions, scheduling
 from mailbot.sprg import meeting_digest as digest
 from mailbot.sprg.calendar import parse_day
-from mailbot.sprg.decision_form import OPTIONS, get, merged
+from mailbot.sprg.decision_form import OPTIONS, get, meeting_not_yet_held, merged
 from mailbot.sprg.pack import build_pack, write_pack
 from mailbot.store.audit import audit_many
 from mailbot.store.audit_log import case_entries
@@ -30,11 +30,13 @@ def add_parsers(sub: Any) -> dict[str, Command]:
     schedule = sub.add_parser("schedule", help="move a case to an SPRG meeting, or hold it back")
     schedule.add_argument("ref")
     which = schedule.add_mutually_exclusive_group(required=True)
-    which.add_argument("--meeting", metavar="YYYY-MM-DD", help="a meeting in the calendar")
+    which.add_argument("--meeting", metavar="DATE",
+                       help="a meeting in the calendar (DD/MM/YYYY or YYYY-MM-DD)")
     which.add_argument("--hold", action="store_true", help="keep it off every agenda")
 
     agenda = sub.add_parser("agenda", help="the agenda pack of a meeting; --send: the digest")
-    agenda.add_argument("--meeting", metavar="YYYY-MM-DD", required=True)
+    agenda.add_argument("--meeting", metavar="DATE", required=True,
+                        help="the meeting (DD/MM/YYYY or YYYY-MM-DD)")
     agenda.add_argument("--out", type=Path, metavar="DIR",
                         help="where agenda.docx (and agenda.pdf) go (default var/sprg/DATE)")
     agenda.add_argument("--send", action="store_true",
@@ -55,6 +57,9 @@ def add_parsers(sub: Any) -> dict[str, Command]:
     outcome.add_argument("--meeting-date", metavar="D",
                          help="default: the meeting the case is scheduled to")
     outcome.add_argument("--chair", metavar="T", help="default: MAILBOT_SPRG_CHAIR")
+    outcome.add_argument("--force", action="store_true",
+                         help="record it although its meeting is still to come (the referrer "
+                              "is told now)")
     return {"schedule": cmd_schedule, "agenda": cmd_agenda, "outcome": cmd_outcome}
 
 
@@ -169,12 +174,16 @@ def cmd_outcome(args: argparse.Namespace, app: Any = None) -> int:
                 decision["sprg"]["chair"] = app.settings.sprg_chair
             first = case.status != "decided"
             decisions.record(session, app.vault, app.outbound, now, case, decision,
-                             actor=actor(args), source="command")
+                             actor=actor(args), source="command", force=args.force)
+            early = meeting_not_yet_held(decision, case.meeting_date, london(now).date())
             ref = case.ref
         drained = app.drainer.drain()
     finally:
         if own:
             app.close()
+    if early is not None and first:
+        print(f"mailbot: warning: recorded before the meeting of {early:%d/%m/%Y} (--force); "
+              "the referrer has been told", file=sys.stderr)
     print(f"{ref}: SPRG decision {'recorded' if first else 'amended'}; case decided"
           + (f"; the referrer was told by reference ({drained.sent} sent)" if first else ""))
     return 0
