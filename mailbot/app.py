@@ -35,6 +35,7 @@ from mailbot.outbound.outbox import Drainer
 from mailbot.sandbox import AttachmentSandbox, SandboxLimits
 from mailbot.settings import Settings
 from mailbot.store.db import Database
+from mailbot.store.key_records import check_key_file
 from mailbot.store.keys import SETTING as KEY_SETTING
 from mailbot.store.keys import KeyStore
 from mailbot.store.models import DataKey
@@ -118,15 +119,18 @@ class App:
         if self.keys.exists():
             self.keys.load()
             self.db.migrate()
-            return
-        self.db.migrate()
+        else:
+            self.db.migrate()
+            with self.db.session() as session:
+                wrapped = session.scalar(select(func.count()).select_from(DataKey)
+                                         .where(DataKey.wrapped.is_not(None))) or 0
+            if wrapped:
+                raise KeyFileError(KEY_SETTING, f"no key file at {self.keys.path}, but the "
+                                   "database holds data keys wrapped by one: restore the key file")
+            self.keys.create()
+        # Another installation's key file (or an old copy) stops here, before any write.
         with self.db.session() as session:
-            wrapped = session.scalar(select(func.count()).select_from(DataKey)
-                                     .where(DataKey.wrapped.is_not(None))) or 0
-        if wrapped:
-            raise KeyFileError(KEY_SETTING, f"no key file at {self.keys.path}, but the database "
-                               "holds data keys wrapped by one: restore the key file")
-        self.keys.create()
+            check_key_file(session, self.keys, self.keys.reload(), self.clock.now())
 
     @property
     def sandbox(self) -> AttachmentSandbox:

@@ -104,6 +104,10 @@ REGISTRY: tuple[Setting, ...] = (
             "sprg.final_report_reminder_days", 14,
             "the team is reminded this many days before a decided case's final report is due",
             kind="int"),
+    Setting("action_reminder_days", "MAILBOT_ACTION_REMINDER_DAYS",
+            "sprg.action_reminder_days", 5,
+            "an action's owner (with an e-mail address) is reminded this many working days "
+            "before it is due, and again on the day it becomes overdue", kind="int"),
     Setting("max_attachment_mb", "MAILBOT_MAX_ATTACHMENT_MB", "mail.max_attachment_mb", 25,
             "an attachment larger than this is not opened; the sender is asked for a smaller copy",
             kind="int"),
@@ -238,6 +242,7 @@ class Settings:
     sprg_attach_pack: bool = False
     sprg_pack_password: str | None = field(default=None, repr=False)
     final_report_reminder_days: int = 14
+    action_reminder_days: int = 5
     m365_graph_url: str = "https://graph.microsoft.com/v1.0"
     m365_authority_url: str = "https://login.microsoftonline.com"
     sender_auth: str = "none"  # authserv-id, exchange-online or none (resolved: never empty)

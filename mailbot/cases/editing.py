@@ -25,7 +25,7 @@ from mailbot.forms.dates import parse_uk_date
 from mailbot.forms.description import load_description
 from mailbot.forms.model import Referral
 from mailbot.store.audit import audit
-from mailbot.store.models import Attachment, Case, MessageCase
+from mailbot.store.models import ActionItem, Attachment, Case, MessageCase
 from mailbot.store.vault import Vault
 
 #: More household members than any form holds: a bigger index is a mistake (or an attack).
@@ -232,6 +232,13 @@ def close_case(session: Session, vault: Vault, case: Case, now: datetime, *, use
         raise UsageError(f"{case.ref} is already closed")
     if not reason.strip():
         raise UsageError("say why the case is being closed")
+    still_open = [row.id[:8] for row in session.scalars(select(ActionItem).where(
+        ActionItem.case_id == case.id, ActionItem.done_on.is_(None),
+        ActionItem.carried_forward_on.is_(None)))]
+    if still_open:  # an action plan is followed through, or explicitly carried forward
+        raise UsageError(f"{case.ref} has {len(still_open)} open action(s) "
+                         f"({', '.join(still_open)}): record each as done or carry it forward "
+                         "first (mailbot actions done|carry ID)")
     case.status = "closed"
     case.closed_at = case.updated_at = now
     case.close_reason_enc = vault.seal_text(session, case, "close_reason_enc", reason.strip())

@@ -7,7 +7,7 @@ digest. Filtering and sorting live here too, so the CLI and the web agree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailbot.cases import store as case_store
+from mailbot.cases.clocks import CaseClock, clocks_of
 from mailbot.cases.referral import get_path
 from mailbot.cases.status import CaseStatus
 from mailbot.clock import london
@@ -89,6 +90,13 @@ class QueueItem:
     reminded: bool = False
     flagged: bool = False
     overdue: bool = False
+    serious_incident: bool = False
+    clocks: list[CaseClock] = field(default_factory=list)
+
+    @property
+    def urgent_clocks(self) -> list[CaseClock]:
+        """Serious-incident clocks overdue or due by the next working day."""
+        return [c for c in self.clocks if c.urgent]
 
     def as_json(self) -> dict[str, Any]:
         """INTERFACE.md's ``cases --json`` object (keys kept as they have always been)."""
@@ -107,6 +115,8 @@ class QueueItem:
             "days_waiting": self.days_waiting,
             "working_days_waiting": self.working_days_waiting,
             "reply_failed": self.reply_failed,
+            "serious_incident": self.serious_incident,
+            "clocks": [c.as_json() for c in self.clocks],
         }
         if self.final_report_date is not None:
             out["final_report_date"] = self.final_report_date.isoformat()
@@ -142,7 +152,8 @@ def queue(session: Session, vault: Vault, now: datetime, status: str | None = No
             possible_duplicates=case_store.possible_duplicates(session, case),
             days_waiting=(today - london(case.updated_at).date()).days,
             working_days_waiting=working_days_waited(case.updated_at, now),
-            reply_failed=case.ref in failed_refs)
+            reply_failed=case.ref in failed_refs,
+            serious_incident=case.serious_incident, clocks=clocks_of(case, today))
         if item.reply_failed:  # the referrer never heard from us: a person must act
             item.waiting_for = "team: a reply could not be delivered; " + item.waiting_for
         if case.id in due:
@@ -154,6 +165,8 @@ def queue(session: Session, vault: Vault, now: datetime, status: str | None = No
         items.append(item)
     if due_by is not None:
         items.sort(key=lambda i: (i.final_report_date or date.max, i.ref))
+    else:  # overdue and due-tomorrow clocks lead the queue
+        items.sort(key=lambda i: not i.urgent_clocks)
     return items
 
 
@@ -209,6 +222,8 @@ def filtered(items: list[QueueItem], *, status: str = "", meeting: str = "",
     elif meeting:
         items = [i for i in items if i.meeting_date and i.meeting_date.isoformat() == meeting]
     if sort == "ref":
-        return sorted(items, key=lambda i: i.ref)
-    return sorted(items, key=lambda i: (i.days_waiting, i.received_at),
-                  reverse=sort != "newest")
+        items = sorted(items, key=lambda i: i.ref)
+    else:
+        items = sorted(items, key=lambda i: (i.days_waiting, i.received_at),
+                       reverse=sort != "newest")
+    return sorted(items, key=lambda i: not i.urgent_clocks)  # urgent clocks lead

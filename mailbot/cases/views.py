@@ -15,8 +15,10 @@ from sqlalchemy import String, cast, or_, select
 from sqlalchemy.orm import Session, undefer
 
 from mailbot.cases import store as case_store
+from mailbot.cases.clocks import CaseClock, clocks_of
 from mailbot.cases.queue import iso, waiting_for
 from mailbot.cases.status import CaseStatus
+from mailbot.clock import london
 from mailbot.forms.model import Referral
 from mailbot.mail.reader import message_id_of
 from mailbot.sprg.decision_form import HELD_DECISION
@@ -94,6 +96,9 @@ class CaseView:
     possible_duplicates: list[str]
     messages: list[MessageLine] = field(default_factory=list)
     attachments: list[AttachmentLine] = field(default_factory=list)
+    serious_incident: bool = False
+    clocks: list[CaseClock] = field(default_factory=list)
+    aware_on: Any = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -106,6 +111,8 @@ class CaseView:
             "possible_duplicates": list(self.possible_duplicates),
             "messages": [m.as_json() for m in self.messages],
             "attachments": [a.as_json() for a in self.attachments],
+            "serious_incident": self.serious_incident,
+            "clocks": [c.as_json() for c in self.clocks],
         }
 
 
@@ -177,7 +184,8 @@ def _messages_of(session: Session, vault: Vault, case: Case, from_address: str
     return out
 
 
-def show(session: Session, vault: Vault, ref: str, *, from_address: str) -> CaseView:
+def show(session: Session, vault: Vault, ref: str, *, from_address: str,
+         now: datetime | None = None) -> CaseView:
     case = case_store.case_by_ref(session, ref)
     stored, version = case_store.load_referral(session, vault, case)
     referral = with_recorded_decision(session, vault, case, stored)
@@ -192,7 +200,9 @@ def show(session: Session, vault: Vault, ref: str, *, from_address: str) -> Case
         received_at=case.created_at, meeting_date=case.meeting_date,
         waiting_for=waiting_for(case),
         possible_duplicates=case_store.possible_duplicates(session, case),
-        messages=_messages_of(session, vault, case, from_address), attachments=attachments)
+        messages=_messages_of(session, vault, case, from_address), attachments=attachments,
+        serious_incident=case.serious_incident, aware_on=case.aware_on,
+        clocks=clocks_of(case, london(now or vault.clock.now()).date()))
 
 
 def messages(session: Session, vault: Vault) -> list[MessageItem]:

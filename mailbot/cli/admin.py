@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from mailbot.cli import text
 from mailbot.cli.common import Command, actor, emit, open_app
-from mailbot.store.audit import audit, check_audit_chain
+from mailbot.store.audit import check_audit_chain
 from mailbot.store.models import InboundMessage, Outbox, PollState
 
 
@@ -20,7 +20,12 @@ def add_parsers(sub: Any) -> dict[str, Command]:
     status.add_argument("--json", action="store_true")
     keys = sub.add_parser("keys", help="master key management")
     ksub = keys.add_subparsers(dest="keys_command", required=True, parser_class=type(keys))
-    ksub.add_parser("rotate", help="new master key version; re-wrap every data key")
+    ksub.add_parser("rotate", help="new master key version; re-wrap every data key (in "
+                    "committed batches: a stopped rotation, run again, finishes); retire the "
+                    "versions no data key uses")
+    retire = ksub.add_parser("retire", help="remove an old version from the key file, only "
+                             "when no data key uses it")
+    retire.add_argument("version", type=int)
     from mailbot.cli.backups import add_escrow_parser
 
     add_escrow_parser(ksub)
@@ -71,14 +76,27 @@ def cmd_keys(args: argparse.Namespace) -> int:
         from mailbot.cli.backups import cmd_escrow
 
         return cmd_escrow(args)
+    from mailbot.store import rotation
+
     app = open_app(args)
-    old = app.keys.load().current_version
-    app.keys.add_version()
-    with app.db.session() as session:
-        count = app.vault.rewrap_all(session)
-        audit(session, app.clock.now(), actor(args), "keys.rotated",
-              detail=f"v{old} -> v{old + 1}, {count} data keys")
-    app.keys.retire(old)
-    print(f"master key rotated to version {old + 1}; {count} data keys re-wrapped; "
-          f"version {old} retired")
-    return 0
+    try:
+        if args.keys_command == "retire":
+            left = rotation.retire(app.db, app.keys, args.version, app.clock.now(), actor(args))
+            if left:
+                print(f"version {args.version} NOT retired: {left} data key"
+                      f"{'s' if left != 1 else ''} still use it, and retiring it would lose "
+                      f"{'their' if left != 1 else 'its'} cases for good; run mailbot keys "
+                      "rotate to re-wrap them first")
+                return 1
+            print(f"master key version {args.version} retired (no data key used it)")
+            return 0
+        result = rotation.rotate(app.db, app.keys, app.clock.now(), actor(args))
+    finally:
+        app.close()
+    how = "rotated to" if result.added else "rotation finished: now on"
+    print(f"master key {how} version {result.version}; {result.rewrapped} data keys re-wrapped"
+          + (f"; version {', '.join(map(str, result.retired))} retired" if result.retired else ""))
+    for version, left in sorted(result.still_used.items()):
+        print(f"version {version} kept: {left} data key{'s' if left != 1 else ''} still use it "
+              "(written during the rotation); run mailbot keys rotate again")
+    return 1 if result.still_used else 0

@@ -8,12 +8,16 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 from mailbot.app import App, build_app
-from mailbot.errors import UsageError
+from mailbot.errors import ConfigError, UsageError
 from mailbot.logs import setup_logging
 from mailbot.settings import Settings, load_settings
+from mailbot.store.keys import SETTING as KEY_SETTING
 
 #: A command's function: parsed arguments in, exit code out.
 Command = Callable[[argparse.Namespace], int]
@@ -39,8 +43,35 @@ def load(args: argparse.Namespace) -> Settings:
     return load_settings(args.config)
 
 
-def open_app(args: argparse.Namespace, *, quiet: bool = False) -> App:
+def require_state(settings: Settings) -> None:
+    """Stop (exit 2) when the master key or the SQLite database is not there.
+
+    Only ``init`` and ``demo`` create state. Any other command meeting no key means it
+    runs in the wrong folder, or without the settings that say where the key is: making
+    a new key and an empty database there would look like a working bot with no cases
+    (and a second key that decrypts nothing), so it names what it looked for instead.
+    """
+    missing = [] if settings.key_file.exists() else [f"no master key at {settings.key_file}"]
+    url = make_url(settings.database_url)
+    database = url.database if url.get_backend_name() == "sqlite" else None
+    if database and database != ":memory:" and not Path(database).exists():
+        missing.append(f"no database at {database}")
+    if not missing:
+        return
+    looked = settings.config_file or settings.base_dir / "mailbot.toml"
+    found = "read" if settings.config_file else "not found"
+    raise ConfigError(KEY_SETTING if missing[0].startswith("no master key") else "store.url",
+                      f"{'; '.join(missing)} (settings file {looked}: {found}); run "
+                      "`mailbot init` to create them here, or point --config or "
+                      "MAILBOT_CONFIG at the settings")
+
+
+def open_app(args: argparse.Namespace, *, quiet: bool = False, create: bool = False) -> App:
+    """The app for a command, its schema migrated; with ``create`` (the demo), a new key
+    and database are made where there are none, else their absence stops the command."""
     settings = load(args)
+    if not create:
+        require_state(settings)
     # The demo talks to a person: its own summary replaces the INFO log lines.
     setup_logging("WARNING" if quiet and "MAILBOT_LOG_LEVEL" not in os.environ
                   else settings.log_level)

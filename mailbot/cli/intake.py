@@ -60,7 +60,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from mailbot.cli.demo import run_demo
 
-    app = open_app(args, quiet=True)
+    app = open_app(args, quiet=True, create=True)
     try:
         run_demo(app, sys.stdout)
     finally:

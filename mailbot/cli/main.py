@@ -13,11 +13,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mailbot.cli import admin, audit, backups, cases, intake, jobs, records, sprg, web
+from mailbot.cli import actions, admin, audit, backups, cases, intake, jobs, records, serious, sprg, web
 from mailbot.errors import ConfigError, MailbotError, NotFound, UsageError
 
 #: The command groups, in the order ``mailbot --help`` lists them.
-GROUPS = (intake, cases, admin, audit, sprg, web, jobs, records, backups)
+GROUPS = (intake, cases, admin, audit, sprg, serious, actions, web, jobs, records, backups)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -110,9 +110,9 @@ def cmd_agenda(args: argparse.Namespace, app: Any = None) -> int:
 def _agenda(app: Any, args: argparse.Namespace) -> int:
     meeting = parse_day(args.meeting, "--meeting")
     now = app.clock.now()
-    cal = scheduling.calendar_of(app.settings)
     with app.db.session() as session:
         scheduling.auto_schedule(session, app.settings, now)
+        cal = scheduling.calendar_of(app.settings, session)
     with app.db.session() as session:
         cases = scheduling.cases_of_meeting(session, app.vault, meeting)
         if not cases and not cal.is_meeting(meeting):

@@ -31,7 +31,9 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 def queue_table(items: list[QueueItem]) -> str:
     if not items:
         return "No cases.\n"
-    rows = [[i.ref, i.status.label, _when(i.received_at), str(i.days_waiting), i.waiting_for
+    rows = [[i.ref + (" (serious incident)" if i.serious_incident else ""), i.status.label,
+             _when(i.received_at), str(i.days_waiting),
+             "".join(f"{c.label} {c.words()}; " for c in i.urgent_clocks) + i.waiting_for
              + (f" (possible duplicate of {', '.join(i.possible_duplicates)})"
                 if i.possible_duplicates else "")]
             for i in items]
@@ -79,7 +81,12 @@ def _value(value: Any) -> str:
 
 def case_text(item: CaseView) -> str:
     r = item.referral
-    out = [f"{item.ref}  ({item.status.label})", f"Waiting for: {item.waiting_for}", ""]
+    out = [f"{item.ref}  ({item.status.label})", f"Waiting for: {item.waiting_for}"]
+    if item.serious_incident:
+        out.append("Serious incident: the partnership became aware on "
+                   f"{_day(item.aware_on.isoformat()) if item.aware_on else '-'}")
+        out += [f"  {c.label}: {c.words()}" for c in item.clocks]
+    out.append("")
 
     def line(label: str, value: Any) -> None:
         out.append(f"  {label:<27} {_value(value)}")

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from mailbot.clock import Clock
+from mailbot.errors import ConfigError
 from mailbot.intake.actions import ActionContext, apply
 from mailbot.intake.fingerprint import fingerprint_chunks
 from mailbot.intake.handlers import Handler, HandlerContext, Outcome, decide
@@ -100,8 +101,10 @@ class Intake:
         message = self.read(raw)
         try:
             return self._handle(ref, raw, message)
-        except OperationalError:
-            raise  # the database is unreachable: leave the message for the next cycle
+        except (OperationalError, ConfigError):
+            # The database is unreachable, or the key file is not ours: leave the
+            # message for the next cycle (nothing of it was committed).
+            raise
         except Exception as exc:  # noqa: BLE001 - a message the core cannot handle (a bug,
             # an input nobody foresaw) is held for a person instead of failing every cycle;
             # only the error's type is kept, as its text may quote the message.

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from mailbot import shutdown
 from mailbot.app import App
-from mailbot.errors import MailboxAuthError, MailboxConnectionError, MailboxError
+from mailbot.errors import ConfigError, MailboxAuthError, MailboxConnectionError, MailboxError
 from mailbot.intake.pipeline import Handled
 from mailbot.jobs.morning import morning_jobs
 from mailbot.outbound.outbox import DrainResult
@@ -75,6 +75,8 @@ class Poller:
                 handled = intake.handle(ref)
             except (MailboxAuthError, MailboxConnectionError):
                 raise  # the whole mailbox is unusable: the loop's retry deals with it
+            except ConfigError:
+                raise  # a wrong key file: stop (exit 2) rather than write under it
             except MailboxError as exc:
                 # Gone between list and fetch (another worker moved it): nothing lost.
                 log.info("message skipped", extra={"mailbox_uid": ref.uid,

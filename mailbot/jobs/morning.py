@@ -17,6 +17,7 @@ from mailbot.app import App
 from mailbot.clock import london
 from mailbot.jobs.chasers import ChaseResult, run_chasers
 from mailbot.jobs.team_digest import queue_digest
+from mailbot.sprg.action_reminders import send_reminders
 from mailbot.store.models import PollState
 from mailbot.workdays import is_working_day
 
@@ -27,6 +28,8 @@ STATE = "morning_jobs"
 class MorningResult:
     chased: ChaseResult = field(default_factory=ChaseResult)
     digest_sent: bool = False
+    #: The actions whose owners were reminded this morning.
+    actions_reminded: list[str] = field(default_factory=list)
 
 
 def morning_jobs(app: App) -> MorningResult | None:
@@ -41,6 +44,8 @@ def morning_jobs(app: App) -> MorningResult | None:
         if done is not None and done.value >= today:
             return None
         result = MorningResult(chased=run_chasers(app, session, now))
+        result.actions_reminded = send_reminders(session, app.vault, app.settings,
+                                                 app.outbound, now)
         session.flush()
         if app.settings.team_address:
             queue_digest(app, session, now, result.chased)

@@ -1,5 +1,8 @@
 """The team's queue digest: counts and what needs a person today, by reference only.
 
+Serious incidents whose statutory clocks are overdue or due by the next working day come
+first, above everything else.
+
 It never carries a value from a form: references, days waiting and the status words.
 """
 
@@ -35,6 +38,9 @@ def digest_context(app: App, session: Session, now: datetime,
     held = session.scalar(select(func.count()).select_from(InboundMessage).where(
         InboundMessage.action == "quarantine", InboundMessage.hold_state == "pending")) or 0
     return {
+        # Serious incidents' clocks that are overdue or due by the next working day lead.
+        "clocks": [{"ref": i.ref, "label": c.label, "words": c.words()}
+                   for i in items for c in i.urgent_clocks],
         "today": plain_date(now),
         "weekday": f"{london(now):%A}",
         "counts": [(s.label, n) for s, n in counts.items()],

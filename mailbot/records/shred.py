@@ -1,8 +1,10 @@
 """Crypto-shredding: a case (or a message no case needs) destroyed beyond recovery.
 
 Every field of a case is sealed under its data key, so destroying that key (the wrapped
-copy wiped, ``destroyed_at`` set) makes every copy of its ciphertext unreadable, the
-ones in old backups included. The ciphertext rows are deleted too, and on SQLite the
+copy wiped, ``destroyed_at`` set) makes any of its ciphertext left in the live database
+unreadable. (A backup taken before still holds the wrapped key: ``restore`` replays the
+erasure log, and rotating the master key retires what wrapped it.) The ciphertext rows
+are deleted too, and on SQLite the
 freed pages are zeroed (``secure_delete``) and the WAL checkpointed and truncated, so
 the bytes are gone from the files as well. What stays is a tombstone on the case row:
 reference, dates, referring agency (an organisation) and the SPRG's yes/no decisions,
@@ -27,6 +29,7 @@ from mailbot.sprg.decision_form import get
 from mailbot.store.audit import audit
 from mailbot.store.db import Database
 from mailbot.store.models import (
+    ActionItem,
     Attachment,
     Case,
     CaseChase,
@@ -82,17 +85,18 @@ def shred_case(session: Session, vault: Vault, case: Case, now: datetime, *, act
                                    .where(MessageCase.case_id == case.id)))
     messages |= set(session.scalars(select(InboundMessage.id)
                                     .where(InboundMessage.linked_case_id == case.id)))
-    for table in (ReferralVersion, Attachment, Decision, CaseChase):
+    for table in (ActionItem, ReferralVersion, Attachment, Decision, CaseChase):
         session.execute(delete(table).where(table.case_id == case.id))
     session.execute(delete(MessageCase).where(MessageCase.case_id == case.id))
     case.status = CaseStatus.CLOSED
     case.closed_at = case.closed_at or now
     case.updated_at = case.shredded_at = now
     case.shred_reason = reason
-    case.sender_enc = b""
+    for column in Case.__table__.columns:  # every sealed field, new ones included
+        if column.name.endswith("_enc"):
+            setattr(case, column.name, None if column.nullable else b"")
     case.sender_index = "-"  # a keyed hash still confirms a guessed address: gone too
     case.child_index = None
-    case.close_reason_enc = case.legal_hold_why_enc = None
     case.legal_hold = False
     keys = {case.key_id}
     session.flush()

@@ -25,29 +25,51 @@ _HORIZON_MONTHS = 60
 
 @dataclass(frozen=True)
 class Calendar:
-    """Meeting dates; ``dates`` for a fixed list, ``ordinal``/``weekday`` for a rule."""
+    """Meeting dates; ``dates`` for a fixed list, ``ordinal``/``weekday`` for a rule;
+    ``extra`` for extraordinary meetings the team added (kept in the database)."""
 
     dates: tuple[date, ...] = ()
     ordinal: int | None = None
     weekday: int | None = None
+    extra: tuple[date, ...] = ()
 
     @property
     def configured(self) -> bool:
-        return bool(self.dates) or self.ordinal is not None
+        return bool(self.dates) or self.ordinal is not None or bool(self.extra)
 
     def describe(self) -> str:
         if self.ordinal is not None and self.weekday is not None:
             word = next(k for k, v in ORDINALS.items() if v == self.ordinal)
-            return f"the {word} {_cal.day_name[self.weekday]} of each month"
-        return ", ".join(d.isoformat() for d in self.dates) or "no meetings"
+            text = f"the {word} {_cal.day_name[self.weekday]} of each month"
+        else:
+            text = ", ".join(d.isoformat() for d in self.dates) or "no meetings"
+        if self.extra:
+            text += "; extraordinary: " + ", ".join(d.isoformat() for d in self.extra)
+        return text
+
+    def with_extra(self, days: tuple[date, ...]) -> Calendar:
+        return Calendar(self.dates, self.ordinal, self.weekday, tuple(sorted(set(days))))
 
     def is_meeting(self, day: date) -> bool:
+        if day in self.extra:
+            return True
         if self.ordinal is None:
             return day in self.dates
         return _nth_weekday(day.year, day.month, self.ordinal, self.weekday or 0) == day
 
     def meetings_from(self, start: date) -> Iterator[date]:
-        """Meetings on or after ``start``, in order (finite for a list, bounded for a rule)."""
+        """Meetings on or after ``start``, in order (finite for a list, bounded for a rule),
+        extraordinary ones among them."""
+        extra = [d for d in self.extra if d >= start]
+        for day in self._regular_from(start):
+            while extra and extra[0] <= day:
+                found = extra.pop(0)
+                if found != day:
+                    yield found
+            yield day
+        yield from extra
+
+    def _regular_from(self, start: date) -> Iterator[date]:
         if self.ordinal is None:
             yield from (d for d in self.dates if d >= start)
             return

@@ -26,6 +26,7 @@ from mailbot.errors import ConfigError
 from mailbot.outbound.mail import Attachment as MailAttachment
 from mailbot.outbound.mail import Outbound, OutboundMail
 from mailbot.settings import Settings
+from mailbot.sprg.actions import overdue_by_agency
 from mailbot.sprg.pack import build_pack
 from mailbot.sprg.scheduling import PackCase
 from mailbot.store.audit import audit
@@ -96,9 +97,12 @@ def queue_digest(session: Session, vault: Vault, settings: Settings, outbound: O
                               "must be set when MAILBOT_SPRG_ATTACH_PACK is on")
         pack = build_pack(meeting, cases, chair=settings.sprg_chair, compiled_on=london(now).date())
         attachment = encrypt_docx(pack, settings.sprg_pack_password)
+    overdue = [(agency, [{"ref": a.ref, "due": f"{a.due:%d/%m/%Y}", "text": a.text}
+                         for a in items])
+               for agency, items in overdue_by_agency(session, vault, london(now).date())]
     context: dict[str, Any] = {"meeting": long_date(meeting), "meeting_short": f"{meeting:%d/%m/%Y}",
                                "count": len(lines), "cases": lines, "chair": settings.sprg_chair,
-                               "attached": attachment is not None}
+                               "attached": attachment is not None, "overdue_actions": overdue}
     attachments = () if attachment is None else (MailAttachment(
         attachment, DOCX_TYPE[0], DOCX_TYPE[1], f"SPRG-agenda-{meeting.isoformat()}.docx"),)
     for member in settings.sprg_members:  # one each: members never see each other's address

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,7 +17,7 @@ from mailbot.sprg.calendar import SETTING as MEETINGS_SETTING
 from mailbot.sprg.calendar import Calendar, auto_meeting, parse_meetings
 from mailbot.sprg.decisions import with_recorded_decision
 from mailbot.store.audit import audit
-from mailbot.store.models import Case
+from mailbot.store.models import Case, Meeting
 from mailbot.store.vault import Vault
 
 #: A case in one of these may be moved to a meeting or held back by the team.
@@ -35,14 +35,43 @@ class PackCase:
     duplicates: list[str] = field(default_factory=list)
 
 
-def calendar_of(settings: Settings) -> Calendar:
-    return parse_meetings(settings.sprg_meetings)
+def calendar_of(settings: Settings, session: Session | None = None) -> Calendar:
+    """The configured calendar; with a session, the extraordinary meetings added too."""
+    cal = parse_meetings(settings.sprg_meetings)
+    if session is None:
+        return cal
+    extra = tuple(session.scalars(select(Meeting.meeting_date).where(
+        Meeting.extraordinary.is_(True))))
+    return cal.with_extra(extra) if extra else cal
+
+
+def next_meeting(session: Session, settings: Settings, now: datetime) -> date | None:
+    """The next meeting after today, extraordinary ones included: where a serious
+    incident goes, whatever the cut-off."""
+    return calendar_of(settings, session).next_meeting(london(now).date() + timedelta(days=1))
+
+
+def offer_serious(session: Session, settings: Settings, now: datetime, case: Case,
+                  actor: str) -> date | None:
+    """Put a serious incident that is ready (or on a later meeting) on the next meeting."""
+    if not case.serious_incident or case.status not in ("ready", "scheduled") or case.held:
+        return None
+    meeting = next_meeting(session, settings, now)
+    if meeting is None or (case.meeting_date is not None and case.meeting_date <= meeting):
+        return None
+    before = case.meeting_date
+    _put_on(session, case, meeting, now)
+    audit(session, now, actor, "case.scheduled", case_id=case.id,
+          detail=f"meeting {meeting.isoformat()} (serious incident: no cut-off)"
+                 + (f" (was {before.isoformat()})" if before else ""))
+    return meeting
 
 
 def auto_schedule(session: Session, settings: Settings, now: datetime,
                   actor: str = "mailbot") -> list[tuple[str, date]]:
-    """Put every ready, unscheduled case on the first meeting its cut-off allows."""
-    cal = calendar_of(settings)
+    """Put every ready, unscheduled case on the first meeting its cut-off allows (a
+    serious incident on the next meeting, whatever the cut-off)."""
+    cal = calendar_of(settings, session)
     if not cal.configured:
         return []
     today = london(now).date()
@@ -51,13 +80,15 @@ def auto_schedule(session: Session, settings: Settings, now: datetime,
                                Case.held.is_(False)).order_by(Case.ready_at, Case.ref))
     for case in session.scalars(stmt):
         ready_on = london(case.ready_at or case.updated_at).date()
-        meeting = auto_meeting(cal, ready_on, today, settings.sprg_cutoff_days)
+        cutoff = 0 if case.serious_incident else settings.sprg_cutoff_days
+        meeting = auto_meeting(cal, ready_on, today, cutoff)
         if meeting is None:
             continue
         _put_on(session, case, meeting, now)
         audit(session, now, actor, "case.scheduled", case_id=case.id,
-                         detail=f"meeting {meeting.isoformat()} (cut-off "
-                                f"{settings.sprg_cutoff_days} days)")
+              detail=f"meeting {meeting.isoformat()} "
+                     + ("(serious incident: no cut-off)" if case.serious_incident
+                        else f"(cut-off {settings.sprg_cutoff_days} days)"))
         done.append((case.ref, meeting))
     return done
 
@@ -80,7 +111,7 @@ def _schedulable(session: Session, ref: str) -> Case:
 def move(session: Session, settings: Settings, now: datetime, ref: str, meeting: date,
          actor: str) -> Case:
     """``schedule REF --meeting D``: the team's choice overrides the cut-off."""
-    cal = calendar_of(settings)
+    cal = calendar_of(settings, session)
     if not cal.configured:
         raise ConfigError(MEETINGS_SETTING, "no SPRG meetings are configured")
     if not cal.is_meeting(meeting):

@@ -56,14 +56,15 @@ def _schedule(app: App, result: TaskResult) -> None:
 def due_digests(app: App) -> list[date]:
     """Meetings within the digest window whose digest has not gone yet."""
     s = app.settings
-    cal = scheduling.calendar_of(s)
-    if not cal.configured or not s.sprg_members:
+    if not s.sprg_members:
         return []
     today = london(app.clock.now()).date()
-    window = cal.meetings_between(today + timedelta(days=1), today + timedelta(days=s.sprg_digest_days))
-    if not window:
-        return []
     with app.db.session() as session:
+        cal = scheduling.calendar_of(s, session)
+        window = cal.meetings_between(today + timedelta(days=1),
+                                      today + timedelta(days=s.sprg_digest_days))
+        if not window:
+            return []
         sent = set(session.scalars(select(Meeting.meeting_date).where(
             Meeting.meeting_date.in_(window), Meeting.digest_sent_at.is_not(None))))
     return [day for day in window if day not in sent]

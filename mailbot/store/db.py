@@ -65,15 +65,34 @@ def _alembic_config(engine: Engine) -> Config:
 def migrate(engine: Engine, audit_key: Callable[[], bytes] | None = None) -> None:
     """Bring the schema to the newest revision (idempotent).
 
+    On SQLite, Alembic's batch mode rebuilds a table (copy, drop, rename) for changes
+    ALTER TABLE cannot make; with foreign keys enforced, dropping a table that other
+    rows point at fails once there is data (the upgrade from the first schema found
+    this). So enforcement is off during the migration, as Alembic's documentation
+    advises, and ``PRAGMA foreign_key_check`` must find nothing before the commit.
+
     ``audit_key`` lets the migration that keys the audit chain sign where the keyed
     part starts (see ``mailbot.store.audit``).
     """
     try:
-        with engine.begin() as connection:
-            cfg = _alembic_config(engine)
-            cfg.attributes["connection"] = connection
-            cfg.attributes["audit_key"] = audit_key
-            command.upgrade(cfg, "heads")
+        with engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:  # see below; a no-op inside a transaction, so before it begins
+                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                connection.commit()
+            try:
+                with connection.begin():
+                    cfg = _alembic_config(engine)
+                    cfg.attributes["connection"] = connection
+                    cfg.attributes["audit_key"] = audit_key
+                    command.upgrade(cfg, "heads")
+                    if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first():
+                        raise StoreError(f"{SETTING}: a migration left rows pointing nowhere; "
+                                         "nothing was changed")
+            finally:
+                if sqlite:
+                    connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    connection.commit()
     except SQLAlchemyError as exc:
         raise StoreError(f"{SETTING}: cannot open the database ({_cause(exc)})") from exc
 

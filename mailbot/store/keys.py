@@ -3,17 +3,23 @@
 The file holds the master key versions (which wrap each case's data key) and the
 blind-index key (which makes keyed hashes for idempotency and duplicate detection).
 The index key is never rotated with the master key: rotating it would orphan every
-stored hash. Rotation adds a master version; once every data key is re-wrapped the
-old version is dropped from the file.
+stored hash. Rotation adds a master version; a version is dropped from the file only
+once no data key uses it (``mailbot.store.rotation``). The database keeps each
+version's fingerprint (``fingerprint``), so another installation's file is refused.
 """
 
 from __future__ import annotations
 
 import base64
+import fcntl
+import hashlib
+import hmac
 import json
 import os
 import secrets
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +29,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from mailbot.errors import KeyFileError
 
 SETTING = "store.key_file"
+FINGERPRINT_LABEL = b"mailbot master key fingerprint 1"
 
 
 @dataclass(frozen=True)
@@ -45,12 +52,25 @@ class MasterKeys:
             raise KeyFileError(SETTING, f"master key version {version} is not in the key file") from None
 
 
+def fingerprint(key: bytes) -> str:
+    """What the database records of a key: an HMAC of a fixed label under it, which
+    tells keys apart without revealing them."""
+    return hmac.new(key, FINGERPRINT_LABEL, hashlib.sha256).hexdigest()
+
+
 class KeyStore:
-    """Reads and writes the key file; the only code that touches master key bytes."""
+    """Reads and writes the key file; the only code that touches master key bytes.
+
+    A long-running process (``poll``, ``serve``) may outlive a rotation made by
+    another process: ``fresh()`` re-reads the file whenever it changed (``os.replace``
+    gives it a new inode; an edit in place a new mtime), and ``master(version)``
+    re-reads it on meeting a version it does not hold.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._cached: MasterKeys | None = None
+        self._stamp: tuple[int, int, int] | None = None
 
     def exists(self) -> bool:
         return self.path.exists()
@@ -60,22 +80,61 @@ class KeyStore:
             self._cached = self._read()
         return self._cached
 
-    def _read(self) -> MasterKeys:
+    def fresh(self) -> MasterKeys:
+        """The key file as it is now (re-read only when it changed since the last read)."""
         try:
-            mode = self.path.stat().st_mode
+            now = _stamp(os.stat(self.path))
         except FileNotFoundError:
             raise KeyFileError(SETTING, f"no master key file at {self.path}") from None
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise KeyFileError(SETTING, f"{self.path} must be readable by its owner only (chmod 600)")
+        if self._cached is None or now != self._stamp:
+            self._cached = self._read()
+        return self._cached
+
+    def reload(self) -> MasterKeys:
+        self._cached = self._read()
+        return self._cached
+
+    def master(self, version: int) -> bytes:
+        """A master key version's bytes, reading the file again if it is not held."""
+        keys = self.load()
+        if version not in keys.versions:
+            keys = self.reload()
+        return keys.key(version)
+
+    def _read(self) -> MasterKeys:
         try:
-            data = json.loads(self.path.read_text(encoding="ascii"))
-            versions = {int(v): base64.b64decode(k) for v, k in data["versions"].items()}
-            keys = MasterKeys(int(data["current"]), versions, base64.b64decode(data["index_key"]))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise KeyFileError(SETTING, f"{self.path} is not a mailbot key file") from exc
+            handle = open(self.path, encoding="ascii")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            raise KeyFileError(SETTING, f"no master key file at {self.path}") from None
+        except OSError as exc:
+            raise KeyFileError(SETTING, f"{self.path} cannot be read ({exc.strerror})") from exc
+        with handle:
+            info = os.fstat(handle.fileno())  # the file read, even if replaced meanwhile
+            if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+                raise KeyFileError(SETTING,
+                                   f"{self.path} must be readable by its owner only (chmod 600)")
+            try:
+                data = json.loads(handle.read())
+                versions = {int(v): base64.b64decode(k) for v, k in data["versions"].items()}
+                keys = MasterKeys(int(data["current"]), versions,
+                                  base64.b64decode(data["index_key"]))
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise KeyFileError(SETTING, f"{self.path} is not a mailbot key file") from exc
         if keys.current_version not in versions or any(len(k) != 32 for k in versions.values()):
             raise KeyFileError(SETTING, f"{self.path} is damaged (bad key length or version)")
+        self._stamp = _stamp(info)
         return keys
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """One writer of the key file at a time (two rotations must not drop a version)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
     def create(self) -> MasterKeys:
         """A new key file; refuses to overwrite one (keys are never replaced silently)."""
@@ -84,20 +143,27 @@ class KeyStore:
         return keys
 
     def add_version(self) -> MasterKeys:
-        old = self.load()
-        new_version = max(old.versions) + 1
-        keys = MasterKeys(new_version, {**old.versions, new_version: secrets.token_bytes(32)},
-                          old.index_key)
-        self._write(keys, exclusive=False)
+        """A new current version, added to the file as it is now (never a cached copy)."""
+        with self._locked():
+            old = self._read()
+            new_version = max(old.versions) + 1
+            keys = MasterKeys(new_version, {**old.versions, new_version: secrets.token_bytes(32)},
+                              old.index_key)
+            self._write(keys, exclusive=False)
         return keys
 
     def retire(self, version: int) -> MasterKeys:
-        old = self.load()
-        if version == old.current_version:
-            raise KeyFileError(SETTING, "the current master key version cannot be retired")
-        keys = MasterKeys(old.current_version,
-                          {v: k for v, k in old.versions.items() if v != version}, old.index_key)
-        self._write(keys, exclusive=False)
+        """Drop a version from the file. Callers first make sure no data key uses it
+        (``mailbot.store.rotation.retire``); this only edits the file."""
+        with self._locked():
+            old = self._read()
+            if version == old.current_version:
+                raise KeyFileError(SETTING, "the current master key version cannot be retired")
+            keys = MasterKeys(old.current_version,
+                              {v: k for v, k in old.versions.items() if v != version},
+                              old.index_key)
+            if keys.versions != old.versions:
+                self._write(keys, exclusive=False)
         return keys
 
     def _write(self, keys: MasterKeys, *, exclusive: bool) -> None:
@@ -126,3 +192,8 @@ class KeyStore:
                 os.fsync(handle.fileno())
             os.replace(tmp, self.path)
         self._cached = keys
+        self._stamp = _stamp(os.stat(self.path))
+
+
+def _stamp(info: os.stat_result) -> tuple[int, int, int]:
+    return (info.st_ino, info.st_mtime_ns, info.st_size)

@@ -11,13 +11,12 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailbot.clock import Clock
-from mailbot.errors import CryptoError
-from mailbot.store import crypto
-from mailbot.store.keys import KeyStore
+from mailbot.errors import CryptoError, KeyFileError
+from mailbot.store import crypto, key_records
+from mailbot.store.keys import SETTING, KeyStore, MasterKeys, fingerprint
 from mailbot.store.models import Base, DataKey, new_id
 
 
@@ -29,43 +28,55 @@ class Vault:
 
     # -- data keys -----------------------------------------------------------------
     def new_key(self, session: Session) -> str:
-        master = self.keys.load()
+        """A new data key, wrapped under the newest master version in the key file now.
+
+        The version is claimed in the database first (see ``key_records``): a version
+        retired meanwhile, or a key file that is not this database's, is never used.
+        """
+        master = self._current_master(session)
+        version = master.current_version
         key_id = new_id()
         data_key = crypto.new_data_key()
-        wrapped = crypto.wrap_key(master.key(master.current_version), master.current_version,
-                                  key_id, data_key)
-        session.add(DataKey(id=key_id, wrapped=wrapped, master_version=master.current_version,
+        wrapped = crypto.wrap_key(master.key(version), version, key_id, data_key)
+        session.add(DataKey(id=key_id, wrapped=wrapped, master_version=version,
                             created_at=self.clock.now()))
         self._cache[key_id] = data_key
         return key_id
+
+    def _current_master(self, session: Session) -> MasterKeys:
+        master = self.keys.fresh()
+        version = master.current_version
+        if key_records.claim_version(session, version, fingerprint(master.key(version))):
+            return master
+        # Unknown to the database: a version just added (record it, once it proves to be
+        # this installation's), or a file that is not ours (refused, nothing written).
+        master = self.keys.reload()
+        key_records.check_key_file(session, self.keys, master, self.clock.now())
+        version = master.current_version
+        if key_records.claim_version(session, version, fingerprint(master.key(version))):
+            return master
+        raise KeyFileError(SETTING, f"master key version {version} of {self.keys.path} is retired "
+                           "in the database; restore the newest key file (nothing was written)")
 
     def data_key(self, session: Session, key_id: str) -> bytes:
         if key_id in self._cache:
             return self._cache[key_id]
         row = session.get(DataKey, key_id)
-        if row is None or row.wrapped is None:
-            raise CryptoError(f"data key {key_id} is missing or destroyed")
-        master = self.keys.load()
-        key = crypto.unwrap_key(master.key(row.master_version), row.master_version, key_id,
-                                row.wrapped)
-        self._cache[key_id] = key
-        return key
-
-    def rewrap_all(self, session: Session) -> int:
-        """Re-wrap every live data key under the current master version (key rotation)."""
-        master = self.keys.load()
-        count = 0
-        for row in session.scalars(select(DataKey).where(DataKey.wrapped.is_not(None))):
-            if row.master_version == master.current_version:
+        for attempt in range(2):
+            if row is None or row.wrapped is None:
+                raise CryptoError(f"data key {key_id} is missing or destroyed")
+            try:
+                master = self.keys.master(row.master_version)
+            except KeyFileError:
+                if attempt:
+                    raise
+                # Re-wrapped and its old version retired since this row was read: read again.
+                session.refresh(row)
                 continue
-            assert row.wrapped is not None
-            key = crypto.unwrap_key(master.key(row.master_version), row.master_version, row.id,
-                                    row.wrapped)
-            row.wrapped = crypto.wrap_key(master.key(master.current_version),
-                                          master.current_version, row.id, key)
-            row.master_version = master.current_version
-            count += 1
-        return count
+            key = crypto.unwrap_key(master, row.master_version, key_id, row.wrapped)
+            self._cache[key_id] = key
+            return key
+        raise CryptoError(f"data key {key_id} could not be opened")  # pragma: no cover
 
     # -- fields ----------------------------------------------------------------------
     def seal(self, session: Session, row: Base, column: str, value: bytes, *,

@@ -90,7 +90,17 @@ def create_app(bot: App, *, secure_cookies: bool = True) -> Flask:
 
 def _register(web: Flask) -> None:
     from mailbot.web import signin
-    from mailbot.web.pages import admin, audit, cases, held, meetings, queue, trends
+    from mailbot.web.pages import (
+        actions,
+        admin,
+        audit,
+        cases,
+        held,
+        incidents,
+        meetings,
+        queue,
+        trends,
+    )
 
     web.register_blueprint(auth.bp)
     web.register_blueprint(signin.bp)
@@ -99,6 +109,8 @@ def _register(web: Flask) -> None:
     web.register_blueprint(held.bp)
     web.register_blueprint(audit.bp)
     web.register_blueprint(meetings.bp)
+    web.register_blueprint(incidents.bp)
+    web.register_blueprint(actions.bp)
     web.register_blueprint(trends.bp)
     web.register_blueprint(admin.bp)
 

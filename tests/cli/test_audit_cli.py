@@ -29,6 +29,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     box = MaildirMailbox(tmp_path / "var" / "inbox")
     for name in ("mail-01-referral-complete", "mail-02-referral-incomplete", "mail-17-dmarc-fail"):
         box.append(eml(name))
+    assert main(["init"]) == 0  # only init and demo create state
     assert main(["poll", "--once"]) == 0
     return tmp_path
 

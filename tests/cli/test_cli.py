@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -13,12 +14,21 @@ from mailbot.mail.maildir import MaildirMailbox
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def bare(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder with the settings in the environment, and nothing made yet."""
     monkeypatch.chdir(tmp_path)
     for key, value in make_env(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}").items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("MAILBOT_CONFIG", raising=False)
     return tmp_path
+
+
+@pytest.fixture
+def workdir(bare: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """The same folder after ``mailbot init`` (only init and demo create state)."""
+    assert main(["init"]) == 0
+    capsys.readouterr()
+    return bare
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -33,13 +43,13 @@ def deliver(workdir: Path, *names: str) -> None:
         box.append(eml(name))
 
 
-def test_init_creates_schema_and_key_once(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_init_creates_schema_and_key_once(bare: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "init")
     assert code == 0 and "created" in out
-    key = (workdir / "var" / "master.key").read_bytes()
+    key = (bare / "var" / "master.key").read_bytes()
     code, out, _ = run(capsys, "init")
     assert code == 0 and "kept" in out
-    assert (workdir / "var" / "master.key").read_bytes() == key
+    assert (bare / "var" / "master.key").read_bytes() == key
 
 
 def test_poll_once_then_queue_show_and_messages_as_json(
@@ -171,9 +181,10 @@ def test_status_reports_quarantine(workdir: Path, capsys: pytest.CaptureFixture[
     assert code == 1 and report["quarantine"] == 1 and report["audit_chain_intact"]
 
 
-def test_demo_twice_duplicates_nothing(workdir: Path, capsys: pytest.CaptureFixture[str],
+def test_demo_twice_duplicates_nothing(bare: Path, capsys: pytest.CaptureFixture[str],
                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    code, out, _ = run(capsys, "demo")
+    workdir = bare
+    code, out, _ = run(capsys, "demo")  # the demo makes its own state, as init does
     assert code == 0 and "The CSCP queue" in out and "Referral updated" in out
     code, first, _ = run(capsys, "cases", "--json")
     replies = sorted((workdir / "var" / "outbox").glob("*.eml"))
@@ -247,3 +258,32 @@ def test_check_warns_that_emailed_decisions_are_held_without_sender_auth(
     assert code == 0  # a warning never fails the check
     assert ("sender_auth: warning - mail.sender_auth is none: no team sender can be "
             "authenticated, so every SPRG decision e-mailed by the team will be held") in out
+
+
+STATEFUL = [["poll", "--once"], ["cases", "--json"], ["status"], ["messages"], ["quarantine"],
+            ["show", "COC-2026-0001"], ["check"], ["keys", "rotate"], ["daily"],
+            ["agenda", "--meeting", "2026-12-17"]]
+
+
+@pytest.mark.parametrize("argv", STATEFUL, ids=[" ".join(a) for a in STATEFUL])
+def test_a_command_in_an_empty_folder_creates_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        argv: list[str]) -> None:
+    """Issue 12 part 5. Before: any command in a folder with no var/ and no settings made
+    a new master key and an empty database there and carried on as if all were well."""
+    for key in [k for k in os.environ if k.startswith("MAILBOT_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, *argv)
+    assert code == 2, (out, err)
+    assert f"settings file {tmp_path / 'mailbot.toml'}: not found" in err
+    assert "store.key_file: no master key at" in err and "mailbot init" in err
+    assert list(tmp_path.iterdir()) == []  # no var/, no key, no database
+
+
+def test_a_missing_database_is_not_made_either(
+        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (workdir / "var" / "mailbot.db").unlink()
+    code, _, err = run(capsys, "cases")
+    assert code == 2 and "store.url: no database at" in err
+    assert not (workdir / "var" / "mailbot.db").exists()

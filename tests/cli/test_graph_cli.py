@@ -14,7 +14,7 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
-from helpers.bot import eml, make_env
+from helpers.bot import eml, make_env, prepare_state
 from helpers.fake_graph import USER, FakeGraph
 from helpers.outbound_mail import exchange_id, with_headers
 from helpers.servers import TokenEndpoint
@@ -43,6 +43,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_graph: FakeGra
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("MAILBOT_CONFIG", raising=False)
+    prepare_state()  # what init makes, without init's folder creation on the mailbox
     return tmp_path
 
 

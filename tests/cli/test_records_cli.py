@@ -6,19 +6,25 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers.bot import eml, make_env
+from helpers.bot import eml, make_env, prepare_state
 
 from mailbot.cli.main import main
 from mailbot.mail.maildir import MaildirMailbox
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def bare(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     for key, value in make_env(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}").items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("MAILBOT_CONFIG", raising=False)
     return tmp_path
+
+
+@pytest.fixture
+def workdir(bare: Path) -> Path:
+    prepare_state()  # only init and demo make a key and a database
+    return bare
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -79,7 +85,8 @@ def test_legal_hold_needs_a_reason(workdir: Path, capsys: pytest.CaptureFixture[
 
 
 def test_init_tells_once_where_the_key_is_and_to_escrow_it(
-        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        bare: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    workdir = bare
     code, out, _ = run(capsys, "init")
     assert code == 0 and "mailbot keys escrow" in out and str(workdir / "var" / "master.key") in out
     code, out, _ = run(capsys, "init")

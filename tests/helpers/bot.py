@@ -52,6 +52,15 @@ def make_app(tmp_path: Path, database_url: str, clock: FixedClock, **extra: str)
     return app
 
 
+def prepare_state() -> None:
+    """What ``mailbot init`` makes (the master key and the schema), from the settings in
+    the environment and the working folder, without touching the mailbox: commands
+    other than init and demo refuse to run where there is no key."""
+    app = build_app(load_settings())
+    app.prepare()
+    app.close()
+
+
 def eml(name: str) -> bytes:
     return (EMAILS / f"{name}.eml").read_bytes()
 

@@ -29,7 +29,10 @@ CONTEXTS = {
     "sprg_digest": dict(meeting="Thursday 17 December 2026", meeting_short="17/12/2026",
                         count=2, chair="Chair of the Review Group", attached=False,
                         cases=[DigestLine("COC-2026-0001", "Police", "5-10", "Neglect"),
-                               DigestLine("COC-2026-0002", "Health", "11-15", "")]),
+                               DigestLine("COC-2026-0002", "Health", "11-15", "")],
+                        overdue_actions=[("Health", [{"ref": "COC-2026-0001",
+                                                      "due": "05/01/2027",
+                                                      "text": "Audit the discharge checklist"}])]),
     "sprg_final_report_reminder": dict(ref="COC-2026-0001", due="05/01/2027",
                                        when="in 14 days", meeting="17/12/2026"),
     "team_digest": dict(today="12 October 2026", weekday="Monday",
@@ -38,11 +41,20 @@ CONTEXTS = {
                                                    "overdue": False}],
                         flagged=[], overdue=[], held_messages=1, reminded=["COC-2026-0002"],
                         waiting=[{"ref": "COC-2026-0002", "days": 8, "overdue": False}],
-                        chaser_days=7),
+                        chaser_days=7,
+                        clocks=[{"ref": "COC-2026-0004", "label": "Panel notification",
+                                 "words": "due 04/01/2027 (overdue)"}]),
+    "serious_incident_alert": dict(ref="COC-2026-0004", aware="23/12/2026",
+                                   clocks=[("Panel notification", "due 04/01/2027"),
+                                           ("Rapid review", "due 25/01/2027")]),
+    "sprg_action_reminder": dict(ref="COC-2026-0001", due="05/01/2027", overdue=True,
+                                 text="Review the discharge checklist", agency="Health",
+                                 team="cscp-team@example.org"),
 }
 #: Mail the bot starts itself, to the team or the SPRG: no urgent-contact line needed.
-TO_COLLEAGUES = {"alert", "sprg_digest", "sprg_final_report_reminder", "team_digest",
-                 "sprg_decision_recorded", "sprg_decision_notice"}
+TO_COLLEAGUES = {"alert", "serious_incident_alert", "sprg_action_reminder", "sprg_digest",
+                 "sprg_final_report_reminder", "team_digest", "sprg_decision_recorded",
+                 "sprg_decision_notice"}
 
 
 def test_every_mail_template_is_rendered_here() -> None:

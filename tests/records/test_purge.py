@@ -167,3 +167,27 @@ def test_erase_one_case_is_logged_apart_and_its_reason_sealed(app: App) -> None:
     erase(app, second, reason="same request", actor="dpo")
     with app.db.session() as session:
         assert session.scalar(select(func.count()).select_from(InboundMessage)) == 0
+
+
+def test_shredding_empties_every_table_that_points_at_the_case(app: App) -> None:
+    """A table added later with a case_id (and its own ciphertext) must be shredded too."""
+    from sqlalchemy import text
+
+    from mailbot.store.models import Base
+
+    first, _second = _deliver(app, "mail-01-referral-complete", "mail-04-handtyped-dates")
+    with app.db.session() as session:
+        case_id = session.scalars(select(Case.id).where(Case.ref == first)).one()
+    erase(app, first, reason="request upheld", actor="dpo")
+    tables = [t for t in Base.metadata.sorted_tables if "case_id" in t.columns]
+    assert {"referral_version", "attachment", "sprg_decision", "message_case"} <= {
+        t.name for t in tables}
+    with app.db.session() as session:
+        left = {t.name: session.execute(text(f'SELECT count(*) FROM "{t.name}" WHERE case_id = :c'),
+                                        {"c": case_id}).scalar() for t in tables}
+        case = session.get(Case, case_id)
+        assert case is not None
+        sealed = {c.name: getattr(case, c.name) for c in Case.__table__.columns
+                  if c.name.endswith("_enc")}
+    assert {name: n for name, n in left.items() if n and name != "audit"} == {}
+    assert all(not value for value in sealed.values()), sealed

@@ -92,11 +92,12 @@ def test_missing_key_with_wrapped_data_keys_stops(app: App) -> None:
 
 
 def test_key_rotation_rewraps_and_data_still_reads(any_app: App) -> None:
+    from mailbot.store import rotation
+
     _two_cases(any_app)
-    any_app.keys.add_version()
-    with any_app.db.session() as session:
-        assert any_app.vault.rewrap_all(session) > 0
-    any_app.keys.retire(1)
+    result = rotation.rotate(any_app.db, any_app.keys, any_app.clock.now(), "os:tester")
+    assert result.rewrapped > 0 and result.retired == [1] and result.version == 2
+    assert set(any_app.keys.fresh().versions) == {2}
     any_app.vault._cache.clear()
     with any_app.db.session() as session:
         case = session.scalars(select(Case)).first()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mailbot.cases import store as case_store
+from mailbot.cases.serious import flag_on_arrival
 from mailbot.intake.actions.acknowledge import acknowledge, note_for
 from mailbot.intake.actions.base import BOT, ActionContext, build_version, keep_attachments
 from mailbot.intake.handlers.base import FollowUp, SprgDecision
@@ -40,6 +41,8 @@ class AddToCase:
             if _is_empty(version.referral.get(section)) and not _is_empty(current.get(section)):
                 version.referral[section] = current[section]
         case_store.add_version(ctx.session, ctx.vault, case, ctx.now, version)
+        flag_on_arrival(ctx.session, ctx.vault, ctx.outbound, ctx.now, case, version.referral,
+                        ctx.settings.team_address)
         audit(ctx.session, ctx.now, BOT, "case.updated", case_id=case.id,
               message_id=ctx.row.id,
               detail=f"version {case.current_version}, status {case.status}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mailbot.cases import store as case_store
+from mailbot.cases.serious import flag_on_arrival
 from mailbot.forms import field_label
 from mailbot.intake.actions.acknowledge import CaseNote, acknowledge, note_for, ordinal
 from mailbot.intake.actions.base import BOT, ActionContext, build_version, keep_attachments
@@ -34,6 +35,9 @@ class OpenCases:
                 version = build_version(ctx, verdict.form)
                 case = case_store.open_case(ctx.session, ctx.vault, ctx.now, sender, version)
                 created.append(case)
+                # A date of death: a serious incident, and the team hears at once.
+                flag_on_arrival(ctx.session, ctx.vault, ctx.outbound, ctx.now, case,
+                                version.referral, ctx.settings.team_address)
                 note = note_for(case.ref, version, "received")
                 note.position = ordinal(number)
                 notes.append(note)

@@ -15,7 +15,7 @@ from mailbot.store.models.base import Base, UTCDateTime, new_id
 from mailbot.store.models.cases import Attachment, Case, DataKey, RefCounter, ReferralVersion
 from mailbot.store.models.jobs import CaseChase
 from mailbot.store.models.messages import InboundMessage, MessageCase, Outbox, PollState
-from mailbot.store.models.sprg import Decision, Meeting
+from mailbot.store.models.sprg import ActionItem, Decision, Meeting
 from mailbot.store.models.web import (
     ROLES,
     WebOidcFlow,
@@ -27,8 +27,9 @@ from mailbot.store.models.web import (
 )
 
 __all__ = [
-    "ROLES", "Attachment", "AuditEntry", "AuditHead", "Base", "Case", "CaseChase", "DataKey", "Decision",
-    "InboundMessage", "MasterKeyRecord", "Meeting", "MessageCase", "Outbox", "PollState", "RefCounter",
+    "ROLES", "ActionItem", "Attachment", "AuditEntry", "AuditHead", "Base", "Case", "CaseChase",
+    "DataKey", "Decision", "InboundMessage", "MasterKeyRecord", "Meeting", "MessageCase", "Outbox",
+    "PollState", "RefCounter",
     "ReferralVersion", "UTCDateTime", "WebOidcFlow", "WebRecoveryCode", "WebSession",
     "WebSignInFailure", "WebTotp", "WebUser", "new_id",
 ]

@@ -61,6 +61,9 @@ class MasterKeyRecord(Base):
 
     __tablename__ = "master_key"
 
+    #: 0 is the blind-index key; 1 and up the master key versions.
     version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     fingerprint: Mapped[str] = mapped_column(String(64))
     recorded_at: Mapped[datetime]
+    #: When the version was retired (no data key used it any more; gone from the file).
+    retired_at: Mapped[datetime | None]

@@ -74,6 +74,17 @@ class Case(Base):
     shred_reason: Mapped[str | None] = mapped_column(String(16))
     #: What is kept of a shredded case: dates, referring agency, outcome; no personal data.
     tombstone: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    #: A child's death or serious harm (Working Together 2023): the statutory clocks run.
+    serious_incident: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    #: Who last set or cleared the flag (``mailbot`` on arrival, else a person): a flag a
+    #: person cleared is not set again by the bot when a new form arrives.
+    serious_set_by: Mapped[str | None] = mapped_column(String(128))
+    #: Why a person last set or cleared it (their words may describe the case: encrypted).
+    serious_why_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: The day the partnership became aware (the Panel notification clock starts here).
+    aware_on: Mapped[date | None] = mapped_column(Date)
+    panel_notified_on: Mapped[date | None] = mapped_column(Date)
+    rapid_review_sent_on: Mapped[date | None] = mapped_column(Date)
 
     versions: Mapped[list[ReferralVersion]] = relationship(
         back_populates="case", order_by="ReferralVersion.version")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailbot.store.models.base import Base, new_id
@@ -28,6 +28,8 @@ class Meeting(Base):
     created_at: Mapped[datetime]
     digest_sent_at: Mapped[datetime | None]
     digest_cases: Mapped[int] = mapped_column(Integer, default=0)
+    #: Added by the team outside the configured calendar (e.g. for a serious incident).
+    extraordinary: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Decision(Base):
@@ -50,3 +52,33 @@ class Decision(Base):
     recorded_at: Mapped[datetime]
     recorded_by: Mapped[str] = mapped_column(String(128))
     reminder_sent_at: Mapped[datetime | None]
+
+
+class ActionItem(Base):
+    """One action of an SPRG decision's action plan.
+
+    In clear: the owning agency (an organisation, for lists by agency and the annual
+    report) and the dates. Encrypted under the case's key: the action's text (written by
+    the team, it may describe the case), the owner's role and e-mail address, the
+    evidence of completion and the reason it was carried forward.
+    """
+
+    __tablename__ = "sprg_action"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    case_id: Mapped[str] = mapped_column(ForeignKey("case.id"), index=True)
+    decision_id: Mapped[str | None] = mapped_column(ForeignKey("sprg_decision.id"))
+    key_id: Mapped[str] = mapped_column(ForeignKey("data_key.id"))
+    text_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    agency: Mapped[str] = mapped_column(String(200), index=True)
+    owner_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    owner_email_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    due_on: Mapped[date] = mapped_column(Date, index=True)
+    done_on: Mapped[date | None] = mapped_column(Date)
+    evidence_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    carried_forward_on: Mapped[date | None] = mapped_column(Date)
+    carry_note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(128))
+    reminder_sent_at: Mapped[datetime | None]
+    overdue_sent_at: Mapped[datetime | None]

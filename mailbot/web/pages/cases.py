@@ -13,7 +13,9 @@ from mailbot.cases import store as case_store
 from mailbot.cases.queue import short_label
 from mailbot.cases.referral import get_path
 from mailbot.cases.views import CaseView
+from mailbot.clock import london
 from mailbot.errors import NotFound, UsageError
+from mailbot.sprg import actions as action_plan
 from mailbot.store.audit import audit
 from mailbot.store.models import Attachment, Case, ReferralVersion
 from mailbot.web import present
@@ -47,7 +49,10 @@ def case(ref: str) -> Any:
                          detail="workspace")
         closed_reason = (app.vault.open_text(session, row, "close_reason_enc")
                          if row.close_reason_enc else None)
+        plan = (action_plan.listed(session, app.vault, london(now).date(), ref=row.ref)
+                if g.user.role == "team" else [])
     return render_template("web/case.html", item=item, form=present.layout(item),
+                           actions=plan,
                            history=history, held=held, closed_reason=closed_reason,
                            kind_words=present.KIND_WORDS, team=g.user.role == "team",
                            editable_keys=_editable_keys(item), label=short_label,

@@ -49,7 +49,8 @@ def _meeting_day(text: str) -> date:
 
 def upcoming_meetings() -> list[date]:
     app = mb()
-    cal = scheduling.calendar_of(app.settings)
+    with app.db.session() as session:
+        cal = scheduling.calendar_of(app.settings, session)
     today = london(app.clock.now()).date()
     return list(cal.meetings_between(today, today + timedelta(days=400)))[:UPCOMING]
 
