@@ -2,15 +2,15 @@
 thread a reply answers, or the sender a limit notice is about), so the bot can count its
 replies to one address or one thread without decrypting anything
 
-Revision ID: 0008_reply_limits
-Revises: 0007_audit_key_records
+Revision ID: 0010_reply_limits
+Revises: 0009_key_retirement
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_reply_limits"
-down_revision = "0007_audit_key_records"
+revision = "0010_reply_limits"
+down_revision = "0009_key_retirement"
 branch_labels = None
 depends_on = None
 
