@@ -136,6 +136,9 @@ REGISTRY: tuple[Setting, ...] = (
             "case joins that case instead of opening another", kind="int"),
     Setting("poll_interval", "MAILBOT_POLL_INTERVAL", "mailbox.poll_interval", 60,
             "seconds between polls when the server cannot push (no IDLE)", kind="int"),
+    Setting("message_max_attempts", "MAILBOT_MESSAGE_MAX_ATTEMPTS", "mailbox.max_attempts", 3,
+            "a message whose handling fails or is interrupted this many times is held for a "
+            "person (quarantine, the team alerted) instead of being tried again", kind="int"),
     Setting("send_max_attempts", "MAILBOT_SEND_MAX_ATTEMPTS", "outbound.max_attempts", 12,
             "temporary SMTP failures are retried (with capped backoff) this many times",
             kind="int"),
@@ -260,6 +263,7 @@ class Settings:
     reply_limit_hour: int = 5
     reply_limit_day: int = 20
     resend_window_days: int = 14
+    message_max_attempts: int = 3
     retention_years: int = 25
     retention_held_days: int = 365
     retention_other_days: int = 90

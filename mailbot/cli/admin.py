@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 
 from mailbot.cli import text
 from mailbot.cli.common import Command, actor, emit, open_app
+from mailbot.intake.attempts import Attempts
 from mailbot.store.audit import check_audit_chain
 from mailbot.store.models import InboundMessage, Outbox, PollState
 
@@ -62,11 +64,17 @@ def cmd_status(args: argparse.Namespace) -> int:
             InboundMessage.action == "quarantine", InboundMessage.hold_state == "pending")) or 0
         chain = check_audit_chain(session)
     keys = app.keys.load()
+    # A try still on record after the longest a message's reading may take, and a
+    # minute for the rest, was cut short: the bot died in it.
+    longest = timedelta(seconds=app.settings.sandbox_wall_seconds + 60)
+    retried = Attempts(app.db, app.vault, app.clock).retried(longest)
     report = text.StatusReport(last_poll=last.value if last else None, outbox_backlog=backlog,
                                outbox_failed=failed, quarantine=held,
                                master_key_version=keys.current_version,
                                audit_chain_intact=chain.intact,
-                               audit_entries=chain.entries)
+                               audit_entries=chain.entries, retried_messages=retried.messages,
+                               most_attempts=retried.most_attempts,
+                               max_attempts=app.settings.message_max_attempts)
     emit(args, report.as_json(), text.status_text(report))
     return 1 if report.needs_person else 0
 

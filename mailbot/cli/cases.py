@@ -45,6 +45,9 @@ def add_parsers(sub: Any) -> dict[str, Command]:
     release = qsub.add_parser("release", help="handle a held message as if trusted (for a "
                               "held emailed SPRG decision: confirm and record it)")
     release.add_argument("id")
+    release.add_argument("--force", action="store_true",
+                         help="confirm an emailed SPRG decision although its meeting is still "
+                              "to come (the referrer is told now)")
     reject = qsub.add_parser("reject", help="file a held message with a reason")
     reject.add_argument("id")
     reject.add_argument("--reason", default="rejected by the team")
@@ -104,7 +107,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     if args.decision == "release":
         from mailbot.intake.release import release
 
-        refs = release(app, args.id, actor=actor(args))
+        refs = release(app, args.id, actor=actor(args), force=args.force)
         print(f"released {args.id}" + (f": {', '.join(refs)}" if refs else "")
               + ("; SPRG decision recorded, the referrer is told" if refs.decision else ""))
         app.drainer.drain()

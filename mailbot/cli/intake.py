@@ -49,7 +49,13 @@ def cmd_poll(args: argparse.Namespace) -> int:
     poller = Poller(app)
     try:
         if args.once:
-            print(text.cycle_summary(poller.cycle()))
+            result = poller.cycle()
+            print(text.cycle_summary(result))
+            if result.left:
+                # Never silent: a message left behind is tried again, and held after
+                # mailbox.max_attempts tries; ``mailbot status`` counts it meanwhile.
+                print(f"mailbot: {text.left_in_inbox(result)}", file=sys.stderr)
+                return 1
         else:
             poller.run_forever()
     finally:

@@ -19,7 +19,7 @@ from mailbot.errors import UsageError
 from mailbot.sprg import decisions, scheduling
 from mailbot.sprg import meeting_digest as digest
 from mailbot.sprg.calendar import parse_day
-from mailbot.sprg.decision_form import OPTIONS, get, merged
+from mailbot.sprg.decision_form import OPTIONS, get, meeting_not_yet_held, merged
 from mailbot.sprg.pack import build_pack, write_pack
 from mailbot.store.audit import audit_many
 from mailbot.store.audit_log import case_entries
@@ -55,6 +55,9 @@ def add_parsers(sub: Any) -> dict[str, Command]:
     outcome.add_argument("--meeting-date", metavar="D",
                          help="default: the meeting the case is scheduled to")
     outcome.add_argument("--chair", metavar="T", help="default: MAILBOT_SPRG_CHAIR")
+    outcome.add_argument("--force", action="store_true",
+                         help="record it although its meeting is still to come (the referrer "
+                              "is told now)")
     return {"schedule": cmd_schedule, "agenda": cmd_agenda, "outcome": cmd_outcome}
 
 
@@ -169,12 +172,16 @@ def cmd_outcome(args: argparse.Namespace, app: Any = None) -> int:
                 decision["sprg"]["chair"] = app.settings.sprg_chair
             first = case.status != "decided"
             decisions.record(session, app.vault, app.outbound, now, case, decision,
-                             actor=actor(args), source="command")
+                             actor=actor(args), source="command", force=args.force)
+            early = meeting_not_yet_held(decision, case.meeting_date, london(now).date())
             ref = case.ref
         drained = app.drainer.drain()
     finally:
         if own:
             app.close()
+    if early is not None and first:
+        print(f"mailbot: warning: recorded before the meeting of {early:%d/%m/%Y} (--force); "
+              "the referrer has been told", file=sys.stderr)
     print(f"{ref}: SPRG decision {'recorded' if first else 'amended'}; case decided"
           + (f"; the referrer was told by reference ({drained.sent} sent)" if first else ""))
     return 0

@@ -143,10 +143,15 @@ class StatusReport:
     master_key_version: int
     audit_chain_intact: bool
     audit_entries: int = 0
+    #: Messages tried more than once and still in the inbox (``mailbox.max_attempts``).
+    retried_messages: int = 0
+    most_attempts: int = 0
+    max_attempts: int = 3
 
     @property
     def needs_person(self) -> bool:
-        return bool(self.outbox_failed or self.quarantine or not self.audit_chain_intact)
+        return bool(self.outbox_failed or self.quarantine or not self.audit_chain_intact
+                    or self.retried_messages)
 
     def as_json(self) -> dict[str, Any]:
         return {**asdict(self), "needs_person": self.needs_person}
@@ -161,6 +166,9 @@ def status_text(report: StatusReport) -> str:
              f"master key version: {report.master_key_version}",
              f"audit chain:        {'intact' if report.audit_chain_intact else 'BROKEN'}"
              f" ({report.audit_entries} entries)",
+             f"retried messages:   {report.retried_messages}" + (
+                 f" (tried up to {report.most_attempts} times; one is held for a person "
+                 f"after {report.max_attempts})" if report.retried_messages else ""),
              "a person is needed" if report.needs_person else "all well"]
     return "\n".join(lines) + "\n"
 
@@ -174,3 +182,14 @@ def cycle_summary(result: CycleResult) -> str:
     d = result.drained
     return (f"handled {len(result.handled)} message(s): {', '.join(parts)}; "
             f"sent {d.sent}, retrying {d.retry}, failed {d.failed}")
+
+
+def left_in_inbox(result: CycleResult) -> str:
+    """One line for a ``poll --once`` that could not handle everything."""
+    parts = []
+    if result.failed:
+        parts.append(f"{result.failed} failed and will be tried again")
+    if result.not_reached:
+        parts.append(f"{result.not_reached} not reached (stopping)")
+    return (f"{result.left} message(s) left in the inbox: {', '.join(parts)}; "
+            "see mailbot status")

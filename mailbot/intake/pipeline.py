@@ -18,13 +18,14 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from mailbot.clock import Clock
-from mailbot.errors import ConfigError
+from mailbot.errors import ConfigError, MailboxError
 from mailbot.intake.actions import ActionContext, apply
+from mailbot.intake.attempts import Attempt, Attempts
 from mailbot.intake.fingerprint import fingerprint_chunks
 from mailbot.intake.handlers import Handler, HandlerContext, Outcome, decide
 from mailbot.intake.handlers.base import Held
 from mailbot.mail.mailbox import OTHER, PROCESSED, QUARANTINE, Mailbox, MailboxRef
-from mailbot.mail.reader import InboundMessage
+from mailbot.mail.reader import InboundMessage, unreadable
 from mailbot.outbound.mail import Outbound
 from mailbot.settings import Settings
 from mailbot.store.db import Database
@@ -71,6 +72,7 @@ class Intake:
         self.handlers = tuple(handlers)
         self.make_context = make_context
         self.reader = reader
+        self.attempts = Attempts(db, vault, clock)
 
     def read(self, raw: bytes) -> InboundMessage:
         """The message as the reader sees it (``App.read_message``: in the sandbox, with
@@ -98,12 +100,26 @@ class Intake:
 
     def handle(self, ref: MailboxRef) -> Handled | None:
         raw = self.mailbox.fetch(ref)
+        attempt = self.attempts.begin(ref)  # committed before the message is even read
+        try:
+            if attempt.number > self.settings.message_max_attempts:
+                handled = self._give_up(ref, raw, attempt)
+            else:
+                handled = self._attempt(ref, raw)
+        except BaseException as exc:
+            self.attempts.failed(ref, exc)  # its type only; re-raised for the poller
+            raise
+        self.attempts.done(ref)
+        return handled
+
+    def _attempt(self, ref: MailboxRef, raw: bytes) -> Handled | None:
         message = self.read(raw)
         try:
             return self._handle(ref, raw, message)
-        except (OperationalError, ConfigError):
-            # The database is unreachable, or the key file is not ours: leave the
-            # message for the next cycle (nothing of it was committed).
+        except (OperationalError, ConfigError, MailboxError):
+            # The database is unreachable, the key file is not ours, or the mailbox copy
+            # moved away under us (another worker filed it): not the message's fault;
+            # nothing of it was committed, and the next cycle sees to it.
             raise
         except Exception as exc:  # noqa: BLE001 - a message the core cannot handle (a bug,
             # an input nobody foresaw) is held for a person instead of failing every cycle;
@@ -111,6 +127,20 @@ class Intake:
             log.error("message could not be handled; holding it",
                       extra={"mailbox_uid": ref.uid, "error": type(exc).__name__})
             return self._handle(ref, raw, message, forced=cannot_handle(exc))
+
+    def _give_up(self, ref: MailboxRef, raw: bytes, attempt: Attempt) -> Handled | None:
+        """A poison message: held unread, with the last error's type, so that it can
+        never again stop the messages behind it."""
+        tries = attempt.number - 1
+        log.error("message failed every attempt; holding it",
+                  extra={"mailbox_uid": ref.uid, "attempts": tries, "error": attempt.last_error})
+        held = Held(action="quarantine",
+                    reason=f"could not be handled after {tries} attempts (last: "
+                           f"{attempt.last_error}); held for a person",
+                    alert=f"A message could not be handled after {tries} attempts, so it has "
+                          "not been answered and was set aside so that the messages behind "
+                          "it could be handled. It is under Held messages for you to read.")
+        return self._handle(ref, raw, unreadable(raw), forced=held)
 
     def _handle(self, ref: MailboxRef, raw: bytes, message: InboundMessage, *,
                 forced: Outcome | None = None) -> Handled | None:

@@ -36,7 +36,15 @@ WAIT_SLICE = 5.0
 class CycleResult:
     handled: list[Handled] = field(default_factory=list)
     drained: DrainResult = field(default_factory=DrainResult)
+    #: Messages that failed and stay in the inbox (tried again, held after
+    #: ``mailbox.max_attempts``), and those not reached because the bot was stopping.
     failed: int = 0
+    not_reached: int = 0
+
+    @property
+    def left(self) -> int:
+        """Messages this cycle left in the inbox."""
+        return self.failed + self.not_reached
 
 
 def record_state(session: Session, name: str, value: str, now: datetime) -> None:
@@ -68,8 +76,10 @@ class Poller:
         result = CycleResult()
         intake = self.app.intake
         intake.ensure_folders()
-        for ref in self.app.mailbox.list_new():
+        refs = self.app.mailbox.list_new()
+        for number, ref in enumerate(refs):
             if self.stopping:
+                result.not_reached = len(refs) - number
                 break
             try:
                 handled = intake.handle(ref)

@@ -33,12 +33,12 @@ def released_words(refs: list[str]) -> str:
             + ". Any reply goes out with the next poll.")
 
 
-def release(app: App, row_id: str, *, actor: str) -> Released:
+def release(app: App, row_id: str, *, actor: str, force: bool = False) -> Released:
     """The same handlers and actions as on arrival, with the sender checks waived.
 
     For an emailed SPRG decision held because its team sender could not be authenticated
     this is the team's one-step confirmation: the decision is recorded and the referrer's
-    notice queued.
+    notice queued; one for a meeting still to come is refused unless ``force``.
     """
     now = app.clock.now()
     intake = app.intake
@@ -49,6 +49,8 @@ def release(app: App, row_id: str, *, actor: str) -> Released:
         outcome = intake.decide(msg, context)
         if outcome.action == "quarantine":
             raise UsageError("the message still cannot be handled automatically")
+        if isinstance(outcome, SprgDecision):
+            outcome.force = force
         row.action = outcome.action
         row.reason = f"released by {actor}: {outcome.reason}"
         row.hold_state = "released"

@@ -118,7 +118,7 @@ class ImapMailbox:
                 raise MailboxError(f"message {ref.uid}: the folder was renumbered")
             uid = int(ref.uid)
             data = client.fetch([uid], ["BODY.PEEK[]"]).get(uid)
-            if not data or b"BODY[]" not in data:
+            if not data or data.get(b"BODY[]") is None:  # expunged since our list: NIL
                 raise MailboxError(f"message {ref.uid} is not in folder {ref.folder}")
             return bytes(data[b"BODY[]"])
 

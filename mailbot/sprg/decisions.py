@@ -17,14 +17,18 @@ from sqlalchemy.orm import Session
 
 from mailbot.cases import store as case_store
 from mailbot.cases.status import CaseStatus
-from mailbot.clock import uk_date
+from mailbot.clock import london, uk_date
 from mailbot.errors import UsageError
 from mailbot.forms.model import Referral
 from mailbot.outbound.mail import Outbound, OutboundMail, last_reply_thread
-from mailbot.sprg.decision_form import empty_decision, get, yes_no
+from mailbot.sprg.decision_form import empty_decision, get, meeting_not_yet_held, yes_no
 from mailbot.store.audit import audit
 from mailbot.store.models import Case, Decision
 from mailbot.store.vault import Vault
+
+
+class MeetingNotHeld(UsageError):
+    """A first decision for a meeting still to come (exit 2 without ``--force``)."""
 
 
 def _day(value: Any) -> date | None:
@@ -62,10 +66,19 @@ def with_recorded_decision(session: Session, vault: Vault, case: Case,
 
 def record(session: Session, vault: Vault, outbound: Outbound, now: datetime, case: Case,
            decision: dict[str, Any], *, actor: str, source: str,
-           message_row_id: str | None = None) -> Decision:
+           message_row_id: str | None = None, force: bool = False) -> Decision:
+    """Record (or amend) the decision. The first one tells the referrer, so it is refused
+    while its meeting is still to come, unless ``force`` (a person means it)."""
     if case.status == CaseStatus.CLOSED:
         raise UsageError(f"{case.ref} is closed: reopen it before recording a decision")
     first = case.status != CaseStatus.DECIDED
+    day = meeting_not_yet_held(decision, case.meeting_date, london(now).date())
+    if first and day is not None and not force:
+        raise MeetingNotHeld(
+            f"{case.ref}: the SPRG meeting of {uk_date(day)} has not happened yet, so the "
+            "referrer would be told of a decision before it is made; record it after the "
+            "meeting, or say that you mean to record it now (--force on the command line, "
+            "the tick box in the workspace)")
     previous = latest(session, case.id)
     row = Decision(case_id=case.id, seq=previous.seq + 1 if previous else 1,
                    key_id=case.key_id, source=source,

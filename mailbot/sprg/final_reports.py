@@ -35,7 +35,8 @@ def due_cases(session: Session, due_by: date) -> dict[str, date]:
 
 def send_reminders(session: Session, settings: Settings, outbound: Outbound,
                    now: datetime) -> list[str]:
-    """One reminder per final report date, N days before it, to the team address."""
+    """One reminder per final report date, N days before it, to the team address; none
+    while the decision's meeting is still to come."""
     team = settings.team_address
     if not team:
         return []
@@ -46,6 +47,9 @@ def send_reminders(session: Session, settings: Settings, outbound: Outbound,
         due = decision.final_report_date
         if due is None or due > due_by or decision.reminder_sent_at is not None:
             continue
+        meeting = decision.meeting_date or case.meeting_date
+        if meeting is not None and meeting > today:
+            continue  # nothing is said about a decision before its meeting (a forced one)
         days = (due - today).days
         when = ("today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
                 if days > 0 else f"{-days} day{'s' if days != -1 else ''} ago (overdue)")

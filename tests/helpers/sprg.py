@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -49,6 +49,14 @@ def deliver_and_poll(app: App, *names: str) -> None:
 def cases(app: App) -> dict[str, Case]:
     with app.db.session() as session:
         return {c.ref: c for c in session.scalars(select(Case).order_by(Case.ref))}
+
+
+def on_day(clock: FixedClock, day: date, hour: int = 17) -> None:
+    """Move the clock forward to ``hour`` o'clock (UTC) on ``day``: e.g. the evening of a
+    meeting, when its decision may be recorded."""
+    target = datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+    assert target >= clock.now(), "the clock only moves forward"
+    clock.advance(seconds=(target - clock.now()).total_seconds())
 
 
 def run(app: App, *argv: str) -> int:

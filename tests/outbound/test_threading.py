@@ -69,7 +69,8 @@ def sent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Sent]]:
         app.mailbox.append(eml("mail-17-dmarc-fail"))  # held: the team is alerted
         Poller(app).cycle()
         assert run(app, "outcome", "COC-2026-0001", "--single", "Y", "--multi", "N",
-                   "--chair", "Dr Review Chair") == 0  # the decision notice
+                   "--chair", "Dr Review Chair",
+                   "--force") == 0  # the decision notice (before the meeting: forced)
         assert run(app, "agenda", "--meeting", "2026-12-17", "--out", str(tmp / "pack"),
                    "--send") == 0  # the SPRG digest
         clock.advance(days=9)  # seven working days on (Thursday), 09:15 in London: reminder and team digest

@@ -39,7 +39,8 @@ def bot(tmp_path: Path, database_url: str) -> Iterator[App]:
     app.mailbox.append(eml("mail-01-referral-complete"))  # COC-2026-0001
     app.mailbox.append(eml("mail-04-handtyped-dates"))  # COC-2026-0002
     Poller(app).cycle()
-    assert run(app, "outcome", "COC-2026-0001", "--single", "Y") == 0
+    # Decided before its meeting (21/01/2027): forced, as this is about the actions.
+    assert run(app, "outcome", "COC-2026-0001", "--single", "Y", "--force") == 0
     yield app
     app.close()
 

@@ -13,7 +13,7 @@ import pytest
 from helpers.bot import eml, make_env
 from helpers.pipeline import handled, outbox_messages
 from helpers.privacy import scan
-from helpers.sprg import FIRST, cases, deliver_and_poll, run, sprg_app
+from helpers.sprg import DEC, FIRST, cases, deliver_and_poll, on_day, run, sprg_app
 from sqlalchemy import select
 
 from mailbot.app import App
@@ -61,7 +61,9 @@ OUTCOME_ARGS = ["--single", "N", "--single-grounds", "Learning spans several age
                 "--chair", "Dr Review Chair"]
 
 
-def test_outcome_command_records_the_form_section(meeting: App, tmp_path: Path) -> None:
+def test_outcome_command_records_the_form_section(meeting: App, tmp_path: Path,
+                                                  clock: FixedClock) -> None:
+    on_day(clock, DEC)  # the evening of the meeting
     assert run(meeting, "outcome", "COC-2026-0001", *OUTCOME_ARGS) == 0
     item = show(meeting, "COC-2026-0001")
     assert item["status"] == "decided"
@@ -91,7 +93,8 @@ def test_outcome_command_records_the_form_section(meeting: App, tmp_path: Path) 
         assert b"Dr Review Chair" not in blob
 
 
-def test_referrer_is_told_by_reference_only(meeting: App) -> None:
+def test_referrer_is_told_by_reference_only(meeting: App, clock: FixedClock) -> None:
+    on_day(clock, DEC)
     run(meeting, "outcome", "COC-2026-0001", *OUTCOME_ARGS)
     notices = [m for m in outbox_messages(meeting) if "SPRG decision" in str(m["Subject"])]
     (notice,) = notices
@@ -185,8 +188,9 @@ def reminders(app: App) -> list:
 
 
 def test_final_report_reminder_goes_once(meeting: App, clock: FixedClock) -> None:
+    on_day(clock, DEC)
     run(meeting, "outcome", "COC-2026-0001", *OUTCOME_ARGS)  # final report 18/03/2027
-    clock.advance(days=113)  # 3 March 2027: fifteen days before, the window is fourteen
+    on_day(clock, date(2027, 3, 3), 9)  # fifteen days before, the window is fourteen
     Poller(meeting).cycle()
     assert reminders(meeting) == []
     clock.advance(days=1)  # 4 March 2027
@@ -209,10 +213,11 @@ def test_final_report_reminder_goes_once(meeting: App, clock: FixedClock) -> Non
 
 
 def test_cases_due_lists_reports_due_or_overdue(meeting: App, clock: FixedClock) -> None:
+    on_day(clock, DEC)
     run(meeting, "outcome", "COC-2026-0001", *OUTCOME_ARGS)  # 18/03/2027
     run(meeting, "outcome", "COC-2026-0002", "--multi", "Y", "--final-report-date", "2027-01-05")
     run(meeting, "outcome", "COC-2026-0003", "--single", "N", "--multi", "N")  # no report
-    clock.advance(days=113)  # 3 March 2027
+    on_day(clock, date(2027, 3, 3), 9)
     with meeting.db.session() as session:
         due = [i.as_json() for i in case_queue.queue(session, meeting.vault, clock.now(),
                                                      due_by=date(2027, 3, 17))]
@@ -225,9 +230,10 @@ def test_cases_due_lists_reports_due_or_overdue(meeting: App, clock: FixedClock)
 
 
 def test_cases_due_from_the_command_line(meeting: App, tmp_path: Path,
-                                         monkeypatch: pytest.MonkeyPatch,
+                                         monkeypatch: pytest.MonkeyPatch, clock: FixedClock,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     # Dates before the machine's own clock, so the command (system clock) sees them late.
+    on_day(clock, DEC)
     run(meeting, "outcome", "COC-2026-0002", "--multi", "Y", "--final-report-date", "2026-11-01")
     run(meeting, "outcome", "COC-2026-0003", "--multi", "Y", "--final-report-date", "2099-01-01")
     capsys.readouterr()

@@ -14,7 +14,8 @@ from mailbot.clock import FixedClock
 
 @pytest.fixture
 def bot(seeded_bot: App) -> App:
-    assert run(seeded_bot, "outcome", "COC-2026-0001", "--multi", "Y") == 0
+    # The seeded meeting (29/10/2026) is still to come: forced, as this is about actions.
+    assert run(seeded_bot, "outcome", "COC-2026-0001", "--multi", "Y", "--force") == 0
     return seeded_bot
 
 

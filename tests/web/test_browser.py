@@ -169,6 +169,7 @@ def test_the_team_works_a_case_through(driver: Any, server: dict[str, Any]) -> N
     by_css(driver, "#outcome\\.multi_agency\\.decision-y").click()
     by_css(driver, "#multi_agency-agencies").send_keys("Health, Police, Children's Social Care")
     by_css(driver, "#final-report").send_keys("26/11/2026")
+    by_css(driver, "#force").click()  # the meeting of 29/10/2026 is still to come
     submit(driver)
     assert "outcome for COC-2026-0002 is recorded" in by_css(driver, ".flashes").text
     shot(driver, "meetings")

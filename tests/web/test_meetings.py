@@ -62,11 +62,17 @@ def test_outcome_form_records_the_decision(team: FlaskClient, bot: App) -> None:
     assert "29/10/2026" in page  # the meeting date is filled in
     bad = post(team, "/cases/COC-2026-0001/outcome", {"outcome.final_report_date": "soon"})
     assert bad.status_code == 400
-    response = post(team, "/cases/COC-2026-0001/outcome", {
-        "outcome.single_agency.decision": "N", "outcome.multi_agency.decision": "Y",
-        "outcome.multi_agency.agencies": "Health; Police", "outcome.methodology": "Rapid review",
-        "outcome.final_report_date": "26/11/2026", "sprg.meeting_date": "29/10/2026",
-        "sprg.chair": "The chair"})
+    form = {"outcome.single_agency.decision": "N", "outcome.multi_agency.decision": "Y",
+            "outcome.multi_agency.agencies": "Health; Police", "outcome.methodology": "Rapid review",
+            "outcome.final_report_date": "26/11/2026", "sprg.meeting_date": "29/10/2026",
+            "sprg.chair": "The chair"}
+    # 12/10/2026: the meeting of 29/10/2026 is still to come (issue 12 part 5).
+    early = post(team, "/cases/COC-2026-0001/outcome", form)
+    assert early.status_code == 400
+    assert "COC-2026-0001: the SPRG meeting of 29/10/2026 has not happened yet" in \
+        early.get_data(as_text=True)
+    assert status(bot, "COC-2026-0001")[0] == "scheduled"
+    response = post(team, "/cases/COC-2026-0001/outcome", {**form, "force": "yes"})
     assert response.status_code == 302
     with bot.db.session() as session:
         item = views.show(session, bot.vault, "COC-2026-0001", from_address="x@example.org").as_json()

@@ -58,7 +58,8 @@ class RecordDecision:
         ctx.link(case)
         keep_attachments(ctx, case, outcome.verdicts)
         decisions.record(ctx.session, ctx.vault, ctx.outbound, ctx.now, case, outcome.decision,
-                         actor=BOT, source="email", message_row_id=ctx.row.id)
+                         actor=BOT, source="email", message_row_id=ctx.row.id,
+                         force=outcome.force)
         ctx.reply("sprg_decision_recorded", "SPRG decision recorded", [case.ref], case.key_id,
                   ref=case.ref)
         return [case.ref]

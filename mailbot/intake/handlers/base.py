@@ -79,6 +79,8 @@ class SprgDecision(Outcome):
     case: CaseSummary
     #: The decision as the form's outcome section (FIELDS.md shape).
     decision: DecisionRecord
+    #: A person confirmed it although its meeting is still to come (``--force``).
+    force: bool = False
 
 
 @dataclass(kw_only=True)

@@ -14,7 +14,13 @@ from mailbot.store.models.audit import AuditEntry, AuditHead, MasterKeyRecord
 from mailbot.store.models.base import Base, UTCDateTime, new_id
 from mailbot.store.models.cases import Attachment, Case, DataKey, RefCounter, ReferralVersion
 from mailbot.store.models.jobs import CaseChase
-from mailbot.store.models.messages import InboundMessage, MessageCase, Outbox, PollState
+from mailbot.store.models.messages import (
+    InboundMessage,
+    MessageAttempt,
+    MessageCase,
+    Outbox,
+    PollState,
+)
 from mailbot.store.models.sprg import ActionItem, Decision, Meeting
 from mailbot.store.models.web import (
     ROLES,
@@ -28,8 +34,8 @@ from mailbot.store.models.web import (
 
 __all__ = [
     "ROLES", "ActionItem", "Attachment", "AuditEntry", "AuditHead", "Base", "Case", "CaseChase",
-    "DataKey", "Decision", "InboundMessage", "MasterKeyRecord", "Meeting", "MessageCase", "Outbox",
-    "PollState", "RefCounter",
+    "DataKey", "Decision", "InboundMessage", "MasterKeyRecord", "Meeting", "MessageAttempt",
+    "MessageCase", "Outbox", "PollState", "RefCounter",
     "ReferralVersion", "UTCDateTime", "WebOidcFlow", "WebRecoveryCode", "WebSession",
     "WebSignInFailure", "WebTotp", "WebUser", "new_id",
 ]

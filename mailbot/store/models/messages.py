@@ -49,6 +49,25 @@ class InboundMessage(Base):
     linked_case_id: Mapped[str | None] = mapped_column(ForeignKey("case.id"))
 
 
+class MessageAttempt(Base):
+    """A message being handled, recorded and committed before the work starts (issue 13).
+
+    The row goes when the message is handled; one that is still here at the next try
+    means the last attempt failed (``last_error``: the error's type) or never finished
+    (``interrupted``: the process was killed).  After ``mailbox.max_attempts`` tries the
+    message is held for a person, so it cannot block the messages behind it.
+    """
+
+    __tablename__ = "message_attempt"
+
+    #: Keyed hash of the mailbox reference (mailbox, folder, UIDVALIDITY, UID).
+    ref_index: Mapped[str] = mapped_column(String(64), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    first_at: Mapped[datetime]
+    last_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(String(64))
+
+
 class MessageCase(Base):
     """Which cases a message opened or fed."""
 

@@ -205,7 +205,8 @@ def outcome(ref: str) -> Any:
             try:
                 decision = _decision_from_form(request.form, london(now).year)
                 decisions.record(session, app.vault, app.outbound, now, case, decision,
-                                 actor=g.user.name, source="workspace")
+                                 actor=g.user.name, source="workspace",
+                                 force=request.form.get("force") == "yes")
             except UsageError as exc:
                 session.rollback()
                 error = str(exc)
@@ -226,7 +227,8 @@ def outcome(ref: str) -> Any:
                                  OUTCOME_TEXT + OUTCOME_DATES + OUTCOME_YN})
         shown_ref, meeting = case.ref, case.meeting_date
     return render_template("web/outcome.html", ref=shown_ref, meeting=meeting, values=values,
-                           error=error), (400 if error else 200)
+                           error=error, force=request.form.get("force") == "yes"), \
+        (400 if error else 200)
 
 
 def _shown(value: Any, key: str) -> str:
