@@ -90,6 +90,8 @@ class QueueItem:
     reminded: bool = False
     flagged: bool = False
     overdue: bool = False
+    #: The member of the team who owns the case (a workspace sign-in name).
+    owner: str | None = None
     serious_incident: bool = False
     clocks: list[CaseClock] = field(default_factory=list)
 
@@ -153,7 +155,8 @@ def queue(session: Session, vault: Vault, now: datetime, status: str | None = No
             days_waiting=(today - london(case.updated_at).date()).days,
             working_days_waiting=working_days_waited(case.updated_at, now),
             reply_failed=case.ref in failed_refs,
-            serious_incident=case.serious_incident, clocks=clocks_of(case, today))
+            serious_incident=case.serious_incident, clocks=clocks_of(case, today),
+            owner=case.owner)
         if item.reply_failed:  # the referrer never heard from us: a person must act
             item.waiting_for = "team: a reply could not be delivered; " + item.waiting_for
         if case.id in due:
@@ -224,6 +227,8 @@ def filtered(items: list[QueueItem], *, status: str = "", meeting: str = "",
     if sort == "ref":
         items = sorted(items, key=lambda i: i.ref)
     else:
-        items = sorted(items, key=lambda i: (i.days_waiting, i.received_at),
-                       reverse=sort != "newest")
+        # Longest first: most days, then received earliest (a tie goes to the older case);
+        # shortest first is exactly the reverse.
+        items = sorted(items, key=lambda i: (-i.days_waiting, i.received_at, i.ref),
+                       reverse=sort == "newest")
     return sorted(items, key=lambda i: not i.urgent_clocks)  # urgent clocks lead

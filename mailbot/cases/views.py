@@ -42,6 +42,20 @@ KIND_WORDS = {
     "reminder": "reminder to the referrer",
 }
 
+#: Reasons (as the handlers word them) that change how a kind reads: no form came.
+NO_FORM_WORDS = (("request_missing", "no COC form is attached", "no form attached: asked for "
+                  "the form"),
+                 ("merge_followup", "without a form", "reply added to the case (no form)"))
+
+
+def kind_words(action: str, reason: str = "") -> str:
+    """How a message's handling reads to a person; a message without a form says so."""
+    for kind, marker, words in NO_FORM_WORDS:
+        if action == kind and marker in reason:
+            return words
+    return KIND_WORDS.get(action, action)
+
+
 
 @dataclass
 class MessageLine:

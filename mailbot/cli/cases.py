@@ -9,6 +9,7 @@ from typing import Any
 from mailbot.cases import queue as case_queue
 from mailbot.cases import store as case_store
 from mailbot.cases import views
+from mailbot.cases.search import SearchIndex
 from mailbot.cases.status import CaseStatus
 from mailbot.cli import text
 from mailbot.cli.common import Command, actor, emit, open_app
@@ -33,6 +34,10 @@ def add_parsers(sub: Any) -> dict[str, Command]:
                        help="only cases with this status (the code, or the words shown)")
     cases.add_argument("--due", action="store_true",
                        help="decided cases whose final report is due or overdue")
+    cases.add_argument("--search", metavar="TEXT",
+                       help="only cases matching TEXT: a reference, any part of the child's "
+                       "name, a date of birth, the referrer's name or e-mail, an agency, an "
+                       "NHS/CRS/PNC number (audited)")
     cases.add_argument("--json", action="store_true")
     show = sub.add_parser("show", help="one case, decrypted (audited)")
     show.add_argument("ref")
@@ -72,6 +77,11 @@ def cmd_cases(args: argparse.Namespace) -> int:
             due_by = (london(app.clock.now()).date()
                       + timedelta(days=app.settings.final_report_reminder_days))
         items = case_queue.queue(session, app.vault, app.clock.now(), args.status, due_by)
+        if getattr(args, "search", None):
+            found = set(SearchIndex().search(session, app.vault, args.search))
+            items = [i for i in items if i.ref in found]
+            audit(session, app.clock.now(), actor(args), "cases.searched",
+                  detail=f"{len(items)} found")
         if getattr(args, "json", False):  # the JSON carries the referrers' addresses
             audit_many(session, app.clock.now(), actor(args),
                        case_entries(session, [i.ref for i in items], "case.listed",

@@ -30,11 +30,13 @@ def add_parsers(sub: Any) -> dict[str, Command]:
     schedule = sub.add_parser("schedule", help="move a case to an SPRG meeting, or hold it back")
     schedule.add_argument("ref")
     which = schedule.add_mutually_exclusive_group(required=True)
-    which.add_argument("--meeting", metavar="YYYY-MM-DD", help="a meeting in the calendar")
+    which.add_argument("--meeting", metavar="DATE",
+                       help="a meeting in the calendar (DD/MM/YYYY or YYYY-MM-DD)")
     which.add_argument("--hold", action="store_true", help="keep it off every agenda")
 
     agenda = sub.add_parser("agenda", help="the agenda pack of a meeting; --send: the digest")
-    agenda.add_argument("--meeting", metavar="YYYY-MM-DD", required=True)
+    agenda.add_argument("--meeting", metavar="DATE", required=True,
+                        help="the meeting (DD/MM/YYYY or YYYY-MM-DD)")
     agenda.add_argument("--out", type=Path, metavar="DIR",
                         help="where agenda.docx (and agenda.pdf) go (default var/sprg/DATE)")
     agenda.add_argument("--send", action="store_true",

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from mailbot.cases.queue import QueueItem
-from mailbot.cases.views import KIND_WORDS, CaseView, HeldItem, MessageItem
+from mailbot.cases.views import KIND_WORDS, CaseView, HeldItem, MessageItem, kind_words
 from mailbot.clock import show_time
 from mailbot.forms import field_label
 
@@ -43,7 +43,7 @@ def queue_table(items: list[QueueItem]) -> str:
 def messages_table(items: list[MessageItem]) -> str:
     if not items:
         return "No messages.\n"
-    rows = [[i.id, _when(i.received_at), KIND_WORDS.get(i.action, i.action),
+    rows = [[i.id, _when(i.received_at), kind_words(i.action, i.reason),
              ", ".join(i.case_refs) or "-"] for i in items]
     return table(["Id", "Received", "How it was handled", "Cases"], rows) + \
         "\nThe reasons are in `mailbot messages --json`.\n"

@@ -288,6 +288,17 @@ def message_id_of(raw: bytes) -> str | None:
     return found[0] if found else None
 
 
+def capped_tree(raw: bytes) -> Message | None:
+    """The stored message parsed under ``read_message``'s caps, for showing its parts;
+    None when its MIME is too tangled to follow (then only the headers are read)."""
+    head, rest, cut = _split_head(raw)
+    source = head + rest if cut else raw
+    try:
+        return None if _tangled(source) else BytesParser(policy=_POLICY).parsebytes(source)
+    except RecursionError:
+        return None
+
+
 def unreadable(raw: bytes, stopped_at: str | None = None) -> InboundMessage:
     """The reading of a message that could not be read: no usable sender, so the
     handlers hold it for a person."""

@@ -79,7 +79,8 @@ def compose(*, rendered: Rendered, sender: str, recipient: str, message_id: str,
                        references=references or [], parent_thread_index=thread_index)
     msg["Auto-Submitted"] = auto
     msg["X-Auto-Response-Suppress"] = "All"
-    msg["Precedence"] = "bulk" if auto == "auto-generated" else "auto_reply"
+    if auto != "no":  # a person's message (``Auto-Submitted: no``) is not bulk mail
+        msg["Precedence"] = "bulk" if auto == "auto-generated" else "auto_reply"
     msg.set_content(rendered.text, cte="quoted-printable")
     msg.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
     return msg

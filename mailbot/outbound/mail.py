@@ -25,7 +25,7 @@ from mailbot.outbound.compose import compose, make_message_id, render, tag_subje
 from mailbot.store.models import Outbox
 from mailbot.store.vault import Vault
 
-MailKind = Literal["reply", "alert", "digest", "reminder", "decision"]
+MailKind = Literal["reply", "alert", "digest", "reminder", "decision", "message"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,8 @@ KINDS: dict[MailKind, KindRules] = {
     "digest": KindRules(stored="digest", auto="auto-generated"),
     "reminder": KindRules(stored="reminder", auto="auto-generated"),
     "decision": KindRules(stored="reply", auto="auto-generated"),
+    #: A person's message from the workspace: a reply to the referrer, not automatic.
+    "message": KindRules(stored="reply", auto="no"),
 }
 
 

@@ -130,8 +130,16 @@ def auto_meeting(cal: Calendar, ready_on: date, today: date, cutoff_days: int) -
 
 
 def parse_day(text: str, option: str) -> date:
-    """A date given on the command line (ISO), or a UsageError naming the option."""
+    """A date given on the command line, as people write it (``DD/MM/YYYY``) or ISO
+    (``YYYY-MM-DD``), or a UsageError naming the option."""
+    value = text.strip()
     try:
-        return date.fromisoformat(text.strip())
-    except ValueError as exc:
-        raise UsageError(f"{option}: {text!r} is not a date (YYYY-MM-DD)") from exc
+        match = re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})", value)
+        if match:
+            day, month, year = (int(g) for g in match.groups())
+            return date(year, month, day)
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise UsageError(f"{option}: {text!r} is not a date (DD/MM/YYYY or YYYY-MM-DD)")

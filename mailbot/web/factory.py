@@ -17,6 +17,7 @@ from jinja2 import StrictUndefined
 from werkzeug.exceptions import HTTPException
 
 from mailbot.app import App
+from mailbot.cases.search import SearchIndex
 from mailbot.cases.status import CaseStatus
 from mailbot.clock import london, show_time
 from mailbot.errors import MailbotError, NotFound, UsageError
@@ -54,6 +55,7 @@ def create_app(bot: App, *, secure_cookies: bool = True) -> Flask:
     web = Flask("mailbot.web", template_folder=str(folder / "templates"),
                 static_folder=str(folder / "static"), static_url_path="/static")
     web.extensions["mailbot"] = bot
+    web.extensions["mailbot_search"] = SearchIndex()
     web.secret_key = secrets.token_bytes(32)  # signs only the flash messages' cookie
     web.config.update(
         MAILBOT_SECURE_COOKIES=secure_cookies,
@@ -95,6 +97,7 @@ def _register(web: Flask) -> None:
         admin,
         audit,
         cases,
+        casework,
         held,
         incidents,
         meetings,
@@ -106,6 +109,7 @@ def _register(web: Flask) -> None:
     web.register_blueprint(signin.bp)
     web.register_blueprint(queue.bp)
     web.register_blueprint(cases.bp)
+    web.register_blueprint(casework.bp)
     web.register_blueprint(held.bp)
     web.register_blueprint(audit.bp)
     web.register_blueprint(meetings.bp)

@@ -47,6 +47,7 @@ CONTEXTS = {
     "serious_incident_alert": dict(ref="COC-2026-0004", aware="23/12/2026",
                                    clocks=[("Panel notification", "due 04/01/2027"),
                                            ("Rapid review", "due 25/01/2027")]),
+    "team_message": dict(ref="COC-2026-0001", text="Could you call us about it, please?"),
     "sprg_action_reminder": dict(ref="COC-2026-0001", due="05/01/2027", overdue=True,
                                  text="Review the discharge checklist", agency="Health",
                                  team="cscp-team@example.org"),

@@ -108,7 +108,7 @@ def cli_env(meeting: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
 
 @pytest.mark.parametrize(("argv", "named"), [
     (["schedule", "COC-2026-0001", "--meeting", "2026-12-18"], "not an SPRG meeting date"),
-    (["schedule", "COC-2026-0001", "--meeting", "17/12/2026"], "--meeting"),
+    (["schedule", "COC-2026-0001", "--meeting", "12/17/2026"], "--meeting"),  # month 17
     (["schedule", "COC-2026-0001"], "--meeting"),
     (["agenda", "--meeting", "2026-12-18"], "not an SPRG meeting date"),
     (["outcome", "COC-2026-0001", "--single", "maybe"], "Y or N"),

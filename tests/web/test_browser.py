@@ -179,10 +179,11 @@ def test_the_team_works_a_case_through(driver: Any, server: dict[str, Any]) -> N
     # The audit log shows the user's views and changes of the case.
     go(driver, server, "/audit?ref=COC-2026-0002")
     log = by_css(driver, "table").text
-    assert "tess.team case.viewed" in log
-    assert "tess.team case.edited" in log
-    assert "tess.team case.scheduled" in log
-    assert "tess.team decision.recorded" in log
+    # In plain words (store/audit_log.py), not the codes.
+    assert "tess.team viewed the case" in log
+    assert "tess.team changed a field of the case" in log
+    assert "tess.team put the case on a meeting's agenda" in log
+    assert "tess.team recorded the SPRG decision" in log
 
 
 def test_refusals(driver: Any, server: dict[str, Any]) -> None:

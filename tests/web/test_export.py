@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date, datetime
 
 import pytest
 from flask.testing import FlaskClient
@@ -40,6 +41,11 @@ def test_xlsx_export_matches(team: FlaskClient) -> None:
     assert values[0] == COLUMNS and len(values) == 6
     text = "\n".join(str(v) for row in values for v in row if v is not None)
     assert scan(text.encode()) == []
+    # Real dates (sortable, filterable), a filter row on the header, the header frozen.
+    received = sheet["D2"]
+    assert isinstance(received.value, datetime) and received.number_format == "DD/MM/YYYY"
+    assert received.value.date() == date(2026, 10, 12)
+    assert sheet.auto_filter.ref == "A1:M6" and sheet.freeze_panes == "A2"
 
 
 def test_formula_like_cells_are_neutralised(team: FlaskClient, bot: App) -> None:

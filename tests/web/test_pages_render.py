@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from mailbot.app import App
 from mailbot.clock import FixedClock
-from mailbot.store.models import Attachment, Case
+from mailbot.store.models import Attachment, Case, InboundMessage
 
 
 @pytest.fixture
@@ -61,12 +61,15 @@ def test_every_page_template_renders(seeded_bot: App, rendered: set[str], tmp_pa
         att, ref = session.execute(select(Attachment, Case.ref).join(
             Case, Case.id == Attachment.case_id).where(Attachment.kind == "form")).first()
         att_id = att.id
+        held = session.scalars(select(InboundMessage.id).where(
+            InboundMessage.action == "quarantine")).first()
     anonymous = web_app(seeded_bot).test_client()
     assert anonymous.get("/sign-in").status_code == 200
     team = client_as(seeded_bot, "tess.team")
     for url in ("/queue", f"/cases/{ref}", f"/cases/{ref}/edit/child.dob", f"/cases/{ref}/merge",
                 f"/cases/{ref}/split/{att_id}", f"/cases/{ref}/outcome", "/quarantine",
-                "/meetings", "/trends", "/audit", "/cases/COC-2026-9999"):
+                "/meetings", "/trends", "/audit", "/cases/COC-2026-9999", f"/quarantine/{held}",
+                f"/cases/{ref}/write", "/actions"):
         response = team.get(url)
         assert response.status_code in (200, 404), url
     admin = client_as(seeded_bot, "ada.admin")

@@ -12,7 +12,14 @@ group the tables by what they record.
 
 from mailbot.store.models.audit import AuditEntry, AuditHead, MasterKeyRecord
 from mailbot.store.models.base import Base, UTCDateTime, new_id
-from mailbot.store.models.cases import Attachment, Case, DataKey, RefCounter, ReferralVersion
+from mailbot.store.models.cases import (
+    Attachment,
+    Case,
+    DataKey,
+    RefCounter,
+    ReferralVersion,
+    TeamNote,
+)
 from mailbot.store.models.jobs import CaseChase
 from mailbot.store.models.messages import (
     InboundMessage,
@@ -36,6 +43,6 @@ __all__ = [
     "ROLES", "ActionItem", "Attachment", "AuditEntry", "AuditHead", "Base", "Case", "CaseChase",
     "DataKey", "Decision", "InboundMessage", "MasterKeyRecord", "Meeting", "MessageAttempt",
     "MessageCase", "Outbox", "PollState", "RefCounter",
-    "ReferralVersion", "UTCDateTime", "WebOidcFlow", "WebRecoveryCode", "WebSession",
+    "ReferralVersion", "TeamNote", "UTCDateTime", "WebOidcFlow", "WebRecoveryCode", "WebSession",
     "WebSignInFailure", "WebTotp", "WebUser", "new_id",
 ]

@@ -60,6 +60,8 @@ class Case(Base):
     child_index: Mapped[str | None] = mapped_column(String(64), index=True)
     close_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     current_version: Mapped[int] = mapped_column(Integer, default=0)
+    #: The member of the team who owns the case (a workspace sign-in name), if any.
+    owner: Mapped[str | None] = mapped_column(String(64))
     missing_required: Mapped[list[str]] = mapped_column(JSON, default=list)
     queries: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     #: When the record may be destroyed: ``retention.years_after_closure`` after closing.
@@ -127,3 +129,16 @@ class Attachment(Base):
     #: ``form``, ``other`` (another document kept with the case), ``manual`` (a scan).
     kind: Mapped[str] = mapped_column(String(16))
     data_enc: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)  # loaded when read
+
+
+class TeamNote(Base):
+    """A note the team wrote on a case: encrypted under the case's key, with who and when."""
+
+    __tablename__ = "case_note"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    case_id: Mapped[str] = mapped_column(ForeignKey("case.id"), index=True)
+    key_id: Mapped[str] = mapped_column(ForeignKey("data_key.id"))
+    text_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    author: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]

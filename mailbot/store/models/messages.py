@@ -105,6 +105,8 @@ class Outbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    #: A message a member of the team wrote in the workspace (their name); None: the bot's.
+    written_by: Mapped[str | None] = mapped_column(String(128))
 
 
 class PollState(Base):

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from mailbot.cases import editing, views
+from mailbot.cases import conversation, editing, notes, views
 from mailbot.cases import store as case_store
 from mailbot.cases.queue import short_label
 from mailbot.cases.referral import get_path
@@ -25,7 +25,7 @@ from mailbot.web.pages.meetings import upcoming_meetings
 bp = Blueprint("cases", __name__)
 
 
-def _case_or_403(session: Any, ref: str) -> Case:
+def case_or_403(session: Any, ref: str) -> Case:
     if not re.fullmatch(r"(?i)COC-\d{4}-\d{4,}", ref):
         abort(404)
     case = case_store.case_by_ref(session, ref)
@@ -41,18 +41,24 @@ def case(ref: str) -> Any:
     app = mb()
     now = app.clock.now()
     with app.db.session() as session:
-        row = _case_or_403(session, ref)
+        row = case_or_403(session, ref)
         item = views.show(session, app.vault, row.ref, from_address=app.settings.mail_from)
         history = _history(session, row)
+        entries = (conversation.conversation(session, app.vault, row, item.messages,
+                                             app.settings.mail_from)
+                   if g.user.role == "team" else [])
         held = views.quarantine(session, app.vault, case_id=row.id)
         audit(session, now, g.user.name, "case.viewed", case_id=row.id,
-                         detail="workspace")
+              detail="workspace: the form and the conversation" if entries else "workspace")
         closed_reason = (app.vault.open_text(session, row, "close_reason_enc")
                          if row.close_reason_enc else None)
+        team = g.user.role == "team"
         plan = (action_plan.listed(session, app.vault, london(now).date(), ref=row.ref)
-                if g.user.role == "team" else [])
+                if team else [])
+        work = {"notes": notes.notes_of(session, app.vault, row) if team else [],
+                "owner": row.owner, "team_names": notes.team_names(session) if team else []}
     return render_template("web/case.html", item=item, form=present.layout(item),
-                           actions=plan,
+                           conversation=entries, actions=plan, work=work,
                            history=history, held=held, closed_reason=closed_reason,
                            kind_words=present.KIND_WORDS, team=g.user.role == "team",
                            editable_keys=_editable_keys(item), label=short_label,
@@ -84,7 +90,7 @@ def edit(ref: str, key: str) -> Any:
     field = editing.editable(key)
     error = None
     with app.db.session() as session:
-        row = _case_or_403(session, ref)
+        row = case_or_403(session, ref)
         referral, _v = case_store.load_referral(session, app.vault, row)
         current = get_path(referral, key)
         if request.method == "POST":
@@ -114,7 +120,7 @@ def edit(ref: str, key: str) -> Any:
 def attachment(ref: str, att_id: str) -> Any:
     app = mb()
     with app.db.session() as session:
-        row = _case_or_403(session, ref)
+        row = case_or_403(session, ref)
         att = session.get(Attachment, att_id)
         if att is None or att.case_id != row.id:
             abort(404)
@@ -134,7 +140,7 @@ def merge(ref: str) -> Any:
     app = mb()
     error = None
     with app.db.session() as session:
-        row = _case_or_403(session, ref)
+        row = case_or_403(session, ref)
         if request.method == "POST":
             other_ref = request.form.get("other", "").strip().upper()
             try:
@@ -161,7 +167,7 @@ def split(ref: str, att_id: str) -> Any:
     app = mb()
     error = None
     with app.db.session() as session:
-        row = _case_or_403(session, ref)
+        row = case_or_403(session, ref)
         att = session.get(Attachment, att_id)
         if att is None or att.case_id != row.id:
             abort(404)
@@ -189,7 +195,7 @@ def split(ref: str, att_id: str) -> Any:
 def close(ref: str) -> Any:
     app = mb()
     with app.db.session() as session:
-        row = _case_or_403(session, ref)
+        row = case_or_403(session, ref)
         try:
             editing.close_case(session, app.vault, row, app.clock.now(), user=g.user.name,
                                reason=request.form.get("reason", ""))

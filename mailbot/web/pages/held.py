@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from mailbot.cases import views
+from mailbot.cases.conversation import inbound_entry
 from mailbot.errors import NotFound, UsageError
 from mailbot.intake.release import reject, release, released_words
-from mailbot.store.audit import Entry, audit_many
+from mailbot.sprg.decision_form import HELD_DECISION
+from mailbot.store.audit import Entry, audit, audit_many
+from mailbot.store.models import Case, InboundMessage
 from mailbot.web.auth import mb, requires
 
 bp = Blueprint("held", __name__)
@@ -26,6 +29,26 @@ def quarantine() -> Any:
                    [Entry("quarantine.viewed", message_id=i.id, detail="workspace")
                     for i in items])
     return render_template("web/quarantine.html", items=items)
+
+
+@bp.route("/quarantine/<row_id>")
+@requires("team")
+def held_message(row_id: str) -> Any:
+    """One held message, read in full, so Release or Reject is an informed decision."""
+    if not re.fullmatch(r"[0-9a-f]{32}", row_id):
+        abort(404)
+    app = mb()
+    with app.db.session() as session:
+        row = session.get(InboundMessage, row_id)
+        if row is None or row.action != "quarantine":
+            abort(404)
+        linked = session.get(Case, row.linked_case_id) if row.linked_case_id else None
+        entry = inbound_entry(session, app.vault, row)
+        audit(session, app.clock.now(), g.user.name, "message.viewed", message_id=row.id,
+              case_id=linked.id if linked else None, detail="held message, workspace")
+        linked_ref = linked.ref if linked else None
+    return render_template("web/held_message.html", e=entry, linked_ref=linked_ref,
+                           confirms=entry.reason.startswith(HELD_DECISION))
 
 
 @bp.route("/quarantine/<row_id>/release", methods=["POST"])

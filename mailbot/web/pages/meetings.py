@@ -67,6 +67,7 @@ def index() -> Any:
             Case.meeting_date.is_not(None), Case.status.in_(("scheduled", "decided")))))
         days = sorted({d for d in with_cases if d is not None} | set(upcoming))
         digests = {m.meeting_date: m for m in session.scalars(select(Meeting))}
+        cal = scheduling.calendar_of(app.settings, session)
         meetings = []
         for day in days:
             rows = []
@@ -78,6 +79,7 @@ def index() -> Any:
                              "multi": get(pc.referral, "outcome.multi_agency.decision")})
             sent = digests.get(day)
             meetings.append({"day": day, "cases": rows, "past": day < today,
+                             "in_calendar": cal.is_meeting(day),
                              "digest_sent": sent.digest_sent_at if sent else None})
         waiting = []
         if team:
@@ -89,15 +91,20 @@ def index() -> Any:
     if not team:
         meetings = [m for m in meetings if m["cases"]]
     return render_template("web/meetings.html", meetings=meetings, upcoming=upcoming,
-                           waiting=waiting, team=team, today=today,
-                           calendar=_describe(scheduling.calendar_of(app.settings)),
-                           members=len(app.settings.sprg_members))
+                           waiting=waiting, team=team, today=today, calendar=_describe(cal),
+                           configured=cal.configured, members=len(app.settings.sprg_members))
 
 
 def _describe(cal: Calendar) -> str:
-    if cal.dates:
-        return ", ".join(d.strftime("%d/%m/%Y") for d in cal.dates)
-    return str(cal.describe())
+    """The calendar in people's words and dates: the rule or the dates, then those added."""
+    words = []
+    if cal.ordinal is not None:
+        words.append(Calendar(ordinal=cal.ordinal, weekday=cal.weekday).describe())
+    words += [d.strftime("%d/%m/%Y") for d in cal.dates]
+    if cal.extra:
+        words.append("added by the team: " + ", ".join(d.strftime("%d/%m/%Y")
+                                                       for d in sorted(cal.extra)))
+    return ", ".join(words)
 
 
 @bp.route("/meetings/<day>/pack.docx")

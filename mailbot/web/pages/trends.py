@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, g, render_template
@@ -100,16 +101,23 @@ def export_rows() -> list[list[Any]]:
     for item in items:
         case = cases[item.ref]
         rows.append([item.ref, item.status.heading, _safe(item.referring_agency or ""),
-                     _date(case.created_at), _date(case.ready_at),
-                     item.meeting_date.isoformat() if item.meeting_date else "",
+                     _date(case.created_at), _date(case.ready_at), item.meeting_date,
                      _date(case.decided_at), _date(case.closed_at), item.days_waiting,
                      _safe(item.waiting_for), "yes" if item.overdue else "",
                      "; ".join(item.themes), ", ".join(item.possible_duplicates)])
     return rows
 
 
-def _date(moment: Any) -> str:
-    return london(moment).date().isoformat() if moment else ""
+def _date(moment: Any) -> date | None:
+    """A step's day (Europe/London): a real date, written ISO in the CSV and as an Excel
+    date (DD/MM/YYYY, sortable and filterable) in the workbook."""
+    return london(moment).date() if moment else None
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    return "" if value is None else value
 
 
 def _filename(ext: str) -> str:
@@ -122,7 +130,7 @@ def export_csv() -> Any:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
-    writer.writerows(export_rows())
+    writer.writerows([_text(v) for v in row] for row in export_rows())
     response = Response("\ufeff" + buffer.getvalue(), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{_filename("csv")}"'
     return response
@@ -140,7 +148,11 @@ def export_xlsx() -> Any:
         cell.font = Font(bold=True)
     for row in export_rows():
         sheet.append(row)
+    for column in ("D", "E", "F", "G", "H"):  # the steps' dates: real dates, shown as here
+        for cell in sheet[column][1:]:
+            cell.number_format = "DD/MM/YYYY"
     sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = sheet.dimensions  # the filter row on the header
     for column, width in zip("ABCDEFGHIJKLM", (15, 20, 28, 12, 12, 12, 12, 12, 8, 40, 9, 40,
                                                20), strict=True):
         sheet.column_dimensions[column].width = width
