@@ -52,7 +52,8 @@ def require_state(settings: Settings) -> None:
     a new key and an empty database there would look like a working bot with no cases
     (and a second key that decrypts nothing), so it names what it looked for instead.
     """
-    missing = [] if settings.key_file.exists() else [f"no master key at {settings.key_file}"]
+    keyed = settings.key_file.exists() or settings.key_command or settings.master_key
+    missing = [] if keyed else [f"no master key at {settings.key_file}"]
     url = make_url(settings.database_url)
     database = url.database if url.get_backend_name() == "sqlite" else None
     if database and database != ":memory:" and not Path(database).exists():
