@@ -130,7 +130,7 @@ class App:
             self.keys.create()
         # Another installation's key file (or an old copy) stops here, before any write.
         with self.db.session() as session:
-            check_key_file(session, self.keys, self.keys.reload(), self.clock.now())
+            check_key_file(session, self.keys, self.keys.load(), self.clock.now())
 
     @property
     def sandbox(self) -> AttachmentSandbox:
@@ -188,7 +188,8 @@ class App:
         own = {self.settings.mail_from}
         return HandlerContext(cases=DbCaseLookup(session, self.vault), read_forms=read_once,
                               team_senders=frozenset(self.settings.team_senders),
-                              own_addresses=frozenset(own), now=self.clock.now())
+                              own_addresses=frozenset(own), now=self.clock.now(),
+                              resend_window_days=self.settings.resend_window_days)
 
     @cached_property
     def intake(self) -> Intake:
@@ -211,12 +212,26 @@ class App:
         self.db.dispose()
 
 
+def key_store(settings: Settings) -> KeyStore:
+    """The key file, or the read-only secret or command that replaces it."""
+    from mailbot.store import key_sources
+
+    if settings.key_command:
+        return KeyStore(settings.key_file, source=key_sources.from_command(settings.key_command),
+                        setting=key_sources.COMMAND_SETTING,
+                        label="the key printed by store.key_command")
+    if settings.master_key:
+        return KeyStore(settings.key_file, source=key_sources.from_secret(settings.master_key),
+                        setting=key_sources.SECRET_SETTING, label="the store.master_key secret")
+    return KeyStore(settings.key_file)
+
+
 def build_app(settings: Settings, *, clock: Clock | None = None,
               mailbox: Mailbox | None = None, sender: Sender | None = None,
               handlers: Sequence[Handler] | None = None,
               sandbox: AttachmentSandbox | None = None) -> App:
     clock = clock or SystemClock()
-    keys = KeyStore(settings.key_file)
+    keys = key_store(settings)
     vault = Vault(keys, clock)
     env = template_env()
     outbound = Outbound(env, vault, sender=settings.mail_from, domain=settings.bot_domain,

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mailbot.errors import ConfigError
-from mailbot.settings_values import MISSING, coerce, raw_value, toml_lookup
+from mailbot.settings_values import MISSING, coerce, flatten, raw_value, toml_lookup
 
 DEFAULT_URGENT = (
     "If a child is at immediate risk of harm, call 999. "
@@ -74,6 +74,12 @@ REGISTRY: tuple[Setting, ...] = (
             "SQLAlchemy URL: SQLite or PostgreSQL (postgresql+psycopg://...)"),
     Setting("key_file", "MAILBOT_KEY_FILE", "store.key_file", "var/master.key",
             "the master key file (mode 0600)", kind="path"),
+    Setting("master_key", "MAILBOT_MASTER_KEY", "store.master_key", None, "the master key "
+            "file's content as a secret (e.g. a systemd credential), instead of the key file; "
+            "read-only", kind="secret", secret=True),
+    Setting("key_command", "MAILBOT_KEY_COMMAND", "store.key_command", None, "a command "
+            "(no shell) printing the master key file's content, e.g. from a KMS or Vault, "
+            "instead of the key file; read-only"),
     Setting("mail_from", "MAILBOT_FROM", "mail.from", "cscp@example.org",
             "the address replies are sent from", kind="address"),
     Setting("team_address", "MAILBOT_TEAM_ADDRESS", "mail.team", None,
@@ -223,6 +229,8 @@ class Settings:
     m365_certificate_file: Path | None
     database_url: str
     key_file: Path
+    master_key: str | None = field(repr=False)
+    key_command: str | None
     mail_from: str
     team_address: str | None
     team_senders: tuple[str, ...]
@@ -335,6 +343,9 @@ def _resolve(toml: Mapping[str, Any], env: Mapping[str, str], base: Path,
         raise ConfigError("MAILBOT_WEB_IDLE_MINUTES", "must be at least 1")
     _check_m365(values)
     _check_mail(values)
+    if values["master_key"] and values["key_command"]:
+        raise ConfigError("store.key_command", "set store.key_command or store.master_key, "
+                          "not both")
     for name in ("key_file", "mailbox_ca_file", "m365_certificate_file"):
         if values[name] is not None:
             path = Path(values[name])
@@ -376,21 +387,10 @@ def _check_sprg(values: dict[str, Any]) -> None:
                           "must be set when MAILBOT_SPRG_ATTACH_PACK is on")
 
 
-def _flatten(data: Mapping[str, Any], prefix: str = "") -> list[str]:
-    keys: list[str] = []
-    for key, value in data.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            keys.extend(_flatten(value, dotted + "."))
-        else:
-            keys.append(dotted)
-    return keys
-
-
 def _check_known_keys(toml: Mapping[str, Any]) -> None:
     """A mistyped key must not fall back to a default without a word: refuse it."""
     known = {s.toml for s in REGISTRY} | {s.toml + "_file" for s in REGISTRY if s.secret}
-    for key in _flatten(toml):
+    for key in flatten(toml):
         if key not in known:
             close = difflib.get_close_matches(key, sorted(known), n=1)
             hint = f"; did you mean {close[0]}?" if close else ""

@@ -117,3 +117,15 @@ def coerce(setting: Setting, value: Any) -> Any:
     if not isinstance(value, str):
         raise ConfigError(setting.env, f"expected text, got {type(value).__name__}")
     return value
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """A TOML document's keys, dotted (``store.key_file``)."""
+    keys: list[str] = []
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            keys.extend(flatten(value, dotted + "."))
+        else:
+            keys.append(dotted)
+    return keys

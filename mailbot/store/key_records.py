@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from mailbot.errors import CryptoError, KeyFileError
 from mailbot.store import crypto
-from mailbot.store.keys import SETTING, KeyStore, MasterKeys, fingerprint
+from mailbot.store.keys import KeyStore, MasterKeys, fingerprint
 from mailbot.store.models import DataKey, MasterKeyRecord
 
 INDEX_VERSION = 0
@@ -52,13 +52,13 @@ def check_key_file(session: Session, store: KeyStore, keys: MasterKeys, now: dat
         record = records.get(version)
         if record is not None and not hmac.compare_digest(record.fingerprint, print_):
             what = "index key" if version == INDEX_VERSION else f"master key version {version}"
-            raise KeyFileError(SETTING, f"{store.path} is not this installation's key file: its "
+            raise KeyFileError(store.setting, f"{store.label} is not this installation's key file: its "
                                f"{what} differs from the one this database was written with; "
                                "restore the right key file (nothing was written)")
     for version, record in sorted(records.items()):
         if record.retired_at is None and version not in mine:
-            raise KeyFileError(SETTING, f"the database uses master key version {version}, which "
-                               f"{store.path} does not hold: restore the newest key file "
+            raise KeyFileError(store.setting, f"the database uses master key version {version}, which "
+                               f"{store.label} does not hold: restore the newest key file "
                                "(nothing was written)")
     for version in sorted(set(mine) - set(records)):
         if version != INDEX_VERSION:
@@ -78,7 +78,7 @@ def _record(session: Session, store: KeyStore, version: int, print_: str, now: d
     stored = session.scalar(select(MasterKeyRecord.fingerprint)
                             .where(MasterKeyRecord.version == version))
     if stored is None or not hmac.compare_digest(stored, print_):
-        raise KeyFileError(SETTING, f"{store.path} is not this installation's key file: "
+        raise KeyFileError(store.setting, f"{store.label} is not this installation's key file: "
                            f"master key version {version} was recorded with another key "
                            "(nothing was written)")
 
@@ -91,7 +91,7 @@ def _prove(session: Session, store: KeyStore, keys: MasterKeys, version: int) ->
     try:
         crypto.unwrap_key(keys.key(version), version, row.id, row.wrapped)
     except CryptoError:
-        raise KeyFileError(SETTING, f"{store.path} is not this installation's key file: master "
+        raise KeyFileError(store.setting, f"{store.label} is not this installation's key file: master "
                            f"key version {version} does not open this database's data keys "
                            "(nothing was written)") from None
 

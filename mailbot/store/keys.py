@@ -18,7 +18,7 @@ import json
 import os
 import secrets
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,13 +67,19 @@ class KeyStore:
     re-reads it on meeting a version it does not hold.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, source: Callable[[], bytes] | None = None,
+                 setting: str = SETTING, label: str | None = None) -> None:
         self.path = path
+        #: A read-only source instead of the file (``mailbot.store.key_sources``).
+        self.source = source
+        #: The setting an error names, and how messages name where the key came from.
+        self.setting = setting
+        self.label = label or str(path)
         self._cached: MasterKeys | None = None
         self._stamp: tuple[int, int, int] | None = None
 
     def exists(self) -> bool:
-        return self.path.exists()
+        return self.source is not None or self.path.exists()
 
     def load(self) -> MasterKeys:
         if self._cached is None:
@@ -82,6 +88,8 @@ class KeyStore:
 
     def fresh(self) -> MasterKeys:
         """The key file as it is now (re-read only when it changed since the last read)."""
+        if self.source is not None:  # a secret or a command: read at start, and on a miss
+            return self.load()
         try:
             now = _stamp(os.stat(self.path))
         except FileNotFoundError:
@@ -102,6 +110,8 @@ class KeyStore:
         return keys.key(version)
 
     def _read(self) -> MasterKeys:
+        if self.source is not None:
+            return self._parse(self.source().decode("ascii", errors="replace"))
         try:
             handle = open(self.path, encoding="ascii")  # noqa: SIM115 - closed below
         except FileNotFoundError:
@@ -114,16 +124,29 @@ class KeyStore:
                 raise KeyFileError(SETTING,
                                    f"{self.path} must be readable by its owner only (chmod 600)")
             try:
-                data = json.loads(handle.read())
-                versions = {int(v): base64.b64decode(k) for v, k in data["versions"].items()}
-                keys = MasterKeys(int(data["current"]), versions,
-                                  base64.b64decode(data["index_key"]))
-            except (OSError, ValueError, KeyError, TypeError) as exc:
+                text = handle.read()
+            except (OSError, ValueError) as exc:
                 raise KeyFileError(SETTING, f"{self.path} is not a mailbot key file") from exc
-        if keys.current_version not in versions or any(len(k) != 32 for k in versions.values()):
-            raise KeyFileError(SETTING, f"{self.path} is damaged (bad key length or version)")
+        keys = self._parse(text)
         self._stamp = _stamp(info)
         return keys
+
+    def _parse(self, text: str) -> MasterKeys:
+        try:
+            data = json.loads(text)
+            versions = {int(v): base64.b64decode(k) for v, k in data["versions"].items()}
+            keys = MasterKeys(int(data["current"]), versions, base64.b64decode(data["index_key"]))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise KeyFileError(self.setting, f"{self.label} is not a mailbot key file") from exc
+        if keys.current_version not in versions or any(len(k) != 32 for k in versions.values()):
+            raise KeyFileError(self.setting, f"{self.label} is damaged (bad key length or version)")
+        return keys
+
+    def require_writable(self) -> None:
+        """Rotation and retirement change the key file: not possible with a secret."""
+        if self.source is not None:
+            raise KeyFileError(self.setting, f"{self.label} is read-only here: rotate or retire "
+                               "keys with a key file (store.key_file), then update the secret")
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -138,12 +161,14 @@ class KeyStore:
 
     def create(self) -> MasterKeys:
         """A new key file; refuses to overwrite one (keys are never replaced silently)."""
+        self.require_writable()
         keys = MasterKeys(1, {1: secrets.token_bytes(32)}, secrets.token_bytes(32))
         self._write(keys, exclusive=True)
         return keys
 
     def add_version(self) -> MasterKeys:
         """A new current version, added to the file as it is now (never a cached copy)."""
+        self.require_writable()
         with self._locked():
             old = self._read()
             new_version = max(old.versions) + 1
@@ -155,6 +180,7 @@ class KeyStore:
     def retire(self, version: int) -> MasterKeys:
         """Drop a version from the file. Callers first make sure no data key uses it
         (``mailbot.store.rotation.retire``); this only edits the file."""
+        self.require_writable()
         with self._locked():
             old = self._read()
             if version == old.current_version:

@@ -88,6 +88,7 @@ def rewrap(db: Database, store: KeyStore, target: int, *, batch: int | None = No
 
 def retire(db: Database, store: KeyStore, version: int, now: datetime, actor: str) -> int:
     """Retire a version: 0 when done, else how many data keys still use it (kept)."""
+    store.require_writable()
     keys = store.fresh()
     if version == keys.current_version:
         raise UsageError(f"version {version} is the current master key version; "
@@ -109,6 +110,7 @@ def retire(db: Database, store: KeyStore, version: int, now: datetime, actor: st
 
 def rotate(db: Database, store: KeyStore, now: datetime, actor: str, *, batch: int | None = None,
            on_batch: Callable[[int], None] | None = None) -> RotationResult:
+    store.require_writable()
     keys = store.fresh()
     with db.session() as session:
         key_records.check_key_file(session, store, keys, now)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from mailbot.clock import Clock
 from mailbot.errors import CryptoError, KeyFileError
 from mailbot.store import crypto, key_records
-from mailbot.store.keys import SETTING, KeyStore, MasterKeys, fingerprint
+from mailbot.store.keys import KeyStore, MasterKeys, fingerprint
 from mailbot.store.models import Base, DataKey, new_id
 
 
@@ -55,7 +55,7 @@ class Vault:
         version = master.current_version
         if key_records.claim_version(session, version, fingerprint(master.key(version))):
             return master
-        raise KeyFileError(SETTING, f"master key version {version} of {self.keys.path} is retired "
+        raise KeyFileError(self.keys.setting, f"master key version {version} of {self.keys.label} is retired "
                            "in the database; restore the newest key file (nothing was written)")
 
     def data_key(self, session: Session, key_id: str) -> bytes:
