@@ -188,7 +188,8 @@ class App:
         own = {self.settings.mail_from}
         return HandlerContext(cases=DbCaseLookup(session, self.vault), read_forms=read_once,
                               team_senders=frozenset(self.settings.team_senders),
-                              own_addresses=frozenset(own), now=self.clock.now())
+                              own_addresses=frozenset(own), now=self.clock.now(),
+                              resend_window_days=self.settings.resend_window_days)
 
     @cached_property
     def intake(self) -> Intake:

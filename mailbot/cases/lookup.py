@@ -8,18 +8,21 @@ A case is summarised by what matching a follow-up needs, never by its referral.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailbot.cases.referral import child_key, get_path
+from mailbot.cases.referral import child_key, get_path, same_referral, subject_key
 from mailbot.cases.referral import same_child as same_child_of
 from mailbot.cases.status import CaseStatus
 from mailbot.cases.store import load_referral
 from mailbot.forms.model import Referral
-from mailbot.store.models import Case, Outbox
+from mailbot.store.models import Case, InboundMessage, Outbox, ReferralVersion
 from mailbot.store.vault import Vault
+
+#: The sender's recent open cases compared with a new form (a busy DSL's fortnight).
+MAX_RESEND_CASES = 30
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,35 @@ class DbCaseLookup:
             return None
         current, _version = load_referral(self.session, self.vault, row)
         return same_child_of(current, referral)
+
+    def resent(self, sender: str, referral: Referral, fallbacks: list[str], since: datetime,
+               subject: str) -> CaseSummary | None:
+        """The open case this sender opened since ``since`` with this same referral: every
+        field equal (in any version that came from a form), under the same subject once
+        reply, forward and resend marks are set aside (``subject_key``). A form sent
+        again under another subject ("... (PDF)") is a new case, flagged as a possible
+        duplicate: the sender may mean something by it."""
+        cases = self.session.scalars(
+            select(Case).where(Case.sender_index == self.vault.index("sender", sender),
+                               Case.status.not_in((CaseStatus.CLOSED, CaseStatus.DECIDED)),
+                               Case.shredded_at.is_(None), Case.created_at >= since)
+            .order_by(Case.created_at.desc()).limit(MAX_RESEND_CASES))
+        for case in cases:
+            versions = self.session.scalars(select(ReferralVersion).where(
+                ReferralVersion.case_id == case.id, ReferralVersion.source == "form"))
+            for version in versions:
+                stored = self.vault.open_json(self.session, version, "referral_enc",
+                                              key_id=case.key_id)
+                if same_referral(stored, version.fallbacks or [], referral, fallbacks) \
+                        and self._subject_of(version) == subject_key(subject):
+                    return summary(self.session, self.vault, case)
+        return None
+
+    def _subject_of(self, version: ReferralVersion) -> str | None:
+        row = self.session.get(InboundMessage, version.message_id) if version.message_id \
+            else None
+        return subject_key(self.vault.open_text(self.session, row, "subject_enc")) \
+            if row is not None else None
 
     def by_sent_message_id(self, message_id: str) -> CaseSummary | None:
         row = self.session.scalars(select(Outbox).where(Outbox.message_id == message_id)

@@ -101,3 +101,50 @@ def age_band(age: int | None) -> str:
         if age <= upper:
             return label
     return "16-17" if age <= 17 else "18+"
+
+
+#: Sections that are not the referrer's to write (the SPRG's): left out of a resend check.
+_NOT_THE_REFERRERS = ("outcome", "sprg")
+
+
+def _fields(value: Any, path: str = "") -> dict[str, str]:
+    """Every leaf of a referral by its dotted key, text with its spacing normalised (a
+    Word and a PDF copy of one form differ in line breaks, not in words)."""
+    if isinstance(value, dict):
+        found: dict[str, str] = {}
+        for key, inner in value.items():
+            if not path and key in _NOT_THE_REFERRERS:
+                continue
+            found.update(_fields(inner, f"{path}.{key}" if path else str(key)))
+        return found
+    if isinstance(value, list):
+        found = {}
+        for n, inner in enumerate(value):
+            found.update(_fields(inner, f"{path}.{n}"))
+        return found
+    return {} if is_blank(value) else {path: " ".join(str(value).split())}
+
+
+_SUBJECT_MARKS = re.compile(
+    r"^\s*(?:(?:re|fw|fwd|aw|wg|sv|resend|resent|again|copy)\s*:\s*|\[[^\]]{0,40}\]\s*)+",
+    re.IGNORECASE)
+
+
+def subject_key(subject: str) -> str:
+    """A subject without reply, forward and resend marks or tags, spacing and case
+    folded: "RESEND: Case of concern referral" is "case of concern referral"."""
+    return " ".join(_SUBJECT_MARKS.sub("", subject).split()).casefold()
+
+
+def same_referral(first: Referral, first_fallbacks: list[str], again: Referral,
+                  again_fallbacks: list[str]) -> bool:
+    """Whether two referrals are the same one sent twice: every field the referrer wrote
+    is equal (values the bot filled in itself, such as the date it arrived, aside)."""
+    if child_key(first) is None:
+        return False  # an empty form is nobody's referral: never "the same one"
+    skip = set(first_fallbacks) | set(again_fallbacks)
+    ours, theirs = _fields(first), _fields(again)
+    for key in skip:
+        ours.pop(key, None)
+        theirs.pop(key, None)
+    return ours == theirs

@@ -85,6 +85,8 @@ class OutboundMail:
     #: Words for the Message-ID besides the kind (default: the case references).
     id_words: Sequence[str] | None = None
     attachments: Sequence[Attachment] = ()
+    #: What the mail is about, for the reply limits (kept only as a keyed hash).
+    topic: str | None = None
 
 
 def sent_thread(session: Session, vault: Vault, row: Outbox) -> Thread:
@@ -140,4 +142,6 @@ class Outbound:
         key_id = mail.key_id or self.vault.new_key(session)
         return outbox.queue(session, self.vault, now, email, kind=rules.stored,
                             recipient=mail.recipient, case_refs=refs, key_id=key_id,
-                            in_reply_to=mail.inbound_row_id)
+                            in_reply_to=mail.inbound_row_id,
+                            topic_index=self.vault.index("topic", mail.topic) if mail.topic
+                            else None)

@@ -38,14 +38,20 @@ BACKOFF_CAP = 3600.0
 
 def queue(session: Session, vault: Vault, now: datetime, message: EmailMessage, *,
           kind: str, recipient: str, case_refs: list[str], key_id: str,
-          in_reply_to: str | None = None) -> Outbox:
+          in_reply_to: str | None = None, topic_index: str | None = None) -> Outbox:
     row = Outbox(message_id=str(message["Message-ID"]), kind=kind, case_refs=case_refs,
                  key_id=key_id, subject=str(message["Subject"]), in_reply_to=in_reply_to,
-                 state="queued", attempts=0, next_attempt_at=now, created_at=now)
+                 state="queued", attempts=0, next_attempt_at=now, created_at=now,
+                 recipient_index=recipient_index(vault, recipient), topic_index=topic_index)
     row.recipient_enc = vault.seal_text(session, row, "recipient_enc", recipient)
     row.message_enc = vault.seal(session, row, "message_enc", outbound_bytes(message))
     session.add(row)
     return row
+
+
+def recipient_index(vault: Vault, address: str) -> str:
+    """The keyed hash the outbox keeps of a recipient (``Outbox.recipient_index``)."""
+    return vault.index("recipient", address.strip().lower())
 
 
 def backoff(attempts: int) -> float:

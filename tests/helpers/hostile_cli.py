@@ -30,8 +30,12 @@ NORMAL_ID = b"<DB9PR09MBB173314D3499BA0EAF4329C8FDAC@DB9PR09MBB173.eurprd09.prod
 
 
 def normal_referral(n: int) -> tuple[str, bytes]:
+    """The sample referral with its own Message-ID and subject: each is a referral of its
+    own (the same form under the same subject again would join the first case)."""
     mid = f"<normal-{n}@exampleton-primary.example.org>"
-    return mid, NORMAL.replace(NORMAL_ID, mid.encode())
+    subject = b"Subject: Case of Concern referral - A.E. (Year 6)"
+    return mid, NORMAL.replace(NORMAL_ID, mid.encode()).replace(
+        subject, subject + f" - part {n}".encode())
 
 
 def hostile_message(name: str, build: Callable[[], bytes]) -> tuple[str, bytes]:
@@ -109,8 +113,13 @@ def main_peak_mb(stderr: str) -> float | None:
 def run_bot(tmp: Path, database_url: str, messages: list[tuple[str, bytes]],
             timeout: float, **extra_env: str) -> Run:
     """``mailbot init``, the messages delivered in order, one ``poll --once`` (measured:
-    see ``main_peak_mb``), then ``messages --json`` and the outbox."""
-    env = {**os.environ, **make_env(tmp, database_url, **extra_env)}
+    see ``main_peak_mb``), then ``messages --json`` and the outbox.
+
+    The corpus comes from a few senders in one burst, so the reply limits (5 an hour to
+    one address, tested in tests/outbound/test_reply_limits.py) are raised here: these
+    runs check that each hostile message gets its own answer."""
+    limits = {"MAILBOT_REPLY_LIMIT_HOUR": "1000", "MAILBOT_REPLY_LIMIT_DAY": "1000"}
+    env = {**os.environ, **make_env(tmp, database_url, **{**limits, **extra_env})}
     box = MaildirMailbox(tmp / "var" / "inbox")
     subprocess.run([sys.executable, "-m", "mailbot", "init"], env=env, cwd=tmp, check=True,
                    capture_output=True, timeout=120)

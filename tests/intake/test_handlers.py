@@ -136,6 +136,10 @@ class FakeCases:
         known = self.children.get(case.id)
         return None if known is None else known == record["child"]["full_name"]
 
+    def resent(self, sender: str, record: dict[str, Any], fallbacks: list[str],
+               since: Any, subject: str) -> CaseSummary | None:
+        return None  # the resend rule is tested through the whole bot (test_resend.py)
+
 
 def context(*verdicts: AttachmentVerdict, cases: FakeCases | None = None,
             trusted: bool = False) -> HandlerContext:

@@ -13,12 +13,14 @@ from helpers import wrapped_mail as w
 from helpers.bot import make_app
 from helpers.forms_variants import BASE_VALUES, Form
 from helpers.pipeline import outbox_messages, poll
+from sqlalchemy import select
 
 from mailbot.app import App
 from mailbot.cases import views
 from mailbot.clock import FixedClock
 from mailbot.intake.handlers.sealed import ENCRYPTED_REASON, LOCKED_REASON, PORTAL_REASON
 from mailbot.mail.smime import INVALID, VALID
+from mailbot.store.models import Attachment
 
 TEAM = "cscp-team@example.org"
 
@@ -149,6 +151,24 @@ def test_password_protected_form_is_held_and_the_referrer_told_to_expect_a_call(
     assert "without a password" not in text
     (alert,) = replies(app, TEAM)
     assert case["ref"] in str(alert["Subject"])
+    with app.db.session() as session:  # the protected file is kept for the person
+        (kept,) = session.scalars(select(Attachment)).all()
+        assert kept.kind == "manual"
+        assert app.vault.open(session, kept, "data_enc").startswith(b"\xd0\xcf\x11\xe0")
+
+
+def test_password_protected_form_in_a_reply_is_not_refused(app: App) -> None:
+    first, case = run(app, w.message(sender="ali.dsl@school.example.org", n=50,
+                                      subject="Case of concern referral",
+                                      text="Form to follow.").as_bytes())
+    assert first["action"] == "request_missing" and case is not None
+    reply = w.password_protected(n=51).replace(b"Subject: Case of concern referral",
+                                              f"Subject: RE: [{case['ref']}] Form".encode())
+    row, _case = run(app, reply)
+    assert row["action"] == "merge_followup" and "password-protected" in row["reason"]
+    subjects = [str(m["Subject"]) for m in replies(app, "ali.dsl@school.example.org")]
+    assert len(subjects) == 2
+    assert any("phone you for the password" in s for s in subjects)
 
 
 def test_general_mail_mentioning_security_is_not_a_portal_notice(app: App) -> None:

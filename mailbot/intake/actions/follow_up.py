@@ -23,7 +23,15 @@ class AddToCase:
     def apply(self, ctx: ActionContext, outcome: FollowUp) -> list[str]:
         case = ctx.case(outcome)
         ctx.link(case)
+        if outcome.resent:  # the files are the case's already; the message is kept
+            ctx.reply("already_received", "Referral already received", [case.ref],
+                      case.key_id, ref=case.ref)
+            return [case.ref]
         keep_attachments(ctx, case, outcome.verdicts)
+        if outcome.locked:
+            ctx.reply("sealed_received", "Form received - the CSCP team will phone you for the "
+                      "password", [case.ref], case.key_id, ref=case.ref, how="password")
+            return [case.ref]
         forms = outcome.forms
         if not forms or not outcome.update_case:
             return [case.ref]

@@ -66,6 +66,10 @@ class FollowUp(Outcome):
     case: CaseSummary
     #: The form becomes a new version of the case (False: kept with it, not applied).
     update_case: bool = True
+    #: The same referral sent again: joined to the case, answered "already received".
+    resent: bool = False
+    #: The form came protected with a password: kept, the referrer told to expect a call.
+    locked: bool = False
 
 
 @dataclass(kw_only=True)
@@ -107,6 +111,11 @@ class CaseLookup(Protocol):
         """Whether the form is about the case's child; None when either cannot tell."""
         ...
 
+    def resent(self, sender: str, referral: Referral, fallbacks: list[str], since: datetime,
+               subject: str) -> CaseSummary | None:
+        """The sender's open case, opened since ``since``, with this same referral."""
+        ...
+
 
 class FormReader(Protocol):
     def __call__(self, message: InboundMessage) -> list[AttachmentVerdict]: ...
@@ -124,6 +133,8 @@ class HandlerContext:
     #: A person vouched for this message (a released quarantine): the sender checks
     #: (DMARC, the follow-up sender rule) are not applied; everything else is.
     trusted: bool = False
+    #: ``mail.resend_window_days``: the same referral again within it joins the case.
+    resend_window_days: int = 14
 
 
 Handler = Callable[[InboundMessage, HandlerContext], Outcome | None]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from mailbot.cases.lookup import CaseSummary
 from mailbot.intake.handlers.base import FollowUp, HandlerContext, Held, Outcome, Rejected
+from mailbot.intake.handlers.sealed import is_locked
 from mailbot.mail.reader import InboundMessage
 
 
@@ -79,7 +80,16 @@ def handle_followup(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None:
     if forms:
         return FollowUp(action="merge_followup", reason=f"reply about {case.ref} carrying a form",
                         verdicts=verdicts, case=case)
-    if any(v.kind == "reject" for v in verdicts):
+    rejected = [v for v in verdicts if v.kind == "reject"]
+    if rejected and all(is_locked(v) for v in rejected):
+        return FollowUp(
+            action="merge_followup", verdicts=verdicts, case=case, update_case=False,
+            locked=True, reason=f"reply about {case.ref} with a password-protected form; the "
+            "team will phone the referrer for the password",
+            alert=f"The referrer sent a password-protected form for {case.ref}. Please phone "
+                  "them for the password (never by e-mail), open the file kept with the case "
+                  "and enter the form.")
+    if rejected:
         return Rejected(action="reject_attachment",
                         reason=f"reply about {case.ref} with an attachment that cannot be opened",
                         verdicts=verdicts, case=case)

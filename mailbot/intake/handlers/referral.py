@@ -10,10 +10,19 @@ does. Otherwise it is general correspondence (``not_referral``), filed in Other.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
+from mailbot.cases.lookup import CaseSummary
 from mailbot.cases.referral import REQUIRED_FIELDS, apply_fallbacks, missing_required
 from mailbot.forms.model import AttachmentVerdict
-from mailbot.intake.handlers.base import Filed, HandlerContext, NewCases, Outcome, Rejected
+from mailbot.intake.handlers.base import (
+    Filed,
+    FollowUp,
+    HandlerContext,
+    NewCases,
+    Outcome,
+    Rejected,
+)
 from mailbot.mail.reader import InboundMessage
 
 #: Words that make a message plainly about a referral even without a form.
@@ -57,10 +66,26 @@ def still_missing(msg: InboundMessage, ctx: HandlerContext, forms: list[Attachme
     return sorted(missing, key=REQUIRED_FIELDS.index)
 
 
+def resent_case(msg: InboundMessage, ctx: HandlerContext, forms: list[AttachmentVerdict]
+                ) -> CaseSummary | None:
+    """The open case this very referral already opened, when the same sender sends it
+    again (a new Message-ID: another click on Send, a copy from another device)."""
+    if len(forms) != 1 or not msg.sender or forms[0].form is None:
+        return None
+    completed, used = apply_fallbacks(forms[0].form.referral, msg.sender, msg.date or ctx.now)
+    since = ctx.now - timedelta(days=ctx.resend_window_days)
+    return ctx.cases.resent(msg.sender, completed, used, since, msg.subject)
+
+
 def handle_referral(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None:
     verdicts = ctx.read_forms(msg)
     forms = [v for v in verdicts if v.kind == "form" and v.form is not None]
     if forms:
+        again = resent_case(msg, ctx, forms)
+        if again is not None:
+            return FollowUp(action="merge_followup", verdicts=verdicts, case=again,
+                            update_case=False, resent=True,
+                            reason=f"the same referral sent again; joined {again.ref}")
         n = len(forms)
         reason = f"{n} referral form{'s' if n > 1 else ''} attached"
         missing = still_missing(msg, ctx, forms)

@@ -81,7 +81,9 @@ class Outbox(Base):
     """A message the bot will send; written in the same transaction as its cause."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),
+                      Index("ix_outbox_recipient_index", "recipient_index", "created_at"),
+                      Index("ix_outbox_topic_index", "topic_index"))
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     #: Our own Message-ID, fixed when queued, so a resend is the same message.
@@ -90,6 +92,10 @@ class Outbox(Base):
     case_refs: Mapped[list[str]] = mapped_column(JSON, default=list)
     key_id: Mapped[str] = mapped_column(ForeignKey("data_key.id"))
     recipient_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    #: Keyed hashes (never the values): the recipient, and what the mail is about (the
+    #: thread a reply answers, the sender a limit notice names), for the reply limits.
+    recipient_index: Mapped[str | None] = mapped_column(String(64))
+    topic_index: Mapped[str | None] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(Text)  # references only, never personal
     message_enc: Mapped[bytes] = mapped_column(LargeBinary)
     in_reply_to: Mapped[str | None] = mapped_column(ForeignKey("inbound_message.id"))

@@ -1,0 +1,74 @@
+"""Reply limits: the bot never feeds a mail loop or floods one address (issue 14).
+
+An auto-responder that ignores RFC 3834 answers every reply of ours, and we would answer
+it: a loop. So automatic replies to one address are capped per hour
+(``mail.reply_limit_hour``) and per day (``mail.reply_limit_day``), and replies in one
+thread at ``PER_THREAD_DAY`` a day. Past a limit the message is still handled and
+recorded as usual, only not answered; the team is told once per sender per day, so a
+flood does not become a flood of alerts.
+
+Counting uses the outbox's keyed hashes (``recipient_index``, ``topic_index``): nothing
+is decrypted and no address is stored in clear.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mailbot.clock import london
+from mailbot.outbound.outbox import recipient_index
+from mailbot.store.models import Outbox
+from mailbot.store.vault import Vault
+
+#: Replies in one thread in a day, at most.
+PER_THREAD_DAY = 3
+
+
+@dataclass(frozen=True)
+class ReplyLimits:
+    per_hour: int = 5
+    per_day: int = 20
+    per_thread_day: int = PER_THREAD_DAY
+
+
+def thread_topic(message_id: str | None, references: list[str], in_reply_to: list[str]
+                 ) -> str | None:
+    """What identifies a conversation: its first message's id (References' root, else
+    the message it answers, else its own id)."""
+    root = references[0] if references else in_reply_to[0] if in_reply_to else message_id
+    return f"thread {root}" if root else None
+
+
+def limit_topic(sender: str, now: datetime) -> str:
+    """The topic of the team's notice that a sender passed a limit today (one a day)."""
+    return f"reply limit {sender.strip().lower()} {london(now).date().isoformat()}"
+
+
+def passed_limit(session: Session, vault: Vault, now: datetime, recipient: str,
+                 topic: str | None, limits: ReplyLimits) -> str | None:
+    """Which limit one more reply would pass, in plain words; None when it may go."""
+    def count(*where: object) -> int:
+        return session.scalar(select(func.count()).select_from(Outbox).where(
+            Outbox.kind == "reply", *where)) or 0  # type: ignore[arg-type]
+
+    who = Outbox.recipient_index == recipient_index(vault, recipient)
+    if count(who, Outbox.created_at > now - timedelta(hours=1)) >= limits.per_hour:
+        return f"{limits.per_hour} automatic replies to this address in the last hour"
+    day = Outbox.created_at > now - timedelta(days=1)
+    if count(who, day) >= limits.per_day:
+        return f"{limits.per_day} automatic replies to this address in the last day"
+    if topic and count(Outbox.topic_index == vault.index("topic", topic), day) \
+            >= limits.per_thread_day:
+        return f"{limits.per_thread_day} automatic replies in this thread in the last day"
+    return None
+
+
+def team_told(session: Session, vault: Vault, sender: str, now: datetime) -> bool:
+    """Whether the team has already been told today that this sender passed a limit."""
+    topic = vault.index("topic", limit_topic(sender, now))
+    return bool(session.scalar(select(func.count()).select_from(Outbox).where(
+        Outbox.topic_index == topic)))
