@@ -101,7 +101,8 @@ def words(action: str) -> str:
     if action.startswith("case.clock."):
         return f"recorded a date on the case's clock ({action[11:].replace('_', ' ')})"
     area, _, verb = action.partition(".")
-    return f"{verb.replace('_', ' ')} ({area.replace('_', ' ')})" if verb else action
+    plain = verb.replace('_', ' ').replace('.', ' ')
+    return f"{plain} ({area.replace('_', ' ')})" if verb else action.replace('_', ' ')
 
 
 @dataclass(frozen=True)
