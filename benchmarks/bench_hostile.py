@@ -8,7 +8,8 @@ the same way in the same process.  Columns: the hostile message's wall time, the
 RSS of the main process and of its children (the sandbox worker, LibreOffice), the
 verdicts, and the normal referral's wall time right after.
 
-Run: ``python benchmarks/bench_hostile.py [--timeout 90] [--only a,b] [--json out.json]``.
+Run: ``python benchmarks/bench_hostile.py [--timeout 90] [--only a,b] [--json out.json]``;
+it exits 1 when a target of issue 13 is missed (``missed_targets``).
 """
 
 from __future__ import annotations
@@ -180,6 +181,34 @@ def main() -> None:
         print(f"{name:30s} {wall:>9s} {r['main_mb']:>8.0f} {child:>9s} {nxt:>7s}  {what}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
+    missed = missed_targets(results)
+    for line in missed:
+        print(f"TARGET MISSED: {line}")
+    sys.exit(1 if missed else 0)
+
+
+#: Issue 13's targets: no message longer than the wall limit plus 2 s, the next normal
+#: referral read within 5 s, the main process under 200 MB.
+WALL_LIMIT = 60.0
+
+
+def missed_targets(results: dict[str, dict[str, object]]) -> list[str]:
+    missed = []
+    for name, r in results.items():
+        wall, nxt, main_mb = r.get("wall_s"), r.get("normal_s"), r.get("main_mb")
+        if r.get("killed") or r.get("error"):
+            missed.append(f"{name}: {r.get('killed') or r.get('error')}")
+        if isinstance(wall, float) and wall > WALL_LIMIT + 2:
+            missed.append(f"{name}: {wall:.1f} s")
+        if isinstance(nxt, float) and nxt > 5:
+            missed.append(f"{name}: next referral after {nxt:.1f} s")
+        if isinstance(main_mb, float) and main_mb >= 200:
+            missed.append(f"{name}: main process {main_mb:.0f} MB")
+        if r.get("normal_ok") is False:
+            missed.append(f"{name}: the next referral was not read as a form")
+        if r.get("http_hits"):
+            missed.append(f"{name}: LibreOffice reached the network")
+    return missed
 
 
 if __name__ == "__main__":

@@ -59,3 +59,18 @@ def clean_content_type(value: str | None) -> str:
 def escape_controls(value: str) -> str:
     """For a terminal: every control character shown as an escape, nothing else changed."""
     return _CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), value)
+
+
+def escape_lines(text: str) -> str:
+    """Text for a terminal: line breaks kept, every other control shown as an escape."""
+    return "\n".join(escape_controls(line) for line in text.split("\n"))
+
+
+#: What ``json.dumps(ensure_ascii=False)`` leaves raw: DEL, C1 controls, separators and
+#: bidirectional overrides (C0 controls it escapes itself).
+_JSON_RAW = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def json_escape_controls(dumped: str) -> str:
+    """JSON text with those characters written as ``\\uXXXX`` (still the same JSON)."""
+    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", dumped)

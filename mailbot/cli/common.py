@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from mailbot.app import App, build_app
 from mailbot.errors import ConfigError, UsageError
 from mailbot.logs import setup_logging
+from mailbot.safetext import escape_lines, json_escape_controls
 from mailbot.settings import Settings, load_settings
 from mailbot.store.keys import SETTING as KEY_SETTING
 
@@ -98,7 +99,10 @@ def _check_workspace_user(app: App, name: str) -> None:
 
 def emit(args: argparse.Namespace, value: Any, text: str) -> None:
     """JSON (INTERFACE.md's shapes) with ``--json``, else the text for people."""
+    # Every value printed is safe on a terminal: no ESC, CR or other control character
+    # from mail (or from an older row stored before the reader cleaned it) reaches it.
     if getattr(args, "json", False):
-        sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+        dumped = json.dumps(value, indent=2, ensure_ascii=False)
+        sys.stdout.write(json_escape_controls(dumped) + "\n")
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(escape_lines(text))

@@ -12,6 +12,7 @@ from mailbot.app import build_app
 from mailbot.cli import text
 from mailbot.cli.common import Command, load, open_app
 from mailbot.errors import UsageError
+from mailbot.safetext import escape_lines, json_escape_controls
 
 
 def add_parsers(sub: Any) -> dict[str, Command]:
@@ -89,8 +90,10 @@ def cmd_parse(args: argparse.Namespace) -> int:
         result: Any = read_form_bytes(data, args.file.name, reference_year=this_year)
     except FormError as exc:
         result = exc
+    # What a file says goes to a terminal escaped (a form's text may carry ESC or CR).
     if args.json:
-        sys.stdout.write(json.dumps(parse_json(result), indent=2, ensure_ascii=False) + "\n")
+        dumped = json.dumps(parse_json(result), indent=2, ensure_ascii=False)
+        sys.stdout.write(json_escape_controls(dumped) + "\n")
     else:
-        sys.stdout.write(parse_report(result))
+        sys.stdout.write(escape_lines(parse_report(result)))
     return 1 if isinstance(result, FormError) else 0

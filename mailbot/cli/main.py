@@ -13,11 +13,25 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mailbot.cli import actions, admin, audit, backups, cases, intake, jobs, records, serious, sprg, web
+from mailbot.cli import (
+    actions,
+    admin,
+    audit,
+    backups,
+    cases,
+    intake,
+    jobs,
+    records,
+    report,
+    serious,
+    sprg,
+    web,
+)
 from mailbot.errors import ConfigError, MailbotError, NotFound, UsageError
+from mailbot.safetext import escape_controls
 
 #: The command groups, in the order ``mailbot --help`` lists them.
-GROUPS = (intake, cases, admin, audit, sprg, serious, actions, web, jobs, records, backups)
+GROUPS = (intake, cases, admin, audit, sprg, serious, actions, report, web, jobs, records, backups)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -49,15 +63,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, UsageError) as exc:
         if debug:
             raise
-        print(f"mailbot: {exc}", file=sys.stderr)
+        print(f"mailbot: {escape_controls(str(exc))}", file=sys.stderr)
         return 2
     except NotFound as exc:
-        print(f"mailbot: {exc}", file=sys.stderr)
+        print(f"mailbot: {escape_controls(str(exc))}", file=sys.stderr)
         return 1
     except MailbotError as exc:
         if debug:
             raise
-        print(f"mailbot: {exc}", file=sys.stderr)
+        print(f"mailbot: {escape_controls(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
