@@ -234,14 +234,16 @@ def _message_id_of(session: Session, vault: Vault, row: InboundMessage) -> str |
     return message_id_of(vault.open(session, row, "raw_enc"))
 
 
-def quarantine(session: Session, vault: Vault, *, case_id: str | None = None
-               ) -> list[HeldItem]:
+def quarantine(session: Session, vault: Vault, *, case_id: str | None = None,
+               row_id: str | None = None) -> list[HeldItem]:
     """Messages held for a person, oldest first (only those linked to ``case_id``, if given)."""
     stmt = select(InboundMessage, Case.ref).outerjoin(
         Case, Case.id == InboundMessage.linked_case_id).where(
         InboundMessage.action == "quarantine", InboundMessage.hold_state == "pending")
     if case_id is not None:
         stmt = stmt.where(InboundMessage.linked_case_id == case_id)
+    if row_id is not None:
+        stmt = stmt.where(InboundMessage.id == row_id)
     rows = session.execute(stmt.order_by(InboundMessage.received_at))
     return [HeldItem(id=row.id, received_at=row.received_at,
                      sender=vault.open_text(session, row, "sender_enc"),

@@ -13,12 +13,25 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mailbot.cli import actions, admin, audit, backups, cases, intake, jobs, records, serious, sprg, web
+from mailbot.cli import (
+    actions,
+    admin,
+    audit,
+    backups,
+    cases,
+    intake,
+    jobs,
+    records,
+    report,
+    serious,
+    sprg,
+    web,
+)
 from mailbot.errors import ConfigError, MailbotError, NotFound, UsageError
 from mailbot.safetext import escape_controls
 
 #: The command groups, in the order ``mailbot --help`` lists them.
-GROUPS = (intake, cases, admin, audit, sprg, serious, actions, web, jobs, records, backups)
+GROUPS = (intake, cases, admin, audit, sprg, serious, actions, report, web, jobs, records, backups)
 
 
 class _Parser(argparse.ArgumentParser):

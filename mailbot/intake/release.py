@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from mailbot.app import App
 from mailbot.errors import NotFound, UsageError
 from mailbot.intake.handlers.base import SprgDecision
+from mailbot.sprg.decision_form import DecisionRecord, decision_of
 from mailbot.store.audit import audit
 from mailbot.store.models import InboundMessage as MessageRow
 from mailbot.store.vault import Vault
@@ -83,3 +84,18 @@ def held_row(session: Session, row_id: str) -> MessageRow:
     if row.hold_state != "pending":
         raise UsageError(f"message {row_id} was already {row.hold_state}")
     return row
+
+
+def held_decision(app: App, session: Session, row_id: str) -> DecisionRecord | None:
+    """The SPRG decision a held message carries (its form's outcome section), so the
+    person confirming it sees what they confirm; None when it carries none."""
+    row = session.get(MessageRow, row_id)
+    if row is None:
+        raise NotFound(f"no held message {row_id}")
+    msg = app.intake.read(app.vault.open(session, row, "raw_enc"))
+    for verdict in app.read_forms(msg):
+        if verdict.kind == "form" and verdict.form is not None:
+            decision = decision_of(verdict.form.referral)
+            if decision is not None:
+                return decision
+    return None

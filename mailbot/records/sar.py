@@ -25,7 +25,14 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from mailbot.cases.referral import get_path
-from mailbot.store.models import Case, Decision, InboundMessage, MessageCase, ReferralVersion
+from mailbot.store.models import (
+    ActionItem,
+    Case,
+    Decision,
+    InboundMessage,
+    MessageCase,
+    ReferralVersion,
+)
 from mailbot.store.vault import Vault
 
 MAX_TEXT = 20_000  # of one message's text in the document
@@ -92,6 +99,8 @@ class CaseFound:
     versions: list[VersionFound] = field(default_factory=list)
     messages: list[MessageFound] = field(default_factory=list)
     decisions: list[dict[str, Any]] = field(default_factory=list)
+    #: The SPRG's action plan: text, agency, owner, dates (``sprg_action``).
+    actions: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -156,6 +165,12 @@ def _search_case(session: Session, vault: Vault, case: Case, subject: Subject) -
                                     .order_by(Decision.seq)):
         found_case.decisions.append(vault.open_json(session, decision, "outcome_enc",
                                                     key_id=case.key_id))
+    for action in session.scalars(select(ActionItem).where(ActionItem.case_id == case.id)
+                                  .order_by(ActionItem.created_at)):
+        found_case.actions.append({
+            "action": vault.open_text(session, action, "text_enc"), "agency": action.agency,
+            "owner": vault.open_text(session, action, "owner_enc"), "due": action.due_on.isoformat(),
+            "done": action.done_on.isoformat() if action.done_on else None})
     return found_case
 
 

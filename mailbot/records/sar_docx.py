@@ -104,6 +104,13 @@ def _case(doc: Any, case: CaseFound) -> None:
         for key, value in flatten(decision):
             if value not in (None, "", []):
                 _line(doc, _label(key), value, FREE_TEXT if "grounds" in key or "other" in key else "")
+    for n, action in enumerate(case.actions, 1):
+        doc.add_heading(f"SPRG action {n}", level=2)
+        _line(doc, "Action", action["action"], FREE_TEXT)
+        _line(doc, "Agency", action["agency"])
+        _line(doc, "Owner", action["owner"], PROFESSIONAL)
+        _line(doc, "Due", action["due"])
+        _line(doc, "Done", action["done"] or "not yet")
     for message in case.messages:
         _message(doc, message)
 

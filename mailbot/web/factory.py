@@ -102,6 +102,7 @@ def _register(web: Flask) -> None:
         incidents,
         meetings,
         queue,
+        report,
         trends,
     )
 
@@ -115,6 +116,7 @@ def _register(web: Flask) -> None:
     web.register_blueprint(meetings.bp)
     web.register_blueprint(incidents.bp)
     web.register_blueprint(actions.bp)
+    web.register_blueprint(report.bp)
     web.register_blueprint(trends.bp)
     web.register_blueprint(admin.bp)
 

@@ -193,6 +193,10 @@ def test_the_team_confirms_a_held_decision_in_the_workspace(bot: App, clock: Fix
     sign_in(client, "tess.team")
     listing = client.get("/quarantine").get_data(as_text=True)
     assert "Confirm the decision" in listing
+    held_page = client.get(f"/quarantine/{item.id}").get_data(as_text=True)
+    assert "The decision it would record" in held_page  # what the team is confirming
+    assert "Near miss: serious injury to a non-mobile baby" in held_page
+    assert "Confirm the decision" in held_page
     page = client.get("/cases/COC-2026-0001").get_data(as_text=True)
     assert "waiting for the team to confirm it" in page and "Confirm the decision" in page
     response = client.post(f"/quarantine/{item.id}/release",

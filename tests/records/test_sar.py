@@ -79,3 +79,25 @@ def test_the_child_is_found_whatever_the_word_order(filled: App) -> None:
     (date(2028, 1, 30), date(2028, 2, 29)), (date(2026, 3, 31), date(2026, 4, 30))])
 def test_one_calendar_month(received: date, due: date) -> None:
     assert add_month(received) == due
+
+
+def test_the_pack_has_the_decision_and_its_action_plan(filled: App, tmp_path: Path) -> None:
+    from mailbot.cases import store as case_store
+    from mailbot.sprg import actions, decisions
+
+    now = filled.clock.now()
+    with filled.db.session() as session:
+        case = case_store.case_by_ref(session, "COC-2026-0001")
+        decisions.record(session, filled.vault, filled.outbound, now, case,
+                         {"outcome": {"single_agency": {"decision": "Y"}}, "sprg": {}},
+                         actor="test", source="command")
+        actions.add(session, filled.vault, now, case, text="Review the school's log",
+                    agency="Exampleton Primary", owner="Head teacher", email=None,
+                    due=date(2027, 1, 8), actor="test")
+    subject = Subject("Hannah Exampleby", date(1988, 4, 12))
+    with filled.db.session() as session:
+        result = search(session, filled.vault, subject)
+    assert result.cases[0].decisions and result.cases[0].actions[0]["agency"] == "Exampleton Primary"
+    text = _text(write_pack(result, subject, date(2026, 10, 12), date(2026, 11, 12),
+                            filled.clock.now(), tmp_path))
+    assert "SPRG decision 1" in text and "Review the school's log" in text

@@ -69,7 +69,7 @@ def test_every_page_template_renders(seeded_bot: App, rendered: set[str], tmp_pa
     for url in ("/queue", f"/cases/{ref}", f"/cases/{ref}/edit/child.dob", f"/cases/{ref}/merge",
                 f"/cases/{ref}/split/{att_id}", f"/cases/{ref}/outcome", "/quarantine",
                 "/meetings", "/trends", "/audit", "/cases/COC-2026-9999", f"/quarantine/{held}",
-                f"/cases/{ref}/write", "/actions"):
+                f"/cases/{ref}/write", "/actions", "/report"):
         response = team.get(url)
         assert response.status_code in (200, 404), url
     admin = client_as(seeded_bot, "ada.admin")

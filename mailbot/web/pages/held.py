@@ -10,13 +10,30 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from mailbot.cases import views
 from mailbot.cases.conversation import inbound_entry
 from mailbot.errors import NotFound, UsageError
-from mailbot.intake.release import reject, release, released_words
-from mailbot.sprg.decision_form import HELD_DECISION
+from mailbot.intake.release import held_decision, reject, release, released_words
+from mailbot.sprg.decision_form import HELD_DECISION, get
 from mailbot.store.audit import Entry, audit, audit_many
 from mailbot.store.models import Case, InboundMessage
 from mailbot.web.auth import mb, requires
 
 bp = Blueprint("held", __name__)
+
+#: The form's outcome section, in its order and words, for the decision being confirmed.
+DECISION_ROWS = (
+    ("Decision made to conduct a single agency Learning Inquiry (Y/N)",
+     "outcome.single_agency.decision"),
+    ("Which agency(s)", "outcome.single_agency.agencies"),
+    ("Grounds for decision", "outcome.single_agency.grounds"),
+    ("Decision made to conduct a multi-agency Learning Inquiry (Y/N)",
+     "outcome.multi_agency.decision"),
+    ("Which agency(s)", "outcome.multi_agency.agencies"),
+    ("Grounds for decision", "outcome.multi_agency.grounds"),
+    ("Methodology (including whether parents/child involved)", "outcome.methodology"),
+    ("Date for final report at SPRG", "outcome.final_report_date"),
+    ("Any other actions (with name/date)", "outcome.other_actions"),
+    ("Date of SPRG Meeting", "sprg.meeting_date"),
+    ("Chair of SPRG Meeting", "sprg.chair"),
+)
 
 
 @bp.route("/quarantine")
@@ -47,8 +64,12 @@ def held_message(row_id: str) -> Any:
         audit(session, app.clock.now(), g.user.name, "message.viewed", message_id=row.id,
               case_id=linked.id if linked else None, detail="held message, workspace")
         linked_ref = linked.ref if linked else None
+        confirms = entry.reason.startswith(HELD_DECISION)
+        # What the team would confirm: the decision the e-mailed form carries.
+        decision = held_decision(app, session, row.id) if confirms else None
+    rows = [(label, get(decision, key)) for label, key in DECISION_ROWS] if decision else []
     return render_template("web/held_message.html", e=entry, linked_ref=linked_ref,
-                           confirms=entry.reason.startswith(HELD_DECISION))
+                           confirms=confirms, decision=rows)
 
 
 @bp.route("/quarantine/<row_id>/release", methods=["POST"])

@@ -1,0 +1,1 @@
+"""Reports for the partnership: the year's picture for its annual report."""
