@@ -37,30 +37,30 @@ def test_message_gets_expected_action_and_reply(app: App, name: str) -> None:
             assert case.missing_required == want["missing_required"]
 
 
-def test_incomplete_then_corrected_form_joins_the_same_case(app: App) -> None:
-    deliver(app, "mail-02-referral-incomplete")
-    poll(app)
-    first = handled(app)[message_id("mail-02-referral-incomplete")]
+def test_incomplete_then_corrected_form_joins_the_same_case(any_app: App) -> None:
+    deliver(any_app, "mail-02-referral-incomplete")
+    poll(any_app)
+    first = handled(any_app)[message_id("mail-02-referral-incomplete")]
     assert first["action"] == "request_missing"
     assert first["case_refs"] == ["COC-2026-0001"]
-    (request,) = replies_to(app, "mail-02-referral-incomplete")
+    (request,) = replies_to(any_app, "mail-02-referral-incomplete")
     assert str(request["Subject"]) == \
         "[COC-2026-0001] Referral received - further information needed"
     body = request.get_body(("plain",)).get_content()
     for label in ("Your Role", "Date of Birth", "anticipated learning"):
         assert label.lower() in body.lower()
 
-    deliver(app, "mail-03-followup-corrected-form")
-    poll(app)
-    second = handled(app)[message_id("mail-03-followup-corrected-form")]
+    deliver(any_app, "mail-03-followup-corrected-form")
+    poll(any_app)
+    second = handled(any_app)[message_id("mail-03-followup-corrected-form")]
     assert second["action"] == "merge_followup"
     assert second["case_refs"] == ["COC-2026-0001"]
-    with app.db.session() as session:
-        item = views.show(session, app.vault, "COC-2026-0001", from_address="cscp@example.org").as_json()
+    with any_app.db.session() as session:
+        item = views.show(session, any_app.vault, "COC-2026-0001", from_address="cscp@example.org").as_json()
     assert item["status"] == "ready"
     assert item["missing_required"] == []
     assert item["version"] == 2
-    (ack,) = replies_to(app, "mail-03-followup-corrected-form")
+    (ack,) = replies_to(any_app, "mail-03-followup-corrected-form")
     assert "[COC-2026-0001]" in str(ack["Subject"])
 
 
@@ -82,17 +82,17 @@ def test_reply_conventions(app: App) -> None:
     assert inbound_subject not in reply.as_string()
 
 
-def test_delivered_twice_and_polled_twice_changes_nothing(app: App) -> None:
-    deliver(app, "mail-01-referral-complete", "mail-11-no-attachment")
-    poll(app)
-    poll(app)
-    deliver(app, "mail-01-referral-complete", "mail-11-no-attachment")
-    poll(app)
-    assert len(handled(app)) == 2
-    with app.db.session() as session:
-        assert len([i.as_json() for i in case_queue.queue(session, app.vault, app.clock.now())]) == 2
-    assert len(outbox_messages(app)) == 2 + 0  # two replies, no alerts for these
-    assert app.mailbox.list_new() == []
+def test_delivered_twice_and_polled_twice_changes_nothing(any_app: App) -> None:
+    deliver(any_app, "mail-01-referral-complete", "mail-11-no-attachment")
+    poll(any_app)
+    poll(any_app)
+    deliver(any_app, "mail-01-referral-complete", "mail-11-no-attachment")
+    poll(any_app)
+    assert len(handled(any_app)) == 2
+    with any_app.db.session() as session:
+        assert len([i.as_json() for i in case_queue.queue(session, any_app.vault, any_app.clock.now())]) == 2
+    assert len(outbox_messages(any_app)) == 2 + 0  # two replies, no alerts for these
+    assert any_app.mailbox.list_new() == []
 
 
 def test_nothing_personal_in_outbound_mail_or_database_files(
@@ -128,7 +128,7 @@ def _letter_docx() -> bytes:
     return buffer.getvalue()
 
 
-def test_other_documents_are_kept_with_the_case_encrypted(app: App) -> None:
+def test_other_documents_are_kept_with_the_case_encrypted(any_app: App) -> None:
     from email import message_from_bytes
 
     from mailbot.store.models import Attachment
@@ -138,15 +138,15 @@ def test_other_documents_are_kept_with_the_case_encrypted(app: App) -> None:
     original.add_attachment(_letter_docx(), maintype="application",
                             subtype="vnd.openxmlformats-officedocument.wordprocessingml.document",
                             filename="chronology.docx")
-    app.mailbox.append(original.as_bytes())
-    poll(app)
-    with app.db.session() as session:
-        item = views.show(session, app.vault, "COC-2026-0001", from_address="x").as_json()
+    any_app.mailbox.append(original.as_bytes())
+    poll(any_app)
+    with any_app.db.session() as session:
+        item = views.show(session, any_app.vault, "COC-2026-0001", from_address="x").as_json()
         kinds = {a["filename"]: a["kind"] for a in item["attachments"]}
         assert kinds == {"coc-01-complete.docx": "form", "chronology.docx": "other"}
         stored = session.scalars(select(Attachment).where(Attachment.kind == "other")).one()
         assert b"chronology" not in stored.data_enc
-        plain = app.vault.open(session, stored, "data_enc")
+        plain = any_app.vault.open(session, stored, "data_enc")
         assert plain.startswith(b"PK") and b"word/document.xml" in plain
     assert item["status"] == "ready"
 
@@ -162,8 +162,8 @@ def _reply_about(ref: str, sender: str, n: int) -> bytes:
     return msg.as_bytes()
 
 
-def _team_alerts(app: App) -> list[EmailMessage]:
-    return [m for m in outbox_messages(app) if str(m["To"]) == "cscp-team@example.org"]
+def _team_alerts(any_app: App) -> list[EmailMessage]:
+    return [m for m in outbox_messages(any_app) if str(m["To"]) == "cscp-team@example.org"]
 
 
 def test_follow_up_without_a_form_is_merged_and_the_team_told(app: App) -> None:
@@ -183,18 +183,18 @@ def test_follow_up_without_a_form_is_merged_and_the_team_told(app: App) -> None:
                 and str(m["To"]) != "cscp-team@example.org"]
 
 
-def test_message_about_a_case_from_another_sender_is_held_and_linked(app: App) -> None:
-    deliver(app, "mail-02-referral-incomplete")
-    poll(app)
-    app.mailbox.append(_reply_about("COC-2026-0001", "someone.else@example.com", 2))
-    poll(app)
-    got = handled(app)["<followup-2@example.net>"]
+def test_message_about_a_case_from_another_sender_is_held_and_linked(any_app: App) -> None:
+    deliver(any_app, "mail-02-referral-incomplete")
+    poll(any_app)
+    any_app.mailbox.append(_reply_about("COC-2026-0001", "someone.else@example.com", 2))
+    poll(any_app)
+    got = handled(any_app)["<followup-2@example.net>"]
     assert got["action"] == "quarantine" and "different sender" in got["reason"]
-    with app.db.session() as session:
-        shown = views.show(session, app.vault, "COC-2026-0001", from_address="x").as_json()
+    with any_app.db.session() as session:
+        shown = views.show(session, any_app.vault, "COC-2026-0001", from_address="x").as_json()
         assert shown["version"] == 1  # the case was not changed
         assert any(m["kind"] == "quarantine" for m in shown["messages"])  # but it is linked
-    (alert,) = _team_alerts(app)
+    (alert,) = _team_alerts(any_app)
     assert "[COC-2026-0001]" in str(alert["Subject"])
 
 

@@ -109,3 +109,15 @@ def test_encrypted_message_is_rebuilt_around_its_decrypted_body() -> None:
     assert decrypt_message(w.with_winmail(), key) is None
     other = w.identity("Other Body", "other@example.net")[0]
     assert decrypt_message(w.smime_encrypted(to=other), key) is None
+
+
+def test_a_signed_message_forwarded_inside_another_is_never_called_altered() -> None:
+    outer = w.message(sender="fran.forwarder@council.example.gov.uk", n=60, text="FYI")
+    from email import policy
+    from email.parser import BytesParser
+
+    inner = w.smime_detached(tamper=True)  # altered: but nested, so not provable here
+    outer.add_attachment(BytesParser(policy=policy.default).parsebytes(inner))
+    msg = read_message(outer.as_bytes())
+    assert msg.wrapping.signature in (VALID, UNCHECKED)
+    assert [a.sniffed for a in msg.attachments] == ["docx"]
