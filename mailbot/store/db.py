@@ -85,7 +85,7 @@ def migrate(engine: Engine, audit_key: Callable[[], bytes] | None = None) -> Non
                     cfg = _alembic_config(engine)
                     cfg.attributes["connection"] = connection
                     cfg.attributes["audit_key"] = audit_key
-                    command.upgrade(cfg, "heads")
+                    command.upgrade(cfg, "head")
                     if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first():
                         raise StoreError(f"{SETTING}: a migration left rows pointing nowhere; "
                                          "nothing was changed")

@@ -2,15 +2,15 @@
 thread a reply answers, or the sender a limit notice is about), so the bot can count its
 replies to one address or one thread without decrypting anything
 
-Revision ID: 0010_reply_limits
-Revises: 0009_key_retirement
+Revision ID: 0012_reply_limits
+Revises: 0011_notes_owner
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_reply_limits"
-down_revision = "0009_key_retirement"
+revision = "0012_reply_limits"
+down_revision = "0011_notes_owner"
 branch_labels = None
 depends_on = None
 

@@ -1,8 +1,8 @@
 """the team's notes on a case (encrypted), a case's owner, and who wrote a message the
 team sent from the workspace
 
-Revision ID: 0010_notes_owner
-Revises: 0009_key_retirement, 0009_message_attempt
+Revision ID: 0011_notes_owner
+Revises: 0010_message_attempt
 
 Main had two heads when this landed (both 0009 revisions follow 0008_serious_actions), so
 this revision also joins them: one head again.
@@ -11,8 +11,8 @@ this revision also joins them: one head again.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_notes_owner"
-down_revision = ("0009_key_retirement", "0009_message_attempt")
+revision = "0011_notes_owner"
+down_revision = "0010_message_attempt"
 branch_labels = None
 depends_on = None
 

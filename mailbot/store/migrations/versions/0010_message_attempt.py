@@ -1,14 +1,14 @@
 """poison messages: each message's handling attempts, recorded before the work starts
 
-Revision ID: 0009_message_attempt
-Revises: 0008_serious_actions
+Revision ID: 0010_message_attempt
+Revises: 0009_key_retirement
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_message_attempt"
-down_revision = "0008_serious_actions"
+revision = "0010_message_attempt"
+down_revision = "0009_key_retirement"
 branch_labels = None
 depends_on = None
 
