@@ -60,19 +60,28 @@ def empty_document() -> None:
 
 
 def store_with_cases(folder: Path) -> object:
-    env = {"MAILBOT_DATABASE_URL": f"sqlite:///{folder / 'mailbot.db'}",
-           "MAILBOT_KEY_FILE": str(folder / "master.key"),
-           "MAILBOT_SPRG_MEETINGS": MEETING.isoformat()}
-    app = build_app(load_settings(env=env, base_dir=folder),
-                    clock=FixedClock(datetime(2026, 11, 20, 9, 0, tzinfo=UTC)))
+    env = {
+        "MAILBOT_DATABASE_URL": f"sqlite:///{folder / 'mailbot.db'}",
+        "MAILBOT_KEY_FILE": str(folder / "master.key"),
+        "MAILBOT_SPRG_MEETINGS": MEETING.isoformat(),
+    }
+    app = build_app(
+        load_settings(env=env, base_dir=folder), clock=FixedClock(datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+    )
     app.prepare()
     source = referrals()
     now = app.clock.now()
     with app.db.session() as session:
         for n in range(CASES):
             version = case_store.VersionInput(
-                referral=source[n % len(source)], provenance={}, source="form", fallbacks=[],
-                missing=[], queries=[], created_by="bench")
+                referral=source[n % len(source)],
+                provenance={},
+                source="form",
+                fallbacks=[],
+                missing=[],
+                queries=[],
+                created_by="bench",
+            )
             case = case_store.open_case(session, app.vault, now, "bench@example.org", version)
             case.status, case.meeting_date = "scheduled", MEETING
     return app
@@ -80,8 +89,9 @@ def store_with_cases(folder: Path) -> object:
 
 def main() -> None:
     source = referrals()
-    in_memory = [PackCase(f"COC-2026-{n + 1:04d}", "scheduled", source[n % len(source)])
-                 for n in range(CASES)]
+    in_memory = [
+        PackCase(f"COC-2026-{n + 1:04d}", "scheduled", source[n % len(source)]) for n in range(CASES)
+    ]
     baseline = timed(empty_document)
     build = timed(lambda: build_pack(MEETING, in_memory, chair="Chair", compiled_on=MEETING))
     with tempfile.TemporaryDirectory() as tmp:
@@ -102,8 +112,10 @@ def main() -> None:
     print(f"agenda pack, {CASES} cases (median of {ROUNDS} rounds)")
     print(f"  baseline: python-docx empty document      {baseline * 1000:8.1f} ms")
     print(f"  build_pack, cases in memory               {build * 1000:8.1f} ms")
-    print(f"  mailbot agenda path (decrypt+build+write) {compiled * 1000:8.1f} ms"
-          f"   ({size / 1024:.0f} KiB .docx)")
+    print(
+        f"  mailbot agenda path (decrypt+build+write) {compiled * 1000:8.1f} ms"
+        f"   ({size / 1024:.0f} KiB .docx)"
+    )
     print(f"  encrypting the pack for the digest        {encrypt * 1000:8.1f} ms")
 
 

@@ -56,8 +56,7 @@ def accuracy(paths: list[Path]) -> tuple[int, int]:
 
 
 def main() -> None:
-    forms = sorted(p for p in DATA.glob("coc-*")
-                   if p.with_name(p.stem + ".expected.json").exists())
+    forms = sorted(p for p in DATA.glob("coc-*") if p.with_name(p.stem + ".expected.json").exists())
     words = [p for p in forms if p.suffix == ".docx"]
     pdfs = [p for p in forms if p.suffix == ".pdf"]
     ours, base = [], []
@@ -73,11 +72,12 @@ def main() -> None:
     print(f"Word forms ({len(words)} files x {ROUNDS}):")
     print(f"  mailbot parse    median {statistics.median(ours):6.2f} ms  p95 {p95(ours):6.2f} ms")
     print(f"  python-docx open median {statistics.median(base):6.2f} ms  p95 {p95(base):6.2f} ms")
-    print(f"  ratio (median parse / median python-docx open): "
-          f"{statistics.median(ours) / statistics.median(base):.2f}")
+    print(
+        f"  ratio (median parse / median python-docx open): "
+        f"{statistics.median(ours) / statistics.median(base):.2f}"
+    )
     print(f"PDF forms ({len(pdfs)} files x 5):")
-    print(f"  mailbot parse    median {statistics.median(pdf_times):6.1f} ms  "
-          f"p95 {p95(pdf_times):6.1f} ms")
+    print(f"  mailbot parse    median {statistics.median(pdf_times):6.1f} ms  p95 {p95(pdf_times):6.1f} ms")
     print(f"Field accuracy: {right}/{total} = {100 * right / total:.1f}% over {len(forms)} forms")
 
 

@@ -81,15 +81,27 @@ def one(path: Path) -> None:
     start = time.perf_counter()
     normal = read_forms(read_message(NORMAL.read_bytes()))
     normal_s = time.perf_counter() - start
-    print(json.dumps({
-        "how": how, "wall_s": hostile_s, "read_message_s": read_s,
-        # VmHWM, not ru_maxrss: the latter survives exec and would count the parent's.
-        "main_mb": _hwm(os.getpid()),
-        "child_mb": _child_mb(),
-        "verdicts": sorted({f"{v.kind}" + (f":{(v.reason or '')[:40]}" if v.kind != "form" else "")
-                            for v in verdicts}),
-        "normal_s": normal_s, "normal_ok": [v.kind for v in normal] == ["form"],
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "how": how,
+                "wall_s": hostile_s,
+                "read_message_s": read_s,
+                # VmHWM, not ru_maxrss: the latter survives exec and would count the parent's.
+                "main_mb": _hwm(os.getpid()),
+                "child_mb": _child_mb(),
+                "verdicts": sorted(
+                    {
+                        f"{v.kind}" + (f":{(v.reason or '')[:40]}" if v.kind != "form" else "")
+                        for v in verdicts
+                    }
+                ),
+                "normal_s": normal_s,
+                "normal_ok": [v.kind for v in normal] == ["form"],
+            }
+        ),
+        flush=True,
+    )
 
 
 def _hwm(pid: int) -> float | None:
@@ -104,9 +116,13 @@ def _hwm(pid: int) -> float | None:
 
 def run_shape(path: Path, timeout: float, max_mb: float = 4096) -> dict[str, object]:
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, __file__, "--one", str(path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--one", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     peak = 0.0
     while proc.poll() is None:
         peak = max(peak, _hwm(proc.pid) or 0.0)
@@ -115,14 +131,16 @@ def run_shape(path: Path, timeout: float, max_mb: float = 4096) -> dict[str, obj
             # Killed before it takes the machine (the code before issue 13 grew to 14 GB).
             os.killpg(proc.pid, 9)
             proc.wait()
-            return {"killed": "memory" if peak > max_mb else "time", "wall_s": elapsed,
-                    "main_mb": peak}
+            return {"killed": "memory" if peak > max_mb else "time", "wall_s": elapsed, "main_mb": peak}
         time.sleep(0.05)
     out, err = proc.communicate()
     lines = [line for line in out.splitlines() if line.startswith("{")]
     if not lines:
-        return {"error": (err.strip().splitlines() or ["no output"])[-1][:80],
-                "wall_s": time.perf_counter() - start, "main_mb": peak}
+        return {
+            "error": (err.strip().splitlines() or ["no output"])[-1][:80],
+            "wall_s": time.perf_counter() - start,
+            "main_mb": peak,
+        }
     return json.loads(lines[-1])
 
 
@@ -154,7 +172,8 @@ def main() -> None:
     url = f"http://127.0.0.1:{server.server_address[1]}/x.png"
     shapes = dict(hostile.SHAPES)
     shapes["odt_remote_image"] = lambda: hostile.with_attachment(
-        "referral.odt", hostile.odt("Referral", image_url=url))
+        "referral.odt", hostile.odt("Referral", image_url=url)
+    )
     wanted = [s for s in args.only.split(",") if s]
     results: dict[str, dict[str, object]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-hostile-") as tmp:
@@ -174,8 +193,11 @@ def main() -> None:
         wall = f">{r['wall_s']:.0f}" if r.get("killed") else f"{r['wall_s']:.2f}"
         child = f"{r['child_mb']:.0f}" if isinstance(r.get("child_mb"), float) else "-"
         nxt = f"{r['normal_s']:.2f}" if isinstance(r.get("normal_s"), float) else "-"
-        what = f"killed ({r['killed']})" if r.get("killed") else r.get("error") or ", ".join(
-            r.get("verdicts", []))  # type: ignore[arg-type]
+        what = (
+            f"killed ({r['killed']})"
+            if r.get("killed")
+            else r.get("error") or ", ".join(r.get("verdicts", []))
+        )  # type: ignore[arg-type]
         if "http_hits" in r:
             what = f"{what}; HTTP hits {r['http_hits']}"
         print(f"{name:30s} {wall:>9s} {r['main_mb']:>8.0f} {child:>9s} {nxt:>7s}  {what}")

@@ -23,8 +23,13 @@ from mailbot.intake.poller import Poller
 from mailbot.settings import load_settings
 
 SAMPLES = Path(__file__).resolve().parents[1] / "tests" / "data" / "emails"
-KINDS = ["mail-01-referral-complete", "mail-02-referral-incomplete", "mail-04-handtyped-dates",
-         "mail-12-out-of-office", "mail-19-mailing-list"]
+KINDS = [
+    "mail-01-referral-complete",
+    "mail-02-referral-incomplete",
+    "mail-04-handtyped-dates",
+    "mail-12-out-of-office",
+    "mail-19-mailing-list",
+]
 
 
 def variants(n: int) -> list[bytes]:
@@ -50,12 +55,16 @@ def baseline(messages: list[bytes]) -> float:
 def intake(messages: list[bytes]) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        env = {"MAILBOT_MAILBOX_URL": f"maildir:{base / 'inbox'}",
-               "MAILBOT_OUTBOUND_URL": f"outbox:{base / 'outbox'}",
-               "MAILBOT_DATABASE_URL": f"sqlite:///{base / 'mailbot.db'}",
-               "MAILBOT_KEY_FILE": str(base / "master.key"), "MAILBOT_LOG_LEVEL": "ERROR"}
-        app = build_app(load_settings(env=env, base_dir=base),
-                        clock=FixedClock(datetime(2026, 10, 12, 9, tzinfo=UTC)))
+        env = {
+            "MAILBOT_MAILBOX_URL": f"maildir:{base / 'inbox'}",
+            "MAILBOT_OUTBOUND_URL": f"outbox:{base / 'outbox'}",
+            "MAILBOT_DATABASE_URL": f"sqlite:///{base / 'mailbot.db'}",
+            "MAILBOT_KEY_FILE": str(base / "master.key"),
+            "MAILBOT_LOG_LEVEL": "ERROR",
+        }
+        app = build_app(
+            load_settings(env=env, base_dir=base), clock=FixedClock(datetime(2026, 10, 12, 9, tzinfo=UTC))
+        )
         app.prepare()
         for raw in messages:
             app.mailbox.append(raw)
@@ -76,8 +85,10 @@ def main() -> None:
     per_message, sent = intake(messages)
     print(f"{n} messages ({', '.join(KINDS)} in turn), SQLite, Maildir in, outbox folder out")
     print(f"  e-mail parser alone (baseline): {base * 1000:7.2f} ms per message")
-    print(f"  mailbot intake, end to end:     {per_message * 1000:7.2f} ms per message "
-          f"({1 / per_message:.0f} messages/s; {sent:.0f} replies sent)")
+    print(
+        f"  mailbot intake, end to end:     {per_message * 1000:7.2f} ms per message "
+        f"({1 / per_message:.0f} messages/s; {sent:.0f} replies sent)"
+    )
     print(f"  ratio intake / baseline:        {per_message / base:7.1f}x")
 
 

@@ -49,8 +49,7 @@ def measure(read, rounds: int = ROUNDS) -> tuple[float, list[float]]:  # type: i
 
 def main() -> None:
     rows = []
-    first, times = measure(lambda: read_attachments(PARTS, max_bytes=25 << 20,
-                                                    reference_year=2026))
+    first, times = measure(lambda: read_attachments(PARTS, max_bytes=25 << 20, reference_year=2026))
     rows.append(("in-process (no isolation)", first, times))
     # fork: the child inherits the bot's imports, so load what the child needs first
     # (what a bot using fork would do; it costs the bot's own memory).
@@ -60,8 +59,12 @@ def main() -> None:
     for mode in ("worker", "fork", "spawn"):
         box = AttachmentSandbox(SandboxLimits(mode=mode))  # type: ignore[arg-type]
         try:
-            first, times = measure(lambda b=box: b.read_attachments(  # type: ignore[misc]
-                PARTS, max_bytes=25 << 20, reference_year=2026), ROUNDS if mode != "spawn" else 8)
+            first, times = measure(
+                lambda b=box: b.read_attachments(  # type: ignore[misc]
+                    PARTS, max_bytes=25 << 20, reference_year=2026
+                ),
+                ROUNDS if mode != "spawn" else 8,
+            )
         finally:
             box.close()
         rows.append((f"sandbox, {mode}", first, times))

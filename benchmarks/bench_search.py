@@ -32,22 +32,32 @@ from mailbot.store.models import Case  # noqa: E402
 
 FORMS = ROOT / "tests" / "data" / "forms"
 CASES = 5000
-QUERIES = ("amelia", "03/03/2015", "999 015 8398", "testington", "health visiting",
-           "COC-2026-4321", "nobody at all", "zara khan")
+QUERIES = (
+    "amelia",
+    "03/03/2015",
+    "999 015 8398",
+    "testington",
+    "health visiting",
+    "COC-2026-4321",
+    "nobody at all",
+    "zara khan",
+)
 FIRST = ("Amelia", "Noah", "Jaylen", "Zara", "Amélie", "Oliver", "Isla", "Muhammad")
 
 
 def referrals() -> list[dict]:
     records = [json.loads(p.read_text()) for p in sorted(FORMS.glob("*.expected.json"))]
-    return [r.get("referral", r) for r in records if "reject" not in r and "child" in
-            r.get("referral", r)]
+    return [r.get("referral", r) for r in records if "reject" not in r and "child" in r.get("referral", r)]
 
 
 def store_with_cases(folder: Path) -> object:
-    env = {"MAILBOT_DATABASE_URL": f"sqlite:///{folder / 'mailbot.db'}",
-           "MAILBOT_KEY_FILE": str(folder / "master.key")}
-    app = build_app(load_settings(env=env, base_dir=folder),
-                    clock=FixedClock(datetime(2026, 11, 20, 9, 0, tzinfo=UTC)))
+    env = {
+        "MAILBOT_DATABASE_URL": f"sqlite:///{folder / 'mailbot.db'}",
+        "MAILBOT_KEY_FILE": str(folder / "master.key"),
+    }
+    app = build_app(
+        load_settings(env=env, base_dir=folder), clock=FixedClock(datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+    )
     app.prepare()
     source = referrals()
     now = app.clock.now()
@@ -56,8 +66,14 @@ def store_with_cases(folder: Path) -> object:
             referral = json.loads(json.dumps(source[n % len(source)]))
             referral["child"]["full_name"] = f"{FIRST[n % len(FIRST)]} Example{n}"
             version = case_store.VersionInput(
-                referral=referral, provenance={}, source="form", fallbacks=[], missing=[],
-                queries=[], created_by="bench")
+                referral=referral,
+                provenance={},
+                source="form",
+                fallbacks=[],
+                missing=[],
+                queries=[],
+                created_by="bench",
+            )
             case_store.open_case(session, app.vault, now, f"bench{n}@example.org", version)
     return app
 
@@ -86,8 +102,10 @@ def main() -> None:
     print(f"search, {CASES} encrypted cases (SQLite)")
     print(f"  baseline: read ids and versions          {baseline * 1000:8.1f} ms")
     print(f"  cold: first search (decrypts every case) {cold * 1000:8.1f} ms")
-    print(f"  warm: median of {len(warm_times)} searches            {warm * 1000:8.1f} ms"
-          f"   (slowest {max(warm_times) * 1000:.1f} ms)")
+    print(
+        f"  warm: median of {len(warm_times)} searches            {warm * 1000:8.1f} ms"
+        f"   (slowest {max(warm_times) * 1000:.1f} ms)"
+    )
     print("  hits: " + ", ".join(f"{q!r}={n}" for q, n in hits.items()))
 
 

@@ -39,11 +39,13 @@ ROUNDS = 20
 
 
 def build(folder: Path) -> tuple[Any, Any]:
-    env = {"MAILBOT_DATABASE_URL": f"sqlite:///{folder / 'var' / 'mailbot.db'}",
-           "MAILBOT_KEY_FILE": str(folder / "var" / "master.key"),
-           "MAILBOT_MAILBOX_URL": f"maildir:{folder / 'var' / 'inbox'}",
-           "MAILBOT_OUTBOUND_URL": f"outbox:{folder / 'var' / 'outbox'}",
-           "MAILBOT_WEB_TOTP": "off"}
+    env = {
+        "MAILBOT_DATABASE_URL": f"sqlite:///{folder / 'var' / 'mailbot.db'}",
+        "MAILBOT_KEY_FILE": str(folder / "var" / "master.key"),
+        "MAILBOT_MAILBOX_URL": f"maildir:{folder / 'var' / 'inbox'}",
+        "MAILBOT_OUTBOUND_URL": f"outbox:{folder / 'var' / 'outbox'}",
+        "MAILBOT_WEB_TOTP": "off",
+    }
     clock = FixedClock(datetime(2026, 10, 12, 9, 15, tzinfo=UTC))
     app = build_app(load_settings(env=env, base_dir=folder), clock=clock)
     app.prepare()
@@ -61,40 +63,43 @@ def attempt(web: Any, name: str, password: str) -> tuple[int, float]:
     token = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert token
     start = time.perf_counter()
-    response = client.post("/sign-in", data={"name": name, "password": password,
-                                             "csrf_token": token.group(1)})
+    response = client.post(
+        "/sign-in", data={"name": name, "password": password, "csrf_token": token.group(1)}
+    )
     return response.status_code, time.perf_counter() - start
 
 
 def burst(app: Any, web: Any) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
-        codes = list(pool.map(lambda _: attempt(web, "burst.target", "wrong guess")[0],
-                              range(32)))
+        codes = list(pool.map(lambda _: attempt(web, "burst.target", "wrong guess")[0], range(32)))
     with app.db.session() as session:
         user = session.scalars(select(WebUser).where(WebUser.name == "burst.target")).one()
         counter, locked_until = user.failed_logins, user.locked_until
     right = attempt(web, "burst.target", PASSWORD)[0]
-    print(f"burst: 32 wrong guesses by 8 threads -> {codes.count(401)} refused; account "
-          f"counter {counter}, account locked_until {locked_until}; right password afterwards "
-          f"-> {'refused (locked)' if right == 401 else 'accepted (NOT locked)'}")
+    print(
+        f"burst: 32 wrong guesses by 8 threads -> {codes.count(401)} refused; account "
+        f"counter {counter}, account locked_until {locked_until}; right password afterwards "
+        f"-> {'refused (locked)' if right == 401 else 'accepted (NOT locked)'}"
+    )
     try:
         from mailbot.store.models import WebSignInFailure  # type: ignore[attr-defined]
     except ImportError:
         return
     with app.db.session() as session:
         rows = session.scalars(select(WebSignInFailure)).all()
-        print("       per-address counters:", [(r.failures, r.locked_until is not None)
-                                               for r in rows])
+        print("       per-address counters:", [(r.failures, r.locked_until is not None) for r in rows])
 
 
 def timing(web: Any) -> None:
     """The kinds taken in turn, so that a busy machine slows them all alike."""
     for _ in range(6):
         attempt(web, "timing.locked", "wrong guess")
-    cases = {"wrong password": ("timing.wrong", "wrong guess"),
-             "unknown name": ("nobody.here", "wrong guess"),
-             "locked account": ("timing.locked", "wrong guess"),
-             "locked, right password": ("timing.locked", PASSWORD)}
+    cases = {
+        "wrong password": ("timing.wrong", "wrong guess"),
+        "unknown name": ("nobody.here", "wrong guess"),
+        "locked account": ("timing.locked", "wrong guess"),
+        "locked, right password": ("timing.locked", PASSWORD),
+    }
     times: dict[str, list[float]] = {label: [] for label in cases}
     for _ in range(ROUNDS):
         for label, (name, password) in cases.items():

@@ -73,9 +73,14 @@ class App:
             s = self.settings
             graph = self.graph if s.mailbox_url.startswith("graph:") else None
             self._mailbox = open_mailbox(
-                s.mailbox_url, password=s.mailbox_password, base_dir=s.base_dir,
-                ca_file=self._ca_file, token_provider=self.token_provider, graph=graph,
-                delta_store=DbDeltaStore(self.db, self.clock.now) if graph else None)
+                s.mailbox_url,
+                password=s.mailbox_password,
+                base_dir=s.base_dir,
+                ca_file=self._ca_file,
+                token_provider=self.token_provider,
+                graph=graph,
+                delta_store=DbDeltaStore(self.db, self.clock.now) if graph else None,
+            )
         return self._mailbox
 
     @property
@@ -83,9 +88,13 @@ class App:
         if self._sender is None:
             s = self.settings
             self._sender = open_sender(
-                s.outbound_url, password=s.outbound_password, base_dir=s.base_dir,
-                ca_file=self._ca_file, token_provider=self.token_provider,
-                graph=self.graph if s.outbound_url.startswith("graph:") else None)
+                s.outbound_url,
+                password=s.outbound_password,
+                base_dir=s.base_dir,
+                ca_file=self._ca_file,
+                token_provider=self.token_provider,
+                graph=self.graph if s.outbound_url.startswith("graph:") else None,
+            )
         return self._sender
 
     @property
@@ -102,10 +111,12 @@ class App:
         from mailbot.mail.oauth import microsoft_token_provider
 
         return microsoft_token_provider(
-            s.m365_tenant_id, s.m365_client_id,
+            s.m365_tenant_id,
+            s.m365_client_id,
             load_m365_credential(s.m365_client_secret, s.m365_certificate_file),
             authority_host=check_base_url(s.m365_authority_url, AUTHORITY_URL_SETTING),
-            http_client=new_session(self._ca_file) if self._ca_file else None)
+            http_client=new_session(self._ca_file) if self._ca_file else None,
+        )
 
     @cached_property
     def graph(self) -> GraphAccess | None:
@@ -122,11 +133,18 @@ class App:
         else:
             self.db.migrate()
             with self.db.session() as session:
-                wrapped = session.scalar(select(func.count()).select_from(DataKey)
-                                         .where(DataKey.wrapped.is_not(None))) or 0
+                wrapped = (
+                    session.scalar(
+                        select(func.count()).select_from(DataKey).where(DataKey.wrapped.is_not(None))
+                    )
+                    or 0
+                )
             if wrapped:
-                raise KeyFileError(KEY_SETTING, f"no key file at {self.keys.path}, but the "
-                                   "database holds data keys wrapped by one: restore the key file")
+                raise KeyFileError(
+                    KEY_SETTING,
+                    f"no key file at {self.keys.path}, but the "
+                    "database holds data keys wrapped by one: restore the key file",
+                )
             self.keys.create()
         # Another installation's key file (or an old copy) stops here, before any write.
         with self.db.session() as session:
@@ -143,18 +161,21 @@ class App:
         (``mail.sender_auth``); one the sandbox stopped reading says at which limit."""
         s = self.settings
         opened = decrypt_message(raw, self.smime_key) if self.smime_key else None
-        msg = self.sandbox.read_message(opened or raw, sender_auth=s.sender_auth,
-                                        trusted_authserv_id=s.trusted_authserv_id,
-                                        sender_auth_tenant_id=s.sender_auth_tenant_id)
+        msg = self.sandbox.read_message(
+            opened or raw,
+            sender_auth=s.sender_auth,
+            trusted_authserv_id=s.trusted_authserv_id,
+            sender_auth_tenant_id=s.sender_auth_tenant_id,
+        )
         if opened is not None:  # decrypted here, where the key is; read in the sandbox
             msg.raw = raw
             msg.wrapping.note("S/MIME encrypted message: opened with the mailbox's key")
         elif self.smime_key and msg.wrapping.encrypted:
-            msg.wrapping.notes = [n.replace("no key configured", "not for our key")
-                                  for n in msg.wrapping.notes]
+            msg.wrapping.notes = [
+                n.replace("no key configured", "not for our key") for n in msg.wrapping.notes
+            ]
         if msg.stopped_at is not None:
-            log.warning("message reading stopped at a sandbox limit",
-                        extra={"limit": msg.stopped_at})
+            log.warning("message reading stopped at a sandbox limit", extra={"limit": msg.stopped_at})
         return msg
 
     @cached_property
@@ -165,16 +186,18 @@ class App:
     def read_forms(self, message: InboundMessage) -> list[AttachmentVerdict]:
         """Every attachment judged in the sandbox, the message within one budget of CPU,
         memory, wall clock and conversions; a breach is a verdict, never an exception."""
-        parts = [(a.filename, a.content_type, a.data) for a in message.attachments
-                 if not a.inline]
+        parts = [(a.filename, a.content_type, a.data) for a in message.attachments if not a.inline]
         if not parts:
             return []
         verdicts = self.sandbox.read_attachments(
-            parts, max_bytes=self.settings.max_attachment_mb * 1024 * 1024,
-            reference_year=london(self.clock.now()).year)
+            parts,
+            max_bytes=self.settings.max_attachment_mb * 1024 * 1024,
+            reference_year=london(self.clock.now()).year,
+        )
         if self.sandbox.last_breach is not None:
-            log.warning("attachment reading stopped at a sandbox limit",
-                        extra={"limit": self.sandbox.last_breach})
+            log.warning(
+                "attachment reading stopped at a sandbox limit", extra={"limit": self.sandbox.last_breach}
+            )
         return verdicts
 
     def handler_context(self, session: Session) -> HandlerContext:
@@ -186,21 +209,32 @@ class App:
             return cache[id(message)]
 
         own = {self.settings.mail_from}
-        return HandlerContext(cases=DbCaseLookup(session, self.vault), read_forms=read_once,
-                              team_senders=frozenset(self.settings.team_senders),
-                              own_addresses=frozenset(own), now=self.clock.now(),
-                              resend_window_days=self.settings.resend_window_days)
+        return HandlerContext(
+            cases=DbCaseLookup(session, self.vault),
+            read_forms=read_once,
+            team_senders=frozenset(self.settings.team_senders),
+            own_addresses=frozenset(own),
+            now=self.clock.now(),
+            resend_window_days=self.settings.resend_window_days,
+        )
 
     @cached_property
     def intake(self) -> Intake:
-        return Intake(db=self.db, vault=self.vault, mailbox=self.mailbox, clock=self.clock,
-                      settings=self.settings, outbound=self.outbound, handlers=self.handlers,
-                      make_context=self.handler_context, reader=self.read_message)
+        return Intake(
+            db=self.db,
+            vault=self.vault,
+            mailbox=self.mailbox,
+            clock=self.clock,
+            settings=self.settings,
+            outbound=self.outbound,
+            handlers=self.handlers,
+            make_context=self.handler_context,
+            reader=self.read_message,
+        )
 
     @cached_property
     def drainer(self) -> Drainer:
-        return Drainer(self.db, self.vault, self.sender, self.clock,
-                       self.settings.send_max_attempts)
+        return Drainer(self.db, self.vault, self.sender, self.clock, self.settings.send_max_attempts)
 
     def close(self) -> None:
         if self._mailbox is not None:
@@ -217,27 +251,54 @@ def key_store(settings: Settings) -> KeyStore:
     from mailbot.store import key_sources
 
     if settings.key_command:
-        return KeyStore(settings.key_file, source=key_sources.from_command(settings.key_command),
-                        setting=key_sources.COMMAND_SETTING,
-                        label="the key printed by store.key_command")
+        return KeyStore(
+            settings.key_file,
+            source=key_sources.from_command(settings.key_command),
+            setting=key_sources.COMMAND_SETTING,
+            label="the key printed by store.key_command",
+        )
     if settings.master_key:
-        return KeyStore(settings.key_file, source=key_sources.from_secret(settings.master_key),
-                        setting=key_sources.SECRET_SETTING, label="the store.master_key secret")
+        return KeyStore(
+            settings.key_file,
+            source=key_sources.from_secret(settings.master_key),
+            setting=key_sources.SECRET_SETTING,
+            label="the store.master_key secret",
+        )
     return KeyStore(settings.key_file)
 
 
-def build_app(settings: Settings, *, clock: Clock | None = None,
-              mailbox: Mailbox | None = None, sender: Sender | None = None,
-              handlers: Sequence[Handler] | None = None,
-              sandbox: AttachmentSandbox | None = None) -> App:
+def build_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    mailbox: Mailbox | None = None,
+    sender: Sender | None = None,
+    handlers: Sequence[Handler] | None = None,
+    sandbox: AttachmentSandbox | None = None,
+) -> App:
     clock = clock or SystemClock()
     keys = key_store(settings)
     vault = Vault(keys, clock)
     env = template_env()
-    outbound = Outbound(env, vault, sender=settings.mail_from, domain=settings.bot_domain,
-                        urgent_contact=settings.urgent_contact)
+    outbound = Outbound(
+        env,
+        vault,
+        sender=settings.mail_from,
+        domain=settings.bot_domain,
+        urgent_contact=settings.urgent_contact,
+    )
     db = Database(settings.database_url, audit_key=lambda: keys.load().audit_key)
-    return App(settings=settings, clock=clock, db=db, keys=keys,
-               vault=vault, env=env, outbound=outbound,
-               handlers=tuple(handlers) if handlers is not None else default_handlers(),
-               _mailbox=mailbox, _sender=sender, _sandbox=sandbox, _own_sandbox=sandbox is None)
+    return App(
+        settings=settings,
+        clock=clock,
+        db=db,
+        keys=keys,
+        vault=vault,
+        env=env,
+        outbound=outbound,
+        handlers=tuple(handlers) if handlers is not None else default_handlers(),
+        _mailbox=mailbox,
+        _sender=sender,
+        _sandbox=sandbox,
+        _own_sandbox=sandbox is None,
+    )

@@ -59,6 +59,15 @@ def setup_logging(level: str) -> None:
     logging.getLogger("imapclient").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     # Document libraries log what they parse at DEBUG: a form's text must never reach a log.
-    for name in ("pdfminer", "pdfplumber", "pypdf", "PIL", "matplotlib", "docx", "msoffcrypto",
-                 "waitress", "mail.log"):
+    for name in (
+        "pdfminer",
+        "pdfplumber",
+        "pypdf",
+        "PIL",
+        "matplotlib",
+        "docx",
+        "msoffcrypto",
+        "waitress",
+        "mail.log",
+    ):
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger(name).level))

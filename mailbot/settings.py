@@ -21,8 +21,7 @@ from mailbot.errors import ConfigError
 from mailbot.settings_values import MISSING, coerce, flatten, raw_value, toml_lookup
 
 DEFAULT_URGENT = (
-    "If a child is at immediate risk of harm, call 999. "
-    "This mailbox is not monitored for urgent concerns."
+    "If a child is at immediate risk of harm, call 999. This mailbox is not monitored for urgent concerns."
 )
 
 
@@ -37,6 +36,8 @@ class Setting:
     secret: bool = False
 
 
+# fmt: off
+# One row per setting, laid out as a table: the formatter leaves it as written.
 REGISTRY: tuple[Setting, ...] = (
     Setting("mailbox_url", "MAILBOT_MAILBOX_URL", "mailbox.url", "maildir:var/inbox",
             "where referrals arrive: imaps://, imap+starttls://, imap:// (loopback), "
@@ -207,6 +208,7 @@ REGISTRY: tuple[Setting, ...] = (
             "the mailbox's copy of a handled message (Processed, Other) is deleted this many "
             "days after its encrypted copy was stored", kind="int"),
 )
+# fmt: on
 
 BY_NAME = {s.name: s for s in REGISTRY}
 BY_ENV = {s.env: s for s in REGISTRY}
@@ -284,9 +286,7 @@ class Settings:
 
 
 def load_settings(
-    config_file: Path | None = None,
-    env: Mapping[str, str] | None = None,
-    base_dir: Path | None = None,
+    config_file: Path | None = None, env: Mapping[str, str] | None = None, base_dir: Path | None = None
 ) -> Settings:
     """Resolve every setting once. ``env`` defaults to ``os.environ``."""
     env = dict(os.environ if env is None else env)
@@ -314,14 +314,17 @@ def load_settings(
         raise ConfigError(setting.toml, exc.problem) from exc
 
 
-def _resolve(toml: Mapping[str, Any], env: Mapping[str, str], base: Path,
-             config_file: Path | None) -> Settings:
+def _resolve(
+    toml: Mapping[str, Any], env: Mapping[str, str], base: Path, config_file: Path | None
+) -> Settings:
     values: dict[str, Any] = {}
     for setting in REGISTRY:
         values[setting.name] = coerce(setting, raw_value(setting, toml, env))
     if not values["urgent_contact"].strip():
-        raise ConfigError("MAILBOT_URGENT_CONTACT", "must not be empty: it tells referrers "
-                          "what to do when a child is at immediate risk")
+        raise ConfigError(
+            "MAILBOT_URGENT_CONTACT",
+            "must not be empty: it tells referrers what to do when a child is at immediate risk",
+        )
     for name in ("mailbox_url", "outbound_url", "database_url"):
         if not values[name]:
             raise ConfigError(BY_NAME[name].env, "must not be empty")
@@ -332,8 +335,7 @@ def _resolve(toml: Mapping[str, Any], env: Mapping[str, str], base: Path,
     values["log_level"] = values["log_level"].upper()
     if values["digest_hour"] > 23:
         raise ConfigError("MAILBOT_DIGEST_HOUR", "expected an hour from 0 to 23")
-    for name in ("retention_years", "retention_held_days", "retention_other_days",
-                 "retention_mailbox_days"):
+    for name in ("retention_years", "retention_held_days", "retention_other_days", "retention_mailbox_days"):
         if values[name] < 1:
             raise ConfigError(BY_NAME[name].env, "must be at least 1")
     for name in ("retention_held_days", "retention_other_days"):  # the mailbox copy goes first
@@ -344,8 +346,7 @@ def _resolve(toml: Mapping[str, Any], env: Mapping[str, str], base: Path,
     _check_m365(values)
     _check_mail(values)
     if values["master_key"] and values["key_command"]:
-        raise ConfigError("store.key_command", "set store.key_command or store.master_key, "
-                          "not both")
+        raise ConfigError("store.key_command", "set store.key_command or store.master_key, not both")
     for name in ("key_file", "mailbox_ca_file", "m365_certificate_file"):
         if values[name] is not None:
             path = Path(values[name])
@@ -356,7 +357,7 @@ def _resolve(toml: Mapping[str, Any], env: Mapping[str, str], base: Path,
         values["bot_domain"] = values["mail_from"].rsplit("@", 1)[-1]
     values["database_url"] = _absolute_sqlite(values["database_url"], base)
     _check_sprg(values)
-    from mailbot.mail.authresults import resolve_settings  # defaults and checks sender_auth
+    from mailbot.mail.sender_auth_settings import resolve_settings  # defaults and checks sender_auth
 
     resolve_settings(values)
     return Settings(base_dir=base, config_file=config_file, **values)
@@ -373,8 +374,7 @@ def _check_mail(values: dict[str, Any]) -> None:
         try:
             load_smime_key(values["smime_key"])
         except ValueError as exc:
-            raise ConfigError("MAILBOT_SMIME_KEY", f"not a usable PEM key and certificate ({exc})"
-                              ) from exc
+            raise ConfigError("MAILBOT_SMIME_KEY", f"not a usable PEM key and certificate ({exc})") from exc
 
 
 def _check_sprg(values: dict[str, Any]) -> None:
@@ -383,8 +383,7 @@ def _check_sprg(values: dict[str, Any]) -> None:
 
     parse_meetings(values["sprg_meetings"])
     if values["sprg_attach_pack"] and not values["sprg_pack_password"]:
-        raise ConfigError("MAILBOT_SPRG_PACK_PASSWORD",
-                          "must be set when MAILBOT_SPRG_ATTACH_PACK is on")
+        raise ConfigError("MAILBOT_SPRG_PACK_PASSWORD", "must be set when MAILBOT_SPRG_ATTACH_PACK is on")
 
 
 def _check_known_keys(toml: Mapping[str, Any]) -> None:
@@ -405,15 +404,14 @@ def _check_m365(values: dict[str, Any]) -> None:
         if not values[name]:
             raise ConfigError(BY_NAME[name].env, "Microsoft 365 sign-in needs this too")
     if bool(values["m365_client_secret"]) == bool(values["m365_certificate_file"]):
-        raise ConfigError("MAILBOT_M365_CLIENT_SECRET",
-                          "set a client secret or a certificate file (one of them)")
+        raise ConfigError(
+            "MAILBOT_M365_CLIENT_SECRET", "set a client secret or a certificate file (one of them)"
+        )
 
 
 def _absolute_sqlite(url: str, base: Path) -> str:
     """``sqlite:///var/x.db`` is relative to the working folder; make it explicit."""
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
-        return prefix + str(base / url[len(prefix):])
+        return prefix + str(base / url[len(prefix) :])
     return url
-
-

@@ -64,5 +64,3 @@ def any_app(tmp_path: Path, database_url: str, clock: FixedClock) -> Iterator[Ap
     bot = make_app(tmp_path, database_url, clock)
     yield bot
     bot.close()
-
-

@@ -17,8 +17,7 @@ from mailbot.cli.main import build_parser
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 INSTALLED = "/opt/mailbot/venv/bin/mailbot"
-SERVICES = ("mailbot-poll.service", "mailbot-serve.service", "mailbot-purge.service",
-            "mailbot-daily.service")
+SERVICES = ("mailbot-poll.service", "mailbot-serve.service", "mailbot-purge.service", "mailbot-daily.service")
 TIMERS = ("mailbot-purge.timer", "mailbot-daily.timer")
 
 
@@ -61,8 +60,14 @@ def test_systemd_analyze_verify(tmp_path: Path) -> None:
     mailbot = Path(sys.executable).with_name("mailbot")  # the units name the installed path
     for unit in DEPLOY.iterdir():
         (tmp_path / unit.name).write_text(unit.read_text().replace(INSTALLED, str(mailbot)))
-    done = subprocess.run([tool, "verify", *sorted(str(p) for p in tmp_path.iterdir())],  # noqa: S603
-                          capture_output=True, text=True, timeout=120, check=False)
-    problems = [line for line in (done.stdout + done.stderr).splitlines()
-                if "mailbot" in line or "Unknown" in line]
+    done = subprocess.run(
+        [tool, "verify", *sorted(str(p) for p in tmp_path.iterdir())],  # noqa: S603
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    problems = [
+        line for line in (done.stdout + done.stderr).splitlines() if "mailbot" in line or "Unknown" in line
+    ]
     assert done.returncode == 0 and problems == [], done.stdout + done.stderr

@@ -40,15 +40,18 @@ def commands() -> list[str]:
 def test_every_command_is_in_the_commands_table(command: str) -> None:
     rows = [line for line in section("Commands").splitlines() if line.startswith("| `mailbot ")]
     first, *rest = command.split()
-    assert any(f"`mailbot {first}" in row and all(re.search(rf"\b{w}\b", row) for w in rest)
-               for row in rows), command
+    assert any(
+        f"`mailbot {first}" in row and all(re.search(rf"\b{w}\b", row) for w in rest) for row in rows
+    ), command
 
 
 @pytest.mark.parametrize("setting", REGISTRY, ids=lambda s: s.env)
 def test_every_setting_is_in_the_settings_table(setting: object) -> None:
     rows = [line for line in section("Settings").splitlines() if line.startswith("| `")]
-    assert any(f"`{setting.env}`" in row and f"`{setting.toml}`" in row  # type: ignore[attr-defined]
-               for row in rows)
+    assert any(
+        f"`{setting.env}`" in row and f"`{setting.toml}`" in row  # type: ignore[attr-defined]
+        for row in rows
+    )
 
 
 def test_every_path_the_layout_names_exists() -> None:
@@ -60,8 +63,11 @@ def test_every_path_the_layout_names_exists() -> None:
 
 def test_every_folder_of_the_package_is_in_the_layout() -> None:
     layout = section("Layout")
-    folders = [p.relative_to(ROOT).as_posix() + "/" for p in (ROOT / "mailbot").rglob("*")
-               if p.is_dir() and (p / "__init__.py").exists() and "migrations" not in p.parts]
+    folders = [
+        p.relative_to(ROOT).as_posix() + "/"
+        for p in (ROOT / "mailbot").rglob("*")
+        if p.is_dir() and (p / "__init__.py").exists() and "migrations" not in p.parts
+    ]
     missing = [f for f in folders if f"`{f}`" not in layout and f != "mailbot/"]
     assert missing == []
 

@@ -13,8 +13,14 @@ PACKAGE = ROOT / "mailbot"
 #: The foundations: they may import each other's modules and the shared basics, never
 #: the layers built on them (intake, cases, outbound, jobs, sprg, web, cli, app).
 FOUNDATIONS = ("mailbot.store", "mailbot.mail", "mailbot.forms")
-BASICS = ("mailbot.errors", "mailbot.clock", "mailbot.logs", "mailbot.settings",
-          "mailbot.workdays", "mailbot.safetext")
+BASICS = (
+    "mailbot.errors",
+    "mailbot.clock",
+    "mailbot.logs",
+    "mailbot.settings",
+    "mailbot.workdays",
+    "mailbot.safetext",
+)
 MAX_LINES = 420
 
 
@@ -24,8 +30,7 @@ def module_name(path: Path) -> str:
 
 
 def modules() -> dict[str, Path]:
-    return {module_name(p): p for p in PACKAGE.rglob("*.py")
-            if "migrations" not in p.parts}
+    return {module_name(p): p for p in PACKAGE.rglob("*.py") if "migrations" not in p.parts}
 
 
 def imports(path: Path, *, top_level_only: bool) -> set[str]:
@@ -51,10 +56,14 @@ def resolve(name: str, known: dict[str, Path]) -> str | None:
 
 def test_no_import_cycle_between_modules() -> None:
     known = modules()
-    graph = {name: {target for imp in imports(path, top_level_only=True)
-                    if (target := resolve(imp, known)) and target != name
-                    and not name.startswith(target + ".")}  # a package's own __init__
-             for name, path in known.items()}
+    graph = {
+        name: {
+            target
+            for imp in imports(path, top_level_only=True)
+            if (target := resolve(imp, known)) and target != name and not name.startswith(target + ".")
+        }  # a package's own __init__
+        for name, path in known.items()
+    }
     state: dict[str, int] = {}
     stack: list[str] = []
 
@@ -63,7 +72,7 @@ def test_no_import_cycle_between_modules() -> None:
         stack.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                cycle = stack[stack.index(nxt):] + [nxt]
+                cycle = stack[stack.index(nxt) :] + [nxt]
                 pytest.fail("import cycle: " + " -> ".join(cycle))
             if nxt not in state:
                 visit(nxt)
@@ -89,14 +98,18 @@ def test_foundations_never_import_upward(foundation: str) -> None:
 
 
 def test_no_module_is_too_long() -> None:
-    long = {name: n for name, path in modules().items()
-            if (n := len(path.read_text().splitlines())) > MAX_LINES}
+    long = {
+        name: n for name, path in modules().items() if (n := len(path.read_text().splitlines())) > MAX_LINES
+    }
     assert long == {}
 
 
 def test_tests_mirror_the_packages() -> None:
-    packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()
-                and p.name not in ("templates", "static", "demo_data")}
+    packages = {
+        p.name
+        for p in PACKAGE.iterdir()
+        if (p / "__init__.py").exists() and p.name not in ("templates", "static", "demo_data")
+    }
     test_dirs = {p.name for p in (ROOT / "tests").iterdir() if p.is_dir()}
     assert packages - test_dirs == set()
 
@@ -105,8 +118,10 @@ def test_test_modules_do_not_import_each_other() -> None:
     offenders = []
     for path in (ROOT / "tests").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and (
-                    node.module.split(".")[-1].startswith("test_")
-                    or node.module == "conftest"):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and (node.module.split(".")[-1].startswith("test_") or node.module == "conftest")
+            ):
                 offenders.append(f"{path.relative_to(ROOT)}: {node.module}")
     assert offenders == []

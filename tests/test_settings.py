@@ -23,21 +23,27 @@ def test_defaults_are_the_embedded_ones(tmp_path: Path) -> None:
 
 def test_environment_overrides_toml(tmp_path: Path) -> None:
     config = tmp_path / "mailbot.toml"
-    config.write_text('[mail]\nfrom = "a@example.org"\nteam_senders = ["X@example.org"]\n'
-                      '[sprg]\ncutoff_days = 7\n')
+    config.write_text(
+        '[mail]\nfrom = "a@example.org"\nteam_senders = ["X@example.org"]\n[sprg]\ncutoff_days = 7\n'
+    )
     s = load_settings(config, env={"MAILBOT_SPRG_CUTOFF_DAYS": "3"}, base_dir=tmp_path)
     assert s.mail_from == "a@example.org"
     assert s.team_senders == ("x@example.org",)
     assert s.sprg_cutoff_days == 3
 
 
-@pytest.mark.parametrize(("env", "named"), [
-    ({"MAILBOT_SPRG_CUTOFF_DAYS": "ten"}, "MAILBOT_SPRG_CUTOFF_DAYS"),
-    ({"MAILBOT_FROM": "not an address"}, "MAILBOT_FROM"),
-    ({"MAILBOT_MAILBOX_PASSWORD": "a", "MAILBOT_MAILBOX_PASSWORD_FILE": "/x"},
-     "MAILBOT_MAILBOX_PASSWORD"),
-    ({"MAILBOT_LOG_LEVEL": "LOUD"}, "MAILBOT_LOG_LEVEL"),
-])
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"MAILBOT_SPRG_CUTOFF_DAYS": "ten"}, "MAILBOT_SPRG_CUTOFF_DAYS"),
+        ({"MAILBOT_FROM": "not an address"}, "MAILBOT_FROM"),
+        (
+            {"MAILBOT_MAILBOX_PASSWORD": "a", "MAILBOT_MAILBOX_PASSWORD_FILE": "/x"},
+            "MAILBOT_MAILBOX_PASSWORD",
+        ),
+        ({"MAILBOT_LOG_LEVEL": "LOUD"}, "MAILBOT_LOG_LEVEL"),
+    ],
+)
 def test_bad_values_name_the_setting(tmp_path: Path, env: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(env=env, base_dir=tmp_path)
@@ -85,13 +91,16 @@ def test_an_unknown_key_in_the_file_is_refused_with_a_suggestion(tmp_path: Path)
     assert info.value.setting == "mailbox.ur" and "mailbox.url" in info.value.problem
 
 
-@pytest.mark.parametrize(("text", "named"), [
-    ('[mail]\nurgent_contact = ""\n', "mail.urgent_contact"),
-    ('[mail]\nmax_attachment_mb = true\n', "mail.max_attachment_mb"),
-    ('[sprg]\ncutoff_days = 10.7\n', "sprg.cutoff_days"),
-    ('[log]\nlevel = "verbose"\n', "log.level"),
-    ('[mail]\nmax_attachment_mb = 0\n', "mail.max_attachment_mb"),
-])
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ('[mail]\nurgent_contact = ""\n', "mail.urgent_contact"),
+        ("[mail]\nmax_attachment_mb = true\n", "mail.max_attachment_mb"),
+        ("[sprg]\ncutoff_days = 10.7\n", "sprg.cutoff_days"),
+        ('[log]\nlevel = "verbose"\n', "log.level"),
+        ("[mail]\nmax_attachment_mb = 0\n", "mail.max_attachment_mb"),
+    ],
+)
 def test_file_values_that_make_no_sense_are_refused(tmp_path: Path, text: str, named: str) -> None:
     config = tmp_path / "mailbot.toml"
     config.write_text(text)

@@ -17,23 +17,26 @@ from mailbot.workdays import (
 )
 
 
-@pytest.mark.parametrize(("day", "working"), [
-    (date(2026, 12, 24), True),    # Thursday, Christmas Eve: a working day
-    (date(2026, 12, 25), False),   # Christmas Day (Friday)
-    (date(2026, 12, 26), False),   # Boxing Day falls on a Saturday...
-    (date(2026, 12, 28), False),   # ...so Monday 28 is the substitute day
-    (date(2026, 12, 29), True),
-    (date(2027, 1, 1), False),     # New Year's Day
-    (date(2027, 12, 27), False),   # 2027: Christmas on a Saturday, substitute Monday
-    (date(2027, 12, 28), False),   # and Boxing Day's substitute Tuesday
-    (date(2027, 12, 29), True),
-    (date(2026, 4, 3), False),     # Good Friday 2026
-    (date(2026, 4, 6), False),     # Easter Monday 2026
-    (date(2026, 4, 7), True),
-    (date(2026, 5, 25), False),    # the late-May (spring) bank holiday
-    (date(2026, 5, 26), True),
-    (date(2026, 10, 17), False),   # an ordinary Saturday
-])
+@pytest.mark.parametrize(
+    ("day", "working"),
+    [
+        (date(2026, 12, 24), True),  # Thursday, Christmas Eve: a working day
+        (date(2026, 12, 25), False),  # Christmas Day (Friday)
+        (date(2026, 12, 26), False),  # Boxing Day falls on a Saturday...
+        (date(2026, 12, 28), False),  # ...so Monday 28 is the substitute day
+        (date(2026, 12, 29), True),
+        (date(2027, 1, 1), False),  # New Year's Day
+        (date(2027, 12, 27), False),  # 2027: Christmas on a Saturday, substitute Monday
+        (date(2027, 12, 28), False),  # and Boxing Day's substitute Tuesday
+        (date(2027, 12, 29), True),
+        (date(2026, 4, 3), False),  # Good Friday 2026
+        (date(2026, 4, 6), False),  # Easter Monday 2026
+        (date(2026, 4, 7), True),
+        (date(2026, 5, 25), False),  # the late-May (spring) bank holiday
+        (date(2026, 5, 26), True),
+        (date(2026, 10, 17), False),  # an ordinary Saturday
+    ],
+)
 def test_which_days_are_working_days(day: date, working: bool) -> None:
     assert is_working_day(day) is working
 

@@ -26,8 +26,11 @@ REVIEW_DAYS = 15
 #: The clocks' names, as ``clock REF NAME DATE`` takes them and JSON shows them.
 NAMES = {"panel_notification": "Panel notification", "rapid_review": "Rapid review"}
 #: ``clock REF WHAT DATE``: which date of the case each word records.
-RECORDS = {"aware": "aware_on", "panel_notified": "panel_notified_on",
-           "rapid_review_sent": "rapid_review_sent_on"}
+RECORDS = {
+    "aware": "aware_on",
+    "panel_notified": "panel_notified_on",
+    "rapid_review_sent": "rapid_review_sent_on",
+}
 
 
 @dataclass(frozen=True)
@@ -58,14 +61,21 @@ class CaseClock:
         if self.done is not None:
             late = "" if self.done <= self.due else ", late"
             return f"done {self.done:%d/%m/%Y} (due {self.due:%d/%m/%Y}{late})"
-        state = {"overdue": " (overdue)", "due_today": " (due today)",
-                 "due_next": " (due by the next working day)", "running": ""}[self.state]
+        state = {
+            "overdue": " (overdue)",
+            "due_today": " (due today)",
+            "due_next": " (due by the next working day)",
+            "running": "",
+        }[self.state]
         return f"due {self.due:%d/%m/%Y}{state}"
 
     def as_json(self) -> dict[str, Any]:
         """INTERFACE.md: ``{name, due, done}``."""
-        return {"name": self.name, "due": self.due.isoformat(),
-                "done": self.done.isoformat() if self.done else None}
+        return {
+            "name": self.name,
+            "due": self.due.isoformat(),
+            "done": self.done.isoformat() if self.done else None,
+        }
 
 
 def _state(due: date, done: date | None, today: date) -> str:
@@ -89,10 +99,18 @@ def clocks_of(case: Case, today: date) -> list[CaseClock]:
     review_from = case.panel_notified_on or panel_due
     review_due = add_working_days(review_from, REVIEW_DAYS)
     return [
-        CaseClock("panel_notification", panel_due, case.panel_notified_on,
-                  _state(panel_due, case.panel_notified_on, today)),
-        CaseClock("rapid_review", review_due, case.rapid_review_sent_on,
-                  _state(review_due, case.rapid_review_sent_on, today)),
+        CaseClock(
+            "panel_notification",
+            panel_due,
+            case.panel_notified_on,
+            _state(panel_due, case.panel_notified_on, today),
+        ),
+        CaseClock(
+            "rapid_review",
+            review_due,
+            case.rapid_review_sent_on,
+            _state(review_due, case.rapid_review_sent_on, today),
+        ),
     ]
 
 

@@ -21,8 +21,12 @@ from mailbot.store.models import Attachment, Case, InboundMessage, Outbox
 from mailbot.store.vault import Vault
 
 #: What the team is told about the state of a message the bot is sending.
-SEND_STATES = {"queued": "waiting to be sent", "sending": "being sent", "sent": "sent",
-               "failed": "could not be delivered"}
+SEND_STATES = {
+    "queued": "waiting to be sent",
+    "sending": "being sent",
+    "sent": "sent",
+    "failed": "could not be delivered",
+}
 
 
 @dataclass
@@ -50,35 +54,52 @@ class Entry:
     hold_state: str | None = None
 
 
-def inbound_entry(session: Session, vault: Vault, row: InboundMessage,
-                  case: Case | None = None) -> Entry:
+def inbound_entry(session: Session, vault: Vault, row: InboundMessage, case: Case | None = None) -> Entry:
     """One inbound message, decrypted: its text, files and what was done with it."""
     raw = vault.open(session, row, "raw_enc")
     kept: list[AttachmentLine] = []
     if case is not None:
-        kept = [AttachmentLine(a.id, vault.open_text(session, a, "filename_enc"),
-                               a.content_type, a.size, a.kind)
-                for a in session.scalars(select(Attachment).where(
-                    Attachment.case_id == case.id, Attachment.message_id == row.id))]
-    return Entry(id=row.id, direction="in", at=row.received_at,
-                 sender=vault.open_text(session, row, "sender_enc"), to=None,
-                 subject=vault.open_text(session, row, "subject_enc"),
-                 what=kind_words(row.action, row.reason), body=message_body(raw),
-                 reason=row.reason, files=kept, hold_state=row.hold_state)
+        kept = [
+            AttachmentLine(a.id, vault.open_text(session, a, "filename_enc"), a.content_type, a.size, a.kind)
+            for a in session.scalars(
+                select(Attachment).where(Attachment.case_id == case.id, Attachment.message_id == row.id)
+            )
+        ]
+    return Entry(
+        id=row.id,
+        direction="in",
+        at=row.received_at,
+        sender=vault.open_text(session, row, "sender_enc"),
+        to=None,
+        subject=vault.open_text(session, row, "subject_enc"),
+        what=kind_words(row.action, row.reason),
+        body=message_body(raw),
+        reason=row.reason,
+        files=kept,
+        hold_state=row.hold_state,
+    )
 
 
 def outbound_entry(session: Session, vault: Vault, row: Outbox, from_address: str) -> Entry:
     written_by = getattr(row, "written_by", None)
     what = "message from the team" if written_by else KIND_WORDS.get(row.kind, row.kind)
-    return Entry(id=row.id, direction="out", at=row.sent_at or row.created_at,
-                 sender=from_address, to=vault.open_text(session, row, "recipient_enc"),
-                 subject=row.subject, what=what,
-                 body=MessageBody(text=own_mail_text(vault.open(session, row, "message_enc"))),
-                 state=SEND_STATES.get(row.state, row.state), written_by=written_by)
+    return Entry(
+        id=row.id,
+        direction="out",
+        at=row.sent_at or row.created_at,
+        sender=from_address,
+        to=vault.open_text(session, row, "recipient_enc"),
+        subject=row.subject,
+        what=what,
+        body=MessageBody(text=own_mail_text(vault.open(session, row, "message_enc"))),
+        state=SEND_STATES.get(row.state, row.state),
+        written_by=written_by,
+    )
 
 
-def conversation(session: Session, vault: Vault, case: Case, lines: list[MessageLine],
-                 from_address: str) -> list[Entry]:
+def conversation(
+    session: Session, vault: Vault, case: Case, lines: list[MessageLine], from_address: str
+) -> list[Entry]:
     """The case's messages (``views.show``'s lines, already in order) with their text."""
     out: list[Entry] = []
     for line in lines:

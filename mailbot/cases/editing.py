@@ -31,8 +31,12 @@ from mailbot.store.vault import Vault
 #: More household members than any form holds: a bigger index is a mistake (or an attack).
 MAX_HOUSEHOLD = 40
 #: Household columns a person may edit, with their labels.
-HOUSEHOLD_COLUMNS = {"name": "Name", "relationship": "Relationship to child",
-                     "gender": "Gender", "dob": "Date of birth"}
+HOUSEHOLD_COLUMNS = {
+    "name": "Name",
+    "relationship": "Relationship to child",
+    "gender": "Gender",
+    "dob": "Date of birth",
+}
 HOUSEHOLD_ADDRESS = "household_address"
 THEMES = "themes"
 EDIT_SECTIONS = ("referrer", "child", "questions")
@@ -52,17 +56,19 @@ def editable(key: str) -> Editable:
     """The field behind ``key``, or NotFound for a key a person may not edit here."""
     desc = load_description()
     if key == THEMES:
-        return Editable(key, "Do any of the following apply to this case?", "themes",
-                        desc.themes)
+        return Editable(key, "Do any of the following apply to this case?", "themes", desc.themes)
     if key == HOUSEHOLD_ADDRESS:
         return Editable(key, "Household address", "freetext")
     if key.startswith("household."):
         parts = key.split(".")
-        if (len(parts) == 3 and parts[1].isdigit() and int(parts[1]) < MAX_HOUSEHOLD
-                and parts[2] in HOUSEHOLD_COLUMNS):
+        if (
+            len(parts) == 3
+            and parts[1].isdigit()
+            and int(parts[1]) < MAX_HOUSEHOLD
+            and parts[2] in HOUSEHOLD_COLUMNS
+        ):
             kind = "date" if parts[2] == "dob" else "text"
-            return Editable(key, f"Household member {int(parts[1]) + 1}: "
-                            f"{HOUSEHOLD_COLUMNS[parts[2]]}", kind)
+            return Editable(key, f"Household member {int(parts[1]) + 1}: {HOUSEHOLD_COLUMNS[parts[2]]}", kind)
         raise NotFound(f"no field {key}")
     try:
         spec = desc.field(key)
@@ -98,23 +104,55 @@ def clean_value(field: Editable, raw: str | list[str], year: int) -> Any:
 
 
 def _queries(referral: Referral, now: datetime, case: Case) -> list[dict[str, str]]:
-    return [q.as_json() for q in validate(referral, today=london(now).date(),
-                                          received_year=london(case.created_at).year)]
+    return [
+        q.as_json()
+        for q in validate(referral, today=london(now).date(), received_year=london(case.created_at).year)
+    ]
 
 
-def save_version(session: Session, vault: Vault, case: Case, now: datetime,
-                 referral: Referral, provenance: dict[str, str], fallbacks: list[str],
-                 user: str, note: str) -> None:
+def save_version(
+    session: Session,
+    vault: Vault,
+    case: Case,
+    now: datetime,
+    referral: Referral,
+    provenance: dict[str, str],
+    fallbacks: list[str],
+    user: str,
+    note: str,
+) -> None:
     missing = missing_required(referral)
     manual = case.status == "manual_entry" and bool(missing)
-    case_store.add_version(session, vault, case, now, case_store.VersionInput(
-        referral=referral, provenance=provenance, source="manual", fallbacks=fallbacks,
-        missing=missing, queries=_queries(referral, now, case), created_by=user, note=note),
-        manual=manual)
+    case_store.add_version(
+        session,
+        vault,
+        case,
+        now,
+        case_store.VersionInput(
+            referral=referral,
+            provenance=provenance,
+            source="manual",
+            fallbacks=fallbacks,
+            missing=missing,
+            queries=_queries(referral, now, case),
+            created_by=user,
+            note=note,
+        ),
+        manual=manual,
+    )
 
 
-def edit_field(session: Session, vault: Vault, case: Case, now: datetime, key: str,
-               raw: str | list[str], *, user: str, reason: str) -> None:
+def edit_field(
+    session: Session,
+    vault: Vault,
+    case: Case,
+    now: datetime,
+    key: str,
+    raw: str | list[str],
+    *,
+    user: str,
+    reason: str,
+) -> None:
     """A person's correction of one field: a new version with who and why."""
     if not reason.strip():
         raise UsageError("say why you are changing this field")
@@ -133,18 +171,16 @@ def edit_field(session: Session, vault: Vault, case: Case, now: datetime, key: s
         raise UsageError("the new value is the same as the old one")
     set_path(referral, key, value)
     provenance = vault.open_json(session, row, "provenance_enc", key_id=case.key_id)
-    provenance = {k: v for k, v in provenance.items()
-                  if k != key and not k.startswith(key + ".")}
+    provenance = {k: v for k, v in provenance.items() if k != key and not k.startswith(key + ".")}
     provenance[key] = f"manual:{user}"
     fallbacks = [f for f in row.fallbacks if f != key]
-    save_version(session, vault, case, now, referral, provenance, fallbacks, user,
-                 reason.strip())
-    audit(session, now, user, "case.edited", case_id=case.id,
-                     detail=f"{key}; version {case.current_version}")
+    save_version(session, vault, case, now, referral, provenance, fallbacks, user, reason.strip())
+    audit(session, now, user, "case.edited", case_id=case.id, detail=f"{key}; version {case.current_version}")
 
 
-def merge_cases(session: Session, vault: Vault, now: datetime, keep: Case, other: Case, *,
-                user: str, reason: str) -> None:
+def merge_cases(
+    session: Session, vault: Vault, now: datetime, keep: Case, other: Case, *, user: str, reason: str
+) -> None:
     """``other`` joins ``keep``: its messages and files move over, blanks are filled from it,
     and it is closed as merged."""
     if keep.id == other.id:
@@ -153,8 +189,7 @@ def merge_cases(session: Session, vault: Vault, now: datetime, keep: Case, other
         raise UsageError("a closed case cannot be merged")
     if not reason.strip():
         raise UsageError("say why the cases are being merged")
-    linked = set(session.scalars(select(MessageCase.message_id)
-                                 .where(MessageCase.case_id == keep.id)))
+    linked = set(session.scalars(select(MessageCase.message_id).where(MessageCase.case_id == keep.id)))
     for link in session.scalars(select(MessageCase).where(MessageCase.case_id == other.id)):
         if link.message_id not in linked:
             session.add(MessageCase(message_id=link.message_id, case_id=keep.id))
@@ -175,12 +210,24 @@ def merge_cases(session: Session, vault: Vault, now: datetime, keep: Case, other
         filled.append("household")
     note = f"merged with {other.ref}: {reason.strip()}"
     if filled:
-        save_version(session, vault, keep, now, merged, provenance, list(row.fallbacks), user,
-                     note)
-    close_case(session, vault, other, now, user=user, reason=f"merged into {keep.ref}: "
-               f"{reason.strip()}", action="case.merged_away")
-    audit(session, now, user, "case.merged", case_id=keep.id,
-                     detail=f"{other.ref} merged in; filled {len(filled)} field(s)")
+        save_version(session, vault, keep, now, merged, provenance, list(row.fallbacks), user, note)
+    close_case(
+        session,
+        vault,
+        other,
+        now,
+        user=user,
+        reason=f"merged into {keep.ref}: {reason.strip()}",
+        action="case.merged_away",
+    )
+    audit(
+        session,
+        now,
+        user,
+        "case.merged",
+        case_id=keep.id,
+        detail=f"{other.ref} merged in; filled {len(filled)} field(s)",
+    )
 
 
 def _leaf_keys(node: dict[str, Any], prefix: str = "") -> list[str]:
@@ -193,8 +240,9 @@ def _leaf_keys(node: dict[str, Any], prefix: str = "") -> list[str]:
     return keys
 
 
-def split_case(session: Session, vault: Vault, now: datetime, case: Case, attachment_id: str,
-               *, user: str, reason: str) -> Case:
+def split_case(
+    session: Session, vault: Vault, now: datetime, case: Case, attachment_id: str, *, user: str, reason: str
+) -> Case:
     """A new case from one of this case's files (a second form sent with the first)."""
     if not reason.strip():
         raise UsageError("say why the case is being split")
@@ -212,33 +260,68 @@ def split_case(session: Session, vault: Vault, now: datetime, case: Case, attach
         referral, manual = empty_referral(), True  # a file a person must read and enter
     missing = missing_required(referral)
     sender = vault.open_text(session, case, "sender_enc")
-    new = case_store.open_case(session, vault, now, sender, case_store.VersionInput(
-        referral=referral, provenance=provenance, source="manual", fallbacks=[],
-        missing=missing, queries=_queries(referral, now, case), created_by=user,
-        note=f"split from {case.ref}: {reason.strip()}"), manual=manual)
+    new = case_store.open_case(
+        session,
+        vault,
+        now,
+        sender,
+        case_store.VersionInput(
+            referral=referral,
+            provenance=provenance,
+            source="manual",
+            fallbacks=[],
+            missing=missing,
+            queries=_queries(referral, now, case),
+            created_by=user,
+            note=f"split from {case.ref}: {reason.strip()}",
+        ),
+        manual=manual,
+    )
     att.case_id = new.id
     if att.message_id:
         session.add(MessageCase(message_id=att.message_id, case_id=new.id))
-    audit(session, now, user, "case.split", case_id=case.id,
-                     detail=f"{new.ref} made from one of its files")
-    audit(session, now, user, "case.opened", case_id=new.id,
-                     detail=f"split from {case.ref}; status {new.status}")
+    audit(session, now, user, "case.split", case_id=case.id, detail=f"{new.ref} made from one of its files")
+    audit(
+        session,
+        now,
+        user,
+        "case.opened",
+        case_id=new.id,
+        detail=f"split from {case.ref}; status {new.status}",
+    )
     return new
 
 
-def close_case(session: Session, vault: Vault, case: Case, now: datetime, *, user: str,
-               reason: str, action: str = "case.closed") -> None:
+def close_case(
+    session: Session,
+    vault: Vault,
+    case: Case,
+    now: datetime,
+    *,
+    user: str,
+    reason: str,
+    action: str = "case.closed",
+) -> None:
     if case.status == "closed":
         raise UsageError(f"{case.ref} is already closed")
     if not reason.strip():
         raise UsageError("say why the case is being closed")
-    still_open = [row.id[:8] for row in session.scalars(select(ActionItem).where(
-        ActionItem.case_id == case.id, ActionItem.done_on.is_(None),
-        ActionItem.carried_forward_on.is_(None)))]
+    still_open = [
+        row.id[:8]
+        for row in session.scalars(
+            select(ActionItem).where(
+                ActionItem.case_id == case.id,
+                ActionItem.done_on.is_(None),
+                ActionItem.carried_forward_on.is_(None),
+            )
+        )
+    ]
     if still_open:  # an action plan is followed through, or explicitly carried forward
-        raise UsageError(f"{case.ref} has {len(still_open)} open action(s) "
-                         f"({', '.join(still_open)}): record each as done or carry it forward "
-                         "first (mailbot actions done|carry ID)")
+        raise UsageError(
+            f"{case.ref} has {len(still_open)} open action(s) "
+            f"({', '.join(still_open)}): record each as done or carry it forward "
+            "first (mailbot actions done|carry ID)"
+        )
     case.status = "closed"
     case.closed_at = case.updated_at = now
     case.close_reason_enc = vault.seal_text(session, case, "close_reason_enc", reason.strip())

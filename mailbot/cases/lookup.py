@@ -43,9 +43,7 @@ def summary(session: Session, vault: Vault, case: Case) -> CaseSummary:
     email = get_path(referral, "referrer.email")
     if isinstance(email, str) and email.strip():
         senders.add(email.strip().lower())
-    return CaseSummary(case.id, case.ref, CaseStatus(case.status), frozenset(senders),
-                       case.meeting_date)
-
+    return CaseSummary(case.id, case.ref, CaseStatus(case.status), frozenset(senders), case.meeting_date)
 
 
 class DbCaseLookup:
@@ -64,9 +62,11 @@ class DbCaseLookup:
         if key is None:
             return None
         case = self.session.scalars(
-            select(Case).where(Case.child_index == self.vault.index("child", key),
-                               Case.status != CaseStatus.CLOSED)
-            .order_by(Case.created_at.desc()).limit(1)).one_or_none()
+            select(Case)
+            .where(Case.child_index == self.vault.index("child", key), Case.status != CaseStatus.CLOSED)
+            .order_by(Case.created_at.desc())
+            .limit(1)
+        ).one_or_none()
         return summary(self.session, self.vault, case) if case else None
 
     def same_child(self, case: CaseSummary, referral: Referral) -> bool | None:
@@ -78,38 +78,47 @@ class DbCaseLookup:
         current, _version = load_referral(self.session, self.vault, row)
         return same_child_of(current, referral)
 
-    def resent(self, sender: str, referral: Referral, fallbacks: list[str], since: datetime,
-               subject: str) -> CaseSummary | None:
+    def resent(
+        self, sender: str, referral: Referral, fallbacks: list[str], since: datetime, subject: str
+    ) -> CaseSummary | None:
         """The open case this sender opened since ``since`` with this same referral: every
         field equal (in any version that came from a form), under the same subject once
         reply, forward and resend marks are set aside (``subject_key``). A form sent
         again under another subject ("... (PDF)") is a new case, flagged as a possible
         duplicate: the sender may mean something by it."""
         cases = self.session.scalars(
-            select(Case).where(Case.sender_index == self.vault.index("sender", sender),
-                               Case.status.not_in((CaseStatus.CLOSED, CaseStatus.DECIDED)),
-                               Case.shredded_at.is_(None), Case.created_at >= since)
-            .order_by(Case.created_at.desc()).limit(MAX_RESEND_CASES))
+            select(Case)
+            .where(
+                Case.sender_index == self.vault.index("sender", sender),
+                Case.status.not_in((CaseStatus.CLOSED, CaseStatus.DECIDED)),
+                Case.shredded_at.is_(None),
+                Case.created_at >= since,
+            )
+            .order_by(Case.created_at.desc())
+            .limit(MAX_RESEND_CASES)
+        )
         for case in cases:
-            versions = self.session.scalars(select(ReferralVersion).where(
-                ReferralVersion.case_id == case.id, ReferralVersion.source == "form"))
+            versions = self.session.scalars(
+                select(ReferralVersion).where(
+                    ReferralVersion.case_id == case.id, ReferralVersion.source == "form"
+                )
+            )
             for version in versions:
-                stored = self.vault.open_json(self.session, version, "referral_enc",
-                                              key_id=case.key_id)
-                if same_referral(stored, version.fallbacks or [], referral, fallbacks) \
-                        and self._subject_of(version) == subject_key(subject):
+                stored = self.vault.open_json(self.session, version, "referral_enc", key_id=case.key_id)
+                if same_referral(stored, version.fallbacks or [], referral, fallbacks) and self._subject_of(
+                    version
+                ) == subject_key(subject):
                     return summary(self.session, self.vault, case)
         return None
 
     def _subject_of(self, version: ReferralVersion) -> str | None:
-        row = self.session.get(InboundMessage, version.message_id) if version.message_id \
-            else None
-        return subject_key(self.vault.open_text(self.session, row, "subject_enc")) \
-            if row is not None else None
+        row = self.session.get(InboundMessage, version.message_id) if version.message_id else None
+        return (
+            subject_key(self.vault.open_text(self.session, row, "subject_enc")) if row is not None else None
+        )
 
     def by_sent_message_id(self, message_id: str) -> CaseSummary | None:
-        row = self.session.scalars(select(Outbox).where(Outbox.message_id == message_id)
-                                   ).one_or_none()
+        row = self.session.scalars(select(Outbox).where(Outbox.message_id == message_id)).one_or_none()
         if row is None or not row.case_refs:
             return None
         return self.by_ref(row.case_refs[0])

@@ -29,8 +29,7 @@ class NoteLine:
     text: str
 
 
-def add_note(session: Session, vault: Vault, case: Case, now: datetime, author: str,
-             text: str) -> TeamNote:
+def add_note(session: Session, vault: Vault, case: Case, now: datetime, author: str, text: str) -> TeamNote:
     text = text.strip()
     if not text:
         raise UsageError("write the note first")
@@ -44,20 +43,24 @@ def add_note(session: Session, vault: Vault, case: Case, now: datetime, author: 
 
 
 def notes_of(session: Session, vault: Vault, case: Case) -> list[NoteLine]:
-    rows = session.scalars(select(TeamNote).where(TeamNote.case_id == case.id)
-                           .order_by(TeamNote.created_at, TeamNote.id))
-    return [NoteLine(r.author, r.created_at, vault.open_text(session, r, "text_enc"))
-            for r in rows]
+    rows = session.scalars(
+        select(TeamNote).where(TeamNote.case_id == case.id).order_by(TeamNote.created_at, TeamNote.id)
+    )
+    return [NoteLine(r.author, r.created_at, vault.open_text(session, r, "text_enc")) for r in rows]
 
 
 def team_names(session: Session) -> list[str]:
     """Who may own a case: the team's active workspace accounts."""
-    return list(session.scalars(select(WebUser.name).where(
-        WebUser.role == "team", WebUser.disabled.is_(False)).order_by(WebUser.name)))
+    return list(
+        session.scalars(
+            select(WebUser.name)
+            .where(WebUser.role == "team", WebUser.disabled.is_(False))
+            .order_by(WebUser.name)
+        )
+    )
 
 
-def set_owner(session: Session, case: Case, now: datetime, owner: str | None,
-              actor: str) -> None:
+def set_owner(session: Session, case: Case, now: datetime, owner: str | None, actor: str) -> None:
     """Give the case to a member of the team (``None``: to nobody)."""
     if owner is not None and owner not in team_names(session):
         raise UsageError(f"{owner} is not an active member of the team")
@@ -65,5 +68,11 @@ def set_owner(session: Session, case: Case, now: datetime, owner: str | None,
         return
     before = case.owner
     case.owner = owner
-    audit(session, now, actor, "case.owner_set", case_id=case.id,
-          detail=f"owner {owner or 'nobody'} (was {before or 'nobody'})")
+    audit(
+        session,
+        now,
+        actor,
+        "case.owner_set",
+        case_id=case.id,
+        detail=f"owner {owner or 'nobody'} (was {before or 'nobody'})",
+    )

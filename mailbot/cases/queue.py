@@ -26,16 +26,20 @@ from mailbot.store.vault import Vault
 from mailbot.workdays import working_days_waited
 
 SHORT_LABELS = {
-    "referrer.name": "referrer's name", "referrer.role": "referrer's role",
-    "referrer.agency": "agency", "referrer.email": "referrer's email",
-    "referral_date": "referral date", "child.full_name": "child's name",
-    "child.dob": "child's date of birth", "child.address": "child's address",
-    "incident_details": "incident details", "anticipated_learning": "anticipated learning",
+    "referrer.name": "referrer's name",
+    "referrer.role": "referrer's role",
+    "referrer.agency": "agency",
+    "referrer.email": "referrer's email",
+    "referral_date": "referral date",
+    "child.full_name": "child's name",
+    "child.dob": "child's date of birth",
+    "child.address": "child's address",
+    "incident_details": "incident details",
+    "anticipated_learning": "anticipated learning",
 }
 #: From this many missing fields on, the referrer is asked for the form itself.
 WHOLE_FORM = 6
-SORTS = {"oldest": "Waiting longest first", "newest": "Waiting shortest first",
-         "ref": "Reference"}
+SORTS = {"oldest": "Waiting longest first", "newest": "Waiting shortest first", "ref": "Reference"}
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -58,8 +62,8 @@ def waiting_for(case: Case) -> str:
     return {
         CaseStatus.MANUAL_ENTRY: "team: read the form and enter it by hand",
         CaseStatus.READY: "team: schedule to an SPRG meeting",
-        CaseStatus.SCHEDULED: "SPRG decision" + (
-            f" at the meeting on {case.meeting_date:%d/%m/%Y}" if case.meeting_date else ""),
+        CaseStatus.SCHEDULED: "SPRG decision"
+        + (f" at the meeting on {case.meeting_date:%d/%m/%Y}" if case.meeting_date else ""),
         CaseStatus.HELD: "team: held back from the agenda",
         CaseStatus.DECIDED: "final report to the SPRG",
         CaseStatus.CLOSED: "nothing (closed)",
@@ -126,8 +130,9 @@ class QueueItem:
         return out
 
 
-def queue(session: Session, vault: Vault, now: datetime, status: str | None = None,
-          due_by: date | None = None) -> list[QueueItem]:
+def queue(
+    session: Session, vault: Vault, now: datetime, status: str | None = None, due_by: date | None = None
+) -> list[QueueItem]:
     """The queue; with ``due_by``, only decided cases whose final report is due by then."""
     stmt = select(Case).where(Case.shredded_at.is_(None)).order_by(Case.created_at, Case.ref)
     if status:
@@ -138,33 +143,43 @@ def queue(session: Session, vault: Vault, now: datetime, status: str | None = No
 
         due = due_cases(session, due_by)
         stmt = stmt.where(Case.id.in_(list(due)))
-    failed_refs = {ref for refs in session.scalars(
-        select(Outbox.case_refs).where(Outbox.state == "failed")) for ref in refs or []}
+    failed_refs = {
+        ref
+        for refs in session.scalars(select(Outbox.case_refs).where(Outbox.state == "failed"))
+        for ref in refs or []
+    }
     today = london(now).date()
     items = []
     for case in session.scalars(stmt):
         referral, _row = case_store.load_referral(session, vault, case)
         item = QueueItem(
-            ref=case.ref, status=CaseStatus(case.status),
+            ref=case.ref,
+            status=CaseStatus(case.status),
             referrer_email=get_path(referral, "referrer.email"),
             referring_agency=get_path(referral, "referrer.agency"),
-            received_at=case.created_at, missing_required=list(case.missing_required),
-            queries=list(case.queries), themes=list(referral.get("themes") or []),
-            meeting_date=case.meeting_date, waiting_for=waiting_for(case),
+            received_at=case.created_at,
+            missing_required=list(case.missing_required),
+            queries=list(case.queries),
+            themes=list(referral.get("themes") or []),
+            meeting_date=case.meeting_date,
+            waiting_for=waiting_for(case),
             possible_duplicates=case_store.possible_duplicates(session, case),
             days_waiting=(today - london(case.updated_at).date()).days,
             working_days_waiting=working_days_waited(case.updated_at, now),
             reply_failed=case.ref in failed_refs,
-            serious_incident=case.serious_incident, clocks=clocks_of(case, today),
-            owner=case.owner)
+            serious_incident=case.serious_incident,
+            clocks=clocks_of(case, today),
+            owner=case.owner,
+        )
         if item.reply_failed:  # the referrer never heard from us: a person must act
             item.waiting_for = "team: a reply could not be delivered; " + item.waiting_for
         if case.id in due:
             late = due[case.id] < today
             item.final_report_date = due[case.id]
             item.final_report = "overdue" if late else "due"
-            item.waiting_for = (f"final report to the SPRG by {due[case.id]:%d/%m/%Y}"
-                                + (" (overdue)" if late else ""))
+            item.waiting_for = f"final report to the SPRG by {due[case.id]:%d/%m/%Y}" + (
+                " (overdue)" if late else ""
+            )
         items.append(item)
     if due_by is not None:
         items.sort(key=lambda i: (i.final_report_date or date.max, i.ref))
@@ -175,16 +190,20 @@ def queue(session: Session, vault: Vault, now: datetime, status: str | None = No
 
 def flagged_refs(session: Session) -> set[str]:
     """Cases whose current wait was reminded and then flagged to the team."""
-    rows = session.execute(select(Case.ref).join(CaseChase, (CaseChase.case_id == Case.id) & (
-        CaseChase.version == Case.current_version)).where(
-        Case.status == CaseStatus.AWAITING_INFORMATION, CaseChase.flagged_at.is_not(None)))
+    rows = session.execute(
+        select(Case.ref)
+        .join(CaseChase, (CaseChase.case_id == Case.id) & (CaseChase.version == Case.current_version))
+        .where(Case.status == CaseStatus.AWAITING_INFORMATION, CaseChase.flagged_at.is_not(None))
+    )
     return {ref for (ref,) in rows}
 
 
 def reminded_refs(session: Session) -> set[str]:
-    rows = session.execute(select(Case.ref).join(CaseChase, (CaseChase.case_id == Case.id) & (
-        CaseChase.version == Case.current_version)).where(
-        Case.status == CaseStatus.AWAITING_INFORMATION))
+    rows = session.execute(
+        select(Case.ref)
+        .join(CaseChase, (CaseChase.case_id == Case.id) & (CaseChase.version == Case.current_version))
+        .where(Case.status == CaseStatus.AWAITING_INFORMATION)
+    )
     return {ref for (ref,) in rows}
 
 
@@ -199,8 +218,9 @@ def is_overdue(item: QueueItem, settings: Settings, today: date) -> bool:
     return False
 
 
-def annotated_queue(session: Session, vault: Vault, settings: Settings, now: datetime,
-                    status: str | None = None) -> list[QueueItem]:
+def annotated_queue(
+    session: Session, vault: Vault, settings: Settings, now: datetime, status: str | None = None
+) -> list[QueueItem]:
     """``queue`` plus what the workspace and digest add: reminded, flagged, overdue."""
     items = queue(session, vault, now, status)
     flagged, reminded = flagged_refs(session), reminded_refs(session)
@@ -212,8 +232,9 @@ def annotated_queue(session: Session, vault: Vault, settings: Settings, now: dat
     return items
 
 
-def filtered(items: list[QueueItem], *, status: str = "", meeting: str = "",
-             sort: str = "oldest") -> list[QueueItem]:
+def filtered(
+    items: list[QueueItem], *, status: str = "", meeting: str = "", sort: str = "oldest"
+) -> list[QueueItem]:
     """The workspace's filters: ``open`` (every active status) or one status; a meeting
     date or ``none``; and a sort (``SORTS``)."""
     if status == "open":
@@ -229,6 +250,5 @@ def filtered(items: list[QueueItem], *, status: str = "", meeting: str = "",
     else:
         # Longest first: most days, then received earliest (a tie goes to the older case);
         # shortest first is exactly the reverse.
-        items = sorted(items, key=lambda i: (-i.days_waiting, i.received_at, i.ref),
-                       reverse=sort == "newest")
+        items = sorted(items, key=lambda i: (-i.days_waiting, i.received_at, i.ref), reverse=sort == "newest")
     return sorted(items, key=lambda i: not i.urgent_clocks)  # urgent clocks lead

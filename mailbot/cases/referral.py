@@ -13,8 +13,18 @@ from mailbot.forms import REQUIRED_FIELDS  # the form's description says which a
 from mailbot.forms.model import Referral
 from mailbot.forms.record import get_path, set_path
 
-__all__ = ["REQUIRED_FIELDS", "get_path", "set_path", "is_blank", "missing_required",
-           "apply_fallbacks", "child_key", "same_child", "age_on", "age_band"]
+__all__ = [
+    "REQUIRED_FIELDS",
+    "get_path",
+    "set_path",
+    "is_blank",
+    "missing_required",
+    "apply_fallbacks",
+    "child_key",
+    "same_child",
+    "age_on",
+    "age_band",
+]
 
 
 def is_blank(value: Any) -> bool:
@@ -25,8 +35,9 @@ def missing_required(referral: Referral) -> list[str]:
     return [key for key in REQUIRED_FIELDS if is_blank(get_path(referral, key))]
 
 
-def apply_fallbacks(referral: Referral, sender: str | None,
-                    sent: datetime | None) -> tuple[Referral, list[str]]:
+def apply_fallbacks(
+    referral: Referral, sender: str | None, sent: datetime | None
+) -> tuple[Referral, list[str]]:
     """Fill ``referrer.email`` from the sender and ``referral_date`` from the Date header.
 
     Returns the completed copy and the keys that were filled this way, so the team can
@@ -126,8 +137,8 @@ def _fields(value: Any, path: str = "") -> dict[str, str]:
 
 
 _SUBJECT_MARKS = re.compile(
-    r"^\s*(?:(?:re|fw|fwd|aw|wg|sv|resend|resent|again|copy)\s*:\s*|\[[^\]]{0,40}\]\s*)+",
-    re.IGNORECASE)
+    r"^\s*(?:(?:re|fw|fwd|aw|wg|sv|resend|resent|again|copy)\s*:\s*|\[[^\]]{0,40}\]\s*)+", re.IGNORECASE
+)
 
 
 def subject_key(subject: str) -> str:
@@ -136,8 +147,9 @@ def subject_key(subject: str) -> str:
     return " ".join(_SUBJECT_MARKS.sub("", subject).split()).casefold()
 
 
-def same_referral(first: Referral, first_fallbacks: list[str], again: Referral,
-                  again_fallbacks: list[str]) -> bool:
+def same_referral(
+    first: Referral, first_fallbacks: list[str], again: Referral, again_fallbacks: list[str]
+) -> bool:
     """Whether two referrals are the same one sent twice: every field the referrer wrote
     is equal (values the bot filled in itself, such as the date it arrived, aside)."""
     if child_key(first) is None:

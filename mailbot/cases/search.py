@@ -32,8 +32,16 @@ from mailbot.store.models import Case
 from mailbot.store.vault import Vault
 
 #: What a search looks at (FIELDS.md keys), besides the reference.
-FIELDS = ("child.full_name", "child.dob", "referrer.name", "referrer.email",
-          "referrer.agency", "child.nhs_number", "child.crs_number", "child.pnc_number")
+FIELDS = (
+    "child.full_name",
+    "child.dob",
+    "referrer.name",
+    "referrer.email",
+    "referrer.agency",
+    "child.nhs_number",
+    "child.crs_number",
+    "child.pnc_number",
+)
 NUMBERS = ("child.nhs_number", "child.crs_number", "child.pnc_number")
 _DMY = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 _COMPACT = re.compile(r"[\s/\-.]+")
@@ -99,9 +107,11 @@ class Query:
         for word in fold(text).split():
             day = as_date(word)
             words.append((word, day.isoformat() if day else None))
-        return cls(whole_date=whole.isoformat() if whole else None,
-                   number=compact if any(ch.isdigit() for ch in compact) else "",
-                   words=tuple(words))
+        return cls(
+            whole_date=whole.isoformat() if whole else None,
+            number=compact if any(ch.isdigit() for ch in compact) else "",
+            words=tuple(words),
+        )
 
 
 def document(ref: str, referral: dict[str, object]) -> SearchDoc:
@@ -123,22 +133,25 @@ class SearchIndex:
         """The references of the cases matching ``query``, oldest first."""
         if not query.strip():
             return []
-        rows = session.execute(select(Case.id, Case.ref, Case.current_version)
-                               .order_by(Case.created_at, Case.ref)).all()
+        rows = session.execute(
+            select(Case.id, Case.ref, Case.current_version).order_by(Case.created_at, Case.ref)
+        ).all()
         parsed = Query.of(query)
         with self._lock:
             cached = dict(self._docs)
         found: list[str] = []
         for case_id, ref, version in rows:
             hit = cached.get(case_id)
-            doc = hit[1] if hit is not None and hit[0] == version else \
-                self._doc(session, vault, case_id, version)
+            doc = (
+                hit[1]
+                if hit is not None and hit[0] == version
+                else self._doc(session, vault, case_id, version)
+            )
             if doc is not None and doc.matches(parsed):
                 found.append(ref)
         return found
 
-    def _doc(self, session: Session, vault: Vault, case_id: str, version: int
-             ) -> SearchDoc | None:
+    def _doc(self, session: Session, vault: Vault, case_id: str, version: int) -> SearchDoc | None:
         case = session.get(Case, case_id)
         if case is None or case.current_version != version:
             return None
@@ -155,8 +168,7 @@ class SearchIndex:
         """Decrypt every case's words now (``mailbot serve`` does it at start, in the
         background), so the first search is as quick as the rest; returns the count."""
         rows = session.execute(select(Case.id, Case.current_version)).all()
-        return sum(self._doc(session, vault, case_id, version) is not None
-                   for case_id, version in rows)
+        return sum(self._doc(session, vault, case_id, version) is not None for case_id, version in rows)
 
     def forget(self) -> None:
         """Drop every decrypted entry (e.g. after a key rotation or an erasure)."""

@@ -67,10 +67,12 @@ class CaseStatus(StrEnum):
 
 
 _TABLE: dict[CaseStatus, _About] = {
-    CaseStatus.AWAITING_INFORMATION: _About("waiting for referrer", "waiting for the referrer",
-                                            open_to_referrer=True),
-    CaseStatus.MANUAL_ENTRY: _About("to enter by hand", "waiting to be entered by hand",
-                                    open_to_referrer=True),
+    CaseStatus.AWAITING_INFORMATION: _About(
+        "waiting for referrer", "waiting for the referrer", open_to_referrer=True
+    ),
+    CaseStatus.MANUAL_ENTRY: _About(
+        "to enter by hand", "waiting to be entered by hand", open_to_referrer=True
+    ),
     CaseStatus.READY: _About("ready to schedule", "ready to schedule", open_to_referrer=True),
     CaseStatus.SCHEDULED: _About("on an agenda", "on an SPRG agenda", open_to_referrer=False),
     CaseStatus.HELD: _About("held back", "held back from the agenda", open_to_referrer=False),

@@ -18,12 +18,7 @@ from mailbot.cases.status import OPEN_TO_REFERRER, CaseStatus
 from mailbot.clock import london
 from mailbot.errors import NotFound
 from mailbot.forms.model import Referral
-from mailbot.store.models import (
-    Case,
-    MessageCase,
-    RefCounter,
-    ReferralVersion,
-)
+from mailbot.store.models import Case, MessageCase, RefCounter, ReferralVersion
 from mailbot.store.vault import Vault
 
 
@@ -45,8 +40,10 @@ def next_ref(session: Session, now: datetime) -> str:
     year = london(now).year
     for _ in range(5):
         number = session.execute(
-            update(RefCounter).where(RefCounter.year == year)
-            .values(last=RefCounter.last + 1).returning(RefCounter.last)
+            update(RefCounter)
+            .where(RefCounter.year == year)
+            .values(last=RefCounter.last + 1)
+            .returning(RefCounter.last)
         ).scalar_one_or_none()
         if number is not None:
             return f"COC-{year}-{number:04d}"
@@ -58,19 +55,26 @@ def next_ref(session: Session, now: datetime) -> str:
     raise RuntimeError("could not allocate a case reference")
 
 
-def status_for(missing: list[str], queries: list[dict[str, str]],
-               manual: bool = False) -> CaseStatus:
+def status_for(missing: list[str], queries: list[dict[str, str]], manual: bool = False) -> CaseStatus:
     if manual:
         return CaseStatus.MANUAL_ENTRY
     return CaseStatus.AWAITING_INFORMATION if missing or queries else CaseStatus.READY
 
 
-def open_case(session: Session, vault: Vault, now: datetime, sender: str,
-              version: VersionInput, *, manual: bool = False) -> Case:
+def open_case(
+    session: Session, vault: Vault, now: datetime, sender: str, version: VersionInput, *, manual: bool = False
+) -> Case:
     key_id = vault.new_key(session)
-    case = Case(ref=next_ref(session, now), status=CaseStatus.AWAITING_INFORMATION, key_id=key_id,
-                created_at=now, updated_at=now, held=False, current_version=0,
-                sender_index=vault.index("sender", sender))
+    case = Case(
+        ref=next_ref(session, now),
+        status=CaseStatus.AWAITING_INFORMATION,
+        key_id=key_id,
+        created_at=now,
+        updated_at=now,
+        held=False,
+        current_version=0,
+        sender_index=vault.index("sender", sender),
+    )
     case.sender_enc = vault.seal_text(session, case, "sender_enc", sender)
     session.add(case)
     session.flush()
@@ -78,17 +82,24 @@ def open_case(session: Session, vault: Vault, now: datetime, sender: str,
     return case
 
 
-def add_version(session: Session, vault: Vault, case: Case, now: datetime,
-                version: VersionInput, *, manual: bool = False) -> ReferralVersion:
-    row = ReferralVersion(case_id=case.id, version=case.current_version + 1,
-                          source=version.source, fallbacks=version.fallbacks,
-                          missing_required=version.missing, queries=version.queries,
-                          message_id=version.message_row_id, created_at=now,
-                          created_by=version.created_by)
-    row.referral_enc = vault.seal_json(session, row, "referral_enc", version.referral,
-                                       key_id=case.key_id)
-    row.provenance_enc = vault.seal_json(session, row, "provenance_enc", version.provenance,
-                                         key_id=case.key_id)
+def add_version(
+    session: Session, vault: Vault, case: Case, now: datetime, version: VersionInput, *, manual: bool = False
+) -> ReferralVersion:
+    row = ReferralVersion(
+        case_id=case.id,
+        version=case.current_version + 1,
+        source=version.source,
+        fallbacks=version.fallbacks,
+        missing_required=version.missing,
+        queries=version.queries,
+        message_id=version.message_row_id,
+        created_at=now,
+        created_by=version.created_by,
+    )
+    row.referral_enc = vault.seal_json(session, row, "referral_enc", version.referral, key_id=case.key_id)
+    row.provenance_enc = vault.seal_json(
+        session, row, "provenance_enc", version.provenance, key_id=case.key_id
+    )
     if version.note:
         row.note_enc = vault.seal_text(session, row, "note_enc", version.note, key_id=case.key_id)
     session.add(row)
@@ -108,8 +119,10 @@ def add_version(session: Session, vault: Vault, case: Case, now: datetime,
 
 
 def current_version(session: Session, case: Case) -> ReferralVersion:
-    row = session.scalars(select(ReferralVersion).where(
-        ReferralVersion.case_id == case.id, ReferralVersion.version == case.current_version)
+    row = session.scalars(
+        select(ReferralVersion).where(
+            ReferralVersion.case_id == case.id, ReferralVersion.version == case.current_version
+        )
     ).one()
     return row
 
@@ -125,19 +138,31 @@ def case_by_ref(session: Session, ref: str, *, tombstone_ok: bool = False) -> Ca
     if case is None:
         raise NotFound(f"no case {ref}")
     if case.shredded_at is not None and not tombstone_ok:
-        raise NotFound(f"{case.ref} was destroyed on {case.shredded_at:%d/%m/%Y} "
-                       f"({case.shred_reason}): only its tombstone is kept")
+        raise NotFound(
+            f"{case.ref} was destroyed on {case.shredded_at:%d/%m/%Y} "
+            f"({case.shred_reason}): only its tombstone is kept"
+        )
     return case
 
 
 def possible_duplicates(session: Session, case: Case) -> list[str]:
     if not case.child_index:
         return []
-    return list(session.scalars(select(Case.ref).where(
-        Case.child_index == case.child_index, Case.id != case.id).order_by(Case.ref)))
+    return list(
+        session.scalars(
+            select(Case.ref)
+            .where(Case.child_index == case.child_index, Case.id != case.id)
+            .order_by(Case.ref)
+        )
+    )
 
 
 def case_refs_of_message(session: Session, message_row_id: str) -> list[str]:
-    return list(session.scalars(select(Case.ref).join(MessageCase, MessageCase.case_id == Case.id)
-                                .where(MessageCase.message_id == message_row_id)
-                                .order_by(Case.ref)))
+    return list(
+        session.scalars(
+            select(Case.ref)
+            .join(MessageCase, MessageCase.case_id == Case.id)
+            .where(MessageCase.message_id == message_row_id)
+            .order_by(Case.ref)
+        )
+    )

@@ -43,9 +43,10 @@ KIND_WORDS = {
 }
 
 #: Reasons (as the handlers word them) that change how a kind reads: no form came.
-NO_FORM_WORDS = (("request_missing", "no COC form is attached", "no form attached: asked for "
-                  "the form"),
-                 ("merge_followup", "without a form", "reply added to the case (no form)"))
+NO_FORM_WORDS = (
+    ("request_missing", "no COC form is attached", "no form attached: asked for the form"),
+    ("merge_followup", "without a form", "reply added to the case (no form)"),
+)
 
 
 def kind_words(action: str, reason: str = "") -> str:
@@ -54,7 +55,6 @@ def kind_words(action: str, reason: str = "") -> str:
         if action == kind and marker in reason:
             return words
     return KIND_WORDS.get(action, action)
-
 
 
 @dataclass
@@ -71,9 +71,14 @@ class MessageLine:
     to: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": self.id, "received_at": iso(self.received_at),
-                               "sender": self.sender, "subject": self.subject,
-                               "kind": self.kind, "direction": self.direction}
+        out: dict[str, Any] = {
+            "id": self.id,
+            "received_at": iso(self.received_at),
+            "sender": self.sender,
+            "subject": self.subject,
+            "kind": self.kind,
+            "direction": self.direction,
+        }
         if self.direction == "out":
             out.update(state=self.state, to=self.to)
         return out
@@ -88,8 +93,13 @@ class AttachmentLine:
     kind: str
 
     def as_json(self) -> dict[str, Any]:
-        return {"id": self.id, "filename": self.filename, "content_type": self.content_type,
-                "size": self.size, "kind": self.kind}
+        return {
+            "id": self.id,
+            "filename": self.filename,
+            "content_type": self.content_type,
+            "size": self.size,
+            "kind": self.kind,
+        }
 
 
 @dataclass
@@ -116,10 +126,15 @@ class CaseView:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "ref": self.ref, "status": str(self.status), "referral": self.referral,
-            "missing_required": list(self.missing_required), "queries": list(self.queries),
-            "provenance": self.provenance, "fallbacks": list(self.fallbacks),
-            "version": self.version, "received_at": iso(self.received_at),
+            "ref": self.ref,
+            "status": str(self.status),
+            "referral": self.referral,
+            "missing_required": list(self.missing_required),
+            "queries": list(self.queries),
+            "provenance": self.provenance,
+            "fallbacks": list(self.fallbacks),
+            "version": self.version,
+            "received_at": iso(self.received_at),
             "meeting_date": self.meeting_date.isoformat() if self.meeting_date else None,
             "waiting_for": self.waiting_for,
             "possible_duplicates": list(self.possible_duplicates),
@@ -143,9 +158,15 @@ class MessageItem:
     reason: str
 
     def as_json(self) -> dict[str, Any]:
-        return {"id": self.id, "message_id": self.message_id,
-                "received_at": iso(self.received_at), "sender": self.sender,
-                "action": self.action, "case_refs": self.case_refs, "reason": self.reason}
+        return {
+            "id": self.id,
+            "message_id": self.message_id,
+            "received_at": iso(self.received_at),
+            "sender": self.sender,
+            "action": self.action,
+            "case_refs": self.case_refs,
+            "reason": self.reason,
+        }
 
 
 @dataclass
@@ -166,67 +187,107 @@ class HeldItem:
         return self.reason.startswith(HELD_DECISION)
 
     def as_json(self) -> dict[str, Any]:
-        return {"id": self.id, "received_at": iso(self.received_at), "sender": self.sender,
-                "subject": self.subject, "reason": self.reason}
+        return {
+            "id": self.id,
+            "received_at": iso(self.received_at),
+            "sender": self.sender,
+            "subject": self.subject,
+            "reason": self.reason,
+        }
 
 
-def _messages_of(session: Session, vault: Vault, case: Case, from_address: str
-                 ) -> list[MessageLine]:
+def _messages_of(session: Session, vault: Vault, case: Case, from_address: str) -> list[MessageLine]:
     inbound = session.scalars(
-        select(InboundMessage).outerjoin(MessageCase, MessageCase.message_id == InboundMessage.id)
+        select(InboundMessage)
+        .outerjoin(MessageCase, MessageCase.message_id == InboundMessage.id)
         .where(or_(MessageCase.case_id == case.id, InboundMessage.linked_case_id == case.id))
-        .distinct()).all()
+        .distinct()
+    ).all()
     out: list[MessageLine] = []
     order: dict[str, tuple[datetime, int]] = {}  # full-precision time; in before out
     for row in inbound:
         order[row.id] = (row.received_at, 0)
-        out.append(MessageLine(id=row.id, received_at=row.received_at,
-                               sender=vault.open_text(session, row, "sender_enc"),
-                               subject=vault.open_text(session, row, "subject_enc"),
-                               kind=row.action, direction="in"))
+        out.append(
+            MessageLine(
+                id=row.id,
+                received_at=row.received_at,
+                sender=vault.open_text(session, row, "sender_enc"),
+                subject=vault.open_text(session, row, "subject_enc"),
+                kind=row.action,
+                direction="in",
+            )
+        )
     # Narrowed in the database on the JSON list's text, then checked exactly here.
     tagged = cast(Outbox.case_refs, String).like(f'%"{case.ref}"%')
     for sent in session.scalars(select(Outbox).where(tagged).order_by(Outbox.created_at)):
         if case.ref not in (sent.case_refs or []):
             continue
         order[sent.id] = (sent.created_at, 1)
-        out.append(MessageLine(id=sent.id, received_at=sent.sent_at or sent.created_at,
-                               sender=from_address, subject=sent.subject, kind=sent.kind,
-                               direction="out", state=sent.state,
-                               to=vault.open_text(session, sent, "recipient_enc")))
+        out.append(
+            MessageLine(
+                id=sent.id,
+                received_at=sent.sent_at or sent.created_at,
+                sender=from_address,
+                subject=sent.subject,
+                kind=sent.kind,
+                direction="out",
+                state=sent.state,
+                to=vault.open_text(session, sent, "recipient_enc"),
+            )
+        )
     out.sort(key=lambda m: order[m.id])
     return out
 
 
-def show(session: Session, vault: Vault, ref: str, *, from_address: str,
-         now: datetime | None = None) -> CaseView:
+def show(
+    session: Session, vault: Vault, ref: str, *, from_address: str, now: datetime | None = None
+) -> CaseView:
     case = case_store.case_by_ref(session, ref)
     stored, version = case_store.load_referral(session, vault, case)
     referral = with_recorded_decision(session, vault, case, stored)
     provenance = vault.open_json(session, version, "provenance_enc", key_id=case.key_id)
-    attachments = [AttachmentLine(a.id, vault.open_text(session, a, "filename_enc"),
-                                  a.content_type, a.size, a.kind)
-                   for a in session.scalars(select(Attachment).where(Attachment.case_id == case.id))]
+    attachments = [
+        AttachmentLine(a.id, vault.open_text(session, a, "filename_enc"), a.content_type, a.size, a.kind)
+        for a in session.scalars(select(Attachment).where(Attachment.case_id == case.id))
+    ]
     return CaseView(
-        ref=case.ref, status=CaseStatus(case.status), referral=referral,
-        missing_required=list(case.missing_required), queries=list(case.queries),
-        provenance=provenance, fallbacks=list(version.fallbacks), version=case.current_version,
-        received_at=case.created_at, meeting_date=case.meeting_date,
+        ref=case.ref,
+        status=CaseStatus(case.status),
+        referral=referral,
+        missing_required=list(case.missing_required),
+        queries=list(case.queries),
+        provenance=provenance,
+        fallbacks=list(version.fallbacks),
+        version=case.current_version,
+        received_at=case.created_at,
+        meeting_date=case.meeting_date,
         waiting_for=waiting_for(case),
         possible_duplicates=case_store.possible_duplicates(session, case),
-        messages=_messages_of(session, vault, case, from_address), attachments=attachments,
-        serious_incident=case.serious_incident, aware_on=case.aware_on,
-        clocks=clocks_of(case, london(now or vault.clock.now()).date()))
+        messages=_messages_of(session, vault, case, from_address),
+        attachments=attachments,
+        serious_incident=case.serious_incident,
+        aware_on=case.aware_on,
+        clocks=clocks_of(case, london(now or vault.clock.now()).date()),
+    )
 
 
 def messages(session: Session, vault: Vault) -> list[MessageItem]:
-    return [MessageItem(id=row.id, message_id=_message_id_of(session, vault, row),
-                        received_at=row.received_at,
-                        sender=vault.open_text(session, row, "sender_enc"), action=row.action,
-                        case_refs=case_store.case_refs_of_message(session, row.id),
-                        reason=row.reason)
-            for row in session.scalars(select(InboundMessage).options(undefer(InboundMessage.raw_enc))
-                                       .order_by(InboundMessage.received_at))]
+    return [
+        MessageItem(
+            id=row.id,
+            message_id=_message_id_of(session, vault, row),
+            received_at=row.received_at,
+            sender=vault.open_text(session, row, "sender_enc"),
+            action=row.action,
+            case_refs=case_store.case_refs_of_message(session, row.id),
+            reason=row.reason,
+        )
+        for row in session.scalars(
+            select(InboundMessage)
+            .options(undefer(InboundMessage.raw_enc))
+            .order_by(InboundMessage.received_at)
+        )
+    ]
 
 
 def _message_id_of(session: Session, vault: Vault, row: InboundMessage) -> str | None:
@@ -234,19 +295,28 @@ def _message_id_of(session: Session, vault: Vault, row: InboundMessage) -> str |
     return message_id_of(vault.open(session, row, "raw_enc"))
 
 
-def quarantine(session: Session, vault: Vault, *, case_id: str | None = None,
-               row_id: str | None = None) -> list[HeldItem]:
+def quarantine(
+    session: Session, vault: Vault, *, case_id: str | None = None, row_id: str | None = None
+) -> list[HeldItem]:
     """Messages held for a person, oldest first (only those linked to ``case_id``, if given)."""
-    stmt = select(InboundMessage, Case.ref).outerjoin(
-        Case, Case.id == InboundMessage.linked_case_id).where(
-        InboundMessage.action == "quarantine", InboundMessage.hold_state == "pending")
+    stmt = (
+        select(InboundMessage, Case.ref)
+        .outerjoin(Case, Case.id == InboundMessage.linked_case_id)
+        .where(InboundMessage.action == "quarantine", InboundMessage.hold_state == "pending")
+    )
     if case_id is not None:
         stmt = stmt.where(InboundMessage.linked_case_id == case_id)
     if row_id is not None:
         stmt = stmt.where(InboundMessage.id == row_id)
     rows = session.execute(stmt.order_by(InboundMessage.received_at))
-    return [HeldItem(id=row.id, received_at=row.received_at,
-                     sender=vault.open_text(session, row, "sender_enc"),
-                     subject=vault.open_text(session, row, "subject_enc"), reason=row.reason,
-                     linked_ref=ref)
-            for row, ref in rows]
+    return [
+        HeldItem(
+            id=row.id,
+            received_at=row.received_at,
+            sender=vault.open_text(session, row, "sender_enc"),
+            subject=vault.open_text(session, row, "subject_enc"),
+            reason=row.reason,
+            linked_ref=ref,
+        )
+        for row, ref in rows
+    ]

@@ -48,9 +48,15 @@ def recipients(session: Session, vault: Vault, case: Case) -> list[str]:
 
 
 def _date_forms(day: date) -> list[str]:
-    return [day.strftime("%d/%m/%Y"), f"{day.day}/{day.month}/{day.year}", day.isoformat(),
-            f"{day.day} {day:%B %Y}".lower(), f"{day.day} {day:%b %Y}".lower(),
-            day.strftime("%d.%m.%Y"), day.strftime("%d-%m-%Y")]
+    return [
+        day.strftime("%d/%m/%Y"),
+        f"{day.day}/{day.month}/{day.year}",
+        day.isoformat(),
+        f"{day.day} {day:%B %Y}".lower(),
+        f"{day.day} {day:%b %Y}".lower(),
+        day.strftime("%d.%m.%Y"),
+        day.strftime("%d-%m-%Y"),
+    ]
 
 
 def personal_data_in(session: Session, vault: Vault, case: Case, text: str) -> list[str]:
@@ -75,8 +81,17 @@ def personal_data_in(session: Session, vault: Vault, case: Case, text: str) -> l
     return found
 
 
-def write_to_referrer(session: Session, vault: Vault, outbound: Outbound, now: datetime,
-                      case: Case, *, text: str, recipient: str, author: str) -> Outbox:
+def write_to_referrer(
+    session: Session,
+    vault: Vault,
+    outbound: Outbound,
+    now: datetime,
+    case: Case,
+    *,
+    text: str,
+    recipient: str,
+    author: str,
+) -> Outbox:
     text = text.strip()
     if not text:
         raise UsageError("write the message first")
@@ -84,10 +99,20 @@ def write_to_referrer(session: Session, vault: Vault, outbound: Outbound, now: d
         raise UsageError(f"a message can be at most {MAX_TEXT} characters")
     if recipient not in recipients(session, vault, case):
         raise UsageError("choose the referrer's address")
-    row = outbound.queue(session, now, OutboundMail(
-        kind="message", template="team_message", subject=SUBJECT, recipient=recipient,
-        refs=[case.ref], context={"ref": case.ref, "text": text},
-        follows=last_reply_thread(session, vault, case.ref, recipient), key_id=case.key_id))
+    row = outbound.queue(
+        session,
+        now,
+        OutboundMail(
+            kind="message",
+            template="team_message",
+            subject=SUBJECT,
+            recipient=recipient,
+            refs=[case.ref],
+            context={"ref": case.ref, "text": text},
+            follows=last_reply_thread(session, vault, case.ref, recipient),
+            key_id=case.key_id,
+        ),
+    )
     row.written_by = author
     audit(session, now, author, "case.message_written", case_id=case.id, detail=row.id)
     return row

@@ -22,8 +22,12 @@ def add_parsers(sub: Any) -> dict[str, Command]:
     listing = asub.add_parser("list", help="the entries, oldest first, filtered")
     listing.add_argument("--ref", help="only entries about this case (COC-YYYY-NNNN)")
     listing.add_argument("--user", help="only entries by this person (workspace name or login)")
-    listing.add_argument("--since", type=day_given, metavar="DATE",
-                         help="only entries from this day on (DD/MM/YYYY or YYYY-MM-DD)")
+    listing.add_argument(
+        "--since",
+        type=day_given,
+        metavar="DATE",
+        help="only entries from this day on (DD/MM/YYYY or YYYY-MM-DD)",
+    )
     listing.add_argument("--json", action="store_true")
     return {"audit": cmd_audit}
 
@@ -33,8 +37,7 @@ def day_given(text: str) -> date:
     try:
         return read_day(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (DD/MM/YYYY or YYYY-MM-DD)"
-                                         ) from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (DD/MM/YYYY or YYYY-MM-DD)") from None
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -53,19 +56,25 @@ def _verify(app: Any, args: argparse.Namespace) -> int:
     if report.intact:
         words = f"the audit trail is intact ({report.entries} entries)\n"
     else:
-        where = (f" at entry {report.broken_at}" if report.broken_at is not None else "")
-        words = (f"the audit trail is BROKEN{where}: {report.problem} "
-                 f"({report.entries} entries checked)\n")
-    emit(args, {"intact": report.intact, "entries": report.entries,
-                "broken_at": report.broken_at, "problem": report.problem or None}, words)
+        where = f" at entry {report.broken_at}" if report.broken_at is not None else ""
+        words = f"the audit trail is BROKEN{where}: {report.problem} ({report.entries} entries checked)\n"
+    emit(
+        args,
+        {
+            "intact": report.intact,
+            "entries": report.entries,
+            "broken_at": report.broken_at,
+            "problem": report.problem or None,
+        },
+        words,
+    )
     return 0 if report.intact else 1
 
 
 def _list(app: Any, args: argparse.Namespace) -> int:
     if args.ref is not None and not args.ref.strip():
         raise UsageError("--ref: give a case reference (COC-YYYY-NNNN)")
-    flt = AuditFilter(ref=args.ref, user=args.user,
-                      since=day_start(args.since) if args.since else None)
+    flt = AuditFilter(ref=args.ref, user=args.user, since=day_start(args.since) if args.since else None)
     with app.db.session() as session:
         entries = list_entries(session, flt, newest_first=False)
     rows = [[show_time(e.at), e.actor, e.what, e.ref or "-", e.detail or "-"] for e in entries]

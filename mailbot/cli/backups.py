@@ -22,16 +22,16 @@ ESCROW_NOTICE = (
 def add_parsers(sub: Any) -> dict[str, Command]:
     backup = sub.add_parser("backup", help="a consistent copy of the database (no key in it)")
     backup.add_argument("--out", type=Path, required=True, help="the backup file to write")
-    restore = sub.add_parser("restore", help="replace the database with a backup; "
-                             "erasures made since are applied again")
+    restore = sub.add_parser(
+        "restore", help="replace the database with a backup; erasures made since are applied again"
+    )
     restore.add_argument("file", type=Path)
     sub.add_parser("upgrade", help="back up the database, then migrate it to this version")
     return {"backup": cmd_backup, "restore": cmd_restore, "upgrade": cmd_upgrade}
 
 
 def add_escrow_parser(ksub: Any) -> None:
-    escrow = ksub.add_parser("escrow", help="the master key versions encrypted to an offline "
-                             "RSA public key")
+    escrow = ksub.add_parser("escrow", help="the master key versions encrypted to an offline RSA public key")
     escrow.add_argument("--recipient", type=Path, required=True, help="RSA public key (PEM)")
     escrow.add_argument("--out", type=Path, required=True)
 
@@ -44,14 +44,21 @@ def cmd_escrow(args: argparse.Namespace) -> int:
     try:
         document = write_escrow(app.keys.load(), args.recipient, args.out, app.clock.now())
         with app.db.session() as session:
-            audit(session, app.clock.now(), actor(args), "keys.escrowed",
-                  detail=f"versions {document['master_versions']} to recipient "
-                         f"{document['recipient_sha256'][:16]}")
+            audit(
+                session,
+                app.clock.now(),
+                actor(args),
+                "keys.escrowed",
+                detail=f"versions {document['master_versions']} to recipient "
+                f"{document['recipient_sha256'][:16]}",
+            )
     finally:
         app.close()
-    print(f"master key versions {', '.join(map(str, document['master_versions']))} escrowed to "
-          f"{args.out} (recipient key SHA-256 {document['recipient_sha256'][:16]}...); "
-          "escrow again after every key rotation")
+    print(
+        f"master key versions {', '.join(map(str, document['master_versions']))} escrowed to "
+        f"{args.out} (recipient key SHA-256 {document['recipient_sha256'][:16]}...); "
+        "escrow again after every key rotation"
+    )
     return 0
 
 
@@ -69,8 +76,10 @@ def cmd_backup(args: argparse.Namespace) -> int:
         out = backup(app, args.out, actor=actor(args))
     finally:
         app.close()
-    print(f"backup written: {out} ({out.stat().st_size} bytes); it holds no key: keep the "
-          "escrowed master key to read it")
+    print(
+        f"backup written: {out} ({out.stat().st_size} bytes); it holds no key: keep the "
+        "escrowed master key to read it"
+    )
     return 0
 
 
@@ -82,8 +91,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
         again = restore(app, args.file, actor=actor(args))
     finally:
         app.close()
-    print(f"restored from {args.file}; erasures applied again: {len(again)}"
-          + (f" ({', '.join(again)})" if again else ""))
+    print(
+        f"restored from {args.file}; erasures applied again: {len(again)}"
+        + (f" ({', '.join(again)})" if again else "")
+    )
     return 0
 
 

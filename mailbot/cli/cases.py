@@ -30,14 +30,22 @@ def status_word(value: str) -> CaseStatus:
 
 def add_parsers(sub: Any) -> dict[str, Command]:
     cases = sub.add_parser("cases", help="the CSCP queue")
-    cases.add_argument("--status", type=status_word, metavar="STATUS",
-                       help="only cases with this status (the code, or the words shown)")
-    cases.add_argument("--due", action="store_true",
-                       help="decided cases whose final report is due or overdue")
-    cases.add_argument("--search", metavar="TEXT",
-                       help="only cases matching TEXT: a reference, any part of the child's "
-                       "name, a date of birth, the referrer's name or e-mail, an agency, an "
-                       "NHS/CRS/PNC number (audited)")
+    cases.add_argument(
+        "--status",
+        type=status_word,
+        metavar="STATUS",
+        help="only cases with this status (the code, or the words shown)",
+    )
+    cases.add_argument(
+        "--due", action="store_true", help="decided cases whose final report is due or overdue"
+    )
+    cases.add_argument(
+        "--search",
+        metavar="TEXT",
+        help="only cases matching TEXT: a reference, any part of the child's "
+        "name, a date of birth, the referrer's name or e-mail, an agency, an "
+        "NHS/CRS/PNC number (audited)",
+    )
     cases.add_argument("--json", action="store_true")
     show = sub.add_parser("show", help="one case, decrypted (audited)")
     show.add_argument("ref")
@@ -47,12 +55,17 @@ def add_parsers(sub: Any) -> dict[str, Command]:
     quarantine = sub.add_parser("quarantine", help="messages held for a person")
     quarantine.add_argument("--json", action="store_true")
     qsub = quarantine.add_subparsers(dest="decision", parser_class=type(quarantine))
-    release = qsub.add_parser("release", help="handle a held message as if trusted (for a "
-                              "held emailed SPRG decision: confirm and record it)")
+    release = qsub.add_parser(
+        "release",
+        help="handle a held message as if trusted (for a held emailed SPRG decision: confirm and record it)",
+    )
     release.add_argument("id")
-    release.add_argument("--force", action="store_true",
-                         help="confirm an emailed SPRG decision although its meeting is still "
-                              "to come (the referrer is told now)")
+    release.add_argument(
+        "--force",
+        action="store_true",
+        help="confirm an emailed SPRG decision although its meeting is still "
+        "to come (the referrer is told now)",
+    )
     reject = qsub.add_parser("reject", help="file a held message with a reason")
     reject.add_argument("id")
     reject.add_argument("--reason", default="rejected by the team")
@@ -65,8 +78,14 @@ def add_parsers(sub: Any) -> dict[str, Command]:
     edit.add_argument("value")
     edit.add_argument("--why", help="the reason, kept with the version")
     edit.add_argument("--by", default=None, help="who made the change (default: the login name)")
-    return {"cases": cmd_cases, "show": cmd_show, "messages": cmd_messages,
-            "quarantine": cmd_quarantine, "close": cmd_close, "edit": cmd_edit}
+    return {
+        "cases": cmd_cases,
+        "show": cmd_show,
+        "messages": cmd_messages,
+        "quarantine": cmd_quarantine,
+        "close": cmd_close,
+        "edit": cmd_edit,
+    }
 
 
 def cmd_cases(args: argparse.Namespace) -> int:
@@ -74,18 +93,19 @@ def cmd_cases(args: argparse.Namespace) -> int:
     with app.db.session() as session:
         due_by = None
         if getattr(args, "due", False):  # final reports due within the reminder window, or late
-            due_by = (london(app.clock.now()).date()
-                      + timedelta(days=app.settings.final_report_reminder_days))
+            due_by = london(app.clock.now()).date() + timedelta(days=app.settings.final_report_reminder_days)
         items = case_queue.queue(session, app.vault, app.clock.now(), args.status, due_by)
         if getattr(args, "search", None):
             found = set(SearchIndex().search(session, app.vault, args.search))
             items = [i for i in items if i.ref in found]
-            audit(session, app.clock.now(), actor(args), "cases.searched",
-                  detail=f"{len(items)} found")
+            audit(session, app.clock.now(), actor(args), "cases.searched", detail=f"{len(items)} found")
         if getattr(args, "json", False):  # the JSON carries the referrers' addresses
-            audit_many(session, app.clock.now(), actor(args),
-                       case_entries(session, [i.ref for i in items], "case.listed",
-                                    "cases --json"))
+            audit_many(
+                session,
+                app.clock.now(),
+                actor(args),
+                case_entries(session, [i.ref for i in items], "case.listed", "cases --json"),
+            )
     emit(args, [i.as_json() for i in items], text.queue_table(items))
     return 0
 
@@ -105,9 +125,12 @@ def cmd_messages(args: argparse.Namespace) -> int:
     with app.db.session() as session:
         items = views.messages(session, app.vault)
         if getattr(args, "json", False):  # the JSON carries the senders' addresses
-            audit_many(session, app.clock.now(), actor(args),
-                       [Entry("message.listed", message_id=i.id, detail="messages --json")
-                        for i in items])
+            audit_many(
+                session,
+                app.clock.now(),
+                actor(args),
+                [Entry("message.listed", message_id=i.id, detail="messages --json") for i in items],
+            )
     emit(args, [i.as_json() for i in items], text.messages_table(items))
     return 0
 
@@ -118,8 +141,11 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
         from mailbot.intake.release import release
 
         refs = release(app, args.id, actor=actor(args), force=args.force)
-        print(f"released {args.id}" + (f": {', '.join(refs)}" if refs else "")
-              + ("; SPRG decision recorded, the referrer is told" if refs.decision else ""))
+        print(
+            f"released {args.id}"
+            + (f": {', '.join(refs)}" if refs else "")
+            + ("; SPRG decision recorded, the referrer is told" if refs.decision else "")
+        )
         app.drainer.drain()
         return 0
     if args.decision == "reject":
@@ -131,9 +157,12 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
         return 0
     with app.db.session() as session:
         items = views.quarantine(session, app.vault)
-        audit_many(session, app.clock.now(), actor(args),
-                   [Entry("quarantine.viewed", message_id=i.id, detail="mailbot quarantine")
-                    for i in items])
+        audit_many(
+            session,
+            app.clock.now(),
+            actor(args),
+            [Entry("quarantine.viewed", message_id=i.id, detail="mailbot quarantine") for i in items],
+        )
     emit(args, [i.as_json() for i in items], text.quarantine_table(items))
     return 0
 
@@ -148,8 +177,10 @@ def cmd_close(args: argparse.Namespace) -> int:
         close_case(session, app.vault, case, app.clock.now(), user=actor(args), reason=args.reason)
         assert case.closed_at is not None
         case.retain_until = add_years(case.closed_at, app.settings.retention_years)
-    print(f"{args.ref} closed; kept until {case.retain_until:%d/%m/%Y} "
-          f"(retention.years_after_closure = {app.settings.retention_years})")
+    print(
+        f"{args.ref} closed; kept until {case.retain_until:%d/%m/%Y} "
+        f"(retention.years_after_closure = {app.settings.retention_years})"
+    )
     return 0
 
 
@@ -159,15 +190,27 @@ def cmd_edit(args: argparse.Namespace) -> int:
     try:
         editable(args.field)
     except NotFound as exc:
-        raise UsageError(f"{args.field}: not a field a person can edit (keys as in "
-                         "forms/FIELDS.md, e.g. child.dob or household.0.name)") from exc
+        raise UsageError(
+            f"{args.field}: not a field a person can edit (keys as in "
+            "forms/FIELDS.md, e.g. child.dob or household.0.name)"
+        ) from exc
     app = open_app(args)
     who = args.by or actor(args)
     with app.db.session() as session:
         case = case_store.case_by_ref(session, args.ref)
-        edit_field(session, app.vault, case, app.clock.now(), args.field, args.value,
-                   user=who, reason=args.why or "entered with mailbot edit")
+        edit_field(
+            session,
+            app.vault,
+            case,
+            app.clock.now(),
+            args.field,
+            args.value,
+            user=who,
+            reason=args.why or "entered with mailbot edit",
+        )
         status, version, missing = case.status, case.current_version, case.missing_required
-    print(f"{args.ref}: {args.field} updated (version {version}, status {status})"
-          + (f"; still missing: {', '.join(missing)}" if missing else ""))
+    print(
+        f"{args.ref}: {args.field} updated (version {version}, status {status})"
+        + (f"; still missing: {', '.join(missing)}" if missing else "")
+    )
     return 0

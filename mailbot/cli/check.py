@@ -18,10 +18,10 @@ from sqlalchemy import select, text
 
 from mailbot.app import App
 from mailbot.errors import MailbotError
-from mailbot.mail.authresults import sender_auth_warnings
 from mailbot.mail.graph_check import graph_check_mailbox, graph_check_sender
 from mailbot.mail.graph_mailbox import GraphMailbox
 from mailbot.mail.graph_sender import GraphSender
+from mailbot.mail.sender_auth_settings import sender_auth_warnings
 from mailbot.store import crypto
 from mailbot.store.models import DataKey
 
@@ -81,8 +81,7 @@ def _keys(app: App) -> str:
     probe = crypto.new_data_key()
     key_id = secrets.token_hex(16)
     wrapped = crypto.wrap_key(keys.key(keys.current_version), keys.current_version, key_id, probe)
-    assert crypto.unwrap_key(keys.key(keys.current_version), keys.current_version, key_id,
-                             wrapped) == probe
+    assert crypto.unwrap_key(keys.key(keys.current_version), keys.current_version, key_id, wrapped) == probe
     return f"master key v{keys.current_version} works (no data keys stored yet)"
 
 
@@ -99,15 +98,19 @@ def _sender_auth(app: App) -> list[CheckResult]:
     """``mail.sender_auth``: what it believes, or a warning line per weakness."""
     warnings = sender_auth_warnings(app.settings)
     if app.settings.sender_auth == "none":
-        warnings.append("mail.sender_auth is none: no team sender can be authenticated, so "
-                        "every SPRG decision e-mailed by the team will be held for the team "
-                        "to confirm under Held messages")
+        warnings.append(
+            "mail.sender_auth is none: no team sender can be authenticated, so "
+            "every SPRG decision e-mailed by the team will be held for the team "
+            "to confirm under Held messages"
+        )
     if warnings:
         return [CheckResult("sender_auth", True, line, warning=True) for line in warnings]
     s = app.settings
-    rule = {"authserv-id": f"Authentication-Results from {s.trusted_authserv_id} are believed",
-            "exchange-online": "the topmost Authentication-Results (our Exchange Online) and "
-                               "its compauth are believed"}
+    rule = {
+        "authserv-id": f"Authentication-Results from {s.trusted_authserv_id} are believed",
+        "exchange-online": "the topmost Authentication-Results (our Exchange Online) and "
+        "its compauth are believed",
+    }
     return [CheckResult("sender_auth", True, f"{s.sender_auth}: {rule[s.sender_auth]}")]
 
 

@@ -62,10 +62,12 @@ def require_state(settings: Settings) -> None:
         return
     looked = settings.config_file or settings.base_dir / "mailbot.toml"
     found = "read" if settings.config_file else "not found"
-    raise ConfigError(KEY_SETTING if missing[0].startswith("no master key") else "store.url",
-                      f"{'; '.join(missing)} (settings file {looked}: {found}); run "
-                      "`mailbot init` to create them here, or point --config or "
-                      "MAILBOT_CONFIG at the settings")
+    raise ConfigError(
+        KEY_SETTING if missing[0].startswith("no master key") else "store.url",
+        f"{'; '.join(missing)} (settings file {looked}: {found}); run "
+        "`mailbot init` to create them here, or point --config or "
+        "MAILBOT_CONFIG at the settings",
+    )
 
 
 def open_app(args: argparse.Namespace, *, quiet: bool = False, create: bool = False) -> App:
@@ -75,8 +77,7 @@ def open_app(args: argparse.Namespace, *, quiet: bool = False, create: bool = Fa
     if not create:
         require_state(settings)
     # The demo talks to a person: its own summary replaces the INFO log lines.
-    setup_logging("WARNING" if quiet and "MAILBOT_LOG_LEVEL" not in os.environ
-                  else settings.log_level)
+    setup_logging("WARNING" if quiet and "MAILBOT_LOG_LEVEL" not in os.environ else settings.log_level)
     app = build_app(settings)
     app.prepare()
     named = getattr(args, "as_user", None)

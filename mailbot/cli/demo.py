@@ -33,8 +33,7 @@ ASKS_FOR_MORE = "mail-02-referral-incomplete.eml"
 
 def samples() -> list[tuple[str, bytes]]:
     folder = resources.files("mailbot") / "demo_data"
-    return sorted((item.name, item.read_bytes()) for item in folder.iterdir()
-                  if item.name.endswith(".eml"))
+    return sorted((item.name, item.read_bytes()) for item in folder.iterdir() if item.name.endswith(".eml"))
 
 
 def _thread_follow_up(raw: bytes, ref: str, reply_id: str | None) -> bytes:
@@ -47,8 +46,7 @@ def _thread_follow_up(raw: bytes, ref: str, reply_id: str | None) -> bytes:
 
 def _first_reply_for(app: App, subject_ref: str) -> str | None:
     with app.db.session() as session:
-        for row in session.scalars(select(Outbox).where(Outbox.kind == "reply")
-                                   .order_by(Outbox.created_at)):
+        for row in session.scalars(select(Outbox).where(Outbox.kind == "reply").order_by(Outbox.created_at)):
             if subject_ref in row.case_refs:
                 return row.message_id
     return None
@@ -91,7 +89,7 @@ def run_demo(app: App, out: TextIO) -> None:
     outbox_url = app.settings.outbound_url
     out.write(f"\nReplies went to {outbox_url}")
     if outbox_url.startswith("outbox:"):
-        folder = Path(outbox_url[len("outbox:"):])
+        folder = Path(outbox_url[len("outbox:") :])
         folder = folder if folder.is_absolute() else app.settings.base_dir / folder
         files = sorted(folder.glob("*.eml"), key=lambda p: (p.stat().st_mtime_ns, p.name))
         out.write(f" ({len(files)} files in {folder})\n")
@@ -103,9 +101,12 @@ def run_demo(app: App, out: TextIO) -> None:
         out.write("\n")
     meeting = scheduled[0].meeting_date if scheduled else None
     if meeting is not None:
-        out.write(f"\nSPRG meeting on {meeting:%A} {meeting.day} {meeting:%B %Y}: "
-                  f"{len(scheduled)} case(s) on the agenda; the pack is in\n")
+        out.write(
+            f"\nSPRG meeting on {meeting:%A} {meeting.day} {meeting:%B %Y}: "
+            f"{len(scheduled)} case(s) on the agenda; the pack is in\n"
+        )
         for path in written:
             out.write(f"  {path}\n")
-    out.write("\nTry: mailbot show REF   mailbot messages   mailbot quarantine   "
-              "mailbot agenda --meeting DATE\n")
+    out.write(
+        "\nTry: mailbot show REF   mailbot messages   mailbot quarantine   mailbot agenda --meeting DATE\n"
+    )

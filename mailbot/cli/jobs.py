@@ -25,7 +25,9 @@ def cmd_daily(args: argparse.Namespace) -> int:
         app.drainer.drain()
     finally:
         app.close()
-    print(f"reminders sent: {len(result.chased.reminded)}; flagged to the team: "
-          f"{len(result.chased.flagged)}; digest {'sent' if result.digest_sent else 'not sent '}"
-          f"{'' if result.digest_sent else '(no team address)'}")
+    print(
+        f"reminders sent: {len(result.chased.reminded)}; flagged to the team: "
+        f"{len(result.chased.flagged)}; digest {'sent' if result.digest_sent else 'not sent '}"
+        f"{'' if result.digest_sent else '(no team address)'}"
+    )
     return 0

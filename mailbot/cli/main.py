@@ -44,9 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mailbot", description="CSCP Case of Concern intake bot")
     parser.add_argument("--config", type=Path, help="TOML settings file")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    parser.add_argument("--as", dest="as_user", metavar="NAME",
-                        help="the workspace user running this command (named in the audit log "
-                             "with the login)")
+    parser.add_argument(
+        "--as",
+        dest="as_user",
+        metavar="NAME",
+        help="the workspace user running this command (named in the audit log with the login)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for group in GROUPS:
         for name, func in group.add_parsers(sub).items():
@@ -79,6 +82,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         # (a traceback could show form values); --debug re-raises for developers.
         if debug:
             raise
-        print(f"mailbot: unexpected error ({type(exc).__name__}); run again with --debug",
-              file=sys.stderr)
+        print(f"mailbot: unexpected error ({type(exc).__name__}); run again with --debug", file=sys.stderr)
         return 1

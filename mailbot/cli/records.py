@@ -21,20 +21,33 @@ def add_parsers(sub: Any) -> dict[str, Command]:
     purge.add_argument("--dry-run", action="store_true", help="say what is due; change nothing")
     erase = sub.add_parser("erase", help="destroy one case now (a person's decision, audited)")
     erase.add_argument("ref")
-    erase.add_argument("--reason", required=True,
-                       help="why (e.g. the reference of the upheld request); kept encrypted")
+    erase.add_argument(
+        "--reason", required=True, help="why (e.g. the reference of the upheld request); kept encrypted"
+    )
     erase.add_argument("--by", default=None, help="who decided (default: the login name)")
-    sar = sub.add_parser("sar", help="subject access: every case and message about a person, "
-                         "as one .docx with other people's data marked (audited)")
+    sar = sub.add_parser(
+        "sar",
+        help="subject access: every case and message about a person, "
+        "as one .docx with other people's data marked (audited)",
+    )
     sar.add_argument("--name", required=True, help="the person's full name")
     sar.add_argument("--dob", required=True, type=cli_date, help="date of birth (DD/MM/YYYY or ISO)")
-    sar.add_argument("--received", type=cli_date, default=None,
-                     help="the day the request was received (default: today)")
+    sar.add_argument(
+        "--received", type=cli_date, default=None, help="the day the request was received (default: today)"
+    )
     sar.add_argument("--out", type=Path, default=None, help="folder (default var/sar)")
-    sub.add_parser("dpia", help="the DPIA's settings-dependent parts: retention, where data "
-                   "lives, who receives what, who can see the cases")
-    return {"legal-hold": cmd_legal_hold, "purge": cmd_purge, "erase": cmd_erase, "sar": cmd_sar,
-            "dpia": cmd_dpia}
+    sub.add_parser(
+        "dpia",
+        help="the DPIA's settings-dependent parts: retention, where data "
+        "lives, who receives what, who can see the cases",
+    )
+    return {
+        "legal-hold": cmd_legal_hold,
+        "purge": cmd_purge,
+        "erase": cmd_erase,
+        "sar": cmd_sar,
+        "dpia": cmd_dpia,
+    }
 
 
 def cmd_dpia(args: argparse.Namespace) -> int:
@@ -46,9 +59,14 @@ def cmd_dpia(args: argparse.Namespace) -> int:
     app = open_app(args)
     try:
         with app.db.session() as session:
-            counts = {role: int(n) for role, n in session.execute(
-                select(WebUser.role, func.count()).where(WebUser.disabled.is_(False))
-                .group_by(WebUser.role))}
+            counts = {
+                role: int(n)
+                for role, n in session.execute(
+                    select(WebUser.role, func.count())
+                    .where(WebUser.disabled.is_(False))
+                    .group_by(WebUser.role)
+                )
+            }
     finally:
         app.close()
     print(dpia_text(app.settings, counts), end="")
@@ -81,19 +99,28 @@ def cmd_sar(args: argparse.Namespace) -> int:
         subject = Subject(args.name.strip(), args.dob)
         with app.db.session() as session:
             result = search(session, app.vault, subject)
-            path = write_pack(result, subject, received, due, now,
-                              args.out or app.settings.var_dir / "sar")
+            path = write_pack(result, subject, received, due, now, args.out or app.settings.var_dir / "sar")
             # The name searched for is personal data: the audit keeps counts and refs only.
-            audit(session, now, actor(args), "sar.produced",
-                  detail=f"{len(result.cases)} case(s) ({', '.join(c.ref for c in result.cases)}), "
-                         f"{len(result.other_messages)} other message(s); due {due.isoformat()}")
+            audit(
+                session,
+                now,
+                actor(args),
+                "sar.produced",
+                detail=f"{len(result.cases)} case(s) ({', '.join(c.ref for c in result.cases)}), "
+                f"{len(result.other_messages)} other message(s); due {due.isoformat()}",
+            )
     finally:
         app.close()
-    print(f"found {len(result.cases)} case(s)"
-          + (f" ({', '.join(c.ref + ('?' if c.certainty == 'possible' else '') for c in result.cases)})"
-             if result.cases else "")
-          + f" and {len(result.other_messages)} other message(s); searched {result.searched_cases} "
-          f"case(s) and {result.searched_messages} message(s)")
+    print(
+        f"found {len(result.cases)} case(s)"
+        + (
+            f" ({', '.join(c.ref + ('?' if c.certainty == 'possible' else '') for c in result.cases)})"
+            if result.cases
+            else ""
+        )
+        + f" and {len(result.other_messages)} other message(s); searched {result.searched_cases} "
+        f"case(s) and {result.searched_messages} message(s)"
+    )
     print(f"written: {path} (marked items to review before disclosure)")
     print(f"request received {received:%d/%m/%Y}: the response is due by {due:%d/%m/%Y} (one month)")
     return 0
@@ -107,13 +134,22 @@ def cmd_legal_hold(args: argparse.Namespace) -> int:
     try:
         with app.db.session() as session:
             case = case_store.case_by_ref(session, args.ref, tombstone_ok=True)
-            set_legal_hold(session, app.vault, case, app.clock.now(), on=args.state == "on",
-                           why=args.why, actor=actor(args))
+            set_legal_hold(
+                session,
+                app.vault,
+                case,
+                app.clock.now(),
+                on=args.state == "on",
+                why=args.why,
+                actor=actor(args),
+            )
             ref = case.ref
     finally:
         app.close()
-    print(f"{ref}: legal hold {args.state}"
-          + (" - it will not be destroyed while the hold is on" if args.state == "on" else ""))
+    print(
+        f"{ref}: legal hold {args.state}"
+        + (" - it will not be destroyed while the hold is on" if args.state == "on" else "")
+    )
     return 0
 
 
@@ -130,9 +166,14 @@ def cmd_purge(args: argparse.Namespace) -> int:
     print(f"held messages {verb}: {report.held}; other messages {verb}: {report.other}")
     if not report.dry_run:
         print(f"data keys destroyed: {report.keys}")
-        print(f"mailbox copies deleted: {report.mailbox_deleted}"
-              + (f"; {report.mailbox_unknown} left alone (not in the database)"
-                 if report.mailbox_unknown else ""))
+        print(
+            f"mailbox copies deleted: {report.mailbox_deleted}"
+            + (
+                f"; {report.mailbox_unknown} left alone (not in the database)"
+                if report.mailbox_unknown
+                else ""
+            )
+        )
     return 0
 
 
@@ -144,6 +185,8 @@ def cmd_erase(args: argparse.Namespace) -> int:
         case = erase(app, args.ref, reason=args.reason, actor=args.by or actor(args))
     finally:
         app.close()
-    print(f"{case.ref} erased: its data key is destroyed and its data deleted; the tombstone "
-          "(reference, dates, agency, outcome) is kept")
+    print(
+        f"{case.ref} erased: its data key is destroyed and its data deleted; the tombstone "
+        "(reference, dates, agency, outcome) is kept"
+    )
     return 0

@@ -15,8 +15,9 @@ from mailbot.store.private_file import refuse_link, write_private
 def add_parsers(sub: Any) -> dict[str, Command]:
     report = sub.add_parser("report", help="the year's figures as a Word document, with charts")
     report.add_argument("--year", type=int, required=True)
-    report.add_argument("--out", type=Path, metavar="FILE",
-                        help="where the .docx goes (default var/reports/annual-YEAR.docx)")
+    report.add_argument(
+        "--out", type=Path, metavar="FILE", help="where the .docx goes (default var/reports/annual-YEAR.docx)"
+    )
     return {"report": cmd_report}
 
 
@@ -40,6 +41,8 @@ def cmd_report(args: argparse.Namespace, app: Any = None) -> int:
     finally:
         if own:
             app.close()
-    print(f"{args.year}: {figures.total_referrals} referrals, "
-          f"{sum(figures.decisions.values())} decisions; report written: {written}")
+    print(
+        f"{args.year}: {figures.total_referrals} referrals, "
+        f"{sum(figures.decisions.values())} decisions; report written: {written}"
+    )
     return 0

@@ -28,15 +28,13 @@ def add_parsers(sub: Any) -> dict[str, Command]:
     flag.add_argument("ref")
     flag.add_argument("state", choices=("on", "off"))
     flag.add_argument("--why", required=True, help="the reason (kept encrypted with the case)")
-    flag.add_argument("--aware", metavar="DATE",
-                      help="the day the partnership became aware (default: today)")
+    flag.add_argument("--aware", metavar="DATE", help="the day the partnership became aware (default: today)")
     clock = sub.add_parser("clock", help="record a serious incident's clock date")
     clock.add_argument("ref")
     clock.add_argument("what", choices=tuple(RECORDS))
     clock.add_argument("date", help="DD/MM/YYYY or YYYY-MM-DD ('clear' clears a completion)")
     meeting = sub.add_parser("meeting", help="SPRG meetings outside the calendar")
-    msub = meeting.add_subparsers(dest="meeting_command", required=True,
-                                  parser_class=type(meeting))
+    msub = meeting.add_subparsers(dest="meeting_command", required=True, parser_class=type(meeting))
     add = msub.add_parser("add", help="add an extraordinary SPRG meeting")
     add.add_argument("date", help="DD/MM/YYYY or YYYY-MM-DD")
     add.add_argument("--case", metavar="REF", help="move this case to the new meeting")
@@ -62,9 +60,18 @@ def cmd_serious(args: argparse.Namespace, app: Any = None) -> int:
         aware = cli_date(args.aware, "--aware", london(now).date()) if args.aware else None
         with app.db.session() as session:
             case = case_store.case_by_ref(session, args.ref)
-            changed = serious.set_flag(session, app.vault, app.outbound, now, case,
-                                       args.state == "on", actor=actor(args), why=args.why,
-                                       team_address=app.settings.team_address, aware=aware)
+            changed = serious.set_flag(
+                session,
+                app.vault,
+                app.outbound,
+                now,
+                case,
+                args.state == "on",
+                actor=actor(args),
+                why=args.why,
+                team_address=app.settings.team_address,
+                aware=aware,
+            )
             if aware and case.serious_incident:
                 serious.record_date(session, now, case, "aware", aware, actor=actor(args))
             moved = scheduling.offer_serious(session, app.settings, now, case, actor(args))
@@ -75,9 +82,11 @@ def cmd_serious(args: argparse.Namespace, app: Any = None) -> int:
         if own:
             app.close()
     state = "flagged as a serious incident" if args.state == "on" else "no longer flagged"
-    print(f"{ref} {state}" + ("" if changed else " (unchanged)")
-          + ("; the team was alerted" if changed and args.state == "on"
-             and app.settings.team_address else ""))
+    print(
+        f"{ref} {state}"
+        + ("" if changed else " (unchanged)")
+        + ("; the team was alerted" if changed and args.state == "on" and app.settings.team_address else "")
+    )
     for item in clocks:
         print(f"  {item.label}: {item.words()}")
     if moved:
@@ -98,8 +107,7 @@ def cmd_clock(args: argparse.Namespace, app: Any = None) -> int:
     finally:
         if own:
             app.close()
-    print(f"{ref}: {args.what.replace('_', ' ')} "
-          + (f"recorded as {day:%d/%m/%Y}" if day else "cleared"))
+    print(f"{ref}: {args.what.replace('_', ' ')} " + (f"recorded as {day:%d/%m/%Y}" if day else "cleared"))
     for item in clocks:
         print(f"  {item.label}: {item.words()}")
     return 0
@@ -111,11 +119,12 @@ def cmd_meeting(args: argparse.Namespace, app: Any = None) -> int:
         now = app.clock.now()
         day = cli_date(args.date, "DATE", london(now).date())
         with app.db.session() as session:
-            moved = add_meeting(session, app.vault, app.settings, now, day, actor=actor(args),
-                                ref=args.case)
+            moved = add_meeting(session, app.vault, app.settings, now, day, actor=actor(args), ref=args.case)
     finally:
         if own:
             app.close()
-    print(f"extraordinary SPRG meeting on {long_date(day)}"
-          + (f"; {', '.join(moved)} moved to it" if moved else ""))
+    print(
+        f"extraordinary SPRG meeting on {long_date(day)}"
+        + (f"; {', '.join(moved)} moved to it" if moved else "")
+    )
     return 0

@@ -30,17 +30,22 @@ def add_parsers(sub: Any) -> dict[str, Command]:
     schedule = sub.add_parser("schedule", help="move a case to an SPRG meeting, or hold it back")
     schedule.add_argument("ref")
     which = schedule.add_mutually_exclusive_group(required=True)
-    which.add_argument("--meeting", metavar="DATE",
-                       help="a meeting in the calendar (DD/MM/YYYY or YYYY-MM-DD)")
+    which.add_argument(
+        "--meeting", metavar="DATE", help="a meeting in the calendar (DD/MM/YYYY or YYYY-MM-DD)"
+    )
     which.add_argument("--hold", action="store_true", help="keep it off every agenda")
 
     agenda = sub.add_parser("agenda", help="the agenda pack of a meeting; --send: the digest")
-    agenda.add_argument("--meeting", metavar="DATE", required=True,
-                        help="the meeting (DD/MM/YYYY or YYYY-MM-DD)")
-    agenda.add_argument("--out", type=Path, metavar="DIR",
-                        help="where agenda.docx (and agenda.pdf) go (default var/sprg/DATE)")
-    agenda.add_argument("--send", action="store_true",
-                        help="send the pre-meeting digest to the SPRG members")
+    agenda.add_argument(
+        "--meeting", metavar="DATE", required=True, help="the meeting (DD/MM/YYYY or YYYY-MM-DD)"
+    )
+    agenda.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="where agenda.docx (and agenda.pdf) go (default var/sprg/DATE)",
+    )
+    agenda.add_argument("--send", action="store_true", help="send the pre-meeting digest to the SPRG members")
 
     outcome = sub.add_parser("outcome", help="record the SPRG decision on a case")
     outcome.add_argument("ref")
@@ -54,12 +59,13 @@ def add_parsers(sub: Any) -> dict[str, Command]:
     outcome.add_argument("--methodology", metavar="T")
     outcome.add_argument("--final-report-date", metavar="D")
     outcome.add_argument("--other-actions", metavar="T")
-    outcome.add_argument("--meeting-date", metavar="D",
-                         help="default: the meeting the case is scheduled to")
+    outcome.add_argument("--meeting-date", metavar="D", help="default: the meeting the case is scheduled to")
     outcome.add_argument("--chair", metavar="T", help="default: MAILBOT_SPRG_CHAIR")
-    outcome.add_argument("--force", action="store_true",
-                         help="record it although its meeting is still to come (the referrer "
-                              "is told now)")
+    outcome.add_argument(
+        "--force",
+        action="store_true",
+        help="record it although its meeting is still to come (the referrer is told now)",
+    )
     return {"schedule": cmd_schedule, "agenda": cmd_agenda, "outcome": cmd_outcome}
 
 
@@ -121,31 +127,42 @@ def _agenda(app: Any, args: argparse.Namespace) -> int:
     with app.db.session() as session:
         cases = scheduling.cases_of_meeting(session, app.vault, meeting)
         if not cases and not cal.is_meeting(meeting):
-            raise UsageError(f"--meeting: {meeting.isoformat()} is not an SPRG meeting date "
-                             f"and no case is scheduled to it (meetings: {cal.describe()})")
+            raise UsageError(
+                f"--meeting: {meeting.isoformat()} is not an SPRG meeting date "
+                f"and no case is scheduled to it (meetings: {cal.describe()})"
+            )
         lines = digest.digest_lines(cases, meeting)
         written: list[Path] = []
         if args.out is not None or not args.send:
             out = args.out or app.settings.var_dir / "sprg" / meeting.isoformat()
-            data = build_pack(meeting, cases, chair=app.settings.sprg_chair,
-                              compiled_on=london(now).date())
+            data = build_pack(meeting, cases, chair=app.settings.sprg_chair, compiled_on=london(now).date())
             written = write_pack(out, data)
-            audit_many(session, now, actor(args), case_entries(
-                session, [c.ref for c in cases], "sprg.agenda_pack",
-                f"meeting {meeting.isoformat()}, {len(cases)} cases"))
+            audit_many(
+                session,
+                now,
+                actor(args),
+                case_entries(
+                    session,
+                    [c.ref for c in cases],
+                    "sprg.agenda_pack",
+                    f"meeting {meeting.isoformat()}, {len(cases)} cases",
+                ),
+            )
         sent = 0
         if args.send:
-            sent = digest.queue_digest(session, app.vault, app.settings, app.outbound, now, meeting,
-                                       cases, actor=actor(args))
-    out_text = [f"SPRG meeting {long_date(meeting)}: {len(lines)} case"
-                f"{'s' if len(lines) != 1 else ''}"]
+            sent = digest.queue_digest(
+                session, app.vault, app.settings, app.outbound, now, meeting, cases, actor=actor(args)
+            )
+    out_text = [f"SPRG meeting {long_date(meeting)}: {len(lines)} case{'s' if len(lines) != 1 else ''}"]
     out_text += [f"  {ln.ref}  {ln.agency}  (age {ln.age_band})  {ln.themes}" for ln in lines]
     out_text += [f"agenda pack written: {path}" for path in written]
     if args.send:
         drained = app.drainer.drain()
-        out_text.append(f"digest sent to {sent} member{'s' if sent != 1 else ''} "
-                        f"({drained.sent} sent now, {drained.retry} to retry, "
-                        f"{drained.failed} failed)")
+        out_text.append(
+            f"digest sent to {sent} member{'s' if sent != 1 else ''} "
+            f"({drained.sent} sent now, {drained.retry} to retry, "
+            f"{drained.failed} failed)"
+        )
     sys.stdout.write("\n".join(out_text) + "\n")
     return 0
 
@@ -160,8 +177,10 @@ def cmd_outcome(args: argparse.Namespace, app: Any = None) -> int:
             value = parse_day(value, "--" + option.replace("_", "-")).isoformat()
         changes[key] = value
     if not changes:
-        raise UsageError("give the decision: at least one of --single, --multi, --methodology, "
-                         "--final-report-date, --other-actions, ...")
+        raise UsageError(
+            "give the decision: at least one of --single, --multi, --methodology, "
+            "--final-report-date, --other-actions, ..."
+        )
     app, own = _app(args, app)
     now = app.clock.now()
     try:
@@ -173,8 +192,17 @@ def cmd_outcome(args: argparse.Namespace, app: Any = None) -> int:
             if not get(decision, "sprg.chair") and app.settings.sprg_chair:
                 decision["sprg"]["chair"] = app.settings.sprg_chair
             first = case.status != "decided"
-            decisions.record(session, app.vault, app.outbound, now, case, decision,
-                             actor=actor(args), source="command", force=args.force)
+            decisions.record(
+                session,
+                app.vault,
+                app.outbound,
+                now,
+                case,
+                decision,
+                actor=actor(args),
+                source="command",
+                force=args.force,
+            )
             early = meeting_not_yet_held(decision, case.meeting_date, london(now).date())
             ref = case.ref
         drained = app.drainer.drain()
@@ -182,8 +210,13 @@ def cmd_outcome(args: argparse.Namespace, app: Any = None) -> int:
         if own:
             app.close()
     if early is not None and first:
-        print(f"mailbot: warning: recorded before the meeting of {early:%d/%m/%Y} (--force); "
-              "the referrer has been told", file=sys.stderr)
-    print(f"{ref}: SPRG decision {'recorded' if first else 'amended'}; case decided"
-          + (f"; the referrer was told by reference ({drained.sent} sent)" if first else ""))
+        print(
+            f"mailbot: warning: recorded before the meeting of {early:%d/%m/%Y} (--force); "
+            "the referrer has been told",
+            file=sys.stderr,
+        )
+    print(
+        f"{ref}: SPRG decision {'recorded' if first else 'amended'}; case decided"
+        + (f"; the referrer was told by reference ({drained.sent} sent)" if first else "")
+    )
     return 0

@@ -30,8 +30,7 @@ def add_parsers(sub: Any) -> dict[str, Command]:
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
     serve.add_argument("--threads", type=int, default=8, help=argparse.SUPPRESS)
     users = sub.add_parser("users", help="workspace accounts")
-    usub = users.add_subparsers(dest="users_command", required=True,
-                                parser_class=type(users))
+    usub = users.add_subparsers(dest="users_command", required=True, parser_class=type(users))
     add = usub.add_parser("add", help="add a user (password from stdin, or prompted)")
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=ROLES)
@@ -74,16 +73,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = open_app(args)
     loopback = args.host in LOOPBACK
     web = create_app(app, secure_cookies=not loopback)
-    threading.Thread(target=_warm_search, args=(app, web), daemon=True,
-                     name="search-warm").start()
+    threading.Thread(target=_warm_search, args=(app, web), daemon=True, name="search-warm").start()
     if not loopback:
-        print("mailbot: serving beyond loopback: put it behind HTTPS (session cookies are "
-              "Secure, so a browser will not send them over plain HTTP)", file=sys.stderr)
-    print(f"CSCP workspace on http://{args.host}:{args.port}/ (Ctrl+C stops it)",
-          file=sys.stderr)
+        print(
+            "mailbot: serving beyond loopback: put it behind HTTPS (session cookies are "
+            "Secure, so a browser will not send them over plain HTTP)",
+            file=sys.stderr,
+        )
+    print(f"CSCP workspace on http://{args.host}:{args.port}/ (Ctrl+C stops it)", file=sys.stderr)
     try:
-        waitress.serve(web, host=args.host, port=args.port, threads=args.threads, ident="",
-                       clear_untrusted_proxy_headers=True)
+        waitress.serve(
+            web,
+            host=args.host,
+            port=args.port,
+            threads=args.threads,
+            ident="",
+            clear_untrusted_proxy_headers=True,
+        )
     finally:
         app.close()
     return 0
@@ -118,12 +124,14 @@ def cmd_users(args: argparse.Namespace) -> int:
             else:
                 assert password is not None
                 user_store.reset_password(session, args.name, password, now)
-            audit(session, now, actor(args), f"user.{args.users_command}",
-                             detail=args.name)
+            audit(session, now, actor(args), f"user.{args.users_command}", detail=args.name)
     finally:
         app.close()
-    done = {"add": "added", "disable": "disabled", "enable": "enabled",
-            "reset": "has a new password; two-step sign-in cleared (set it up again at the next "
-            "sign-in)"}[args.users_command]
+    done = {
+        "add": "added",
+        "disable": "disabled",
+        "enable": "enabled",
+        "reset": "has a new password; two-step sign-in cleared (set it up again at the next sign-in)",
+    }[args.users_command]
     print(f"{args.name} {done}")
     return 0

@@ -41,12 +41,16 @@ def _too_large(max_bytes: int) -> str:
 
 
 def _verdict(
-    name: str, ctype: str, data: bytes, kind: VerdictKind,
-    *, form: ParsedForm | None = None, reason: str | None = None,
+    name: str,
+    ctype: str,
+    data: bytes,
+    kind: VerdictKind,
+    *,
+    form: ParsedForm | None = None,
+    reason: str | None = None,
 ) -> AttachmentVerdict:
     return AttachmentVerdict(
-        filename=name, kind=kind, form=form, reason=reason, content_type=ctype, size=len(data),
-        data=data,
+        filename=name, kind=kind, form=form, reason=reason, content_type=ctype, size=len(data), data=data
     )
 
 
@@ -68,8 +72,10 @@ class _Reading:
         found: list[tuple[AttachmentVerdict, bool]] = []
         with open_checked_zip(data, limits) as archive:
             members = [
-                info for info in archive.infolist()
-                if not info.is_dir() and not info.filename.startswith("__MACOSX/")
+                info
+                for info in archive.infolist()
+                if not info.is_dir()
+                and not info.filename.startswith("__MACOSX/")
                 and not _safe_name(info.filename).startswith(".")
             ]
             if len(members) > MAX_ZIP_MEMBERS:
@@ -80,18 +86,15 @@ class _Reading:
                 inner = read_member(archive, info.filename, limits) or b""
                 self.budget.inflate_bytes -= len(inner)
                 label = f"{name}/{_safe_name(info.filename)}"
-                for verdict, _inside in self.one(label, "application/octet-stream", inner,
-                                                 depth + 1):
+                for verdict, _inside in self.one(label, "application/octet-stream", inner, depth + 1):
                     found.append((verdict, True))
         if not found:
             return [(_verdict(name, "application/zip", data, "reject", reason=EMPTY_ZIP), False)]
         return found
 
-    def one(self, name: str, ctype: str, data: bytes, depth: int
-            ) -> list[tuple[AttachmentVerdict, bool]]:
+    def one(self, name: str, ctype: str, data: bytes, depth: int) -> list[tuple[AttachmentVerdict, bool]]:
         if len(data) > self.max_bytes:
-            return [(_verdict(name, ctype, data, "reject", reason=_too_large(self.max_bytes)),
-                     False)]
+            return [(_verdict(name, ctype, data, "reject", reason=_too_large(self.max_bytes)), False)]
         kind = sniff(data)
         try:
             if kind == "zip":
@@ -112,8 +115,9 @@ class _Reading:
         return [(_verdict(name, ctype, data, "form", form=form), False)]
 
 
-def _keep_once(name: str, ctype: str, data: bytes,
-               found: list[tuple[AttachmentVerdict, bool]]) -> list[AttachmentVerdict]:
+def _keep_once(
+    name: str, ctype: str, data: bytes, found: list[tuple[AttachmentVerdict, bool]]
+) -> list[AttachmentVerdict]:
     """Members that are not forms give way to one verdict carrying the zip as it came;
     refused members keep their reason (once per distinct reason: the referrer needs one
     sentence, not one per file) but not their inflated bytes."""
@@ -138,8 +142,13 @@ def _keep_once(name: str, ctype: str, data: bytes,
 
 
 def read_attachment(
-    filename: str | None, content_type: str | None, data: bytes, *, max_bytes: int,
-    reference_year: int | None, budget: ReadBudget,
+    filename: str | None,
+    content_type: str | None,
+    data: bytes,
+    *,
+    max_bytes: int,
+    reference_year: int | None,
+    budget: ReadBudget,
 ) -> list[AttachmentVerdict]:
     """The verdicts for one attachment (several for a zip), within the message's budget."""
     name = _safe_name(filename or "attachment")
@@ -159,6 +168,14 @@ def read_attachments(
     budget = ReadBudget(inflate_bytes=max_bytes * 8)
     verdicts: list[AttachmentVerdict] = []
     for filename, content_type, data in parts:
-        verdicts.extend(read_attachment(filename, content_type, data, max_bytes=max_bytes,
-                                        reference_year=reference_year, budget=budget))
+        verdicts.extend(
+            read_attachment(
+                filename,
+                content_type,
+                data,
+                max_bytes=max_bytes,
+                reference_year=reference_year,
+                budget=budget,
+            )
+        )
     return verdicts

@@ -71,8 +71,12 @@ def soffice_path() -> str | None:
 
 def _works(command: list[str]) -> bool:
     try:
-        return subprocess.run(command, capture_output=True, timeout=10,  # noqa: S603
-                              check=False).returncode == 0
+        return (
+            subprocess.run(  # noqa: S603 - our own converter, arguments as a list
+                command, capture_output=True, timeout=10, check=False
+            ).returncode
+            == 0
+        )
     except (OSError, subprocess.SubprocessError):
         return False
 
@@ -102,8 +106,12 @@ def isolation() -> str:
 
 def child_env(home: Path) -> dict[str, str]:
     """The whole environment a converter gets: nothing inherited but the locale."""
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(home),
-           "SAL_USE_VCLPLUGIN": "svp"}
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),
+        "TMPDIR": str(home),
+        "SAL_USE_VCLPLUGIN": "svp",
+    }
     for name in _LOCALE:
         if name in os.environ:
             env[name] = os.environ[name]
@@ -125,11 +133,19 @@ def write_profile(profile: Path, *, hardened: bool = True) -> None:
         'xmlns:oor="http://openoffice.org/2001/registry" '
         'xmlns:xs="http://www.w3.org/2001/XMLSchema" '
         'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n' + items + "</oor:items>\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
 
 
-def run_soffice(source: Path, target: str, outdir: Path, limits: ConvertLimits, *,
-                isolate_network: bool = True, hardened: bool = True) -> Path | None:
+def run_soffice(
+    source: Path,
+    target: str,
+    outdir: Path,
+    limits: ConvertLimits,
+    *,
+    isolate_network: bool = True,
+    hardened: bool = True,
+) -> Path | None:
     """Convert ``source`` to ``target`` (a format LibreOffice names: docx, pdf) in
     ``outdir``; the converted file, or None when LibreOffice made none in time."""
     soffice = soffice_path()
@@ -138,21 +154,44 @@ def run_soffice(source: Path, target: str, outdir: Path, limits: ConvertLimits, 
     with tempfile.TemporaryDirectory(prefix="mailbot-lo-") as tmp:
         home = Path(tmp)
         write_profile(home / "profile", hardened=hardened)
-        command = [soffice, "--headless", "--norestore", "--nolockcheck", "--nologo",
-                   "--nodefault", f"-env:UserInstallation=file://{home / 'profile'}",
-                   "--convert-to", target, "--outdir", str(outdir), str(source)]
+        command = [
+            soffice,
+            "--headless",
+            "--norestore",
+            "--nolockcheck",
+            "--nologo",
+            "--nodefault",
+            f"-env:UserInstallation=file://{home / 'profile'}",
+            "--convert-to",
+            target,
+            "--outdir",
+            str(outdir),
+            str(source),
+        ]
         prlimit = _prlimit()
         if prlimit is not None:
-            command = [prlimit, f"--as={limits.memory_mb * 1024 * 1024}",
-                       f"--cpu={max(1, limits.cpu_seconds)}", f"--nofile={limits.open_files}",
-                       f"--fsize={limits.file_mb * 1024 * 1024}", "--core=0", "--", *command]
+            command = [
+                prlimit,
+                f"--as={limits.memory_mb * 1024 * 1024}",
+                f"--cpu={max(1, limits.cpu_seconds)}",
+                f"--nofile={limits.open_files}",
+                f"--fsize={limits.file_mb * 1024 * 1024}",
+                "--core=0",
+                "--",
+                *command,
+            ]
         if isolate_network:
             command = [*network_isolation(), *command]
         try:
             proc = subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
-                command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, env=child_env(home), cwd=home,
-                start_new_session=limits.own_session)
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=child_env(home),
+                cwd=home,
+                start_new_session=limits.own_session,
+            )
         except OSError:
             return None
         try:

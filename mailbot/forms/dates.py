@@ -16,9 +16,17 @@ _MONTHS = {
     name: number
     for number, names in enumerate(
         [
-            ("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"),
-            ("may",), ("jun", "june"), ("jul", "july"), ("aug", "august"),
-            ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
             ("dec", "december"),
         ],
         start=1,
@@ -26,9 +34,7 @@ _MONTHS = {
     for name in names
 }
 
-_NUMERIC = re.compile(
-    r"^(\d{1,2})(?:\s*[/.\-]\s*|\s+)(\d{1,2})(?:\s*[/.\-]\s*|\s+)(\d{2}|\d{4})$"
-)
+_NUMERIC = re.compile(r"^(\d{1,2})(?:\s*[/.\-]\s*|\s+)(\d{1,2})(?:\s*[/.\-]\s*|\s+)(\d{2}|\d{4})$")
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[Tt ].*)?$")
 _WORDY = re.compile(
     r"^(?:(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)[a-z]*,?\s+)?"
@@ -40,11 +46,10 @@ _MONTH_FIRST = re.compile(
     r"([a-z]+)\.?[\s\-/.]+(\d{1,2})(?:st|nd|rd|th)?,?[\s\-/.]+(\d{4})$"
 )
 #: What may trail a date without making it unreadable: a time, a bracketed note, a ".".
-_TRAILING = re.compile(
-    r"(?:\s+\d{1,2}[:.]\d{2}(?::\d{2})?\s*(?:am|pm)?|\s*\([^()]*\)|\s*[.;])+$"
+_TRAILING = re.compile(r"(?:\s+\d{1,2}[:.]\d{2}(?::\d{2})?\s*(?:am|pm)?|\s*\([^()]*\)|\s*[.;])+$")
+_DASHES = str.maketrans(
+    {"\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-"}
 )
-_DASHES = str.maketrans({"\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-",
-                         "\u2014": "-", "\u2212": "-"})
 
 
 @dataclass(frozen=True)
@@ -81,9 +86,7 @@ def _year(text: str, reference_year: int) -> int:
     return expand_year(int(text), reference_year) if len(text) == 2 else int(text)
 
 
-def parse_uk_date(
-    text: str | None, reference_year: int, *, month_first: bool = False
-) -> DateResult:
+def parse_uk_date(text: str | None, reference_year: int, *, month_first: bool = False) -> DateResult:
     """Read a typed date, day first (``9/10/2026`` is 9 October).
 
     ``month_first`` reads numeric dates month first: a date picker whose display

@@ -135,9 +135,7 @@ def parse_description(raw: dict[str, Any]) -> FormDescription:
         household=HouseholdSpec(
             section=house["section"],
             key=house["key"],
-            columns=tuple(
-                ColumnSpec(c["key"], _tuple(c, "labels"), c["kind"]) for c in house["columns"]
-            ),
+            columns=tuple(ColumnSpec(c["key"], _tuple(c, "labels"), c["kind"]) for c in house["columns"]),
             min_header_labels=int(house["min_header_labels"]),
             stop_labels=_tuple(house, "stop_labels"),
         ),

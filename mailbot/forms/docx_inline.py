@@ -25,21 +25,36 @@ MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
 
 #: Never part of what a reader sees: deleted revisions, properties, field codes.
 _SKIP = {
-    W + "del", W + "moveFrom", W + "delText", W + "delInstrText", W + "instrText",
-    W + "pPr", W + "rPr", W + "sdtPr", W + "sdtEndPr", W + "tcPr", W + "trPr", W + "tblPr",
-    W + "tblGrid", W + "commentReference", W + "footnoteReference", W + "endnoteReference",
-    W + "annotationRef", MC + "Fallback", W + "bookmarkStart", W + "bookmarkEnd",
-    W + "proofErr", W + "lastRenderedPageBreak",
+    W + "del",
+    W + "moveFrom",
+    W + "delText",
+    W + "delInstrText",
+    W + "instrText",
+    W + "pPr",
+    W + "rPr",
+    W + "sdtPr",
+    W + "sdtEndPr",
+    W + "tcPr",
+    W + "trPr",
+    W + "tblPr",
+    W + "tblGrid",
+    W + "commentReference",
+    W + "footnoteReference",
+    W + "endnoteReference",
+    W + "annotationRef",
+    MC + "Fallback",
+    W + "bookmarkStart",
+    W + "bookmarkEnd",
+    W + "proofErr",
+    W + "lastRenderedPageBreak",
 }
 _TRUE = {"1", "true", "on"}
 #: Symbol-font characters people use as boxes and ticks, by font and code (the low byte
 #: of ``w:sym/@w:char``, of a private-use U+F0xx character, or of a Latin-1 character
 #: typed in that font: Wingdings shows "þ" as a ticked box).
 _SYMBOLS: dict[str, dict[int, str]] = {
-    "wingdings": {0xA8: "☐", 0x6F: "☐", 0x71: "☐", 0xFE: "☑", 0xFD: "☒", 0xFC: "✓",
-                  0x78: "☒", 0xFB: "☒"},
-    "wingdings 2": {0xA3: "☐", 0x2A: "☐", 0x52: "☑", 0x54: "☒", 0x53: "☒", 0x51: "☒",
-                    0x50: "✓", 0x4F: "☒"},
+    "wingdings": {0xA8: "☐", 0x6F: "☐", 0x71: "☐", 0xFE: "☑", 0xFD: "☒", 0xFC: "✓", 0x78: "☒", 0xFB: "☒"},
+    "wingdings 2": {0xA3: "☐", 0x2A: "☐", 0x52: "☑", 0x54: "☒", 0x53: "☒", 0x51: "☒", 0x50: "✓", 0x4F: "☒"},
     "symbol": {0xD6: "✓"},
 }
 #: Words a placeholder starts with when Word's flag is left on over typed text.
@@ -96,8 +111,12 @@ def control_kind(sdt_pr: etree._Element | None) -> str:
     if sdt_pr is None:
         return "content_control"
     for tag, name in (
-        (W + "date", "date"), (W + "dropDownList", "dropdown"), (W + "comboBox", "dropdown"),
-        (W14 + "checkbox", "checkbox"), (W + "text", "text"), (W + "richText", "text"),
+        (W + "date", "date"),
+        (W + "dropDownList", "dropdown"),
+        (W + "comboBox", "dropdown"),
+        (W14 + "checkbox", "checkbox"),
+        (W + "text", "text"),
+        (W + "richText", "text"),
     ):
         if sdt_pr.find(tag) is not None:
             return f"content_control:{name}"
@@ -268,7 +287,7 @@ def walk_content(content: etree._Element, ctx: Inline, sdt_pr: etree._Element | 
         return
     mark = len(ctx.parts), len(ctx.mechanisms)
     walk_inline(content, ctx)
-    if is_prompt("".join(ctx.parts[mark[0]:])):
-        del ctx.parts[mark[0]:]
-        del ctx.mechanisms[mark[1]:]
+    if is_prompt("".join(ctx.parts[mark[0] :])):
+        del ctx.parts[mark[0] :]
+        del ctx.mechanisms[mark[1] :]
         ctx.placeholders += 1

@@ -25,13 +25,16 @@ MACROS = (
     "Please save the form as a normal Word document (.docx) or PDF and send it again."
 )
 NOT_WORD = (
-    "The attachment is not a Word document we can read. Please send the form as a Word "
-    "(.docx) or PDF file."
+    "The attachment is not a Word document we can read. Please send the form as a Word (.docx) or PDF file."
 )
 
 _PARSER = etree.XMLParser(
-    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-    remove_comments=True, remove_pis=True,
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    huge_tree=False,
+    remove_comments=True,
+    remove_pis=True,
 )
 
 
@@ -39,10 +42,14 @@ MAIN_PART = "word/document.xml"
 _OFFICE_DOCUMENT = re.compile(rb"/relationships/officeDocument$")
 #: "Strict Open XML Document" namespaces -> the transitional ones the reader knows.
 _STRICT = (
-    (b"http://purl.oclc.org/ooxml/wordprocessingml/main",
-     b"http://schemas.openxmlformats.org/wordprocessingml/2006/main"),
-    (b"http://purl.oclc.org/ooxml/officeDocument/relationships",
-     b"http://schemas.openxmlformats.org/officeDocument/2006/relationships"),
+    (
+        b"http://purl.oclc.org/ooxml/wordprocessingml/main",
+        b"http://schemas.openxmlformats.org/wordprocessingml/2006/main",
+    ),
+    (
+        b"http://purl.oclc.org/ooxml/officeDocument/relationships",
+        b"http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+    ),
 )
 
 
@@ -97,8 +104,12 @@ def _cell(tc: etree._Element, col: int, sdt_pr: etree._Element | None) -> Cell:
     elif enter_control(sdt_pr, ctx):
         walk_content(tc, ctx, sdt_pr)
     return Cell(
-        text=ctx.text, col=col, span=_span(tc), source=ctx.source,
-        picked_date=ctx.picked_date, date_format=ctx.date_format,
+        text=ctx.text,
+        col=col,
+        span=_span(tc),
+        source=ctx.source,
+        picked_date=ctx.picked_date,
+        date_format=ctx.date_format,
         placeholder=ctx.placeholders > 0 and not ctx.text.strip(),
     )
 
@@ -136,8 +147,13 @@ def _row(tr: etree._Element, table: int) -> Row | None:
 def _paragraph(p: etree._Element) -> Row:
     ctx = Inline(base="table_cell:paragraph")
     walk_inline(p, ctx)
-    cell = Cell(text=ctx.text, source=ctx.source, picked_date=ctx.picked_date,
-                date_format=ctx.date_format, placeholder=ctx.placeholders > 0 and not ctx.text.strip())
+    cell = Cell(
+        text=ctx.text,
+        source=ctx.source,
+        picked_date=ctx.picked_date,
+        date_format=ctx.date_format,
+        placeholder=ctx.placeholders > 0 and not ctx.text.strip(),
+    )
     return Row([cell])
 
 

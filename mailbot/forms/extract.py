@@ -45,15 +45,9 @@ class Extractor:
         self.doc = doc
         self.desc = desc
         self.norms = [[normalise_label(c.text) for c in row.cells] for row in doc.rows]
-        self._field_labels = {
-            f.key: tuple(normalise_label(x) for x in f.labels) for f in desc.fields
-        }
-        self._headings = {
-            s.key: tuple(normalise_label(h) for h in s.headings) for s in desc.sections
-        }
-        self.columns = {
-            c.key: tuple(normalise_label(x) for x in c.labels) for c in desc.household.columns
-        }
+        self._field_labels = {f.key: tuple(normalise_label(x) for x in f.labels) for f in desc.fields}
+        self._headings = {s.key: tuple(normalise_label(h) for h in s.headings) for s in desc.sections}
+        self.columns = {c.key: tuple(normalise_label(x) for x in c.labels) for c in desc.household.columns}
         self._all_labels = {x for labels in self._field_labels.values() for x in labels}
         self._all_labels |= {x for labels in self.columns.values() for x in labels}
         self._all_labels |= {x for f in desc.fields for x in map(normalise_label, f.column)}
@@ -78,7 +72,8 @@ class Extractor:
         if any(label_matches(norm, x, prefix=prefix) for x in labels):
             return True
         return (
-            ":" in text and any(label_matches(norm, x, prefix=True) for x in labels)
+            ":" in text
+            and any(label_matches(norm, x, prefix=True) for x in labels)
             and bool(inline_remainder(text, spec.labels, colon=True))
         )
 
@@ -157,8 +152,7 @@ class Extractor:
                 if any(label_matches(norm, w) for w in wanted):
                     header = self.doc.rows[up].cells[hc]
                     return next(
-                        (x for i, x in enumerate(self.doc.rows[r].cells)
-                         if i != c and x.overlaps(header)),
+                        (x for i, x in enumerate(self.doc.rows[r].cells) if i != c and x.overlaps(header)),
                         None,
                     )
         return None
@@ -172,9 +166,7 @@ def _value_for(ex: Extractor, spec: FieldSpec, pos: Position, year: int | None) 
         cell = ex.matrix(spec, pos)
         text = cell.text if cell else ""
     else:
-        rest = inline_remainder(
-            label_cell.text, spec.labels, colon=spec.layout != "inline"
-        )
+        rest = inline_remainder(label_cell.text, spec.labels, colon=spec.layout != "inline")
         if rest and rest.strip():
             cell, text = label_cell, rest
         else:
@@ -185,9 +177,7 @@ def _value_for(ex: Extractor, spec: FieldSpec, pos: Position, year: int | None) 
     return convert(cell, text, spec.kind, ex.desc, choices=spec.choices, reference_year=year)
 
 
-def _first_value(
-    ex: Extractor, spec: FieldSpec, positions: list[Position], year: int | None
-) -> Value:
+def _first_value(ex: Extractor, spec: FieldSpec, positions: list[Position], year: int | None) -> Value:
     """The value at the first place its label appears that has one (else the first).
 
     Another place counts only in another table (the form pasted twice), so a value
@@ -220,9 +210,7 @@ def _themes(ex: Extractor, rows: list[int], form: ParsedForm) -> None:
         form.provenance[f"themes.{i}"] = ticked[theme]
 
 
-def choose_reference_year(
-    ex: Extractor, found: Located, fallback: int | None = None
-) -> int | None:
+def choose_reference_year(ex: Extractor, found: Located, fallback: int | None = None) -> int | None:
     """The referral year, for reading two-digit years (FIELDS.md), else ``fallback``.
 
     A two-digit referral year is read against ``fallback`` when given, else as 20xx.

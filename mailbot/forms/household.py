@@ -70,9 +70,11 @@ def _read_table(
     wide: Row | None = None  # the last full-width row, while no member row follows it
     for r in range(start + 1, len(ex.doc.rows)):
         row = ex.doc.rows[r]
-        if row.table != table or any(
-            label_matches(n, s, prefix=True) for n in ex.norms[r][:1] for s in stops
-        ) or any(ex.section_of(n) for n in ex.norms[r]):
+        if (
+            row.table != table
+            or any(label_matches(n, s, prefix=True) for n in ex.norms[r][:1] for s in stops)
+            or any(ex.section_of(n) for n in ex.norms[r])
+        ):
             wide = None if row.table == table else wide
             break
         if _is_wide(row, columns):
@@ -104,8 +106,13 @@ def _overtyped_address(ex: Extractor, row: Row, form: ParsedForm) -> None:
 
 
 def _member(
-    ex: Extractor, row: Row, columns: dict[str, Cell], kinds: dict[str, str],
-    year: int | None, form: ParsedForm, members: list[Member],
+    ex: Extractor,
+    row: Row,
+    columns: dict[str, Cell],
+    kinds: dict[str, str],
+    year: int | None,
+    form: ParsedForm,
+    members: list[Member],
 ) -> bool:
     """Add the row as a member when any of its cells holds something; True if added."""
     index = len(members)

@@ -29,12 +29,9 @@ MAX_CONVERSIONS = 3
 MAX_ARCHIVE_DEPTH = 2
 
 TOO_COMPLEX = (
-    "The file is too complex to read automatically. Please send the form as a Word "
-    "document (.docx)."
+    "The file is too complex to read automatically. Please send the form as a Word document (.docx)."
 )
-READER_FAILED = (
-    "The file could not be read automatically, so a member of the CSCP team will read it."
-)
+READER_FAILED = "The file could not be read automatically, so a member of the CSCP team will read it."
 TOO_MANY_PAGES = (
     "The PDF is far longer than a referral form, so it was not read automatically. Please "
     "send the form on its own, as a Word document (.docx)."

@@ -47,8 +47,7 @@ def _names(spec: FieldSpec) -> set[str]:
     return {normalise_label(x) for x in spec.tags + spec.labels}
 
 
-def overlay_acroform(data: bytes, form: ParsedForm, desc: FormDescription,
-                     reader: Any = None) -> None:
+def overlay_acroform(data: bytes, form: ParsedForm, desc: FormDescription, reader: Any = None) -> None:
     """Fill values still empty from the PDF's form fields (provenance ``pdf_field``).
 
     ``reader`` is pypdf's reader of ``data`` when the caller has one already.
@@ -65,8 +64,7 @@ def overlay_acroform(data: bytes, form: ParsedForm, desc: FormDescription,
         if raw is None:
             continue
         cell = Cell(raw, source="pdf_field")
-        value = convert(cell, raw, spec.kind, desc, choices=spec.choices,
-                        reference_year=None)
+        value = convert(cell, raw, spec.kind, desc, choices=spec.choices, reference_year=None)
         if value.value is not None:
             set_path(form.referral, spec.key, value.value)
             form.provenance[spec.key] = "pdf_field"

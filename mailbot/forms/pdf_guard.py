@@ -29,17 +29,34 @@ from mailbot.forms.safezip import DAMAGED, LOCKED_FILE
 
 #: Keys that lead away from the page being checked (up the tree, or to things the text
 #: reader never opens).
-_SKIP_KEYS = frozenset({"/Parent", "/P", "/Annots", "/B", "/Thumb", "/Metadata",
-                        "/StructParents", "/PieceInfo", "/Dest", "/First", "/Last",
-                        "/Next", "/Prev"})
+_SKIP_KEYS = frozenset(
+    {
+        "/Parent",
+        "/P",
+        "/Annots",
+        "/B",
+        "/Thumb",
+        "/Metadata",
+        "/StructParents",
+        "/PieceInfo",
+        "/Dest",
+        "/First",
+        "/Last",
+        "/Next",
+        "/Prev",
+    }
+)
 #: Streams the text reader never decodes.
 _SKIP_SUBTYPES = frozenset({"/Image"})
 _SKIP_TYPES = frozenset({"/EmbeddedFile", "/Metadata", "/XRef", "/ObjStm"})
 #: Encoded sizes beyond which filters without an incremental decoder here are refused.
-_SMALL_ENCODED = {"/LZWDecode": 16 * 1024, "/LZW": 16 * 1024,
-                  "/RunLengthDecode": 128 * 1024, "/RL": 128 * 1024}
-_IMAGE_CODECS = frozenset({"/DCTDecode", "/DCT", "/JPXDecode", "/JBIG2Decode",
-                           "/CCITTFaxDecode", "/CCF"})
+_SMALL_ENCODED = {
+    "/LZWDecode": 16 * 1024,
+    "/LZW": 16 * 1024,
+    "/RunLengthDecode": 128 * 1024,
+    "/RL": 128 * 1024,
+}
+_IMAGE_CODECS = frozenset({"/DCTDecode", "/DCT", "/JPXDecode", "/JBIG2Decode", "/CCITTFaxDecode", "/CCF"})
 
 
 class _TooComplex(Exception):
@@ -66,7 +83,7 @@ def _inflate(data: bytes, cap: int) -> bytes:
             inflater = zlib.decompressobj()
             out = b""
             for start in range(0, len(data), 4096):
-                out += inflater.decompress(data[start:start + 4096], cap + 1 - len(out))
+                out += inflater.decompress(data[start : start + 4096], cap + 1 - len(out))
                 if len(out) > cap:
                     break
         except zlib.error:
@@ -144,8 +161,7 @@ class _Walk:
                 raise _TooComplex
             value = value.get_object()
         if isinstance(value, StreamObject):
-            if (str(value.get("/Subtype")) in _SKIP_SUBTYPES
-                    or str(value.get("/Type")) in _SKIP_TYPES):
+            if str(value.get("/Subtype")) in _SKIP_SUBTYPES or str(value.get("/Type")) in _SKIP_TYPES:
                 return
             self.stream_size(value)
         if isinstance(value, DictionaryObject):

@@ -26,10 +26,7 @@ from mailbot.forms.layout import Cell, Document, Row
 from mailbot.forms.limits import TOO_COMPLEX
 from mailbot.forms.safezip import DAMAGED, LOCKED_FILE
 
-SCANNED = (
-    "The form is a scanned image with no readable text, so a member of the team "
-    "will read it by hand."
-)
+SCANNED = "The form is a scanned image with no readable text, so a member of the team will read it by hand."
 _LINE_TOLERANCE = 3.0
 _CELL_PADDING = 4.0
 _MARGIN = 60.0
@@ -87,12 +84,11 @@ def cell_text(words: list[dict[str, Any]], right: float) -> str:
     return _BULLET.sub("", out)
 
 
-def _words_in(
-    words: list[dict[str, Any]], bbox: tuple[float, float, float, float]
-) -> list[dict[str, Any]]:
+def _words_in(words: list[dict[str, Any]], bbox: tuple[float, float, float, float]) -> list[dict[str, Any]]:
     x0, top, x1, bottom = bbox
     return [
-        w for w in words
+        w
+        for w in words
         if x0 - 1 <= (w["x0"] + w["x1"]) / 2 <= x1 + 1
         and top - 1 <= (w["top"] + w["bottom"]) / 2 <= bottom + 1
     ]
@@ -103,10 +99,13 @@ def _page_blocks(number: int, page: Any) -> list[_Block]:
     tables = page.find_tables()
     blocks = [_Block(number, t.bbox[1], t.bbox[0], t.bbox[2], table=(words, t)) for t in tables]
     outside = [
-        w for w in words
+        w
+        for w in words
         if not any(
-            t.bbox[0] - 1 <= w["x0"] and w["x1"] <= t.bbox[2] + 1
-            and t.bbox[1] - 1 <= w["top"] and w["bottom"] <= t.bbox[3] + 1
+            t.bbox[0] - 1 <= w["x0"]
+            and w["x1"] <= t.bbox[2] + 1
+            and t.bbox[1] - 1 <= w["top"]
+            and w["bottom"] <= t.bbox[3] + 1
             for t in tables
         )
     ]
@@ -118,10 +117,7 @@ def _page_blocks(number: int, page: Any) -> list[_Block]:
 
 def _drop_running_heads(blocks: list[_Block], height: float) -> list[_Block]:
     """Lines printed at the top or bottom of two or more pages: a page header/footer."""
-    edge = [
-        b.text for b in blocks
-        if b.table is None and (b.top < _MARGIN or b.top > height - _MARGIN)
-    ]
+    edge = [b.text for b in blocks if b.table is None and (b.top < _MARGIN or b.top > height - _MARGIN)]
     repeated = {text for text, n in Counter(edge).items() if n >= 2}
     return [b for b in blocks if b.table is not None or b.text not in repeated]
 
@@ -166,9 +162,12 @@ def _stitch(blocks: list[_Block]) -> list[Row]:
     number = 0
     for block in blocks + [_Block(-1, 0, 0, 0, "")]:
         continues = (
-            block.table is not None and last is not None and last.table is not None
+            block.table is not None
+            and last is not None
+            and last.table is not None
             and block.page == last.page + 1
-            and abs(block.x0 - last.x0) < 3 and abs(block.x1 - last.x1) < 3
+            and abs(block.x0 - last.x0) < 3
+            and abs(block.x1 - last.x1) < 3
         )
         if fragments and not continues:
             number += 1

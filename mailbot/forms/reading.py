@@ -27,7 +27,10 @@ ARCHIVE = (
 
 
 def read_form_bytes(
-    data: bytes, filename: str | None = None, *, reference_year: int | None = None,
+    data: bytes,
+    filename: str | None = None,
+    *,
+    reference_year: int | None = None,
     budget: ReadBudget | None = None,
 ) -> ParsedForm:
     """Read one form file (sniffed by content; ``filename`` is only for messages).

@@ -40,8 +40,18 @@ def empty_referral(desc: FormDescription) -> Referral:
         set_path(record, spec.key, None)
     set_path(record, desc.household.key, [])
     set_path(record, "themes", [])
-    order = ["referrer", "referral_date", "child", "household", "household_address",
-             "incident_details", "anticipated_learning", "themes", "outcome", "sprg"]
+    order = [
+        "referrer",
+        "referral_date",
+        "child",
+        "household",
+        "household_address",
+        "incident_details",
+        "anticipated_learning",
+        "themes",
+        "outcome",
+        "sprg",
+    ]
     return {k: record[k] for k in order if k in record} | record
 
 

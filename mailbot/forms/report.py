@@ -69,15 +69,13 @@ def parse_report(result: ParsedForm | FormError) -> str:
     out = [f"Case of Concern referral form (read from a {result.source.upper()} file)", ""]
     for spec in desc.fields:
         value = get_path(result.referral, spec.key)
-        out.extend(_line(spec.reply[0].upper() + spec.reply[1:], value,
-                         result.provenance.get(spec.key)))
+        out.extend(_line(spec.reply[0].upper() + spec.reply[1:], value, result.provenance.get(spec.key)))
     out.append("")
     members = result.referral.get("household", [])
     out.append(f"  Household members: {len(members)}")
     for i, member in enumerate(members):
         for key, value in member.items():
-            out.extend(_line(f"    {i + 1}. {key}", value,
-                             result.provenance.get(f"household.{i}.{key}")))
+            out.extend(_line(f"    {i + 1}. {key}", value, result.provenance.get(f"household.{i}.{key}")))
     themes = result.referral.get("themes", [])
     out.append(f"  Themes ticked: {', '.join(themes) if themes else '(none)'}")
     out.append("")
@@ -88,8 +86,10 @@ def parse_report(result: ParsedForm | FormError) -> str:
         out.append("Every required field is filled in.")
     if result.queries:
         out.append("Needs checking:")
-        out.extend(f"  - {desc.field(q.field).reply if _known(q.field) else q.field}: "
-                   f"{q.problem}" for q in result.queries)
+        out.extend(
+            f"  - {desc.field(q.field).reply if _known(q.field) else q.field}: {q.problem}"
+            for q in result.queries
+        )
     return "\n".join(out) + "\n"
 
 

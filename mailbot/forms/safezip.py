@@ -18,8 +18,7 @@ from mailbot.errors import FormRejected
 PK_MAGIC = b"PK\x03\x04"
 #: What the standard library raises for a damaged zip (zlib.error: a corrupt member,
 #: found by fuzzing).
-ZIP_ERRORS = (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError,
-              zlib.error)
+ZIP_ERRORS = (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError, zlib.error)
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
@@ -75,9 +74,7 @@ def open_checked_zip(data: bytes, limits: ZipLimits = DEFAULT_LIMITS) -> zipfile
     return archive
 
 
-def read_member(
-    archive: zipfile.ZipFile, name: str, limits: ZipLimits = DEFAULT_LIMITS
-) -> bytes | None:
+def read_member(archive: zipfile.ZipFile, name: str, limits: ZipLimits = DEFAULT_LIMITS) -> bytes | None:
     """One member's bytes, or None when absent; refuses to inflate past the cap."""
     try:
         info = archive.getinfo(name)

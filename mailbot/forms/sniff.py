@@ -14,8 +14,19 @@ from typing import Literal
 from mailbot.forms.safezip import OLE_MAGIC, PK_MAGIC, ZIP_ERRORS
 
 FileKind = Literal[
-    "docx", "docm", "odt", "zip", "pdf", "encrypted_office", "doc", "ole", "image", "empty",
-    "rtf", "damaged", "other",
+    "docx",
+    "docm",
+    "odt",
+    "zip",
+    "pdf",
+    "encrypted_office",
+    "doc",
+    "ole",
+    "image",
+    "empty",
+    "rtf",
+    "damaged",
+    "other",
 ]
 
 _IMAGES = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"II*\x00", b"MM\x00*", b"BM", b"RIFF")
@@ -23,9 +34,7 @@ _IMAGES = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"II*\x00", b"MM\x00*", b"BM", 
 
 def _ole_kind(data: bytes) -> FileKind:
     """An OLE compound file: a password-protected .docx, a Word 97 .doc, or other."""
-    if "EncryptedPackage".encode("utf-16-le") in data or "EncryptionInfo".encode(
-        "utf-16-le"
-    ) in data:
+    if "EncryptedPackage".encode("utf-16-le") in data or "EncryptionInfo".encode("utf-16-le") in data:
         return "encrypted_office"
     if "WordDocument".encode("utf-16-le") in data:
         return "doc"
@@ -50,8 +59,8 @@ def _directory_too_big(data: bytes) -> bool:
     end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
     if end < 0 or end + 22 > len(data):
         return False
-    entries = int.from_bytes(data[end + 10:end + 12], "little")
-    size = int.from_bytes(data[end + 12:end + 16], "little")
+    entries = int.from_bytes(data[end + 10 : end + 12], "little")
+    size = int.from_bytes(data[end + 12 : end + 16], "little")
     return entries > _MAX_ENTRIES or size > _MAX_DIRECTORY
 
 

@@ -13,8 +13,7 @@ from mailbot.forms.model import Query, Referral
 from mailbot.forms.record import get_path
 
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
-_UNBORN = re.compile(r"\bunborn\b|\bEDD\b|expected date of (delivery|birth)|\bdue date\b",
-                     re.IGNORECASE)
+_UNBORN = re.compile(r"\bunborn\b|\bEDD\b|expected date of (delivery|birth)|\bdue date\b", re.IGNORECASE)
 
 DOB_FUTURE = "the date of birth is in the future"
 DOD_BEFORE_DOB = "the date of death is before the date of birth"
@@ -46,8 +45,10 @@ def _iso(value: object) -> date | None:
 
 def is_unborn(referral: Referral) -> bool:
     """Whether the form says the child is not yet born (an expected date of delivery)."""
-    texts = [get_path(referral, k) for k in ("child.full_name", "incident_details",
-                                              "anticipated_learning", "child.address")]
+    texts = [
+        get_path(referral, k)
+        for k in ("child.full_name", "incident_details", "anticipated_learning", "child.address")
+    ]
     return any(isinstance(t, str) and _UNBORN.search(t) for t in texts)
 
 

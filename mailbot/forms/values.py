@@ -59,10 +59,7 @@ def _choice(text: str, choices: Iterable[str]) -> str:
 _UNBORN = re.compile(r"\bunborn\b|\bEDD\b|expected date of", re.IGNORECASE)
 _DATE_IN_TEXT = re.compile(r"\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}")
 #: Written instead of a value, meaning "nothing to give" (normalised): absent, not a query.
-NOT_GIVEN = frozenset({
-    "n a", "na", "not applicable", "none", "n k", "nk", "not known", "unknown", "nil",
-    "",
-})
+NOT_GIVEN = frozenset({"n a", "na", "not applicable", "none", "n k", "nk", "not known", "unknown", "nil", ""})
 
 
 def _date(cell: Cell, text: str, reference_year: int | None) -> tuple[str | None, str | None]:
@@ -80,13 +77,9 @@ def _date(cell: Cell, text: str, reference_year: int | None) -> tuple[str | None
         found = _DATE_IN_TEXT.search(text)
         edd = parse_uk_date(found.group(0), reference_year or 0) if found else None
         return (edd.value.isoformat() if edd and edd.value else None), None
-    typed = parse_uk_date(
-        text, reference_year or 0, month_first=month_first_format(cell.date_format)
-    ).value
+    typed = parse_uk_date(text, reference_year or 0, month_first=month_first_format(cell.date_format)).value
     picked: date | None = cell.picked_date
-    if picked is not None and (
-        _swapped(typed) == picked if typed else _shows_year(text, picked)
-    ):
+    if picked is not None and (_swapped(typed) == picked if typed else _shows_year(text, picked)):
         return picked.isoformat(), None
     if typed is None:
         return None, UNREADABLE_DATE  # what the reader sees wins over a stale picker value
@@ -167,7 +160,7 @@ def inline_remainder(text: str, labels: tuple[str, ...], *, colon: bool = False)
         body = r"[\W_]+".join(re.escape(w) for w in words)
         match = re.match(r"^[\W_]*" + body + r"\b" + sep, text, re.IGNORECASE)
         if match:
-            rest = strip_leaders(text[match.end():])
+            rest = strip_leaders(text[match.end() :])
             return rest if not colon or re.search(r"\w", rest) else None
     return None
 
@@ -200,27 +193,24 @@ def ticked_themes(text: str, themes: tuple[str, ...], glyph_source: str) -> list
     found: list[tuple[str, str]] = []
     matches = list(_theme_pattern(themes).finditer(text))
     for i, match in enumerate(matches):
-        prefix = text[matches[i - 1].end() if i else 0:match.start()]
+        prefix = text[matches[i - 1].end() if i else 0 : match.start()]
         if i and "\n" in prefix:  # what follows the previous label's line is its own
             prefix = prefix.rsplit("\n", 1)[1]
         source = _tick_source(prefix, glyph_source)
         if source is None:
-            source = _tick_after(text, match, matches[i + 1] if i + 1 < len(matches) else None,
-                                 glyph_source)
+            source = _tick_after(text, match, matches[i + 1] if i + 1 < len(matches) else None, glyph_source)
         if source:
             found.append((_theme_for(match.group(1), themes), source))
     return found
 
 
-def _tick_after(
-    text: str, match: re.Match[str], nxt: re.Match[str] | None, glyph_source: str
-) -> str | None:
+def _tick_after(text: str, match: re.Match[str], nxt: re.Match[str] | None, glyph_source: str) -> str | None:
     """A tick typed after the last label of a line ("EHE (...) X", "Neglect - Yes")."""
     end = text.find("\n", match.end())
     end = len(text) if end < 0 else end
     if nxt is not None and nxt.start() < end:
         return None  # another label follows on the same line: the mark is its box
-    after = text[match.end():end]
+    after = text[match.end() : end]
     if any(ch in after for ch in EMPTY_BOXES + CC_OFF + LEGACY_OFF):
         return None
     if any(ch in TICKED for ch in after):

@@ -65,16 +65,22 @@ class Attempts:
             with self.db.session() as session:
                 # Still here: the last attempt failed, or the process died in it.
                 found = session.execute(
-                    update(record).where(record.ref_index == key)
-                    .values(attempts=record.attempts + 1, last_at=now,
-                            last_error=func.coalesce(record.last_error, INTERRUPTED))
-                    .returning(record.attempts, record.last_error)).first()
+                    update(record)
+                    .where(record.ref_index == key)
+                    .values(
+                        attempts=record.attempts + 1,
+                        last_at=now,
+                        last_error=func.coalesce(record.last_error, INTERRUPTED),
+                    )
+                    .returning(record.attempts, record.last_error)
+                ).first()
                 if found is not None:
                     return Attempt(int(found[0]), found[1])
                 try:
                     with session.begin_nested():
-                        session.execute(insert(record).values(ref_index=key, attempts=1,
-                                                             first_at=now, last_at=now))
+                        session.execute(
+                            insert(record).values(ref_index=key, attempts=1, first_at=now, last_at=now)
+                        )
                     return Attempt(1, None)
                 except IntegrityError:  # another worker began it a moment ago
                     continue
@@ -84,8 +90,11 @@ class Attempts:
         """The attempt ended in an error the bot lived through: keep its type."""
         record = MessageAttempt
         with self.db.session() as session:
-            session.execute(update(record).where(record.ref_index == self._key(ref))
-                            .values(last_error=type(error).__name__[:64]))
+            session.execute(
+                update(record)
+                .where(record.ref_index == self._key(ref))
+                .values(last_error=type(error).__name__[:64])
+            )
 
     def done(self, ref: MailboxRef) -> None:
         """The message is handled (or another worker has it): nothing more to count."""
@@ -98,9 +107,14 @@ class Attempts:
         stale = self.clock.now() - stale_after
         with self.db.session() as session:
             count, most, last = session.execute(
-                select(func.count(), func.max(MessageAttempt.attempts),
-                       func.max(MessageAttempt.last_at))
-                .where(or_(MessageAttempt.attempts > 1, MessageAttempt.last_error.is_not(None),
-                           MessageAttempt.last_at < stale))
+                select(
+                    func.count(), func.max(MessageAttempt.attempts), func.max(MessageAttempt.last_at)
+                ).where(
+                    or_(
+                        MessageAttempt.attempts > 1,
+                        MessageAttempt.last_error.is_not(None),
+                        MessageAttempt.last_at < stale,
+                    )
+                )
             ).one()
         return Retried(int(count or 0), int(most or 0), last)

@@ -12,8 +12,11 @@ import re
 from collections.abc import Iterator
 
 #: Trace headers that differ between two deliveries of the same message.
-_TRACE = re.compile(rb"^(received|return-path|delivered-to|x-original-to|authentication-results|"
-                    rb"arc-[a-z-]+|x-ms-exchange-[a-z-]+|x-mailbot-[a-z-]+):", re.IGNORECASE)
+_TRACE = re.compile(
+    rb"^(received|return-path|delivered-to|x-original-to|authentication-results|"
+    rb"arc-[a-z-]+|x-ms-exchange-[a-z-]+|x-mailbot-[a-z-]+):",
+    re.IGNORECASE,
+)
 #: The blank line ending the header block, in any mix of CRLF and LF.
 _BLANK = re.compile(rb"\r?\n\r?\n")
 _CHUNK = 1 << 20
@@ -50,7 +53,7 @@ def fingerprint_chunks(raw: bytes) -> Iterator[bytes]:
     if blank is None:  # no body: all of it is header
         yield _kept_head(raw.replace(b"\r\n", b"\n"))
         return
-    yield _kept_head(raw[:blank.start()].replace(b"\r\n", b"\n"))
+    yield _kept_head(raw[: blank.start()].replace(b"\r\n", b"\n"))
     yield b"\n\n"
     yield from _lf(raw, blank.end())
 

@@ -35,10 +35,16 @@ from mailbot.store.vault import Vault
 log = logging.getLogger(__name__)
 
 FOLDER_FOR = {
-    "accept": PROCESSED, "request_missing": PROCESSED, "merge_followup": PROCESSED,
-    "ignore_auto": PROCESSED, "reject_attachment": PROCESSED, "manual_entry": PROCESSED,
-    "quarantine": QUARANTINE, "not_referral": OTHER,
+    "accept": PROCESSED,
+    "request_missing": PROCESSED,
+    "merge_followup": PROCESSED,
+    "ignore_auto": PROCESSED,
+    "reject_attachment": PROCESSED,
+    "manual_entry": PROCESSED,
+    "quarantine": QUARANTINE,
+    "not_referral": OTHER,
 }
+
 
 @dataclass
 class Handled:
@@ -51,18 +57,28 @@ class Handled:
 def cannot_handle(error: BaseException) -> Held:
     """The outcome for a message the core failed on: held, with the error's type only
     (its text may quote the message)."""
-    return Held(action="quarantine",
-                reason=f"could not be handled automatically ({type(error).__name__}); "
-                       "held for a person",
-                alert="A message could not be handled automatically, so it has not been "
-                      "answered. It is under Held messages for you to read.")
+    return Held(
+        action="quarantine",
+        reason=f"could not be handled automatically ({type(error).__name__}); held for a person",
+        alert="A message could not be handled automatically, so it has not been "
+        "answered. It is under Held messages for you to read.",
+    )
 
 
 class Intake:
-    def __init__(self, *, db: Database, vault: Vault, mailbox: Mailbox, clock: Clock,
-                 settings: Settings, outbound: Outbound, handlers: Sequence[Handler],
-                 make_context: Callable[[Session], HandlerContext],
-                 reader: Callable[[bytes], InboundMessage]) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        vault: Vault,
+        mailbox: Mailbox,
+        clock: Clock,
+        settings: Settings,
+        outbound: Outbound,
+        handlers: Sequence[Handler],
+        make_context: Callable[[Session], HandlerContext],
+        reader: Callable[[bytes], InboundMessage],
+    ) -> None:
         self.db = db
         self.vault = vault
         self.mailbox = mailbox
@@ -82,11 +98,21 @@ class Intake:
     def decide(self, message: InboundMessage, context: HandlerContext) -> Outcome:
         return decide(self.handlers, message, context)
 
-    def apply(self, session: Session, message: InboundMessage, row: MessageRow,
-              outcome: Outcome, now: datetime) -> list[str]:
-        return apply(ActionContext(session=session, vault=self.vault, outbound=self.outbound,
-                                   settings=self.settings, now=now, message=message, row=row),
-                     outcome)
+    def apply(
+        self, session: Session, message: InboundMessage, row: MessageRow, outcome: Outcome, now: datetime
+    ) -> list[str]:
+        return apply(
+            ActionContext(
+                session=session,
+                vault=self.vault,
+                outbound=self.outbound,
+                settings=self.settings,
+                now=now,
+                message=message,
+                row=row,
+            ),
+            outcome,
+        )
 
     def ensure_folders(self) -> None:
         for folder in (PROCESSED, QUARANTINE, OTHER):
@@ -124,55 +150,70 @@ class Intake:
         except Exception as exc:  # noqa: BLE001 - a message the core cannot handle (a bug,
             # an input nobody foresaw) is held for a person instead of failing every cycle;
             # only the error's type is kept, as its text may quote the message.
-            log.error("message could not be handled; holding it",
-                      extra={"mailbox_uid": ref.uid, "error": type(exc).__name__})
+            log.error(
+                "message could not be handled; holding it",
+                extra={"mailbox_uid": ref.uid, "error": type(exc).__name__},
+            )
             return self._handle(ref, raw, message, forced=cannot_handle(exc))
 
     def _give_up(self, ref: MailboxRef, raw: bytes, attempt: Attempt) -> Handled | None:
         """A poison message: held unread, with the last error's type, so that it can
         never again stop the messages behind it."""
         tries = attempt.number - 1
-        log.error("message failed every attempt; holding it",
-                  extra={"mailbox_uid": ref.uid, "attempts": tries, "error": attempt.last_error})
-        held = Held(action="quarantine",
-                    reason=f"could not be handled after {tries} attempts (last: "
-                           f"{attempt.last_error}); held for a person",
-                    alert=f"A message could not be handled after {tries} attempts, so it has "
-                          "not been answered and was set aside so that the messages behind "
-                          "it could be handled. It is under Held messages for you to read.")
+        log.error(
+            "message failed every attempt; holding it",
+            extra={"mailbox_uid": ref.uid, "attempts": tries, "error": attempt.last_error},
+        )
+        held = Held(
+            action="quarantine",
+            reason=f"could not be handled after {tries} attempts (last: "
+            f"{attempt.last_error}); held for a person",
+            alert=f"A message could not be handled after {tries} attempts, so it has "
+            "not been answered and was set aside so that the messages behind "
+            "it could be handled. It is under Held messages for you to read.",
+        )
         return self._handle(ref, raw, unreadable(raw), forced=held)
 
-    def _handle(self, ref: MailboxRef, raw: bytes, message: InboundMessage, *,
-                forced: Outcome | None = None) -> Handled | None:
+    def _handle(
+        self, ref: MailboxRef, raw: bytes, message: InboundMessage, *, forced: Outcome | None = None
+    ) -> Handled | None:
         mid, content, dedupe = self._keys(raw, message)
         with self.db.session() as session:
             if not self._claim(session, dedupe):
                 log.info("message in hand at another worker", extra={"mailbox_uid": ref.uid})
                 return None
-            seen = session.scalars(select(MessageRow).where(or_(
-                MessageRow.dedupe_key == dedupe, MessageRow.mailbox_ref == ref.key))
+            seen = session.scalars(
+                select(MessageRow).where(
+                    or_(MessageRow.dedupe_key == dedupe, MessageRow.mailbox_ref == ref.key)
+                )
             ).first()
             if seen is not None:
                 again = Handled(seen.action, seen.id, duplicate=True)
                 folder = seen.target_folder
             else:
-                fresh = self._decide_and_store(session, ref, message, mid, content, dedupe,
-                                               forced)
+                fresh = self._decide_and_store(session, ref, message, mid, content, dedupe, forced)
                 if fresh is None:
                     return None
                 handled: Handled = fresh
         if seen is not None:
-            log.info("message seen before", extra={"message_row": again.message_row_id,
-                                                   "action": again.action})
+            log.info(
+                "message seen before", extra={"message_row": again.message_row_id, "action": again.action}
+            )
             self.mailbox.move(ref, folder)
             return again
         self.mailbox.move(ref, FOLDER_FOR[handled.action])
         with self.db.session() as session:
-            session.execute(update(MessageRow).where(MessageRow.id == handled.message_row_id)
-                            .values(moved=True))
-        log.info("message handled", extra={"message_row": handled.message_row_id,
-                                           "action": handled.action,
-                                           "cases": ",".join(handled.case_refs)})
+            session.execute(
+                update(MessageRow).where(MessageRow.id == handled.message_row_id).values(moved=True)
+            )
+        log.info(
+            "message handled",
+            extra={
+                "message_row": handled.message_row_id,
+                "action": handled.action,
+                "cases": ",".join(handled.case_refs),
+            },
+        )
         return handled
 
     def _claim(self, session: Session, dedupe: str) -> bool:
@@ -183,20 +224,34 @@ class Intake:
         if self.db.dialect != "postgresql":
             return True
         lock_id = int(dedupe[:15], 16)
-        return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"),
-                                    {"k": lock_id}).scalar())
+        return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": lock_id}).scalar())
 
-    def _decide_and_store(self, session: Session, ref: MailboxRef, message: InboundMessage,
-                          mid: str | None, content: str, dedupe: str,
-                          forced: Outcome | None = None) -> Handled | None:
+    def _decide_and_store(
+        self,
+        session: Session,
+        ref: MailboxRef,
+        message: InboundMessage,
+        mid: str | None,
+        content: str,
+        dedupe: str,
+        forced: Outcome | None = None,
+    ) -> Handled | None:
         now = self.clock.now()
         outcome = forced or self.decide(message, self.make_context(session))
-        row = MessageRow(dedupe_key=dedupe, message_id_index=mid, content_index=content,
-                         mailbox_ref=ref.key, received_at=now, sent_at=message.date,
-                         action=outcome.action, reason=outcome.reason,
-                         target_folder=FOLDER_FOR[outcome.action], moved=False,
-                         hold_state="pending" if outcome.action == "quarantine" else None,
-                         linked_case_id=outcome.case.id if outcome.case else None)
+        row = MessageRow(
+            dedupe_key=dedupe,
+            message_id_index=mid,
+            content_index=content,
+            mailbox_ref=ref.key,
+            received_at=now,
+            sent_at=message.date,
+            action=outcome.action,
+            reason=outcome.reason,
+            target_folder=FOLDER_FOR[outcome.action],
+            moved=False,
+            hold_state="pending" if outcome.action == "quarantine" else None,
+            linked_case_id=outcome.case.id if outcome.case else None,
+        )
         row.key_id = self.vault.new_key(session)
         row.sender_enc = self.vault.seal_text(session, row, "sender_enc", message.sender or "")
         row.subject_enc = self.vault.seal_text(session, row, "subject_enc", message.subject)

@@ -71,8 +71,9 @@ class Poller:
             log.info("stopping after the message in hand", extra={"signal": signum or 0})
         self.stopping = True
 
-    def cycle(self, on_message: Callable[[Handled], None] | None = None, *,
-              daily: bool = False) -> CycleResult:
+    def cycle(
+        self, on_message: Callable[[Handled], None] | None = None, *, daily: bool = False
+    ) -> CycleResult:
         result = CycleResult()
         intake = self.app.intake
         intake.ensure_folders()
@@ -89,13 +90,14 @@ class Poller:
                 raise  # a wrong key file: stop (exit 2) rather than write under it
             except MailboxError as exc:
                 # Gone between list and fetch (another worker moved it): nothing lost.
-                log.info("message skipped", extra={"mailbox_uid": ref.uid,
-                                                   "error": type(exc).__name__})
+                log.info("message skipped", extra={"mailbox_uid": ref.uid, "error": type(exc).__name__})
                 continue
             except Exception as exc:  # noqa: BLE001 - one message must not stop the others;
                 # it stays in the inbox (nothing was committed) and is tried again next cycle.
-                log.error("message failed; left in the inbox",
-                          extra={"mailbox_uid": ref.uid, "error": type(exc).__name__})
+                log.error(
+                    "message failed; left in the inbox",
+                    extra={"mailbox_uid": ref.uid, "error": type(exc).__name__},
+                )
                 result.failed += 1
                 continue
             if handled is not None:

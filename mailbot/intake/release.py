@@ -28,10 +28,14 @@ class Released(list[str]):
 def released_words(refs: list[str]) -> str:
     """What the person who released a message is told, in plain words."""
     if isinstance(refs, Released) and refs.decision:
-        return (f"The SPRG decision for {', '.join(refs)} is recorded; the referrer is told "
-                "with the next poll.")
-    return ("The message was released" + (f" and added to {', '.join(refs)}" if refs else "")
-            + ". Any reply goes out with the next poll.")
+        return (
+            f"The SPRG decision for {', '.join(refs)} is recorded; the referrer is told with the next poll."
+        )
+    return (
+        "The message was released"
+        + (f" and added to {', '.join(refs)}" if refs else "")
+        + ". Any reply goes out with the next poll."
+    )
 
 
 def release(app: App, row_id: str, *, actor: str, force: bool = False) -> Released:
@@ -58,14 +62,19 @@ def release(app: App, row_id: str, *, actor: str, force: bool = False) -> Releas
         outcome.alert = None  # the person releasing it is the team
         refs = Released(intake.apply(session, msg, row, outcome, now))
         refs.decision = isinstance(outcome, SprgDecision)
-        audit(session, now, actor, "quarantine.released", message_id=row.id,
-              case_id=outcome.case.id if outcome.case else None,
-              detail="SPRG decision confirmed" if refs.decision else "")
+        audit(
+            session,
+            now,
+            actor,
+            "quarantine.released",
+            message_id=row.id,
+            case_id=outcome.case.id if outcome.case else None,
+            detail="SPRG decision confirmed" if refs.decision else "",
+        )
         return refs
 
 
-def reject(session: Session, vault: Vault, now: datetime, row_id: str, *, actor: str,
-           reason: str) -> None:
+def reject(session: Session, vault: Vault, now: datetime, row_id: str, *, actor: str, reason: str) -> None:
     """File a held message for good. The person's words may name anyone: encrypted."""
     row = held_row(session, row_id)
     row.hold_state = "rejected"
@@ -77,8 +86,7 @@ def reject(session: Session, vault: Vault, now: datetime, row_id: str, *, actor:
 
 def held_row(session: Session, row_id: str) -> MessageRow:
     """The held message, locked, so two people cannot decide on it at once."""
-    row = session.scalars(select(MessageRow).where(MessageRow.id == row_id)
-                          .with_for_update()).one_or_none()
+    row = session.scalars(select(MessageRow).where(MessageRow.id == row_id).with_for_update()).one_or_none()
     if row is None or row.hold_state is None:
         raise NotFound(f"no held message {row_id}")
     if row.hold_state != "pending":

@@ -39,13 +39,20 @@ class ChaseResult:
 
 
 def reminder_due(case: Case, chase: CaseChase | None, now: datetime, days: int) -> bool:
-    return (case.status == CaseStatus.AWAITING_INFORMATION and chase is None
-            and working_days_waited(case.updated_at, now) >= days)
+    return (
+        case.status == CaseStatus.AWAITING_INFORMATION
+        and chase is None
+        and working_days_waited(case.updated_at, now) >= days
+    )
 
 
 def flag_due(case: Case, chase: CaseChase | None, now: datetime, days: int) -> bool:
-    return (case.status == CaseStatus.AWAITING_INFORMATION and chase is not None
-            and chase.flagged_at is None and working_days_waited(chase.reminded_at, now) >= days)
+    return (
+        case.status == CaseStatus.AWAITING_INFORMATION
+        and chase is not None
+        and chase.flagged_at is None
+        and working_days_waited(chase.reminded_at, now) >= days
+    )
 
 
 def chase_of(session: Session, case: Case) -> CaseChase | None:
@@ -55,20 +62,21 @@ def chase_of(session: Session, case: Case) -> CaseChase | None:
 def run_chasers(app: App, session: Session, now: datetime) -> ChaseResult:
     days = app.settings.chaser_days
     result = ChaseResult()
-    waiting = session.scalars(select(Case).where(Case.status == CaseStatus.AWAITING_INFORMATION)
-                              .order_by(Case.created_at))
+    waiting = session.scalars(
+        select(Case).where(Case.status == CaseStatus.AWAITING_INFORMATION).order_by(Case.created_at)
+    )
     for case in waiting:
         chase = chase_of(session, case)
         if reminder_due(case, chase, now, days):
             _remind(app, session, case, now)
-            session.add(CaseChase(case_id=case.id, version=case.current_version,
-                                  reminded_at=now, flagged_at=None))
+            session.add(
+                CaseChase(case_id=case.id, version=case.current_version, reminded_at=now, flagged_at=None)
+            )
             audit(session, now, ACTOR, "case.reminder_sent", case_id=case.id)
             result.reminded.append(case.ref)
         elif chase is not None and flag_due(case, chase, now, days):
             chase.flagged_at = now
-            audit(session, now, ACTOR, "case.flagged",
-                             case_id=case.id, detail="no answer to the reminder")
+            audit(session, now, ACTOR, "case.flagged", case_id=case.id, detail="no answer to the reminder")
             result.flagged.append(case.ref)
     return result
 
@@ -79,9 +87,23 @@ def _remind(app: App, session: Session, case: Case, now: datetime) -> None:
     missing = [] if whole_form else [field_label(k) for k in case.missing_required]
     queries = [q["problem"] for q in case.queries]
     follows = last_reply_thread(session, app.vault, case.ref, recipient)
-    app.outbound.queue(session, now, OutboundMail(
-        kind="reminder", template="chaser", subject="Reminder: further information needed",
-        recipient=recipient, refs=[case.ref], key_id=case.key_id,
-        follows=follows,
-        context={"ref": case.ref, "received": plain_date(case.created_at), "missing": missing,
-                 "queries": queries, "whole_form": whole_form}))
+    app.outbound.queue(
+        session,
+        now,
+        OutboundMail(
+            kind="reminder",
+            template="chaser",
+            subject="Reminder: further information needed",
+            recipient=recipient,
+            refs=[case.ref],
+            key_id=case.key_id,
+            follows=follows,
+            context={
+                "ref": case.ref,
+                "received": plain_date(case.created_at),
+                "missing": missing,
+                "queries": queries,
+                "whole_form": whole_form,
+            },
+        ),
+    )

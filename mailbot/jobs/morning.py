@@ -44,8 +44,7 @@ def morning_jobs(app: App) -> MorningResult | None:
         if done is not None and done.value >= today:
             return None
         result = MorningResult(chased=run_chasers(app, session, now))
-        result.actions_reminded = send_reminders(session, app.vault, app.settings,
-                                                 app.outbound, now)
+        result.actions_reminded = send_reminders(session, app.vault, app.settings, app.outbound, now)
         session.flush()
         if app.settings.team_address:
             queue_digest(app, session, now, result.chased)

@@ -70,10 +70,8 @@ import authres
 import authres.core
 import authres.dmarc
 
-from mailbot.errors import ConfigError
-
 if TYPE_CHECKING:
-    from mailbot.settings import Settings
+    pass
 
 MODES = ("authserv-id", "exchange-online", "none")
 SYNTHETIC_AUTHSERV_ID = "exchange-online.invalid"
@@ -83,7 +81,7 @@ MAX_RESULTS_HEADERS = 50
 #: characters each. Parsing stops when the headers read add up to more than this.
 MAX_OWN_TEXT = 4 * 1024
 MAX_FROM_LENGTH = 1024  # a real From is a name and an address, well under a line (998)
-_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 #: A value that starts with ``method=`` (or ``method/1=``) has no authserv-id before it.
 _NO_AUTHSERV_ID = re.compile(r"\s*[A-Za-z0-9][A-Za-z0-9_.-]*\s*(?:/\s*\d+\s*)?=")
 _ACTION = re.compile(r"\baction\s*=\s*([a-z.]+)", re.IGNORECASE)
@@ -91,51 +89,13 @@ _COMMENT = re.compile(r"\(([^()]*)\)")
 _COMMENT_POLICY = re.compile(r"\b(?:p|sp|dis)\s*=\s*([a-z]+)", re.IGNORECASE)
 #: Defects about how a display name's encoded words are spaced or quoted, which many
 #: real mailers write (``"=?Windows-1252?B?...?=" <a@x.example>``): not about the address.
-_NAME_ONLY_DEFECTS = frozenset({"encoded word inside quoted string",
-                                "missing trailing whitespace after encoded-word",
-                                "missing whitespace before encoded word"})
-
-
-# -- settings ---------------------------------------------------------------------------
-
-
-def resolve_settings(values: dict[str, Any]) -> None:
-    """Check and default ``sender_auth`` and ``sender_auth_tenant_id`` (settings loading).
-
-    ``sender_auth`` defaults to ``authserv-id`` when ``trusted_authserv_id`` is set, else
-    ``none``; the tenant id defaults to ``m365_tenant_id`` when that is a GUID.
-    """
-    mode = (values.get("sender_auth") or "").strip().lower()
-    if not mode:
-        mode = "authserv-id" if values.get("trusted_authserv_id") else "none"
-    if mode not in MODES:
-        raise ConfigError("MAILBOT_SENDER_AUTH", "expected authserv-id, exchange-online or none")
-    if mode == "authserv-id" and not values.get("trusted_authserv_id"):
-        raise ConfigError("MAILBOT_TRUSTED_AUTHSERV_ID",
-                          "must be set when MAILBOT_SENDER_AUTH is authserv-id")
-    values["sender_auth"] = mode
-    tenant = (values.get("sender_auth_tenant_id") or "").strip().lower()
-    if tenant and not _GUID.fullmatch(tenant):
-        raise ConfigError("MAILBOT_SENDER_AUTH_TENANT_ID",
-                          "expected the tenant (directory) id, a GUID such as "
-                          "72f988bf-86f1-41af-91ab-2d7cd011db47")
-    if not tenant:
-        m365 = (values.get("m365_tenant_id") or "").strip().lower()
-        tenant = m365 if _GUID.fullmatch(m365) else ""
-    values["sender_auth_tenant_id"] = tenant or None
-
-
-def sender_auth_warnings(settings: Settings) -> list[str]:
-    """Lines for ``mailbot check`` about a sender check that cannot do its job."""
-    mode = getattr(settings, "sender_auth", "none")
-    if mode == "none":
-        return ["mail.sender_auth is none: no sender check is read, so a message that fails "
-                "DMARC at our mail server is never held (set mail.sender_auth to authserv-id "
-                "or exchange-online)"]
-    if mode == "exchange-online" and not getattr(settings, "sender_auth_tenant_id", None):
-        return ["mail.sender_auth_tenant_id is not set: mail from inside our Microsoft 365 "
-                "tenant counts as authenticated only when it passes DMARC"]
-    return []
+_NAME_ONLY_DEFECTS = frozenset(
+    {
+        "encoded word inside quoted string",
+        "missing trailing whitespace after encoded-word",
+        "missing whitespace before encoded word",
+    }
+)
 
 
 # -- the From address ---------------------------------------------------------------------
@@ -165,8 +125,10 @@ def strict_single_sender(from_values: Sequence[str]) -> str | None:
         lenient = [addr for _name, addr in getaddresses([value]) if addr]
     except Exception:  # noqa: BLE001 - a parser failure on hostile input: no single sender
         return None
-    if any(isinstance(d, InvalidHeaderDefect | NonPrintableDefect)
-           and str(d) not in _NAME_ONLY_DEFECTS for d in defects):
+    if any(
+        isinstance(d, InvalidHeaderDefect | NonPrintableDefect) and str(d) not in _NAME_ONLY_DEFECTS
+        for d in defects
+    ):
         return None
     if len(groups) != 1 or groups[0].display_name is not None or len(groups[0].addresses) != 1:
         return None
@@ -205,8 +167,7 @@ class _Header(authres.core.AuthenticationResultsHeader):  # type: ignore[misc]
         return result
 
 
-_FEATURES = authres.FeatureContext(authres.dmarc,
-                                   types.SimpleNamespace(AuthenticationResultsHeader=_Header))
+_FEATURES = authres.FeatureContext(authres.dmarc, types.SimpleNamespace(AuthenticationResultsHeader=_Header))
 
 
 @dataclass(frozen=True)
@@ -245,11 +206,16 @@ def parse_results(value: str) -> ResultsHeader | None:
 
 
 def _result(result: Any) -> MethodResult:
-    properties = {f"{p.type}.{p.name}".lower(): str(p.value) for p in result.properties
-                  if p.value is not None}
-    return MethodResult(str(result.method).lower(), str(result.result).lower(),
-                        None if result.reason is None else str(result.reason),
-                        properties, str(getattr(result, "raw_text", "")))
+    properties = {
+        f"{p.type}.{p.name}".lower(): str(p.value) for p in result.properties if p.value is not None
+    }
+    return MethodResult(
+        str(result.method).lower(),
+        str(result.result).lower(),
+        None if result.reason is None else str(result.reason),
+        properties,
+        str(getattr(result, "raw_text", "")),
+    )
 
 
 def dmarc_policy(result: MethodResult) -> str | None:
@@ -296,8 +262,9 @@ def _values(headers: Sequence[tuple[str, str]], name: str) -> list[str]:
     return [value for key, value in headers if key.lower() == name]
 
 
-def _chosen(headers: Sequence[tuple[str, str]], mode: str,
-            trusted_authserv_id: str | None) -> tuple[ResultsHeader | None, str]:
+def _chosen(
+    headers: Sequence[tuple[str, str]], mode: str, trusted_authserv_id: str | None
+) -> tuple[ResultsHeader | None, str]:
     """The Authentication-Results our own side wrote, merged; or why there is none."""
     values = _values(headers, "authentication-results")[:MAX_RESULTS_HEADERS]
     if mode == "exchange-online":
@@ -340,9 +307,13 @@ def _internal(headers: Sequence[tuple[str, str]], tenant_id: str | None) -> bool
     auth_as = [v.strip().lower() for v in _values(headers, "x-ms-exchange-organization-authas")]
     tenants = [v.strip().lower() for v in _values(headers, "x-ms-exchange-crosstenant-id")]
     cross = [v.strip().lower() for v in _values(headers, "x-ms-exchange-crosstenant-authas")]
-    return (bool(auth_as) and all(v == "internal" for v in auth_as)
-            and bool(tenants) and all(v == tenant_id.lower() for v in tenants)
-            and all(v == "internal" for v in cross))
+    return (
+        bool(auth_as)
+        and all(v == "internal" for v in auth_as)
+        and bool(tenants)
+        and all(v == tenant_id.lower() for v in tenants)
+        and all(v == "internal" for v in cross)
+    )
 
 
 def raw_headers(msg: Message) -> list[tuple[str, str]]:
@@ -350,19 +321,26 @@ def raw_headers(msg: Message) -> list[tuple[str, str]]:
     return [(str(name), str(value)) for name, value in msg.raw_items()]
 
 
-def message_sender_auth(msg: Message, *, mode: str, trusted_authserv_id: str | None = None,
-                        tenant_id: str | None = None) -> tuple[str | None, SenderAuth]:
+def message_sender_auth(
+    msg: Message, *, mode: str, trusted_authserv_id: str | None = None, tenant_id: str | None = None
+) -> tuple[str | None, SenderAuth]:
     """For the reader: the one sender (or None) and the sender check of a parsed message."""
     headers = raw_headers(msg)
     from_values = [value for name, value in headers if name.lower() == "from"]
-    auth = sender_verdict(headers, from_values, mode=mode,
-                          trusted_authserv_id=trusted_authserv_id, tenant_id=tenant_id)
+    auth = sender_verdict(
+        headers, from_values, mode=mode, trusted_authserv_id=trusted_authserv_id, tenant_id=tenant_id
+    )
     return strict_single_sender(from_values), auth
 
 
-def sender_verdict(headers: Sequence[tuple[str, str]], from_values: Sequence[str], *,
-                   mode: str, trusted_authserv_id: str | None = None,
-                   tenant_id: str | None = None) -> SenderAuth:
+def sender_verdict(
+    headers: Sequence[tuple[str, str]],
+    from_values: Sequence[str],
+    *,
+    mode: str,
+    trusted_authserv_id: str | None = None,
+    tenant_id: str | None = None,
+) -> SenderAuth:
     """Read the sender check for one message. Pure; never raises for malformed input.
 
     ``headers`` are the message's header fields top to bottom (``msg.raw_items()``),
@@ -383,36 +361,47 @@ def sender_verdict(headers: Sequence[tuple[str, str]], from_values: Sequence[str
         dmarc = found.result if found else "none"
         if found is not None:
             policy = dmarc_policy(found)
-            aligned = from_domain is not None and \
-                domain_key(found.properties.get("header.from")) == from_domain
+            aligned = (
+                from_domain is not None and domain_key(found.properties.get("header.from")) == from_domain
+            )
         if mode == "exchange-online" and (comp := header.first("compauth")) is not None:
             compauth = comp.result
     held_dmarc = dmarc == "fail" and policy != "none"
     held_comp = compauth == "fail"
     quarantine = held_dmarc or held_comp
     authenticated = not quarantine and ((dmarc == "pass" and aligned) or internal)
-    reason = _reason(problem, sender, dmarc, policy, compauth, aligned, internal, quarantine,
-                     authenticated)
-    return SenderAuth(mode, dmarc, compauth, policy, aligned, internal, authenticated,
-                      quarantine, reason)
+    reason = _reason(problem, sender, dmarc, policy, compauth, aligned, internal, quarantine, authenticated)
+    return SenderAuth(mode, dmarc, compauth, policy, aligned, internal, authenticated, quarantine, reason)
 
 
-def _reason(problem: str, sender: str | None, dmarc: str | None, policy: str | None,
-            compauth: str | None, aligned: bool, internal: bool, quarantine: bool,
-            authenticated: bool) -> str:
+def _reason(
+    problem: str,
+    sender: str | None,
+    dmarc: str | None,
+    policy: str | None,
+    compauth: str | None,
+    aligned: bool,
+    internal: bool,
+    quarantine: bool,
+    authenticated: bool,
+) -> str:
     if quarantine:
         parts = []
         if dmarc == "fail":
             parts.append(f"dmarc=fail (policy {policy or 'not stated'})")
         if compauth == "fail":
             parts.append("compauth=fail")
-        return "our mail server recorded " + " and ".join(parts) + \
-            " for the sender's domain: possibly spoofed"
+        return (
+            "our mail server recorded " + " and ".join(parts) + " for the sender's domain: possibly spoofed"
+        )
     if sender is None:
         return "the From header does not name exactly one sender: not authenticated"
     if authenticated:
-        return ("sent from inside our Microsoft 365 tenant" if internal and dmarc != "pass"
-                else "dmarc=pass for the sender's own domain")
+        return (
+            "sent from inside our Microsoft 365 tenant"
+            if internal and dmarc != "pass"
+            else "dmarc=pass for the sender's own domain"
+        )
     if problem:
         return problem + ": not authenticated"
     if dmarc == "pass" and not aligned:

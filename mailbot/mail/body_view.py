@@ -27,10 +27,46 @@ MAX_SHOWN = 200_000
 MAX_HTML = 2_000_000
 #: What survives of the sender's HTML: text structure only. No ``img`` (a remote image
 #: tells the sender when and where the mail was read), no ``style`` or classes.
-SAFE_TAGS = {"p", "br", "div", "span", "b", "strong", "i", "em", "u", "s", "small",
-             "sub", "sup", "ul", "ol", "li", "dl", "dt", "dd", "blockquote", "pre", "code",
-             "h1", "h2", "h3", "h4", "h5", "h6", "hr", "table", "thead", "tbody", "tfoot",
-             "tr", "th", "td", "caption", "a"}
+SAFE_TAGS = {
+    "p",
+    "br",
+    "div",
+    "span",
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "s",
+    "small",
+    "sub",
+    "sup",
+    "ul",
+    "ol",
+    "li",
+    "dl",
+    "dt",
+    "dd",
+    "blockquote",
+    "pre",
+    "code",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "table",
+    "thead",
+    "tbody",
+    "tfoot",
+    "tr",
+    "th",
+    "td",
+    "caption",
+    "a",
+}
 SAFE_ATTRIBUTES = {"a": {"href"}, "td": {"colspan", "rowspan"}, "th": {"colspan", "rowspan"}}
 
 
@@ -71,10 +107,15 @@ def sanitise_html(html: str) -> str:
     except (etree.ParserError, ValueError):
         return ""
     flat = lxml.html.tostring(root, encoding="unicode")
-    return nh3.clean(flat, tags=SAFE_TAGS, attributes=SAFE_ATTRIBUTES,
-                     url_schemes={"http", "https", "mailto"},
-                     link_rel="noopener noreferrer nofollow", strip_comments=True,
-                     clean_content_tags={"script", "style", "title", "head"})
+    return nh3.clean(
+        flat,
+        tags=SAFE_TAGS,
+        attributes=SAFE_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+        clean_content_tags={"script", "style", "title", "head"},
+    )
 
 
 def message_body(raw: bytes) -> MessageBody:
@@ -105,14 +146,11 @@ def _body(tree: Message) -> MessageBody:
             continue
         payload = part.get_payload(decode=True)
         if isinstance(payload, bytes):
-            files.append(CarriedFile(clean_filename(str(name) if name else None), ctype,
-                                     len(payload)))
+            files.append(CarriedFile(clean_filename(str(name) if name else None), ctype, len(payload)))
     if plain:
-        return MessageBody(text=clean_text("\n".join(plain)[:MAX_SHOWN]), files=files,
-                           partial=defects > 0)
+        return MessageBody(text=clean_text("\n".join(plain)[:MAX_SHOWN]), files=files, partial=defects > 0)
     if html:
-        return MessageBody(text="", html=sanitise_html("\n".join(html)), files=files,
-                           partial=defects > 0)
+        return MessageBody(text="", html=sanitise_html("\n".join(html)), files=files, partial=defects > 0)
     return MessageBody(text="", files=files, partial=defects > 0)
 
 

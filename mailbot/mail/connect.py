@@ -84,8 +84,9 @@ def open_mailbox(
 
         user, folder = parse_graph_url(url, MAILBOX_SETTING)
         access = _need_graph(graph)
-        store = delta_store if delta_store is not None else FileDeltaStore(
-            base_dir / "var" / "graph-delta.json")
+        store = (
+            delta_store if delta_store is not None else FileDeltaStore(base_dir / "var" / "graph-delta.json")
+        )
         return GraphMailbox(access.client(), user, folder or "Inbox", store=store)
     parts = parse_server_url(url, MAILBOX_SETTING, _IMAP)
     if not parts.user:
@@ -190,8 +191,11 @@ def parse_graph_url(url: str, setting: str) -> tuple[str, str]:
 
 def _need_graph(graph: GraphAccess | None) -> GraphAccess:
     if graph is None:
-        raise ConfigError("m365.tenant_id", "a graph:// mailbox or sender signs in as an app: set "
-                          "m365.tenant_id, m365.client_id and a client secret or certificate")
+        raise ConfigError(
+            "m365.tenant_id",
+            "a graph:// mailbox or sender signs in as an app: set "
+            "m365.tenant_id, m365.client_id and a client secret or certificate",
+        )
     return graph
 
 

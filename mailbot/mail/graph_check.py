@@ -23,9 +23,11 @@ def graph_check_mailbox(mailbox: GraphMailbox) -> tuple[bool, str]:
     try:
         roles = mailbox.client.token_roles()
         if roles is not None and READ_WRITE not in roles:
-            return False, (f"{where}: the app's token does not carry the application permission "
-                           f"{READ_WRITE} (it has {', '.join(sorted(roles))}); moving and filing "
-                           f"mail will be refused unless RBAC for Applications grants it")
+            return False, (
+                f"{where}: the app's token does not carry the application permission "
+                f"{READ_WRITE} (it has {', '.join(sorted(roles))}); moving and filing "
+                f"mail will be refused unless RBAC for Applications grants it"
+            )
         waiting, missing = mailbox.folder_status(FOLDERS)
     except GraphAuthError as exc:
         return False, permission_problem(exc, mailbox.user, READ_WRITE)
@@ -33,8 +35,11 @@ def graph_check_mailbox(mailbox: GraphMailbox) -> tuple[bool, str]:
         return False, str(exc)
     except (GraphError, MailbotError) as exc:
         return False, f"{where}: {exc}"
-    folders = ("folders " + ", ".join(FOLDERS) + " present" if not missing
-               else "will create " + ", ".join(missing) + " at the first poll")
+    folders = (
+        "folders " + ", ".join(FOLDERS) + " present"
+        if not missing
+        else "will create " + ", ".join(missing) + " at the first poll"
+    )
     return True, f"{where}: reachable, {waiting} message(s) waiting; {folders}"
 
 
@@ -47,10 +52,14 @@ def graph_check_sender(sender: GraphSender) -> tuple[bool, str]:
     except (GraphError, MailbotError) as exc:
         return False, f"{sender.identity}: {exc}"
     if roles is None:
-        return True, (f"{sender.identity}: signed in; {SEND} is not listed in the token "
-                      f"(granted in Exchange, or missing): the first reply will tell")
+        return True, (
+            f"{sender.identity}: signed in; {SEND} is not listed in the token "
+            f"(granted in Exchange, or missing): the first reply will tell"
+        )
     if SEND not in roles:
-        return False, (f"{sender.identity}: the app's token does not carry the application "
-                       f"permission {SEND}; sending will be refused unless RBAC for "
-                       f"Applications grants it")
+        return False, (
+            f"{sender.identity}: the app's token does not carry the application "
+            f"permission {SEND}; sending will be refused unless RBAC for "
+            f"Applications grants it"
+        )
     return True, f"{sender.identity}: signed in, {SEND} granted: ready to send"

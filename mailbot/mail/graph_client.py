@@ -35,8 +35,12 @@ from urllib.parse import urlsplit
 
 import requests
 
-from mailbot.errors import ConfigError, MailbotError
+from mailbot.errors import ConfigError
 from mailbot.mail.backoff import Backoff, LinkState
+from mailbot.mail.graph_errors import GraphAuthError as GraphAuthError  # callers import them here too
+from mailbot.mail.graph_errors import GraphError as GraphError
+from mailbot.mail.graph_errors import GraphSyncReset as GraphSyncReset
+from mailbot.mail.graph_errors import GraphUnavailable as GraphUnavailable
 from mailbot.mail.oauth import MICROSOFT_LOGIN, MsalClientCredentials, TokenError, TokenProvider, TokenSource
 
 if TYPE_CHECKING:
@@ -53,27 +57,6 @@ IMMUTABLE_ID = 'IdType="ImmutableId"'
 _RESYNC_CODES = frozenset({"syncstatenotfound", "resyncrequired", "syncstateinvalid"})
 #: Statuses worth another try: throttled, and the server's own trouble. 501 is not.
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504, 509})
-
-
-class GraphError(MailbotError):
-    """Graph refused a request; ``status`` and ``code`` say how (no message text)."""
-
-    def __init__(self, problem: str, *, status: int | None = None, code: str = "") -> None:
-        super().__init__(problem)
-        self.status = status
-        self.code = code
-
-
-class GraphUnavailable(GraphError):
-    """Unreachable, throttled past our patience, or failing on its side: try later."""
-
-
-class GraphAuthError(GraphError):
-    """401/403, or the sign-in refused the app: retrying will not help until a person acts."""
-
-
-class GraphSyncReset(GraphError):
-    """The delta token expired (410 Gone, ``syncStateNotFound``, ``resyncRequired``)."""
 
 
 def graph_scope(graph_url: str) -> str:
@@ -150,10 +133,17 @@ class GraphAccess:
             self._tokens = TokenProvider(fetch)
         return self._tokens
 
-    def client(self, *, backoff: Backoff | None = None,
-               sleep: Callable[[float], None] = time.sleep) -> GraphClient:
-        return GraphClient(self.graph_url, self.tokens(), ca_file=self.ca_file,
-                           timeout=self.timeout, backoff=backoff, sleep=sleep)
+    def client(
+        self, *, backoff: Backoff | None = None, sleep: Callable[[float], None] = time.sleep
+    ) -> GraphClient:
+        return GraphClient(
+            self.graph_url,
+            self.tokens(),
+            ca_file=self.ca_file,
+            timeout=self.timeout,
+            backoff=backoff,
+            sleep=sleep,
+        )
 
 
 def graph_access_from_settings(settings: Settings) -> GraphAccess | None:
@@ -237,8 +227,13 @@ class GraphClient:
             headers["Authorization"] = f"Bearer {self._token()}"
             try:
                 response = self._session.request(
-                    method, url, params=params, data=body, headers=headers,
-                    timeout=self._timeout, allow_redirects=False,
+                    method,
+                    url,
+                    params=params,
+                    data=body,
+                    headers=headers,
+                    timeout=self._timeout,
+                    allow_redirects=False,
                 )
             except requests.exceptions.SSLError as exc:
                 raise GraphError(f"{self._link.name}: certificate not trusted") from exc
@@ -261,11 +256,13 @@ class GraphClient:
                     raise GraphUnavailable(
                         f"{self._link.name}: {'throttled' if status == 429 else 'server error'} "
                         f"({status} {code})".rstrip(),
-                        status=status, code=code,
+                        status=status,
+                        code=code,
                     )
                 delay = wait if wait is not None else self._backoff.delay(attempt)
-                log.info("%s: answered %d to a %s; trying again in %.1f s", self._link.name, status,
-                         method, delay)
+                log.info(
+                    "%s: answered %d to a %s; trying again in %.1f s", self._link.name, status, method, delay
+                )
                 self._sleep(delay)
                 attempt += 1
                 continue
@@ -359,21 +356,29 @@ def permission_problem(exc: GraphAuthError, mailbox: str, permission: str) -> st
     """Plain words for a refused app: what was refused and which permission it needs."""
     where = "the README's Microsoft 365 section"
     if exc.status is None:  # the sign-in itself refused the app
-        return (f"Microsoft sign-in refused the app ({exc}): check m365.tenant_id, m365.client_id "
-                f"and the client secret or certificate")
+        return (
+            f"Microsoft sign-in refused the app ({exc}): check m365.tenant_id, m365.client_id "
+            f"and the client secret or certificate"
+        )
     if exc.code == "ErrorSendAsDenied":
-        return (f"Microsoft Graph refused to send as the From address from {mailbox} "
-                f"({exc.status} {exc.code}): mail.from must be {mailbox}, or the mailbox needs "
-                f"Send As permission for it")
+        return (
+            f"Microsoft Graph refused to send as the From address from {mailbox} "
+            f"({exc.status} {exc.code}): mail.from must be {mailbox}, or the mailbox needs "
+            f"Send As permission for it"
+        )
     if exc.status == 401:
-        return (f"Microsoft Graph did not accept the app's sign-in for {mailbox} "
-                f"({exc.status} {exc.code}): check m365.tenant_id, m365.client_id and the secret "
-                f"or certificate, and that the app has the application permission {permission} "
-                f"(see {where})").replace(" )", ")")
-    return (f"Microsoft Graph refused the app access to {mailbox} ({exc.status} {exc.code}): "
-            f"the app lacks the application permission {permission} for this mailbox; grant it "
-            f"in Entra ID with admin consent, or with RBAC for Applications in Exchange Online "
-            f"(see {where})").replace(" )", ")")
+        return (
+            f"Microsoft Graph did not accept the app's sign-in for {mailbox} "
+            f"({exc.status} {exc.code}): check m365.tenant_id, m365.client_id and the secret "
+            f"or certificate, and that the app has the application permission {permission} "
+            f"(see {where})"
+        ).replace(" )", ")")
+    return (
+        f"Microsoft Graph refused the app access to {mailbox} ({exc.status} {exc.code}): "
+        f"the app lacks the application permission {permission} for this mailbox; grant it "
+        f"in Entra ID with admin consent, or with RBAC for Applications in Exchange Online "
+        f"(see {where})"
+    ).replace(" )", ")")
 
 
 def jwt_roles(token: str) -> frozenset[str] | None:

@@ -95,8 +95,14 @@ class DeltaState:
     seen: int = 0
 
     def dumps(self) -> str:
-        return json.dumps({"v": 1, "link": self.link, "seen": self.seen,
-                           "inbox": {k: [r, n] for k, (r, n) in self.inbox.items()}})
+        return json.dumps(
+            {
+                "v": 1,
+                "link": self.link,
+                "seen": self.seen,
+                "inbox": {k: [r, n] for k, (r, n) in self.inbox.items()},
+            }
+        )
 
     @classmethod
     def loads(cls, text: str | None) -> DeltaState:

@@ -42,14 +42,16 @@ from mailbot.mail.graph_client import (
     permission_problem,
 )
 from mailbot.mail.graph_delta import DeltaState, DeltaStore, MemoryDeltaStore, delta_key
+from mailbot.mail.graph_errors import short_id, status_of
 from mailbot.mail.mailbox import MailboxRef, StoredMessage
 
 log = logging.getLogger(__name__)
 
 READ_WRITE = "Mail.ReadWrite"
 #: Graph's well-known folder names that a ``graph://`` path may start with.
-WELL_KNOWN = frozenset({"inbox", "archive", "junkemail", "deleteditems", "drafts", "sentitems",
-                        "msgfolderroot"})
+WELL_KNOWN = frozenset(
+    {"inbox", "archive", "junkemail", "deleteditems", "drafts", "sentitems", "msgfolderroot"}
+)
 #: How often ``wait_for_new`` asks for changes: one delta request, usually empty.
 POLL_INTERVAL = 10.0
 PAGE_SIZE = 50
@@ -106,11 +108,12 @@ class GraphMailbox:
         self._check_ref(ref)
         try:
             with self._errors():
-                response = self.client.request("GET", f"{self._message(ref.uid)}/$value",
-                                               prefer=[IMMUTABLE_ID])
+                response = self.client.request(
+                    "GET", f"{self._message(ref.uid)}/$value", prefer=[IMMUTABLE_ID]
+                )
         except MailboxError as exc:
-            if _status(exc) == 404:
-                raise MailboxError(f"message {_short(ref.uid)} is not in the mailbox") from exc
+            if status_of(exc) == 404:
+                raise MailboxError(f"message {short_id(ref.uid)} is not in the mailbox") from exc
             raise
         return bytes(response.content)
 
@@ -121,9 +124,9 @@ class GraphMailbox:
             target = self._folder_id(folder, create=True)
             source = self._path_id(ref.folder)
             try:
-                found = self.client.request("GET", self._message(ref.uid),
-                                            params={"$select": "parentFolderId"},
-                                            prefer=[IMMUTABLE_ID]).json()
+                found = self.client.request(
+                    "GET", self._message(ref.uid), params={"$select": "parentFolderId"}, prefer=[IMMUTABLE_ID]
+                ).json()
             except GraphError as exc:
                 if exc.status == 404:
                     self._forget(ref.uid)
@@ -133,8 +136,12 @@ class GraphMailbox:
                 self._forget(ref.uid)
                 return  # already moved (a repeat after a crash), or a person moved it
             try:
-                self.client.request("POST", f"{self._message(ref.uid)}/move",
-                                    json_body={"destinationId": target}, prefer=[IMMUTABLE_ID])
+                self.client.request(
+                    "POST",
+                    f"{self._message(ref.uid)}/move",
+                    json_body={"destinationId": target},
+                    prefer=[IMMUTABLE_ID],
+                )
             except GraphError as exc:
                 if exc.status != 404:
                     raise
@@ -156,12 +163,15 @@ class GraphMailbox:
             params: dict[str, str] | None = {"$select": "id,receivedDateTime", "$top": "100"}
             found = []
             for _ in range(100_000):
-                page = self.client.request("GET", target, params=params,
-                                           prefer=[IMMUTABLE_ID]).json()
+                page = self.client.request("GET", target, params=params, prefer=[IMMUTABLE_ID]).json()
                 params = None
                 for item in page.get("value", []):
-                    found.append(StoredMessage(MailboxRef(self.identity, folder, "", str(item["id"])),
-                                               _when(item.get("receivedDateTime"))))
+                    found.append(
+                        StoredMessage(
+                            MailboxRef(self.identity, folder, "", str(item["id"])),
+                            _when(item.get("receivedDateTime")),
+                        )
+                    )
                 link = page.get("@odata.nextLink")
                 if not isinstance(link, str):
                     break
@@ -173,8 +183,9 @@ class GraphMailbox:
         self._check_ref(ref)
         with self._errors():
             try:
-                self.client.request("POST", f"{self._message(ref.uid)}/permanentDelete",
-                                    prefer=[IMMUTABLE_ID])
+                self.client.request(
+                    "POST", f"{self._message(ref.uid)}/permanentDelete", prefer=[IMMUTABLE_ID]
+                )
             except GraphError as exc:
                 if exc.status != 404:
                     raise
@@ -184,9 +195,13 @@ class GraphMailbox:
         """Create a message from MIME in the folder (the demo and the tests use this)."""
         with self._errors():
             target = self._folder_id(folder or self.folder, create=True)
-            self.client.request("POST", f"{self._base}/mailFolders/{quote(target, safe='')}/messages",
-                                data=base64.b64encode(raw), content_type="text/plain",
-                                prefer=[IMMUTABLE_ID])
+            self.client.request(
+                "POST",
+                f"{self._base}/mailFolders/{quote(target, safe='')}/messages",
+                data=base64.b64encode(raw),
+                content_type="text/plain",
+                prefer=[IMMUTABLE_ID],
+            )
 
     def wait_for_new(self, timeout: float) -> bool:
         """True once the folder holds a message the last ``list_new`` did not return.
@@ -219,8 +234,11 @@ class GraphMailbox:
         """
         with self._errors():
             folder_id = self._path_id(self.folder)
-            folder = self.client.request("GET", f"{self._base}/mailFolders/{quote(folder_id, safe='')}",
-                                         params={"$select": "id,totalItemCount"}).json()
+            folder = self.client.request(
+                "GET",
+                f"{self._base}/mailFolders/{quote(folder_id, safe='')}",
+                params={"$select": "id,totalItemCount"},
+            ).json()
             children = self._list_children(folder_id)
         return int(folder.get("totalItemCount", 0)), [w for w in wanted if w.lower() not in children]
 
@@ -245,8 +263,9 @@ class GraphMailbox:
                 else:
                     self._delta_round(state, state.link)
             except GraphSyncReset:
-                log.warning("%s: Graph no longer knows the delta token; reading the folder again",
-                            self.identity)
+                log.warning(
+                    "%s: Graph no longer knows the delta token; reading the folder again", self.identity
+                )
                 state.link = None
                 continue
             text = state.dumps()
@@ -315,8 +334,9 @@ class GraphMailbox:
         parts = [p for p in path.split("/") if p]
         first = parts[0] if parts else "Inbox"
         if first.lower() in WELL_KNOWN:
-            found = self.client.request("GET", f"{self._base}/mailFolders/{first.lower()}",
-                                        params={"$select": "id"}).json()
+            found = self.client.request(
+                "GET", f"{self._base}/mailFolders/{first.lower()}", params={"$select": "id"}
+            ).json()
             current = str(found["id"])
         else:
             current = self._child(self._path_id("msgfolderroot"), first, create=False)
@@ -334,8 +354,11 @@ class GraphMailbox:
         if not create:
             raise MailboxError(f"the mailbox has no folder {name}")
         try:
-            made = self.client.request("POST", f"{self._base}/mailFolders/{quote(parent, safe='')}"
-                                       "/childFolders", json_body={"displayName": name}).json()
+            made = self.client.request(
+                "POST",
+                f"{self._base}/mailFolders/{quote(parent, safe='')}/childFolders",
+                json_body={"displayName": name},
+            ).json()
         except GraphError as exc:
             if exc.code != _FOLDER_EXISTS:  # made meanwhile by another worker (400 or 409)
                 raise
@@ -383,18 +406,8 @@ class GraphMailbox:
             raise MailboxError(str(exc)) from exc
 
 
-def _status(exc: BaseException) -> int | None:
-    cause = exc.__cause__
-    return cause.status if isinstance(cause, GraphError) else None
-
-
 def _when(value: object) -> datetime | None:
     try:
         return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
     except ValueError:
         return None
-
-
-def _short(message_id: str) -> str:
-    """Enough of an id for a log or an error (they run to 150 characters)."""
-    return message_id if len(message_id) <= 16 else f"...{message_id[-12:]}"

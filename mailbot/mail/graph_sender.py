@@ -72,16 +72,18 @@ class GraphSender:
                 f"3 MB of mail at most (4 MB per request)"
             )
         try:
-            self.client.request("POST", self._path, data=body, content_type="text/plain",
-                                retry_transport=False)
+            self.client.request(
+                "POST", self._path, data=body, content_type="text/plain", retry_transport=False
+            )
         except GraphAuthError as exc:
             raise GraphSendAuthError(permission_problem(exc, self.user, SEND)) from exc
         except GraphUnavailable as exc:
             raise TemporarySendError(str(exc)) from exc
         except GraphError as exc:
             if exc.status in _PERMANENT:
-                raise PermanentSendError(f"Microsoft Graph refused the message ({exc.status} "
-                                         f"{exc.code})".replace(" )", ")")) from exc
+                raise PermanentSendError(
+                    f"Microsoft Graph refused the message ({exc.status} {exc.code})".replace(" )", ")")
+                ) from exc
             raise TemporarySendError(str(exc)) from exc
 
     def verify(self) -> None:

@@ -28,6 +28,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginEr
 
 from mailbot.errors import MailboxAuthError, MailboxConnectionError, MailboxError
 from mailbot.mail.backoff import Backoff, LinkState
+from mailbot.mail.imap_idle import idle_turn, new_mail
 from mailbot.mail.mailbox import MailboxRef, StoredMessage
 from mailbot.mail.oauth import TokenError, TokenSource
 
@@ -167,8 +168,12 @@ class ImapMailbox:
             uidvalidity = self._select(client, folder, fresh=True)
             uids = sorted(int(u) for u in client.search(["NOT", "DELETED"]))
             dates = client.fetch(uids, ["INTERNALDATE"]) if uids else {}
-            return [StoredMessage(self._ref(folder, uidvalidity, uid),
-                                  _aware(dates.get(uid, {}).get(b"INTERNALDATE"))) for uid in uids]
+            return [
+                StoredMessage(
+                    self._ref(folder, uidvalidity, uid), _aware(dates.get(uid, {}).get(b"INTERNALDATE"))
+                )
+                for uid in uids
+            ]
 
         return self._run(op)
 
@@ -334,9 +339,9 @@ class ImapMailbox:
         """IDLE in turns of at most ``idle_cap`` until EXISTS arrives or the deadline."""
         while (remaining := deadline - self._clock()) > 0:
             client.idle()
-            responses = _idle_turn(client, min(remaining, self._idle_cap), self._clock)
+            responses = idle_turn(client, min(remaining, self._idle_cap), self._clock)
             _, done_responses = client.idle_done()
-            if _new_mail(responses) or _new_mail(done_responses):
+            if new_mail(responses) or new_mail(done_responses):
                 return True
         return False
 
@@ -347,34 +352,6 @@ class ImapMailbox:
             if self._has_unlisted(client):
                 return True
         return False
-
-
-def _idle_turn(client: IMAPClient, window: float, clock: Callable[[], float]) -> list[object]:
-    """Collect IDLE responses for ``window`` seconds, or until new mail shows.
-
-    imapclient's ``idle_check`` returns an empty list at once when the server has hung
-    up; an early empty return therefore ends the turn, and ``idle_done`` then raises if
-    the link is dead (so the caller reconnects) instead of spinning on a closed socket.
-    """
-    started = clock()
-    collected: list[object] = []
-    while (left := window - (clock() - started)) > 0:
-        responses = client.idle_check(timeout=left)
-        collected.extend(responses)
-        if _new_mail(responses):
-            break
-        if not responses and window - (clock() - started) > 0.05:
-            break
-    return collected
-
-
-def _new_mail(responses: list[object]) -> bool:
-    """An untagged ``* n EXISTS`` (or RECENT) means the folder grew."""
-    for response in responses:
-        if isinstance(response, tuple) and len(response) >= 2:
-            if response[1] in (b"EXISTS", b"RECENT"):
-                return True
-    return False
 
 
 def _token(provider: TokenSource) -> str:

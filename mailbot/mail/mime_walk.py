@@ -16,8 +16,9 @@ from mailbot.safetext import clean_content_type, unsurrogate
 CONTAINERS = ("message/rfc822", "multipart/signed")
 
 
-def mime_leaves(msg: Message, *, max_depth: int, max_parts: int,
-                containers: list[Message] | None = None) -> tuple[list[Message], int]:
+def mime_leaves(
+    msg: Message, *, max_depth: int, max_parts: int, containers: list[Message] | None = None
+) -> tuple[list[Message], int]:
     """The leaf parts in order, without recursion, within the depth and part caps.
 
     ``containers``, when given, receives the ``CONTAINERS`` parts met on the way."""
@@ -40,8 +41,11 @@ def mime_leaves(msg: Message, *, max_depth: int, max_parts: int,
             children = part.get_payload()
             if isinstance(children, list):
                 defects += int(len(children) > max_parts)
-                stack.extend((child, depth + 1) for child in reversed(children[: max_parts])
-                             if isinstance(child, Message))
+                stack.extend(
+                    (child, depth + 1)
+                    for child in reversed(children[:max_parts])
+                    if isinstance(child, Message)
+                )
             continue
         leaves.append(part)
     return leaves, defects

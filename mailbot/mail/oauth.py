@@ -78,11 +78,7 @@ class TokenProvider:
     """
 
     def __init__(
-        self,
-        fetch: FetchToken,
-        *,
-        margin: float = 300.0,
-        clock: Callable[[], float] = time.monotonic,
+        self, fetch: FetchToken, *, margin: float = 300.0, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._fetch = fetch
         self._margin = margin
@@ -167,10 +163,7 @@ class MsalClientCredentials:
             kwargs["instance_discovery"] = False  # Microsoft does not know a custom host
         try:
             self._app = msal.ConfidentialClientApplication(
-                self._client_id,
-                authority=self._authority,
-                client_credential=self._credential,
-                **kwargs,
+                self._client_id, authority=self._authority, client_credential=self._credential, **kwargs
             )
         except ValueError as exc:
             raise TokenError(f"the authority is not usable: {exc}", temporary=False) from exc
@@ -215,10 +208,10 @@ def load_m365_credential(secret: str | None, certificate_file: Path | None) -> s
         pem = certificate_file.read_bytes()
         cert = x509.load_pem_x509_certificate(pem)
     except (OSError, ValueError) as exc:
-        raise ConfigError("MAILBOT_M365_CERTIFICATE_FILE",
-                          "cannot read a PEM certificate and private key from the file") from exc
-    return {"private_key": pem.decode("ascii"),
-            "thumbprint": cert.fingerprint(hashes.SHA1()).hex()}  # noqa: S303 - MSAL's format
+        raise ConfigError(
+            "MAILBOT_M365_CERTIFICATE_FILE", "cannot read a PEM certificate and private key from the file"
+        ) from exc
+    return {"private_key": pem.decode("ascii"), "thumbprint": cert.fingerprint(hashes.SHA1()).hex()}  # noqa: S303 - MSAL's format
 
 
 def microsoft_token_provider(

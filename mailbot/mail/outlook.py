@@ -80,8 +80,13 @@ def read_outlook_item(data: bytes) -> Contents | None:
                 if "@" in address and not address.startswith("/"):
                     found.sender = address.lower()
                     break
-            storages = sorted({path[0] for path in ole.listdir(streams=True, storages=True)
-                               if path and path[0].startswith("__attach_version1.0_#")})
+            storages = sorted(
+                {
+                    path[0]
+                    for path in ole.listdir(streams=True, storages=True)
+                    if path and path[0].startswith("__attach_version1.0_#")
+                }
+            )
             for storage in storages[:MAX_FILES]:
                 if not ole.exists(f"{storage}/{_ATTACH_DATA}"):
                     continue  # an embedded item or an OLE object: not a file

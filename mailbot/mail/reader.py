@@ -29,17 +29,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from email._policybase import Compat32
 from email.message import Message
 from email.parser import BytesParser
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from mailbot.forms.sniff import sniff as sniff_kind
 from mailbot.mail import unwrap
 from mailbot.mail.authresults import SenderAuth, message_sender_auth
 from mailbot.mail.body_text import html_to_text
+from mailbot.mail.header_date import header_date
 from mailbot.mail.mime_walk import ctype_of
 from mailbot.mail.mime_walk import decoded as _decoded
 from mailbot.mail.smime import SmimeKey
@@ -74,9 +74,19 @@ MAX_MIME_WORK = 16_000_000
 #: HTML given to the parser.
 
 #: forms.sniff's kinds in the words the handlers use (``docx``, ``pdf``, ``zip``, ...).
-_FAMILY = {"docx": "docx", "docm": "docx", "odt": "odt", "zip": "zip", "damaged": "zip",
-           "pdf": "pdf", "encrypted_office": "ole", "doc": "ole", "ole": "ole",
-           "image": "image", "rtf": "rtf"}
+_FAMILY = {
+    "docx": "docx",
+    "docm": "docx",
+    "odt": "odt",
+    "zip": "zip",
+    "damaged": "zip",
+    "pdf": "pdf",
+    "encrypted_office": "ole",
+    "doc": "ole",
+    "ole": "ole",
+    "image": "image",
+    "rtf": "rtf",
+}
 
 
 @dataclass
@@ -154,8 +164,10 @@ def _split_head(raw: bytes) -> tuple[bytes, bytes, int]:
     end = min(ends) if ends else len(raw)
     head, rest = raw[:end], raw[end:]
     if len(head) <= MAX_HEADER_CHARS or (
-            head.count(b"\n") < MAX_HEADER_FIELDS and len(head) <= MAX_HEADER_BYTES
-            and max(map(len, head.split(b"\n"))) <= MAX_HEADER_CHARS):
+        head.count(b"\n") < MAX_HEADER_FIELDS
+        and len(head) <= MAX_HEADER_BYTES
+        and max(map(len, head.split(b"\n"))) <= MAX_HEADER_CHARS
+    ):
         return head, rest, 0
     fields: list[list[bytes]] = []
     for line in head.splitlines(keepends=True):
@@ -189,7 +201,7 @@ def _split_head(raw: bytes) -> tuple[bytes, bytes, int]:
 
 def _root_and_newest(ids: list[Any]) -> list[Any]:
     """A References list cut to ``MAX_REFERENCES``: the thread's first id and the newest."""
-    return ids if len(ids) <= MAX_REFERENCES else [ids[0], *ids[-(MAX_REFERENCES - 1):]]
+    return ids if len(ids) <= MAX_REFERENCES else [ids[0], *ids[-(MAX_REFERENCES - 1) :]]
 
 
 def _tangled(raw: bytes) -> bool:
@@ -206,8 +218,7 @@ def _tangled(raw: bytes) -> bool:
 def _headers(msg: Message) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for name, value in msg.raw_items():
-        out.setdefault(str(name).lower(), []).append(clean_line(_decoded(value),
-                                                                 MAX_HEADER_CHARS))
+        out.setdefault(str(name).lower(), []).append(clean_line(_decoded(value), MAX_HEADER_CHARS))
     return out
 
 
@@ -216,21 +227,6 @@ def _raw_first(msg: Message, name: str) -> str | None:
         if key.lower() == name:
             return value if isinstance(value, str) else str(value)
     return None
-
-
-def _date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if moment is None:
-        return None
-    try:
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    except OverflowError:  # e.g. 31 Dec 9999 at -12:00: past the end of time in UTC
-        return None
 
 
 def _message_ids(value: str | None) -> list[str]:
@@ -249,17 +245,24 @@ def case_tags(subject: str) -> list[str]:
     return found
 
 
-def _walk(msg: Message, source: bytes, key: SmimeKey | None
-          ) -> tuple[str, list[InboundAttachment], int, Wrapping]:
-    walked = unwrap.walk(msg, raw=source, parse=_parse_entity, key=key,
-                         max_depth=MAX_MIME_DEPTH, max_parts=MAX_MIME_PARTS)
+def _walk(
+    msg: Message, source: bytes, key: SmimeKey | None
+) -> tuple[str, list[InboundAttachment], int, Wrapping]:
+    walked = unwrap.walk(
+        msg, raw=source, parse=_parse_entity, key=key, max_depth=MAX_MIME_DEPTH, max_parts=MAX_MIME_PARTS
+    )
     attachments: list[InboundAttachment] = []
     for found in walked.files:
         kind = attachment_kind(found.data)
-        attachments.append(InboundAttachment(
-            filename=clean_filename(found.filename), content_type=found.content_type,
-            data=found.data, sniffed=kind,
-            inline=found.disposition == "inline" and kind == "image"))
+        attachments.append(
+            InboundAttachment(
+                filename=clean_filename(found.filename),
+                content_type=found.content_type,
+                data=found.data,
+                sniffed=kind,
+                inline=found.disposition == "inline" and kind == "image",
+            )
+        )
     plain, html = walked.plain, walked.html
     text = "\n".join(plain) if plain else html_to_text("\n".join(html))
     return clean_text(text[:_BODY_LIMIT]), attachments, walked.defects, walked.wrapping
@@ -302,10 +305,21 @@ def capped_tree(raw: bytes) -> Message | None:
 def unreadable(raw: bytes, stopped_at: str | None = None) -> InboundMessage:
     """The reading of a message that could not be read: no usable sender, so the
     handlers hold it for a person."""
-    return InboundMessage(raw=raw, message_id=None, subject="", sender=None, date=None,
-                          in_reply_to=[], references=[], return_path=None,
-                          content_type="text/plain", headers={}, text="", defects=1,
-                          stopped_at=stopped_at)
+    return InboundMessage(
+        raw=raw,
+        message_id=None,
+        subject="",
+        sender=None,
+        date=None,
+        in_reply_to=[],
+        references=[],
+        return_path=None,
+        content_type="text/plain",
+        headers={},
+        text="",
+        defects=1,
+        stopped_at=stopped_at,
+    )
 
 
 def auth_from_json(data: dict[str, Any]) -> SenderAuth:
@@ -313,14 +327,20 @@ def auth_from_json(data: dict[str, Any]) -> SenderAuth:
     flags = {name: data[name] for name in ("aligned", "internal", "authenticated", "quarantine")}
     texts = {name: data[name] for name in ("dmarc", "compauth", "dmarc_policy")}
     if not all(isinstance(value, bool) for value in flags.values()) or not all(
-            value is None or isinstance(value, str) for value in texts.values()):
+        value is None or isinstance(value, str) for value in texts.values()
+    ):
         raise ValueError("auth")
     return SenderAuth(mode=str(data["mode"]), reason=str(data["reason"]), **texts, **flags)
 
 
-def read_message(raw: bytes, *, sender_auth: str = "none", trusted_authserv_id: str | None = None,
-                 sender_auth_tenant_id: str | None = None,
-                 smime_key: SmimeKey | None = None) -> InboundMessage:
+def read_message(
+    raw: bytes,
+    *,
+    sender_auth: str = "none",
+    trusted_authserv_id: str | None = None,
+    sender_auth_tenant_id: str | None = None,
+    smime_key: SmimeKey | None = None,
+) -> InboundMessage:
     """Parse raw RFC 5322 bytes; never raises for malformed input.
 
     ``sender_auth`` (``authserv-id``, ``exchange-online``, ``none``) and the two ids are
@@ -328,8 +348,7 @@ def read_message(raw: bytes, *, sender_auth: str = "none", trusted_authserv_id: 
     ``smime_key`` (``mail.smime_key``) opens S/MIME encrypted mail sent to the mailbox.
     """
     try:
-        return _read(raw, _AuthRule(sender_auth, trusted_authserv_id, sender_auth_tenant_id),
-                     smime_key)
+        return _read(raw, _AuthRule(sender_auth, trusted_authserv_id, sender_auth_tenant_id), smime_key)
     except Exception:  # noqa: BLE001 - a parser bug must not lose the message
         return unreadable(raw)
 
@@ -351,9 +370,9 @@ def _read(raw: bytes, rule: _AuthRule, key: SmimeKey | None) -> InboundMessage:
         tangled = True
         msg = BytesParser(policy=_POLICY).parsebytes(source, headersonly=True)
     headers = _headers(msg)
-    sender, auth = message_sender_auth(msg, mode=rule.mode,
-                                       trusted_authserv_id=rule.trusted_authserv_id,
-                                       tenant_id=rule.tenant_id)
+    sender, auth = message_sender_auth(
+        msg, mode=rule.mode, trusted_authserv_id=rule.trusted_authserv_id, tenant_id=rule.tenant_id
+    )
 
     def first(name: str) -> str | None:
         values = headers.get(name)
@@ -361,8 +380,9 @@ def _read(raw: bytes, rule: _AuthRule, key: SmimeKey | None) -> InboundMessage:
 
     wrapping = Wrapping()
     try:
-        text, attachments, mime_defects, wrapping = ("", [], 1, wrapping) if tangled \
-            else _walk(msg, source, key)
+        text, attachments, mime_defects, wrapping = (
+            ("", [], 1, wrapping) if tangled else _walk(msg, source, key)
+        )
     except Exception:  # noqa: BLE001 - MIME too broken to walk: no body, no attachments
         text, attachments, mime_defects = "", [], 1
     return_path = first("return-path")
@@ -376,7 +396,7 @@ def _read(raw: bytes, rule: _AuthRule, key: SmimeKey | None) -> InboundMessage:
         message_id=message_ids[0] if message_ids else None,
         subject=subject,
         sender=sender,
-        date=_date(first("date")),
+        date=header_date(first("date")),
         in_reply_to=_message_ids(first("in-reply-to"))[:MAX_IDS],
         references=_root_and_newest(references),
         return_path=return_path,

@@ -35,11 +35,15 @@ VALID = "signature valid (not checked against a trusted authority)"
 INVALID = "signature does not match the content"
 UNCHECKED = "signature present, not verified"
 
-_PRIVATE_KEY = re.compile(rb"-----BEGIN ([A-Z ]*)PRIVATE KEY-----.{1,20000}?-----END \1PRIVATE KEY-----",
-                          re.DOTALL)
+_PRIVATE_KEY = re.compile(
+    rb"-----BEGIN ([A-Z ]*)PRIVATE KEY-----.{1,20000}?-----END \1PRIVATE KEY-----", re.DOTALL
+)
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
-    "sha1": hashes.SHA1, "sha224": hashes.SHA224, "sha256": hashes.SHA256,
-    "sha384": hashes.SHA384, "sha512": hashes.SHA512,
+    "sha1": hashes.SHA1,
+    "sha224": hashes.SHA224,
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
 }
 
 
@@ -125,9 +129,11 @@ def decrypt(der: bytes, key: SmimeKey) -> bytes | None:
 def _check(signed: object, content: bytes) -> str:
     """VALID when one signer's signature holds over ``content`` with its certificate."""
     try:
-        certificates = [x509.load_der_x509_certificate(c.chosen.dump())
-                        for c in signed["certificates"] or []  # type: ignore[index]
-                        if c.name == "certificate"]
+        certificates = [
+            x509.load_der_x509_certificate(c.chosen.dump())
+            for c in signed["certificates"] or []  # type: ignore[index]
+            if c.name == "certificate"
+        ]
         signers = list(signed["signer_infos"])  # type: ignore[index]
     except (ValueError, TypeError, KeyError):
         return UNCHECKED
@@ -178,8 +184,9 @@ def _verify_signer(signer: object, certificate: x509.Certificate, content: bytes
         if isinstance(public, rsa.RSAPublicKey) and scheme == "rsassa_pkcs1v15":
             public.verify(signature, signed_bytes, padding.PKCS1v15(), algorithm)
         elif isinstance(public, rsa.RSAPublicKey) and scheme == "rsassa_pss":
-            public.verify(signature, signed_bytes,
-                          padding.PSS(padding.MGF1(algorithm), padding.PSS.AUTO), algorithm)
+            public.verify(
+                signature, signed_bytes, padding.PSS(padding.MGF1(algorithm), padding.PSS.AUTO), algorithm
+            )
         elif isinstance(public, ec.EllipticCurvePublicKey) and scheme == "ecdsa":
             public.verify(signature, signed_bytes, ec.ECDSA(algorithm))
         else:
@@ -193,8 +200,13 @@ def _verify_signer(signer: object, certificate: x509.Certificate, content: bytes
 
 #: Outer header fields that describe the encrypted body, not the message: dropped when
 #: the decrypted entity (which brings its own) takes the body's place.
-_BODY_FIELDS = (b"content-type", b"content-transfer-encoding", b"content-disposition",
-                b"content-description", b"mime-version")
+_BODY_FIELDS = (
+    b"content-type",
+    b"content-transfer-encoding",
+    b"content-disposition",
+    b"content-description",
+    b"mime-version",
+)
 
 
 def decrypt_message(raw: bytes, key: SmimeKey) -> bytes | None:
@@ -220,8 +232,9 @@ def decrypt_message(raw: bytes, key: SmimeKey) -> bytes | None:
             fields[-1] += line
         else:
             fields.append(line)
-    ctype = b" ".join(f.split(b":", 1)[1] for f in fields
-                      if f.split(b":", 1)[0].strip().lower() == b"content-type").lower()
+    ctype = b" ".join(
+        f.split(b":", 1)[1] for f in fields if f.split(b":", 1)[0].strip().lower() == b"content-type"
+    ).lower()
     if not re.search(rb"application/(x-)?pkcs7-mime", ctype) or b"signed-data" in ctype:
         return None
     try:
@@ -235,5 +248,4 @@ def decrypt_message(raw: bytes, key: SmimeKey) -> bytes | None:
         return None
     kept = [f for f in fields if f.split(b":", 1)[0].strip().lower() not in _BODY_FIELDS]
     newline = b"\r\n" if b"\r\n" in head else b"\n"
-    return b"".join(f.rstrip(b"\r\n") + newline for f in kept) + b"MIME-Version: 1.0" + \
-        newline + content
+    return b"".join(f.rstrip(b"\r\n") + newline for f in kept) + b"MIME-Version: 1.0" + newline + content

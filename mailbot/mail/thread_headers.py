@@ -130,7 +130,7 @@ def references_chain(references: Sequence[str], in_reply_to: str | None) -> list
     """The parent's References plus the parent: the root and the newest ids kept."""
     chain = msg_ids([*references, in_reply_to])
     if len(chain) > MAX_REFERENCES:
-        chain = [chain[0], *chain[-(MAX_REFERENCES - 1):]]
+        chain = [chain[0], *chain[-(MAX_REFERENCES - 1) :]]
     return chain
 
 
@@ -199,7 +199,8 @@ def _registry() -> HeaderRegistry:
 #: ``policy.default`` that writes msg-ids and Thread-Index as they must be written. For
 #: outbound mail only (it drops anything in those fields that is not a usable id).
 OUTBOUND_POLICY: email_policy.EmailPolicy[EmailMessage] = email_policy.default.clone(
-    header_factory=_registry())
+    header_factory=_registry()
+)
 
 
 def outbound_bytes(message: Message, *, linesep: str = "\n") -> bytes:
@@ -282,7 +283,7 @@ def parse_thread_index(value: str | None) -> ConversationIndex | None:
         return None
     if len(raw) < _HEADER_LEN or (len(raw) - _HEADER_LEN) % _CHILD_LEN or raw[0] != 0x01:
         return None
-    children = tuple(raw[i:i + _CHILD_LEN] for i in range(_HEADER_LEN, len(raw), _CHILD_LEN))
+    children = tuple(raw[i : i + _CHILD_LEN] for i in range(_HEADER_LEN, len(raw), _CHILD_LEN))
     return ConversationIndex(raw[:_HEADER_LEN], children)
 
 
@@ -308,8 +309,7 @@ def _child_block(parent: ConversationIndex, moment: datetime, salt: str) -> byte
     return word.to_bytes(4, "big") + _digest("child", salt)[:1]
 
 
-def reply_index(parent: str | None, *, moment: datetime, thread_root: str,
-                salt: str) -> ConversationIndex:
+def reply_index(parent: str | None, *, moment: datetime, thread_root: str, salt: str) -> ConversationIndex:
     """The index for our message: the parent's plus one child block, else a new one.
 
     ``thread_root`` seeds the GUID of a new conversation (the thread's first msg-id);
@@ -319,7 +319,7 @@ def reply_index(parent: str | None, *, moment: datetime, thread_root: str,
     if index is not None:
         child = _child_block(index, moment, salt)
         if child is not None:
-            kept = index.children[-(MAX_CHILD_BLOCKS - 1):] if MAX_CHILD_BLOCKS > 1 else ()
+            kept = index.children[-(MAX_CHILD_BLOCKS - 1) :] if MAX_CHILD_BLOCKS > 1 else ()
             return ConversationIndex(index.header, (*kept, child))
     return new_index(moment, thread_root)
 
@@ -335,9 +335,15 @@ def thread_topic(our_subject: str) -> str:
 # -- the one call compose() makes ------------------------------------------------------
 
 
-def set_thread_headers(msg: Message, *, message_id: str, date: datetime,
-                       in_reply_to: str | None = None, references: Sequence[str] = (),
-                       parent_thread_index: str | None = None) -> None:
+def set_thread_headers(
+    msg: Message,
+    *,
+    message_id: str,
+    date: datetime,
+    in_reply_to: str | None = None,
+    references: Sequence[str] = (),
+    parent_thread_index: str | None = None,
+) -> None:
     """Set Message-ID, In-Reply-To, References, Thread-Index and Thread-Topic on ``msg``.
 
     ``in_reply_to``/``references`` are the Message-ID and References of the message we
@@ -355,8 +361,9 @@ def set_thread_headers(msg: Message, *, message_id: str, date: datetime,
         values["In-Reply-To"] = parent[0]
         values["References"] = " ".join(chain)
     root = chain[0] if chain else message_id
-    index = reply_index(parent_thread_index if parent else None, moment=date,
-                        thread_root=root, salt=message_id)
+    index = reply_index(
+        parent_thread_index if parent else None, moment=date, thread_root=root, salt=message_id
+    )
     for name in ("Message-ID", "In-Reply-To", "References", "Thread-Index", "Thread-Topic"):
         del msg[name]
     for name, value in values.items():

@@ -57,11 +57,19 @@ def wrapping_from_json(data: object) -> Wrapping:
         raise ValueError("wrapping")
     notes, forwarded = data.get("notes"), data.get("forwarded_from")
     signature, encrypted = data.get("signature"), data.get("encrypted")
-    if not (isinstance(notes, list) and isinstance(forwarded, list)
-            and isinstance(encrypted, bool) and (signature is None or isinstance(signature, str))):
+    if not (
+        isinstance(notes, list)
+        and isinstance(forwarded, list)
+        and isinstance(encrypted, bool)
+        and (signature is None or isinstance(signature, str))
+    ):
         raise ValueError("wrapping")
-    return Wrapping(notes=[str(n) for n in notes][:10], signature=signature,
-                    encrypted=encrypted, forwarded_from=[str(a) for a in forwarded][:10])
+    return Wrapping(
+        notes=[str(n) for n in notes][:10],
+        signature=signature,
+        encrypted=encrypted,
+        forwarded_from=[str(a) for a in forwarded][:10],
+    )
 
 
 @dataclass
@@ -98,8 +106,9 @@ class _Walk:
 
     def entity(self, msg: Message, level: int, top: bool = False) -> None:
         containers: list[Message] = []
-        leaves, defects = mime_leaves(msg, max_depth=self.max_depth, max_parts=self.max_parts,
-                                      containers=containers)
+        leaves, defects = mime_leaves(
+            msg, max_depth=self.max_depth, max_parts=self.max_parts, containers=containers
+        )
         self.out.defects += defects
         for container in containers:
             if ctype_of(container) == "message/rfc822":
@@ -126,8 +135,7 @@ class _Walk:
     def detached(self, container: Message, top: bool) -> None:
         """A ``multipart/signed``: its signature checked over its first part's bytes."""
         payload = container.get_payload()
-        children = [c for c in payload if isinstance(c, Message)] if isinstance(payload, list) \
-            else []
+        children = [c for c in payload if isinstance(c, Message)] if isinstance(payload, list) else []
         if len(children) != 2:
             return
         signature = children[1].get_payload(decode=True)
@@ -170,8 +178,12 @@ class _Walk:
     def file(self, found: Found, level: int) -> None:
         data = found.data
         if level < MAX_WRAP_DEPTH:
-            kind = smime.cms_kind(data) if found.content_type in _CMS_TYPES or (
-                data[:1] == b"\x30" and (found.filename or "").lower().endswith(".p7m")) else None
+            kind = (
+                smime.cms_kind(data)
+                if found.content_type in _CMS_TYPES
+                or (data[:1] == b"\x30" and (found.filename or "").lower().endswith(".p7m"))
+                else None
+            )
             if kind == "signed-data":
                 content, verdict = smime.signed_content(data)
                 self.sign(verdict)
@@ -222,8 +234,9 @@ class _Walk:
         return bool(contents.files)  # nothing inside: the container itself stays, for a person
 
 
-def walk(msg: Message, *, raw: bytes, parse: Parse, key: smime.SmimeKey | None,
-         max_depth: int, max_parts: int) -> Walked:
+def walk(
+    msg: Message, *, raw: bytes, parse: Parse, key: smime.SmimeKey | None, max_depth: int, max_parts: int
+) -> Walked:
     """Body text and files of a message, its wrappings opened; never raises for
     broken wrapping (a blob that cannot be opened stays a file)."""
     state = _Walk(parse=parse, raw=raw, key=key, max_depth=max_depth, max_parts=max_parts)
@@ -247,7 +260,7 @@ def first_part(raw: bytes, boundary: str) -> bytes | None:
     stop = raw.find(delimiter, line_end)
     if line_end < 0 or stop < 0:
         return None
-    part = raw[line_end + 1:stop]
+    part = raw[line_end + 1 : stop]
     return part[:-1] if part.endswith(b"\r") else part
 
 

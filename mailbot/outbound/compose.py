@@ -28,8 +28,7 @@ def template_env() -> Environment:
     return Environment(
         loader=PackageLoader("mailbot", "templates"),
         undefined=StrictUndefined,
-        autoescape=select_autoescape(enabled_extensions=("html", "html.j2"),
-                                     default_for_string=False),
+        autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False),
         keep_trailing_newline=True,
         trim_blocks=False,
     )
@@ -64,10 +63,18 @@ def tag_subject(refs: list[str], text: str) -> str:
     return f"{tags} {text}" if tags else text
 
 
-def compose(*, rendered: Rendered, sender: str, recipient: str, message_id: str,
-            date: datetime, in_reply_to: str | None = None,
-            references: list[str] | None = None, thread_index: str | None = None,
-            auto: str = "auto-replied") -> EmailMessage:
+def compose(
+    *,
+    rendered: Rendered,
+    sender: str,
+    recipient: str,
+    message_id: str,
+    date: datetime,
+    in_reply_to: str | None = None,
+    references: list[str] | None = None,
+    thread_index: str | None = None,
+    auto: str = "auto-replied",
+) -> EmailMessage:
     """The finished message. ``in_reply_to``/``references``/``thread_index`` are the
     Message-ID, References and Thread-Index of the message this one follows."""
     msg = EmailMessage()
@@ -75,8 +82,14 @@ def compose(*, rendered: Rendered, sender: str, recipient: str, message_id: str,
     msg["To"] = recipient
     msg["Subject"] = rendered.subject  # before the thread headers: Thread-Topic comes from it
     msg["Date"] = format_datetime(date)
-    set_thread_headers(msg, message_id=message_id, date=date, in_reply_to=in_reply_to,
-                       references=references or [], parent_thread_index=thread_index)
+    set_thread_headers(
+        msg,
+        message_id=message_id,
+        date=date,
+        in_reply_to=in_reply_to,
+        references=references or [],
+        parent_thread_index=thread_index,
+    )
     msg["Auto-Submitted"] = auto
     msg["X-Auto-Response-Suppress"] = "All"
     if auto != "no":  # a person's message (``Auto-Submitted: no``) is not bulk mail

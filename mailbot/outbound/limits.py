@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from mailbot.clock import london
@@ -35,8 +35,7 @@ class ReplyLimits:
     per_thread_day: int = PER_THREAD_DAY
 
 
-def thread_topic(message_id: str | None, references: list[str], in_reply_to: list[str]
-                 ) -> str | None:
+def thread_topic(message_id: str | None, references: list[str], in_reply_to: list[str]) -> str | None:
     """What identifies a conversation: its first message's id (References' root, else
     the message it answers, else its own id)."""
     root = references[0] if references else in_reply_to[0] if in_reply_to else message_id
@@ -48,12 +47,14 @@ def limit_topic(sender: str, now: datetime) -> str:
     return f"reply limit {sender.strip().lower()} {london(now).date().isoformat()}"
 
 
-def passed_limit(session: Session, vault: Vault, now: datetime, recipient: str,
-                 topic: str | None, limits: ReplyLimits) -> str | None:
+def passed_limit(
+    session: Session, vault: Vault, now: datetime, recipient: str, topic: str | None, limits: ReplyLimits
+) -> str | None:
     """Which limit one more reply would pass, in plain words; None when it may go."""
-    def count(*where: object) -> int:
-        return session.scalar(select(func.count()).select_from(Outbox).where(
-            Outbox.kind == "reply", *where)) or 0  # type: ignore[arg-type]
+
+    def count(*where: ColumnElement[bool]) -> int:
+        query = select(func.count()).select_from(Outbox).where(Outbox.kind == "reply", *where)
+        return session.scalar(query) or 0
 
     who = Outbox.recipient_index == recipient_index(vault, recipient)
     if count(who, Outbox.created_at > now - timedelta(hours=1)) >= limits.per_hour:
@@ -61,8 +62,7 @@ def passed_limit(session: Session, vault: Vault, now: datetime, recipient: str,
     day = Outbox.created_at > now - timedelta(days=1)
     if count(who, day) >= limits.per_day:
         return f"{limits.per_day} automatic replies to this address in the last day"
-    if topic and count(Outbox.topic_index == vault.index("topic", topic), day) \
-            >= limits.per_thread_day:
+    if topic and count(Outbox.topic_index == vault.index("topic", topic), day) >= limits.per_thread_day:
         return f"{limits.per_thread_day} automatic replies in this thread in the last day"
     return None
 
@@ -70,5 +70,4 @@ def passed_limit(session: Session, vault: Vault, now: datetime, recipient: str,
 def team_told(session: Session, vault: Vault, sender: str, now: datetime) -> bool:
     """Whether the team has already been told today that this sender passed a limit."""
     topic = vault.index("topic", limit_topic(sender, now))
-    return bool(session.scalar(select(func.count()).select_from(Outbox).where(
-        Outbox.topic_index == topic)))
+    return bool(session.scalar(select(func.count()).select_from(Outbox).where(Outbox.topic_index == topic)))

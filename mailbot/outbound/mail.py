@@ -93,9 +93,13 @@ def sent_thread(session: Session, vault: Vault, row: Outbox) -> Thread:
     """A message the bot queued, as a ``Thread`` to follow: a reminder or a notice then
     carries the whole conversation (the referrer's ids and ours) and its Thread-Index."""
     stored = BytesParser(policy=OUTBOUND_POLICY).parsebytes(
-        vault.open(session, row, "message_enc"), headersonly=True)
-    return Thread(row.message_id, tuple(msg_ids([str(stored.get("References") or "")])),
-                  str(stored.get("Thread-Index") or "") or None)
+        vault.open(session, row, "message_enc"), headersonly=True
+    )
+    return Thread(
+        row.message_id,
+        tuple(msg_ids([str(stored.get("References") or "")])),
+        str(stored.get("Thread-Index") or "") or None,
+    )
 
 
 def last_reply_thread(session: Session, vault: Vault, ref: str, recipient: str) -> Thread | None:
@@ -105,18 +109,22 @@ def last_reply_thread(session: Session, vault: Vault, ref: str, recipient: str) 
     """
     # Narrowed in the database on the JSON list's text, then checked exactly here.
     tagged = cast(Outbox.case_refs, String).like(f'%"{ref}"%')
-    rows = session.scalars(select(Outbox).where(Outbox.kind == "reply", tagged)
-                           .order_by(Outbox.created_at.desc()))
+    rows = session.scalars(
+        select(Outbox).where(Outbox.kind == "reply", tagged).order_by(Outbox.created_at.desc())
+    )
     for row in rows:
-        if ref in (row.case_refs or []) and \
-                vault.open_text(session, row, "recipient_enc").lower() == recipient.lower():
+        if (
+            ref in (row.case_refs or [])
+            and vault.open_text(session, row, "recipient_enc").lower() == recipient.lower()
+        ):
             return sent_thread(session, vault, row)
     return None
 
 
 class Outbound:
-    def __init__(self, env: Environment, vault: Vault, *, sender: str, domain: str,
-                 urgent_contact: str) -> None:
+    def __init__(
+        self, env: Environment, vault: Vault, *, sender: str, domain: str, urgent_contact: str
+    ) -> None:
         self.env = env
         self.vault = vault
         self.sender = sender
@@ -127,21 +135,35 @@ class Outbound:
         rules = KINDS[mail.kind]
         refs = list(mail.refs)
         subject = tag_subject(refs, mail.subject) if mail.tagged else mail.subject
-        rendered = render(self.env, mail.template, subject,
-                          **{"urgent_contact": self.urgent_contact, **mail.context})
+        rendered = render(
+            self.env, mail.template, subject, **{"urgent_contact": self.urgent_contact, **mail.context}
+        )
         id_words = list(mail.id_words) if mail.id_words is not None else refs
-        email = compose(rendered=rendered, sender=self.sender, recipient=mail.recipient,
-                        message_id=make_message_id(mail.kind, id_words, now, self.domain),
-                        date=now, auto=rules.auto,
-                        in_reply_to=mail.follows.message_id if mail.follows else None,
-                        references=list(mail.follows.references) if mail.follows else None,
-                        thread_index=mail.follows.thread_index if mail.follows else None)
+        email = compose(
+            rendered=rendered,
+            sender=self.sender,
+            recipient=mail.recipient,
+            message_id=make_message_id(mail.kind, id_words, now, self.domain),
+            date=now,
+            auto=rules.auto,
+            in_reply_to=mail.follows.message_id if mail.follows else None,
+            references=list(mail.follows.references) if mail.follows else None,
+            thread_index=mail.follows.thread_index if mail.follows else None,
+        )
         for item in mail.attachments:
-            email.add_attachment(item.data, maintype=item.maintype, subtype=item.subtype,
-                                 filename=item.filename)
+            email.add_attachment(
+                item.data, maintype=item.maintype, subtype=item.subtype, filename=item.filename
+            )
         key_id = mail.key_id or self.vault.new_key(session)
-        return outbox.queue(session, self.vault, now, email, kind=rules.stored,
-                            recipient=mail.recipient, case_refs=refs, key_id=key_id,
-                            in_reply_to=mail.inbound_row_id,
-                            topic_index=self.vault.index("topic", mail.topic) if mail.topic
-                            else None)
+        return outbox.queue(
+            session,
+            self.vault,
+            now,
+            email,
+            kind=rules.stored,
+            recipient=mail.recipient,
+            case_refs=refs,
+            key_id=key_id,
+            in_reply_to=mail.inbound_row_id,
+            topic_index=self.vault.index("topic", mail.topic) if mail.topic else None,
+        )

@@ -36,13 +36,33 @@ BACKOFF_BASE = 30.0
 BACKOFF_CAP = 3600.0
 
 
-def queue(session: Session, vault: Vault, now: datetime, message: EmailMessage, *,
-          kind: str, recipient: str, case_refs: list[str], key_id: str,
-          in_reply_to: str | None = None, topic_index: str | None = None) -> Outbox:
-    row = Outbox(message_id=str(message["Message-ID"]), kind=kind, case_refs=case_refs,
-                 key_id=key_id, subject=str(message["Subject"]), in_reply_to=in_reply_to,
-                 state="queued", attempts=0, next_attempt_at=now, created_at=now,
-                 recipient_index=recipient_index(vault, recipient), topic_index=topic_index)
+def queue(
+    session: Session,
+    vault: Vault,
+    now: datetime,
+    message: EmailMessage,
+    *,
+    kind: str,
+    recipient: str,
+    case_refs: list[str],
+    key_id: str,
+    in_reply_to: str | None = None,
+    topic_index: str | None = None,
+) -> Outbox:
+    row = Outbox(
+        message_id=str(message["Message-ID"]),
+        kind=kind,
+        case_refs=case_refs,
+        key_id=key_id,
+        subject=str(message["Subject"]),
+        in_reply_to=in_reply_to,
+        state="queued",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        recipient_index=recipient_index(vault, recipient),
+        topic_index=topic_index,
+    )
     row.recipient_enc = vault.seal_text(session, row, "recipient_enc", recipient)
     row.message_enc = vault.seal(session, row, "message_enc", outbound_bytes(message))
     session.add(row)
@@ -68,8 +88,7 @@ class DrainResult:
 
 
 class Drainer:
-    def __init__(self, db: Database, vault: Vault, sender: Sender, clock: Clock,
-                 max_attempts: int) -> None:
+    def __init__(self, db: Database, vault: Vault, sender: Sender, clock: Clock, max_attempts: int) -> None:
         self.db = db
         self.vault = vault
         self.sender = sender
@@ -80,10 +99,17 @@ class Drainer:
         """Take one due row, mark the attempt, commit: the send comes after."""
         now = self.clock.now()
         with self.db.session() as session:
-            stmt = (select(Outbox).where(or_(
-                (Outbox.state == "queued") & (Outbox.next_attempt_at <= now),
-                (Outbox.state == "sending") & (Outbox.next_attempt_at <= now - SENDING_LEASE),
-            )).order_by(Outbox.created_at).limit(1))
+            stmt = (
+                select(Outbox)
+                .where(
+                    or_(
+                        (Outbox.state == "queued") & (Outbox.next_attempt_at <= now),
+                        (Outbox.state == "sending") & (Outbox.next_attempt_at <= now - SENDING_LEASE),
+                    )
+                )
+                .order_by(Outbox.created_at)
+                .limit(1)
+            )
             if self.db.dialect == "postgresql":
                 stmt = stmt.with_for_update(skip_locked=True)
             row = session.scalars(stmt).first()
@@ -127,18 +153,31 @@ class Drainer:
             assert row is not None
             if error is None:
                 row.state, row.sent_at, row.last_error = "sent", now, None
-                log.info("outbox sent", extra={"outbox_id": row.id, "kind": row.kind,
-                                               "attempts": row.attempts})
+                log.info(
+                    "outbox sent", extra={"outbox_id": row.id, "kind": row.kind, "attempts": row.attempts}
+                )
                 return
             row.last_error = redact(error)[:500]
             if permanent or row.attempts >= self.max_attempts:
                 row.state = "failed"
-                log.warning("outbox failed", extra={"outbox_id": row.id, "kind": row.kind,
-                                                    "attempts": row.attempts,
-                                                    "error": row.last_error})
+                log.warning(
+                    "outbox failed",
+                    extra={
+                        "outbox_id": row.id,
+                        "kind": row.kind,
+                        "attempts": row.attempts,
+                        "error": row.last_error,
+                    },
+                )
             else:
                 row.state = "queued"
                 row.next_attempt_at = now + timedelta(seconds=backoff(row.attempts))
-                log.warning("outbox retry", extra={
-                    "outbox_id": row.id, "attempts": row.attempts, "error": row.last_error,
-                    "next_attempt": row.next_attempt_at.isoformat(timespec="seconds")})
+                log.warning(
+                    "outbox retry",
+                    extra={
+                        "outbox_id": row.id,
+                        "attempts": row.attempts,
+                        "error": row.last_error,
+                        "next_attempt": row.next_attempt_at.isoformat(timespec="seconds"),
+                    },
+                )

@@ -67,8 +67,7 @@ def backup(app: App, out: Path, *, audited: bool = True, actor: str = "mailbot")
             target.close()
             source.close()
     elif app.db.dialect == "postgresql":
-        _pg("pg_dump", "--format=custom", "--no-owner", f"--file={out}",
-            f"--dbname={_libpq_url(app)}")
+        _pg("pg_dump", "--format=custom", "--no-owner", f"--file={out}", f"--dbname={_libpq_url(app)}")
     else:
         raise BackupError(f"no backup method for {app.db.dialect}")
     if not audited:
@@ -87,8 +86,15 @@ def restore(app: App, source: Path, *, actor: str = "mailbot") -> list[str]:
     if app.db.dialect == "sqlite":
         _restore_sqlite(app, source)
     elif app.db.dialect == "postgresql":
-        _pg("pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction",
-            f"--dbname={_libpq_url(app)}", str(source))
+        _pg(
+            "pg_restore",
+            "--clean",
+            "--if-exists",
+            "--no-owner",
+            "--single-transaction",
+            f"--dbname={_libpq_url(app)}",
+            str(source),
+        )
     else:
         raise BackupError(f"no restore method for {app.db.dialect}")
     app.db.migrate()
@@ -96,8 +102,13 @@ def restore(app: App, source: Path, *, actor: str = "mailbot") -> list[str]:
     with app.db.session() as session:
         _check_key(app, session)
         again = replay(app, session)
-        audit(session, app.clock.now(), actor, "records.restored",
-              detail=f"from {source.name}; {len(again)} erasure(s) applied again")
+        audit(
+            session,
+            app.clock.now(),
+            actor,
+            "records.restored",
+            detail=f"from {source.name}; {len(again)} erasure(s) applied again",
+        )
     scrub_files(app.db)
     return again
 
@@ -133,16 +144,19 @@ def _check_key(app: App, session: object) -> None:
     try:
         app.vault.data_key(session, row.id)
     except (CryptoError, MailbotError) as exc:
-        raise BackupError("the restored database's data keys do not open with this master "
-                          f"key file ({app.keys.path}): restore the key it was made with") from exc
+        raise BackupError(
+            "the restored database's data keys do not open with this master "
+            f"key file ({app.keys.path}): restore the key it was made with"
+        ) from exc
 
 
 def _pg(tool: str, *args: str) -> None:
     path = shutil.which(tool)
     if path is None:
         raise BackupError(f"{tool} is not installed (Debian: apt-get install postgresql-client)")
-    done = subprocess.run([path, *args], capture_output=True, text=True,  # noqa: S603
-                          timeout=PG_TOOLS_TIMEOUT, check=False)
+    done = subprocess.run(  # noqa: S603 - pg_dump/pg_restore found on PATH, no shell
+        [path, *args], capture_output=True, text=True, timeout=PG_TOOLS_TIMEOUT, check=False
+    )
     if done.returncode != 0:
         first = (done.stderr.strip().splitlines() or ["failed"])[0]
         raise BackupError(f"{tool} failed: {first[:200]}")

@@ -37,12 +37,10 @@ def dpia_text(settings: Settings, users_by_role: Mapping[str, int]) -> str:
         "a tombstone (reference, dates, agency, outcome) kept",
         f"  held messages that fed no case: {s.retention_held_days} days after arrival, once "
         "a person has decided (retention.held_days)",
-        f"  general correspondence and automatic mail: {s.retention_other_days} days "
-        "(retention.other_days)",
+        f"  general correspondence and automatic mail: {s.retention_other_days} days (retention.other_days)",
         f"  the mailbox's plaintext copies: {s.retention_mailbox_days} days after the "
         "encrypted copy was stored (retention.mailbox_days)",
-        "  audit trail: kept with the database; names actions, references and staff, "
-        "never a child's data",
+        "  audit trail: kept with the database; names actions, references and staff, never a child's data",
         "",
         "Where the data lives",
         f"  database: {_no_secret(s.database_url)} (every personal field encrypted)",
@@ -60,17 +58,25 @@ def dpia_text(settings: Settings, users_by_role: Mapping[str, int]) -> str:
         "alerts, by reference only",
         f"  SPRG members ({members}): the pre-meeting digest {s.sprg_digest_days} days "
         "before each meeting (reference, agency, age band, themes)"
-        + (", with the agenda pack attached, encrypted with a password the bot never sends"
-           if s.sprg_attach_pack else "; no pack attached (sprg.attach_pack off)"),
+        + (
+            ", with the agenda pack attached, encrypted with a password the bot never sends"
+            if s.sprg_attach_pack
+            else "; no pack attached (sprg.attach_pack off)"
+        ),
         f"  sender authentication believed: {s.sender_auth} (mail.sender_auth)",
         "",
         "Who can see the cases (workspace accounts now)",
     ]
-    for role, meaning in (("team", "all casework"), ("sprg", "meetings and their cases, "
-                                                      "read-only"), ("admin", "users and settings")):
+    for role, meaning in (
+        ("team", "all casework"),
+        ("sprg", "meetings and their cases, read-only"),
+        ("admin", "users and settings"),
+    ):
         lines.append(f"  {role}: {users_by_role.get(role, 0)} account(s) - {meaning}")
-    lines.append(f"  two-step sign-in required for: {s.web_totp} (web.totp); sign-out after "
-                 f"{s.web_idle_minutes} idle minutes")
+    lines.append(
+        f"  two-step sign-in required for: {s.web_totp} (web.totp); sign-out after "
+        f"{s.web_idle_minutes} idle minutes"
+    )
     if s.web_oidc_tenant:
         lines.append(f"  Microsoft Entra ID sign-in: tenant {s.web_oidc_tenant}")
     return "\n".join(lines) + "\n"

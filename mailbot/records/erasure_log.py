@@ -39,8 +39,11 @@ class ErasureLog:
         if not entries:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        lines = "".join(json.dumps({"case_id": e.case_id, "ref": e.ref, "reason": e.reason,
-                                    "at": e.at.isoformat()}) + "\n" for e in entries)
+        lines = "".join(
+            json.dumps({"case_id": e.case_id, "ref": e.ref, "reason": e.reason, "at": e.at.isoformat()})
+            + "\n"
+            for e in entries
+        )
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         with os.fdopen(fd, "a", encoding="utf-8") as handle:
             handle.write(lines)
@@ -56,8 +59,9 @@ class ErasureLog:
                 continue
             try:
                 data = json.loads(line)
-                found.append(Erasure(data["case_id"], data["ref"], data["reason"],
-                                     datetime.fromisoformat(data["at"])))
+                found.append(
+                    Erasure(data["case_id"], data["ref"], data["reason"], datetime.fromisoformat(data["at"]))
+                )
             except (ValueError, KeyError, TypeError) as exc:
                 raise MailbotError(f"{self.path}: line {number} is not an erasure entry") from exc
         return found

@@ -31,8 +31,7 @@ _AAD = FORMAT.encode()
 
 
 def _oaep() -> padding.OAEP:
-    return padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA256()), algorithm=hashes.SHA256(),
-                        label=None)
+    return padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
 
 
 def load_recipient(pem: bytes) -> rsa.RSAPublicKey:
@@ -49,22 +48,27 @@ def load_recipient(pem: bytes) -> rsa.RSAPublicKey:
 
 def key_file_payload(keys: MasterKeys) -> bytes:
     """The key file's own format, so a recovered payload is a key file as it stands."""
-    return json.dumps({
-        "format": "mailbot-keys-1", "current": keys.current_version,
-        "versions": {str(v): base64.b64encode(k).decode() for v, k in keys.versions.items()},
-        "index_key": base64.b64encode(keys.index_key).decode(),
-    }, indent=1).encode("ascii")
+    return json.dumps(
+        {
+            "format": "mailbot-keys-1",
+            "current": keys.current_version,
+            "versions": {str(v): base64.b64encode(k).decode() for v, k in keys.versions.items()},
+            "index_key": base64.b64encode(keys.index_key).decode(),
+        },
+        indent=1,
+    ).encode("ascii")
 
 
 def seal_escrow(keys: MasterKeys, recipient: rsa.RSAPublicKey, now: datetime) -> bytes:
     content_key = AESGCM.generate_key(bit_length=256)
     nonce = os.urandom(12)
     sealed = AESGCM(content_key).encrypt(nonce, key_file_payload(keys), _AAD)
-    der = recipient.public_bytes(serialization.Encoding.DER,
-                                 serialization.PublicFormat.SubjectPublicKeyInfo)
+    der = recipient.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     document = {
-        "format": FORMAT, "created_at": now.isoformat(),
-        "master_versions": sorted(keys.versions), "current_version": keys.current_version,
+        "format": FORMAT,
+        "created_at": now.isoformat(),
+        "master_versions": sorted(keys.versions),
+        "current_version": keys.current_version,
         "recipient_sha256": hashlib.sha256(der).hexdigest(),
         "wrapped_key": base64.b64encode(recipient.encrypt(content_key, _oaep())).decode(),
         "nonce": base64.b64encode(nonce).decode(),
@@ -95,5 +99,6 @@ def open_escrow(blob: bytes, private_pem: bytes, password: bytes | None = None) 
     if not isinstance(private, rsa.RSAPrivateKey):
         raise UsageError("an RSA private key is needed")
     content_key = private.decrypt(base64.b64decode(document["wrapped_key"]), _oaep())
-    return AESGCM(content_key).decrypt(base64.b64decode(document["nonce"]),
-                                       base64.b64decode(document["ciphertext"]), _AAD)
+    return AESGCM(content_key).decrypt(
+        base64.b64decode(document["nonce"]), base64.b64decode(document["ciphertext"]), _AAD
+    )

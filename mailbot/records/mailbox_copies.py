@@ -46,8 +46,11 @@ def expire_copies(app: App, now: datetime) -> CopiesReport:
                 continue  # too recent by the mailbox's own date: not even fetched
             content = _content_index(app, app.mailbox.fetch(item.ref))
             with app.db.session() as session:
-                rows = session.execute(select(InboundMessage.received_at, InboundMessage.hold_state)
-                                       .where(InboundMessage.content_index == content)).all()
+                rows = session.execute(
+                    select(InboundMessage.received_at, InboundMessage.hold_state).where(
+                        InboundMessage.content_index == content
+                    )
+                ).all()
             if not rows:
                 report.kept_unknown += 1
                 continue

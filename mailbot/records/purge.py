@@ -18,13 +18,7 @@ from mailbot.errors import UsageError
 from mailbot.records import retention
 from mailbot.records.erasure_log import NAME, Erasure, ErasureLog
 from mailbot.records.mailbox_copies import expire_copies, remove_copies
-from mailbot.records.shred import (
-    Shredded,
-    destroy_keys,
-    scrub_files,
-    shred_case,
-    shred_message,
-)
+from mailbot.records.shred import Shredded, destroy_keys, scrub_files, shred_case, shred_message
 from mailbot.store.audit import audit
 from mailbot.store.models import Case, InboundMessage
 
@@ -45,8 +39,7 @@ def erasure_log(app: App) -> ErasureLog:
     return ErasureLog(app.settings.var_dir / NAME)
 
 
-def purge(app: App, *, dry_run: bool = False, actor: str = "cli",
-          mailbox: bool = True) -> PurgeReport:
+def purge(app: App, *, dry_run: bool = False, actor: str = "cli", mailbox: bool = True) -> PurgeReport:
     """Destroy what is due; then the mailbox copies (``mailbox=False``: the database only)."""
     now = app.clock.now()
     report = PurgeReport(dry_run=dry_run)
@@ -63,8 +56,7 @@ def purge(app: App, *, dry_run: bool = False, actor: str = "cli",
         erasure_log(app).record([Erasure(c.id, c.ref, "retention", now) for c in cases])
         result = Shredded()
         for case in cases:
-            shred_case(session, app.vault, case, now, actor=actor, reason="retention",
-                       result=result)
+            shred_case(session, app.vault, case, now, actor=actor, reason="retention", result=result)
         keys = set()
         for message in messages:
             row = session.get(InboundMessage, message.row_id)
@@ -74,9 +66,14 @@ def purge(app: App, *, dry_run: bool = False, actor: str = "cli",
         result.keys += destroy_keys(session, keys, now)
         report.keys = result.keys
         if cases or messages:
-            audit(session, now, actor, "records.purged",
-                  detail=f"{len(cases)} case(s), {report.held} held and {report.other} other "
-                         f"message(s), {result.keys} data key(s) destroyed")
+            audit(
+                session,
+                now,
+                actor,
+                "records.purged",
+                detail=f"{len(cases)} case(s), {report.held} held and {report.other} other "
+                f"message(s), {result.keys} data key(s) destroyed",
+            )
     scrub_files(app.db)
     if mailbox:  # only after the commit: the record of what was destroyed is durable
         report.mailbox_deleted = remove_copies(app, result.contents)
@@ -96,17 +93,20 @@ def erase(app: App, ref: str, *, reason: str, actor: str, mailbox: bool = True) 
         if case.shredded_at is not None:
             raise UsageError(f"{case.ref} was already destroyed on {case.shredded_at:%d/%m/%Y}")
         if case.legal_hold:
-            raise UsageError(f"{case.ref} is under legal hold: lift it first "
-                             "(mailbot legal-hold REF off --why ...)")
+            raise UsageError(
+                f"{case.ref} is under legal hold: lift it first (mailbot legal-hold REF off --why ...)"
+            )
         erasure_log(app).record([Erasure(case.id, case.ref, "erasure", now)])
         result = shred_case(session, app.vault, case, now, actor=actor, reason="erasure")
         # The reason may name the person who asked, so it is sealed under a key of its
         # own (not the destroyed one) and kept in the tombstone, never in clear.
         key_id = app.vault.new_key(session)
-        sealed = app.vault.seal_text(session, case, "erasure_reason", reason.strip(),
-                                     key_id=key_id)
-        case.tombstone = {**(case.tombstone or {}), "erasure_reason_key": key_id,
-                          "erasure_reason_enc": base64.b64encode(sealed).decode()}
+        sealed = app.vault.seal_text(session, case, "erasure_reason", reason.strip(), key_id=key_id)
+        case.tombstone = {
+            **(case.tombstone or {}),
+            "erasure_reason_key": key_id,
+            "erasure_reason_enc": base64.b64encode(sealed).decode(),
+        }
     scrub_files(app.db)
     if mailbox:
         remove_copies(app, result.contents)

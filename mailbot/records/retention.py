@@ -34,16 +34,24 @@ def add_years(when: datetime, years: int) -> datetime:
 
 def apply_policy(session: Session, settings: Settings) -> None:
     """Set ``retain_until`` on every closed, unshredded case from the policy in force."""
-    for case in session.scalars(select(Case).where(Case.closed_at.is_not(None),
-                                                   Case.shredded_at.is_(None))):
+    for case in session.scalars(select(Case).where(Case.closed_at.is_not(None), Case.shredded_at.is_(None))):
         assert case.closed_at is not None
         case.retain_until = add_years(case.closed_at, settings.retention_years)
 
 
 def due_cases(session: Session, now: datetime) -> list[Case]:
-    return list(session.scalars(select(Case).where(
-        Case.shredded_at.is_(None), Case.legal_hold.is_(False), Case.retain_until.is_not(None),
-        Case.retain_until <= now).order_by(Case.retain_until, Case.ref)))
+    return list(
+        session.scalars(
+            select(Case)
+            .where(
+                Case.shredded_at.is_(None),
+                Case.legal_hold.is_(False),
+                Case.retain_until.is_not(None),
+                Case.retain_until <= now,
+            )
+            .order_by(Case.retain_until, Case.ref)
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -57,9 +65,13 @@ def due_messages(session: Session, settings: Settings, now: datetime) -> list[Du
     caseless = ~exists().where(MessageCase.message_id == InboundMessage.id)
     held_before = now - timedelta(days=settings.retention_held_days)
     other_before = now - timedelta(days=settings.retention_other_days)
-    rows = session.execute(select(InboundMessage.id, InboundMessage.action,
-                                  InboundMessage.hold_state, InboundMessage.received_at)
-                           .where(caseless).order_by(InboundMessage.received_at)).all()
+    rows = session.execute(
+        select(
+            InboundMessage.id, InboundMessage.action, InboundMessage.hold_state, InboundMessage.received_at
+        )
+        .where(caseless)
+        .order_by(InboundMessage.received_at)
+    ).all()
     due = []
     for row_id, action, hold_state, received in rows:
         if action == "quarantine":
@@ -70,16 +82,17 @@ def due_messages(session: Session, settings: Settings, now: datetime) -> list[Du
     return due
 
 
-def set_legal_hold(session: Session, vault: Vault, case: Case, now: datetime, *, on: bool,
-                   why: str, actor: str) -> None:
+def set_legal_hold(
+    session: Session, vault: Vault, case: Case, now: datetime, *, on: bool, why: str, actor: str
+) -> None:
     """Put a case under legal hold, or lift it; audited, the reason kept encrypted."""
     if case.shredded_at is not None:
-        raise UsageError(f"{case.ref} was destroyed on {case.shredded_at:%d/%m/%Y}: "
-                         "only its tombstone is left")
+        raise UsageError(
+            f"{case.ref} was destroyed on {case.shredded_at:%d/%m/%Y}: only its tombstone is left"
+        )
     if not why.strip():
         raise UsageError("say why (--why): a legal hold must have a recorded reason")
     case.legal_hold = on
     case.legal_hold_why_enc = vault.seal_text(session, case, "legal_hold_why_enc", why.strip())
     case.updated_at = now
-    audit(session, now, actor, "case.legal_hold_on" if on else "case.legal_hold_off",
-          case_id=case.id)
+    audit(session, now, actor, "case.legal_hold_on" if on else "case.legal_hold_off", case_id=case.id)

@@ -25,14 +25,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from mailbot.cases.referral import get_path
-from mailbot.store.models import (
-    ActionItem,
-    Case,
-    Decision,
-    InboundMessage,
-    MessageCase,
-    ReferralVersion,
-)
+from mailbot.store.models import ActionItem, Case, Decision, InboundMessage, MessageCase, ReferralVersion
 from mailbot.store.vault import Vault
 
 MAX_TEXT = 20_000  # of one message's text in the document
@@ -134,8 +127,7 @@ def search(session: Session, vault: Vault, subject: Subject) -> SarResult:
         if found is not None:
             result.cases.append(found)
     caseless = ~exists().where(MessageCase.message_id == InboundMessage.id)
-    for row in session.scalars(select(InboundMessage).where(caseless)
-                               .order_by(InboundMessage.received_at)):
+    for row in session.scalars(select(InboundMessage).where(caseless).order_by(InboundMessage.received_at)):
         result.searched_messages += 1
         message = message_found(session, vault, row)
         if normal_name(subject.name) and _names_in(subject.name, message.text + " " + message.subject):
@@ -145,32 +137,39 @@ def search(session: Session, vault: Vault, subject: Subject) -> SarResult:
 
 def _search_case(session: Session, vault: Vault, case: Case, subject: Subject) -> CaseFound | None:
     versions, certainty = [], None
-    for row in session.scalars(select(ReferralVersion).where(ReferralVersion.case_id == case.id)
-                               .order_by(ReferralVersion.version)):
+    for row in session.scalars(
+        select(ReferralVersion).where(ReferralVersion.case_id == case.id).order_by(ReferralVersion.version)
+    ):
         referral = vault.open_json(session, row, "referral_enc", key_id=case.key_id)
         roles, found = roles_of(subject, referral)
         if found == "match" or (found and certainty is None):
             certainty = found
-        versions.append(VersionFound(row.version, row.source, row.created_at, row.created_by,
-                                     referral, roles))
+        versions.append(
+            VersionFound(row.version, row.source, row.created_at, row.created_by, referral, roles)
+        )
     if certainty is None:
         return None
-    found_case = CaseFound(case.ref, case.status, case.created_at, case.closed_at, certainty,
-                           versions)
+    found_case = CaseFound(case.ref, case.status, case.created_at, case.closed_at, certainty, versions)
     ids = session.scalars(select(MessageCase.message_id).where(MessageCase.case_id == case.id))
     rows = [session.get(InboundMessage, i) for i in ids]
     for message in sorted((r for r in rows if r is not None), key=lambda r: r.received_at):
         found_case.messages.append(message_found(session, vault, message))
-    for decision in session.scalars(select(Decision).where(Decision.case_id == case.id)
-                                    .order_by(Decision.seq)):
-        found_case.decisions.append(vault.open_json(session, decision, "outcome_enc",
-                                                    key_id=case.key_id))
-    for action in session.scalars(select(ActionItem).where(ActionItem.case_id == case.id)
-                                  .order_by(ActionItem.created_at)):
-        found_case.actions.append({
-            "action": vault.open_text(session, action, "text_enc"), "agency": action.agency,
-            "owner": vault.open_text(session, action, "owner_enc"), "due": action.due_on.isoformat(),
-            "done": action.done_on.isoformat() if action.done_on else None})
+    for decision in session.scalars(
+        select(Decision).where(Decision.case_id == case.id).order_by(Decision.seq)
+    ):
+        found_case.decisions.append(vault.open_json(session, decision, "outcome_enc", key_id=case.key_id))
+    for action in session.scalars(
+        select(ActionItem).where(ActionItem.case_id == case.id).order_by(ActionItem.created_at)
+    ):
+        found_case.actions.append(
+            {
+                "action": vault.open_text(session, action, "text_enc"),
+                "agency": action.agency,
+                "owner": vault.open_text(session, action, "owner_enc"),
+                "due": action.due_on.isoformat(),
+                "done": action.done_on.isoformat() if action.done_on else None,
+            }
+        )
     return found_case
 
 
@@ -196,6 +195,11 @@ def message_found(session: Session, vault: Vault, row: InboundMessage) -> Messag
                 texts.append(str(part.get_content()))
             except (LookupError, ValueError):  # an unknown charset: the text is skipped
                 continue
-    return MessageFound(row.received_at, row.action, vault.open_text(session, row, "sender_enc"),
-                        vault.open_text(session, row, "subject_enc"),
-                        "\n".join(texts)[:MAX_TEXT], files)
+    return MessageFound(
+        row.received_at,
+        row.action,
+        vault.open_text(session, row, "sender_enc"),
+        vault.open_text(session, row, "subject_enc"),
+        "\n".join(texts)[:MAX_TEXT],
+        files,
+    )

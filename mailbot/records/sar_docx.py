@@ -89,16 +89,28 @@ def _case(doc: Any, case: CaseFound) -> None:
     _line(doc, "Opened", _when(case.created_at))
     _line(doc, "Closed", _when(case.closed_at))
     if case.certainty == "possible":
-        _line(doc, "Match", "POSSIBLE: the name matches but this form gives no date of birth "
-              "for that person; check before disclosing", FREE_TEXT)
+        _line(
+            doc,
+            "Match",
+            "POSSIBLE: the name matches but this form gives no date of birth "
+            "for that person; check before disclosing",
+            FREE_TEXT,
+        )
     for version in case.versions:
-        doc.add_heading(f"Version {version.version} ({version.source}, {_when(version.created_at)}, "
-                        f"by {version.created_by})", level=2)
+        doc.add_heading(
+            f"Version {version.version} ({version.source}, {_when(version.created_at)}, "
+            f"by {version.created_by})",
+            level=2,
+        )
         for key, value in flatten(version.referral):
             if value in (None, "", []):
                 continue
-            _line(doc, _label(key), ", ".join(map(str, value)) if isinstance(value, list) else value,
-                  marker(key, version.roles))
+            _line(
+                doc,
+                _label(key),
+                ", ".join(map(str, value)) if isinstance(value, list) else value,
+                marker(key, version.roles),
+            )
     for n, decision in enumerate(case.decisions, 1):
         doc.add_heading(f"SPRG decision {n}", level=2)
         for key, value in flatten(decision):
@@ -115,19 +127,26 @@ def _case(doc: Any, case: CaseFound) -> None:
         _message(doc, message)
 
 
-def write_pack(result: SarResult, subject: Subject, received: date, due: date, now: datetime,
-               out_dir: Path) -> Path:
+def write_pack(
+    result: SarResult, subject: Subject, received: date, due: date, now: datetime, out_dir: Path
+) -> Path:
     doc = Document()
     doc.add_heading("Subject access request: data held by the CSCP referrals bot", level=0)
-    doc.add_paragraph("CONFIDENTIAL. Marked items are for review before disclosure: "
-                      "[REDACT? other person] is another person's data; [REVIEW: professional] "
-                      "names a professional; [REVIEW: free text] may name anyone.")
+    doc.add_paragraph(
+        "CONFIDENTIAL. Marked items are for review before disclosure: "
+        "[REDACT? other person] is another person's data; [REVIEW: professional] "
+        "names a professional; [REVIEW: free text] may name anyone."
+    )
     _line(doc, "Requester's name as given", subject.name)
     _line(doc, "Date of birth as given", subject.dob.strftime("%d/%m/%Y"))
     _line(doc, "Request received", received.strftime("%d/%m/%Y"))
     _line(doc, "Response due by (one month)", due.strftime("%d/%m/%Y"))
-    _line(doc, "Searched", f"{result.searched_cases} case(s) and {result.searched_messages} "
-          f"message(s) without a case, on {_when(now)}")
+    _line(
+        doc,
+        "Searched",
+        f"{result.searched_cases} case(s) and {result.searched_messages} "
+        f"message(s) without a case, on {_when(now)}",
+    )
     _line(doc, "Found", f"{len(result.cases)} case(s), {len(result.other_messages)} other message(s)")
     for case in result.cases:
         _case(doc, case)

@@ -60,7 +60,8 @@ def tombstone(session: Session, vault: Vault, case: Case) -> dict[str, Any]:
         "created_at": case.created_at.isoformat(),
         "closed_at": case.closed_at.isoformat() if case.closed_at else None,
         "decided_at": case.decided_at.isoformat() if case.decided_at else None,
-        "status_before": case.status, "versions": case.current_version,
+        "status_before": case.status,
+        "versions": case.current_version,
     }
     try:
         referral, _ = case_store.load_referral(session, vault, case)
@@ -68,23 +69,35 @@ def tombstone(session: Session, vault: Vault, case: Case) -> dict[str, Any]:
         outcome = decisions.current(session, vault, case) or {}
     except (CryptoError, LookupError):  # a case without a readable version: dates only
         return kept
-    for key in ("outcome.single_agency.decision", "outcome.multi_agency.decision",
-                "outcome.final_report_date", "sprg.meeting_date"):
+    for key in (
+        "outcome.single_agency.decision",
+        "outcome.multi_agency.decision",
+        "outcome.final_report_date",
+        "sprg.meeting_date",
+    ):
         kept[key] = get(outcome, key)
     return kept
 
 
-def shred_case(session: Session, vault: Vault, case: Case, now: datetime, *, actor: str,
-               reason: str, result: Shredded | None = None) -> Shredded:
+def shred_case(
+    session: Session,
+    vault: Vault,
+    case: Case,
+    now: datetime,
+    *,
+    actor: str,
+    reason: str,
+    result: Shredded | None = None,
+) -> Shredded:
     """Destroy one case's personal data; ``reason`` is ``retention`` or ``erasure``."""
     result = result if result is not None else Shredded()
     if case.shredded_at is not None:
         return result
     case.tombstone = tombstone(session, vault, case)
-    messages = set(session.scalars(select(MessageCase.message_id)
-                                   .where(MessageCase.case_id == case.id)))
-    messages |= set(session.scalars(select(InboundMessage.id)
-                                    .where(InboundMessage.linked_case_id == case.id)))
+    messages = set(session.scalars(select(MessageCase.message_id).where(MessageCase.case_id == case.id)))
+    messages |= set(
+        session.scalars(select(InboundMessage.id).where(InboundMessage.linked_case_id == case.id))
+    )
     for table in (ActionItem, ReferralVersion, Attachment, Decision, CaseChase):
         session.execute(delete(table).where(table.case_id == case.id))
     session.execute(delete(MessageCase).where(MessageCase.case_id == case.id))
@@ -101,8 +114,9 @@ def shred_case(session: Session, vault: Vault, case: Case, now: datetime, *, act
     keys = {case.key_id}
     session.flush()
     for message_id in messages:
-        others = session.scalars(select(MessageCase.case_id).where(
-            MessageCase.message_id == message_id)).first()
+        others = session.scalars(
+            select(MessageCase.case_id).where(MessageCase.message_id == message_id)
+        ).first()
         row = session.get(InboundMessage, message_id)
         if row is None:
             continue
@@ -115,16 +129,21 @@ def shred_case(session: Session, vault: Vault, case: Case, now: datetime, *, act
         result.messages += 1
     session.execute(delete(Outbox).where(Outbox.key_id.in_(keys)))
     result.keys += destroy_keys(session, keys, now)
-    audit(session, now, actor, f"case.{'erased' if reason == 'erasure' else 'purged'}",
-          case_id=case.id, detail=f"data key destroyed; {result.messages} message(s) deleted")
+    audit(
+        session,
+        now,
+        actor,
+        f"case.{'erased' if reason == 'erasure' else 'purged'}",
+        case_id=case.id,
+        detail=f"data key destroyed; {result.messages} message(s) deleted",
+    )
     result.refs.append(case.ref)
     return result
 
 
 def shred_message(session: Session, row: InboundMessage) -> str:
     """Delete one stored message and the mail that answered it; its key id, to destroy."""
-    session.execute(delete(Outbox).where(or_(Outbox.in_reply_to == row.id,
-                                             Outbox.key_id == row.key_id)))
+    session.execute(delete(Outbox).where(or_(Outbox.in_reply_to == row.id, Outbox.key_id == row.key_id)))
     session.execute(delete(MessageCase).where(MessageCase.message_id == row.id))
     key_id = row.key_id
     session.delete(row)
@@ -158,6 +177,13 @@ def scrub_files(db: Database) -> None:
             connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
     elif db.dialect == "postgresql":
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            for table in ("referral_version", "attachment", "sprg_decision", "inbound_message",
-                          "outbox", "data_key", '"case"'):
+            for table in (
+                "referral_version",
+                "attachment",
+                "sprg_decision",
+                "inbound_message",
+                "outbox",
+                "data_key",
+                '"case"',
+            ):
                 connection.execute(text(f"VACUUM {table}"))

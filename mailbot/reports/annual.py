@@ -30,8 +30,7 @@ from mailbot.workdays import working_days_between
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 NOT_GIVEN = "Not given"
-DECISIONS = ("Single-agency Learning Inquiry", "Multi-agency Learning Inquiry",
-             "No Learning Inquiry")
+DECISIONS = ("Single-agency Learning Inquiry", "Multi-agency Learning Inquiry", "No Learning Inquiry")
 ACTION_STATES = ("open", "overdue", "done", "carried forward")
 
 
@@ -107,17 +106,22 @@ def year_figures(session: Session, vault: Vault, year: int, now: datetime) -> Ye
         _decision(session, vault, case, year, out)
         if case.serious_incident and case.aware_on and case.aware_on.year == year:
             for clock in clocks_of(case, today):
-                counts = out.clocks.setdefault(NAMES[clock.name],
-                                               {"met": 0, "missed": 0, "running": 0})
+                counts = out.clocks.setdefault(NAMES[clock.name], {"met": 0, "missed": 0, "running": 0})
                 late = clock.met is False or (clock.done is None and clock.due < today)
-                counts["running" if clock.done is None and not late
-                       else "missed" if late else "met"] += 1
+                counts["running" if clock.done is None and not late else "missed" if late else "met"] += 1
     out.themes = sorted(themes.items(), key=lambda pair: (-pair[1], pair[0]))
     for row in session.scalars(select(ActionItem)):
         if not _in_year(row.created_at, year):
             continue
-        state = ("done" if row.done_on else "carried forward" if row.carried_forward_on
-                 else "overdue" if is_overdue(row, today) else "open")
+        state = (
+            "done"
+            if row.done_on
+            else "carried forward"
+            if row.carried_forward_on
+            else "overdue"
+            if is_overdue(row, today)
+            else "open"
+        )
         out.actions.setdefault(row.agency, dict.fromkeys(ACTION_STATES, 0))[state] += 1
     out.referrals = dict(sorted(out.referrals.items(), key=lambda pair: pair[0].casefold()))
     out.actions = dict(sorted(out.actions.items(), key=lambda pair: pair[0].casefold()))
@@ -134,8 +138,7 @@ def _agency_and_themes(session: Session, vault: Vault, case: Case) -> tuple[str,
 
 def _decision(session: Session, vault: Vault, case: Case, year: int, out: YearFigures) -> None:
     """The case's newest decision counts in the year its first one was recorded."""
-    rows = list(session.scalars(select(Decision).where(Decision.case_id == case.id)
-                                .order_by(Decision.seq)))
+    rows = list(session.scalars(select(Decision).where(Decision.case_id == case.id).order_by(Decision.seq)))
     if not rows or not _in_year(rows[0].recorded_at, year):
         return
     if case.shredded_at is not None:
@@ -147,5 +150,6 @@ def _decision(session: Session, vault: Vault, case: Case, year: int, out: YearFi
         single = get(decision, "outcome.single_agency.decision")
         multi = get(decision, "outcome.multi_agency.decision")
     out.decisions[category(single, multi)] += 1
-    out.to_decision.append(working_days_between(london(case.created_at).date(),
-                                                london(rows[0].recorded_at).date()))
+    out.to_decision.append(
+        working_days_between(london(case.created_at).date(), london(rows[0].recorded_at).date())
+    )

@@ -78,10 +78,12 @@ def build_report(figures: YearFigures) -> bytes:
     doc.core_properties.title = f"{TITLE} {figures.year}"
     doc.core_properties.author = PARTNERSHIP
     doc.add_heading(f"{TITLE}: {figures.year}", level=0)
-    doc.add_paragraph(f"{PARTNERSHIP}. Figures for 1 January to 31 December {figures.year}, "
-                      f"as recorded on {figures.made_on.day} {figures.made_on:%B %Y}. "
-                      "Counts only: the report names no child, family member or "
-                      "professional. Time is counted in working days in England.")
+    doc.add_paragraph(
+        f"{PARTNERSHIP}. Figures for 1 January to 31 December {figures.year}, "
+        f"as recorded on {figures.made_on.day} {figures.made_on:%B %Y}. "
+        "Counts only: the report names no child, family member or "
+        "professional. Time is counted in working days in England."
+    )
     _referrals(doc, figures)
     _decisions(doc, figures)
     _themes(doc, figures)
@@ -94,26 +96,36 @@ def build_report(figures: YearFigures) -> bytes:
 
 def _referrals(doc: Any, f: YearFigures) -> None:
     doc.add_heading("Referrals received", level=1)
-    doc.add_paragraph(f"{f.total_referrals} referral{'s' if f.total_referrals != 1 else ''} "
-                      f"were received in {f.year}.")
+    doc.add_paragraph(
+        f"{f.total_referrals} referral{'s' if f.total_referrals != 1 else ''} were received in {f.year}."
+    )
     rows = [[agency, *months, sum(months)] for agency, months in f.referrals.items()]
     rows.append(["All agencies", *f.by_month, f.total_referrals])
     _table(doc, ["Referring agency", *MONTHS, "Total"], rows)
-    _chart(doc, _png(lambda ax: (ax.bar(MONTHS, f.by_month, color="#1f3864"),
-                                 ax.set_ylabel("Referrals"))),
-           f"Referrals received by month, {f.year}")
+    _chart(
+        doc,
+        _png(lambda ax: (ax.bar(MONTHS, f.by_month, color="#1f3864"), ax.set_ylabel("Referrals"))),
+        f"Referrals received by month, {f.year}",
+    )
 
 
 def _decisions(doc: Any, f: YearFigures) -> None:
     doc.add_heading("SPRG decisions", level=1)
     _table(doc, ["Decision", "Cases"], list(f.decisions.items()))
-    doc.add_paragraph(f"Time from referral to decision: median {_days(f.median_days)}, "
-                      f"90th percentile {_days(f.p90_days)} "
-                      f"({len(f.to_decision)} decision{'s' if len(f.to_decision) != 1 else ''}).")
+    doc.add_paragraph(
+        f"Time from referral to decision: median {_days(f.median_days)}, "
+        f"90th percentile {_days(f.p90_days)} "
+        f"({len(f.to_decision)} decision{'s' if len(f.to_decision) != 1 else ''})."
+    )
     labels = ["Single-agency", "Multi-agency", "None"]
-    _chart(doc, _png(lambda ax: (ax.bar(labels, list(f.decisions.values()), color="#2e75b6"),
-                                 ax.set_ylabel("Cases")), height=2.8),
-           f"SPRG decisions, {f.year}")
+    _chart(
+        doc,
+        _png(
+            lambda ax: (ax.bar(labels, list(f.decisions.values()), color="#2e75b6"), ax.set_ylabel("Cases")),
+            height=2.8,
+        ),
+        f"SPRG decisions, {f.year}",
+    )
 
 
 def _themes(doc: Any, f: YearFigures) -> None:
@@ -124,10 +136,14 @@ def _themes(doc: Any, f: YearFigures) -> None:
     _table(doc, ["Theme", "Referrals"], f.themes)
     names = [name for name, _n in reversed(f.themes)]
     counts = [n for _name, n in reversed(f.themes)]
-    _chart(doc, _png(lambda ax: (ax.barh(names, counts, color="#548235"),
-                                 ax.set_xlabel("Referrals")),
-                     height=max(2.4, 0.35 * len(names) + 1)),
-           f"Themes of the referrals, {f.year}")
+    _chart(
+        doc,
+        _png(
+            lambda ax: (ax.barh(names, counts, color="#548235"), ax.set_xlabel("Referrals")),
+            height=max(2.4, 0.35 * len(names) + 1),
+        ),
+        f"Themes of the referrals, {f.year}",
+    )
 
 
 def _clocks(doc: Any, f: YearFigures) -> None:
@@ -135,11 +151,16 @@ def _clocks(doc: Any, f: YearFigures) -> None:
     if not f.clocks:
         doc.add_paragraph("No serious incidents were recorded.")
         return
-    doc.add_paragraph("Panel notification within 5 working days of becoming aware; rapid "
-                      "review within 15 working days of the notification (Working Together "
-                      "to Safeguard Children 2023).")
-    _table(doc, ["Clock", "Met", "Missed", "Still running"],
-           [[name, c["met"], c["missed"], c["running"]] for name, c in f.clocks.items()])
+    doc.add_paragraph(
+        "Panel notification within 5 working days of becoming aware; rapid "
+        "review within 15 working days of the notification (Working Together "
+        "to Safeguard Children 2023)."
+    )
+    _table(
+        doc,
+        ["Clock", "Met", "Missed", "Still running"],
+        [[name, c["met"], c["missed"], c["running"]] for name, c in f.clocks.items()],
+    )
 
 
 def _actions(doc: Any, f: YearFigures) -> None:
@@ -148,21 +169,23 @@ def _actions(doc: Any, f: YearFigures) -> None:
         doc.add_paragraph("No actions were set.")
         return
     headers = ["Agency", *(s.capitalize() for s in ACTION_STATES), "Total"]
-    _table(doc, headers, [[agency, *(c[s] for s in ACTION_STATES), sum(c.values())]
-                          for agency, c in f.actions.items()])
+    _table(
+        doc,
+        headers,
+        [[agency, *(c[s] for s in ACTION_STATES), sum(c.values())] for agency, c in f.actions.items()],
+    )
     agencies = list(f.actions)
-    colours = {"open": "#9dc3e6", "overdue": "#c00000", "done": "#548235",
-               "carried forward": "#bfbfbf"}
+    colours = {"open": "#9dc3e6", "overdue": "#c00000", "done": "#548235", "carried forward": "#bfbfbf"}
 
     def draw(ax: Any) -> None:
         left = [0] * len(agencies)
         for state in ACTION_STATES:
             values = [f.actions[a][state] for a in agencies]
-            ax.barh(agencies, values, left=left, label=state.capitalize(),
-                    color=colours[state])
+            ax.barh(agencies, values, left=left, label=state.capitalize(), color=colours[state])
             left = [x + y for x, y in zip(left, values, strict=True)]
         ax.set_xlabel("Actions")
         ax.legend(frameon=False, fontsize=8)
 
-    _chart(doc, _png(draw, height=max(2.4, 0.45 * len(agencies) + 1.2)),
-           f"Actions set in {f.year}, by agency")
+    _chart(
+        doc, _png(draw, height=max(2.4, 0.45 * len(agencies) + 1.2)), f"Actions set in {f.year}, by agency"
+    )

@@ -34,5 +34,12 @@ from __future__ import annotations
 from mailbot.sandbox.client import AttachmentSandbox, breach_verdict, child_env
 from mailbot.sandbox.limits import Breach, Mode, SandboxBreach, SandboxLimits
 
-__all__ = ["AttachmentSandbox", "Breach", "Mode", "SandboxBreach", "SandboxLimits",
-           "breach_verdict", "child_env"]
+__all__ = [
+    "AttachmentSandbox",
+    "Breach",
+    "Mode",
+    "SandboxBreach",
+    "SandboxLimits",
+    "breach_verdict",
+    "child_env",
+]

@@ -23,12 +23,7 @@ from mailbot.forms.convert import ConvertLimits
 from mailbot.forms.limits import ReadBudget
 from mailbot.forms.model import ParsedForm
 from mailbot.sandbox.frames import MAX_JSON, Closed, receive, send
-from mailbot.sandbox.limits import (
-    CONVERT_FILE_MB,
-    CONVERT_MEMORY_MB,
-    CONVERT_OPEN_FILES,
-    SandboxLimits,
-)
+from mailbot.sandbox.limits import CONVERT_FILE_MB, CONVERT_MEMORY_MB, CONVERT_OPEN_FILES, SandboxLimits
 
 _CLONE_NEWNET = 0x40000000
 _CLONE_NEWUSER = 0x10000000
@@ -96,38 +91,59 @@ def _arm_cpu(seconds: float) -> None:
 
 
 def _form_json(form: ParsedForm) -> dict[str, Any]:
-    return {"referral": form.referral, "missing_required": form.missing_required,
-            "provenance": form.provenance, "source": form.source,
-            "queries": [q.as_json() for q in form.queries]}
+    return {
+        "referral": form.referral,
+        "missing_required": form.missing_required,
+        "provenance": form.provenance,
+        "source": form.source,
+        "queries": [q.as_json() for q in form.queries],
+    }
 
 
 def _read_job(request: dict[str, Any], parts: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
     from mailbot.forms.attachments import read_attachment
 
     _arm_cpu(float(request["cpu_seconds"]))
-    budget = ReadBudget(conversions=int(request["conversions"]),
-                        inflate_bytes=int(request["max_bytes"]) * 8,
-                        convert_limits=ConvertLimits(
-                            timeout=float(request["wall_seconds"]) + 5,
-                            cpu_seconds=max(1, int(request["cpu_seconds"])),
-                            memory_mb=CONVERT_MEMORY_MB, open_files=CONVERT_OPEN_FILES,
-                            file_mb=CONVERT_FILE_MB, own_session=False))
+    budget = ReadBudget(
+        conversions=int(request["conversions"]),
+        inflate_bytes=int(request["max_bytes"]) * 8,
+        convert_limits=ConvertLimits(
+            timeout=float(request["wall_seconds"]) + 5,
+            cpu_seconds=max(1, int(request["cpu_seconds"])),
+            memory_mb=CONVERT_MEMORY_MB,
+            open_files=CONVERT_OPEN_FILES,
+            file_mb=CONVERT_FILE_MB,
+            own_session=False,
+        ),
+    )
     verdicts: list[dict[str, Any]] = []
     blobs: list[bytes] = []
     for index, (meta, data) in enumerate(zip(request["parts"], parts, strict=True)):
-        for verdict in read_attachment(meta["name"], meta["ctype"], data,
-                                       max_bytes=int(request["max_bytes"]),
-                                       reference_year=request["year"], budget=budget):
+        for verdict in read_attachment(
+            meta["name"],
+            meta["ctype"],
+            data,
+            max_bytes=int(request["max_bytes"]),
+            reference_year=request["year"],
+            budget=budget,
+        ):
             ref: dict[str, int] | None = None
             if verdict.data is data:
                 ref = {"part": index}
             elif verdict.data:
                 ref = {"blob": len(blobs)}
                 blobs.append(verdict.data)
-            verdicts.append({
-                "filename": verdict.filename, "kind": verdict.kind, "reason": verdict.reason,
-                "content_type": verdict.content_type, "size": verdict.size, "data": ref,
-                "form": _form_json(verdict.form) if verdict.form is not None else None})
+            verdicts.append(
+                {
+                    "filename": verdict.filename,
+                    "kind": verdict.kind,
+                    "reason": verdict.reason,
+                    "content_type": verdict.content_type,
+                    "size": verdict.size,
+                    "data": ref,
+                    "form": _form_json(verdict.form) if verdict.form is not None else None,
+                }
+            )
     return {"verdicts": verdicts, "converted": budget.converted, "blobs": len(blobs)}, blobs
 
 
@@ -135,19 +151,31 @@ def _message_job(request: dict[str, Any], raw: bytes) -> tuple[dict[str, Any], l
     from mailbot.mail.reader import read_message
 
     _arm_cpu(float(request["cpu_seconds"]))
-    msg = read_message(raw, sender_auth=str(request.get("sender_auth") or "none"),
-                       trusted_authserv_id=request.get("trusted_authserv_id"),
-                       sender_auth_tenant_id=request.get("sender_auth_tenant_id"))
+    msg = read_message(
+        raw,
+        sender_auth=str(request.get("sender_auth") or "none"),
+        trusted_authserv_id=request.get("trusted_authserv_id"),
+        sender_auth_tenant_id=request.get("sender_auth_tenant_id"),
+    )
     fields = {
-        "message_id": msg.message_id, "subject": msg.subject, "sender": msg.sender,
+        "message_id": msg.message_id,
+        "subject": msg.subject,
+        "sender": msg.sender,
         "date": msg.date.isoformat() if msg.date is not None else None,
-        "in_reply_to": msg.in_reply_to, "references": msg.references,
-        "return_path": msg.return_path, "content_type": msg.content_type,
-        "headers": msg.headers, "text": msg.text, "auth": dataclasses.asdict(msg.auth),
-        "defects": msg.defects, "case_tags": msg.case_tags,
+        "in_reply_to": msg.in_reply_to,
+        "references": msg.references,
+        "return_path": msg.return_path,
+        "content_type": msg.content_type,
+        "headers": msg.headers,
+        "text": msg.text,
+        "auth": dataclasses.asdict(msg.auth),
+        "defects": msg.defects,
+        "case_tags": msg.case_tags,
         "wrapping": dataclasses.asdict(msg.wrapping),
-        "attachments": [{"filename": a.filename, "content_type": a.content_type,
-                         "sniffed": a.sniffed, "inline": a.inline} for a in msg.attachments],
+        "attachments": [
+            {"filename": a.filename, "content_type": a.content_type, "sniffed": a.sniffed, "inline": a.inline}
+            for a in msg.attachments
+        ],
     }
     return {"message": fields, "blobs": len(msg.attachments)}, [a.data for a in msg.attachments]
 
@@ -165,10 +193,15 @@ def _probe(request: dict[str, Any], network: str) -> dict[str, Any]:
         except OSError:
             reached = False
     limit = resource.getrlimit(resource.RLIMIT_AS)[0]
-    return {"env": sorted(os.environ), "network": network, "reached": reached,
-            "pid": os.getpid(), "as_limit": limit,
-            "cpu_limit": resource.getrlimit(resource.RLIMIT_CPU)[0],
-            "nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0]}
+    return {
+        "env": sorted(os.environ),
+        "network": network,
+        "reached": reached,
+        "pid": os.getpid(),
+        "as_limit": limit,
+        "cpu_limit": resource.getrlimit(resource.RLIMIT_CPU)[0],
+        "nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+    }
 
 
 def _test_job(request: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mailbot.forms.limits import READER_FAILED, TOO_COMPLEX
-from mailbot.forms.model import AttachmentVerdict, ParsedForm, Query, VerdictKind
+from mailbot.forms.model import AttachmentVerdict
+from mailbot.sandbox.answers import form_from, message_from, verdict_kind
 from mailbot.sandbox.frames import MAX_JSON, Closed, Timeout, receive, send
 from mailbot.sandbox.limits import Breach, Mode, SandboxBreach, SandboxLimits
 
@@ -32,8 +33,13 @@ _LOCALE = ("LANG", "LC_ALL", "LC_CTYPE")
 def child_env(home: Path) -> dict[str, str]:
     """The whole environment of a worker."""
     package_root = str(Path(__file__).resolve().parent.parent.parent)
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(home),
-           "PYTHONPATH": package_root, "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),
+        "TMPDIR": str(home),
+        "PYTHONPATH": package_root,
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
     for name in _LOCALE:
         if name in os.environ:
             env[name] = os.environ[name]
@@ -78,11 +84,22 @@ class _Worker:
             if mode == "spawn":
                 settings["recycle_after"] = 1
             self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-m", "mailbot.sandbox.child", str(to_child_r),
-                 str(from_child_w), json.dumps(settings)],
-                pass_fds=child_fds, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, env=child_env(self.home), cwd=self.home,
-                start_new_session=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "mailbot.sandbox.child",
+                    str(to_child_r),
+                    str(from_child_w),
+                    json.dumps(settings),
+                ],
+                pass_fds=child_fds,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=child_env(self.home),
+                cwd=self.home,
+                start_new_session=True,
+            )
         os.close(to_child_r)
         os.close(from_child_w)
         # A sandbox never closed (the bot killed, a script that just ends) still leaves
@@ -149,29 +166,28 @@ def _breach_of(status: int | None, killed_for_time: bool) -> Breach:
     return "crash"  # a signal from a library that ran out of memory, or a bug
 
 
-def _form_from(data: Any) -> ParsedForm | None:
-    if data is None:
-        return None
-    if not isinstance(data, dict) or not isinstance(data.get("referral"), dict):
-        raise ValueError("form")
-    queries = [Query(str(q["field"]), str(q["problem"])) for q in data.get("queries", [])]
-    return ParsedForm(referral=data["referral"],
-                      missing_required=[str(k) for k in data.get("missing_required", [])],
-                      provenance={str(k): str(v) for k, v in data.get("provenance", {}).items()},
-                      source=str(data.get("source", "docx")), queries=queries)
-
-
-def breach_verdict(filename: str, content_type: str, data: bytes, limit: Breach
-                   ) -> AttachmentVerdict:
+def breach_verdict(filename: str, content_type: str, data: bytes, limit: Breach) -> AttachmentVerdict:
     """The verdict for a file whose reading was stopped at a hard limit: too complex
     (CPU, memory, wall clock), or, when the reader itself died, one for a person."""
     if limit == "crash":
-        return AttachmentVerdict(filename=filename, kind="manual", reason=READER_FAILED,
-                                 content_type=content_type, size=len(data), data=data,
-                                 breach=limit)
-    return AttachmentVerdict(filename=filename, kind="reject", reason=TOO_COMPLEX,
-                             content_type=content_type, size=len(data), data=data,
-                             breach=limit)
+        return AttachmentVerdict(
+            filename=filename,
+            kind="manual",
+            reason=READER_FAILED,
+            content_type=content_type,
+            size=len(data),
+            data=data,
+            breach=limit,
+        )
+    return AttachmentVerdict(
+        filename=filename,
+        kind="reject",
+        reason=TOO_COMPLEX,
+        content_type=content_type,
+        size=len(data),
+        data=data,
+        breach=limit,
+    )
 
 
 class AttachmentSandbox:
@@ -212,8 +228,9 @@ class AttachmentSandbox:
         self.close()
 
     # One request --------------------------------------------------------------------------
-    def _exchange(self, request: dict[str, Any], payloads: list[bytes], deadline: float,
-                  blob_limit: int) -> tuple[dict[str, Any], list[bytes]]:
+    def _exchange(
+        self, request: dict[str, Any], payloads: list[bytes], deadline: float, blob_limit: int
+    ) -> tuple[dict[str, Any], list[bytes]]:
         worker = self._take_worker()
         worker.jobs += 1
         try:
@@ -257,24 +274,31 @@ class AttachmentSandbox:
     def probe(self, port: int | None = None) -> dict[str, Any]:
         """What a worker sees: its environment's names, its network, its limits."""
         with self._lock:
-            answer, _ = self._exchange({"op": "probe", "port": port}, [],
-                                       time.monotonic() + 30, 0)
+            answer, _ = self._exchange({"op": "probe", "port": port}, [], time.monotonic() + 30, 0)
             return answer
 
     def misbehave(self, what: str) -> Breach | None:
         """Make a worker spin, sleep, allocate or crash: the limit that stopped it."""
         with self._lock:
             try:
-                self._exchange({"op": "test", "what": what,
-                                "cpu_seconds": self.limits.cpu_seconds}, [],
-                               time.monotonic() + self.limits.wall_seconds, 0)
+                self._exchange(
+                    {"op": "test", "what": what, "cpu_seconds": self.limits.cpu_seconds},
+                    [],
+                    time.monotonic() + self.limits.wall_seconds,
+                    0,
+                )
             except SandboxBreach as breach:
                 return breach.limit
             return None
 
-    def read_message(self, raw: bytes, *, sender_auth: str = "none",
-                     trusted_authserv_id: str | None = None,
-                     sender_auth_tenant_id: str | None = None) -> InboundMessage:
+    def read_message(
+        self,
+        raw: bytes,
+        *,
+        sender_auth: str = "none",
+        trusted_authserv_id: str | None = None,
+        sender_auth_tenant_id: str | None = None,
+    ) -> InboundMessage:
         """``mail.reader.read_message`` in the child: the bot never parses hostile MIME
         itself, and holds only the raw message and the attachments' bytes (a 25 MB
         attachment costs it about 60 MB instead of about 190 MB).  A message the child
@@ -284,13 +308,18 @@ class AttachmentSandbox:
 
         with self._lock:
             self.last_breach = None
-            request = {"op": "message", "cpu_seconds": self.limits.cpu_seconds,
-                       "sender_auth": sender_auth, "trusted_authserv_id": trusted_authserv_id,
-                       "sender_auth_tenant_id": sender_auth_tenant_id}
+            request = {
+                "op": "message",
+                "cpu_seconds": self.limits.cpu_seconds,
+                "sender_auth": sender_auth,
+                "trusted_authserv_id": trusted_authserv_id,
+                "sender_auth_tenant_id": sender_auth_tenant_id,
+            }
             try:
-                answer, blobs = self._exchange(request, [raw], time.monotonic()
-                                               + self.limits.wall_seconds, len(raw) + 1024)
-                return _message_from(answer["message"], raw, blobs)
+                answer, blobs = self._exchange(
+                    request, [raw], time.monotonic() + self.limits.wall_seconds, len(raw) + 1024
+                )
+                return message_from(answer["message"], raw, blobs)
             except SandboxBreach as breach:
                 self.last_breach = breach.limit
                 return unreadable(raw, breach.limit)
@@ -298,15 +327,17 @@ class AttachmentSandbox:
                 self.last_breach = "crash"
                 return unreadable(raw, "crash")
 
-    def read_attachments(self, parts: list[tuple[str, str, bytes]], *, max_bytes: int,
-                         reference_year: int) -> list[AttachmentVerdict]:
+    def read_attachments(
+        self, parts: list[tuple[str, str, bytes]], *, max_bytes: int, reference_year: int
+    ) -> list[AttachmentVerdict]:
         """As ``forms.read_attachments``, each attachment in the child, the message
         within one budget of CPU, wall time and conversions."""
         with self._lock:
             return self._read(parts, max_bytes, reference_year)
 
-    def _read(self, parts: list[tuple[str, str, bytes]], max_bytes: int, year: int
-              ) -> list[AttachmentVerdict]:
+    def _read(
+        self, parts: list[tuple[str, str, bytes]], max_bytes: int, year: int
+    ) -> list[AttachmentVerdict]:
         from mailbot.safetext import clean_content_type, clean_filename
 
         deadline = time.monotonic() + self.limits.wall_seconds
@@ -317,21 +348,29 @@ class AttachmentSandbox:
         for filename, content_type, raw in parts:
             data = bytes(raw)
             if breached == "cpu" or breached == "wall":  # nothing left for this message
-                verdicts.append(breach_verdict(clean_filename(filename),
-                                               clean_content_type(content_type), data, breached))
+                verdicts.append(
+                    breach_verdict(clean_filename(filename), clean_content_type(content_type), data, breached)
+                )
                 continue
-            request = {"op": "read", "max_bytes": max_bytes, "year": year,
-                       "cpu_seconds": max(1.0, cpu_left), "conversions": conversions,
-                       "wall_seconds": max(1.0, deadline - time.monotonic()),
-                       "parts": [{"name": filename, "ctype": content_type}]}
+            request = {
+                "op": "read",
+                "max_bytes": max_bytes,
+                "year": year,
+                "cpu_seconds": max(1.0, cpu_left),
+                "conversions": conversions,
+                "wall_seconds": max(1.0, deadline - time.monotonic()),
+                "parts": [{"name": filename, "ctype": content_type}],
+            }
             try:
                 answer, blobs = self._exchange(request, [data], deadline, max_bytes * 4)
                 found = self._verdicts(answer, blobs, data)
             except SandboxBreach as breach:
                 breached = breach.limit
-                verdicts.append(breach_verdict(clean_filename(filename),
-                                               clean_content_type(content_type), data,
-                                               breach.limit))
+                verdicts.append(
+                    breach_verdict(
+                        clean_filename(filename), clean_content_type(content_type), data, breach.limit
+                    )
+                )
                 continue
             cpu_left -= float(answer["used"])
             conversions -= int(answer.get("converted", 0))
@@ -342,8 +381,7 @@ class AttachmentSandbox:
         self.last_conversions = self.limits.conversions - conversions
         return verdicts
 
-    def _verdicts(self, answer: dict[str, Any], blobs: list[bytes], data: bytes
-                  ) -> list[AttachmentVerdict]:
+    def _verdicts(self, answer: dict[str, Any], blobs: list[bytes], data: bytes) -> list[AttachmentVerdict]:
         out: list[AttachmentVerdict] = []
         try:
             for item in answer["verdicts"]:
@@ -357,59 +395,17 @@ class AttachmentSandbox:
                 elif isinstance(ref, dict) and "blob" in ref:
                     blob = blobs[int(ref["blob"])]
                 reason = item.get("reason")
-                out.append(AttachmentVerdict(
-                    filename=str(item["filename"]), kind=_kind(kind),
-                    form=_form_from(item.get("form")),
-                    reason=str(reason) if reason is not None else None,
-                    content_type=str(item["content_type"]), size=int(item["size"]),
-                    data=blob))
+                out.append(
+                    AttachmentVerdict(
+                        filename=str(item["filename"]),
+                        kind=verdict_kind(kind),
+                        form=form_from(item.get("form")),
+                        reason=str(reason) if reason is not None else None,
+                        content_type=str(item["content_type"]),
+                        size=int(item["size"]),
+                        data=blob,
+                    )
+                )
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise SandboxBreach("crash") from exc
         return out
-
-
-def _strings(value: Any) -> list[str]:
-    if not isinstance(value, list):
-        raise ValueError("list")
-    return [str(v) for v in value]
-
-
-def _optional(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _message_from(data: dict[str, Any], raw: bytes, blobs: list[bytes]) -> InboundMessage:
-    """An InboundMessage from the child's answer, every field checked for its type."""
-    from datetime import datetime
-
-    from mailbot.mail.reader import InboundAttachment, InboundMessage, auth_from_json
-    from mailbot.mail.unwrap import wrapping_from_json
-
-    headers = data["headers"]
-    if not isinstance(headers, dict):
-        raise ValueError("headers")
-    attachments = [
-        InboundAttachment(filename=str(a["filename"]), content_type=str(a["content_type"]),
-                          data=blobs[n], sniffed=str(a["sniffed"]), inline=bool(a["inline"]))
-        for n, a in enumerate(data["attachments"])]
-    date = data.get("date")
-    return InboundMessage(
-        raw=raw, message_id=_optional(data["message_id"]), subject=str(data["subject"]),
-        sender=_optional(data["sender"]),
-        date=datetime.fromisoformat(date) if isinstance(date, str) else None,
-        in_reply_to=_strings(data["in_reply_to"]), references=_strings(data["references"]),
-        return_path=_optional(data["return_path"]), content_type=str(data["content_type"]),
-        headers={str(k): _strings(v) for k, v in headers.items()}, text=str(data["text"]),
-        attachments=attachments, auth=auth_from_json(data["auth"]),
-        defects=int(data["defects"]), case_tags=_strings(data["case_tags"]),
-        wrapping=wrapping_from_json(data["wrapping"]))
-
-
-def _kind(value: str) -> VerdictKind:
-    if value == "form":
-        return "form"
-    if value == "not_form":
-        return "not_form"
-    if value == "manual":
-        return "manual"
-    return "reject"

@@ -16,6 +16,7 @@ CONVERT_MEMORY_MB = 1536
 CONVERT_OPEN_FILES = 256
 CONVERT_FILE_MB = 256
 
+
 class SandboxBreach(FormError):
     """A child reading attachments was stopped at a hard limit (``limit`` says which)."""
 
@@ -41,6 +42,8 @@ class SandboxLimits:
     @classmethod
     def from_settings(cls, settings: Any) -> SandboxLimits:
         """From ``Settings`` (``sandbox.cpu_seconds``, ``memory_mb``, ``wall_seconds``)."""
-        return cls(cpu_seconds=max(1, int(settings.sandbox_cpu_seconds)),
-                   memory_mb=max(64, int(settings.sandbox_memory_mb)),
-                   wall_seconds=float(max(1, int(settings.sandbox_wall_seconds))))
+        return cls(
+            cpu_seconds=max(1, int(settings.sandbox_cpu_seconds)),
+            memory_mb=max(64, int(settings.sandbox_memory_mb)),
+            wall_seconds=float(max(1, int(settings.sandbox_wall_seconds))),
+        )

@@ -28,8 +28,10 @@ from mailbot.store.models import ActionItem, Case
 from mailbot.store.vault import Vault
 
 #: Told to the team wherever an action is written (CLI and workspace).
-SENT_OUTSIDE = ("The action's text is sent by e-mail to its owner, outside the partnership: "
-                "do not name the child or the family.")
+SENT_OUTSIDE = (
+    "The action's text is sent by e-mail to its owner, outside the partnership: "
+    "do not name the child or the family."
+)
 MIN_ID = 6
 
 
@@ -57,11 +59,17 @@ class ActionView:
 
     def as_json(self) -> dict[str, Any]:
         """``actions list --json``: ``{id, ref, text, agency, owner, due, done, overdue}``."""
-        return {"id": self.id, "ref": self.ref, "text": self.text, "agency": self.agency,
-                "owner": self.owner, "due": self.due.isoformat(),
-                "done": self.done.isoformat() if self.done else None, "overdue": self.overdue,
-                "carried_forward": (self.carried_forward.isoformat()
-                                    if self.carried_forward else None)}
+        return {
+            "id": self.id,
+            "ref": self.ref,
+            "text": self.text,
+            "agency": self.agency,
+            "owner": self.owner,
+            "due": self.due.isoformat(),
+            "done": self.done.isoformat() if self.done else None,
+            "overdue": self.overdue,
+            "carried_forward": (self.carried_forward.isoformat() if self.carried_forward else None),
+        }
 
 
 def is_open(row: ActionItem) -> bool:
@@ -72,8 +80,19 @@ def is_overdue(row: ActionItem, today: date) -> bool:
     return is_open(row) and row.due_on < today
 
 
-def add(session: Session, vault: Vault, now: datetime, case: Case, *, text: str, agency: str,
-        owner: str, email: str | None, due: date, actor: str) -> ActionItem:
+def add(
+    session: Session,
+    vault: Vault,
+    now: datetime,
+    case: Case,
+    *,
+    text: str,
+    agency: str,
+    owner: str,
+    email: str | None,
+    due: date,
+    actor: str,
+) -> ActionItem:
     """An action of the case's SPRG decision (the newest one)."""
     decision = latest(session, case.id)
     if decision is None:
@@ -85,18 +104,29 @@ def add(session: Session, vault: Vault, now: datetime, case: Case, *, text: str,
             raise UsageError(f"the action needs its {name}")
     if email is not None and (not email.strip() or "@" not in email or " " in email.strip()):
         raise UsageError(f"{email!r} is not an e-mail address")
-    row = ActionItem(case_id=case.id, decision_id=decision.id, key_id=case.key_id,
-                     agency=" ".join(agency.split())[:200], due_on=due, created_at=now,
-                     created_by=actor)
+    row = ActionItem(
+        case_id=case.id,
+        decision_id=decision.id,
+        key_id=case.key_id,
+        agency=" ".join(agency.split())[:200],
+        due_on=due,
+        created_at=now,
+        created_by=actor,
+    )
     row.text_enc = vault.seal_text(session, row, "text_enc", text.strip())
     row.owner_enc = vault.seal_text(session, row, "owner_enc", owner.strip())
     if email:
-        row.owner_email_enc = vault.seal_text(session, row, "owner_email_enc",
-                                              email.strip().lower())
+        row.owner_email_enc = vault.seal_text(session, row, "owner_email_enc", email.strip().lower())
     session.add(row)
     session.flush()
-    audit(session, now, actor, "action.added", case_id=case.id,
-          detail=f"action {row.id}, {row.agency}, due {due.isoformat()}")
+    audit(
+        session,
+        now,
+        actor,
+        "action.added",
+        case_id=case.id,
+        detail=f"action {row.id}, {row.agency}, due {due.isoformat()}",
+    )
     return row
 
 
@@ -113,20 +143,28 @@ def find(session: Session, action_id: str) -> ActionItem:
     return rows[0]
 
 
-def complete(session: Session, vault: Vault, now: datetime, row: ActionItem, *,
-             evidence: str, on: date, actor: str) -> None:
+def complete(
+    session: Session, vault: Vault, now: datetime, row: ActionItem, *, evidence: str, on: date, actor: str
+) -> None:
     if not evidence.strip():
         raise UsageError("say what shows the action is done (--evidence)")
     if not is_open(row):
         raise UsageError("the action is already done or carried forward")
     row.done_on = on
     row.evidence_enc = vault.seal_text(session, row, "evidence_enc", evidence.strip())
-    audit(session, now, actor, "action.done", case_id=row.case_id,
-          detail=f"action {row.id}, done {on.isoformat()}")
+    audit(
+        session,
+        now,
+        actor,
+        "action.done",
+        case_id=row.case_id,
+        detail=f"action {row.id}, done {on.isoformat()}",
+    )
 
 
-def carry_forward(session: Session, vault: Vault, now: datetime, row: ActionItem, *,
-                  why: str, on: date, actor: str) -> None:
+def carry_forward(
+    session: Session, vault: Vault, now: datetime, row: ActionItem, *, why: str, on: date, actor: str
+) -> None:
     """Left open on purpose (e.g. to a new plan): it no longer keeps the case open."""
     if not why.strip():
         raise UsageError("say why the action is carried forward (--why)")
@@ -134,29 +172,45 @@ def carry_forward(session: Session, vault: Vault, now: datetime, row: ActionItem
         raise UsageError("the action is already done or carried forward")
     row.carried_forward_on = on
     row.carry_note_enc = vault.seal_text(session, row, "carry_note_enc", why.strip())
-    audit(session, now, actor, "action.carried_forward", case_id=row.case_id,
-          detail=f"action {row.id}")
+    audit(session, now, actor, "action.carried_forward", case_id=row.case_id, detail=f"action {row.id}")
 
 
 def open_actions(session: Session, case: Case) -> list[ActionItem]:
-    return [row for row in session.scalars(select(ActionItem).where(
-        ActionItem.case_id == case.id)) if is_open(row)]
+    return [
+        row
+        for row in session.scalars(select(ActionItem).where(ActionItem.case_id == case.id))
+        if is_open(row)
+    ]
 
 
 def view(session: Session, vault: Vault, row: ActionItem, ref: str, today: date) -> ActionView:
     def opened(column: str) -> str | None:
         return vault.open_text(session, row, column) if getattr(row, column) else None
 
-    return ActionView(id=row.id, ref=ref, text=vault.open_text(session, row, "text_enc"),
-                      agency=row.agency, owner=vault.open_text(session, row, "owner_enc"),
-                      owner_email=opened("owner_email_enc"), due=row.due_on,
-                      done=row.done_on, evidence=opened("evidence_enc"),
-                      carried_forward=row.carried_forward_on,
-                      overdue=is_overdue(row, today))
+    return ActionView(
+        id=row.id,
+        ref=ref,
+        text=vault.open_text(session, row, "text_enc"),
+        agency=row.agency,
+        owner=vault.open_text(session, row, "owner_enc"),
+        owner_email=opened("owner_email_enc"),
+        due=row.due_on,
+        done=row.done_on,
+        evidence=opened("evidence_enc"),
+        carried_forward=row.carried_forward_on,
+        overdue=is_overdue(row, today),
+    )
 
 
-def listed(session: Session, vault: Vault, today: date, *, overdue: bool = False,
-           agency: str | None = None, ref: str | None = None) -> list[ActionView]:
+def listed(
+    session: Session,
+    vault: Vault,
+    today: date,
+    *,
+    overdue: bool = False,
+    agency: str | None = None,
+    ref: str | None = None,
+) -> list[ActionView]:
     """Actions by due date; only overdue ones, one agency's (any case), or one case's."""
     stmt = select(ActionItem, Case.ref).join(Case, Case.id == ActionItem.case_id)
     if ref:
@@ -171,8 +225,7 @@ def listed(session: Session, vault: Vault, today: date, *, overdue: bool = False
     return out
 
 
-def overdue_by_agency(session: Session, vault: Vault, today: date
-                      ) -> list[tuple[str, list[ActionView]]]:
+def overdue_by_agency(session: Session, vault: Vault, today: date) -> list[tuple[str, list[ActionView]]]:
     """Overdue actions grouped by owning agency (for the SPRG digest), agencies in order."""
     groups: dict[str, list[ActionView]] = {}
     for item in listed(session, vault, today, overdue=True):

@@ -93,8 +93,11 @@ class Calendar:
 
 
 def _nth_weekday(year: int, month: int, ordinal: int, weekday: int) -> date:
-    days = [date(year, month, d) for d in range(1, _cal.monthrange(year, month)[1] + 1)
-            if date(year, month, d).weekday() == weekday]
+    days = [
+        date(year, month, d)
+        for d in range(1, _cal.monthrange(year, month)[1] + 1)
+        if date(year, month, d).weekday() == weekday
+    ]
     return days[-1] if ordinal == -1 else days[ordinal - 1]
 
 
@@ -109,16 +112,20 @@ def parse_meetings(values: tuple[str, ...] | list[str] | str | None) -> Calendar
     if len(items) == 1 and not items[0][:1].isdigit():
         rule = _RULE.match(" ".join(items[0].lower().split()))
         if rule is None or rule.group(2) not in WEEKDAYS:
-            raise ConfigError(SETTING, f"{items[0]!r} is neither an ISO date nor a rule such "
-                              "as 'second tuesday monthly'")
+            raise ConfigError(
+                SETTING, f"{items[0]!r} is neither an ISO date nor a rule such as 'second tuesday monthly'"
+            )
         return Calendar(ordinal=ORDINALS[rule.group(1)], weekday=WEEKDAYS[rule.group(2)])
     dates: set[date] = set()
     for item in items:
         try:
             dates.add(date.fromisoformat(item))
         except ValueError as exc:
-            raise ConfigError(SETTING, f"{item!r} is not a date (YYYY-MM-DD); a rule such as "
-                              "'second tuesday monthly' must stand alone") from exc
+            raise ConfigError(
+                SETTING,
+                f"{item!r} is not a date (YYYY-MM-DD); a rule such as "
+                "'second tuesday monthly' must stand alone",
+            ) from exc
     return Calendar(dates=tuple(sorted(dates)))
 
 

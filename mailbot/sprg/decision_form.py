@@ -38,9 +38,16 @@ OPTIONS: tuple[tuple[str, str], ...] = (
 
 def empty_decision() -> DecisionRecord:
     part = {"decision": None, "agencies": None, "grounds": None}
-    return {"outcome": {"single_agency": dict(part), "multi_agency": dict(part),
-                        "methodology": None, "final_report_date": None, "other_actions": None},
-            "sprg": {"meeting_date": None, "chair": None}}
+    return {
+        "outcome": {
+            "single_agency": dict(part),
+            "multi_agency": dict(part),
+            "methodology": None,
+            "final_report_date": None,
+            "other_actions": None,
+        },
+        "sprg": {"meeting_date": None, "chair": None},
+    }
 
 
 def get(decision: DecisionRecord, dotted: str) -> Any:
@@ -98,8 +105,7 @@ def meeting_of(decision: DecisionRecord, scheduled: date | None) -> date | None:
         return scheduled
 
 
-def meeting_not_yet_held(decision: DecisionRecord, scheduled: date | None,
-                         today: date) -> date | None:
+def meeting_not_yet_held(decision: DecisionRecord, scheduled: date | None, today: date) -> date | None:
     """The meeting's date when it is still to come (today counts as held), else None.
 
     A decision notice, an emailed outcome or a final-report reminder must never reach

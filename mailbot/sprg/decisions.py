@@ -39,9 +39,9 @@ def _day(value: Any) -> date | None:
 
 
 def latest(session: Session, case_id: str) -> Decision | None:
-    return session.scalars(select(Decision).where(Decision.case_id == case_id)
-                           .order_by(Decision.seq.desc()).limit(1)
-                           ).one_or_none()
+    return session.scalars(
+        select(Decision).where(Decision.case_id == case_id).order_by(Decision.seq.desc()).limit(1)
+    ).one_or_none()
 
 
 def current(session: Session, vault: Vault, case: Case) -> dict[str, Any] | None:
@@ -49,8 +49,7 @@ def current(session: Session, vault: Vault, case: Case) -> dict[str, Any] | None
     return vault.open_json(session, row, "outcome_enc", key_id=case.key_id) if row else None
 
 
-def with_recorded_decision(session: Session, vault: Vault, case: Case,
-                           referral: Referral) -> Referral:
+def with_recorded_decision(session: Session, vault: Vault, case: Case, referral: Referral) -> Referral:
     """The referral as people see it: its outcome section and SPRG box are the recorded
     decision, or blank when none is recorded.
 
@@ -64,9 +63,19 @@ def with_recorded_decision(session: Session, vault: Vault, case: Case,
     return shown
 
 
-def record(session: Session, vault: Vault, outbound: Outbound, now: datetime, case: Case,
-           decision: dict[str, Any], *, actor: str, source: str,
-           message_row_id: str | None = None, force: bool = False) -> Decision:
+def record(
+    session: Session,
+    vault: Vault,
+    outbound: Outbound,
+    now: datetime,
+    case: Case,
+    decision: dict[str, Any],
+    *,
+    actor: str,
+    source: str,
+    message_row_id: str | None = None,
+    force: bool = False,
+) -> Decision:
     """Record (or amend) the decision. The first one tells the referrer, so it is refused
     while its meeting is still to come, unless ``force`` (a person means it)."""
     if case.status == CaseStatus.CLOSED:
@@ -78,13 +87,20 @@ def record(session: Session, vault: Vault, outbound: Outbound, now: datetime, ca
             f"{case.ref}: the SPRG meeting of {uk_date(day)} has not happened yet, so the "
             "referrer would be told of a decision before it is made; record it after the "
             "meeting, or say that you mean to record it now (--force on the command line, "
-            "the tick box in the workspace)")
+            "the tick box in the workspace)"
+        )
     previous = latest(session, case.id)
-    row = Decision(case_id=case.id, seq=previous.seq + 1 if previous else 1,
-                   key_id=case.key_id, source=source,
-                   message_id=message_row_id, recorded_at=now, recorded_by=actor,
-                   meeting_date=_day(get(decision, "sprg.meeting_date")),
-                   final_report_date=_day(get(decision, "outcome.final_report_date")))
+    row = Decision(
+        case_id=case.id,
+        seq=previous.seq + 1 if previous else 1,
+        key_id=case.key_id,
+        source=source,
+        message_id=message_row_id,
+        recorded_at=now,
+        recorded_by=actor,
+        meeting_date=_day(get(decision, "sprg.meeting_date")),
+        final_report_date=_day(get(decision, "outcome.final_report_date")),
+    )
     if previous is not None and previous.final_report_date == row.final_report_date:
         row.reminder_sent_at = previous.reminder_sent_at  # the same date is reminded once
     row.outcome_enc = vault.seal_json(session, row, "outcome_enc", decision, key_id=case.key_id)
@@ -95,29 +111,54 @@ def record(session: Session, vault: Vault, outbound: Outbound, now: datetime, ca
     case.decided_at = case.updated_at = now
     single = yes_no(get(decision, "outcome.single_agency.decision"))
     multi = yes_no(get(decision, "outcome.multi_agency.decision"))
-    audit(session, now, actor, "decision.recorded" if first else "decision.amended",
-                     case_id=case.id, message_id=message_row_id,
-                     detail=f"by {source}; single-agency {single}, multi-agency {multi}; "
-                            f"final report {row.final_report_date or '-'}")
+    audit(
+        session,
+        now,
+        actor,
+        "decision.recorded" if first else "decision.amended",
+        case_id=case.id,
+        message_id=message_row_id,
+        detail=f"by {source}; single-agency {single}, multi-agency {multi}; "
+        f"final report {row.final_report_date or '-'}",
+    )
     if first:
         _notify_referrer(session, vault, outbound, now, case, decision)
     session.flush()
     return row
 
 
-def _add_version(session: Session, vault: Vault, case: Case, now: datetime,
-                 decision: dict[str, Any], actor: str, source: str,
-                 message_row_id: str | None) -> None:
+def _add_version(
+    session: Session,
+    vault: Vault,
+    case: Case,
+    now: datetime,
+    decision: dict[str, Any],
+    actor: str,
+    source: str,
+    message_row_id: str | None,
+) -> None:
     referral, version = case_store.load_referral(session, vault, case)
     updated = copy.deepcopy(referral)
     updated["outcome"] = copy.deepcopy(decision["outcome"])
     updated["sprg"] = copy.deepcopy(decision["sprg"])
     provenance = vault.open_json(session, version, "provenance_enc", key_id=case.key_id)
-    case_store.add_version(session, vault, case, now, case_store.VersionInput(
-        referral=updated, provenance=provenance,
-        source="form" if source == "email" else "manual", fallbacks=list(version.fallbacks),
-        missing=list(case.missing_required), queries=list(case.queries), created_by=actor,
-        message_row_id=message_row_id, note=None))
+    case_store.add_version(
+        session,
+        vault,
+        case,
+        now,
+        case_store.VersionInput(
+            referral=updated,
+            provenance=provenance,
+            source="form" if source == "email" else "manual",
+            fallbacks=list(version.fallbacks),
+            missing=list(case.missing_required),
+            queries=list(case.queries),
+            created_by=actor,
+            message_row_id=message_row_id,
+            note=None,
+        ),
+    )
 
 
 def referrer_address(session: Session, vault: Vault, case: Case) -> str:
@@ -128,17 +169,28 @@ def referrer_address(session: Session, vault: Vault, case: Case) -> str:
     return vault.open_text(session, case, "sender_enc")
 
 
-def _notify_referrer(session: Session, vault: Vault, outbound: Outbound, now: datetime,
-                     case: Case, decision: dict[str, Any]) -> None:
+def _notify_referrer(
+    session: Session, vault: Vault, outbound: Outbound, now: datetime, case: Case, decision: dict[str, Any]
+) -> None:
     recipient = referrer_address(session, vault, case)
     if not recipient:
         return
-    outbound.queue(session, now, OutboundMail(
-        kind="decision", template="sprg_decision_notice", subject="SPRG decision",
-        recipient=recipient, refs=[case.ref], key_id=case.key_id,
-        follows=last_reply_thread(session, vault, case.ref, recipient),
-        context={"ref": case.ref, "meeting": uk_date(get(decision, "sprg.meeting_date")),
-                 "single": yes_no(get(decision, "outcome.single_agency.decision")),
-                 "multi": yes_no(get(decision, "outcome.multi_agency.decision"))}))
-
-
+    outbound.queue(
+        session,
+        now,
+        OutboundMail(
+            kind="decision",
+            template="sprg_decision_notice",
+            subject="SPRG decision",
+            recipient=recipient,
+            refs=[case.ref],
+            key_id=case.key_id,
+            follows=last_reply_thread(session, vault, case.ref, recipient),
+            context={
+                "ref": case.ref,
+                "meeting": uk_date(get(decision, "sprg.meeting_date")),
+                "single": yes_no(get(decision, "outcome.single_agency.decision")),
+                "multi": yes_no(get(decision, "outcome.multi_agency.decision")),
+            },
+        ),
+    )

@@ -37,16 +37,33 @@ def build_demo_meeting(app: App, out: Path) -> list[Path]:
     meeting = demo_meeting_date(app)
     with app.db.session() as session:
         scheduling.auto_schedule(session, app.settings, now)
-        for case in session.scalars(select(Case).where(Case.status == "ready",
-                                                       Case.meeting_date.is_(None))):
+        for case in session.scalars(select(Case).where(Case.status == "ready", Case.meeting_date.is_(None))):
             case.meeting_date, case.status, case.updated_at = meeting, "scheduled", now
-            audit(session, now, "demo", "case.scheduled", case_id=case.id,
-                             detail=f"meeting {meeting.isoformat()} (demo)")
+            audit(
+                session,
+                now,
+                "demo",
+                "case.scheduled",
+                case_id=case.id,
+                detail=f"meeting {meeting.isoformat()} (demo)",
+            )
     with app.db.session() as session:
         cases = scheduling.cases_of_meeting(session, app.vault, meeting)
-        data = build_pack(meeting, cases, chair=app.settings.sprg_chair or "Chair of the SPRG",
-                          compiled_on=london(now).date())
-        audit_many(session, now, "demo", case_entries(
-            session, [c.ref for c in cases], "sprg.agenda_pack",
-            f"meeting {meeting.isoformat()}, {len(cases)} cases"))
+        data = build_pack(
+            meeting,
+            cases,
+            chair=app.settings.sprg_chair or "Chair of the SPRG",
+            compiled_on=london(now).date(),
+        )
+        audit_many(
+            session,
+            now,
+            "demo",
+            case_entries(
+                session,
+                [c.ref for c in cases],
+                "sprg.agenda_pack",
+                f"meeting {meeting.isoformat()}, {len(cases)} cases",
+            ),
+        )
     return write_pack(out, data)

@@ -22,8 +22,16 @@ from mailbot.store.audit import audit
 from mailbot.store.vault import Vault
 
 
-def add_meeting(session: Session, vault: Vault, settings: Settings, now: datetime, day: date,
-                *, actor: str, ref: str | None = None) -> list[str]:
+def add_meeting(
+    session: Session,
+    vault: Vault,
+    settings: Settings,
+    now: datetime,
+    day: date,
+    *,
+    actor: str,
+    ref: str | None = None,
+) -> list[str]:
     """Add the meeting (and move the case ``ref`` to it); the references moved."""
     if day < london(now).date():
         raise UsageError(f"{day:%d/%m/%Y} is in the past: an extraordinary meeting is to come")

@@ -17,24 +17,28 @@ from mailbot.store.models import Case, Decision
 
 def latest_decisions(session: Session) -> list[tuple[Case, Decision]]:
     """The newest decision of every decided case."""
-    rows = session.execute(select(Case, Decision).join(Decision, Decision.case_id == Case.id)
-                           .where(Case.status == CaseStatus.DECIDED)
-                           .order_by(Decision.case_id, Decision.seq)).all()
+    rows = session.execute(
+        select(Case, Decision)
+        .join(Decision, Decision.case_id == Case.id)
+        .where(Case.status == CaseStatus.DECIDED)
+        .order_by(Decision.case_id, Decision.seq)
+    ).all()
     newest: dict[str, tuple[Case, Decision]] = {}
     for case, decision in rows:
         newest[case.id] = (case, decision)
-    return sorted(newest.values(), key=lambda pair: (pair[1].final_report_date or date.max,
-                                                     pair[0].ref))
+    return sorted(newest.values(), key=lambda pair: (pair[1].final_report_date or date.max, pair[0].ref))
 
 
 def due_cases(session: Session, due_by: date) -> dict[str, date]:
     """{case id: final report date} for decided cases whose report is due by ``due_by``."""
-    return {case.id: d.final_report_date for case, d in latest_decisions(session)
-            if d.final_report_date is not None and d.final_report_date <= due_by}
+    return {
+        case.id: d.final_report_date
+        for case, d in latest_decisions(session)
+        if d.final_report_date is not None and d.final_report_date <= due_by
+    }
 
 
-def send_reminders(session: Session, settings: Settings, outbound: Outbound,
-                   now: datetime) -> list[str]:
+def send_reminders(session: Session, settings: Settings, outbound: Outbound, now: datetime) -> list[str]:
     """One reminder per final report date, N days before it, to the team address; none
     while the decision's meeting is still to come."""
     team = settings.team_address
@@ -51,17 +55,39 @@ def send_reminders(session: Session, settings: Settings, outbound: Outbound,
         if meeting is not None and meeting > today:
             continue  # nothing is said about a decision before its meeting (a forced one)
         days = (due - today).days
-        when = ("today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
-                if days > 0 else f"{-days} day{'s' if days != -1 else ''} ago (overdue)")
-        outbound.queue(session, now, OutboundMail(
-            kind="reminder", template="sprg_final_report_reminder",
-            subject=f"Final report due at the SPRG on {due:%d/%m/%Y}", recipient=team,
-            refs=[case.ref], key_id=case.key_id,
-            context={"ref": case.ref, "due": f"{due:%d/%m/%Y}", "when": when,
-                     "meeting": f"{decision.meeting_date:%d/%m/%Y}" if decision.meeting_date
-                     else None}))
+        when = (
+            "today"
+            if days == 0
+            else f"in {days} day{'s' if days != 1 else ''}"
+            if days > 0
+            else f"{-days} day{'s' if days != -1 else ''} ago (overdue)"
+        )
+        outbound.queue(
+            session,
+            now,
+            OutboundMail(
+                kind="reminder",
+                template="sprg_final_report_reminder",
+                subject=f"Final report due at the SPRG on {due:%d/%m/%Y}",
+                recipient=team,
+                refs=[case.ref],
+                key_id=case.key_id,
+                context={
+                    "ref": case.ref,
+                    "due": f"{due:%d/%m/%Y}",
+                    "when": when,
+                    "meeting": f"{decision.meeting_date:%d/%m/%Y}" if decision.meeting_date else None,
+                },
+            ),
+        )
         decision.reminder_sent_at = now
-        audit(session, now, "mailbot", "sprg.final_report_reminder", case_id=case.id,
-                         detail=f"final report {due.isoformat()}")
+        audit(
+            session,
+            now,
+            "mailbot",
+            "sprg.final_report_reminder",
+            case_id=case.id,
+            detail=f"final report {due.isoformat()}",
+        )
         sent.append(case.ref)
     return sent

@@ -48,11 +48,14 @@ def digest_lines(cases: list[PackCase], meeting: date) -> list[DigestLine]:
     out = []
     for case in cases:
         r = case.referral
-        out.append(DigestLine(
-            ref=case.ref,
-            agency=str(get_path(r, "referrer.agency") or "not given"),
-            age_band=age_band(age_on(get_path(r, "child.dob"), meeting)),
-            themes=", ".join(r.get("themes") or []) or "none ticked"))
+        out.append(
+            DigestLine(
+                ref=case.ref,
+                agency=str(get_path(r, "referrer.agency") or "not given"),
+                age_band=age_band(age_on(get_path(r, "child.dob"), meeting)),
+                themes=", ".join(r.get("themes") or []) or "none ticked",
+            )
+        )
     return out
 
 
@@ -81,9 +84,17 @@ def digest_subject(meeting: date, refs: list[str]) -> str:
     return f"{text} " + " ".join(f"[{ref}]" for ref in refs) if refs else text
 
 
-def queue_digest(session: Session, vault: Vault, settings: Settings, outbound: Outbound,
-                 now: datetime, meeting: date, cases: list[PackCase], *,
-                 actor: str = "mailbot") -> int:
+def queue_digest(
+    session: Session,
+    vault: Vault,
+    settings: Settings,
+    outbound: Outbound,
+    now: datetime,
+    meeting: date,
+    cases: list[PackCase],
+    *,
+    actor: str = "mailbot",
+) -> int:
     """Queue one digest per member; record that the meeting's digest went. Returns count."""
     if not settings.sprg_members:
         raise ConfigError("MAILBOT_SPRG_MEMBERS", "no SPRG members to send the digest to")
@@ -93,26 +104,56 @@ def queue_digest(session: Session, vault: Vault, settings: Settings, outbound: O
     attachment: bytes | None = None
     if settings.sprg_attach_pack:
         if not settings.sprg_pack_password:
-            raise ConfigError("MAILBOT_SPRG_PACK_PASSWORD",
-                              "must be set when MAILBOT_SPRG_ATTACH_PACK is on")
+            raise ConfigError("MAILBOT_SPRG_PACK_PASSWORD", "must be set when MAILBOT_SPRG_ATTACH_PACK is on")
         pack = build_pack(meeting, cases, chair=settings.sprg_chair, compiled_on=london(now).date())
         attachment = encrypt_docx(pack, settings.sprg_pack_password)
-    overdue = [(agency, [{"ref": a.ref, "due": f"{a.due:%d/%m/%Y}", "text": a.text}
-                         for a in items])
-               for agency, items in overdue_by_agency(session, vault, london(now).date())]
-    context: dict[str, Any] = {"meeting": long_date(meeting), "meeting_short": f"{meeting:%d/%m/%Y}",
-                               "count": len(lines), "cases": lines, "chair": settings.sprg_chair,
-                               "attached": attachment is not None, "overdue_actions": overdue}
-    attachments = () if attachment is None else (MailAttachment(
-        attachment, DOCX_TYPE[0], DOCX_TYPE[1], f"SPRG-agenda-{meeting.isoformat()}.docx"),)
+    overdue = [
+        (agency, [{"ref": a.ref, "due": f"{a.due:%d/%m/%Y}", "text": a.text} for a in items])
+        for agency, items in overdue_by_agency(session, vault, london(now).date())
+    ]
+    context: dict[str, Any] = {
+        "meeting": long_date(meeting),
+        "meeting_short": f"{meeting:%d/%m/%Y}",
+        "count": len(lines),
+        "cases": lines,
+        "chair": settings.sprg_chair,
+        "attached": attachment is not None,
+        "overdue_actions": overdue,
+    }
+    attachments = (
+        ()
+        if attachment is None
+        else (
+            MailAttachment(attachment, DOCX_TYPE[0], DOCX_TYPE[1], f"SPRG-agenda-{meeting.isoformat()}.docx"),
+        )
+    )
     for member in settings.sprg_members:  # one each: members never see each other's address
-        outbound.queue(session, now, OutboundMail(
-            kind="digest", template="sprg_digest", subject=digest_subject(meeting, refs),
-            tagged=False, recipient=member, refs=refs, id_words=[meeting.isoformat()],
-            key_id=row.key_id, context=context, attachments=attachments))
+        outbound.queue(
+            session,
+            now,
+            OutboundMail(
+                kind="digest",
+                template="sprg_digest",
+                subject=digest_subject(meeting, refs),
+                tagged=False,
+                recipient=member,
+                refs=refs,
+                id_words=[meeting.isoformat()],
+                key_id=row.key_id,
+                context=context,
+                attachments=attachments,
+            ),
+        )
     row.digest_sent_at = now
     row.digest_cases = len(lines)
-    audit(session, now, actor, "sprg.digest", detail=(
-        f"meeting {meeting.isoformat()}, {len(lines)} cases, {len(settings.sprg_members)} "
-        f"members, pack {'attached (encrypted)' if attachment else 'not attached'}"))
+    audit(
+        session,
+        now,
+        actor,
+        "sprg.digest",
+        detail=(
+            f"meeting {meeting.isoformat()}, {len(lines)} cases, {len(settings.sprg_members)} "
+            f"members, pack {'attached (encrypted)' if attachment else 'not attached'}"
+        ),
+    )
     return len(settings.sprg_members)

@@ -60,8 +60,9 @@ class PackBuilder:
         props.title = f"SPRG agenda pack - {meeting:%d/%m/%Y}"
         props.subject = "CONFIDENTIAL - NOT FOR ONWARD CIRCULATION"
         props.comments = ""
-        self._style_ids = {name: self.doc.styles[name].style_id
-                           for name in ("Heading 1", "Heading 2", "Table Grid")}
+        self._style_ids = {
+            name: self.doc.styles[name].style_id for name in ("Heading 1", "Heading 2", "Table Grid")
+        }
         self._styles()
         self._page()
 
@@ -164,8 +165,15 @@ class PackBuilder:
                     run.font.color.rgb = RGBColor(0xFF, 0xFF, 0xFF)
         return table
 
-    def row(self, table: Table, values: Sequence[str], *, label_cols: int = 0,
-            keep: bool = False, header: bool = False) -> _Row:
+    def row(
+        self,
+        table: Table,
+        values: Sequence[str],
+        *,
+        label_cols: int = 0,
+        keep: bool = False,
+        header: bool = False,
+    ) -> _Row:
         row: _Row = table.add_row()  # type: ignore[no-untyped-call]
         row_flags(row, header=header)
         for i, (cell, value) in enumerate(zip(row.cells, values, strict=True)):
@@ -183,8 +191,7 @@ class PackBuilder:
                     run.bold = True
         return row
 
-    def pairs(self, items: Sequence[tuple[str, Any]], widths: Sequence[float] = (5.5, 11.5)
-              ) -> Table:
+    def pairs(self, items: Sequence[tuple[str, Any]], widths: Sequence[float] = (5.5, 11.5)) -> Table:
         table = self.table(widths)
         for label, value in items:
             self.row(table, [label, text_of(value) or "-"], label_cols=1)
@@ -206,23 +213,36 @@ class PackBuilder:
         run.font.size = Pt(14)
         run.font.color.rgb = NAVY
         self.spacer()
-        self.pairs([("Date of meeting", long_date(self.meeting)),
-                    ("Chair", self.chair or "to be confirmed"),
-                    ("Cases for decision", str(len(cases))),
-                    ("Pack compiled", long_date(self.compiled_on))])
+        self.pairs(
+            [
+                ("Date of meeting", long_date(self.meeting)),
+                ("Chair", self.chair or "to be confirmed"),
+                ("Cases for decision", str(len(cases))),
+                ("Pack compiled", long_date(self.compiled_on)),
+            ]
+        )
         self.heading("Cases for decision", 2)
         if not cases:
             self.paragraphs(None, empty="No cases are on the agenda of this meeting.")
         else:
-            table = self.table((0.9, 3.1, 4.8, 2.1, 6.1),
-                               ["#", "Reference", "Referring agency", "Age", "Themes"])
+            table = self.table(
+                (0.9, 3.1, 4.8, 2.1, 6.1), ["#", "Reference", "Referring agency", "Age", "Themes"]
+            )
             for n, case in enumerate(cases, start=1):
                 r = case.referral
-                ref = case.ref + (f"\n(possible duplicate of {', '.join(case.duplicates)})"
-                                  if case.duplicates else "")
-                self.row(table, [str(n), ref, text_of((r.get("referrer") or {}).get("agency"))
-                                 or "not given", age_text(r, self.meeting),
-                                 text_of(r.get("themes")) or "none ticked"])
+                ref = case.ref + (
+                    f"\n(possible duplicate of {', '.join(case.duplicates)})" if case.duplicates else ""
+                )
+                self.row(
+                    table,
+                    [
+                        str(n),
+                        ref,
+                        text_of((r.get("referrer") or {}).get("agency")) or "not given",
+                        age_text(r, self.meeting),
+                        text_of(r.get("themes")) or "none ticked",
+                    ],
+                )
         note = self.doc.add_paragraph()
         note.paragraph_format.space_before = Pt(14)
         text = note.add_run(
@@ -230,7 +250,8 @@ class PackBuilder:
             "families. It is for the members of the SPRG for this meeting only: do not "
             "forward, copy or print more than you need, keep it secure and destroy it "
             "securely after the meeting. Each case starts on a new page; the outcome table "
-            "at the end of each case is the form's own, to be completed at the meeting.")
+            "at the end of each case is the form's own, to be completed at the meeting."
+        )
         text.italic = True
         text.font.size = Pt(9)
         text.font.color.rgb = GREY
@@ -245,41 +266,60 @@ class PackBuilder:
         lead_run = lead.add_run(
             f"Referred by {text_of(referrer.get('agency')) or 'an agency not named'}"
             f" on {uk_date(r.get('referral_date')) or 'a date not given'}. "
-            f"Age of the child on the day of the meeting: {age_text(r, self.meeting)}.")
+            f"Age of the child on the day of the meeting: {age_text(r, self.meeting)}."
+        )
         lead_run.font.color.rgb = GREY
         if case.duplicates:
             warn = self.doc.add_paragraph()
-            run = warn.add_run(f"Possible duplicate: the same child's name and date of birth are "
-                               f"in {', '.join(case.duplicates)}. The CSCP team will confirm "
-                               "whether these are one referral.")
+            run = warn.add_run(
+                f"Possible duplicate: the same child's name and date of birth are "
+                f"in {', '.join(case.duplicates)}. The CSCP team will confirm "
+                "whether these are one referral."
+            )
             run.bold = True
             run.font.color.rgb = RED
         self.heading("Referrer", 2)
-        self.pairs([("Name", referrer.get("name")), ("Role", referrer.get("role")),
-                    ("Agency", referrer.get("agency")), ("Email", referrer.get("email")),
-                    ("Date of referral", uk_date(r.get("referral_date")))])
+        self.pairs(
+            [
+                ("Name", referrer.get("name")),
+                ("Role", referrer.get("role")),
+                ("Agency", referrer.get("agency")),
+                ("Email", referrer.get("email")),
+                ("Date of referral", uk_date(r.get("referral_date"))),
+            ]
+        )
         self.heading("Child or young person", 2)
-        self.pairs([
-            ("Full name", child.get("full_name")),
-            ("Date of birth", uk_date(child.get("dob"))),
-            ("Date of death", uk_date(child.get("dod")) or "not applicable"),
-            ("Home address", child.get("address")),
-            ("Ethnicity", child.get("ethnicity")),
-            ("Gender at birth", child.get("gender_at_birth")),
-            ("Identifies with the sex registered at birth", child.get("gender_same_as_birth")),
-            ("SEND", child.get("send")),
-            ("NHS number", child.get("nhs_number")),
-            ("CRS number", child.get("crs_number")),
-            ("PNC number", child.get("pnc_number")),
-        ])
+        self.pairs(
+            [
+                ("Full name", child.get("full_name")),
+                ("Date of birth", uk_date(child.get("dob"))),
+                ("Date of death", uk_date(child.get("dod")) or "not applicable"),
+                ("Home address", child.get("address")),
+                ("Ethnicity", child.get("ethnicity")),
+                ("Gender at birth", child.get("gender_at_birth")),
+                ("Identifies with the sex registered at birth", child.get("gender_same_as_birth")),
+                ("SEND", child.get("send")),
+                ("NHS number", child.get("nhs_number")),
+                ("CRS number", child.get("crs_number")),
+                ("PNC number", child.get("pnc_number")),
+            ]
+        )
         self.heading("Family, significant others and household", 2)
         members = r.get("household") or []
         if members:
-            table = self.table((5.0, 4.5, 3.0, 4.5),
-                               ["Name", "Relationship to child", "Gender", "Date of birth"])
+            table = self.table(
+                (5.0, 4.5, 3.0, 4.5), ["Name", "Relationship to child", "Gender", "Date of birth"]
+            )
             for m in members:
-                self.row(table, [text_of(m.get("name")), text_of(m.get("relationship")),
-                                 text_of(m.get("gender")), uk_date(m.get("dob"))])
+                self.row(
+                    table,
+                    [
+                        text_of(m.get("name")),
+                        text_of(m.get("relationship")),
+                        text_of(m.get("gender")),
+                        uk_date(m.get("dob")),
+                    ],
+                )
             self.spacer()
         else:
             self.paragraphs(None, empty="No household members given on the form.")
@@ -300,21 +340,33 @@ class PackBuilder:
         sprg = referral.get("sprg") or {}
         self.heading("SPRG outcome (to be completed at the meeting)", 2)
         intro = self.doc.add_paragraph(
-            "Please state below which of the following was agreed by SPRG as an outcome "
-            "for this referral:")
+            "Please state below which of the following was agreed by SPRG as an outcome for this referral:"
+        )
         intro.paragraph_format.keep_with_next = True
-        table = self.table((5.2, 1.3, 4.0, 6.5),
-                           ["Outcome", "Y/N", "Which Agency(s)", "Grounds for decision:"])
-        for label, part in (("Decision made to conduct a single agency Learning Inquiry", single),
-                            ("Decision made to conduct a multi-agency Learning Inquiry", multi)):
-            row = self.row(table, [label, text_of(part.get("decision")), text_of(part.get("agencies")),
-                                   text_of(part.get("grounds"))], label_cols=1, keep=True)
+        table = self.table(
+            (5.2, 1.3, 4.0, 6.5), ["Outcome", "Y/N", "Which Agency(s)", "Grounds for decision:"]
+        )
+        for label, part in (
+            ("Decision made to conduct a single agency Learning Inquiry", single),
+            ("Decision made to conduct a multi-agency Learning Inquiry", multi),
+        ):
+            row = self.row(
+                table,
+                [
+                    label,
+                    text_of(part.get("decision")),
+                    text_of(part.get("agencies")),
+                    text_of(part.get("grounds")),
+                ],
+                label_cols=1,
+                keep=True,
+            )
             row.height = Cm(2.6)
         for label, value, height in (
-                ("Methodology (including whether parents/child involved)",
-                 outcome.get("methodology"), 2.6),
-                ("Date for final report at SPRG", uk_date(outcome.get("final_report_date")), 1.0),
-                ("Any other actions (with name/date)", outcome.get("other_actions"), 2.6)):
+            ("Methodology (including whether parents/child involved)", outcome.get("methodology"), 2.6),
+            ("Date for final report at SPRG", uk_date(outcome.get("final_report_date")), 1.0),
+            ("Any other actions (with name/date)", outcome.get("other_actions"), 2.6),
+        ):
             row = self.row(table, [label, text_of(value), "", ""], label_cols=1, keep=True)
             merged = row.cells[1].merge(row.cells[3])
             merged.width = Cm(11.8)
@@ -337,8 +389,7 @@ class PackBuilder:
         return buffer.getvalue()
 
 
-def build_pack(meeting: date, cases: Sequence[PackCase], *, chair: str | None,
-               compiled_on: date) -> bytes:
+def build_pack(meeting: date, cases: Sequence[PackCase], *, chair: str | None, compiled_on: date) -> bytes:
     """The agenda pack as .docx bytes (in memory: nothing is written anywhere)."""
     return PackBuilder(meeting, chair, compiled_on).build(cases)
 

@@ -48,8 +48,7 @@ def row_flags(row: _Row, *, header: bool = False) -> None:
 def cell_margins(table: Table, vertical: int = 40, horizontal: int = 100) -> None:
     """Room between text and cell borders (twentieths of a point)."""
     margins = OxmlElement("w:tblCellMar")
-    for side, size in (("top", vertical), ("left", horizontal), ("bottom", vertical),
-                       ("right", horizontal)):
+    for side, size in (("top", vertical), ("left", horizontal), ("bottom", vertical), ("right", horizontal)):
         node = OxmlElement(f"w:{side}")
         node.set(qn("w:w"), str(size))
         node.set(qn("w:type"), "dxa")

@@ -40,8 +40,7 @@ def calendar_of(settings: Settings, session: Session | None = None) -> Calendar:
     cal = parse_meetings(settings.sprg_meetings)
     if session is None:
         return cal
-    extra = tuple(session.scalars(select(Meeting.meeting_date).where(
-        Meeting.extraordinary.is_(True))))
+    extra = tuple(session.scalars(select(Meeting.meeting_date).where(Meeting.extraordinary.is_(True))))
     return cal.with_extra(extra) if extra else cal
 
 
@@ -51,8 +50,7 @@ def next_meeting(session: Session, settings: Settings, now: datetime) -> date | 
     return calendar_of(settings, session).next_meeting(london(now).date() + timedelta(days=1))
 
 
-def offer_serious(session: Session, settings: Settings, now: datetime, case: Case,
-                  actor: str) -> date | None:
+def offer_serious(session: Session, settings: Settings, now: datetime, case: Case, actor: str) -> date | None:
     """Put a serious incident that is ready (or on a later meeting) on the next meeting."""
     if not case.serious_incident or case.status not in ("ready", "scheduled") or case.held:
         return None
@@ -61,14 +59,21 @@ def offer_serious(session: Session, settings: Settings, now: datetime, case: Cas
         return None
     before = case.meeting_date
     _put_on(session, case, meeting, now)
-    audit(session, now, actor, "case.scheduled", case_id=case.id,
-          detail=f"meeting {meeting.isoformat()} (serious incident: no cut-off)"
-                 + (f" (was {before.isoformat()})" if before else ""))
+    audit(
+        session,
+        now,
+        actor,
+        "case.scheduled",
+        case_id=case.id,
+        detail=f"meeting {meeting.isoformat()} (serious incident: no cut-off)"
+        + (f" (was {before.isoformat()})" if before else ""),
+    )
     return meeting
 
 
-def auto_schedule(session: Session, settings: Settings, now: datetime,
-                  actor: str = "mailbot") -> list[tuple[str, date]]:
+def auto_schedule(
+    session: Session, settings: Settings, now: datetime, actor: str = "mailbot"
+) -> list[tuple[str, date]]:
     """Put every ready, unscheduled case on the first meeting its cut-off allows (a
     serious incident on the next meeting, whatever the cut-off)."""
     cal = calendar_of(settings, session)
@@ -76,8 +81,11 @@ def auto_schedule(session: Session, settings: Settings, now: datetime,
         return []
     today = london(now).date()
     done: list[tuple[str, date]] = []
-    stmt = (select(Case).where(Case.status == "ready", Case.meeting_date.is_(None),
-                               Case.held.is_(False)).order_by(Case.ready_at, Case.ref))
+    stmt = (
+        select(Case)
+        .where(Case.status == "ready", Case.meeting_date.is_(None), Case.held.is_(False))
+        .order_by(Case.ready_at, Case.ref)
+    )
     for case in session.scalars(stmt):
         ready_on = london(case.ready_at or case.updated_at).date()
         cutoff = 0 if case.serious_incident else settings.sprg_cutoff_days
@@ -85,10 +93,19 @@ def auto_schedule(session: Session, settings: Settings, now: datetime,
         if meeting is None:
             continue
         _put_on(session, case, meeting, now)
-        audit(session, now, actor, "case.scheduled", case_id=case.id,
-              detail=f"meeting {meeting.isoformat()} "
-                     + ("(serious incident: no cut-off)" if case.serious_incident
-                        else f"(cut-off {settings.sprg_cutoff_days} days)"))
+        audit(
+            session,
+            now,
+            actor,
+            "case.scheduled",
+            case_id=case.id,
+            detail=f"meeting {meeting.isoformat()} "
+            + (
+                "(serious incident: no cut-off)"
+                if case.serious_incident
+                else f"(cut-off {settings.sprg_cutoff_days} days)"
+            ),
+        )
         done.append((case.ref, meeting))
     return done
 
@@ -103,28 +120,35 @@ def _put_on(session: Session, case: Case, meeting: date, now: datetime) -> None:
 def _schedulable(session: Session, ref: str) -> Case:
     case = case_store.case_by_ref(session, ref)  # NotFound: exit 1, as everywhere
     if case.status not in SCHEDULABLE:
-        raise UsageError(f"{case.ref} is {case.status.replace('_', ' ')}: only a case that is "
-                         "ready, scheduled or held can be put on an agenda")
+        raise UsageError(
+            f"{case.ref} is {case.status.replace('_', ' ')}: only a case that is "
+            "ready, scheduled or held can be put on an agenda"
+        )
     return case
 
 
-def move(session: Session, settings: Settings, now: datetime, ref: str, meeting: date,
-         actor: str) -> Case:
+def move(session: Session, settings: Settings, now: datetime, ref: str, meeting: date, actor: str) -> Case:
     """``schedule REF --meeting D``: the team's choice overrides the cut-off."""
     cal = calendar_of(settings, session)
     if not cal.configured:
         raise ConfigError(MEETINGS_SETTING, "no SPRG meetings are configured")
     if not cal.is_meeting(meeting):
-        raise UsageError(f"--meeting: {meeting.isoformat()} is not an SPRG meeting date "
-                         f"(meetings: {cal.describe()})")
+        raise UsageError(
+            f"--meeting: {meeting.isoformat()} is not an SPRG meeting date (meetings: {cal.describe()})"
+        )
     if meeting < london(now).date():
         raise UsageError(f"--meeting: {meeting.isoformat()} is in the past")
     case = _schedulable(session, ref)
     before = case.meeting_date
     _put_on(session, case, meeting, now)
-    audit(session, now, actor, "case.scheduled", case_id=case.id,
-                     detail=f"meeting {meeting.isoformat()} by hand"
-                            + (f" (was {before.isoformat()})" if before else ""))
+    audit(
+        session,
+        now,
+        actor,
+        "case.scheduled",
+        case_id=case.id,
+        detail=f"meeting {meeting.isoformat()} by hand" + (f" (was {before.isoformat()})" if before else ""),
+    )
     return case
 
 
@@ -141,14 +165,15 @@ def hold(session: Session, now: datetime, ref: str, actor: str) -> Case:
 
 def cases_of_meeting(session: Session, vault: Vault, meeting: date) -> list[PackCase]:
     """The cases on a meeting's agenda, in reference order (closed and held ones are not)."""
-    stmt = (select(Case).where(Case.meeting_date == meeting, Case.held.is_(False),
-                               Case.status.in_(("scheduled", "decided")))
-            .order_by(Case.ref))
+    stmt = (
+        select(Case)
+        .where(Case.meeting_date == meeting, Case.held.is_(False), Case.status.in_(("scheduled", "decided")))
+        .order_by(Case.ref)
+    )
     out = []
     for case in session.scalars(stmt):
         stored, _row = case_store.load_referral(session, vault, case)
         # Only a recorded decision fills the outcome table, never the referrer's copy.
         referral = with_recorded_decision(session, vault, case, stored)
-        out.append(PackCase(case.ref, case.status, referral,
-                            case_store.possible_duplicates(session, case)))
+        out.append(PackCase(case.ref, case.status, referral, case_store.possible_duplicates(session, case)))
     return out

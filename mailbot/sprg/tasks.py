@@ -35,8 +35,7 @@ class TaskResult:
 
 def run(app: App) -> TaskResult:
     result = TaskResult()
-    for name, chore in (("schedule", _schedule), ("digest", _digests),
-                        ("reminders", _reminders)):
+    for name, chore in (("schedule", _schedule), ("digest", _digests), ("reminders", _reminders)):
         try:
             chore(app, result)
         except Exception as exc:  # noqa: BLE001 - an SPRG chore must never stop intake or
@@ -61,12 +60,16 @@ def due_digests(app: App) -> list[date]:
     today = london(app.clock.now()).date()
     with app.db.session() as session:
         cal = scheduling.calendar_of(s, session)
-        window = cal.meetings_between(today + timedelta(days=1),
-                                      today + timedelta(days=s.sprg_digest_days))
+        window = cal.meetings_between(today + timedelta(days=1), today + timedelta(days=s.sprg_digest_days))
         if not window:
             return []
-        sent = set(session.scalars(select(Meeting.meeting_date).where(
-            Meeting.meeting_date.in_(window), Meeting.digest_sent_at.is_not(None))))
+        sent = set(
+            session.scalars(
+                select(Meeting.meeting_date).where(
+                    Meeting.meeting_date.in_(window), Meeting.digest_sent_at.is_not(None)
+                )
+            )
+        )
     return [day for day in window if day not in sent]
 
 
@@ -77,11 +80,9 @@ def _digests(app: App, result: TaskResult) -> None:
             cases = scheduling.cases_of_meeting(session, app.vault, meeting)
             digest.queue_digest(session, app.vault, app.settings, app.outbound, now, meeting, cases)
         result.digests.append(meeting)
-        log.info("sprg digest queued", extra={"meeting": meeting.isoformat(),
-                                              "cases": len(cases)})
+        log.info("sprg digest queued", extra={"meeting": meeting.isoformat(), "cases": len(cases)})
 
 
 def _reminders(app: App, result: TaskResult) -> None:
     with app.db.session() as session:
-        result.reminders = reminders.send_reminders(session, app.settings, app.outbound,
-                                                    app.clock.now())
+        result.reminders = reminders.send_reminders(session, app.settings, app.outbound, app.clock.now())

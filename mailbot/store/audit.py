@@ -64,10 +64,10 @@ def boundary_mac(key: bytes, keyed_from: int) -> str:
     return hmac.new(key, f"keyed_from|{keyed_from}".encode(), hashlib.sha256).hexdigest()
 
 
-def _body(prev: str, at: datetime, actor: str, action: str, case_id: str | None,
-          message_id: str | None, detail: str) -> bytes:
-    return "|".join([prev, at.isoformat(), actor, action, case_id or "", message_id or "",
-                     detail]).encode()
+def _body(
+    prev: str, at: datetime, actor: str, action: str, case_id: str | None, message_id: str | None, detail: str
+) -> bytes:
+    return "|".join([prev, at.isoformat(), actor, action, case_id or "", message_id or "", detail]).encode()
 
 
 def _keyed(key: bytes, body: bytes) -> str:
@@ -82,11 +82,14 @@ def _lock_head(session: Session) -> str:
     """Take the chain's lock for this transaction and return the newest hash."""
     where = AuditHead.id == HEAD
     if session.get_bind().dialect.name == "postgresql":
-        last = session.execute(select(AuditHead.last_hash).where(where).with_for_update()
-                               ).scalar_one()
+        last = session.execute(select(AuditHead.last_hash).where(where).with_for_update()).scalar_one()
     else:  # SQLite: the first write of a transaction takes the database's write lock
-        session.execute(update(AuditHead).where(where).values(last_hash=AuditHead.last_hash)
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            update(AuditHead)
+            .where(where)
+            .values(last_hash=AuditHead.last_hash)
+            .execution_options(synchronize_session=False)
+        )
         last = session.execute(select(AuditHead.last_hash).where(where)).scalar_one()
     return last or GENESIS
 
@@ -98,18 +101,40 @@ def audit_many(session: Session, now: datetime, actor: str, entries: Sequence[En
     key = audit_key(session)
     prev = _lock_head(session)
     for entry in entries:
-        digest = _keyed(key, _body(prev, now, actor, entry.action, entry.case_id,
-                                   entry.message_id, entry.detail))
-        session.add(AuditEntry(at=now, actor=actor, action=entry.action, case_id=entry.case_id,
-                               message_id=entry.message_id, detail=entry.detail,
-                               prev_hash=prev, hash=digest))
+        digest = _keyed(
+            key, _body(prev, now, actor, entry.action, entry.case_id, entry.message_id, entry.detail)
+        )
+        session.add(
+            AuditEntry(
+                at=now,
+                actor=actor,
+                action=entry.action,
+                case_id=entry.case_id,
+                message_id=entry.message_id,
+                detail=entry.detail,
+                prev_hash=prev,
+                hash=digest,
+            )
+        )
         prev = digest
-    session.execute(update(AuditHead).where(AuditHead.id == HEAD).values(last_hash=prev)
-                    .execution_options(synchronize_session=False))
+    session.execute(
+        update(AuditHead)
+        .where(AuditHead.id == HEAD)
+        .values(last_hash=prev)
+        .execution_options(synchronize_session=False)
+    )
 
 
-def audit(session: Session, now: datetime, actor: str, action: str, *,
-          case_id: str | None = None, message_id: str | None = None, detail: str = "") -> None:
+def audit(
+    session: Session,
+    now: datetime,
+    actor: str,
+    action: str,
+    *,
+    case_id: str | None = None,
+    message_id: str | None = None,
+    detail: str = "",
+) -> None:
     """Append one entry to the chain (committed with the caller's transaction)."""
     audit_many(session, now, actor, [Entry(action, case_id, message_id, detail)])
 
@@ -122,8 +147,11 @@ def check_audit_chain(session: Session) -> ChainReport:
     there to meet it.
     """
     key = audit_key(session)
-    head = session.execute(select(AuditHead.last_hash, AuditHead.keyed_from,
-                                  AuditHead.keyed_from_mac).where(AuditHead.id == HEAD)).one()
+    head = session.execute(
+        select(AuditHead.last_hash, AuditHead.keyed_from, AuditHead.keyed_from_mac).where(
+            AuditHead.id == HEAD
+        )
+    ).one()
     head_hash, keyed_from, mark = head.last_hash or GENESIS, head.keyed_from, head.keyed_from_mac
     if keyed_from > 1 and not hmac.compare_digest(mark or "", boundary_mac(key, keyed_from)):
         return ChainReport(False, 0, None, "the start of the keyed chain was moved or is unsigned")
@@ -131,11 +159,11 @@ def check_audit_chain(session: Session) -> ChainReport:
     stmt = select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=2000)
     for entry in session.scalars(stmt):
         count += 1
-        body = _body(prev, entry.at, entry.actor, entry.action, entry.case_id, entry.message_id,
-                     entry.detail)
+        body = _body(prev, entry.at, entry.actor, entry.action, entry.case_id, entry.message_id, entry.detail)
         if entry.prev_hash != prev:
-            return ChainReport(False, count, entry.id,
-                               "an entry before this one was removed, added or reordered")
+            return ChainReport(
+                False, count, entry.id, "an entry before this one was removed, added or reordered"
+            )
         expected = _keyed(key, body) if entry.id >= keyed_from else _plain(body)
         if not hmac.compare_digest(entry.hash, expected):
             return ChainReport(False, count, entry.id, "this entry was changed after it was written")

@@ -101,8 +101,8 @@ def words(action: str) -> str:
     if action.startswith("case.clock."):
         return f"recorded a date on the case's clock ({action[11:].replace('_', ' ')})"
     area, _, verb = action.partition(".")
-    plain = verb.replace('_', ' ').replace('.', ' ')
-    return f"{plain} ({area.replace('_', ' ')})" if verb else action.replace('_', ' ')
+    plain = verb.replace("_", " ").replace(".", " ")
+    return f"{plain} ({area.replace('_', ' ')})" if verb else action.replace("_", " ")
 
 
 @dataclass(frozen=True)
@@ -128,17 +128,27 @@ class LoggedEntry:
         return words(self.action)
 
     def as_json(self) -> dict[str, Any]:
-        return {"id": self.id, "at": self.at.isoformat(), "user": self.actor,
-                "action": self.action, "what": self.what, "ref": self.ref,
-                "message_id": self.message_id, "detail": self.detail}
+        return {
+            "id": self.id,
+            "at": self.at.isoformat(),
+            "user": self.actor,
+            "action": self.action,
+            "what": self.what,
+            "ref": self.ref,
+            "message_id": self.message_id,
+            "detail": self.detail,
+        }
 
 
 def actor_matches(user: str) -> Any:
     """A user's entries: as named, as an operating-system login (``os:NAME``), or a
     workspace name given with ``--as`` at the command line (``NAME (os:LOGIN)``)."""
-    return or_(AuditEntry.actor == user, AuditEntry.actor == f"os:{user}",
-               AuditEntry.actor.like(f"{_escape(user)} (os:%)", escape="\\"),
-               AuditEntry.actor.like(f"% (os:{_escape(user)})", escape="\\"))
+    return or_(
+        AuditEntry.actor == user,
+        AuditEntry.actor == f"os:{user}",
+        AuditEntry.actor.like(f"{_escape(user)} (os:%)", escape="\\"),
+        AuditEntry.actor.like(f"% (os:{_escape(user)})", escape="\\"),
+    )
 
 
 def _escape(text: str) -> str:
@@ -157,20 +167,28 @@ def _filtered(stmt: Any, flt: AuditFilter) -> Any:  # a Select of any columns
     return stmt
 
 
-def list_entries(session: Session, flt: AuditFilter, *, limit: int | None = None,
-                 offset: int = 0, newest_first: bool = True) -> list[LoggedEntry]:
-    stmt = _filtered(select(AuditEntry, Case.ref)
-                     .outerjoin(Case, Case.id == AuditEntry.case_id), flt)
+def list_entries(
+    session: Session,
+    flt: AuditFilter,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+    newest_first: bool = True,
+) -> list[LoggedEntry]:
+    stmt = _filtered(select(AuditEntry, Case.ref).outerjoin(Case, Case.id == AuditEntry.case_id), flt)
     stmt = stmt.order_by(AuditEntry.id.desc() if newest_first else AuditEntry.id)
     if limit is not None:
         stmt = stmt.limit(limit).offset(offset)
-    return [LoggedEntry(e.id, e.at, e.actor, e.action, ref, e.message_id, e.detail)
-            for e, ref in session.execute(stmt)]
+    return [
+        LoggedEntry(e.id, e.at, e.actor, e.action, ref, e.message_id, e.detail)
+        for e, ref in session.execute(stmt)
+    ]
 
 
 def count_entries(session: Session, flt: AuditFilter) -> int:
-    stmt = _filtered(select(func.count()).select_from(AuditEntry)
-                     .outerjoin(Case, Case.id == AuditEntry.case_id), flt)
+    stmt = _filtered(
+        select(func.count()).select_from(AuditEntry).outerjoin(Case, Case.id == AuditEntry.case_id), flt
+    )
     return int(session.scalar(stmt) or 0)
 
 

@@ -45,8 +45,7 @@ def unwrap_key(master: bytes, master_version: int, key_id: str, wrapped: bytes) 
     return _open(master, wrapped, _aad("data_key", key_id, str(master_version)))
 
 
-def seal(data_key: bytes, key_id: str, table: str, column: str, row_id: str,
-         plaintext: bytes) -> bytes:
+def seal(data_key: bytes, key_id: str, table: str, column: str, row_id: str, plaintext: bytes) -> bytes:
     nonce = os.urandom(_NONCE)
     aad = _aad(table, column, row_id, key_id)
     if len(plaintext) < _LARGE:
@@ -55,13 +54,12 @@ def seal(data_key: bytes, key_id: str, table: str, column: str, row_id: str,
     # prefix: one copy of the ciphertext instead of two.
     head = _FORMAT + nonce
     out = bytearray(len(head) + len(plaintext) + _TAG)
-    out[:len(head)] = head
-    AESGCM(data_key).encrypt_into(nonce, plaintext, aad, memoryview(out)[len(head):])
+    out[: len(head)] = head
+    AESGCM(data_key).encrypt_into(nonce, plaintext, aad, memoryview(out)[len(head) :])
     return cast(bytes, out)  # bytes-like: SQLite and psycopg store it as they store bytes
 
 
-def unseal(data_key: bytes, key_id: str, table: str, column: str, row_id: str,
-           ciphertext: bytes) -> bytes:
+def unseal(data_key: bytes, key_id: str, table: str, column: str, row_id: str, ciphertext: bytes) -> bytes:
     return _open(data_key, ciphertext, _aad(table, column, row_id, key_id))
 
 
@@ -69,7 +67,7 @@ def _open(key: bytes, blob: bytes, aad: bytes) -> bytes:
     if len(blob) < 1 + _NONCE + 16 or blob[:1] != _FORMAT:
         raise CryptoError("ciphertext is malformed")
     try:
-        return AESGCM(key).decrypt(blob[1:1 + _NONCE], blob[1 + _NONCE:], aad)
+        return AESGCM(key).decrypt(blob[1 : 1 + _NONCE], blob[1 + _NONCE :], aad)
     except InvalidTag:
         raise CryptoError("ciphertext failed authentication (wrong key, row or column)") from None
 

@@ -31,7 +31,7 @@ class StoreError(MailbotError):
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite:///") and ":memory:" not in url:
-        path = Path(url[len("sqlite:///"):])
+        path = Path(url[len("sqlite:///") :])
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists():  # owner-only from the start (SQLite's WAL inherits the mode)
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
@@ -87,8 +87,9 @@ def migrate(engine: Engine, audit_key: Callable[[], bytes] | None = None) -> Non
                     cfg.attributes["audit_key"] = audit_key
                     command.upgrade(cfg, "head")
                     if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first():
-                        raise StoreError(f"{SETTING}: a migration left rows pointing nowhere; "
-                                         "nothing was changed")
+                        raise StoreError(
+                            f"{SETTING}: a migration left rows pointing nowhere; nothing was changed"
+                        )
             finally:
                 if sqlite:
                     connection.exec_driver_sql("PRAGMA foreign_keys=ON")

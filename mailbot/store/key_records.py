@@ -52,14 +52,20 @@ def check_key_file(session: Session, store: KeyStore, keys: MasterKeys, now: dat
         record = records.get(version)
         if record is not None and not hmac.compare_digest(record.fingerprint, print_):
             what = "index key" if version == INDEX_VERSION else f"master key version {version}"
-            raise KeyFileError(store.setting, f"{store.label} is not this installation's key file: its "
-                               f"{what} differs from the one this database was written with; "
-                               "restore the right key file (nothing was written)")
+            raise KeyFileError(
+                store.setting,
+                f"{store.label} is not this installation's key file: its "
+                f"{what} differs from the one this database was written with; "
+                "restore the right key file (nothing was written)",
+            )
     for version, record in sorted(records.items()):
         if record.retired_at is None and version not in mine:
-            raise KeyFileError(store.setting, f"the database uses master key version {version}, which "
-                               f"{store.label} does not hold: restore the newest key file "
-                               "(nothing was written)")
+            raise KeyFileError(
+                store.setting,
+                f"the database uses master key version {version}, which "
+                f"{store.label} does not hold: restore the newest key file "
+                "(nothing was written)",
+            )
     for version in sorted(set(mine) - set(records)):
         if version != INDEX_VERSION:
             _prove(session, store, keys, version)
@@ -75,37 +81,51 @@ def _record(session: Session, store: KeyStore, version: int, print_: str, now: d
     else:
         stmt = sqlite_insert(MasterKeyRecord).values(**values)
     session.execute(stmt.on_conflict_do_nothing(index_elements=["version"]))
-    stored = session.scalar(select(MasterKeyRecord.fingerprint)
-                            .where(MasterKeyRecord.version == version))
+    stored = session.scalar(select(MasterKeyRecord.fingerprint).where(MasterKeyRecord.version == version))
     if stored is None or not hmac.compare_digest(stored, print_):
-        raise KeyFileError(store.setting, f"{store.label} is not this installation's key file: "
-                           f"master key version {version} was recorded with another key "
-                           "(nothing was written)")
+        raise KeyFileError(
+            store.setting,
+            f"{store.label} is not this installation's key file: "
+            f"master key version {version} was recorded with another key "
+            "(nothing was written)",
+        )
 
 
 def _prove(session: Session, store: KeyStore, keys: MasterKeys, version: int) -> None:
-    row = session.scalars(select(DataKey).where(DataKey.master_version == version,
-                                                DataKey.wrapped.is_not(None)).limit(1)).first()
+    row = session.scalars(
+        select(DataKey).where(DataKey.master_version == version, DataKey.wrapped.is_not(None)).limit(1)
+    ).first()
     if row is None or row.wrapped is None:
         return
     try:
         crypto.unwrap_key(keys.key(version), version, row.id, row.wrapped)
     except CryptoError:
-        raise KeyFileError(store.setting, f"{store.label} is not this installation's key file: master "
-                           f"key version {version} does not open this database's data keys "
-                           "(nothing was written)") from None
+        raise KeyFileError(
+            store.setting,
+            f"{store.label} is not this installation's key file: master "
+            f"key version {version} does not open this database's data keys "
+            "(nothing was written)",
+        ) from None
 
 
 def claim_version(session: Session, version: int, print_: str) -> bool:
     """Hold a live, known version for this transaction; False if it is retired or unknown."""
-    where = (MasterKeyRecord.version == version, MasterKeyRecord.fingerprint == print_,
-             MasterKeyRecord.retired_at.is_(None))
+    where = (
+        MasterKeyRecord.version == version,
+        MasterKeyRecord.fingerprint == print_,
+        MasterKeyRecord.retired_at.is_(None),
+    )
     if session.get_bind().dialect.name == "postgresql":
-        return session.execute(select(MasterKeyRecord.version).where(*where)
-                               .with_for_update(read=True)).first() is not None
-    result: Any = session.execute(update(MasterKeyRecord).where(*where)
-                                  .values(version=MasterKeyRecord.version)
-                                  .execution_options(synchronize_session=False))
+        return (
+            session.execute(select(MasterKeyRecord.version).where(*where).with_for_update(read=True)).first()
+            is not None
+        )
+    result: Any = session.execute(
+        update(MasterKeyRecord)
+        .where(*where)
+        .values(version=MasterKeyRecord.version)
+        .execution_options(synchronize_session=False)
+    )
     return bool(result.rowcount)
 
 
@@ -114,13 +134,22 @@ def lock_for_retirement(session: Session, version: int) -> MasterKeyRecord | Non
     stmt = select(MasterKeyRecord).where(MasterKeyRecord.version == version)
     if session.get_bind().dialect.name == "postgresql":
         return session.scalars(stmt.with_for_update()).one_or_none()
-    session.execute(update(MasterKeyRecord).where(MasterKeyRecord.version == version)
-                    .values(version=MasterKeyRecord.version)
-                    .execution_options(synchronize_session=False))
+    session.execute(
+        update(MasterKeyRecord)
+        .where(MasterKeyRecord.version == version)
+        .values(version=MasterKeyRecord.version)
+        .execution_options(synchronize_session=False)
+    )
     return session.scalars(stmt).one_or_none()
 
 
 def keys_under(session: Session, version: int) -> int:
     """Live data keys still wrapped under a version (destroyed ones do not count)."""
-    return int(session.scalar(select(func.count()).select_from(DataKey).where(
-        DataKey.master_version == version, DataKey.wrapped.is_not(None))) or 0)
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(DataKey)
+            .where(DataKey.master_version == version, DataKey.wrapped.is_not(None))
+        )
+        or 0
+    )

@@ -46,19 +46,21 @@ def from_command(command: str) -> Callable[[], bytes]:
 
     def read() -> bytes:
         try:
-            done = subprocess.run(argv, capture_output=True, timeout=COMMAND_TIMEOUT,  # noqa: S603 - the operator's own command, no shell
-                                  check=False, stdin=subprocess.DEVNULL)
+            done = subprocess.run(  # noqa: S603 - the operator's own command, no shell
+                argv, capture_output=True, timeout=COMMAND_TIMEOUT, check=False, stdin=subprocess.DEVNULL
+            )
         except FileNotFoundError:
             raise KeyFileError(COMMAND_SETTING, f"{argv[0]} was not found") from None
         except subprocess.TimeoutExpired:
-            raise KeyFileError(COMMAND_SETTING, f"{argv[0]} gave no key within "
-                               f"{COMMAND_TIMEOUT} seconds") from None
+            raise KeyFileError(
+                COMMAND_SETTING, f"{argv[0]} gave no key within {COMMAND_TIMEOUT} seconds"
+            ) from None
         except OSError as exc:
-            raise KeyFileError(COMMAND_SETTING, f"{argv[0]} could not run ({exc.strerror})"
-                               ) from None
+            raise KeyFileError(COMMAND_SETTING, f"{argv[0]} could not run ({exc.strerror})") from None
         if done.returncode != 0:
-            raise KeyFileError(COMMAND_SETTING, f"{argv[0]} failed (exit status "
-                               f"{done.returncode}); no key was read")
+            raise KeyFileError(
+                COMMAND_SETTING, f"{argv[0]} failed (exit status {done.returncode}); no key was read"
+            )
         if not done.stdout.strip():
             raise KeyFileError(COMMAND_SETTING, f"{argv[0]} printed no key")
         return bytes(done.stdout)

@@ -42,8 +42,9 @@ class MasterKeys:
     def audit_key(self) -> bytes:
         """The audit chain's HMAC key: derived from the index key, so it stays in the
         key file (never in the database) and survives master key rotation."""
-        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                    info=b"mailbot audit chain 1").derive(self.index_key)
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"mailbot audit chain 1").derive(
+            self.index_key
+        )
 
     def key(self, version: int) -> bytes:
         try:
@@ -67,8 +68,14 @@ class KeyStore:
     re-reads it on meeting a version it does not hold.
     """
 
-    def __init__(self, path: Path, *, source: Callable[[], bytes] | None = None,
-                 setting: str = SETTING, label: str | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        source: Callable[[], bytes] | None = None,
+        setting: str = SETTING,
+        label: str | None = None,
+    ) -> None:
         self.path = path
         #: A read-only source instead of the file (``mailbot.store.key_sources``).
         self.source = source
@@ -121,8 +128,7 @@ class KeyStore:
         with handle:
             info = os.fstat(handle.fileno())  # the file read, even if replaced meanwhile
             if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-                raise KeyFileError(SETTING,
-                                   f"{self.path} must be readable by its owner only (chmod 600)")
+                raise KeyFileError(SETTING, f"{self.path} must be readable by its owner only (chmod 600)")
             try:
                 text = handle.read()
             except (OSError, ValueError) as exc:
@@ -145,8 +151,11 @@ class KeyStore:
     def require_writable(self) -> None:
         """Rotation and retirement change the key file: not possible with a secret."""
         if self.source is not None:
-            raise KeyFileError(self.setting, f"{self.label} is read-only here: rotate or retire "
-                               "keys with a key file (store.key_file), then update the secret")
+            raise KeyFileError(
+                self.setting,
+                f"{self.label} is read-only here: rotate or retire "
+                "keys with a key file (store.key_file), then update the secret",
+            )
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -172,8 +181,9 @@ class KeyStore:
         with self._locked():
             old = self._read()
             new_version = max(old.versions) + 1
-            keys = MasterKeys(new_version, {**old.versions, new_version: secrets.token_bytes(32)},
-                              old.index_key)
+            keys = MasterKeys(
+                new_version, {**old.versions, new_version: secrets.token_bytes(32)}, old.index_key
+            )
             self._write(keys, exclusive=False)
         return keys
 
@@ -185,20 +195,23 @@ class KeyStore:
             old = self._read()
             if version == old.current_version:
                 raise KeyFileError(SETTING, "the current master key version cannot be retired")
-            keys = MasterKeys(old.current_version,
-                              {v: k for v, k in old.versions.items() if v != version},
-                              old.index_key)
+            keys = MasterKeys(
+                old.current_version, {v: k for v, k in old.versions.items() if v != version}, old.index_key
+            )
             if keys.versions != old.versions:
                 self._write(keys, exclusive=False)
         return keys
 
     def _write(self, keys: MasterKeys, *, exclusive: bool) -> None:
-        payload = json.dumps({
-            "format": "mailbot-keys-1",
-            "current": keys.current_version,
-            "versions": {str(v): base64.b64encode(k).decode() for v, k in keys.versions.items()},
-            "index_key": base64.b64encode(keys.index_key).decode(),
-        }, indent=1)
+        payload = json.dumps(
+            {
+                "format": "mailbot-keys-1",
+                "current": keys.current_version,
+                "versions": {str(v): base64.b64encode(k).decode() for v, k in keys.versions.items()},
+                "index_key": base64.b64encode(keys.index_key).decode(),
+            },
+            indent=1,
+        )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if exclusive:
             try:

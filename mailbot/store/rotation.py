@@ -47,15 +47,22 @@ class RotationResult:
 def waiting(db: Database, target: int) -> dict[int, int]:
     """Live data keys not yet under ``target``, counted by version."""
     with db.session() as session:
-        rows = session.execute(select(DataKey.master_version, func.count())
-                               .where(DataKey.wrapped.is_not(None),
-                                      DataKey.master_version != target)
-                               .group_by(DataKey.master_version)).all()
+        rows = session.execute(
+            select(DataKey.master_version, func.count())
+            .where(DataKey.wrapped.is_not(None), DataKey.master_version != target)
+            .group_by(DataKey.master_version)
+        ).all()
     return {int(v): int(n) for v, n in rows}
 
 
-def rewrap(db: Database, store: KeyStore, target: int, *, batch: int | None = None,
-           on_batch: Callable[[int], None] | None = None) -> int:
+def rewrap(
+    db: Database,
+    store: KeyStore,
+    target: int,
+    *,
+    batch: int | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> int:
     """Re-wrap live data keys under ``target``, one committed batch at a time.
 
     Each row is updated only if it is still as read (same version and wrapping), so a
@@ -66,21 +73,27 @@ def rewrap(db: Database, store: KeyStore, target: int, *, batch: int | None = No
     total = 0
     while True:
         with db.session() as session:
-            rows = session.execute(select(DataKey.id, DataKey.master_version, DataKey.wrapped)
-                                   .where(DataKey.wrapped.is_not(None),
-                                          DataKey.master_version != target)
-                                   .order_by(DataKey.id).limit(batch)).all()
+            rows = session.execute(
+                select(DataKey.id, DataKey.master_version, DataKey.wrapped)
+                .where(DataKey.wrapped.is_not(None), DataKey.master_version != target)
+                .order_by(DataKey.id)
+                .limit(batch)
+            ).all()
             if not rows:
                 return total
             for key_id, version, wrapped in rows:
                 assert wrapped is not None  # selected by wrapped IS NOT NULL
                 data_key = crypto.unwrap_key(store.master(version), version, key_id, wrapped)
                 result: Any = session.execute(
-                    update(DataKey).where(DataKey.id == key_id, DataKey.master_version == version,
-                                          DataKey.wrapped == wrapped)
-                    .values(wrapped=crypto.wrap_key(target_key, target, key_id, data_key),
-                            master_version=target)
-                    .execution_options(synchronize_session=False))
+                    update(DataKey)
+                    .where(
+                        DataKey.id == key_id, DataKey.master_version == version, DataKey.wrapped == wrapped
+                    )
+                    .values(
+                        wrapped=crypto.wrap_key(target_key, target, key_id, data_key), master_version=target
+                    )
+                    .execution_options(synchronize_session=False)
+                )
                 total += int(result.rowcount)
         if on_batch is not None:
             on_batch(total)
@@ -91,8 +104,9 @@ def retire(db: Database, store: KeyStore, version: int, now: datetime, actor: st
     store.require_writable()
     keys = store.fresh()
     if version == keys.current_version:
-        raise UsageError(f"version {version} is the current master key version; "
-                         "rotate first (mailbot keys rotate)")
+        raise UsageError(
+            f"version {version} is the current master key version; rotate first (mailbot keys rotate)"
+        )
     with db.session() as session:
         record = key_records.lock_for_retirement(session, version)
         if record is None and version not in keys.versions:
@@ -108,8 +122,15 @@ def retire(db: Database, store: KeyStore, version: int, now: datetime, actor: st
     return 0
 
 
-def rotate(db: Database, store: KeyStore, now: datetime, actor: str, *, batch: int | None = None,
-           on_batch: Callable[[int], None] | None = None) -> RotationResult:
+def rotate(
+    db: Database,
+    store: KeyStore,
+    now: datetime,
+    actor: str,
+    *,
+    batch: int | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> RotationResult:
     store.require_writable()
     keys = store.fresh()
     with db.session() as session:
@@ -122,9 +143,14 @@ def rotate(db: Database, store: KeyStore, now: datetime, actor: str, *, batch: i
     result = RotationResult(keys.current_version, added)
     result.rewrapped = rewrap(db, store, result.version, batch=batch, on_batch=on_batch)
     with db.session() as session:
-        audit(session, now, actor, "keys.rotated",
-              detail=f"to version {result.version}, {result.rewrapped} data keys re-wrapped"
-                     + ("" if added else " (an interrupted rotation finished)"))
+        audit(
+            session,
+            now,
+            actor,
+            "keys.rotated",
+            detail=f"to version {result.version}, {result.rewrapped} data keys re-wrapped"
+            + ("" if added else " (an interrupted rotation finished)"),
+        )
     for version in sorted(v for v in store.fresh().versions if v != result.version):
         for _ in range(RETIRE_TRIES):
             left = retire(db, store, version, now, actor)

@@ -38,8 +38,7 @@ class Vault:
         key_id = new_id()
         data_key = crypto.new_data_key()
         wrapped = crypto.wrap_key(master.key(version), version, key_id, data_key)
-        session.add(DataKey(id=key_id, wrapped=wrapped, master_version=version,
-                            created_at=self.clock.now()))
+        session.add(DataKey(id=key_id, wrapped=wrapped, master_version=version, created_at=self.clock.now()))
         self._cache[key_id] = data_key
         return key_id
 
@@ -55,8 +54,11 @@ class Vault:
         version = master.current_version
         if key_records.claim_version(session, version, fingerprint(master.key(version))):
             return master
-        raise KeyFileError(self.keys.setting, f"master key version {version} of {self.keys.label} is retired "
-                           "in the database; restore the newest key file (nothing was written)")
+        raise KeyFileError(
+            self.keys.setting,
+            f"master key version {version} of {self.keys.label} is retired "
+            "in the database; restore the newest key file (nothing was written)",
+        )
 
     def data_key(self, session: Session, key_id: str) -> bytes:
         if key_id in self._cache:
@@ -79,16 +81,16 @@ class Vault:
         raise CryptoError(f"data key {key_id} could not be opened")  # pragma: no cover
 
     # -- fields ----------------------------------------------------------------------
-    def seal(self, session: Session, row: Base, column: str, value: bytes, *,
-             key_id: str | None = None) -> bytes:
+    def seal(
+        self, session: Session, row: Base, column: str, value: bytes, *, key_id: str | None = None
+    ) -> bytes:
         key_id = key_id or row.key_id  # type: ignore[attr-defined]
         if getattr(row, "id", None) is None:
             row.id = new_id()  # type: ignore[attr-defined]  # the row id is in the AAD
         key = self.data_key(session, key_id)
         return crypto.seal(key, key_id, row.__tablename__, column, row.id, value)  # type: ignore[attr-defined]
 
-    def open(self, session: Session, row: Base, column: str, *,
-             key_id: str | None = None) -> bytes:
+    def open(self, session: Session, row: Base, column: str, *, key_id: str | None = None) -> bytes:
         key_id = key_id or row.key_id  # type: ignore[attr-defined]
         blob = getattr(row, column)
         key = self.data_key(session, key_id)
@@ -101,8 +103,9 @@ class Vault:
         return self.open(session, row, column, **kw).decode("utf-8")
 
     def seal_json(self, session: Session, row: Base, column: str, value: Any, **kw: Any) -> bytes:
-        return self.seal(session, row, column,
-                         json.dumps(value, ensure_ascii=False, sort_keys=True).encode("utf-8"), **kw)
+        return self.seal(
+            session, row, column, json.dumps(value, ensure_ascii=False, sort_keys=True).encode("utf-8"), **kw
+        )
 
     def open_json(self, session: Session, row: Base, column: str, **kw: Any) -> Any:
         return json.loads(self.open(session, row, column, **kw))

@@ -32,17 +32,7 @@ from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import (
-    Blueprint,
-    abort,
-    current_app,
-    flash,
-    g,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
@@ -58,14 +48,20 @@ MAX_AGE = timedelta(hours=12)
 PENDING_MAX = timedelta(minutes=10)
 PUBLIC_ENDPOINTS = {"auth.sign_in", "static", "signin.entra_start", "signin.entra_callback"}
 #: Where a half-finished sign-in may go, by its stage.
-STAGE_ENDPOINTS = {"totp": {"signin.code", "auth.sign_out"},
-                   "enrol": {"signin.two_step", "auth.sign_out"}}
+STAGE_ENDPOINTS = {"totp": {"signin.code", "auth.sign_out"}, "enrol": {"signin.two_step", "auth.sign_out"}}
 STAGE_HOME = {"totp": "signin.code", "enrol": "signin.two_step"}
-REFUSED = ("The user name or password is not right, or the account is locked or "
-           "disabled. Please try again, or ask an administrator.")
-REASON_WORDS = {"unknown": "unknown user name", "wrong-password": "wrong password",
-                "locked": "account locked", "disabled": "account disabled",
-                "wrong-code": "wrong two-step code", "too-many-codes": "too many wrong codes"}
+REFUSED = (
+    "The user name or password is not right, or the account is locked or "
+    "disabled. Please try again, or ask an administrator."
+)
+REASON_WORDS = {
+    "unknown": "unknown user name",
+    "wrong-password": "wrong password",
+    "locked": "account locked",
+    "disabled": "account disabled",
+    "wrong-code": "wrong two-step code",
+    "too-many-codes": "too many wrong codes",
+}
 
 log = logging.getLogger("mailbot.web.signin")
 
@@ -83,8 +79,12 @@ def _hash(token: str) -> str:
 
 
 def _cookie_args() -> dict[str, Any]:
-    return {"httponly": True, "samesite": "Strict",
-            "secure": bool(current_app.config["MAILBOT_SECURE_COOKIES"]), "path": "/"}
+    return {
+        "httponly": True,
+        "samesite": "Strict",
+        "secure": bool(current_app.config["MAILBOT_SECURE_COOKIES"]),
+        "path": "/",
+    }
 
 
 def load_user() -> None:
@@ -151,13 +151,14 @@ def cookies_need_https() -> bool:
 
 
 def needs_https_page() -> Any:
-    text = ("Your browser did not keep the workspace's sign-in cookie, so you could not be "
-            "signed in. The workspace marks its cookies Secure, and browsers keep those only "
-            "over HTTPS, but this page came over plain HTTP (an address starting http://). "
-            "Ask whoever runs the workspace to put it behind HTTPS, then open it at its "
-            "https:// address.")
-    return render_template("web/error.html", title="Signing in needs HTTPS", text=text,
-                           code=400), 400
+    text = (
+        "Your browser did not keep the workspace's sign-in cookie, so you could not be "
+        "signed in. The workspace marks its cookies Secure, and browsers keep those only "
+        "over HTTPS, but this page came over plain HTTP (an address starting http://). "
+        "Ask whoever runs the workspace to put it behind HTTPS, then open it at its "
+        "https:// address."
+    )
+    return render_template("web/error.html", title="Signing in needs HTTPS", text=text, code=400), 400
 
 
 def require_sign_in() -> Any:
@@ -169,8 +170,10 @@ def require_sign_in() -> Any:
         return redirect(url_for(STAGE_HOME[g.stage]))
     if g.user is None:
         if g.timed_out:
-            flash("You were signed out because the workspace was not used for a while. "
-                  "Please sign in again.", "info")
+            flash(
+                "You were signed out because the workspace was not used for a while. Please sign in again.",
+                "info",
+            )
         target = request.full_path if request.method == "GET" else request.path
         return redirect(url_for("auth.sign_in", next=target.rstrip("?")))
     return None
@@ -178,13 +181,16 @@ def require_sign_in() -> Any:
 
 def requires(*roles: str) -> Callable[[F], F]:
     """Only these roles may use the view; anyone else gets 403."""
+
     def wrap(view: F) -> F:
         @wraps(view)
         def inner(*args: Any, **kwargs: Any) -> Any:
             if g.user is None or g.user.role not in roles:
                 abort(403)
             return view(*args, **kwargs)
+
         return inner  # type: ignore[return-value]
+
     return wrap
 
 
@@ -206,8 +212,14 @@ def _safe_next(target: str | None) -> str:
     if not target:
         return url_for("home")
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
-            or "\\" in target or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
+    if (
+        parts.scheme
+        or parts.netloc
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target)
+    ):
         return url_for("home")
     return target
 
@@ -220,9 +232,17 @@ def client_address() -> str:
 def start_session(session: Session, user: WebUser, now: Any, *, stage: str | None = None) -> str:
     """A new session for ``user`` (full, or half-way at ``stage``); its cookie token."""
     token = secrets.token_urlsafe(32)
-    session.add(WebSession(token_hash=_hash(token), user_id=user.id,
-                           csrf_token=secrets.token_urlsafe(32), created_at=now,
-                           last_seen_at=now, stage=stage, code_failures=0))
+    session.add(
+        WebSession(
+            token_hash=_hash(token),
+            user_id=user.id,
+            csrf_token=secrets.token_urlsafe(32),
+            created_at=now,
+            last_seen_at=now,
+            stage=stage,
+            code_failures=0,
+        )
+    )
     return token
 
 
@@ -231,18 +251,22 @@ def end_this_session(session: Session) -> None:
         session.execute(delete(WebSession).where(WebSession.token_hash == g.web_session))
 
 
-def refused(session: Session, now: Any, reason: str, user: WebUser | None,
-            address: str, *, who: str | None = None) -> None:
+def refused(
+    session: Session, now: Any, reason: str, user: WebUser | None, address: str, *, who: str | None = None
+) -> None:
     """Log and audit a refused sign-in: the account's id (or that the name is unknown).
 
     Neither the log nor the audit gets the name typed (it may be a password typed in the
     wrong box) or the password; the audit names the account when there is one.
     """
-    log.warning("sign-in refused", extra={"account": user.id if user else "unknown",
-                                          "reason": reason, "address": address[:12]})
+    log.warning(
+        "sign-in refused",
+        extra={"account": user.id if user else "unknown", "reason": reason, "address": address[:12]},
+    )
     who = who or (f"user {user.name}" if user else "an unknown user name")
-    audit(session, now, "workspace", "user.sign_in_refused",
-                     detail=f"{who}: {REASON_WORDS.get(reason, reason)}")
+    audit(
+        session, now, "workspace", "user.sign_in_refused", detail=f"{who}: {REASON_WORDS.get(reason, reason)}"
+    )
 
 
 def signed_in(user: WebUser, token: str, target: str | None) -> Any:
@@ -267,8 +291,9 @@ def sign_in() -> Any:
                 return outcome
         error = REFUSED
         status = 401
-    response = current_app.make_response((render_template(
-        "web/sign_in.html", error=error, next=request.values.get("next", "")), status))
+    response = current_app.make_response(
+        (render_template("web/sign_in.html", error=error, next=request.values.get("next", "")), status)
+    )
     response.set_cookie(CSRF_COOKIE, csrf_token(), **_cookie_args())
     return response
 
@@ -283,9 +308,13 @@ def _check_password(name: str, password: str) -> Any:
         verdict = authenticate(session, name, password, now, address=address, rule=rule)
         user = verdict.user
         if user is None:
-            refused(session, now, verdict.reason,
-                    session.get(WebUser, verdict.account_id) if verdict.account_id else None,
-                    address)
+            refused(
+                session,
+                now,
+                verdict.reason,
+                session.get(WebUser, verdict.account_id) if verdict.account_id else None,
+                address,
+            )
             return None
         rule_for_user = totp.policy(app.settings, user)
         stage = None

@@ -22,8 +22,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from mailbot.clock import london  # noqa: E402
 
 # Colour-blind-safe palette (Okabe-Ito), dark enough on white for text and bars.
-PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000",
-           "#999999"]
+PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#999999"]
 TOP_THEMES = 6
 TOP_AGENCIES = 12
 
@@ -74,15 +73,23 @@ def themes_chart(data: TrendData) -> bytes:
     if len(data.months) < 3:  # too few months for a line: bars side by side
         width = 0.8 / len(top)
         for i, theme in enumerate(top):
-            ax.bar([p + i * width - 0.4 + width / 2 for p in x],
-                   [data.themes_by_month.get(m, Counter())[theme] for m in data.months],
-                   width=width, color=PALETTE[i % len(PALETTE)], label=theme)
+            ax.bar(
+                [p + i * width - 0.4 + width / 2 for p in x],
+                [data.themes_by_month.get(m, Counter())[theme] for m in data.months],
+                width=width,
+                color=PALETTE[i % len(PALETTE)],
+                label=theme,
+            )
     else:
         for i, theme in enumerate(top):
-            ax.plot(list(x), [data.themes_by_month.get(m, Counter())[theme]
-                              for m in data.months],
-                    marker="os^Dvx<>"[i % 8], color=PALETTE[i % len(PALETTE)], linewidth=2,
-                    label=theme)
+            ax.plot(
+                list(x),
+                [data.themes_by_month.get(m, Counter())[theme] for m in data.months],
+                marker="os^Dvx<>"[i % 8],
+                color=PALETTE[i % len(PALETTE)],
+                linewidth=2,
+                label=theme,
+            )
     ax.set_xticks(list(x), [month_label(m) for m in data.months], rotation=0, fontsize=9)
     ax.set_ylabel("Referrals")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))

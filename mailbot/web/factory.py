@@ -25,8 +25,10 @@ from mailbot.web import auth
 
 #: The status words as the workspace shows them (capitalised, from the one table).
 STATUS_WORDS = {s.value: s.heading for s in CaseStatus}
-CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-       "frame-ancestors 'none'; base-uri 'none'")
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
@@ -52,8 +54,12 @@ def _when(value: str | datetime | None) -> str:
 
 def create_app(bot: App, *, secure_cookies: bool = True) -> Flask:
     folder = resources.files("mailbot")
-    web = Flask("mailbot.web", template_folder=str(folder / "templates"),
-                static_folder=str(folder / "static"), static_url_path="/static")
+    web = Flask(
+        "mailbot.web",
+        template_folder=str(folder / "templates"),
+        static_folder=str(folder / "static"),
+        static_url_path="/static",
+    )
     web.extensions["mailbot"] = bot
     web.extensions["mailbot_search"] = SearchIndex()
     web.secret_key = secrets.token_bytes(32)  # signs only the flash messages' cookie
@@ -67,8 +73,7 @@ def create_app(bot: App, *, secure_cookies: bool = True) -> Flask:
         SEND_FILE_MAX_AGE_DEFAULT=0,
     )
     web.jinja_env.undefined = StrictUndefined
-    web.jinja_env.filters.update(day=_day, when=_when,
-                                 status_words=lambda s: STATUS_WORDS.get(s, s))
+    web.jinja_env.filters.update(day=_day, when=_when, status_words=lambda s: STATUS_WORDS.get(s, s))
     web.jinja_env.globals.update(csrf_token=auth.csrf_token, STATUS_WORDS=STATUS_WORDS)
     web.before_request(auth.load_user)
     web.before_request(auth.check_csrf)
@@ -85,8 +90,9 @@ def create_app(bot: App, *, secure_cookies: bool = True) -> Flask:
     web.register_error_handler(HTTPException, _http_error)
     web.register_error_handler(NotFound, lambda e: _error_page(404, str(e)))
     web.register_error_handler(UsageError, lambda e: _error_page(400, str(e)))
-    web.register_error_handler(MailbotError, lambda e: _error_page(500, "Something went "
-                                                                   "wrong. Please try again."))
+    web.register_error_handler(
+        MailbotError, lambda e: _error_page(500, "Something went wrong. Please try again.")
+    )
     return web
 
 
@@ -133,10 +139,14 @@ def _headers(response: Response) -> Response:
 
 
 MESSAGES = {
-    400: ("The request could not be used",
-          "Something in the form was not right. Please go back and try again."),
-    403: ("You do not have access to this page",
-          "Your account cannot open this page. If you need it, ask the CSCP team."),
+    400: (
+        "The request could not be used",
+        "Something in the form was not right. Please go back and try again.",
+    ),
+    403: (
+        "You do not have access to this page",
+        "Your account cannot open this page. If you need it, ask the CSCP team.",
+    ),
     404: ("Page not found", "There is nothing at this address. Check the reference."),
     405: ("The request could not be used", "Please use the buttons on the page."),
     413: ("The form was too large", "Please send less at once."),
@@ -146,9 +156,13 @@ MESSAGES = {
 def _http_error(exc: HTTPException) -> Any:
     code = exc.code or 500
     if code == 400 and exc.description == "csrf":
-        return _error_page(400, "This form had expired or did not come from this workspace, so "
-                           "nothing was changed. Please go back, reload the page and try "
-                           "again.", title="The form could not be accepted")
+        return _error_page(
+            400,
+            "This form had expired or did not come from this workspace, so "
+            "nothing was changed. Please go back, reload the page and try "
+            "again.",
+            title="The form could not be accepted",
+        )
     title, text = MESSAGES.get(code, ("Something went wrong", "Please try again."))
     return _error_page(code, text, title=title)
 

@@ -91,8 +91,10 @@ def parse_roles(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
         role, sep, value = item.partition("=")
         role, value = role.strip(), value.strip()
         if not sep or role not in ROLES or not value:
-            raise ConfigError("MAILBOT_WEB_OIDC_ROLES", f"expected role=value pairs with a role "
-                              f"from {', '.join(ROLES)}, got {item!r}")
+            raise ConfigError(
+                "MAILBOT_WEB_OIDC_ROLES",
+                f"expected role=value pairs with a role from {', '.join(ROLES)}, got {item!r}",
+            )
         pairs.append((role, value))
     return tuple(pairs)
 
@@ -107,15 +109,20 @@ def config_from(settings: Settings) -> OidcConfig | None:
     if not client:
         raise ConfigError("MAILBOT_WEB_OIDC_CLIENT_ID", "Entra ID sign-in needs the client id too")
     if tenant.lower() in MULTI_TENANT:
-        raise ConfigError("MAILBOT_WEB_OIDC_TENANT", "name the council's own tenant (its id or "
-                          "domain), not a multi-tenant alias")
-    authority = settings.web_oidc_authority or \
-        f"https://login.microsoftonline.com/{tenant}/v2.0"
+        raise ConfigError(
+            "MAILBOT_WEB_OIDC_TENANT",
+            "name the council's own tenant (its id or domain), not a multi-tenant alias",
+        )
+    authority = settings.web_oidc_authority or f"https://login.microsoftonline.com/{tenant}/v2.0"
     if not _secure_url(authority):
         raise ConfigError("MAILBOT_WEB_OIDC_AUTHORITY", "must be an https:// address")
-    return OidcConfig(authority=authority.rstrip("/"), client_id=client,
-                      client_secret=settings.web_oidc_client_secret,
-                      roles=parse_roles(settings.web_oidc_roles), tenant=tenant)
+    return OidcConfig(
+        authority=authority.rstrip("/"),
+        client_id=client,
+        client_secret=settings.web_oidc_client_secret,
+        roles=parse_roles(settings.web_oidc_roles),
+        tenant=tenant,
+    )
 
 
 def check_settings(settings: Settings) -> None:
@@ -142,8 +149,7 @@ def subject_key(claims: dict[str, Any]) -> str:
 class Provider:
     """The OpenID provider as this process sees it: discovery and keys, cached."""
 
-    def __init__(self, config: OidcConfig, clock: Clock,
-                 http: requests.Session | None = None) -> None:
+    def __init__(self, config: OidcConfig, clock: Clock, http: requests.Session | None = None) -> None:
         self.config = config
         self.clock = clock
         self.http = http or requests.Session()
@@ -158,31 +164,41 @@ class Provider:
             response.raise_for_status()
             data = response.json()
         except (requests.RequestException, ValueError) as exc:
-            raise OidcError("Microsoft sign-in cannot be reached just now. Please try again "
-                            "in a few minutes, or sign in with a workspace password.",
-                            "provider unreachable") from exc
+            raise OidcError(
+                "Microsoft sign-in cannot be reached just now. Please try again "
+                "in a few minutes, or sign in with a workspace password.",
+                "provider unreachable",
+            ) from exc
         if not isinstance(data, dict):
-            raise OidcError("Microsoft sign-in answered in a way the workspace cannot use.",
-                            "provider answer unusable")
+            raise OidcError(
+                "Microsoft sign-in answered in a way the workspace cannot use.", "provider answer unusable"
+            )
         return data
 
     def metadata(self) -> dict[str, Any]:
         now = self.clock.now()
         with self._lock:
-            if self._metadata is not None and self._metadata_at is not None \
-                    and now - self._metadata_at < CACHE_FOR:
+            if (
+                self._metadata is not None
+                and self._metadata_at is not None
+                and now - self._metadata_at < CACHE_FOR
+            ):
                 return self._metadata
         data = self._get_json(self.config.discovery_url)
         for key in ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri"):
             value = data.get(key)
             if not isinstance(value, str) or not _secure_url(value):
-                raise OidcError("Microsoft sign-in is not set up correctly (the provider's "
-                                "discovery document). Please tell an administrator.",
-                                "discovery document unusable")
+                raise OidcError(
+                    "Microsoft sign-in is not set up correctly (the provider's "
+                    "discovery document). Please tell an administrator.",
+                    "discovery document unusable",
+                )
         if "{tenantid}" in data["issuer"]:
-            raise OidcError("Microsoft sign-in is set up for any tenant; it must name the "
-                            "council's own. Please tell an administrator.",
-                            "multi-tenant issuer")
+            raise OidcError(
+                "Microsoft sign-in is set up for any tenant; it must name the "
+                "council's own. Please tell an administrator.",
+                "multi-tenant issuer",
+            )
         with self._lock:
             self._metadata, self._metadata_at = data, now
             self._keys = None
@@ -196,46 +212,59 @@ class Provider:
         try:
             keys = KeySet.import_key_set(data)  # type: ignore[arg-type]
         except (JoseError, ValueError, KeyError, TypeError) as exc:
-            raise OidcError("Microsoft sign-in sent keys the workspace cannot use.",
-                            "keys unusable") from exc
+            raise OidcError("Microsoft sign-in sent keys the workspace cannot use.", "keys unusable") from exc
         with self._lock:
             self._keys = keys
         return keys
 
     def _client(self, redirect_uri: str) -> OAuth2Session:
         method = "client_secret_post" if self.config.client_secret else "none"
-        return OAuth2Session(self.config.client_id, self.config.client_secret, scope=SCOPE,
-                             redirect_uri=redirect_uri, code_challenge_method="S256",
-                             token_endpoint_auth_method=method, default_timeout=TIMEOUT)
+        return OAuth2Session(
+            self.config.client_id,
+            self.config.client_secret,
+            scope=SCOPE,
+            redirect_uri=redirect_uri,
+            code_challenge_method="S256",
+            token_endpoint_auth_method=method,
+            default_timeout=TIMEOUT,
+        )
 
-    def authorization_url(self, redirect_uri: str, state: str, nonce: str,
-                          code_verifier: str) -> str:
+    def authorization_url(self, redirect_uri: str, state: str, nonce: str, code_verifier: str) -> str:
         client = self._client(redirect_uri)
-        url, _ = client.create_authorization_url(self.metadata()["authorization_endpoint"],
-                                                 state=state, code_verifier=code_verifier,
-                                                 nonce=nonce, response_mode="query")
+        url, _ = client.create_authorization_url(
+            self.metadata()["authorization_endpoint"],
+            state=state,
+            code_verifier=code_verifier,
+            nonce=nonce,
+            response_mode="query",
+        )
         return str(url)
 
     def redeem(self, code: str, redirect_uri: str, code_verifier: str, nonce: str) -> dict[str, Any]:
         """Exchange the code (with the PKCE verifier) and return the ID token's checked claims."""
         client = self._client(redirect_uri)
         try:
-            token = client.fetch_token(self.metadata()["token_endpoint"], code=code,
-                                       code_verifier=code_verifier,
-                                       grant_type="authorization_code")
+            token = client.fetch_token(
+                self.metadata()["token_endpoint"],
+                code=code,
+                code_verifier=code_verifier,
+                grant_type="authorization_code",
+            )
         except (requests.RequestException, ValueError) as exc:
-            raise OidcError("Microsoft sign-in could not be finished. Please try again.",
-                            "token endpoint unreachable") from exc
+            raise OidcError(
+                "Microsoft sign-in could not be finished. Please try again.", "token endpoint unreachable"
+            ) from exc
         except AuthlibBaseError as exc:  # the token endpoint said no (an OAuth error answer)
-            raise OidcError("Microsoft sign-in refused to finish this sign-in. Please try "
-                            "again.", "code refused by the provider") from exc
+            raise OidcError(
+                "Microsoft sign-in refused to finish this sign-in. Please try again.",
+                "code refused by the provider",
+            ) from exc
         id_token = token.get("id_token") if isinstance(token, dict) else None
         if not isinstance(id_token, str):
             raise OidcError("Microsoft sign-in sent no identity token.", "no ID token")
         return self.check_id_token(id_token, nonce, access_token=token.get("access_token"))
 
-    def check_id_token(self, id_token: str, nonce: str, *,
-                       access_token: str | None = None) -> dict[str, Any]:
+    def check_id_token(self, id_token: str, nonce: str, *, access_token: str | None = None) -> dict[str, Any]:
         try:
             try:
                 decoded = jwt.decode(id_token, self.keys(), algorithms=["RS256"])
@@ -244,21 +273,27 @@ class Provider:
             params: dict[str, Any] = {"nonce": nonce, "client_id": self.config.client_id}
             if access_token:
                 params["access_token"] = access_token
-            claims = CodeIDToken(decoded.claims, decoded.header, {
-                "iss": {"essential": True, "value": self.metadata()["issuer"]},
-                "aud": {"essential": True, "value": self.config.client_id},
-                "sub": {"essential": True},
-                "exp": {"essential": True},
-                "nonce": {"essential": True, "value": nonce},
-            }, params)
+            claims = CodeIDToken(
+                decoded.claims,
+                decoded.header,
+                {
+                    "iss": {"essential": True, "value": self.metadata()["issuer"]},
+                    "aud": {"essential": True, "value": self.config.client_id},
+                    "sub": {"essential": True},
+                    "exp": {"essential": True},
+                    "nonce": {"essential": True, "value": nonce},
+                },
+                params,
+            )
             claims.validate(now=int(self.clock.now().timestamp()), leeway=LEEWAY_SECONDS)
         except (JoseError, ValueError) as exc:
             # joserfc's own words (fixed strings naming at most the claim), never a value
             why = exc.error if isinstance(exc, JoseError) else type(exc).__name__
             claim = getattr(exc, "claim", None)
-            raise OidcError("The identity token from Microsoft sign-in could not be "
-                            "trusted, so you are not signed in.",
-                            f"ID token refused ({why}{f' {claim}' if claim else ''})") from exc
+            raise OidcError(
+                "The identity token from Microsoft sign-in could not be trusted, so you are not signed in.",
+                f"ID token refused ({why}{f' {claim}' if claim else ''})",
+            ) from exc
         return dict(claims)
 
 
@@ -270,31 +305,42 @@ def _name_for(claims: dict[str, Any]) -> str:
     return "entra-" + subject_key(claims)[:12]
 
 
-def user_for(session: Session, config: OidcConfig, claims: dict[str, Any],
-             now: datetime) -> WebUser:
+def user_for(session: Session, config: OidcConfig, claims: dict[str, Any], now: datetime) -> WebUser:
     """The workspace user for these checked claims: found, updated, or made; else OidcError."""
     role = map_role(config, claims)
-    user = session.scalars(select(WebUser).where(
-        WebUser.oidc_subject == subject_key(claims))).one_or_none()
+    user = session.scalars(select(WebUser).where(WebUser.oidc_subject == subject_key(claims))).one_or_none()
     if role is None:
-        raise OidcError("Your Microsoft account has no role in this workspace, so you cannot "
-                        "sign in. Ask the CSCP administrator to give you one in Entra ID.",
-                        "no role maps")
+        raise OidcError(
+            "Your Microsoft account has no role in this workspace, so you cannot "
+            "sign in. Ask the CSCP administrator to give you one in Entra ID.",
+            "no role maps",
+        )
     if user is not None:
         if user.disabled:
-            raise OidcError("Your workspace account is disabled. Please ask an administrator.",
-                            "account disabled")
+            raise OidcError(
+                "Your workspace account is disabled. Please ask an administrator.", "account disabled"
+            )
         user.role = role
         return user
     name = _name_for(claims)
     taken = session.scalars(select(WebUser.id).where(WebUser.name == name)).first()
     if taken is not None:
-        raise OidcError("There is already a workspace account with your name that is not "
-                        "linked to your Microsoft account. Please ask an administrator.",
-                        "name taken by another account")
-    user = WebUser(name=name, role=role, password_hash=NO_PASSWORD, disabled=False, failed_logins=0,
-                   created_at=now, password_changed_at=now, source="oidc",
-                   oidc_subject=subject_key(claims))
+        raise OidcError(
+            "There is already a workspace account with your name that is not "
+            "linked to your Microsoft account. Please ask an administrator.",
+            "name taken by another account",
+        )
+    user = WebUser(
+        name=name,
+        role=role,
+        password_hash=NO_PASSWORD,
+        disabled=False,
+        failed_logins=0,
+        created_at=now,
+        password_changed_at=now,
+        source="oidc",
+        oidc_subject=subject_key(claims),
+    )
     session.add(user)
     session.flush()
     return user

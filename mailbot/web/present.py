@@ -14,13 +14,26 @@ from mailbot.cases.views import CaseView
 from mailbot.forms.description import load_description
 
 SECTIONS = (
-    ("Referrer Details", ("referrer.name", "referrer.role", "referrer.agency",
-                          "referrer.email", "referral_date")),
-    ("Details of Child/Young Person", ("child.full_name", "child.dob", "child.dod",
-                                       "child.address", "child.ethnicity",
-                                       "child.gender_at_birth", "child.send",
-                                       "child.gender_same_as_birth", "child.nhs_number",
-                                       "child.crs_number", "child.pnc_number")),
+    (
+        "Referrer Details",
+        ("referrer.name", "referrer.role", "referrer.agency", "referrer.email", "referral_date"),
+    ),
+    (
+        "Details of Child/Young Person",
+        (
+            "child.full_name",
+            "child.dob",
+            "child.dod",
+            "child.address",
+            "child.ethnicity",
+            "child.gender_at_birth",
+            "child.send",
+            "child.gender_same_as_birth",
+            "child.nhs_number",
+            "child.crs_number",
+            "child.pnc_number",
+        ),
+    ),
 )
 QUESTIONS = ("incident_details", "anticipated_learning")
 FALLBACK_WORDS = {
@@ -63,21 +76,25 @@ class Row:
     date: bool = False
 
 
-def _row(item: CaseView, key: str, label: str, required: set[str],
-         queries: dict[str, list[str]]) -> Row:
+def _row(item: CaseView, key: str, label: str, required: set[str], queries: dict[str, list[str]]) -> Row:
     value = get_path(item.referral, key)
     provenance = item.provenance.get(key)
     doubt = list(queries.get(key, []))
     if key in item.fallbacks:
         doubt.append(FALLBACK_WORDS.get(key, "taken from the e-mail, not the form"))
     elif provenance and provenance.split(":")[0] in DOUBTFUL and not is_blank(value):
-        doubt.append(f"read from {provenance_words(provenance)}: please check it against "
-                     "the original")
-    return Row(key=key, label=label, value=value, source=provenance_words(provenance),
-               doubt=doubt, required=key in required,
-               missing=key in item.missing_required,
-               long=key in QUESTIONS or key.endswith("address"),
-               date=_is_date(key))
+        doubt.append(f"read from {provenance_words(provenance)}: please check it against the original")
+    return Row(
+        key=key,
+        label=label,
+        value=value,
+        source=provenance_words(provenance),
+        doubt=doubt,
+        required=key in required,
+        missing=key in item.missing_required,
+        long=key in QUESTIONS or key.endswith("address"),
+        date=_is_date(key),
+    )
 
 
 def _is_date(key: str) -> bool:
@@ -95,13 +112,13 @@ def layout(item: CaseView) -> dict[str, Any]:
         queries.setdefault(q["field"], []).append(q["problem"])
     sections = []
     for title, keys in SECTIONS:
-        sections.append((title, [_row(item, k, desc.field(k).labels[0], required, queries)
-                                 for k in keys]))
+        sections.append((title, [_row(item, k, desc.field(k).labels[0], required, queries) for k in keys]))
     referral = item.referral
     household = []
     for index, member in enumerate(referral.get("household") or []):
-        household.append({"index": index, **{k: member.get(k) for k in
-                                             ("name", "relationship", "gender", "dob")}})
+        household.append(
+            {"index": index, **{k: member.get(k) for k in ("name", "relationship", "gender", "dob")}}
+        )
     questions = [_row(item, k, desc.field(k).labels[0], required, queries) for k in QUESTIONS]
     outcome = referral.get("outcome") or {}
     return {

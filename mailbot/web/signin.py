@@ -18,17 +18,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from flask import (
-    Blueprint,
-    abort,
-    current_app,
-    flash,
-    g,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask.blueprints import BlueprintSetupState
 from sqlalchemy import delete, update
 
@@ -56,8 +46,10 @@ OIDC_COOKIE = "mailbot_entra"
 FLOW_MAX_SECONDS = 600
 MAX_CODE_FAILURES = 5
 EXTENSION = "mailbot_oidc"
-WRONG_CODE = ("The code is not right, or it has been used already. Please type the newest "
-              "code from your authenticator app, or one of your recovery codes.")
+WRONG_CODE = (
+    "The code is not right, or it has been used already. Please type the newest "
+    "code from your authenticator app, or one of your recovery codes."
+)
 
 
 def _setup(state: BlueprintSetupState) -> None:
@@ -82,9 +74,10 @@ def _template_values() -> dict[str, Any]:
     """``entra_offered``: show "Sign in with Microsoft"; ``two_step_offered``: the signed-in
     user may open the two-step sign-in page (for a link in the page header)."""
     user = g.get("user")
-    return {"entra_offered": provider() is not None,
-            "two_step_offered": user is not None
-            and totp.policy(mb().settings, user) != "off"}
+    return {
+        "entra_offered": provider() is not None,
+        "two_step_offered": user is not None and totp.policy(mb().settings, user) != "off",
+    }
 
 
 def _sha(value: str) -> str:
@@ -92,6 +85,7 @@ def _sha(value: str) -> str:
 
 
 # -- the second step: a code from the app, or a recovery code --------------------------
+
 
 @bp.route("/sign-in/code", methods=["GET", "POST"])
 def code() -> Any:
@@ -104,8 +98,9 @@ def code() -> Any:
         if outcome is not None:
             return outcome
         error = WRONG_CODE
-    return render_template("web/sign_in_code.html", error=error,
-                           next=request.values.get("next", "")), (401 if error else 200)
+    return render_template("web/sign_in_code.html", error=error, next=request.values.get("next", "")), (
+        401 if error else 200
+    )
 
 
 def _check_code(user: WebUser, given: str) -> Any:
@@ -130,25 +125,31 @@ def _check_code(user: WebUser, given: str) -> Any:
             audit(session, now, user.name, "user.signed_in", detail=how)
             left = totp.recovery_codes_left(session, user.id)
         else:
-            lockout.record_failure(session, user.id, address, now, count_account=not locked,
-                                   rule=rule)
-            failures = session.execute(
-                update(WebSession).where(WebSession.token_hash == g.web_session)
-                .values(code_failures=WebSession.code_failures + 1)
-                .returning(WebSession.code_failures)
-                .execution_options(synchronize_session=False)).scalar_one_or_none() or 0
+            lockout.record_failure(session, user.id, address, now, count_account=not locked, rule=rule)
+            failures = (
+                session.execute(
+                    update(WebSession)
+                    .where(WebSession.token_hash == g.web_session)
+                    .values(code_failures=WebSession.code_failures + 1)
+                    .returning(WebSession.code_failures)
+                    .execution_options(synchronize_session=False)
+                ).scalar_one_or_none()
+                or 0
+            )
             give_up = locked or failures >= MAX_CODE_FAILURES
             refused(session, now, "too-many-codes" if give_up else "wrong-code", user, address)
             if give_up:
                 end_this_session(session)
     if right:
         if recovery:
-            flash(f"You used a recovery code; {left} left. If you no longer have your "
-                  "authenticator app, ask an administrator to reset your account.", "info")
+            flash(
+                f"You used a recovery code; {left} left. If you no longer have your "
+                "authenticator app, ask an administrator to reset your account.",
+                "info",
+            )
         return signed_in(user, token, request.form.get("next"))
     if give_up:
-        flash("Too many codes were not right, so this sign-in has ended. Please sign in "
-              "again.", "info")
+        flash("Too many codes were not right, so this sign-in has ended. Please sign in again.", "info")
         response = redirect(url_for("auth.sign_in"))
         response.delete_cookie(COOKIE, path="/")
         return response
@@ -156,6 +157,7 @@ def _check_code(user: WebUser, given: str) -> Any:
 
 
 # -- setting up two-step sign-in -----------------------------------------------------------
+
 
 @bp.route("/account/two-step", methods=["GET", "POST"])
 def two_step() -> Any:
@@ -171,21 +173,30 @@ def two_step() -> Any:
             if g.user is None:  # half-way, but set up meanwhile (another tab): sign in again
                 end_this_session(session)
                 return redirect(url_for("auth.sign_in"))
-            return render_template("web/two_step.html", enrolled=True, required=
-                                   rule_for_user == "required",
-                                   left=totp.recovery_codes_left(session, user.id))
+            return render_template(
+                "web/two_step.html",
+                enrolled=True,
+                required=rule_for_user == "required",
+                left=totp.recovery_codes_left(session, user.id),
+            )
         secret = totp.pending_secret(session, app.vault, user, now)
     if request.method == "POST":
         outcome = _confirm(user, request.form.get("code", ""))
         if outcome is not None:
             return outcome
-        error = ("The code is not right. Please type the 6 digits your authenticator app shows "
-                 "now for this workspace.")
+        error = (
+            "The code is not right. Please type the 6 digits your authenticator app shows "
+            "now for this workspace."
+        )
     uri = totp.provisioning_uri(secret, user.name)
     return render_template(
-        "web/two_step.html", enrolled=False, required=rule_for_user == "required",
+        "web/two_step.html",
+        enrolled=False,
+        required=rule_for_user == "required",
         qr=totp.qr_svg(uri, "QR code to scan with an authenticator app"),
-        secret=totp.grouped(secret), error=error, next=request.values.get("next", "")
+        secret=totp.grouped(secret),
+        error=error,
+        next=request.values.get("next", ""),
     ), (400 if error else 200)
 
 
@@ -202,11 +213,11 @@ def _confirm(user: WebUser, given: str) -> Any:
             lockout.record_success(session, user.id, client_address(), now)
             end_this_session(session)
             token = start_session(session, user, now)
-            audit(session, now, user.name, "user.signed_in",
-                             detail="password, two-step set up")
+            audit(session, now, user.name, "user.signed_in", detail="password, two-step set up")
     target = _safe_next(request.form.get("next"))
-    response = current_app.make_response(render_template(
-        "web/two_step_codes.html", codes=codes, target=target, signing_in=token is not None))
+    response = current_app.make_response(
+        render_template("web/two_step_codes.html", codes=codes, target=target, signing_in=token is not None)
+    )
     if token is not None:
         response.set_cookie(COOKIE, token, **_cookie_args())
         response.delete_cookie(CSRF_COOKIE, path="/")
@@ -215,12 +226,12 @@ def _confirm(user: WebUser, given: str) -> Any:
 
 # -- Microsoft Entra ID ---------------------------------------------------------------------
 
+
 def _redirect_uri() -> str:
     """Our callback address: https, except on this machine (Entra allows http only there)."""
     host = (request.host or "").rsplit(":", 1)[0].strip("[]")
     local = host in ("localhost", "::1") or host.startswith("127.")
-    return url_for("signin.entra_callback", _external=True,
-                   _scheme=request.scheme if local else "https")
+    return url_for("signin.entra_callback", _external=True, _scheme=request.scheme if local else "https")
 
 
 def _error(text: str, code: int, title: str = "You are not signed in") -> Any:
@@ -234,24 +245,34 @@ def entra_start() -> Any:
         abort(404)
     app = mb()
     now = app.clock.now()
-    state, nonce, verifier = (secrets.token_urlsafe(32), secrets.token_urlsafe(32),
-                              secrets.token_urlsafe(64))
+    state, nonce, verifier = (secrets.token_urlsafe(32), secrets.token_urlsafe(32), secrets.token_urlsafe(64))
     browser = secrets.token_urlsafe(32)
     try:
         url = found.authorization_url(_redirect_uri(), state, nonce, verifier)
     except oidc.OidcError as exc:
         return _error(str(exc), 502)
     with app.db.session() as session:
-        session.execute(delete(WebOidcFlow).where(
-            WebOidcFlow.created_at < now - _flow_age()))
-        session.add(WebOidcFlow(state_hash=_sha(state), browser_hash=_sha(browser),
-                                code_verifier=verifier, nonce=nonce,
-                                next_url=_safe_next(request.args.get("next"))[:512],
-                                created_at=now))
+        session.execute(delete(WebOidcFlow).where(WebOidcFlow.created_at < now - _flow_age()))
+        session.add(
+            WebOidcFlow(
+                state_hash=_sha(state),
+                browser_hash=_sha(browser),
+                code_verifier=verifier,
+                nonce=nonce,
+                next_url=_safe_next(request.args.get("next"))[:512],
+                created_at=now,
+            )
+        )
     response = redirect(url)
-    response.set_cookie(OIDC_COOKIE, browser, max_age=FLOW_MAX_SECONDS, httponly=True,
-                        samesite="Lax", secure=bool(current_app.config["MAILBOT_SECURE_COOKIES"]),
-                        path="/sign-in/entra")
+    response.set_cookie(
+        OIDC_COOKIE,
+        browser,
+        max_age=FLOW_MAX_SECONDS,
+        httponly=True,
+        samesite="Lax",
+        secure=bool(current_app.config["MAILBOT_SECURE_COOKIES"]),
+        path="/sign-in/entra",
+    )
     return response
 
 
@@ -275,24 +296,30 @@ def entra_callback() -> Any:
         flow = session.get(WebOidcFlow, _sha(state)) if state else None
         if flow is not None:
             session.delete(flow)  # each sign-in's state is used once
-        ours = (flow is not None and bool(browser)
-                and hmac.compare_digest(_sha(browser), flow.browser_hash)
-                and now - flow.created_at <= _flow_age())
+        ours = (
+            flow is not None
+            and bool(browser)
+            and hmac.compare_digest(_sha(browser), flow.browser_hash)
+            and now - flow.created_at <= _flow_age()
+        )
         if not ours:
-            _refused_entra(session, now, oidc.OidcError("", "no matching sign-in started here"),
-                           address)
+            _refused_entra(session, now, oidc.OidcError("", "no matching sign-in started here"), address)
     if not ours or flow is None:
-        return _error("This sign-in with Microsoft had expired, or did not start in this "
-                      "browser. Please start again from the sign-in page.", 400)
+        return _error(
+            "This sign-in with Microsoft had expired, or did not start in this "
+            "browser. Please start again from the sign-in page.",
+            400,
+        )
     if request.args.get("error") or not request.args.get("code"):
         with app.db.session() as session:
-            _refused_entra(session, now, oidc.OidcError("", "provider returned an error"),
-                           address)
-        return _error("Microsoft sign-in did not finish, so you are not signed in. Please try "
-                      "again, or ask an administrator.", 401)
+            _refused_entra(session, now, oidc.OidcError("", "provider returned an error"), address)
+        return _error(
+            "Microsoft sign-in did not finish, so you are not signed in. Please try "
+            "again, or ask an administrator.",
+            401,
+        )
     try:
-        claims = found.redeem(request.args["code"], _redirect_uri(), flow.code_verifier,
-                              flow.nonce)
+        claims = found.redeem(request.args["code"], _redirect_uri(), flow.code_verifier, flow.nonce)
         with app.db.session() as session:
             user = oidc.user_for(session, found.config, claims, now)
             token = start_session(session, user, now)
@@ -300,10 +327,13 @@ def entra_callback() -> Any:
     except oidc.OidcError as exc:
         with app.db.session() as session:
             _refused_entra(session, now, exc, address)
-        return _error(str(exc), 403 if exc.reason in ("no role maps", "account disabled",
-                                                       "name taken by another account") else 401)
-    response = current_app.make_response(render_template(
-        "web/signed_in.html", target=flow.next_url))
+        return _error(
+            str(exc),
+            403
+            if exc.reason in ("no role maps", "account disabled", "name taken by another account")
+            else 401,
+        )
+    response = current_app.make_response(render_template("web/signed_in.html", target=flow.next_url))
     response.headers["Refresh"] = f"0; url={flow.next_url}"
     response.set_cookie(COOKIE, token, **_cookie_args())
     response.delete_cookie(OIDC_COOKIE, path="/sign-in/entra")
@@ -312,5 +342,4 @@ def entra_callback() -> Any:
 
 
 def _refused_entra(session: Any, now: Any, exc: oidc.OidcError, address: str) -> None:
-    refused(session, now, f"Entra ID: {exc.reason}", None, address,
-            who="a sign-in with Entra ID")
+    refused(session, now, f"Entra ID: {exc.reason}", None, address, who="a sign-in with Entra ID")

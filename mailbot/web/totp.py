@@ -39,8 +39,7 @@ Policy = Literal["off", "optional", "required"]
 
 def check_setting(settings: Settings) -> None:
     if settings.web_totp not in MODES:
-        raise ConfigError("MAILBOT_WEB_TOTP", f"expected admin, all or off, got "
-                          f"{settings.web_totp!r}")
+        raise ConfigError("MAILBOT_WEB_TOTP", f"expected admin, all or off, got {settings.web_totp!r}")
 
 
 def policy(settings: Settings, user: WebUser) -> Policy:
@@ -73,8 +72,7 @@ def pending_secret(session: Session, vault: Vault, user: WebUser, now: datetime)
     if row is not None:
         raise ValueError("two-step sign-in is already set up")
     secret = pyotp.random_base32(32)
-    row = WebTotp(user_id=user.id, key_id=vault.new_key(session), created_at=now,
-                  secret_enc=b"")
+    row = WebTotp(user_id=user.id, key_id=vault.new_key(session), created_at=now, secret_enc=b"")
     row.secret_enc = vault.seal_text(session, row, "secret_enc", secret)
     session.add(row)
     session.flush()
@@ -87,8 +85,9 @@ def provisioning_uri(secret: str, name: str) -> str:
 
 def qr_svg(uri: str, label: str) -> Markup:
     """The QR code as inline SVG (made here: no script, no image from elsewhere)."""
-    svg = segno.make(uri, error="m").svg_inline(scale=5, border=4, dark="#0b0c0c",
-                                                light="#ffffff", title=label)
+    svg = segno.make(uri, error="m").svg_inline(
+        scale=5, border=4, dark="#0b0c0c", light="#ffffff", title=label
+    )
     # An image with a name for screen readers; the title element is its accessible name.
     # segno writes the whole SVG from the URI (drawn as path data) and our fixed title.
     return Markup(svg.replace("<svg ", '<svg role="img" focusable="false" ', 1))  # noqa: S704
@@ -96,7 +95,7 @@ def qr_svg(uri: str, label: str) -> Markup:
 
 def grouped(secret: str) -> str:
     """The secret in groups of four, for typing into an app by hand."""
-    return " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
 def _matching_step(secret: str, code: str, now: datetime) -> int | None:
@@ -111,8 +110,7 @@ def _matching_step(secret: str, code: str, now: datetime) -> int | None:
     return found
 
 
-def confirm(session: Session, vault: Vault, user_id: str, code: str,
-            now: datetime) -> list[str] | None:
+def confirm(session: Session, vault: Vault, user_id: str, code: str, now: datetime) -> list[str] | None:
     """Finish enrolment with a first code; the recovery codes to show once, or None."""
     row = _row(session, user_id)
     if row is None or row.confirmed_at is not None:
@@ -136,7 +134,9 @@ def verify(session: Session, vault: Vault, user_id: str, code: str, now: datetim
     result = session.execute(
         update(WebTotp)
         .where(WebTotp.id == row.id, (WebTotp.last_step.is_(None)) | (WebTotp.last_step < step))
-        .values(last_step=step).execution_options(synchronize_session=False))
+        .values(last_step=step)
+        .execution_options(synchronize_session=False)
+    )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
@@ -163,21 +163,30 @@ def looks_like_recovery_code(code: str) -> bool:
     return len(_normal(code)) == 10 and not _normal(code).isdigit()
 
 
-def use_recovery_code(session: Session, vault: Vault, user_id: str, code: str,
-                      now: datetime) -> bool:
+def use_recovery_code(session: Session, vault: Vault, user_id: str, code: str, now: datetime) -> bool:
     """Spend one recovery code (once, even if sent twice at the same moment)."""
     result = session.execute(
         update(WebRecoveryCode)
-        .where(WebRecoveryCode.user_id == user_id,
-               WebRecoveryCode.code_hash == _code_hash(vault, user_id, code),
-               WebRecoveryCode.used_at.is_(None))
-        .values(used_at=now).execution_options(synchronize_session=False))
+        .where(
+            WebRecoveryCode.user_id == user_id,
+            WebRecoveryCode.code_hash == _code_hash(vault, user_id, code),
+            WebRecoveryCode.used_at.is_(None),
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def recovery_codes_left(session: Session, user_id: str) -> int:
-    return session.scalar(select(func.count()).select_from(WebRecoveryCode).where(
-        WebRecoveryCode.user_id == user_id, WebRecoveryCode.used_at.is_(None))) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(WebRecoveryCode)
+            .where(WebRecoveryCode.user_id == user_id, WebRecoveryCode.used_at.is_(None))
+        )
+        or 0
+    )
 
 
 def clear(session: Session, user_id: str, now: datetime) -> bool:
@@ -189,7 +198,10 @@ def clear(session: Session, user_id: str, now: datetime) -> bool:
     key_id = row.key_id
     session.delete(row)
     session.flush()
-    session.execute(update(DataKey).where(DataKey.id == key_id)
-                    .values(wrapped=None, destroyed_at=now)
-                    .execution_options(synchronize_session=False))
+    session.execute(
+        update(DataKey)
+        .where(DataKey.id == key_id)
+        .values(wrapped=None, destroyed_at=now)
+        .execution_options(synchronize_session=False)
+    )
     return True

@@ -62,8 +62,15 @@ def add_user(session: Session, name: str, role: str, password: str, now: datetim
     if by_name(session, name) is not None:
         raise UsageError(f"there is already a user {name}")
     check_password_rules(password)
-    user = WebUser(name=name, role=role, password_hash=_hasher.hash(password), disabled=False,
-                   failed_logins=0, created_at=now, password_changed_at=now)
+    user = WebUser(
+        name=name,
+        role=role,
+        password_hash=_hasher.hash(password),
+        disabled=False,
+        failed_logins=0,
+        created_at=now,
+        password_changed_at=now,
+    )
     session.add(user)
     session.flush()
     return user
@@ -123,8 +130,15 @@ def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
-def authenticate(session: Session, name: str, password: str, now: datetime, *,
-                 address: str = "", rule: lockout.LockoutRule = lockout.RULE) -> Verdict:
+def authenticate(
+    session: Session,
+    name: str,
+    password: str,
+    now: datetime,
+    *,
+    address: str = "",
+    rule: lockout.LockoutRule = lockout.RULE,
+) -> Verdict:
     """Check a name and password from ``address`` (a keyed hash, ``lockout.address_key``).
 
     Each refusal does the same work whatever its reason, so its time tells nothing; a
@@ -138,8 +152,7 @@ def authenticate(session: Session, name: str, password: str, now: datetime, *,
     locked = lockout.is_locked(session, user.id, address, now, rule)
     right = _verify(user.password_hash if user.source == "local" else _DUMMY, password)
     if not right:
-        lockout.record_failure(session, user.id, address, now, count_account=not locked,
-                               rule=rule)
+        lockout.record_failure(session, user.id, address, now, count_account=not locked, rule=rule)
         return Verdict(None, "locked" if locked else "wrong-password", user.id)
     if locked or user.disabled:  # a right password: not a guess, so not counted
         lockout.record_failure(session, lockout.NO_ACCOUNT, address, now, count_account=False)

@@ -28,8 +28,10 @@ from mailbot.store.models import AuditEntry, Case, Outbox
 ARRIVES = datetime(2026, 12, 23, 10, 0, tzinfo=UTC)
 PANEL_DUE = date(2027, 1, 4)
 REVIEW_DUE = date(2027, 1, 25)
-SETTINGS = {"MAILBOT_SPRG_MEETINGS": "2026-12-29,2027-01-21,2027-02-18",
-            "MAILBOT_SPRG_MEMBERS": "sprg1@example.org"}
+SETTINGS = {
+    "MAILBOT_SPRG_MEETINGS": "2026-12-29,2027-01-21,2027-02-18",
+    "MAILBOT_SPRG_MEMBERS": "sprg1@example.org",
+}
 
 
 @pytest.fixture
@@ -59,8 +61,11 @@ def show_json(app: App, ref: str) -> dict:
 
 
 def alerts(app: App) -> list:
-    return [m for m in outbox_messages(app)
-            if str(m["Subject"]).endswith("Serious incident: statutory clocks running")]
+    return [
+        m
+        for m in outbox_messages(app)
+        if str(m["Subject"]).endswith("Serious incident: statutory clocks running")
+    ]
 
 
 def test_a_date_of_death_flags_the_case_and_alerts_the_team_at_once(bot: App) -> None:
@@ -76,14 +81,14 @@ def test_a_date_of_death_flags_the_case_and_alerts_the_team_at_once(bot: App) ->
     assert rows["COC-2026-0001"]["serious_incident"] is True
     assert rows["COC-2026-0001"]["clocks"] == [
         {"name": "panel_notification", "due": "2027-01-04", "done": None},
-        {"name": "rapid_review", "due": "2027-01-25", "done": None}]
+        {"name": "rapid_review", "due": "2027-01-25", "done": None},
+    ]
     assert rows["COC-2026-0002"]["serious_incident"] is False
     assert rows["COC-2026-0002"]["clocks"] == []
     shown = show_json(bot, "COC-2026-0001")
     assert shown["serious_incident"] is True and shown["clocks"] == rows["COC-2026-0001"]["clocks"]
     with bot.db.session() as session:
-        entry = session.scalars(select(AuditEntry).where(
-            AuditEntry.action == "case.serious_incident")).one()
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "case.serious_incident")).one()
         assert entry.actor == "mailbot" and entry.detail == "aware 2026-12-23"
 
 
@@ -106,8 +111,10 @@ def test_recorded_dates_move_and_complete_the_clocks(bot: App) -> None:
     assert run(bot, "clock", "COC-2026-0001", "rapid_review_sent", "30/12/2026") == 0
     clocks = queue_json(bot)["COC-2026-0001"]["clocks"]
     # 15 working days from Wednesday 30 December 2026: 31 Dec, then 4-8, 11-15, 18-21 Jan.
-    assert clocks == [{"name": "panel_notification", "due": "2026-12-31", "done": "2026-12-30"},
-                      {"name": "rapid_review", "due": "2027-01-21", "done": "2026-12-30"}]
+    assert clocks == [
+        {"name": "panel_notification", "due": "2026-12-31", "done": "2026-12-30"},
+        {"name": "rapid_review", "due": "2027-01-21", "done": "2026-12-30"},
+    ]
     with pytest.raises(Exception, match="in the future"):
         run(bot, "clock", "COC-2026-0001", "panel_notified", "31/12/2026")
     with pytest.raises(Exception, match="not flagged"):
@@ -123,8 +130,7 @@ def test_urgent_clocks_lead_the_morning_digest_and_the_queue(bot: App) -> None:
     digest = next(m for m in outbox_messages(bot) if str(m["Subject"]).startswith("CSCP queue"))
     text = digest.get_body(("plain",)).get_content()
     lead = text.split("Open cases:")[0]
-    assert "COC-2026-0001: Panel notification due 04/01/2027 (due by the next working day)" \
-        in lead
+    assert "COC-2026-0001: Panel notification due 04/01/2027 (due by the next working day)" in lead
     assert list(queue_json(bot))[0] == "COC-2026-0001"
     clock._now = datetime(2027, 1, 1, 9, 0, tzinfo=UTC)  # New Year's Day: no morning jobs
     assert morning_jobs(bot) is None
@@ -136,8 +142,7 @@ def test_urgent_clocks_lead_the_morning_digest_and_the_queue(bot: App) -> None:
     assert case_queue.filtered(items, sort="newest")[0].ref == "COC-2026-0001"
 
 
-def test_the_team_flags_and_clears_by_hand_audited(bot: App, capsys: pytest.CaptureFixture[str]
-                                                   ) -> None:
+def test_the_team_flags_and_clears_by_hand_audited(bot: App, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(bot, "serious", "COC-2026-0002", "on", "--why", "Serious harm: hospital") == 0
     out = capsys.readouterr().out
     assert "COC-2026-0002 flagged as a serious incident; the team was alerted" in out
@@ -146,29 +151,36 @@ def test_the_team_flags_and_clears_by_hand_audited(bot: App, capsys: pytest.Capt
     assert run(bot, "serious", "COC-2026-0001", "off", "--why", "Not a serious incident") == 0
     assert queue_json(bot)["COC-2026-0001"]["serious_incident"] is False
     with bot.db.session() as session:
-        actions = [(e.actor[:3], e.action) for e in session.scalars(
-            select(AuditEntry).where(AuditEntry.action.like("case.serious%"))
-            .order_by(AuditEntry.id))]
+        actions = [
+            (e.actor[:3], e.action)
+            for e in session.scalars(
+                select(AuditEntry).where(AuditEntry.action.like("case.serious%")).order_by(AuditEntry.id)
+            )
+        ]
         case = session.scalars(select(Case).where(Case.ref == "COC-2026-0002")).one()
         assert b"hospital" not in (case.serious_why_enc or b"")
         assert bot.vault.open_text(session, case, "serious_why_enc") == "Serious harm: hospital"
         assert all("hospital" not in (e.detail or "") for e in session.scalars(select(AuditEntry)))
-    assert actions == [("mai", "case.serious_incident"), ("os:", "case.serious_incident"),
-                       ("os:", "case.serious_cleared")]
+    assert actions == [
+        ("mai", "case.serious_incident"),
+        ("os:", "case.serious_incident"),
+        ("os:", "case.serious_cleared"),
+    ]
 
 
-def test_an_extraordinary_meeting_is_a_meeting(bot: App, capsys: pytest.CaptureFixture[str]
-                                               ) -> None:
+def test_an_extraordinary_meeting_is_a_meeting(bot: App, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(bot, "meeting", "add", "24/12/2026", "--case", "COC-2026-0001") == 0
     assert "COC-2026-0001 moved to it" in capsys.readouterr().out
     assert queue_json(bot)["COC-2026-0001"]["meeting_date"] == "2026-12-24"
     assert run(bot, "schedule", "COC-2026-0002", "--meeting", "2026-12-24") == 0
     assert run(bot, "agenda", "--meeting", "2026-12-24", "--send") == 0
     with bot.db.session() as session:
-        sent = [o for o in session.scalars(select(Outbox).where(Outbox.kind == "digest"))
-                if "24/12/2026" in o.subject]
-        assert len(sent) == 1 and sorted(sent[0].case_refs) == ["COC-2026-0001",
-                                                                 "COC-2026-0002"]
+        sent = [
+            o
+            for o in session.scalars(select(Outbox).where(Outbox.kind == "digest"))
+            if "24/12/2026" in o.subject
+        ]
+        assert len(sent) == 1 and sorted(sent[0].case_refs) == ["COC-2026-0001", "COC-2026-0002"]
 
 
 def test_the_queue_table_marks_serious_incidents(bot: App) -> None:

@@ -10,15 +10,27 @@ from mailbot.cli.main import main
 
 def test_codes_are_interfaces_vocabulary_in_the_cases_order() -> None:
     assert [s.value for s in CaseStatus] == [
-        "awaiting_information", "manual_entry", "ready", "scheduled", "held", "decided",
-        "closed"]
+        "awaiting_information",
+        "manual_entry",
+        "ready",
+        "scheduled",
+        "held",
+        "decided",
+        "closed",
+    ]
 
 
-@pytest.mark.parametrize(("text", "status"), [
-    ("scheduled", CaseStatus.SCHEDULED), ("on an agenda", CaseStatus.SCHEDULED),
-    ("On an  Agenda", CaseStatus.SCHEDULED), ("awaiting information", CaseStatus.AWAITING_INFORMATION),
-    ("waiting for referrer", CaseStatus.AWAITING_INFORMATION), ("held back", CaseStatus.HELD),
-])
+@pytest.mark.parametrize(
+    ("text", "status"),
+    [
+        ("scheduled", CaseStatus.SCHEDULED),
+        ("on an agenda", CaseStatus.SCHEDULED),
+        ("On an  Agenda", CaseStatus.SCHEDULED),
+        ("awaiting information", CaseStatus.AWAITING_INFORMATION),
+        ("waiting for referrer", CaseStatus.AWAITING_INFORMATION),
+        ("held back", CaseStatus.HELD),
+    ],
+)
 def test_parse_takes_the_code_or_the_words_people_see(text: str, status: CaseStatus) -> None:
     assert CaseStatus.parse(text) is status
 
@@ -36,8 +48,7 @@ def test_every_status_has_distinct_words() -> None:
 
 
 def test_only_the_early_statuses_let_a_referrer_change_the_referral() -> None:
-    assert OPEN_TO_REFERRER == {CaseStatus.AWAITING_INFORMATION, CaseStatus.MANUAL_ENTRY,
-                                CaseStatus.READY}
+    assert OPEN_TO_REFERRER == {CaseStatus.AWAITING_INFORMATION, CaseStatus.MANUAL_ENTRY, CaseStatus.READY}
     assert CaseStatus.CLOSED not in ACTIVE and len(ACTIVE) == len(CaseStatus) - 1
 
 

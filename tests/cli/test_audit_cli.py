@@ -50,7 +50,8 @@ def entries(action: str) -> list[AuditEntry]:
 
 
 def test_listing_commands_audit_each_record_with_the_login(
-        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     capsys.readouterr()
     assert run(capsys, "cases", "--json")[0] == 0
     listed = entries("case.listed")
@@ -65,7 +66,8 @@ def test_listing_commands_audit_each_record_with_the_login(
 
 
 def test_as_names_the_workspace_user_with_the_login(
-        workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     code, _, err = run(capsys, "--as", "tess.team", "show", "COC-2026-0001")
     assert code == 2 and "--as" in err and "tess.team" in err
     assert entries("case.viewed") == []
@@ -78,8 +80,9 @@ def test_as_names_the_workspace_user_with_the_login(
     assert code == 0 and [e["what"] for e in json.loads(out)] == ["viewed the case"]
 
 
-def test_agenda_pack_is_audited_once_per_case(workdir: Path, capsys: pytest.CaptureFixture[str],
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_agenda_pack_is_audited_once_per_case(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MAILBOT_SPRG_MEETINGS", "2026-12-17")
     assert run(capsys, "schedule", "COC-2026-0001", "--meeting", "2026-12-17")[0] == 0
     code, out, err = run(capsys, "agenda", "--meeting", "2026-12-17", "--out", str(workdir / "p"))

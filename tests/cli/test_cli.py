@@ -53,9 +53,9 @@ def test_init_creates_schema_and_key_once(bare: Path, capsys: pytest.CaptureFixt
 
 
 def test_poll_once_then_queue_show_and_messages_as_json(
-        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    deliver(workdir, "mail-01-referral-complete", "mail-02-referral-incomplete",
-            "mail-12-out-of-office")
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deliver(workdir, "mail-01-referral-complete", "mail-02-referral-incomplete", "mail-12-out-of-office")
     code, out, _ = run(capsys, "poll", "--once")
     assert code == 0 and "handled 3 message(s)" in out
 
@@ -64,8 +64,16 @@ def test_poll_once_then_queue_show_and_messages_as_json(
     cases = json.loads(out)
     assert [c["status"] for c in cases] == ["ready", "awaiting_information"]
     for case in cases:
-        assert set(case) >= {"ref", "status", "referrer_email", "received_at",
-                             "missing_required", "queries", "themes", "meeting_date"}
+        assert set(case) >= {
+            "ref",
+            "status",
+            "referrer_email",
+            "received_at",
+            "missing_required",
+            "queries",
+            "themes",
+            "meeting_date",
+        }
     assert cases[1]["missing_required"] == ["referrer.role", "child.dob", "anticipated_learning"]
     assert cases[0]["received_at"].endswith("+00:00")
 
@@ -81,8 +89,7 @@ def test_poll_once_then_queue_show_and_messages_as_json(
     items = json.loads(out)
     assert {m["action"] for m in items} == {"accept", "request_missing", "ignore_auto"}
     for item in items:
-        assert set(item) >= {"id", "message_id", "received_at", "sender", "action", "case_refs",
-                             "reason"}
+        assert set(item) >= {"id", "message_id", "received_at", "sender", "action", "case_refs", "reason"}
 
     code, out, _ = run(capsys, "cases", "--status", "ready")
     assert code == 0 and cases[0]["ref"] in out and cases[1]["ref"] not in out
@@ -149,13 +156,20 @@ def test_parse_rejects_a_non_form(workdir: Path, capsys: pytest.CaptureFixture[s
     assert code == 1 and "reject" in json.loads(out)
 
 
-@pytest.mark.parametrize(("env", "setting"), [
-    ({"MAILBOT_SPRG_CUTOFF_DAYS": "soon"}, "MAILBOT_SPRG_CUTOFF_DAYS"),
-    ({"MAILBOT_MAILBOX_URL": "pop3://x"}, "mailbox.url"),
-])
+@pytest.mark.parametrize(
+    ("env", "setting"),
+    [
+        ({"MAILBOT_SPRG_CUTOFF_DAYS": "soon"}, "MAILBOT_SPRG_CUTOFF_DAYS"),
+        ({"MAILBOT_MAILBOX_URL": "pop3://x"}, "mailbox.url"),
+    ],
+)
 def test_configuration_errors_exit_2_naming_the_setting(
-        workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-        env: dict[str, str], setting: str) -> None:
+    workdir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    setting: str,
+) -> None:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     code, out, err = run(capsys, "poll", "--once")
@@ -181,8 +195,9 @@ def test_status_reports_quarantine(workdir: Path, capsys: pytest.CaptureFixture[
     assert code == 1 and report["quarantine"] == 1 and report["audit_chain_intact"]
 
 
-def test_demo_twice_duplicates_nothing(bare: Path, capsys: pytest.CaptureFixture[str],
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_demo_twice_duplicates_nothing(
+    bare: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     workdir = bare
     code, out, _ = run(capsys, "demo")  # the demo makes its own state, as init does
     assert code == 0 and "The CSCP queue" in out and "Referral updated" in out
@@ -194,8 +209,9 @@ def test_demo_twice_duplicates_nothing(bare: Path, capsys: pytest.CaptureFixture
     assert sorted((workdir / "var" / "outbox").glob("*.eml")) == replies
 
 
-def test_check_reports_each_part(workdir: Path, capsys: pytest.CaptureFixture[str],
-                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_check_reports_each_part(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     code, out, _ = run(capsys, "check")
     assert code == 0
     for part in ("settings: ok", "database: ok", "keys: ok", "mailbox: ok", "outbound: ok"):
@@ -211,8 +227,9 @@ def test_a_reject_reason_is_kept_encrypted(workdir: Path, capsys: pytest.Capture
     run(capsys, "poll", "--once")
     code, out, _ = run(capsys, "quarantine", "--json")
     (held,) = json.loads(out)
-    code, out, _ = run(capsys, "quarantine", "reject", held["id"],
-                       "--reason", "spoof naming Amelia Rose Exampleby")
+    code, out, _ = run(
+        capsys, "quarantine", "reject", held["id"], "--reason", "spoof naming Amelia Rose Exampleby"
+    )
     assert code == 0
     code, out, _ = run(capsys, "messages", "--json")
     assert "Exampleby" not in out and "rejected by os:" in out
@@ -223,8 +240,17 @@ def test_a_reject_reason_is_kept_encrypted(workdir: Path, capsys: pytest.Capture
 def test_edit_from_the_command_line(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     deliver(workdir, "mail-02-referral-incomplete")
     run(capsys, "poll", "--once")
-    code, out, _ = run(capsys, "edit", "COC-2026-0001", "referrer.role", "Health visitor",
-                       "--why", "told by phone", "--by", "tess")
+    code, out, _ = run(
+        capsys,
+        "edit",
+        "COC-2026-0001",
+        "referrer.role",
+        "Health visitor",
+        "--why",
+        "told by phone",
+        "--by",
+        "tess",
+    )
     assert code == 0 and "version 2" in out and "still missing" in out
     code, _, err = run(capsys, "edit", "COC-2026-0001", "child.shoe_size", "5")
     assert code == 2 and "child.shoe_size" in err
@@ -235,8 +261,8 @@ def test_edit_from_the_command_line(workdir: Path, capsys: pytest.CaptureFixture
 
 
 def test_check_greets_the_relay_and_names_a_missing_team_address(
-        workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-        smtp_server) -> None:  # type: ignore[no-untyped-def]
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, smtp_server
+) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("MAILBOT_OUTBOUND_URL", smtp_server.url("smtp"))
     code, out, _ = run(capsys, "check")
     assert code == 0 and "outbound: ok" in out and "team: ok" in out
@@ -249,26 +275,38 @@ def test_check_greets_the_relay_and_names_a_missing_team_address(
 
 
 def test_check_warns_that_emailed_decisions_are_held_without_sender_auth(
-        workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     run(capsys, "init")
     code, out, _ = run(capsys, "check")
     assert code == 0 and "will be held" not in out
     monkeypatch.delenv("MAILBOT_TRUSTED_AUTHSERV_ID")  # sender_auth falls back to none
     code, out, _ = run(capsys, "check")
     assert code == 0  # a warning never fails the check
-    assert ("sender_auth: warning - mail.sender_auth is none: no team sender can be "
-            "authenticated, so every SPRG decision e-mailed by the team will be held") in out
+    assert (
+        "sender_auth: warning - mail.sender_auth is none: no team sender can be "
+        "authenticated, so every SPRG decision e-mailed by the team will be held"
+    ) in out
 
 
-STATEFUL = [["poll", "--once"], ["cases", "--json"], ["status"], ["messages"], ["quarantine"],
-            ["show", "COC-2026-0001"], ["check"], ["keys", "rotate"], ["daily"],
-            ["agenda", "--meeting", "2026-12-17"]]
+STATEFUL = [
+    ["poll", "--once"],
+    ["cases", "--json"],
+    ["status"],
+    ["messages"],
+    ["quarantine"],
+    ["show", "COC-2026-0001"],
+    ["check"],
+    ["keys", "rotate"],
+    ["daily"],
+    ["agenda", "--meeting", "2026-12-17"],
+]
 
 
 @pytest.mark.parametrize("argv", STATEFUL, ids=[" ".join(a) for a in STATEFUL])
 def test_a_command_in_an_empty_folder_creates_nothing(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-        argv: list[str]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
     """Issue 12 part 5. Before: any command in a folder with no var/ and no settings made
     a new master key and an empty database there and carried on as if all were well."""
     for key in [k for k in os.environ if k.startswith("MAILBOT_")]:
@@ -281,8 +319,7 @@ def test_a_command_in_an_empty_folder_creates_nothing(
     assert list(tmp_path.iterdir()) == []  # no var/, no key, no database
 
 
-def test_a_missing_database_is_not_made_either(
-        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_missing_database_is_not_made_either(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (workdir / "var" / "mailbot.db").unlink()
     code, _, err = run(capsys, "cases")
     assert code == 2 and "store.url: no database at" in err

@@ -18,8 +18,11 @@ from mailbot.sprg.calendar import parse_day
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
-    env = make_env(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}",
-                   MAILBOT_SPRG_MEETINGS="2099-12-17,2099-12-31")
+    env = make_env(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}",
+        MAILBOT_SPRG_MEETINGS="2099-12-17,2099-12-31",
+    )
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("MAILBOT_CONFIG", raising=False)
@@ -40,8 +43,7 @@ def test_dates_as_people_write_them() -> None:
             parse_day(bad, "--meeting")
 
 
-def test_schedule_outcome_and_status_words(workdir: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_schedule_outcome_and_status_words(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     box = MaildirMailbox(workdir / "var" / "inbox")
     for name in ("mail-01-referral-complete", "mail-11-no-attachment"):
         box.append(eml(name))
@@ -52,8 +54,21 @@ def test_schedule_outcome_and_status_words(workdir: Path,
     code, out = run(capsys, "cases", "--status", "on an agenda", "--json")
     scheduled = json.loads(out)
     assert [(c["ref"], c["meeting_date"]) for c in scheduled] == [("COC-2026-0001", "2099-12-31")]
-    assert run(capsys, "outcome", "COC-2026-0001", "--single", "N", "--multi", "N",
-               "--final-report-date", "05/03/2100", "--force")[0] == 0  # before the meeting
+    assert (
+        run(
+            capsys,
+            "outcome",
+            "COC-2026-0001",
+            "--single",
+            "N",
+            "--multi",
+            "N",
+            "--final-report-date",
+            "05/03/2100",
+            "--force",
+        )[0]
+        == 0
+    )  # before the meeting
     code, out = run(capsys, "show", "COC-2026-0001", "--json")
     assert json.loads(out)["referral"]["outcome"]["final_report_date"] == "2100-03-05"
     code, out = run(capsys, "cases", "--status", "Waiting for referrer")
@@ -68,9 +83,13 @@ def test_messages_say_when_no_form_came(workdir: Path, capsys: pytest.CaptureFix
     assert run(capsys, "init")[0] == 0
     assert run(capsys, "poll", "--once")[0] == 0
     code, out = run(capsys, "messages")
-    lines = {line.split()[0]: line for line in out.splitlines()[2:] if line.strip()
-             and not line.startswith("The reasons")}
-    kinds = sorted(("form received (complete)" in line, "no form attached" in line)
-                   for line in lines.values())
+    lines = {
+        line.split()[0]: line
+        for line in out.splitlines()[2:]
+        if line.strip() and not line.startswith("The reasons")
+    }
+    kinds = sorted(
+        ("form received (complete)" in line, "no form attached" in line) for line in lines.values()
+    )
     assert kinds == [(False, True), (True, False)]
     assert "form received (incomplete)" not in out

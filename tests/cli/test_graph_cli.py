@@ -30,16 +30,23 @@ SENDER = "graph://cscp%40example.org"
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_graph: FakeGraph,
-            token_endpoint: TokenEndpoint) -> Path:
+def workdir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_graph: FakeGraph, token_endpoint: TokenEndpoint
+) -> Path:
     monkeypatch.chdir(tmp_path)
-    env = make_env(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}",
-                   MAILBOT_MAILBOX_URL=MAILBOX, MAILBOT_OUTBOUND_URL=SENDER, MAILBOT_FROM=USER,
-                   MAILBOT_M365_TENANT_ID=token_endpoint.tenant,
-                   MAILBOT_M365_CLIENT_ID="client-id-1", MAILBOT_M365_CLIENT_SECRET="s3cret",
-                   MAILBOT_M365_GRAPH_URL=fake_graph.base_url,
-                   MAILBOT_M365_AUTHORITY_URL=token_endpoint.base_url,
-                   MAILBOT_MAILBOX_CA_FILE=str(token_endpoint.ca_file))
+    env = make_env(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}",
+        MAILBOT_MAILBOX_URL=MAILBOX,
+        MAILBOT_OUTBOUND_URL=SENDER,
+        MAILBOT_FROM=USER,
+        MAILBOT_M365_TENANT_ID=token_endpoint.tenant,
+        MAILBOT_M365_CLIENT_ID="client-id-1",
+        MAILBOT_M365_CLIENT_SECRET="s3cret",
+        MAILBOT_M365_GRAPH_URL=fake_graph.base_url,
+        MAILBOT_M365_AUTHORITY_URL=token_endpoint.base_url,
+        MAILBOT_MAILBOX_CA_FILE=str(token_endpoint.ca_file),
+    )
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("MAILBOT_CONFIG", raising=False)
@@ -64,7 +71,8 @@ def outbox_rows(workdir: Path) -> list[Outbox]:
 
 
 def test_poll_once_reads_files_and_answers_through_graph(
-        workdir: Path, capsys: pytest.CaptureFixture[str], fake_graph: FakeGraph) -> None:
+    workdir: Path, capsys: pytest.CaptureFixture[str], fake_graph: FakeGraph
+) -> None:
     exchange = exchange_id(random.Random(110), 110)
     complete = with_headers(eml("mail-01-referral-complete"), Message_ID=exchange)
     fake_graph.deliver(USER, complete)
@@ -114,7 +122,8 @@ def test_poll_once_reads_files_and_answers_through_graph(
 
 
 def test_a_reply_refused_for_want_of_mail_send_stays_queued(
-        workdir: Path, capsys: pytest.CaptureFixture[str], fake_graph: FakeGraph) -> None:
+    workdir: Path, capsys: pytest.CaptureFixture[str], fake_graph: FakeGraph
+) -> None:
     fake_graph.granted = {"Mail.ReadWrite"}
     fake_graph.deliver(USER, eml("mail-01-referral-complete"))
     code, out, _ = run(capsys, "poll", "--once")
@@ -127,12 +136,15 @@ def test_a_reply_refused_for_want_of_mail_send_stays_queued(
 
 
 def test_check_on_graph_signs_in_and_changes_nothing(
-        workdir: Path, capsys: pytest.CaptureFixture[str], fake_graph: FakeGraph) -> None:
+    workdir: Path, capsys: pytest.CaptureFixture[str], fake_graph: FakeGraph
+) -> None:
     fake_graph.deliver(USER, eml("mail-01-referral-complete"))
     code, out, _ = run(capsys, "check")
     assert code == 0, out
-    assert f"mailbox: ok - {SENDER}/Inbox: reachable, 1 message(s) waiting; will create " \
-           "Processed, Quarantine, Other at the first poll" in out
+    assert (
+        f"mailbox: ok - {SENDER}/Inbox: reachable, 1 message(s) waiting; will create "
+        "Processed, Quarantine, Other at the first poll" in out
+    )
     assert f"outbound: ok - {SENDER}: signed in" in out
     assert "sender_auth: ok - authserv-id" in out
     assert fake_graph.sent == [] and fake_graph.folder_contents(USER, "Processed") == []
@@ -148,7 +160,8 @@ def test_check_on_graph_signs_in_and_changes_nothing(
 
 
 def test_check_warns_when_no_sender_check_is_read(
-        workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("MAILBOT_TRUSTED_AUTHSERV_ID")
     code, out, _ = run(capsys, "check")
     assert code == 0, out  # a warning never fails the check

@@ -39,8 +39,9 @@ def _one_case(workdir: Path, capsys: pytest.CaptureFixture[str]) -> str:
     return str(json.loads(run(capsys, "cases", "--json")[1])[0]["ref"])
 
 
-def test_close_shows_the_retention_date(workdir: Path, capsys: pytest.CaptureFixture[str],
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_close_shows_the_retention_date(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MAILBOT_RETENTION_YEARS", "30")
     ref = _one_case(workdir, capsys)
     code, out, _ = run(capsys, "close", ref, "--reason", "no further action")
@@ -51,8 +52,11 @@ def test_close_shows_the_retention_date(workdir: Path, capsys: pytest.CaptureFix
 
 def test_legal_hold_purge_and_erase(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ref = _one_case(workdir, capsys)
-    message_id_present = [p for p in (workdir / "var" / "inbox").rglob("*") if p.is_file()
-                          and b"DB9PR09MBB173314D3499BA0EAF4329C8FDAC" in p.read_bytes()]
+    message_id_present = [
+        p
+        for p in (workdir / "var" / "inbox").rglob("*")
+        if p.is_file() and b"DB9PR09MBB173314D3499BA0EAF4329C8FDAC" in p.read_bytes()
+    ]
     assert len(message_id_present) == 1  # filed in Processed
     code, out, _ = run(capsys, "legal-hold", ref, "on", "--why", "coroner's inquest")
     assert code == 0 and "legal hold on" in out
@@ -85,7 +89,8 @@ def test_legal_hold_needs_a_reason(workdir: Path, capsys: pytest.CaptureFixture[
 
 
 def test_init_tells_once_where_the_key_is_and_to_escrow_it(
-        bare: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bare: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     workdir = bare
     code, out, _ = run(capsys, "init")
     assert code == 0 and "mailbot keys escrow" in out and str(workdir / "var" / "master.key") in out
@@ -100,8 +105,11 @@ def test_escrow_backup_and_restore_commands(workdir: Path, capsys: pytest.Captur
     ref = _one_case(workdir, capsys)
     private = rsa.generate_private_key(public_exponent=65537, key_size=3072)
     pub = workdir / "council.pub.pem"
-    pub.write_bytes(private.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    pub.write_bytes(
+        private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
     code, out, _ = run(capsys, "keys", "escrow", "--recipient", str(pub), "--out", "key.escrow")
     assert code == 0 and "versions 1 escrowed" in out and (workdir / "key.escrow").exists()
     code, out, _ = run(capsys, "backup", "--out", "b1.db")
@@ -116,10 +124,21 @@ def test_escrow_backup_and_restore_commands(workdir: Path, capsys: pytest.Captur
 
 
 def test_sar_writes_the_pack_shows_the_due_date_and_audits_without_the_name(
-        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     ref = _one_case(workdir, capsys)
-    code, out, _ = run(capsys, "sar", "--name", "Marcus Testwood", "--dob", "30/11/1985",
-                       "--received", "31/01/2027", "--out", "requests")
+    code, out, _ = run(
+        capsys,
+        "sar",
+        "--name",
+        "Marcus Testwood",
+        "--dob",
+        "30/11/1985",
+        "--received",
+        "31/01/2027",
+        "--out",
+        "requests",
+    )
     assert code == 0 and f"found 1 case(s) ({ref})" in out
     assert "due by 28/02/2027" in out
     assert len(list((workdir / "requests").glob("sar-*.docx"))) == 1
@@ -127,16 +146,18 @@ def test_sar_writes_the_pack_shows_the_due_date_and_audits_without_the_name(
 
     engine = create_engine(f"sqlite:///{workdir / 'var' / 'mailbot.db'}")
     with engine.connect() as connection:
-        details = [r[0] for r in connection.execute(
-            text("SELECT detail FROM audit WHERE action = 'sar.produced'"))]
+        details = [
+            r[0] for r in connection.execute(text("SELECT detail FROM audit WHERE action = 'sar.produced'"))
+        ]
     engine.dispose()
     assert len(details) == 1 and ref in details[0] and "Testwood" not in details[0]
     code, _, err = run(capsys, "sar", "--name", "X Y", "--dob", "31/02/2000")
     assert code == 2 and "not a date" in err
 
 
-def test_dpia_prints_the_settings_in_force(workdir: Path, capsys: pytest.CaptureFixture[str],
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dpia_prints_the_settings_in_force(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MAILBOT_RETENTION_OTHER_DAYS", "45")
     code, out, _ = run(capsys, "--debug", "dpia")
     assert code == 0 and "45 days (retention.other_days)" in out and "25 years" in out

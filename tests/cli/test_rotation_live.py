@@ -29,10 +29,19 @@ MAILBOT = [sys.executable, "-m", "mailbot"]
 PASSWORD = "correct horse battery"
 
 
-def _run(env: dict[str, str], cwd: Path, *argv: str, stdin: str | None = None
-         ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*MAILBOT, *argv], env=env, cwd=cwd, input=stdin, text=True,
-                          capture_output=True, timeout=300, check=False)
+def _run(
+    env: dict[str, str], cwd: Path, *argv: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*MAILBOT, *argv],
+        env=env,
+        cwd=cwd,
+        input=stdin,
+        text=True,
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def _wait(predicate, seconds: float, what: str) -> None:  # type: ignore[no-untyped-def]
@@ -58,9 +67,12 @@ def _signed_in(url: str) -> requests.Session:
     page = web.get(f"{url}/sign-in", timeout=10).text
     token = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert token
-    done = web.post(f"{url}/sign-in", data={"name": "tess.team", "password": PASSWORD,
-                                            "csrf_token": token.group(1)},
-                    allow_redirects=False, timeout=30)
+    done = web.post(
+        f"{url}/sign-in",
+        data={"name": "tess.team", "password": PASSWORD, "csrf_token": token.group(1)},
+        allow_redirects=False,
+        timeout=30,
+    )
     assert done.status_code == 302, done.text[:300]
     return web
 
@@ -68,20 +80,32 @@ def _signed_in(url: str) -> requests.Session:
 def test_rotating_twice_under_running_poll_and_serve(tmp_path: Path, database_url: str) -> None:
     import os
 
-    env = {**os.environ, **make_env(tmp_path, database_url, MAILBOT_POLL_INTERVAL="1",
-                                    MAILBOT_WEB_TOTP="off")}
+    env = {
+        **os.environ,
+        **make_env(tmp_path, database_url, MAILBOT_POLL_INTERVAL="1", MAILBOT_WEB_TOTP="off"),
+    }
     env.pop("MAILBOT_CONFIG", None)
     assert _run(env, tmp_path, "init").returncode == 0
-    assert _run(env, tmp_path, "users", "add", "tess.team", "--role", "team",
-                stdin=f"{PASSWORD}\n{PASSWORD}\n").returncode == 0
+    assert (
+        _run(
+            env, tmp_path, "users", "add", "tess.team", "--role", "team", stdin=f"{PASSWORD}\n{PASSWORD}\n"
+        ).returncode
+        == 0
+    )
     box = MaildirMailbox(tmp_path / "var" / "inbox")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    poller = subprocess.Popen([*MAILBOT, "poll"], env=env, cwd=tmp_path,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    poller = subprocess.Popen(
+        [*MAILBOT, "poll"], env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     server_log = (tmp_path / "serve.log").open("wb")
-    server = subprocess.Popen([*MAILBOT, "serve", "--port", str(port)], env=env, cwd=tmp_path,
-                              stdout=server_log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [*MAILBOT, "serve", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=server_log,
+        stderr=subprocess.STDOUT,
+    )
     codes: list[int] = []
     stop = threading.Event()
     try:
@@ -105,15 +129,20 @@ def test_rotating_twice_under_running_poll_and_serve(tmp_path: Path, database_ur
             while not stop.is_set():
                 n += 1
                 for path in ("/queue", f"/cases/COC-2026-{1 + n % 3:04d}"):
-                    codes.append(web.get(url + path, allow_redirects=False, timeout=30)
-                                 .status_code)
+                    codes.append(web.get(url + path, allow_redirects=False, timeout=30).status_code)
                 time.sleep(0.05)
 
         reader = threading.Thread(target=browse)
         reader.start()
         for _ in range(2):
-            rotation = subprocess.Popen([*MAILBOT, "keys", "rotate"], env=env, cwd=tmp_path,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            rotation = subprocess.Popen(
+                [*MAILBOT, "keys", "rotate"],
+                env=env,
+                cwd=tmp_path,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             while rotation.poll() is None:  # new cases arrive during the rotation
                 sent += 1
                 box.append(simple_referral(sent, "live"))
@@ -128,8 +157,10 @@ def test_rotating_twice_under_running_poll_and_serve(tmp_path: Path, database_ur
         time.sleep(1)
         stop.set()
         reader.join(timeout=60)
-        assert codes and set(codes) == {200}, (sorted(set(codes)),
-                                               (tmp_path / "serve.log").read_text()[-2000:])
+        assert codes and set(codes) == {200}, (
+            sorted(set(codes)),
+            (tmp_path / "serve.log").read_text()[-2000:],
+        )
         assert poller.poll() is None, poller.stderr.read() if poller.stderr else ""
     finally:
         stop.set()

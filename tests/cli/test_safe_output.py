@@ -39,8 +39,11 @@ def stored_with_controls(workdir: Path, capsys: pytest.CaptureFixture[str]) -> s
     assert main(["init"]) == 0
     box = MaildirMailbox(workdir / "var" / "inbox")
     box.append(eml("mail-01-referral-complete"))
-    box.append(eml("mail-01-referral-complete").replace(b"From: ", b"From: a@x.example, ", 1)
-               .replace(b"Message-ID: <", b"Message-ID: <two.", 1))
+    box.append(
+        eml("mail-01-referral-complete")
+        .replace(b"From: ", b"From: a@x.example, ", 1)
+        .replace(b"Message-ID: <", b"Message-ID: <two.", 1)
+    )
     assert main(["poll", "--once"]) == 0
     capsys.readouterr()
     app = build_app(load_settings())
@@ -60,10 +63,12 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
     return capsys.readouterr().out
 
 
-@pytest.mark.parametrize("argv", [("quarantine",), ("messages",), ("show", "REF")],
-                         ids=["quarantine", "messages", "show"])
-def test_text_output_shows_controls_escaped(workdir: Path, capsys: pytest.CaptureFixture[str],
-                                            argv: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    "argv", [("quarantine",), ("messages",), ("show", "REF")], ids=["quarantine", "messages", "show"]
+)
+def test_text_output_shows_controls_escaped(
+    workdir: Path, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]
+) -> None:
     ref = stored_with_controls(workdir, capsys)
     out = _run(capsys, *[ref if a == "REF" else a for a in argv])
     assert not RAW.search(out), repr(out)
@@ -71,11 +76,14 @@ def test_text_output_shows_controls_escaped(workdir: Path, capsys: pytest.Captur
         assert "Referral \\x1b[2J" in out
 
 
-@pytest.mark.parametrize("argv", [("quarantine", "--json"), ("messages", "--json"),
-                                  ("show", "REF", "--json")],
-                         ids=["quarantine", "messages", "show"])
+@pytest.mark.parametrize(
+    "argv",
+    [("quarantine", "--json"), ("messages", "--json"), ("show", "REF", "--json")],
+    ids=["quarantine", "messages", "show"],
+)
 def test_json_output_is_escaped_and_still_says_the_same(
-        workdir: Path, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]) -> None:
+    workdir: Path, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]
+) -> None:
     ref = stored_with_controls(workdir, capsys)
     out = _run(capsys, *[ref if a == "REF" else a for a in argv])
     assert not RAW.search(out), repr(out)

@@ -18,8 +18,9 @@ MB = 1024 * 1024
 
 
 def verdicts(*parts: tuple[str, bytes], max_bytes: int = 25 * MB):
-    return read_attachments([(n, "application/octet-stream", d) for n, d in parts],
-                            max_bytes=max_bytes, reference_year=2026)
+    return read_attachments(
+        [(n, "application/octet-stream", d) for n, d in parts], max_bytes=max_bytes, reference_year=2026
+    )
 
 
 def zipped(members: dict[str, bytes]) -> bytes:
@@ -54,15 +55,20 @@ def test_zip_bomb_is_refused_before_parsing() -> None:
 
 
 def test_encrypted_office_file_is_refused_in_plain_words() -> None:
-    ole = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512 + "EncryptedPackage".encode(
-        "utf-16-le") + b"\x00" * 512
+    ole = (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+        + b"\x00" * 512
+        + "EncryptedPackage".encode("utf-16-le")
+        + b"\x00" * 512
+    )
     [verdict] = verdicts(("referral.docx", ole))
     assert verdict.kind == "reject" and "password" in (verdict.reason or "")
 
 
 def test_word_97_doc_without_libreoffice_asks_for_docx() -> None:
-    doc = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64 + "WordDocument".encode(
-        "utf-16-le") + b"\x00" * 64
+    doc = (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64 + "WordDocument".encode("utf-16-le") + b"\x00" * 64
+    )
     [verdict] = verdicts(("referral.doc", doc))
     assert verdict.kind == "reject" and ".docx" in (verdict.reason or "")
 
@@ -103,6 +109,7 @@ def test_bad_inputs_get_a_verdict(data: bytes, kind: str) -> None:
 
 def test_letter_is_kept_as_not_form() -> None:
     import docx
+
     letter = docx.Document()
     letter.add_paragraph("Dear colleague, please see the attached chronology.")
     buffer = io.BytesIO()

@@ -18,10 +18,22 @@ FORMS = Path(__file__).resolve().parents[1] / "data" / "forms"
 def _convert(source: Path, target: str, folder: Path) -> bytes:
     soffice = soffice_path()
     assert soffice is not None
-    subprocess.run([soffice, "--headless", "--norestore",
-                    f"-env:UserInstallation=file://{folder / 'profile'}",
-                    "--convert-to", target, "--outdir", str(folder), str(source)],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            soffice,
+            "--headless",
+            "--norestore",
+            f"-env:UserInstallation=file://{folder / 'profile'}",
+            "--convert-to",
+            target,
+            "--outdir",
+            str(folder),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     return (folder / f"{source.stem}.{target}").read_bytes()
 
 
@@ -29,11 +41,16 @@ def _convert(source: Path, target: str, folder: Path) -> bytes:
 @pytest.mark.parametrize("target", ["odt", "doc"])
 def test_old_formats_are_converted_and_read(tmp_path: Path, target: str) -> None:
     if soffice_path() is None:
-        missing_service("LibreOffice is not installed: .doc/.odt are answered with a request "
-                    "for .docx or PDF instead (tested in test_forms_attachments)")
+        missing_service(
+            "LibreOffice is not installed: .doc/.odt are answered with a request "
+            "for .docx or PDF instead (tested in test_forms_attachments)"
+        )
     data = _convert(FORMS / "coc-01-complete.docx", target, tmp_path)
-    (verdict,) = read_attachments([(f"referral.{target}", "application/octet-stream", data)],
-                                  max_bytes=25 * 1024 * 1024, reference_year=2026)
+    (verdict,) = read_attachments(
+        [(f"referral.{target}", "application/octet-stream", data)],
+        max_bytes=25 * 1024 * 1024,
+        reference_year=2026,
+    )
     assert verdict.kind == "form", verdict.reason
     assert verdict.form is not None
     expected = json.loads((FORMS / "coc-01-complete.expected.json").read_text())

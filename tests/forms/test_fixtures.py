@@ -12,14 +12,22 @@ from mailbot.forms import read_form_bytes
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "forms"
 FORMS = sorted(
-    p for p in DATA.glob("coc-*")
+    p
+    for p in DATA.glob("coc-*")
     if p.suffix in (".docx", ".pdf") and p.with_name(p.stem + ".expected.json").exists()
 )
 #: FIELDS.md: these are compared after collapsing whitespace; all else exactly.
 FREE_TEXT = {
-    "referrer.role", "child.address", "household_address", "incident_details",
-    "anticipated_learning", "outcome.single_agency.agencies", "outcome.single_agency.grounds",
-    "outcome.multi_agency.agencies", "outcome.multi_agency.grounds", "outcome.methodology",
+    "referrer.role",
+    "child.address",
+    "household_address",
+    "incident_details",
+    "anticipated_learning",
+    "outcome.single_agency.agencies",
+    "outcome.single_agency.grounds",
+    "outcome.multi_agency.agencies",
+    "outcome.multi_agency.grounds",
+    "outcome.methodology",
     "outcome.other_actions",
 }
 
@@ -58,7 +66,8 @@ def test_form_matches_expected_json(path: Path) -> None:
     want_flat, got_flat = flatten(expected), flatten(got)
     assert set(got_flat) == set(want_flat)
     wrong = {
-        key: (want_flat[key], got_flat[key]) for key in want_flat
+        key: (want_flat[key], got_flat[key])
+        for key in want_flat
         if comparable(key, want_flat[key]) != comparable(key, got_flat[key])
     }
     assert wrong == {}
@@ -68,8 +77,9 @@ def test_form_matches_expected_json(path: Path) -> None:
 @pytest.mark.parametrize("path", FORMS, ids=lambda p: p.stem)
 def test_every_value_has_provenance(path: Path) -> None:
     form = read_form_bytes(path.read_bytes(), reference_year=2026)
-    flat = {k: v for k, v in flatten(form.referral).items()
-            if v not in (None, []) and not k.endswith("length")}
+    flat = {
+        k: v for k, v in flatten(form.referral).items() if v not in (None, []) and not k.endswith("length")
+    }
     themed = {f"themes.{i}" for i, _ in enumerate(form.referral["themes"])}
     assert set(form.provenance) == (set(flat) - {"themes"}) | themed
     allowed = ("content_control", "legacy_field", "table_cell", "glyph", "pdf_text", "pdf_field")

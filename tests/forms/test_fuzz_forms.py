@@ -41,8 +41,9 @@ DOCX_MEMBERS = members(DOCX)
 def judged(data: bytes, name: str = "referral.docx") -> list[AttachmentVerdict]:
     start = time.perf_counter()
     try:
-        verdicts = read_attachments([(name, "application/octet-stream", data)], max_bytes=MAX,
-                                    reference_year=2026)
+        verdicts = read_attachments(
+            [(name, "application/octet-stream", data)], max_bytes=MAX, reference_year=2026
+        )
     except MailbotError:
         return []
     assert time.perf_counter() - start < SECONDS
@@ -67,9 +68,11 @@ def test_mutated_zip_structure(data: bytes) -> None:
 
 
 @fuzz_settings(20)
-@given(st.lists(st.sampled_from(sorted(DOCX_MEMBERS)), unique=True, max_size=4),
-       st.sampled_from([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED]),
-       st.binary(max_size=64))
+@given(
+    st.lists(st.sampled_from(sorted(DOCX_MEMBERS)), unique=True, max_size=4),
+    st.sampled_from([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED]),
+    st.binary(max_size=64),
+)
 def test_members_dropped_or_renamed(drop: list[str], method: int, junk: bytes) -> None:
     kept = {name: data for name, data in DOCX_MEMBERS.items() if name not in drop}
     kept["../" + (drop[0] if drop else "x.bin")] = junk

@@ -126,9 +126,15 @@ def test_emptied_picker_with_a_stale_stored_date_is_empty() -> None:
 # ------------------------------------------------------------ 5./6. NHS number and e-mail
 @pytest.mark.parametrize(
     ("typed", "expected"),
-    [("999-015-8398", "9990158398"), ("999.015.8398", "9990158398"),
-     ("NHS: 999 015 8398", "9990158398"), ("Not known", None), ("N/K", None),
-     ("n/a", None), ("awaiting", "awaiting")],
+    [
+        ("999-015-8398", "9990158398"),
+        ("999.015.8398", "9990158398"),
+        ("NHS: 999 015 8398", "9990158398"),
+        ("Not known", None),
+        ("N/K", None),
+        ("n/a", None),
+        ("awaiting", "awaiting"),
+    ],
     ids=["dashes", "dots", "leading-label", "not-known", "n-k", "n-a", "other-text-as-written"],
 )
 def test_nhs_number_forms(typed: str, expected: str | None) -> None:
@@ -150,18 +156,23 @@ def test_email_label_typed_in_the_value_cell_is_dropped() -> None:
         ("Your Name", "Your Name: Jo Bloggs", ("referrer", "name"), "Jo Bloggs"),
         ("Full Name", "Full Name: Casey Typed", ("child", "full_name"), "Casey Typed"),
         ("Email", "Email: jo@example.org", ("referrer", "email"), "jo@example.org"),
-        ("Home address", "Home address: 3 Fictional Row", ("child", "address"),
-         "3 Fictional Row"),
-        ("NHS Number (Health only)", "NHS Number (Health only): 999 015 8398",
-         ("child", "nhs_number"), "9990158398"),
-        ("Date of Death (if applicable)", "Date of Death (if applicable): 01/02/2026",
-         ("child", "dod"), "2026-02-01"),
+        ("Home address", "Home address: 3 Fictional Row", ("child", "address"), "3 Fictional Row"),
+        (
+            "NHS Number (Health only)",
+            "NHS Number (Health only): 999 015 8398",
+            ("child", "nhs_number"),
+            "9990158398",
+        ),
+        (
+            "Date of Death (if applicable)",
+            "Date of Death (if applicable): 01/02/2026",
+            ("child", "dod"),
+            "2026-02-01",
+        ),
     ],
     ids=["your-name", "full-name", "email", "home-address", "nhs-bracket", "dod-bracket"],
 )
-def test_value_typed_in_the_label_cell(
-    label: str, typed: str, path: tuple[str, str], expected: str
-) -> None:
+def test_value_typed_in_the_label_cell(label: str, typed: str, path: tuple[str, str], expected: str) -> None:
     form = Form().fill()
     if label in ("Your Name", "Full Name", "Email", "Home address"):
         set_cell_text(form.value_cell(label), "")
@@ -201,10 +212,24 @@ def test_household_dob_not_known_is_empty_without_a_query() -> None:
 
 @pytest.mark.parametrize(
     "typed",
-    ["October 5, 2026", "Oct 5 2026", "05/10/2026.", "05 10 2026", "05\u201310\u20132026",
-     "05/10/2026 14:30", "05/10/2026 (today)"],
-    ids=["month-first-words", "month-first-short", "trailing-dot", "spaces", "en-dash",
-         "with-time", "bracketed-note"],
+    [
+        "October 5, 2026",
+        "Oct 5 2026",
+        "05/10/2026.",
+        "05 10 2026",
+        "05\u201310\u20132026",
+        "05/10/2026 14:30",
+        "05/10/2026 (today)",
+    ],
+    ids=[
+        "month-first-words",
+        "month-first-short",
+        "trailing-dot",
+        "spaces",
+        "en-dash",
+        "with-time",
+        "bracketed-note",
+    ],
 )
 def test_dates_written_other_ways(typed: str) -> None:
     form = Form().fill()
@@ -237,8 +262,10 @@ def test_household_header_row_deleted_reads_printed_order() -> None:
 
 @pytest.mark.parametrize(
     "header",
-    [("Name", "Relationship to the child", "Gender/Sex", "DOB / Age"),
-     ("Full Name", "Relationship", "Sex", "D.O.B.")],
+    [
+        ("Name", "Relationship to the child", "Gender/Sex", "DOB / Age"),
+        ("Full Name", "Relationship", "Sex", "D.O.B."),
+    ],
     ids=["retyped", "aliases"],
 )
 def test_household_header_retyped(header: tuple[str, ...]) -> None:
@@ -299,9 +326,20 @@ def test_form_pasted_twice_blank_copy_first() -> None:
         (lambda: font_run("Wingdings", "\uf0fe"), True),
         (lambda: font_run("Wingdings", "\uf0a8"), False),
     ],
-    ids=["wd2-boxed-tick", "wd2-boxed-x", "wd2-tick", "wd2-box", "symbol-sqrt",
-         "wd-sym-ticked", "wd-sym-box", "wd-text-thorn", "wd-text-y-acute", "wd-text-box",
-         "wd-private-use-ticked", "wd-private-use-box"],
+    ids=[
+        "wd2-boxed-tick",
+        "wd2-boxed-x",
+        "wd2-tick",
+        "wd2-box",
+        "symbol-sqrt",
+        "wd-sym-ticked",
+        "wd-sym-box",
+        "wd-text-thorn",
+        "wd-text-y-acute",
+        "wd-text-box",
+        "wd-private-use-ticked",
+        "wd-private-use-box",
+    ],
 )
 def test_symbol_font_ticks(make, ticked: bool) -> None:
     form = Form().fill()
@@ -315,14 +353,15 @@ def test_letter_typed_in_a_text_font_is_not_a_tick() -> None:
     assert parse(form).referral["themes"] == []
 
 
-@pytest.mark.parametrize(
-    "heading", ["Do any of the following apply?", "Do any of the following apply"]
-)
+@pytest.mark.parametrize("heading", ["Do any of the following apply?", "Do any of the following apply"])
 def test_retyped_themes_heading(heading: str) -> None:
     form = Form().fill()
     form.tick_control("Housing")
-    cell = next(tc for tc in form.root.iter(W + "tc")
-                if text_of(tc).startswith("Do any of the following apply to this case"))
+    cell = next(
+        tc
+        for tc in form.root.iter(W + "tc")
+        if text_of(tc).startswith("Do any of the following apply to this case")
+    )
     set_cell_text(cell, heading)
     assert parse(form).referral["themes"] == ["Housing"]
 
@@ -353,6 +392,11 @@ def _word(text: str, x0: float, top: float) -> dict[str, float | str]:
 
 @pytest.mark.parametrize("bullet", ["\uf0b7", "•"], ids=["symbol-private-use", "bullet"])
 def test_printed_list_bullets_are_dropped(bullet: str) -> None:
-    words = [_word("Background:", 10, 0), _word(bullet, 10, 14), _word("Referred", 20, 14),
-             _word(bullet, 10, 28), _word("Waited", 20, 28)]
+    words = [
+        _word("Background:", 10, 0),
+        _word(bullet, 10, 14),
+        _word("Referred", 20, 14),
+        _word(bullet, 10, 28),
+        _word("Waited", 20, 28),
+    ]
     assert cell_text(words, right=400) == "Background:\nReferred\nWaited"

@@ -26,20 +26,26 @@ def fields(record: dict) -> list[str]:
 
 
 def test_clean_referral_has_no_queries() -> None:
-    record = referral(child__dob="2015-03-03", child__nhs_number="9990158398",
-                      referrer__email="a.b@example.org", referral_date="2026-10-05")
+    record = referral(
+        child__dob="2015-03-03",
+        child__nhs_number="9990158398",
+        referrer__email="a.b@example.org",
+        referral_date="2026-10-05",
+    )
     assert fields(record) == []
 
 
 def test_future_date_of_birth() -> None:
     queries = validate(referral(child__dob="2027-01-01"), today=TODAY, received_year=2026)
-    assert [(q.field, q.problem) for q in queries] == [
-        ("child.dob", "the date of birth is in the future")]
+    assert [(q.field, q.problem) for q in queries] == [("child.dob", "the date of birth is in the future")]
 
 
 def test_unborn_child_with_edd_is_accepted() -> None:
-    record = referral(child__dob="2027-03-01", child__full_name="Unborn baby Example",
-                      incident_details="Mother is pregnant: unborn, EDD 03/2027")
+    record = referral(
+        child__dob="2027-03-01",
+        child__full_name="Unborn baby Example",
+        incident_details="Mother is pregnant: unborn, EDD 03/2027",
+    )
     assert fields(record) == []
 
 

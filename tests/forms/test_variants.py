@@ -106,9 +106,15 @@ def test_glyph_ticks(make, ticked: bool) -> None:
 
 def test_many_runs_proof_errors_bookmarks_and_hyperlinks() -> None:
     form = Form().fill()
-    pieces = [run("Ro"), w("proofErr", type="spellStart"), run("bin"),
-              w("bookmarkStart", id="5", name="x"), run(" Sample"), w("bookmarkEnd", id="5"),
-              run("ton")]
+    pieces = [
+        run("Ro"),
+        w("proofErr", type="spellStart"),
+        run("bin"),
+        w("bookmarkStart", id="5", name="x"),
+        run(" Sample"),
+        w("bookmarkEnd", id="5"),
+        run("ton"),
+    ]
     set_cell_children(form.value_cell("Your Name"), *pieces)
     link = w("hyperlink", anchor="x")
     link.append(run("robin@example.org"))
@@ -120,10 +126,12 @@ def test_many_runs_proof_errors_bookmarks_and_hyperlinks() -> None:
 
 def test_tracked_changes_insertions_count_deletions_never() -> None:
     form = Form().fill()
-    set_cell_children(form.value_cell("Your Agency"), run("Example "), deleted("Old "),
-                      inserted("New "), run("Trust"))
-    add_household_members(form, [("Ann One", "Mother", "Female", "01/01/1990"),
-                                  ("Del Eted", "Uncle", "Male", "02/02/1980")])
+    set_cell_children(
+        form.value_cell("Your Agency"), run("Example "), deleted("Old "), inserted("New "), run("Trust")
+    )
+    add_household_members(
+        form, [("Ann One", "Mother", "Female", "01/01/1990"), ("Del Eted", "Uncle", "Male", "02/02/1980")]
+    )
     row = form.household_rows()[1]
     row.find(W + "trPr").append(w("del", id="903", author="R", date="2026-10-05T00:00:00Z"))
     referral, _ = read(form)
@@ -142,7 +150,8 @@ def test_soft_breaks_and_tabs() -> None:
     set_cell_children(form.value_cell("Home address"), first, second)
     referral, _ = read(form)
     assert referral["child"]["address"] == "Flat 5\n19 Notional Parade Croydon\tCR0 9ZZ".replace(
-        " Croydon", "Croydon")
+        " Croydon", "Croydon"
+    )
 
 
 def test_household_of_seven() -> None:
@@ -151,8 +160,12 @@ def test_household_of_seven() -> None:
     add_household_members(form, members)
     referral, provenance = read(form)
     assert len(referral["household"]) == 7
-    assert referral["household"][6] == {"name": "Person 7", "relationship": "Sibling",
-                                        "gender": "Female", "dob": "2010-01-07"}
+    assert referral["household"][6] == {
+        "name": "Person 7",
+        "relationship": "Sibling",
+        "gender": "Female",
+        "dob": "2010-01-07",
+    }
     assert provenance["household.6.dob"] == "table_cell"
 
 
@@ -162,15 +175,12 @@ def test_household_rows_removed_and_partial_member() -> None:
     for tr in form.household_rows()[1:]:
         tr.getparent().remove(tr)
     referral, _ = read(form)
-    assert referral["household"] == [
-        {"name": None, "relationship": "Father", "gender": None, "dob": None}
-    ]
+    assert referral["household"] == [{"name": None, "relationship": "Father", "gender": None, "dob": None}]
 
 
 def test_retyped_labels_nbsp_colons_and_case() -> None:
     form = Form().fill()
-    for old, new in [("Your Name", "Your name:"), ("Full Name", "Full\u00a0Name"),
-                     ("Email", "EMAIL :")]:
+    for old, new in [("Your Name", "Your name:"), ("Full Name", "Full\u00a0Name"), ("Email", "EMAIL :")]:
         tc = form.label_cell(old)
         next(tc.iter(W + "t")).text = new
     referral, _ = read(form)
@@ -217,8 +227,7 @@ def test_unreadable_date_is_null_with_a_query() -> None:
     form.set_control("Date of Birth", "sometime in spring")
     parsed = read_form_bytes(form.to_bytes(), reference_year=2026)
     assert parsed.referral["child"]["dob"] is None
-    assert [(q.field, q.problem) for q in parsed.queries] == [
-        ("child.dob", "the date could not be read")]
+    assert [(q.field, q.problem) for q in parsed.queries] == [("child.dob", "the date could not be read")]
     assert "child.dob" in parsed.missing_required
 
 

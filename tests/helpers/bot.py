@@ -88,13 +88,28 @@ def run_two_workers(tmp_path: Path, env: dict[str, str]) -> tuple[list[str], lis
 
     mailbot = [sys.executable, "-m", "mailbot"]
     subprocess.run([*mailbot, "init"], env=env, cwd=tmp_path, check=True, capture_output=True)
-    workers = [subprocess.Popen([*mailbot, "poll", "--once"], env=env, cwd=tmp_path,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-               for _ in range(2)]
+    workers = [
+        subprocess.Popen(
+            [*mailbot, "poll", "--once"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
     outputs = [w.communicate(timeout=300) for w in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs
-    rows = json.loads(subprocess.run([*mailbot, "messages", "--json"], env=env, cwd=tmp_path,
-                                     check=True, capture_output=True, text=True).stdout)
+    rows = json.loads(
+        subprocess.run(
+            [*mailbot, "messages", "--json"],
+            env=env,
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
     return [out.decode() for out, _err in outputs], rows
 
 
@@ -102,8 +117,10 @@ def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database of its own (yielded as a URL), dropped afterwards."""
     try:
         import psycopg
-        admin = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test",
-                                autocommit=True, connect_timeout=3)
+
+        admin = psycopg.connect(
+            "host=127.0.0.1 port=5432 user=postgres dbname=test", autocommit=True, connect_timeout=3
+        )
     except Exception as exc:  # noqa: BLE001 - any failure means the server is not usable here
         missing_service(f"PostgreSQL at 127.0.0.1:5432 is not reachable ({type(exc).__name__})")
         return

@@ -55,8 +55,15 @@ def chromium() -> Iterator[Any]:
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--window-size=1280,1000", "--lang=en-GB"):
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--window-size=1280,1000",
+        "--lang=en-GB",
+    ):
         options.add_argument(arg)
     browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     browser.set_page_load_timeout(30)
@@ -80,8 +87,10 @@ def submit(driver: Any, css: str = "form.form button[type=submit]") -> None:
     driver.execute_script("window.__mailbotOldPage = true;")
     by_css(driver, css).click()
     WebDriverWait(driver, 10, ignored_exceptions=(WebDriverException,)).until(
-        lambda d: d.execute_script("return window.__mailbotOldPage === undefined "
-                                   "&& document.readyState === 'complete'"))
+        lambda d: d.execute_script(
+            "return window.__mailbotOldPage === undefined && document.readyState === 'complete'"
+        )
+    )
 
 
 def sign_in(driver: Any, url: str, name: str, password: str = PASSWORD) -> None:
@@ -102,7 +111,8 @@ def axe_violations(driver: Any) -> list[dict[str, Any]]:
         ".then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
         " nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}))))"
         ".catch(e => done([{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}]));",
-        AXE_TAGS)
+        AXE_TAGS,
+    )
     return [v for v in result if v["impact"] in ("serious", "critical")]
 
 

@@ -77,7 +77,7 @@ def build_cfb(streams: dict[str, bytes]) -> bytes:
         start = len(sectors)
         count = -(-len(data) // SECTOR)
         for i in range(count):
-            sectors.append(data[i * SECTOR:(i + 1) * SECTOR].ljust(SECTOR, b"\0"))
+            sectors.append(data[i * SECTOR : (i + 1) * SECTOR].ljust(SECTOR, b"\0"))
             fat.append(start + i + 1 if i < count - 1 else END)
         return start
 
@@ -99,32 +99,56 @@ def build_cfb(streams: dict[str, bytes]) -> bytes:
     fat += [FREE] * (fat_count * (SECTOR // 4) - len(fat))
     fat_bytes = b"".join(struct.pack("<I", v) for v in fat)
     for i in range(fat_count):
-        sectors.append(fat_bytes[i * SECTOR:(i + 1) * SECTOR])
+        sectors.append(fat_bytes[i * SECTOR : (i + 1) * SECTOR])
     difat = [fat_start + i for i in range(fat_count)] + [FREE] * (109 - fat_count)
-    header = (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 16
-              + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6) + b"\0" * 6
-              + struct.pack("<IIIIIIIII", 0, fat_count, dir_start, 0, CUTOFF,
-                            minifat_start, len(minifat_bytes) // SECTOR, END, 0)
-              + b"".join(struct.pack("<I", v) for v in difat))
+    header = (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+        + b"\0" * 16
+        + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6)
+        + b"\0" * 6
+        + struct.pack(
+            "<IIIIIIIII",
+            0,
+            fat_count,
+            dir_start,
+            0,
+            CUTOFF,
+            minifat_start,
+            len(minifat_bytes) // SECTOR,
+            END,
+            0,
+        )
+        + b"".join(struct.pack("<I", v) for v in difat)
+    )
     return header + b"".join(sectors)
 
 
 def _dir_entry(e: _Entry) -> bytes:
     name = e.name.encode("utf-16-le")[:62] + b"\0\0"
-    return (name.ljust(64, b"\0") + struct.pack("<HBB", len(name), e.kind, 1)
-            + struct.pack("<III", e.left, e.right, e.child) + b"\0" * 16 + b"\0" * 4
-            + b"\0" * 16 + struct.pack("<IQ", e.start if e.size or e.kind == 5 else END, e.size))
+    return (
+        name.ljust(64, b"\0")
+        + struct.pack("<HBB", len(name), e.kind, 1)
+        + struct.pack("<III", e.left, e.right, e.child)
+        + b"\0" * 16
+        + b"\0" * 4
+        + b"\0" * 16
+        + struct.pack("<IQ", e.start if e.size or e.kind == 5 else END, e.size)
+    )
 
 
 def _empty_entry() -> bytes:
-    return b"\0" * 64 + struct.pack("<HBB", 0, 0, 0) + struct.pack("<III", NOSTREAM, NOSTREAM,
-                                                                    NOSTREAM) + b"\0" * 48
+    return (
+        b"\0" * 64
+        + struct.pack("<HBB", 0, 0, 0)
+        + struct.pack("<III", NOSTREAM, NOSTREAM, NOSTREAM)
+        + b"\0" * 48
+    )
 
 
-def outlook_item(*, sender: str, subject: str, body: str,
-                 files: list[tuple[str, bytes]]) -> bytes:
+def outlook_item(*, sender: str, subject: str, body: str, files: list[tuple[str, bytes]]) -> bytes:
     """An Outlook item (.msg) as Outlook saves one: MAPI properties as streams, each
     attachment a storage with its data and long file name."""
+
     def text(value: str) -> bytes:
         return value.encode("utf-16-le") + b"\0\0"
 

@@ -48,9 +48,15 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 import pytest
 
 WELL_KNOWN = ("msgfolderroot", "inbox", "sentitems", "drafts", "deleteditems", "archive", "junkemail")
-DISPLAY = {"msgfolderroot": "Top of Information Store", "inbox": "Inbox", "sentitems": "Sent Items",
-           "drafts": "Drafts", "deleteditems": "Deleted Items", "archive": "Archive",
-           "junkemail": "Junk Email"}
+DISPLAY = {
+    "msgfolderroot": "Top of Information Store",
+    "inbox": "Inbox",
+    "sentitems": "Sent Items",
+    "drafts": "Drafts",
+    "deleteditems": "Deleted Items",
+    "archive": "Archive",
+    "junkemail": "Junk Email",
+}
 READ = ("Mail.Read", "Mail.ReadWrite")
 WRITE = ("Mail.ReadWrite",)
 SEND = ("Mail.Send",)
@@ -149,8 +155,11 @@ class FakeGraph:
         """The MIME of each message in a folder under ``parent``, in order of arrival there."""
         with self.lock:
             box = self.mailboxes[upn.lower()]
-            found = [f for f in box.folders.values()
-                     if f.parent == self._folder(box, parent).id and f.name.lower() == name.lower()]
+            found = [
+                f
+                for f in box.folders.values()
+                if f.parent == self._folder(box, parent).id and f.name.lower() == name.lower()
+            ]
             if not found:
                 return []
             inside = [m for m in box.messages.values() if m.folder == found[0].id]
@@ -162,8 +171,15 @@ class FakeGraph:
             inbox = self._folder(box, "inbox").id
             return [m.id for m in sorted(box.messages.values(), key=lambda m: m.seq) if m.folder == inbox]
 
-    def fail_next(self, status: int, count: int = 1, *, match: str | None = None,
-                  retry_after: str | None = None, code: str = "") -> None:
+    def fail_next(
+        self,
+        status: int,
+        count: int = 1,
+        *,
+        match: str | None = None,
+        retry_after: str | None = None,
+        code: str = "",
+    ) -> None:
         with self.lock:
             self.faults.append(Fault(status, count, match, retry_after, code))
 
@@ -181,8 +197,9 @@ class FakeGraph:
 
     # -- request handling ------------------------------------------------------------------
 
-    def handle(self, method: str, target: str, headers: dict[str, str],
-               body: bytes) -> tuple[int, dict[str, str], bytes]:
+    def handle(
+        self, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
         split = urlsplit(target)
         path = unquote(re.sub(r"\('([^']*)'\)", r"/\1", split.path))
         query = {k: v[0] for k, v in parse_qs(split.query).items()}
@@ -195,12 +212,16 @@ class FakeGraph:
                 code = fault.code or ("TooManyRequests" if fault.status == 429 else "ServiceUnavailable")
                 return _error(fault.status, code, "Injected failure.", extra)
             token = headers.get("authorization", "").removeprefix("Bearer ")
-            if (not token or not self.accept_tokens or token in self.rejected_tokens
-                    or not self.token_ok(token)):
+            if (
+                not token
+                or not self.accept_tokens
+                or token in self.rejected_tokens
+                or not self.token_ok(token)
+            ):
                 return _error(401, "InvalidAuthenticationToken", "Access token validation failure.")
             if not path.startswith("/v1.0/users/"):
                 return _error(400, "BadRequest", "Resource not found for the segment.")
-            parts = path[len("/v1.0/users/"):].split("/")
+            parts = path[len("/v1.0/users/") :].split("/")
             box = self.mailboxes.get(parts[0].lower())
             if box is None:
                 return _error(404, "ErrorInvalidUser", "The requested user is invalid.")
@@ -209,8 +230,16 @@ class FakeGraph:
             except _Refusal as refusal:
                 return refusal.response
 
-    def _route(self, box: Mailbox, method: str, parts: list[str], query: dict[str, str], prefer: str,
-               headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+    def _route(
+        self,
+        box: Mailbox,
+        method: str,
+        parts: list[str],
+        query: dict[str, str],
+        prefer: str,
+        headers: dict[str, str],
+        body: bytes,
+    ) -> tuple[int, dict[str, str], bytes]:
         immutable = 'idtype="immutableid"' in prefer.lower().replace(" ", "")
         match (method, parts):
             case ("POST", ["sendMail"]):
@@ -269,32 +298,38 @@ class FakeGraph:
         self._create(box, self._folder(box, "sentitems").id, raw)  # "saves the message in Sent Items"
         return 202, {}, b""
 
-    def _children(self, box: Mailbox, parent: Folder,
-                  query: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    def _children(
+        self, box: Mailbox, parent: Folder, query: dict[str, str]
+    ) -> tuple[int, dict[str, str], bytes]:
         children = [f for f in box.folders.values() if f.parent == parent.id]
         top = min(int(query.get("$top", self.folder_page_size)), self.folder_page_size)
         skip = int(query.get("$skip", "0"))
-        page = children[skip:skip + top]
+        page = children[skip : skip + top]
         payload: dict[str, Any] = {"value": [self._folder_json(box, f) for f in page]}
         if skip + top < len(children):
-            payload["@odata.nextLink"] = (f"{self.base_url}/users/{quote(box.upn)}/mailFolders('{parent.id}')"
-                                          f"/childFolders?$top={top}&$skip={skip + top}")
+            payload["@odata.nextLink"] = (
+                f"{self.base_url}/users/{quote(box.upn)}/mailFolders('{parent.id}')"
+                f"/childFolders?$top={top}&$skip={skip + top}"
+            )
         return _json(200, payload)
 
-    def _list(self, box: Mailbox, folder: Folder, query: dict[str, str],
-              immutable: bool) -> tuple[int, dict[str, str], bytes]:
+    def _list(
+        self, box: Mailbox, folder: Folder, query: dict[str, str], immutable: bool
+    ) -> tuple[int, dict[str, str], bytes]:
         """A folder's messages, ``$top`` a page, ``@odata.nextLink`` with ``$skip``."""
-        inside = sorted((m for m in box.messages.values() if m.folder == folder.id),
-                        key=lambda m: m.placed)
+        inside = sorted((m for m in box.messages.values() if m.folder == folder.id), key=lambda m: m.placed)
         top = min(int(query.get("$top", "10")), self.folder_page_size)
         skip = int(query.get("$skip", "0"))
-        page = [self._message_json(box, m, immutable, query.get("$select"))
-                for m in inside[skip:skip + top]]
+        page = [
+            self._message_json(box, m, immutable, query.get("$select")) for m in inside[skip : skip + top]
+        ]
         payload: dict[str, Any] = {"value": page}
         if skip + top < len(inside):
-            payload["@odata.nextLink"] = (f"{self.base_url}/users/{quote(box.upn)}/mailFolders/{folder.id}"
-                                          f"/messages?$top={top}&$skip={skip + top}"
-                                          f"&$select={query.get('$select', '')}")
+            payload["@odata.nextLink"] = (
+                f"{self.base_url}/users/{quote(box.upn)}/mailFolders/{folder.id}"
+                f"/messages?$top={top}&$skip={skip + top}"
+                f"&$select={query.get('$select', '')}"
+            )
         return _json(200, payload)
 
     def _make_folder(self, box: Mailbox, parent: Folder, body: bytes) -> tuple[int, dict[str, str], bytes]:
@@ -302,14 +337,16 @@ class FakeGraph:
         if not name:
             return _error(400, "ErrorInvalidRequest", "The displayName is missing.")
         if any(f.parent == parent.id and f.name.lower() == name.lower() for f in box.folders.values()):
-            return _error(self.exists_status, "ErrorFolderExists",
-                          "A folder with the specified name already exists.")
+            return _error(
+                self.exists_status, "ErrorFolderExists", "A folder with the specified name already exists."
+            )
         folder = Folder(_new_id("F"), name, parent.id)
         box.folders[folder.id] = folder
         return _json(201, self._folder_json(box, folder))
 
-    def _delta(self, box: Mailbox, folder: Folder, query: dict[str, str], prefer: str,
-               immutable: bool) -> tuple[int, dict[str, str], bytes]:
+    def _delta(
+        self, box: Mailbox, folder: Folder, query: dict[str, str], prefer: str, immutable: bool
+    ) -> tuple[int, dict[str, str], bytes]:
         size = 10
         found = re.search(r"odata\.maxpagesize=(\d+)", prefer)
         if found:
@@ -320,8 +357,13 @@ class FakeGraph:
             if token and token in self._expired:
                 status, code = self._expired[token]
                 extra = {"Location": f"{link}?$deltatoken="} if status == 410 else {}
-                return _error(status, code, "The sync state generation is not found. The delta token "
-                              "is expired and data must be synchronized again.", extra)
+                return _error(
+                    status,
+                    code,
+                    "The sync state generation is not found. The delta token "
+                    "is expired and data must be synchronized again.",
+                    extra,
+                )
         if "$skiptoken" in query:
             stored = self._skip_pages.pop(query["$skiptoken"], None)
             if stored is None or stored[2] != folder.id:
@@ -347,19 +389,33 @@ class FakeGraph:
                     entries.append(self._message_json(box, message, immutable, select))
                 else:
                     shown = message_id if immutable or message is None else _rest_id(message)
-                    entries.append({"@odata.type": "#microsoft.graph.message", "id": shown,
-                                    "@removed": {"reason": "deleted"}})
+                    entries.append(
+                        {
+                            "@odata.type": "#microsoft.graph.message",
+                            "id": shown,
+                            "@removed": {"reason": "deleted"},
+                        }
+                    )
         else:
             select = query.get("$select")
             inside = sorted((m for m in box.messages.values() if m.folder == folder.id), key=lambda m: m.seq)
             entries = [self._message_json(box, m, immutable, select) for m in inside]
         return self._delta_page(folder, entries, size, select, link, now)
 
-    def _delta_page(self, folder: Folder, entries: list[dict[str, Any]], size: int,
-                    select: str | None, link: str, position: int) -> tuple[int, dict[str, str], bytes]:
+    def _delta_page(
+        self,
+        folder: Folder,
+        entries: list[dict[str, Any]],
+        size: int,
+        select: str | None,
+        link: str,
+        position: int,
+    ) -> tuple[int, dict[str, str], bytes]:
         page, rest = entries[:size], entries[size:]
-        payload: dict[str, Any] = {"@odata.context": f"{self.base_url}/$metadata#Collection(message)",
-                                   "value": page}
+        payload: dict[str, Any] = {
+            "@odata.context": f"{self.base_url}/$metadata#Collection(message)",
+            "value": page,
+        }
         if rest:
             token = secrets.token_urlsafe(12)
             self._skip_pages[token] = (rest, select, folder.id, position)
@@ -375,8 +431,15 @@ class FakeGraph:
     def _create(self, box: Mailbox, folder: str, raw: bytes, *, draft: bool = False) -> Message:
         number = next(self._counter)
         received = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # Graph: whole seconds
-        message = Message(_new_id("AAkALgAAAAAAHYQDEapmEc2byACqAC-EWg0A"), folder, raw, received,
-                          number, number, draft=draft)
+        message = Message(
+            _new_id("AAkALgAAAAAAHYQDEapmEc2byACqAC-EWg0A"),
+            folder,
+            raw,
+            received,
+            number,
+            number,
+            draft=draft,
+        )
         box.messages[message.id] = message
         box.events.append((number, folder, message.id))
         return message
@@ -403,17 +466,29 @@ class FakeGraph:
 
     def _folder_json(self, box: Mailbox, folder: Folder) -> dict[str, Any]:
         inside = [m for m in box.messages.values() if m.folder == folder.id]
-        return {"id": folder.id, "displayName": folder.name, "parentFolderId": folder.parent,
-                "childFolderCount": sum(1 for f in box.folders.values() if f.parent == folder.id),
-                "unreadItemCount": len(inside), "totalItemCount": len(inside), "isHidden": False}
+        return {
+            "id": folder.id,
+            "displayName": folder.name,
+            "parentFolderId": folder.parent,
+            "childFolderCount": sum(1 for f in box.folders.values() if f.parent == folder.id),
+            "unreadItemCount": len(inside),
+            "totalItemCount": len(inside),
+            "isHidden": False,
+        }
 
-    def _message_json(self, box: Mailbox, message: Message, immutable: bool,
-                      select: str | None) -> dict[str, Any]:
-        full = {"@odata.type": "#microsoft.graph.message",
-                "@odata.etag": f'W/"CQAAABYAAAA{message.seq:08d}"',
-                "id": message.id if immutable else _rest_id(message),
-                "receivedDateTime": message.received, "isDraft": message.draft, "isRead": False,
-                "parentFolderId": message.folder, "subject": "(not shown by this stand-in)"}
+    def _message_json(
+        self, box: Mailbox, message: Message, immutable: bool, select: str | None
+    ) -> dict[str, Any]:
+        full = {
+            "@odata.type": "#microsoft.graph.message",
+            "@odata.etag": f'W/"CQAAABYAAAA{message.seq:08d}"',
+            "id": message.id if immutable else _rest_id(message),
+            "receivedDateTime": message.received,
+            "isDraft": message.draft,
+            "isRead": False,
+            "parentFolderId": message.folder,
+            "subject": "(not shown by this stand-in)",
+        }
         if not select:
             return full
         keep = {"id", "@odata.type", "@odata.etag"} | {s.strip() for s in select.split(",")}
@@ -421,8 +496,9 @@ class FakeGraph:
 
     def _need(self, permissions: tuple[str, ...]) -> None:
         if not self.granted.intersection(permissions):
-            raise _Refusal(_error(403, "ErrorAccessDenied",
-                                  "Access is denied. Check credentials and try again."))
+            raise _Refusal(
+                _error(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+            )
 
     def _fault(self, request: str) -> Fault | None:
         for fault in self.faults:
@@ -452,18 +528,25 @@ def _mime(headers: dict[str, str], body: bytes) -> bytes:
     try:
         return base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError):
-        raise _Refusal(_error(400, "ErrorMimeContentInvalidBase64String",
-                              "Invalid base64 string for MIME content.")) from None
+        raise _Refusal(
+            _error(400, "ErrorMimeContentInvalidBase64String", "Invalid base64 string for MIME content.")
+        ) from None
 
 
 def _json(status: int, payload: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
     return status, {"Content-Type": "application/json"}, json.dumps(payload).encode()
 
 
-def _error(status: int, code: str, message: str,
-           extra: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
-    body = {"error": {"code": code, "message": message,
-                      "innerError": {"request-id": secrets.token_hex(8), "date": "2026-10-12T09:15:00"}}}
+def _error(
+    status: int, code: str, message: str, extra: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    body = {
+        "error": {
+            "code": code,
+            "message": message,
+            "innerError": {"request-id": secrets.token_hex(8), "date": "2026-10-12T09:15:00"},
+        }
+    }
     status_, headers, data = _json(status, body)
     headers.update(extra or {})
     return status_, headers, data
@@ -539,13 +622,19 @@ def access_for(fake: FakeGraph, token_endpoint: Any) -> Any:
     """A ``GraphAccess`` signing in at the fake login and calling the stand-in."""
     from mailbot.mail.graph_client import GraphAccess
 
-    return GraphAccess(tenant=token_endpoint.tenant, client_id="client-id-1", credential="s3cret",
-                       graph_url=fake.base_url, authority_url=token_endpoint.base_url,
-                       ca_file=str(token_endpoint.ca_file))
+    return GraphAccess(
+        tenant=token_endpoint.tenant,
+        client_id="client-id-1",
+        credential="s3cret",
+        graph_url=fake.base_url,
+        authority_url=token_endpoint.base_url,
+        ca_file=str(token_endpoint.ca_file),
+    )
 
 
-def graph_mailbox_parts(fake: FakeGraph, token_endpoint: Any) -> tuple[Any, Callable[[], Any],
-                                                                       Callable[[str], list[bytes]]]:
+def graph_mailbox_parts(
+    fake: FakeGraph, token_endpoint: Any
+) -> tuple[Any, Callable[[], Any], Callable[[str], list[bytes]]]:
     """(mailbox, open another handle, folder contents) as the mailbox contract's ``Backend`` takes.
 
     Every handle shares one delta store, as two workers share the database.

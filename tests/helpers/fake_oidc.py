@@ -48,17 +48,22 @@ def _int_b64(value: int) -> str:
 
 
 class FakeOidc:
-    def __init__(self, now: Callable[[], datetime], *, host: str = "127.0.0.1",
-                 public_host: str | None = None) -> None:
+    def __init__(
+        self, now: Callable[[], datetime], *, host: str = "127.0.0.1", public_host: str | None = None
+    ) -> None:
         self.now = now
         self.host = host
         self.public_host = public_host or host
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.kid = "fake-key-1"
-        self.user: dict[str, Any] = {"sub": "subject-ada", "oid": "oid-ada",
-                                     "preferred_username": "ada.lovelace@croydon.example",
-                                     "name": "Ada Lovelace", "roles": ["CSCP.Team"]}
+        self.user: dict[str, Any] = {
+            "sub": "subject-ada",
+            "oid": "oid-ada",
+            "preferred_username": "ada.lovelace@croydon.example",
+            "name": "Ada Lovelace",
+            "roles": ["CSCP.Team"],
+        }
         self.tamper: dict[str, Any] = {}
         self.foreign_key = False
         self.deny = False
@@ -75,44 +80,79 @@ class FakeOidc:
         return f"http://{self.public_host}:{self._server.server_address[1]}"
 
     def discovery(self) -> dict[str, Any]:
-        return {"issuer": self.issuer,
-                "authorization_endpoint": self.issuer + "/oauth2/v2.0/authorize",
-                "token_endpoint": self.issuer + "/oauth2/v2.0/token",
-                "jwks_uri": self.issuer + "/discovery/v2.0/keys",
-                "response_types_supported": ["code", "id_token", "code id_token"],
-                "response_modes_supported": ["query", "fragment", "form_post"],
-                "subject_types_supported": ["pairwise"],
-                "id_token_signing_alg_values_supported": ["RS256"],
-                "code_challenge_methods_supported": ["S256"],
-                "token_endpoint_auth_methods_supported": ["client_secret_post",
-                                                          "client_secret_basic"],
-                "scopes_supported": ["openid", "profile", "email", "offline_access"],
-                "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nonce", "roles",
-                                     "groups", "preferred_username", "name", "oid", "tid"]}
+        return {
+            "issuer": self.issuer,
+            "authorization_endpoint": self.issuer + "/oauth2/v2.0/authorize",
+            "token_endpoint": self.issuer + "/oauth2/v2.0/token",
+            "jwks_uri": self.issuer + "/discovery/v2.0/keys",
+            "response_types_supported": ["code", "id_token", "code id_token"],
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "code_challenge_methods_supported": ["S256"],
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "claims_supported": [
+                "sub",
+                "iss",
+                "aud",
+                "exp",
+                "iat",
+                "nonce",
+                "roles",
+                "groups",
+                "preferred_username",
+                "name",
+                "oid",
+                "tid",
+            ],
+        }
 
     def jwks(self) -> dict[str, Any]:
         numbers = self.key.public_key().public_numbers()
-        return {"keys": [{"kty": "RSA", "use": "sig", "alg": "RS256", "kid": self.kid,
-                          "n": _int_b64(numbers.n), "e": _int_b64(numbers.e)}]}
+        return {
+            "keys": [
+                {
+                    "kty": "RSA",
+                    "use": "sig",
+                    "alg": "RS256",
+                    "kid": self.kid,
+                    "n": _int_b64(numbers.n),
+                    "e": _int_b64(numbers.e),
+                }
+            ]
+        }
 
     def settings(self) -> dict[str, str]:
         """The workspace's environment for this provider."""
-        return {"MAILBOT_WEB_OIDC_TENANT": TENANT, "MAILBOT_WEB_OIDC_CLIENT_ID": CLIENT_ID,
-                "MAILBOT_WEB_OIDC_CLIENT_SECRET": CLIENT_SECRET,
-                "MAILBOT_WEB_OIDC_AUTHORITY": self.issuer}
+        return {
+            "MAILBOT_WEB_OIDC_TENANT": TENANT,
+            "MAILBOT_WEB_OIDC_CLIENT_ID": CLIENT_ID,
+            "MAILBOT_WEB_OIDC_CLIENT_SECRET": CLIENT_SECRET,
+            "MAILBOT_WEB_OIDC_AUTHORITY": self.issuer,
+        }
 
     # -- tokens ---------------------------------------------------------------------------
     def id_token(self, nonce: str, claims: dict[str, Any] | None = None) -> str:
         issued = int(self.now().timestamp())
-        body: dict[str, Any] = {"iss": self.issuer, "aud": CLIENT_ID, "tid": TENANT,
-                                "iat": issued, "nbf": issued, "exp": issued + 3600,
-                                "nonce": nonce, "ver": "2.0", **self.user}
+        body: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": CLIENT_ID,
+            "tid": TENANT,
+            "iat": issued,
+            "nbf": issued,
+            "exp": issued + 3600,
+            "nonce": nonce,
+            "ver": "2.0",
+            **self.user,
+        }
         body.update(claims or {})
         body.update(self.tamper)
         body = {k: v for k, v in body.items() if v is not None}
         header = {"alg": "RS256", "kid": self.kid, "typ": "JWT"}
-        signing_input = (b64url(json.dumps(header).encode()) + "."
-                         + b64url(json.dumps(body).encode())).encode()
+        signing_input = (
+            b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(body).encode())
+        ).encode()
         key = self.other_key if self.foreign_key else self.key
         signature = key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
         return signing_input.decode() + "." + b64url(signature)
@@ -120,32 +160,42 @@ class FakeOidc:
     def authorize(self, query: dict[str, str]) -> tuple[int, str]:
         """The Location the browser is sent to (always back to the redirect URI)."""
         redirect = query.get("redirect_uri", "")
-        problems = [name for name, ok in (
-            ("response_type", query.get("response_type") == "code"),
-            ("client_id", query.get("client_id") == CLIENT_ID),
-            ("redirect_uri", redirect.startswith(("http://", "https://"))),
-            ("scope", "openid" in query.get("scope", "").split()),
-            ("state", bool(query.get("state"))),
-            ("nonce", bool(query.get("nonce"))),
-            ("code_challenge", bool(query.get("code_challenge"))),
-            ("code_challenge_method", query.get("code_challenge_method") == "S256"),
-        ) if not ok]
+        problems = [
+            name
+            for name, ok in (
+                ("response_type", query.get("response_type") == "code"),
+                ("client_id", query.get("client_id") == CLIENT_ID),
+                ("redirect_uri", redirect.startswith(("http://", "https://"))),
+                ("scope", "openid" in query.get("scope", "").split()),
+                ("state", bool(query.get("state"))),
+                ("nonce", bool(query.get("nonce"))),
+                ("code_challenge", bool(query.get("code_challenge"))),
+                ("code_challenge_method", query.get("code_challenge_method") == "S256"),
+            )
+            if not ok
+        ]
         if problems or not redirect:
             return 400, "bad authorization request: " + ", ".join(problems)
         if self.deny:
-            params = {"error": "access_denied", "error_description": "The user said no.",
-                      "state": query["state"]}
+            params = {
+                "error": "access_denied",
+                "error_description": "The user said no.",
+                "state": query["state"],
+            }
         else:
             code = secrets.token_urlsafe(24)
-            self.codes[code] = {"redirect_uri": redirect, "nonce": query["nonce"],
-                                "challenge": query["code_challenge"], "used": False}
+            self.codes[code] = {
+                "redirect_uri": redirect,
+                "nonce": query["nonce"],
+                "challenge": query["code_challenge"],
+                "used": False,
+            }
             params = {"code": code, "state": query["state"]}
         joiner = "&" if urlsplit(redirect).query else "?"
         return 302, redirect + joiner + urlencode(params)
 
     def token(self, form: dict[str, str], basic: tuple[str, str] | None) -> tuple[int, dict[str, Any]]:
-        client_id, client_secret = basic or (form.get("client_id", ""),
-                                             form.get("client_secret", ""))
+        client_id, client_secret = basic or (form.get("client_id", ""), form.get("client_secret", ""))
         if client_id != CLIENT_ID or client_secret != CLIENT_SECRET:
             return 401, {"error": "invalid_client"}
         grant = self.codes.get(form.get("code", ""))
@@ -158,8 +208,12 @@ class FakeOidc:
         if b64url(hashlib.sha256(verifier.encode()).digest()) != grant["challenge"]:
             return 400, {"error": "invalid_grant", "error_description": "PKCE"}
         access = secrets.token_urlsafe(24)
-        return 200, {"token_type": "Bearer", "expires_in": 3600, "access_token": access,
-                     "id_token": self.id_token(grant["nonce"])}
+        return 200, {
+            "token_type": "Bearer",
+            "expires_in": 3600,
+            "access_token": access,
+            "id_token": self.id_token(grant["nonce"]),
+        }
 
     # -- the server -------------------------------------------------------------------------
     def start(self) -> str:
@@ -169,8 +223,9 @@ class FakeOidc:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def _send(self, status: int, body: bytes, kind: str = "application/json",
-                      location: str | None = None) -> None:
+            def _send(
+                self, status: int, body: bytes, kind: str = "application/json", location: str | None = None
+            ) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(body)))
@@ -191,8 +246,10 @@ class FakeOidc:
                     query = {k: v[0] for k, v in parse_qs(parts.query).items()}
                     status, where = provider.authorize(query)
                     if status == 302 and provider.interactive:
-                        page = (f'<!DOCTYPE html><html lang="en"><title>Fake sign-in</title>'
-                                f'<a id="continue" href="{html.escape(where)}">Continue</a></html>')
+                        page = (
+                            f'<!DOCTYPE html><html lang="en"><title>Fake sign-in</title>'
+                            f'<a id="continue" href="{html.escape(where)}">Continue</a></html>'
+                        )
                         self._send(200, page.encode(), "text/html")
                     elif status == 302:
                         self._send(302, b"", "text/plain", location=where)

@@ -35,35 +35,86 @@ def seed_first_schema(url: str, keys: KeyStore) -> None:
     key_id, case_id, version_id, message_id = "k" * 32, "c" * 32, "v" * 32, "m" * 32
 
     def seal(table: str, column: str, row_id: str, value: Any) -> bytes:
-        raw = value if isinstance(value, bytes) else json.dumps(value).encode() \
-            if not isinstance(value, str) else value.encode()
+        raw = (
+            value
+            if isinstance(value, bytes)
+            else json.dumps(value).encode()
+            if not isinstance(value, str)
+            else value.encode()
+        )
         return crypto.seal(data_key, key_id, table, column, row_id, raw)
 
     referral = json.loads((FORMS / "coc-01-complete.expected.json").read_text(encoding="utf-8"))
     referral.pop("missing_required")
     referral["child"]["full_name"] = CHILD
     with engine.begin() as db:
-        db.execute(t["data_key"].insert().values(
-            id=key_id, master_version=master.current_version, created_at=WHEN,
-            wrapped=crypto.wrap_key(master.key(master.current_version), master.current_version,
-                                    key_id, data_key)))
-        db.execute(t["case"].insert().values(
-            id=case_id, ref=REF, status="ready", key_id=key_id, created_at=WHEN, updated_at=WHEN,
-            ready_at=WHEN, held=False, sender_enc=seal("case", "sender_enc", case_id,
-                                                       "a@school.example.org"),
-            sender_index="0" * 64, current_version=1, missing_required=[], queries=[]))
-        db.execute(t["inbound_message"].insert().values(
-            id=message_id, dedupe_key="d" * 64, content_index="e" * 64,
-            mailbox_ref="maildir:/x|INBOX||1", key_id=key_id, received_at=WHEN,
-            action="accept", reason="complete referral form attached", target_folder="Processed",
-            moved=True, sender_enc=seal("inbound_message", "sender_enc", message_id, "a@x"),
-            subject_enc=seal("inbound_message", "subject_enc", message_id, "Referral"),
-            raw_enc=seal("inbound_message", "raw_enc", message_id, b"Subject: x\r\n\r\nx")))
+        db.execute(
+            t["data_key"]
+            .insert()
+            .values(
+                id=key_id,
+                master_version=master.current_version,
+                created_at=WHEN,
+                wrapped=crypto.wrap_key(
+                    master.key(master.current_version), master.current_version, key_id, data_key
+                ),
+            )
+        )
+        db.execute(
+            t["case"]
+            .insert()
+            .values(
+                id=case_id,
+                ref=REF,
+                status="ready",
+                key_id=key_id,
+                created_at=WHEN,
+                updated_at=WHEN,
+                ready_at=WHEN,
+                held=False,
+                sender_enc=seal("case", "sender_enc", case_id, "a@school.example.org"),
+                sender_index="0" * 64,
+                current_version=1,
+                missing_required=[],
+                queries=[],
+            )
+        )
+        db.execute(
+            t["inbound_message"]
+            .insert()
+            .values(
+                id=message_id,
+                dedupe_key="d" * 64,
+                content_index="e" * 64,
+                mailbox_ref="maildir:/x|INBOX||1",
+                key_id=key_id,
+                received_at=WHEN,
+                action="accept",
+                reason="complete referral form attached",
+                target_folder="Processed",
+                moved=True,
+                sender_enc=seal("inbound_message", "sender_enc", message_id, "a@x"),
+                subject_enc=seal("inbound_message", "subject_enc", message_id, "Referral"),
+                raw_enc=seal("inbound_message", "raw_enc", message_id, b"Subject: x\r\n\r\nx"),
+            )
+        )
         db.execute(t["message_case"].insert().values(message_id=message_id, case_id=case_id))
-        db.execute(t["referral_version"].insert().values(
-            id=version_id, case_id=case_id, version=1, source="form",
-            referral_enc=seal("referral_version", "referral_enc", version_id, referral),
-            provenance_enc=seal("referral_version", "provenance_enc", version_id, {}),
-            fallbacks=[], missing_required=[], queries=[], message_id=message_id,
-            created_at=WHEN, created_by="mailbot"))
+        db.execute(
+            t["referral_version"]
+            .insert()
+            .values(
+                id=version_id,
+                case_id=case_id,
+                version=1,
+                source="form",
+                referral_enc=seal("referral_version", "referral_enc", version_id, referral),
+                provenance_enc=seal("referral_version", "provenance_enc", version_id, {}),
+                fallbacks=[],
+                missing_required=[],
+                queries=[],
+                message_id=message_id,
+                created_at=WHEN,
+                created_by="mailbot",
+            )
+        )
     engine.dispose()

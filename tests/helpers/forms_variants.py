@@ -44,8 +44,10 @@ class Form:
         self.root = etree.fromstring(self.parts["word/document.xml"])
         #: Texts of the blank's label cells (placeholders are values, not labels).
         self.labels = {
-            text_of(tc).strip() for tc in self.root.iter(W + "tc")
-            if text_of(tc).strip() and "Click or tap" not in text_of(tc)
+            text_of(tc).strip()
+            for tc in self.root.iter(W + "tc")
+            if text_of(tc).strip()
+            and "Click or tap" not in text_of(tc)
             and "Choose an item" not in text_of(tc)
         }
 

@@ -64,8 +64,7 @@ def build_pdf(objects: list[bytes]) -> bytes:
     out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
     for offset in offsets:
         out.write(b"%010d 00000 n \n" % offset)
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n"
-              % (len(objects) + 1, xref))
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
     return out.getvalue()
 
 
@@ -77,8 +76,11 @@ _FONT = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
 
 
 def _page(contents: bytes) -> bytes:
-    return (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents " + contents
-            + b" /Resources << /Font << /F1 3 0 R >> >> >>")
+    return (
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents "
+        + contents
+        + b" /Resources << /Font << /F1 3 0 R >> >> >>"
+    )
 
 
 def page_content(lines: int = 40) -> bytes:
@@ -96,8 +98,11 @@ def pdf_pages(count: int, *, shared: bool) -> bytes:
     """``count`` pages, all drawing one shared content stream or each its own."""
     first_page = 5 if shared else 4
     kids = b" ".join(b"%d 0 R" % (first_page + n * (1 if shared else 2)) for n in range(count))
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
-               b"<< /Type /Pages /Count %d /Kids [%s] >>" % (count, kids), _FONT]
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Count %d /Kids [%s] >>" % (count, kids),
+        _FONT,
+    ]
     if shared:
         objects.append(_stream(zlib.compress(page_content()), b"/Filter /FlateDecode"))
         objects += [_page(b"4 0 R")] * count
@@ -110,9 +115,15 @@ def pdf_pages(count: int, *, shared: bool) -> bytes:
 
 def pdf_one_stream(data: bytes, filters: bytes) -> bytes:
     """One page whose content stream is ``data`` under ``filters``."""
-    return build_pdf([b"<< /Type /Catalog /Pages 2 0 R >>",
-                      b"<< /Type /Pages /Count 1 /Kids [4 0 R] >>", _FONT,
-                      _page(b"5 0 R"), _stream(data, b"/Filter " + filters)])
+    return build_pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Count 1 /Kids [4 0 R] >>",
+            _FONT,
+            _page(b"5 0 R"),
+            _stream(data, b"/Filter " + filters),
+        ]
+    )
 
 
 def pdf_inflate_bomb() -> bytes:
@@ -153,9 +164,11 @@ _ODT_CONTENT = """<?xml version="1.0" encoding="UTF-8"?>
  xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0" office:version="1.2">
 <office:body><office:text><text:p>{text}</text:p>{image}</office:text></office:body>
 </office:document-content>"""
-_ODT_IMAGE = ('<text:p><draw:frame draw:name="i1" svg:width="2cm" svg:height="2cm" '
-              'text:anchor-type="paragraph"><draw:image xlink:href="{url}" xlink:type="simple" '
-              'xlink:show="embed" xlink:actuate="onLoad"/></draw:frame></text:p>')
+_ODT_IMAGE = (
+    '<text:p><draw:frame draw:name="i1" svg:width="2cm" svg:height="2cm" '
+    'text:anchor-type="paragraph"><draw:image xlink:href="{url}" xlink:type="simple" '
+    'xlink:show="embed" xlink:actuate="onLoad"/></draw:frame></text:p>'
+)
 _ODT_MANIFEST = """<?xml version="1.0" encoding="UTF-8"?>
 <manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"
  manifest:version="1.2"><manifest:file-entry manifest:full-path="/"
@@ -171,15 +184,13 @@ def odt(text: str = "Minutes of a meeting", image_url: str | None = None) -> byt
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.text")
         archive.writestr("META-INF/manifest.xml", _ODT_MANIFEST, zipfile.ZIP_DEFLATED)
-        archive.writestr("content.xml", _ODT_CONTENT.format(text=text, image=image),
-                         zipfile.ZIP_DEFLATED)
+        archive.writestr("content.xml", _ODT_CONTENT.format(text=text, image=image), zipfile.ZIP_DEFLATED)
     return buffer.getvalue()
 
 
 def zip_of_zips_odt(count: int = 10) -> bytes:
     """A zip holding ``count`` zips, each holding one .odt: ``count`` conversions asked for."""
-    return zipped({f"part{n}.zip": zipped({f"notes{n}.odt": odt(f"Notes {n}")})
-                   for n in range(count)})
+    return zipped({f"part{n}.zip": zipped({f"notes{n}.odt": odt(f"Notes {n}")}) for n in range(count)})
 
 
 def compressible(size: int, ratio_hint: int = 12) -> bytes:
@@ -206,7 +217,7 @@ def docx_corrupt_member() -> bytes:
     data = bytearray(form_bytes("coc-07-tagged-controls.docx"))
     name = b"[Content_Types].xml"
     start = data.index(name) + len(name)
-    data[start:start + 4] = b"\xff\xff\xff\xff"
+    data[start : start + 4] = b"\xff\xff\xff\xff"
     return bytes(data)
 
 
@@ -219,27 +230,42 @@ def truncated_docx() -> bytes:
 def attachment_part(name: str, ctype: str, data: bytes, disposition: str | None = None) -> bytes:
     body = base64.encodebytes(data)
     disposition = disposition or f'attachment; filename="{name}"'
-    return (f"Content-Type: {ctype}\r\nContent-Disposition: {disposition}\r\n"
-            "Content-Transfer-Encoding: base64\r\n\r\n").encode() + body
+    return (
+        f"Content-Type: {ctype}\r\nContent-Disposition: {disposition}\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\n"
+    ).encode() + body
 
 
-def message(*, headers: list[tuple[str, str | bytes]] | None = None, subject: str | bytes =
-            "Referral", sender: str | bytes = "Sam Referrer <sam.referrer@example.org>",
-            text: str = "Please find attached a referral.\r\n", html: str | None = None,
-            parts: list[bytes] | None = None, message_id: str | bytes =
-            "<hostile.1@example.org>") -> bytes:
+def message(
+    *,
+    headers: list[tuple[str, str | bytes]] | None = None,
+    subject: str | bytes = "Referral",
+    sender: str | bytes = "Sam Referrer <sam.referrer@example.org>",
+    text: str = "Please find attached a referral.\r\n",
+    html: str | None = None,
+    parts: list[bytes] | None = None,
+    message_id: str | bytes = "<hostile.1@example.org>",
+) -> bytes:
     """A message with exactly the header bytes given (nothing is folded or encoded)."""
+
     def b(value: str | bytes) -> bytes:
         return value if isinstance(value, bytes) else value.encode("utf-8")
 
-    head = [b"From: " + b(sender), b"To: cscp@example.org", b"Subject: " + b(subject),
-            b"Date: Mon, 05 Oct 2026 09:12:33 +0100", b"Message-ID: " + b(message_id),
-            b"MIME-Version: 1.0"]
+    head = [
+        b"From: " + b(sender),
+        b"To: cscp@example.org",
+        b"Subject: " + b(subject),
+        b"Date: Mon, 05 Oct 2026 09:12:33 +0100",
+        b"Message-ID: " + b(message_id),
+        b"MIME-Version: 1.0",
+    ]
     head += [b(name) + b": " + b(value) for name, value in headers or []]
     boundary = b"=-=hostile-boundary=-="
-    body_part = (b"Content-Type: text/html; charset=utf-8\r\n\r\n" + b(html)
-                 if html is not None else
-                 b"Content-Type: text/plain; charset=utf-8\r\n\r\n" + b(text))
+    body_part = (
+        b"Content-Type: text/html; charset=utf-8\r\n\r\n" + b(html)
+        if html is not None
+        else b"Content-Type: text/plain; charset=utf-8\r\n\r\n" + b(text)
+    )
     if not parts:
         return b"\r\n".join(head) + b"\r\n" + body_part + b"\r\n"
     head.append(b'Content-Type: multipart/mixed; boundary="' + boundary + b'"')
@@ -253,8 +279,9 @@ def message(*, headers: list[tuple[str, str | bytes]] | None = None, subject: st
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
-def with_attachment(name: str, data: bytes, ctype: str = "application/octet-stream",
-                    **kwargs: object) -> bytes:
+def with_attachment(
+    name: str, data: bytes, ctype: str = "application/octet-stream", **kwargs: object
+) -> bytes:
     return message(parts=[attachment_part(name, ctype, data)], **kwargs)  # type: ignore[arg-type]
 
 
@@ -287,14 +314,15 @@ def mail_long_content_type() -> bytes:
 
 
 def mail_nul_header() -> bytes:
-    return with_attachment("referral.docx", form_bytes(), DOCX,
-                           subject=b"Referral \x00 for a child")
+    return with_attachment("referral.docx", form_bytes(), DOCX, subject=b"Referral \x00 for a child")
 
 
 def mail_control_characters() -> bytes:
     disposition = "attachment; filename*=utf-8''ref%1B%5B31m%0D%0Aerral.docx"
-    return message(subject="=?utf-8?q?Referral_=1B[2J=1B[31mred=0D=0AInjected:_yes?=",
-                   parts=[attachment_part("x", DOCX, form_bytes(), disposition)])
+    return message(
+        subject="=?utf-8?q?Referral_=1B[2J=1B[31mred=0D=0AInjected:_yes?=",
+        parts=[attachment_part("x", DOCX, form_bytes(), disposition)],
+    )
 
 
 def mail_auto_submitted(size: int = 185 * 1024) -> bytes:
@@ -306,8 +334,17 @@ def mail_deep_mime(depth: int = 2000) -> bytes:
     body = b"Content-Type: text/plain\r\n\r\nReferral\r\n"
     for level in range(depth):
         boundary = b"b%d" % level
-        body = (b'Content-Type: multipart/mixed; boundary="' + boundary + b'"\r\n\r\n--'
-                + boundary + b"\r\n" + body + b"\r\n--" + boundary + b"--\r\n")
+        body = (
+            b'Content-Type: multipart/mixed; boundary="'
+            + boundary
+            + b'"\r\n\r\n--'
+            + boundary
+            + b"\r\n"
+            + body
+            + b"\r\n--"
+            + boundary
+            + b"--\r\n"
+        )
     return head + body
 
 

@@ -34,8 +34,7 @@ def normal_referral(n: int) -> tuple[str, bytes]:
     own (the same form under the same subject again would join the first case)."""
     mid = f"<normal-{n}@exampleton-primary.example.org>"
     subject = b"Subject: Case of Concern referral - A.E. (Year 6)"
-    return mid, NORMAL.replace(NORMAL_ID, mid.encode()).replace(
-        subject, subject + f" - part {n}".encode())
+    return mid, NORMAL.replace(NORMAL_ID, mid.encode()).replace(subject, subject + f" - part {n}".encode())
 
 
 def hostile_message(name: str, build: Callable[[], bytes]) -> tuple[str, bytes]:
@@ -79,13 +78,20 @@ class Run:
         index = self.order.index(mid)
         if index + 1 >= len(self.order):
             return 0.0
-        stamps = [datetime.fromisoformat(str(self.rows[m]["received_at"]))
-                  for m in self.order[index:index + 2]]
+        stamps = [
+            datetime.fromisoformat(str(self.rows[m]["received_at"])) for m in self.order[index : index + 2]
+        ]
         return (stamps[1] - stamps[0]).total_seconds()
 
     def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "mailbot", *args], env=self.env,
-                              cwd=self.cwd, capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            [sys.executable, "-m", "mailbot", *args],
+            env=self.env,
+            cwd=self.cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
 
 #: ``mailbot poll --once`` as the console script runs it, then the process's own peak
@@ -99,7 +105,8 @@ _POLL_MEASURED = (
     "hwm = [l for l in Path('/proc/self/status').read_text().splitlines()"
     " if l.startswith('VmHWM:')][0]\n"
     "print(f'MAIN_PEAK_MB={int(hwm.split()[1]) / 1024:.1f}', file=sys.stderr)\n"
-    "sys.exit(code)\n")
+    "sys.exit(code)\n"
+)
 
 
 def main_peak_mb(stderr: str) -> float | None:
@@ -110,8 +117,9 @@ def main_peak_mb(stderr: str) -> float | None:
     return None
 
 
-def run_bot(tmp: Path, database_url: str, messages: list[tuple[str, bytes]],
-            timeout: float, **extra_env: str) -> Run:
+def run_bot(
+    tmp: Path, database_url: str, messages: list[tuple[str, bytes]], timeout: float, **extra_env: str
+) -> Run:
     """``mailbot init``, the messages delivered in order, one ``poll --once`` (measured:
     see ``main_peak_mb``), then ``messages --json`` and the outbox.
 
@@ -121,24 +129,44 @@ def run_bot(tmp: Path, database_url: str, messages: list[tuple[str, bytes]],
     limits = {"MAILBOT_REPLY_LIMIT_HOUR": "1000", "MAILBOT_REPLY_LIMIT_DAY": "1000"}
     env = {**os.environ, **make_env(tmp, database_url, **{**limits, **extra_env})}
     box = MaildirMailbox(tmp / "var" / "inbox")
-    subprocess.run([sys.executable, "-m", "mailbot", "init"], env=env, cwd=tmp, check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "mailbot", "init"],
+        env=env,
+        cwd=tmp,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     for _mid, raw in messages:
         box.append(raw)
         time.sleep(0.002)  # maildir names carry the time: keep the delivery order
     start = time.monotonic()
     try:
-        proc = subprocess.run([sys.executable, "-c", _POLL_MEASURED], env=env,
-                              cwd=tmp, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            [sys.executable, "-c", _POLL_MEASURED],
+            env=env,
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         code, stderr = proc.returncode, proc.stderr
     except subprocess.TimeoutExpired as exc:
         code, stderr = -9, str(exc.stderr or "")
     seconds = time.monotonic() - start
-    out = subprocess.run([sys.executable, "-m", "mailbot", "messages", "--json"], env=env,
-                         cwd=tmp, capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-m", "mailbot", "messages", "--json"],
+        env=env,
+        cwd=tmp,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     rows = {str(r["message_id"]): r for r in json.loads(out.stdout or "[]")}
     order = [str(r["message_id"]) for r in json.loads(out.stdout or "[]")]
     parser = BytesParser(policy=policy.default)
-    outbox = [parser.parsebytes(p.read_bytes())  # type: ignore[misc]
-              for p in sorted((tmp / "var" / "outbox").glob("*.eml"))]
+    outbox = [
+        parser.parsebytes(p.read_bytes())  # type: ignore[misc]
+        for p in sorted((tmp / "var" / "outbox").glob("*.eml"))
+    ]
     return Run(code, seconds, rows, order, len(box.list_new()), outbox, env, tmp, stderr)

@@ -31,10 +31,27 @@ KINDS = {
     "decision": ("auto-generated", True),  # follows the last reply to the referrer
 }
 
-_SERVERS = ("DB9PR09MB", "AM6PR08MB", "VI1PR0802MB", "PAXP193MB", "DU0PR10MB", "CWLP265MB",
-            "LO2P123MB", "LO4P265MB", "LNXP265MB", "AS8PR04MB", "GV1PR09MB", "SJ0PR11MB")
-_REGIONS = {"CWLP265MB": "GBRP265", "LO2P123MB": "GBRP123", "LO4P265MB": "GBRP265",
-            "LNXP265MB": "GBRP265", "SJ0PR11MB": "namprd11"}
+_SERVERS = (
+    "DB9PR09MB",
+    "AM6PR08MB",
+    "VI1PR0802MB",
+    "PAXP193MB",
+    "DU0PR10MB",
+    "CWLP265MB",
+    "LO2P123MB",
+    "LO4P265MB",
+    "LNXP265MB",
+    "AS8PR04MB",
+    "GV1PR09MB",
+    "SJ0PR11MB",
+)
+_REGIONS = {
+    "CWLP265MB": "GBRP265",
+    "LO2P123MB": "GBRP123",
+    "LO4P265MB": "GBRP265",
+    "LNXP265MB": "GBRP265",
+    "SJ0PR11MB": "namprd11",
+}
 _HEX = "0123456789ABCDEF"
 
 #: Valid msg-ids from other senders that look nothing like Exchange's.
@@ -83,8 +100,9 @@ def with_headers(raw: bytes, **headers: str | None) -> bytes:
         skipping = line.split(b":", 1)[0].strip().decode("ascii", "replace").lower() in names
         if not skipping:
             kept.append(line)
-    added = [f"{name.replace('_', '-')}: {value}".encode() for name, value in headers.items()
-             if value is not None]
+    added = [
+        f"{name.replace('_', '-')}: {value}".encode() for name, value in headers.items() if value is not None
+    ]
     return b"\r\n".join([*added, *kept]) + b"\r\n\r\n" + body
 
 
@@ -93,10 +111,17 @@ def folded(ids: Sequence[str]) -> str:
     return "\r\n ".join(ids)
 
 
-def outbound_message(*, kind: str = "reply", message_id: str, subject: str,
-                     date: datetime | None = None, in_reply_to: str | None = None,
-                     references: Sequence[str] = (), thread_index: str | None = None,
-                     recipient: str = "referrer@example.net") -> EmailMessage:
+def outbound_message(
+    *,
+    kind: str = "reply",
+    message_id: str,
+    subject: str,
+    date: datetime | None = None,
+    in_reply_to: str | None = None,
+    references: Sequence[str] = (),
+    thread_index: str | None = None,
+    recipient: str = "referrer@example.net",
+) -> EmailMessage:
     auto, _answers = KINDS[kind]
     date = date or datetime(2026, 10, 12, 9, 15, tzinfo=UTC)
     msg = EmailMessage()
@@ -104,12 +129,19 @@ def outbound_message(*, kind: str = "reply", message_id: str, subject: str,
     msg["To"] = recipient
     msg["Subject"] = subject
     msg["Date"] = format_datetime(date)
-    set_thread_headers(msg, message_id=message_id, date=date, in_reply_to=in_reply_to,
-                       references=list(references), parent_thread_index=thread_index)
+    set_thread_headers(
+        msg,
+        message_id=message_id,
+        date=date,
+        in_reply_to=in_reply_to,
+        references=list(references),
+        parent_thread_index=thread_index,
+    )
     msg["Auto-Submitted"] = auto
     msg["X-Auto-Response-Suppress"] = "All"
     msg["Precedence"] = "bulk" if auto == "auto-generated" else "auto_reply"
     msg.set_content(f"Thank you. Your referral is {subject}.\n" * 3, cte="quoted-printable")
-    msg.add_alternative(f"<p>Thank you. Your referral is {subject}.</p>\n", subtype="html",
-                        cte="quoted-printable")
+    msg.add_alternative(
+        f"<p>Thank you. Your referral is {subject}.</p>\n", subtype="html", cte="quoted-printable"
+    )
     return msg

@@ -15,7 +15,7 @@ from mailbot.intake.poller import Poller
 
 
 def outbox_messages(app: App) -> list[EmailMessage]:
-    folder = Path(app.settings.outbound_url[len("outbox:"):])
+    folder = Path(app.settings.outbound_url[len("outbox:") :])
     parser = BytesParser(policy=policy.default)
     return [parser.parsebytes(p.read_bytes()) for p in sorted(folder.glob("*.eml"))]  # type: ignore[misc]
 

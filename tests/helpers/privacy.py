@@ -39,8 +39,7 @@ def personal_values() -> set[str]:
                 line = line.strip()
                 if len(line) >= 5 and line.lower() not in NOT_PERSONAL:
                     values.add(line)
-        for number in filter(None, [child["nhs_number"], child["crs_number"],
-                                    child["pnc_number"]]):
+        for number in filter(None, [child["nhs_number"], child["crs_number"], child["pnc_number"]]):
             values.add(number)
             if len(number) == 10 and number.isdigit():
                 values.add(f"{number[:3]} {number[3:6]} {number[6:]}")

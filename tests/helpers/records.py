@@ -10,15 +10,7 @@ from sqlalchemy import select
 
 from mailbot.app import App
 from mailbot.errors import CryptoError
-from mailbot.store.models import (
-    Attachment,
-    Base,
-    Case,
-    InboundMessage,
-    MessageCase,
-    Outbox,
-    ReferralVersion,
-)
+from mailbot.store.models import Attachment, Base, Case, InboundMessage, MessageCase, Outbox, ReferralVersion
 
 #: 40 bytes of AES-GCM output cannot turn up in a file by chance.
 SLICE = 40
@@ -32,9 +24,11 @@ def case_ciphertexts(app: App, ref: str) -> dict[str, bytes]:
         rows: list[Base] = [case]
         rows += session.scalars(select(ReferralVersion).where(ReferralVersion.case_id == case.id))
         rows += session.scalars(select(Attachment).where(Attachment.case_id == case.id))
-        rows += session.scalars(select(InboundMessage).join(
-            MessageCase, MessageCase.message_id == InboundMessage.id).where(
-            MessageCase.case_id == case.id))
+        rows += session.scalars(
+            select(InboundMessage)
+            .join(MessageCase, MessageCase.message_id == InboundMessage.id)
+            .where(MessageCase.case_id == case.id)
+        )
         rows += [o for o in session.scalars(select(Outbox)) if o.case_refs == [ref]]
         for row in rows:
             for column in row.__table__.columns:  # type: ignore[attr-defined]
@@ -42,7 +36,8 @@ def case_ciphertexts(app: App, ref: str) -> dict[str, bytes]:
                 if column.name.endswith("_enc") and isinstance(value, bytes) and len(value) > 60:
                     middle = len(value) // 2
                     found[f"{row.__tablename__}.{column.name}.{row.id}"] = (  # type: ignore[attr-defined]
-                        value[middle:middle + SLICE])
+                        value[middle : middle + SLICE]
+                    )
     assert found, f"{ref} has no ciphertext to look for"
     return found
 
@@ -90,8 +85,11 @@ def readable_text(app: App) -> str:
                     if not column.name.endswith("_enc") or not getattr(row, column.name):
                         continue
                     try:
-                        out.append(app.vault.open(session, row, column.name, key_id=key_id)
-                                   .decode("utf-8", "replace"))
+                        out.append(
+                            app.vault.open(session, row, column.name, key_id=key_id).decode(
+                                "utf-8", "replace"
+                            )
+                        )
                     except CryptoError:
                         continue
     return "\n".join(out)

@@ -96,8 +96,7 @@ def make_test_ca(folder: Path) -> TestCA:
         .not_valid_after(now + dt.timedelta(days=30))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
-            critical=True,
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
         .sign(ca_key, hashes.SHA256())
@@ -311,9 +310,7 @@ def dovecot(test_ca: TestCA, token_endpoint: TokenEndpoint) -> Iterator[DovecotS
     root = Path(tempfile.mkdtemp(prefix="mailbot-dovecot-"))
     config, port, tls_port = _prepare_dovecot_root(root, test_ca, token_endpoint.introspect_url)
     process = subprocess.Popen(  # noqa: S603 - fixed argv, our own config
-        [str(binary), "-F", "-c", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        [str(binary), "-F", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     server = DovecotServer("127.0.0.1", port, tls_port, USER, PASSWORD, test_ca.ca_file, root, process)
     try:
@@ -539,12 +536,7 @@ def _token_handler(endpoint: TokenEndpoint) -> type[BaseHTTPRequestHandler]:
                 token = f"{GOOD_TOKEN}-{len(endpoint.issued) + 1}"
                 endpoint.issued.append(token)
                 self._json(
-                    200,
-                    {
-                        "token_type": "Bearer",
-                        "expires_in": endpoint.expires_in,
-                        "access_token": token,
-                    },
+                    200, {"token_type": "Bearer", "expires_in": endpoint.expires_in, "access_token": token}
                 )
             else:
                 self._json(404, {"error": "not_found"})

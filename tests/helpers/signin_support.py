@@ -25,8 +25,7 @@ PASSWORD = "correct horse battery"
 USERS = (("tess.team", "team"), ("sam.sprg", "sprg"), ("ada.admin", "admin"))
 
 
-def signin_app(tmp_path: Path, clock: FixedClock, database_url: str | None = None,
-               **settings: str) -> App:
+def signin_app(tmp_path: Path, clock: FixedClock, database_url: str | None = None, **settings: str) -> App:
     url = database_url or f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}"
     app = make_app(tmp_path, url, clock, **settings)
     with app.db.session() as session:
@@ -35,8 +34,7 @@ def signin_app(tmp_path: Path, clock: FixedClock, database_url: str | None = Non
     return app
 
 
-def web_of(app: App, *, secure_cookies: bool = False,
-           rule: lockout.LockoutRule | None = None) -> Flask:
+def web_of(app: App, *, secure_cookies: bool = False, rule: lockout.LockoutRule | None = None) -> Flask:
     web = create_app(app, secure_cookies=secure_cookies)
     web.config["TESTING"] = True
     if rule is not None:
@@ -58,8 +56,10 @@ def csrf_of(html: str) -> str:
 
 def sign_in(client: FlaskClient, name: str, password: str = PASSWORD) -> Any:
     page = client.get("/sign-in")
-    return client.post("/sign-in", data={"name": name, "password": password,
-                                         "csrf_token": csrf_of(page.get_data(as_text=True))})
+    return client.post(
+        "/sign-in",
+        data={"name": name, "password": password, "csrf_token": csrf_of(page.get_data(as_text=True))},
+    )
 
 
 def post_form(client: FlaskClient, url: str, data: dict[str, Any]) -> Any:
@@ -77,8 +77,9 @@ def secret_of(page: str) -> str:
 def enrol_two_step(client: FlaskClient, clock: FixedClock) -> tuple[str, list[str]]:
     page = client.get("/account/two-step").get_data(as_text=True)
     secret = secret_of(page)
-    response = client.post("/account/two-step", data={
-        "code": pyotp.TOTP(secret).at(clock.now()), "csrf_token": csrf_of(page)})
+    response = client.post(
+        "/account/two-step", data={"code": pyotp.TOTP(secret).at(clock.now()), "csrf_token": csrf_of(page)}
+    )
     assert response.status_code == 200
     codes = re.findall(r"<li>([a-z2-9]{5}-[a-z2-9]{5})</li>", response.get_data(as_text=True))
     return secret, codes

@@ -9,8 +9,7 @@ from mailbot.store.db import Database
 from mailbot.web import users
 
 
-def wrong_guesses(url: str, name: str, count: int, address: str, at: str,
-                  barrier: Any) -> list[str]:
+def wrong_guesses(url: str, name: str, count: int, address: str, at: str, barrier: Any) -> list[str]:
     """``count`` wrong passwords in a row from ``address``, once every process is ready."""
     db = Database(url)
     now = datetime.fromisoformat(at)
@@ -19,8 +18,9 @@ def wrong_guesses(url: str, name: str, count: int, address: str, at: str,
         barrier.wait(timeout=120)
         for _ in range(count):
             with db.session() as session:
-                reasons.append(users.authenticate(session, name, "wrong guess " + address,
-                                                  now, address=address).reason)
+                reasons.append(
+                    users.authenticate(session, name, "wrong guess " + address, now, address=address).reason
+                )
     finally:
         db.dispose()
     return reasons

@@ -17,27 +17,42 @@ from mailbot.store.models import Case
 MEETINGS = "2026-11-19,2026-12-17,2027-01-21"
 NEAR, DEC, JAN = date(2026, 11, 19), date(2026, 12, 17), date(2027, 1, 21)
 MEMBERS = ("member.one@health.example.org", "member.two@police.example.org")
-SPRG_ENV = {"MAILBOT_SPRG_MEETINGS": MEETINGS, "MAILBOT_SPRG_MEMBERS": ",".join(MEMBERS),
-            "MAILBOT_SPRG_CHAIR": "Chair of the Review Group"}
+SPRG_ENV = {
+    "MAILBOT_SPRG_MEETINGS": MEETINGS,
+    "MAILBOT_SPRG_MEMBERS": ",".join(MEMBERS),
+    "MAILBOT_SPRG_CHAIR": "Chair of the Review Group",
+}
 #: Four complete referrals, ready on 10 November 2026 (the fixed clock).
-FIRST = ["mail-01-referral-complete", "mail-04-handtyped-dates", "mail-05-long-text",
-         "mail-07-tagged-controls"]
+FIRST = [
+    "mail-01-referral-complete",
+    "mail-04-handtyped-dates",
+    "mail-05-long-text",
+    "mail-07-tagged-controls",
+]
 #: The children of those referrals, in the order of their references.
-CHILDREN = ["Amelia Rose Exampleby", "Jaylen Mockford", "Zara Imaginary-Khan",
-            "Kofi Sampson-Testa"]
-SECTIONS = ["Referrer", "Child or young person", "Family, significant others and household",
-            "Incident details and history", "Anticipated learning and questions suggested",
-            "Themes", "SPRG outcome (to be completed at the meeting)"]
-OUTCOME_LABELS = ["Decision made to conduct a single agency Learning Inquiry",
-                  "Decision made to conduct a multi-agency Learning Inquiry",
-                  "Methodology (including whether parents/child involved)",
-                  "Date for final report at SPRG", "Any other actions (with name/date)",
-                  "Date of SPRG Meeting:", "Chair of SPRG Meeting:"]
+CHILDREN = ["Amelia Rose Exampleby", "Jaylen Mockford", "Zara Imaginary-Khan", "Kofi Sampson-Testa"]
+SECTIONS = [
+    "Referrer",
+    "Child or young person",
+    "Family, significant others and household",
+    "Incident details and history",
+    "Anticipated learning and questions suggested",
+    "Themes",
+    "SPRG outcome (to be completed at the meeting)",
+]
+OUTCOME_LABELS = [
+    "Decision made to conduct a single agency Learning Inquiry",
+    "Decision made to conduct a multi-agency Learning Inquiry",
+    "Methodology (including whether parents/child involved)",
+    "Date for final report at SPRG",
+    "Any other actions (with name/date)",
+    "Date of SPRG Meeting:",
+    "Chair of SPRG Meeting:",
+]
 
 
 def sprg_app(tmp_path: Path, clock: FixedClock, **extra: str) -> App:
-    return make_app(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}", clock,
-                    **{**SPRG_ENV, **extra})
+    return make_app(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}", clock, **{**SPRG_ENV, **extra})
 
 
 def deliver_and_poll(app: App, *names: str) -> None:

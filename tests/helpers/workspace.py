@@ -20,14 +20,23 @@ PASSWORD = "correct horse battery"
 #: Delivered in this order: COC-2026-0001 complete, -0002 incomplete, -0003 no form,
 #: -0004 and -0005 two forms in one e-mail (both files kept with -0004), and one
 #: message held in quarantine (DMARC fail).
-SEED = ("mail-01-referral-complete", "mail-02-referral-incomplete", "mail-11-no-attachment",
-        "mail-15-two-forms", "mail-17-dmarc-fail")
+SEED = (
+    "mail-01-referral-complete",
+    "mail-02-referral-incomplete",
+    "mail-11-no-attachment",
+    "mail-15-two-forms",
+    "mail-17-dmarc-fail",
+)
 MEETINGS = "2026-10-29,2026-11-26"
 
 
 def seeded_app(tmp_path: Path, clock: FixedClock, **extra: str) -> App:
-    settings = {"MAILBOT_SPRG_MEETINGS": MEETINGS, "MAILBOT_SPRG_MEMBERS": "sprg1@example.org",
-                "MAILBOT_WEB_TOTP": "off", **extra}
+    settings = {
+        "MAILBOT_SPRG_MEETINGS": MEETINGS,
+        "MAILBOT_SPRG_MEMBERS": "sprg1@example.org",
+        "MAILBOT_WEB_TOTP": "off",
+        **extra,
+    }
     app = make_app(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}", clock, **settings)
     for name in SEED:
         app.mailbox.append(eml(name))
@@ -52,8 +61,10 @@ def csrf_of(html: str) -> str:
 
 def sign_in(client: FlaskClient, name: str, password: str = PASSWORD) -> Any:
     page = client.get("/sign-in")
-    return client.post("/sign-in", data={"name": name, "password": password,
-                                         "csrf_token": csrf_of(page.get_data(as_text=True))})
+    return client.post(
+        "/sign-in",
+        data={"name": name, "password": password, "csrf_token": csrf_of(page.get_data(as_text=True))},
+    )
 
 
 def post(client: FlaskClient, url: str, data: dict[str, Any], *, page: str | None = None) -> Any:

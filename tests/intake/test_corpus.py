@@ -30,8 +30,9 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> App:
     from datetime import UTC, datetime
 
     tmp = tmp_path_factory.mktemp("corpus")
-    app = make_app(tmp, f"sqlite:///{tmp / 'var' / 'mailbot.db'}",
-                   FixedClock(datetime(2026, 10, 12, 9, 15, tzinfo=UTC)))
+    app = make_app(
+        tmp, f"sqlite:///{tmp / 'var' / 'mailbot.db'}", FixedClock(datetime(2026, 10, 12, 9, 15, tzinfo=UTC))
+    )
     first = [n for n in NAMES if n != "mail-03-followup-corrected-form"]
     first.remove("mail-02-referral-incomplete")
     deliver(app, "mail-02-referral-incomplete")  # becomes COC-2026-0001, as mail-03 assumes
@@ -48,13 +49,13 @@ def test_action_reply_and_missing_fields(corpus: App, name: str) -> None:
     assert got["action"] == want["action"], got["reason"]
     replies = replies_to(corpus, name)
     assert len(replies) == (1 if want["reply"] else 0)
-    forms = [f for f in want["forms"] if "reject" not in json.loads(
-        (DATA / "forms" / f).read_text())]
+    forms = [f for f in want["forms"] if "reject" not in json.loads((DATA / "forms" / f).read_text())]
     if want["action"] in ("accept", "request_missing", "merge_followup"):
         assert len(got["case_refs"]) == max(1, len(forms))
         with corpus.db.session() as session:
-            versions = session.scalars(select(ReferralVersion).where(
-                ReferralVersion.message_id == got["id"])).all()
+            versions = session.scalars(
+                select(ReferralVersion).where(ReferralVersion.message_id == got["id"])
+            ).all()
             missing = sorted({k for v in versions for k in v.missing_required})
         assert len(versions) == len(got["case_refs"])
         assert missing == sorted(want["missing_required"])
@@ -67,8 +68,11 @@ def test_action_reply_and_missing_fields(corpus: App, name: str) -> None:
             assert ref in body
 
 
-WITH_FORMS = [n for n in NAMES if _expected(n)["forms"]
-              and _expected(n)["action"] in ("accept", "request_missing", "merge_followup")]
+WITH_FORMS = [
+    n
+    for n in NAMES
+    if _expected(n)["forms"] and _expected(n)["action"] in ("accept", "request_missing", "merge_followup")
+]
 
 
 @pytest.mark.parametrize("name", WITH_FORMS)
@@ -80,8 +84,9 @@ def test_each_case_holds_the_forms_values(corpus: App, name: str) -> None:
         for ref in got["case_refs"]:
             item = views.show(session, corpus.vault, ref, from_address="x@example.org").as_json()
             names_in_cases.append(item["referral"]["child"]["full_name"])
-    expected_names = [json.loads((DATA / "forms" / f).read_text())["child"]["full_name"]
-                      for f in want["forms"]]
+    expected_names = [
+        json.loads((DATA / "forms" / f).read_text())["child"]["full_name"] for f in want["forms"]
+    ]
     assert names_in_cases == expected_names
 
 
@@ -108,16 +113,16 @@ def test_team_is_alerted_by_reference_and_reason_only(corpus: App) -> None:
 def _peer_messages() -> list[Path]:
     if not PEER_MAIL.is_dir():
         return []
-    return sorted(p for p in PEER_MAIL.rglob("*")
-                  if p.is_file() and p.name not in ("LICENSE", "README.md"))
+    return sorted(p for p in PEER_MAIL.rglob("*") if p.is_file() and p.name not in ("LICENSE", "README.md"))
 
 
-def test_peer_mail_never_crashes_and_never_answers_automatic_mail(
-        tmp_path: Path, clock: FixedClock) -> None:
+def test_peer_mail_never_crashes_and_never_answers_automatic_mail(tmp_path: Path, clock: FixedClock) -> None:
     files = _peer_messages()
     if not files:
-        missing_service("../shared/peer-mail is not here (it is someone else's work, not "
-                        "copied; CI lays shared/ beside the clone)")
+        missing_service(
+            "../shared/peer-mail is not here (it is someone else's work, not "
+            "copied; CI lays shared/ beside the clone)"
+        )
     app = make_app(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}", clock)
     for path in files:
         app.mailbox.append(path.read_bytes())

@@ -28,12 +28,10 @@ class MoveFails(MaildirMailbox):
         raise KeyboardInterrupt("killed after the commit, before the move")
 
 
-def test_crash_between_commit_and_move_only_redoes_the_move(
-        tmp_path: Path, clock: FixedClock) -> None:
+def test_crash_between_commit_and_move_only_redoes_the_move(tmp_path: Path, clock: FixedClock) -> None:
     url = f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}"
     settings = load_settings(env=make_env(tmp_path, url), base_dir=tmp_path)
-    crashing = build_app(settings, clock=clock,
-                         mailbox=MoveFails(tmp_path / "var" / "inbox"))
+    crashing = build_app(settings, clock=clock, mailbox=MoveFails(tmp_path / "var" / "inbox"))
     crashing.prepare()
     crashing.mailbox.append(eml("mail-01-referral-complete"))
     with pytest.raises(KeyboardInterrupt):
@@ -73,8 +71,6 @@ def test_crash_before_commit_repeats_the_work(tmp_path: Path, clock: FixedClock)
     assert len(outbox_messages(app)) == 1
 
 
-
-
 @pytest.mark.slow
 def test_sigkill_mid_run_loses_and_doubles_nothing(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}"
@@ -83,10 +79,16 @@ def test_sigkill_mid_run_loses_and_doubles_nothing(tmp_path: Path) -> None:
     total = 60
     for n in range(total):
         box.append(simple_referral(n, "kill"))
-    subprocess.run([sys.executable, "-m", "mailbot", "init"], env=env, cwd=tmp_path, check=True,
-                   capture_output=True)
-    proc = subprocess.Popen([sys.executable, "-m", "mailbot", "poll", "--once"], env=env,
-                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "mailbot", "init"], env=env, cwd=tmp_path, check=True, capture_output=True
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mailbot", "poll", "--once"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 30
     while len(box.list_new()) > total - 10 and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -94,11 +96,22 @@ def test_sigkill_mid_run_loses_and_doubles_nothing(tmp_path: Path) -> None:
     proc.wait()
     left = len(box.list_new())
     assert 0 < left < total, "the kill should land mid-run"
-    subprocess.run([sys.executable, "-m", "mailbot", "poll", "--once"], env=env, cwd=tmp_path,
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "mailbot", "poll", "--once"],
+        env=env,
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+    )
     assert box.list_new() == []
-    out = subprocess.run([sys.executable, "-m", "mailbot", "messages", "--json"], env=env,
-                         cwd=tmp_path, check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "mailbot", "messages", "--json"],
+        env=env,
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     import json
 
     rows = json.loads(out)
@@ -109,7 +122,8 @@ def test_sigkill_mid_run_loses_and_doubles_nothing(tmp_path: Path) -> None:
 
 
 def test_a_message_the_core_cannot_handle_is_held_not_retried_forever(
-        tmp_path: Path, clock: FixedClock) -> None:
+    tmp_path: Path, clock: FixedClock
+) -> None:
     app = make_app(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}", clock)
     app.mailbox.append(eml("mail-01-referral-complete"))
     original = app.intake.apply
@@ -128,11 +142,11 @@ def test_a_message_the_core_cannot_handle_is_held_not_retried_forever(
     assert len(alerts) == 1
 
 
-def test_an_impossible_date_header_does_not_stop_the_message(
-        tmp_path: Path, clock: FixedClock) -> None:
+def test_an_impossible_date_header_does_not_stop_the_message(tmp_path: Path, clock: FixedClock) -> None:
     app = make_app(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}", clock)
     raw = eml("mail-01-referral-complete").replace(
-        b"Date: Mon, 05 Oct 2026 09:12:33 +0100", b"Date: Fri, 31 Dec 9999 23:00:00 -1200")
+        b"Date: Mon, 05 Oct 2026 09:12:33 +0100", b"Date: Fri, 31 Dec 9999 23:00:00 -1200"
+    )
     app.mailbox.append(raw)
     poll(app)
     assert app.mailbox.list_new() == []

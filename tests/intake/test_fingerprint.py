@@ -12,8 +12,11 @@ from hypothesis import strategies as st
 from mailbot.intake import fingerprint
 from mailbot.store import crypto
 
-_TRACE = re.compile(rb"^(received|return-path|delivered-to|x-original-to|authentication-results|"
-                    rb"arc-[a-z-]+|x-ms-exchange-[a-z-]+|x-mailbot-[a-z-]+):", re.IGNORECASE)
+_TRACE = re.compile(
+    rb"^(received|return-path|delivered-to|x-original-to|authentication-results|"
+    rb"arc-[a-z-]+|x-ms-exchange-[a-z-]+|x-mailbot-[a-z-]+):",
+    re.IGNORECASE,
+)
 
 
 def whole_message_fingerprint(raw: bytes) -> bytes:
@@ -32,8 +35,9 @@ def whole_message_fingerprint(raw: bytes) -> bytes:
     return b"\n".join(kept) + sep + body
 
 
-PIECES = st.lists(st.sampled_from([b"\r", b"\n", b"\r\n", b"a", b" ", b"Received: x",
-                                   b"Subject: y", b"\t"]), max_size=40).map(b"".join)
+PIECES = st.lists(
+    st.sampled_from([b"\r", b"\n", b"\r\n", b"a", b" ", b"Received: x", b"Subject: y", b"\t"]), max_size=40
+).map(b"".join)
 
 
 @settings(max_examples=300, deadline=None)
@@ -50,5 +54,6 @@ def test_every_sample_message_keeps_its_content_index() -> None:
     key = bytes(32)
     for path in sorted(EMAILS.glob("*.eml")):
         raw = path.read_bytes()
-        assert crypto.blind_index_chunks(key, "content", fingerprint.fingerprint_chunks(raw)) \
-            == crypto.blind_index(key, "content", whole_message_fingerprint(raw)), path.name
+        assert crypto.blind_index_chunks(
+            key, "content", fingerprint.fingerprint_chunks(raw)
+        ) == crypto.blind_index(key, "content", whole_message_fingerprint(raw)), path.name

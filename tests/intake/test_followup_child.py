@@ -41,14 +41,12 @@ def bot(tmp_path: Path, clock: FixedClock) -> Iterator[App]:
 
 
 def follow_up(sample: str, trace: list[str]) -> bytes:
-    return readdressed(eml(sample), trace, sender=f"Priya Testington <{REFERRER}>",
-                       subject=SUBJECT)
+    return readdressed(eml(sample), trace, sender=f"Priya Testington <{REFERRER}>", subject=SUBJECT)
 
 
 def version(app: App) -> int:
     with app.db.session() as session:
-        return session.scalars(select(Case).where(Case.ref == "COC-2026-0001")).one() \
-            .current_version
+        return session.scalars(select(Case).where(Case.ref == "COC-2026-0001")).one().current_version
 
 
 def to_referrer(app: App) -> list[str]:
@@ -80,8 +78,12 @@ def test_a_form_about_another_child_is_held(bot: App, trace: list[str]) -> None:
 
 
 def test_a_form_about_the_same_child_is_applied(bot: App) -> None:
-    bot.mailbox.append(follow_up("mail-08-libreoffice-saved",  # Amelia again
-                                 postfix_trace(opendmarc("pass", DOMAIN))))
+    bot.mailbox.append(
+        follow_up(
+            "mail-08-libreoffice-saved",  # Amelia again
+            postfix_trace(opendmarc("pass", DOMAIN)),
+        )
+    )
     poll(bot)
     assert version(bot) == 2
 

@@ -16,14 +16,7 @@ from pathlib import Path
 
 import pytest
 from helpers.bot import eml, make_app, make_env
-from helpers.forged_mail import (
-    OTHER_TENANT,
-    TENANT,
-    exchange_trace,
-    opendmarc,
-    postfix_trace,
-    readdressed,
-)
+from helpers.forged_mail import OTHER_TENANT, TENANT, exchange_trace, opendmarc, postfix_trace, readdressed
 from helpers.pipeline import outbox_messages, poll
 from helpers.workspace import csrf_of, sign_in, web_app
 from sqlalchemy import select
@@ -44,8 +37,13 @@ SUBJECT = "[COC-2026-0001] SPRG outcome"
 def make_bot(tmp_path: Path, clock: FixedClock, **extra: str) -> App:
     """A case about Leo (mail-06 from its referrer, with the referrer's own copy of the
     outcome section), then the clock moved past the meeting on the form (19/11/2026)."""
-    app = make_app(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}", clock,
-                   MAILBOT_SPRG_MEETINGS="2026-11-19,2026-12-17", **extra)
+    app = make_app(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}",
+        clock,
+        MAILBOT_SPRG_MEETINGS="2026-11-19,2026-12-17",
+        **extra,
+    )
     app.mailbox.append(eml("mail-06-sprg-outcome"))
     poll(app)
     clock.advance(days=40)
@@ -66,8 +64,9 @@ def bot(tmp_path: Path, clock: FixedClock) -> Iterator[App]:
 
 @pytest.fixture
 def exo(tmp_path: Path, clock: FixedClock) -> Iterator[App]:
-    app = make_bot(tmp_path, clock, MAILBOT_SENDER_AUTH="exchange-online",
-                   MAILBOT_SENDER_AUTH_TENANT_ID=TENANT)
+    app = make_bot(
+        tmp_path, clock, MAILBOT_SENDER_AUTH="exchange-online", MAILBOT_SENDER_AUTH_TENANT_ID=TENANT
+    )
     yield app
     app.close()
 
@@ -82,8 +81,9 @@ def state(app: App) -> tuple[str, int, list[str]]:
     with app.db.session() as session:
         case = session.scalars(select(Case)).one()
         decisions = len(session.scalars(select(Decision)).all())
-    subjects = [str(m["Subject"]) for m in outbox_messages(app)
-                if "Referral received" not in str(m["Subject"])]
+    subjects = [
+        str(m["Subject"]) for m in outbox_messages(app) if "Referral received" not in str(m["Subject"])
+    ]
     return case.status, decisions, subjects
 
 
@@ -105,7 +105,8 @@ UNAUTHENTICATED = {
     "no Authentication-Results": postfix_trace(None),
     "our server says dmarc=fail": postfix_trace(opendmarc("fail", "example.org")),
     "a pass written by another server": postfix_trace(
-        opendmarc("pass", "example.org", authserv_id="mx.cscp.example.org.evil.example")),
+        opendmarc("pass", "example.org", authserv_id="mx.cscp.example.org.evil.example")
+    ),
     "a pass for another domain": postfix_trace(opendmarc("pass", "evil.example")),
     "dmarc=none": postfix_trace(opendmarc("none", "example.org")),
 }
@@ -123,35 +124,37 @@ def test_an_unauthenticated_team_decision_is_held(bot: App, trace: list[str]) ->
 EXCHANGE_UNAUTHENTICATED = {
     "outside mail, dmarc=fail": exchange_trace("fail", "example.org"),
     "outside mail, no DMARC verdict": exchange_trace("none", "example.org"),
-    "internal to another tenant": exchange_trace("none", "example.org", auth_as="Internal",
-                                                 tenant=OTHER_TENANT),
+    "internal to another tenant": exchange_trace(
+        "none", "example.org", auth_as="Internal", tenant=OTHER_TENANT
+    ),
     "anonymous, a forged Internal mark below": [
         *exchange_trace("none", "example.org"),
-        "X-MS-Exchange-Organization-AuthAs: Internal"],
+        "X-MS-Exchange-Organization-AuthAs: Internal",
+    ],
 }
 
 
-@pytest.mark.parametrize("trace", EXCHANGE_UNAUTHENTICATED.values(),
-                         ids=EXCHANGE_UNAUTHENTICATED.keys())
-def test_an_unauthenticated_team_decision_is_held_on_exchange_online(
-        exo: App, trace: list[str]) -> None:
+@pytest.mark.parametrize("trace", EXCHANGE_UNAUTHENTICATED.values(), ids=EXCHANGE_UNAUTHENTICATED.keys())
+def test_an_unauthenticated_team_decision_is_held_on_exchange_online(exo: App, trace: list[str]) -> None:
     exo.mailbox.append(decision_mail(trace))
     poll(exo)
     assert_held_for_the_team(exo)
 
 
 AUTHENTICATED = {
-    "authserv-id: dmarc=pass for the From's domain": (
-        "bot", postfix_trace(opendmarc("pass", "example.org"))),
+    "authserv-id: dmarc=pass for the From's domain": ("bot", postfix_trace(opendmarc("pass", "example.org"))),
     "exchange-online: dmarc=pass, compauth=pass": ("exo", exchange_trace("pass", "example.org")),
     "exchange-online: sent inside our tenant": (
-        "exo", exchange_trace("none", "example.org", auth_as="Internal")),
+        "exo",
+        exchange_trace("none", "example.org", auth_as="Internal"),
+    ),
 }
 
 
 @pytest.mark.parametrize(("which", "trace"), AUTHENTICATED.values(), ids=AUTHENTICATED.keys())
 def test_an_authenticated_team_decision_is_recorded(
-        request: pytest.FixtureRequest, which: str, trace: list[str]) -> None:
+    request: pytest.FixtureRequest, which: str, trace: list[str]
+) -> None:
     app: App = request.getfixturevalue(which)
     app.mailbox.append(decision_mail(trace))
     poll(app)
@@ -162,8 +165,8 @@ def test_an_authenticated_team_decision_is_recorded(
 
 
 def test_the_team_confirms_a_held_decision_on_the_command_line(
-        bot: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    bot: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     bot.mailbox.append(decision_mail(postfix_trace(None)))
     poll(bot)
     item = assert_held_for_the_team(bot)
@@ -177,8 +180,7 @@ def test_the_team_confirms_a_held_decision_on_the_command_line(
     bot.drainer.drain()
     status, decisions, subjects = state(bot)
     assert (status, decisions) == ("decided", 1)
-    notices = [m for m in outbox_messages(bot) if str(m["Subject"]) ==
-               "[COC-2026-0001] SPRG decision"]
+    notices = [m for m in outbox_messages(bot) if str(m["Subject"]) == "[COC-2026-0001] SPRG decision"]
     assert [str(m["To"]) for m in notices] == [REFERRER]
     assert held(bot) == []
 
@@ -199,8 +201,9 @@ def test_the_team_confirms_a_held_decision_in_the_workspace(bot: App, clock: Fix
     assert "Confirm the decision" in held_page
     page = client.get("/cases/COC-2026-0001").get_data(as_text=True)
     assert "waiting for the team to confirm it" in page and "Confirm the decision" in page
-    response = client.post(f"/quarantine/{item.id}/release",
-                           data={"csrf_token": csrf_of(page), "back": "/cases/COC-2026-0001"})
+    response = client.post(
+        f"/quarantine/{item.id}/release", data={"csrf_token": csrf_of(page), "back": "/cases/COC-2026-0001"}
+    )
     assert response.status_code == 302
     follow = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "The SPRG decision for COC-2026-0001 is recorded" in follow

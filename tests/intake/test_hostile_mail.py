@@ -50,8 +50,9 @@ WALL = 60.0
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-        ) -> Iterator[tuple[Run, dict[str, str], str]]:
+def run(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Run, dict[str, str], str]]:
     tmp = tmp_path_factory.mktemp(f"hostile-{request.param}")
     messages = []
     ids: dict[str, str] = {}
@@ -75,8 +76,7 @@ def test_one_poll_handles_every_message(run: tuple[Run, dict[str, str], str]) ->
 
 
 @pytest.mark.parametrize("shape", sorted(EXPECTED))
-def test_each_shape_ends_in_one_action_in_time(run: tuple[Run, dict[str, str], str],
-                                               shape: str) -> None:
+def test_each_shape_ends_in_one_action_in_time(run: tuple[Run, dict[str, str], str], shape: str) -> None:
     result, ids, _url = run
     mid = ids[shape]
     action, words = EXPECTED[shape]
@@ -96,8 +96,7 @@ def test_each_shape_ends_in_one_action_in_time(run: tuple[Run, dict[str, str], s
 
 
 @pytest.mark.parametrize("shape", sorted(EXPECTED))
-def test_the_referral_behind_each_shape_is_accepted(run: tuple[Run, dict[str, str], str],
-                                                    shape: str) -> None:
+def test_the_referral_behind_each_shape_is_accepted(run: tuple[Run, dict[str, str], str], shape: str) -> None:
     result, ids, _url = run
     index = list(hostile.SHAPES).index(shape)
     mid, _raw = normal_referral(index)
@@ -126,8 +125,7 @@ def test_stored_text_shows_no_control_characters(run: tuple[Run, dict[str, str],
 
 
 @pytest.mark.slow
-def test_libreoffice_in_the_pipeline_never_reaches_the_network(
-        tmp_path: Path) -> None:
+def test_libreoffice_in_the_pipeline_never_reaches_the_network(tmp_path: Path) -> None:
     import http.server
     import threading
 
@@ -147,8 +145,12 @@ def test_libreoffice_in_the_pipeline_never_reaches_the_network(
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/x.png"
         odt = hostile.with_attachment("referral.odt", hostile.odt("Referral", image_url=url))
-        result = run_bot(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}",
-                         [("<hostile.1@example.org>", odt), normal_referral(0)], timeout=180)
+        result = run_bot(
+            tmp_path,
+            f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}",
+            [("<hostile.1@example.org>", odt), normal_referral(0)],
+            timeout=180,
+        )
     finally:
         server.shutdown()
         server.server_close()

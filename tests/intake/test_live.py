@@ -19,10 +19,14 @@ from mailbot.intake.poller import Poller
 
 
 def live_app(tmp_path: Path, clock: FixedClock, dovecot, smtp, folder: str = "INBOX") -> App:  # type: ignore[no-untyped-def]
-    return make_app(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}", clock,
-                    MAILBOT_MAILBOX_URL=dovecot.url("imap", folder),
-                    MAILBOT_MAILBOX_PASSWORD=dovecot.password,
-                    MAILBOT_OUTBOUND_URL=smtp.url("smtp"))
+    return make_app(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}",
+        clock,
+        MAILBOT_MAILBOX_URL=dovecot.url("imap", folder),
+        MAILBOT_MAILBOX_PASSWORD=dovecot.password,
+        MAILBOT_OUTBOUND_URL=smtp.url("smtp"),
+    )
 
 
 def append(dovecot, *messages: bytes, folder: str = "INBOX") -> None:  # type: ignore[no-untyped-def]
@@ -41,7 +45,8 @@ def replies(smtp) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def test_message_appended_while_idling_is_acknowledged(
-        tmp_path: Path, clock: FixedClock, dovecot_account, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path, clock: FixedClock, dovecot_account, smtp_server
+) -> None:  # type: ignore[no-untyped-def]
     app = live_app(tmp_path, clock, dovecot_account, smtp_server)
     poller = Poller(app, wait_slice=1.0)
     worker = threading.Thread(target=poller.run_forever, kwargs={"install_signals": False})
@@ -64,7 +69,8 @@ def test_message_appended_while_idling_is_acknowledged(
 
 
 def test_connection_killed_mid_run_loses_and_doubles_nothing(
-        tmp_path: Path, clock: FixedClock, dovecot_account, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path, clock: FixedClock, dovecot_account, smtp_server
+) -> None:  # type: ignore[no-untyped-def]
     app = live_app(tmp_path, clock, dovecot_account, smtp_server)
     append(dovecot_account, *(simple_referral(n, "live") for n in range(20)))
     mailbox = app.mailbox
@@ -74,21 +80,24 @@ def test_connection_killed_mid_run_loses_and_doubles_nothing(
     def fetch_and_kick(ref):  # type: ignore[no-untyped-def]
         fetched["n"] += 1
         if fetched["n"] in (5, 12):  # the server drops us twice mid-run
-            subprocess.run(["doveadm", "-c", str(dovecot_account.root / "dovecot.conf"), "kick",
-                            dovecot_account.user], check=False, capture_output=True)
+            subprocess.run(
+                ["doveadm", "-c", str(dovecot_account.root / "dovecot.conf"), "kick", dovecot_account.user],
+                check=False,
+                capture_output=True,
+            )
         return original_fetch(ref)
 
     mailbox.fetch = fetch_and_kick  # type: ignore[method-assign]
     Poller(app).cycle()
     Poller(app).cycle()  # anything a drop left behind
     assert len(handled(app)) == 20
-    assert sorted(reply_ids(smtp_server)) == sorted(f"<live-{n}@school.example.org>"
-                                                    for n in range(20))
+    assert sorted(reply_ids(smtp_server)) == sorted(f"<live-{n}@school.example.org>" for n in range(20))
     assert app.mailbox.list_new() == []
 
 
 def test_relay_refuses_for_a_while_then_every_reply_arrives_once(
-        tmp_path: Path, clock: FixedClock, dovecot_account, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path, clock: FixedClock, dovecot_account, smtp_server
+) -> None:  # type: ignore[no-untyped-def]
     app = live_app(tmp_path, clock, dovecot_account, smtp_server)
     smtp_server.handler.fail_next(451, 4)
     append(dovecot_account, *(simple_referral(n, "live") for n in range(3)))
@@ -101,13 +110,15 @@ def test_relay_refuses_for_a_while_then_every_reply_arrives_once(
         from sqlalchemy import select
 
         from mailbot.store.models import Outbox
+
         rows = session.scalars(select(Outbox)).all()
         assert {r.state for r in rows} == {"sent"}
         assert sum(r.attempts for r in rows) == 3 + 4
 
 
 def test_permanent_refusal_is_marked_for_the_team(
-        tmp_path: Path, clock: FixedClock, dovecot_account, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path, clock: FixedClock, dovecot_account, smtp_server
+) -> None:  # type: ignore[no-untyped-def]
     app = live_app(tmp_path, clock, dovecot_account, smtp_server)
     smtp_server.handler.fail_next(550, 1)
     append(dovecot_account, simple_referral(1, "live"))
@@ -119,17 +130,20 @@ def test_permanent_refusal_is_marked_for_the_team(
         from sqlalchemy import select
 
         from mailbot.store.models import Outbox
+
         (row,) = session.scalars(select(Outbox)).all()
         assert row.state == "failed" and row.attempts == 1
         assert "@" not in (row.last_error or "")
     from mailbot.cases.queue import queue  # the failure is what a person must see next
+
     with app.db.session() as session:
         (item,) = queue(session, app.vault, app.clock.now())
     assert item.reply_failed and item.waiting_for.startswith("team: a reply could not")
 
 
 def test_uidvalidity_change_handles_nothing_twice(
-        tmp_path: Path, clock: FixedClock, dovecot_account, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path, clock: FixedClock, dovecot_account, smtp_server
+) -> None:  # type: ignore[no-untyped-def]
     with dovecot_account.client() as client:
         client.create_folder("Referrals")
     messages = [simple_referral(n, "uv") for n in range(3)]
@@ -152,14 +166,21 @@ def test_uidvalidity_change_handles_nothing_twice(
 
 @pytest.mark.slow
 def test_two_workers_on_postgresql_and_one_imap_mailbox(
-        tmp_path: Path, pg_url: str, dovecot_account, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path, pg_url: str, dovecot_account, smtp_server
+) -> None:  # type: ignore[no-untyped-def]
     total = 200
     append(dovecot_account, *(simple_referral(n, "pg") for n in range(total)))
-    env = {**os.environ, **make_env(tmp_path, pg_url,
-                                   MAILBOT_MAILBOX_URL=dovecot_account.url("imap"),
-                                   MAILBOT_MAILBOX_PASSWORD=dovecot_account.password,
-                                   MAILBOT_OUTBOUND_URL=smtp_server.url("smtp"),
-                                   MAILBOT_LOG_LEVEL="WARNING")}
+    env = {
+        **os.environ,
+        **make_env(
+            tmp_path,
+            pg_url,
+            MAILBOT_MAILBOX_URL=dovecot_account.url("imap"),
+            MAILBOT_MAILBOX_PASSWORD=dovecot_account.password,
+            MAILBOT_OUTBOUND_URL=smtp_server.url("smtp"),
+            MAILBOT_LOG_LEVEL="WARNING",
+        ),
+    }
     _summaries, rows = run_two_workers(tmp_path, env)
     assert len(rows) == total
     ids = reply_ids(smtp_server)

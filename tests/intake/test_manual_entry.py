@@ -20,8 +20,9 @@ from mailbot.store.models import Attachment, ReferralVersion
 
 def edit_field(session, vault, clock, ref, key, value, *, actor, why=None):  # type: ignore[no-untyped-def]
     case = case_store.case_by_ref(session, ref)
-    casework_edit(session, vault, case, clock.now(), key, value, user=actor,
-                  reason=why or "read from the scan")
+    casework_edit(
+        session, vault, case, clock.now(), key, value, user=actor, reason=why or "read from the scan"
+    )
 
 
 def scanned_referral() -> bytes:
@@ -36,16 +37,19 @@ def scanned_referral() -> bytes:
     msg["Date"] = "Mon, 12 Oct 2026 08:00:00 +0100"
     msg["Message-ID"] = "<scan-1@police.example.net>"
     msg.set_content("Please find attached a case of concern referral form (scanned).")
-    msg.add_attachment(buffer.getvalue(), maintype="application", subtype="pdf",
-                       filename="scan.pdf")
+    msg.add_attachment(buffer.getvalue(), maintype="application", subtype="pdf", filename="scan.pdf")
     return msg.as_bytes()
 
 
 FILLS = [
-    ("referrer.name", "Dana Scanwell"), ("referrer.role", "Detective Constable"),
-    ("referrer.agency", "Example Police"), ("child.full_name", "Casey Handentered"),
-    ("child.dob", "4th May 2016"), ("child.address", "1 Paper Lane"),
-    ("incident_details", "Read from the scan."), ("anticipated_learning", "To be agreed."),
+    ("referrer.name", "Dana Scanwell"),
+    ("referrer.role", "Detective Constable"),
+    ("referrer.agency", "Example Police"),
+    ("child.full_name", "Casey Handentered"),
+    ("child.dob", "4th May 2016"),
+    ("child.address", "1 Paper Lane"),
+    ("incident_details", "Read from the scan."),
+    ("anticipated_learning", "To be agreed."),
 ]
 
 
@@ -68,8 +72,9 @@ def test_scan_opens_a_manual_entry_case_that_a_person_completes(app: App) -> Non
 
     for key, value in FILLS[:-1]:
         with app.db.session() as session:
-            edit_field(session, app.vault, app.clock, ref, key, value, actor="team.member",
-                       why="read from the scan")
+            edit_field(
+                session, app.vault, app.clock, ref, key, value, actor="team.member", why="read from the scan"
+            )
     with app.db.session() as session:
         assert views.show(session, app.vault, ref, from_address="x").as_json()["status"] == "manual_entry"
     key, value = FILLS[-1]
@@ -80,8 +85,10 @@ def test_scan_opens_a_manual_entry_case_that_a_person_completes(app: App) -> Non
         assert shown["status"] == "ready"
         assert shown["referral"]["child"]["dob"] == "2016-05-04"
         assert shown["provenance"]["child.dob"] == "manual:team.member"
-        versions = session.scalars(select(ReferralVersion).where(
-            ReferralVersion.case_id == session.scalars(select(ReferralVersion.case_id)).first())
+        versions = session.scalars(
+            select(ReferralVersion).where(
+                ReferralVersion.case_id == session.scalars(select(ReferralVersion.case_id)).first()
+            )
         ).all()
         assert {v.created_by for v in versions[1:]} == {"team.member"}
 
@@ -90,11 +97,8 @@ def test_edit_refuses_unknown_fields_and_bad_dates(app: App) -> None:
     app.mailbox.append(scanned_referral())
     poll(app)
     with app.db.session() as session, pytest.raises(NotFound):
-        edit_field(session, app.vault, app.clock, "COC-2026-0001", "child.shoe_size", "5",
-                   actor="t")
+        edit_field(session, app.vault, app.clock, "COC-2026-0001", "child.shoe_size", "5", actor="t")
     with app.db.session() as session, pytest.raises(NotFound):
-        edit_field(session, app.vault, app.clock, "COC-2026-0001", "household.99999999.name",
-                   "x", actor="t")
+        edit_field(session, app.vault, app.clock, "COC-2026-0001", "household.99999999.name", "x", actor="t")
     with app.db.session() as session, pytest.raises(UsageError):
-        edit_field(session, app.vault, app.clock, "COC-2026-0001", "child.dob", "soon",
-                   actor="t")
+        edit_field(session, app.vault, app.clock, "COC-2026-0001", "child.dob", "soon", actor="t")

@@ -18,8 +18,14 @@ from mailbot.cases import views
 from mailbot.clock import FixedClock
 from mailbot.store.models import Case
 
-FOUNDATION = ["mail-01-referral-complete", "mail-11-no-attachment", "mail-12-out-of-office",
-              "mail-13-autoreply-x-headers", "mail-14-bounce-dsn", "mail-17-dmarc-fail"]
+FOUNDATION = [
+    "mail-01-referral-complete",
+    "mail-11-no-attachment",
+    "mail-12-out-of-office",
+    "mail-13-autoreply-x-headers",
+    "mail-14-bounce-dsn",
+    "mail-17-dmarc-fail",
+]
 
 
 @pytest.mark.parametrize("name", FOUNDATION)
@@ -44,8 +50,7 @@ def test_incomplete_then_corrected_form_joins_the_same_case(any_app: App) -> Non
     assert first["action"] == "request_missing"
     assert first["case_refs"] == ["COC-2026-0001"]
     (request,) = replies_to(any_app, "mail-02-referral-incomplete")
-    assert str(request["Subject"]) == \
-        "[COC-2026-0001] Referral received - further information needed"
+    assert str(request["Subject"]) == "[COC-2026-0001] Referral received - further information needed"
     body = request.get_body(("plain",)).get_content()
     for label in ("Your Role", "Date of Birth", "anticipated learning"):
         assert label.lower() in body.lower()
@@ -95,8 +100,7 @@ def test_delivered_twice_and_polled_twice_changes_nothing(any_app: App) -> None:
     assert any_app.mailbox.list_new() == []
 
 
-def test_nothing_personal_in_outbound_mail_or_database_files(
-        tmp_path: Path, clock: FixedClock) -> None:
+def test_nothing_personal_in_outbound_mail_or_database_files(tmp_path: Path, clock: FixedClock) -> None:
     app = make_app(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}", clock)
     names = sorted(p.stem for p in EMAILS.glob("*.eml"))
     names.remove("mail-03-followup-corrected-form")
@@ -135,9 +139,12 @@ def test_other_documents_are_kept_with_the_case_encrypted(any_app: App) -> None:
 
     original = message_from_bytes(eml("mail-01-referral-complete"), policy=policy.default)
     assert isinstance(original, EmailMessage)
-    original.add_attachment(_letter_docx(), maintype="application",
-                            subtype="vnd.openxmlformats-officedocument.wordprocessingml.document",
-                            filename="chronology.docx")
+    original.add_attachment(
+        _letter_docx(),
+        maintype="application",
+        subtype="vnd.openxmlformats-officedocument.wordprocessingml.document",
+        filename="chronology.docx",
+    )
     any_app.mailbox.append(original.as_bytes())
     poll(any_app)
     with any_app.db.session() as session:
@@ -169,8 +176,7 @@ def _team_alerts(any_app: App) -> list[EmailMessage]:
 def test_follow_up_without_a_form_is_merged_and_the_team_told(app: App) -> None:
     deliver(app, "mail-02-referral-incomplete")
     poll(app)
-    app.mailbox.append(_reply_about("COC-2026-0001",
-                                    "tomasz.placeholderski@nhs-sample.example.net", 1))
+    app.mailbox.append(_reply_about("COC-2026-0001", "tomasz.placeholderski@nhs-sample.example.net", 1))
     poll(app)
     got = handled(app)["<followup-1@example.net>"]
     assert got["action"] == "merge_followup" and got["case_refs"] == ["COC-2026-0001"]
@@ -178,9 +184,12 @@ def test_follow_up_without_a_form_is_merged_and_the_team_told(app: App) -> None:
     assert "[COC-2026-0001]" in str(alert["Subject"])
     assert "date of birth is in the notes" not in alert.as_string()
     assert replies_to(app, "mail-02-referral-incomplete")  # the first request stands
-    assert not [m for m in outbox_messages(app)
-                if str(m.get("In-Reply-To", "")) == "<followup-1@example.net>"
-                and str(m["To"]) != "cscp-team@example.org"]
+    assert not [
+        m
+        for m in outbox_messages(app)
+        if str(m.get("In-Reply-To", "")) == "<followup-1@example.net>"
+        and str(m["To"]) != "cscp-team@example.org"
+    ]
 
 
 def test_message_about_a_case_from_another_sender_is_held_and_linked(any_app: App) -> None:
@@ -207,18 +216,26 @@ def _reply_with_form(subject: str, sender: str, form: str, n: int) -> bytes:
     msg["Message-ID"] = f"<formreply-{n}@example.net>"
     msg.set_content("Updated form attached.")
     data = (Path(__file__).resolve().parents[1] / "data" / "forms" / f"{form}.docx").read_bytes()
-    msg.add_attachment(data, maintype="application",
-                       subtype="vnd.openxmlformats-officedocument.wordprocessingml.document",
-                       filename=f"{form}.docx")
+    msg.add_attachment(
+        data,
+        maintype="application",
+        subtype="vnd.openxmlformats-officedocument.wordprocessingml.document",
+        filename=f"{form}.docx",
+    )
     return msg.as_bytes()
 
 
 def test_reply_to_a_two_case_acknowledgement_feeds_the_case_of_its_child(app: App) -> None:
     deliver(app, "mail-15-two-forms")  # coc-03 then coc-05: COC-2026-0001, COC-2026-0002
     poll(app)
-    app.mailbox.append(_reply_with_form("RE: [COC-2026-0001] [COC-2026-0002] Referrals received",
-                                        "olusegun.sampleman@yjs.example.net",
-                                        "coc-05-long-text", 1))
+    app.mailbox.append(
+        _reply_with_form(
+            "RE: [COC-2026-0001] [COC-2026-0002] Referrals received",
+            "olusegun.sampleman@yjs.example.net",
+            "coc-05-long-text",
+            1,
+        )
+    )
     poll(app)
     got = handled(app)["<formreply-1@example.net>"]
     assert got["action"] == "merge_followup" and got["case_refs"] == ["COC-2026-0002"]

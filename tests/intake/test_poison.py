@@ -59,7 +59,8 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_a_message_that_kills_the_bot_is_held_after_three_attempts(
-        workdir: Path, clock: FixedClock, capsys: pytest.CaptureFixture[str]) -> None:
+    workdir: Path, clock: FixedClock, capsys: pytest.CaptureFixture[str]
+) -> None:
     app = make_app(workdir, f"sqlite:///{workdir / 'var' / 'mailbot.db'}", clock)
     dies_on_poison(app)
     app.mailbox.append(POISON + eml("mail-02-referral-incomplete"))
@@ -92,8 +93,8 @@ def test_a_message_that_kills_the_bot_is_held_after_three_attempts(
 
 
 def test_poll_once_says_what_it_left_in_the_inbox(
-        workdir: Path, clock: FixedClock, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    workdir: Path, clock: FixedClock, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A message whose handling fails (here: the reader breaks, as a full disk would
     break a write) stays in the inbox; ``poll --once`` exits 1 and says so."""
     app = make_app(workdir, f"sqlite:///{workdir / 'var' / 'mailbot.db'}", clock)
@@ -128,8 +129,13 @@ def test_bot_killed_mid_message_twice_then_the_message_is_held(tmp_path: Path) -
     time.sleep(0.01)
     box.append(eml("mail-01-referral-complete"))
     for run in (1, 2):
-        proc = subprocess.Popen([*mailbot, "poll", "--once"], env=env, cwd=tmp_path,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [*mailbot, "poll", "--once"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 60
         while _attempts(tmp_path) < run and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -137,15 +143,23 @@ def test_bot_killed_mid_message_twice_then_the_message_is_held(tmp_path: Path) -
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         assert len(box.list_new()) == 2  # nothing handled, nothing lost
-    status = subprocess.run([*mailbot, "status"], env=env, cwd=tmp_path, capture_output=True,
-                            text=True)
+    status = subprocess.run([*mailbot, "status"], env=env, cwd=tmp_path, capture_output=True, text=True)
     assert status.returncode == 1 and "retried messages:   1" in status.stdout
-    final = subprocess.run([*mailbot, "poll", "--once"], env=env, cwd=tmp_path,
-                           capture_output=True, text=True, timeout=120)
+    final = subprocess.run(
+        [*mailbot, "poll", "--once"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert final.returncode == 0, final.stderr
     assert box.list_new() == []
-    rows = json.loads(subprocess.run([*mailbot, "messages", "--json"], env=env, cwd=tmp_path,
-                                     capture_output=True, text=True, check=True).stdout)
+    rows = json.loads(
+        subprocess.run(
+            [*mailbot, "messages", "--json"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     assert [r["action"] for r in rows] == ["quarantine", "accept"]
     assert "after 2 attempts (last: interrupted)" in rows[0]["reason"]
 
@@ -154,18 +168,17 @@ def _attempts(tmp_path: Path) -> int:
     """The attempts on record for the one message being tried (0 before the first)."""
     try:
         with sqlite3.connect(tmp_path / "var" / "mailbot.db", timeout=1) as db:
-            return int(db.execute("SELECT max(attempts) FROM message_attempt").fetchone()[0]
-                       or 0)
+            return int(db.execute("SELECT max(attempts) FROM message_attempt").fetchone()[0] or 0)
     except sqlite3.Error:
         return 0
 
 
-def test_a_sandbox_child_killed_mid_message_ends_in_one_action(
-        tmp_path: Path, clock: FixedClock) -> None:
+def test_a_sandbox_child_killed_mid_message_ends_in_one_action(tmp_path: Path, clock: FixedClock) -> None:
     """Someone (the kernel, an operator) kills the child reading a PDF: the message is
     answered as too complex, the next referral is handled, nothing is retried."""
-    app = make_app(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}", clock,
-                   MAILBOT_SANDBOX_WALL_SECONDS="60")
+    app = make_app(
+        tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}", clock, MAILBOT_SANDBOX_WALL_SECONDS="60"
+    )
     app.mailbox.append(hostile.with_attachment("referral.pdf", hostile.pdf_ruled_grid(60_000)))
     time.sleep(0.01)
     app.mailbox.append(eml("mail-01-referral-complete"))
@@ -195,7 +208,8 @@ def test_a_sandbox_child_killed_mid_message_ends_in_one_action(
 
 
 def test_a_try_begun_longer_ago_than_any_can_take_counts_as_retried(
-        tmp_path: Path, clock: FixedClock) -> None:
+    tmp_path: Path, clock: FixedClock
+) -> None:
     """The bot killed in its first try at a message, and not started again: ``status``
     must not say all is well."""
     app = make_app(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}", clock)

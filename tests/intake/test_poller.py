@@ -19,10 +19,16 @@ def test_a_stop_during_start_up_exits_cleanly(tmp_path: Path, delay: float) -> N
     on a busy machine) still ends with exit 0, not death by signal (143)."""
     url = f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}"
     env = {**os.environ, **make_env(tmp_path, url), "MAILBOT_POLL_INTERVAL": "60"}
-    subprocess.run([sys.executable, "-m", "mailbot", "init"], env=env, cwd=tmp_path, check=True,
-                   capture_output=True)
-    proc = subprocess.Popen([sys.executable, "-m", "mailbot", "poll"], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    subprocess.run(
+        [sys.executable, "-m", "mailbot", "init"], env=env, cwd=tmp_path, check=True, capture_output=True
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mailbot", "poll"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     time.sleep(delay)
     proc.send_signal(signal.SIGTERM)
     _out, err = proc.communicate(timeout=60)

@@ -14,13 +14,18 @@ DSL = "p.testington@exampleton-primary.example.org"
 PDF = ("COC form.pdf", "application/pdf")
 
 
-def referral(n: int, *, sender: str = DSL, pdf: bool = False,
-             subject: str = "Case of concern referral") -> bytes:
+def referral(
+    n: int, *, sender: str = DSL, pdf: bool = False, subject: str = "Case of concern referral"
+) -> bytes:
     name, ctype = PDF if pdf else ("COC form.docx", w.DOCX)
     data = form_bytes("coc-09-complete-flattened.pdf" if pdf else "coc-01-complete.docx")
-    return w.message(sender=sender, subject=subject, n=n,
-                     text="Please find attached a case of concern referral.",
-                     files=[(name, ctype, data)]).as_bytes()
+    return w.message(
+        sender=sender,
+        subject=subject,
+        n=n,
+        text="Please find attached a case of concern referral.",
+        files=[(name, ctype, data)],
+    ).as_bytes()
 
 
 def test_twenty_message_ids_open_one_case(app: App) -> None:
@@ -45,8 +50,11 @@ def test_a_changed_field_or_another_sender_is_a_new_case(app: App) -> None:
     app.mailbox.append(referral(1))
     app.mailbox.append(referral(2, sender="other.dsl@exampleton-primary.example.org"))
     other_form = Form().fill().to_bytes()
-    app.mailbox.append(w.message(sender=DSL, n=3, text="A referral.",
-                                 files=[("COC form.docx", w.DOCX, other_form)]).as_bytes())
+    app.mailbox.append(
+        w.message(
+            sender=DSL, n=3, text="A referral.", files=[("COC form.docx", w.DOCX, other_form)]
+        ).as_bytes()
+    )
     poll(app)
     rows = list(handled(app).values())
     assert [r["action"] for r in rows] == ["accept", "accept", "accept"]
@@ -64,8 +72,7 @@ def test_after_the_window_the_same_referral_is_a_new_case(app: App) -> None:
     assert [r["action"] for r in handled(app).values()] == ["accept", "accept"]
 
 
-def test_a_resend_mark_is_the_same_referral_and_a_new_subject_a_possible_duplicate(
-        app: App) -> None:
+def test_a_resend_mark_is_the_same_referral_and_a_new_subject_a_possible_duplicate(app: App) -> None:
     app.mailbox.append(referral(1))
     app.mailbox.append(referral(2, subject="RESEND: Fw: case of concern  referral"))
     app.mailbox.append(referral(3, pdf=True, subject="Case of concern referral (PDF copy)"))

@@ -25,18 +25,23 @@ DOMAIN = "exampleton-primary.example.org"  # mail-01's sender's domain
 REFERRER = f"p.testington@{DOMAIN}"
 TEAM = "cscp-team@example.org"
 
-OURS_FAIL = (f"spf=fail (sender IP is 203.0.113.7) smtp.mailfrom={DOMAIN}; dkim=none\r\n"
-             f" (message not signed) header.d=none;dmarc=fail action=quarantine\r\n"
-             f" header.from={DOMAIN};compauth=fail reason=000")
-OURS_PASS = (f"spf=pass (sender IP is 40.107.22.44) smtp.mailfrom={DOMAIN}; dkim=pass\r\n"
-             f" (signature was verified) header.d={DOMAIN};dmarc=pass action=none\r\n"
-             f" header.from={DOMAIN};compauth=pass reason=100")
+OURS_FAIL = (
+    f"spf=fail (sender IP is 203.0.113.7) smtp.mailfrom={DOMAIN}; dkim=none\r\n"
+    f" (message not signed) header.d=none;dmarc=fail action=quarantine\r\n"
+    f" header.from={DOMAIN};compauth=fail reason=000"
+)
+OURS_PASS = (
+    f"spf=pass (sender IP is 40.107.22.44) smtp.mailfrom={DOMAIN}; dkim=pass\r\n"
+    f" (signature was verified) header.d={DOMAIN};dmarc=pass action=none\r\n"
+    f" header.from={DOMAIN};compauth=pass reason=100"
+)
 FORGED_PASS = f"mx.cscp.example.org; dmarc=pass (p=reject dis=none) header.from={DOMAIN}"
 FORGED_FAIL = f"dmarc=fail action=quarantine header.from={DOMAIN};compauth=fail reason=000"
 
 
-def exchange_online(raw: bytes, results: str, *below: tuple[str, str],
-                    from_header: str | None = None, internal: bool = False) -> bytes:
+def exchange_online(
+    raw: bytes, results: str, *below: tuple[str, str], from_header: str | None = None, internal: bool = False
+) -> bytes:
     """``raw`` as our Exchange Online tenant hands it over: its trace headers on top,
     the sender's own (possibly forged) headers ``below`` them, the old trace removed."""
     head, _, body = raw.partition(b"\r\n\r\n")
@@ -68,8 +73,13 @@ def exchange_online(raw: bytes, results: str, *below: tuple[str, str],
 
 @pytest.fixture
 def bot(tmp_path: Path, clock: FixedClock) -> Iterator[App]:
-    app = make_app(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}", clock,
-                   MAILBOT_SENDER_AUTH="exchange-online", MAILBOT_SENDER_AUTH_TENANT_ID=TENANT)
+    app = make_app(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}",
+        clock,
+        MAILBOT_SENDER_AUTH="exchange-online",
+        MAILBOT_SENDER_AUTH_TENANT_ID=TENANT,
+    )
     yield app
     app.close()
 
@@ -87,8 +97,9 @@ def to_referrer(app: App) -> list:
 
 def test_dmarc_quarantine_fires_on_a_microsoft_365_message(bot: App) -> None:
     """Ours says fail; a forged pass below it (with our old authserv-id) is ignored."""
-    raw = exchange_online(eml("mail-01-referral-complete"), OURS_FAIL,
-                          ("Authentication-Results", FORGED_PASS))
+    raw = exchange_online(
+        eml("mail-01-referral-complete"), OURS_FAIL, ("Authentication-Results", FORGED_PASS)
+    )
     got = outcome(bot, raw)
     assert got["action"] == "quarantine"
     assert "dmarc=fail (policy quarantine)" in got["reason"]
@@ -121,9 +132,12 @@ def test_compauth_fail_without_dmarc_is_held(bot: App) -> None:
 
 def test_forged_failures_below_ours_are_ignored(bot: App) -> None:
     """Ours says pass: a forged failure further down holds nothing."""
-    raw = exchange_online(eml("mail-01-referral-complete"), OURS_PASS,
-                          ("Authentication-Results", FORGED_FAIL),
-                          ("Authentication-Results", FORGED_PASS.replace("pass", "fail")))
+    raw = exchange_online(
+        eml("mail-01-referral-complete"),
+        OURS_PASS,
+        ("Authentication-Results", FORGED_FAIL),
+        ("Authentication-Results", FORGED_PASS.replace("pass", "fail")),
+    )
     got = outcome(bot, raw)
     assert got["action"] == "accept", got["reason"]
     assert len(to_referrer(bot)) == 1
@@ -132,8 +146,9 @@ def test_forged_failures_below_ours_are_ignored(bot: App) -> None:
 
 def test_a_from_read_two_ways_is_no_sender(bot: App) -> None:
     """CVE-2023-27043's shape: the lenient parser sees two addresses. Neither is answered."""
-    raw = exchange_online(eml("mail-01-referral-complete"), OURS_PASS,
-                          from_header=f"{REFERRER})<attacker@evil.example>")
+    raw = exchange_online(
+        eml("mail-01-referral-complete"), OURS_PASS, from_header=f"{REFERRER})<attacker@evil.example>"
+    )
     got = outcome(bot, raw)
     assert got["action"] == "quarantine" and "no usable sender" in got["reason"]
     assert [m for m in outbox_messages(bot) if str(m["To"]) != TEAM] == []
@@ -149,8 +164,7 @@ def test_a_verdict_for_another_domain_does_not_authenticate(bot: App) -> None:
 
 def test_mail_from_inside_our_tenant_counts_as_authenticated(bot: App) -> None:
     results = OURS_PASS.replace("dmarc=pass action=none", "dmarc=none action=none")
-    auth = bot.intake.read(exchange_online(eml("mail-01-referral-complete"), results,
-                                           internal=True)).auth
+    auth = bot.intake.read(exchange_online(eml("mail-01-referral-complete"), results, internal=True)).auth
     assert auth.internal and auth.authenticated and not auth.quarantine
 
 

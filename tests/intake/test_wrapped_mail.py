@@ -32,8 +32,11 @@ def run(app: App, raw: bytes) -> tuple[dict, dict | None]:
     with app.db.session() as session:
         rows = [m.as_json() for m in views.messages(session, app.vault)]
         row = rows[-1]
-        case = views.show(session, app.vault, row["case_refs"][0], from_address="x").as_json() \
-            if row["case_refs"] else None
+        case = (
+            views.show(session, app.vault, row["case_refs"][0], from_address="x").as_json()
+            if row["case_refs"]
+            else None
+        )
     return row, case
 
 
@@ -46,14 +49,17 @@ def never_asked_for_the_form(app: App) -> None:
         assert "Please send the referral form" not in str(mail["Subject"])
 
 
-@pytest.mark.parametrize(("build", "signature"), [
-    (lambda: w.smime_detached(), VALID),
-    (lambda: w.smime_detached().replace(b"\r\n", b"\n"), VALID),  # as a Maildir stores it
-    (lambda: w.smime_opaque(), VALID),
-    (lambda: w.smime_detached(tamper=True), INVALID),
-], ids=["multipart-signed", "multipart-signed-lf", "opaque-signed-data", "altered-after-signing"])
-def test_signed_referral_is_read_and_its_signature_recorded(app: App, build, signature: str
-                                                            ) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    ("build", "signature"),
+    [
+        (lambda: w.smime_detached(), VALID),
+        (lambda: w.smime_detached().replace(b"\r\n", b"\n"), VALID),  # as a Maildir stores it
+        (lambda: w.smime_opaque(), VALID),
+        (lambda: w.smime_detached(tamper=True), INVALID),
+    ],
+    ids=["multipart-signed", "multipart-signed-lf", "opaque-signed-data", "altered-after-signing"],
+)
+def test_signed_referral_is_read_and_its_signature_recorded(app: App, build, signature: str) -> None:  # type: ignore[no-untyped-def]
     row, case = run(app, build())
     assert row["action"] == "accept"
     assert f"S/MIME signed message: {signature}" in row["reason"]
@@ -76,7 +82,8 @@ def test_encrypted_referral_without_a_key_waits_for_a_person(app: App) -> None:
 
 
 def test_encrypted_referral_is_opened_with_the_mailbox_key(
-        tmp_path: Path, sqlite_url: str, clock: FixedClock) -> None:
+    tmp_path: Path, sqlite_url: str, clock: FixedClock
+) -> None:
     key_file = tmp_path / "smime.pem"
     key_file.write_bytes(w.identity_pem())
     app = make_app(tmp_path, sqlite_url, clock, MAILBOT_SMIME_KEY_FILE=str(key_file))
@@ -100,8 +107,9 @@ def test_winmail_dat_is_read_as_if_the_form_were_attached(app: App) -> None:
     never_asked_for_the_form(app)
 
 
-@pytest.mark.parametrize("build", [w.with_outlook_item, w.forwarded_as_attachment],
-                         ids=["outlook-item", "message-rfc822"])
+@pytest.mark.parametrize(
+    "build", [w.with_outlook_item, w.forwarded_as_attachment], ids=["outlook-item", "message-rfc822"]
+)
 def test_forwarded_referral_names_the_person_in_the_form(app: App, build) -> None:  # type: ignore[no-untyped-def]
     row, case = run(app, build())
     assert row["action"] == "accept"
@@ -113,8 +121,9 @@ def test_forwarded_referral_names_the_person_in_the_form(app: App, build) -> Non
     never_asked_for_the_form(app)
 
 
-@pytest.mark.parametrize("build", [w.with_outlook_item, w.forwarded_as_attachment],
-                         ids=["outlook-item", "message-rfc822"])
+@pytest.mark.parametrize(
+    "build", [w.with_outlook_item, w.forwarded_as_attachment], ids=["outlook-item", "message-rfc822"]
+)
 def test_forwarded_form_without_an_email_names_the_forwarder(app: App, build) -> None:  # type: ignore[no-untyped-def]
     values = {k: v for k, v in BASE_VALUES.items() if k != "Email"}
     row, case = run(app, build(Form().fill(values).to_bytes()))
@@ -123,8 +132,11 @@ def test_forwarded_form_without_an_email_names_the_forwarder(app: App, build) ->
     assert case["referral"]["referrer"]["email"] == "fran.forwarder@council.example.gov.uk"
 
 
-@pytest.mark.parametrize("build", [w.egress_notice, w.nhsmail_secure_notice, w.purview_encrypted,
-                                   w.cjsm_notice], ids=["egress", "nhsmail", "purview", "cjsm"])
+@pytest.mark.parametrize(
+    "build",
+    [w.egress_notice, w.nhsmail_secure_notice, w.purview_encrypted, w.cjsm_notice],
+    ids=["egress", "nhsmail", "purview", "cjsm"],
+)
 def test_secure_portal_notice_is_held_for_a_person(app: App, build) -> None:  # type: ignore[no-untyped-def]
     raw = build()
     row, case = run(app, raw)
@@ -140,8 +152,7 @@ def test_secure_portal_notice_is_held_for_a_person(app: App, build) -> None:  # 
     never_asked_for_the_form(app)
 
 
-def test_password_protected_form_is_held_and_the_referrer_told_to_expect_a_call(app: App
-                                                                                ) -> None:
+def test_password_protected_form_is_held_and_the_referrer_told_to_expect_a_call(app: App) -> None:
     row, case = run(app, w.password_protected())
     assert row["action"] == "manual_entry" and row["reason"] == LOCKED_REASON
     assert case is not None and case["status"] == "manual_entry"
@@ -158,12 +169,19 @@ def test_password_protected_form_is_held_and_the_referrer_told_to_expect_a_call(
 
 
 def test_password_protected_form_in_a_reply_is_not_refused(app: App) -> None:
-    first, case = run(app, w.message(sender="ali.dsl@school.example.org", n=50,
-                                      subject="Case of concern referral",
-                                      text="Form to follow.").as_bytes())
+    first, case = run(
+        app,
+        w.message(
+            sender="ali.dsl@school.example.org",
+            n=50,
+            subject="Case of concern referral",
+            text="Form to follow.",
+        ).as_bytes(),
+    )
     assert first["action"] == "request_missing" and case is not None
-    reply = w.password_protected(n=51).replace(b"Subject: Case of concern referral",
-                                              f"Subject: RE: [{case['ref']}] Form".encode())
+    reply = w.password_protected(n=51).replace(
+        b"Subject: Case of concern referral", f"Subject: RE: [{case['ref']}] Form".encode()
+    )
     row, _case = run(app, reply)
     assert row["action"] == "merge_followup" and "password-protected" in row["reason"]
     subjects = [str(m["Subject"]) for m in replies(app, "ali.dsl@school.example.org")]
@@ -172,7 +190,11 @@ def test_password_protected_form_in_a_reply_is_not_refused(app: App) -> None:
 
 
 def test_general_mail_mentioning_security_is_not_a_portal_notice(app: App) -> None:
-    raw = w.message(sender="it.team@council.example.gov.uk", subject="Newsletter", n=40,
-                    text="Our secure file transfer is down on Friday.").as_bytes()
+    raw = w.message(
+        sender="it.team@council.example.gov.uk",
+        subject="Newsletter",
+        n=40,
+        text="Our secure file transfer is down on Friday.",
+    ).as_bytes()
     row, case = run(app, raw)
     assert row["action"] == "not_referral" and case is None

@@ -27,27 +27,34 @@ SHAPES = {
 }
 
 
-def test_each_shape_through_dovecot_and_smtp(tmp_path: Path, clock: FixedClock,
-                                             dovecot_account, smtp_server) -> None:  # type: ignore[no-untyped-def]
-    app = make_app(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}", clock,
-                   MAILBOT_MAILBOX_URL=dovecot_account.url("imap", "INBOX"),
-                   MAILBOT_MAILBOX_PASSWORD=dovecot_account.password,
-                   MAILBOT_OUTBOUND_URL=smtp_server.url("smtp"))
+def test_each_shape_through_dovecot_and_smtp(
+    tmp_path: Path, clock: FixedClock, dovecot_account, smtp_server
+) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}",
+        clock,
+        MAILBOT_MAILBOX_URL=dovecot_account.url("imap", "INBOX"),
+        MAILBOT_MAILBOX_PASSWORD=dovecot_account.password,
+        MAILBOT_OUTBOUND_URL=smtp_server.url("smtp"),
+    )
     try:
         with dovecot_account.client() as client:
             for raw, _action in SHAPES.values():
                 client.append("INBOX", raw)
         Poller(app).cycle()
         rows = handled(app)
-        by_id = {BytesParser().parsebytes(raw)["Message-ID"].strip(): (name, action)
-                 for name, (raw, action) in SHAPES.items()}
-        assert {by_id[mid][0]: row["action"] for mid, row in rows.items()} == \
-            {name: action for name, (_raw, action) in SHAPES.items()}
+        by_id = {
+            BytesParser().parsebytes(raw)["Message-ID"].strip(): (name, action)
+            for name, (raw, action) in SHAPES.items()
+        }
+        assert {by_id[mid][0]: row["action"] for mid, row in rows.items()} == {
+            name: action for name, (_raw, action) in SHAPES.items()
+        }
         reasons = {by_id[mid][0]: row["reason"] for mid, row in rows.items()}
         assert reasons["egress"] == PORTAL_REASON and reasons["password"] == LOCKED_REASON
         assert "signature valid" in reasons["signed"] and "TNEF" in reasons["winmail"]
-        subjects = [str(BytesParser().parsebytes(r.data)["Subject"])
-                    for r in smtp_server.handler.received]
+        subjects = [str(BytesParser().parsebytes(r.data)["Subject"]) for r in smtp_server.handler.received]
         assert len(subjects) >= len(SHAPES)  # each sender answered, the team alerted
         assert not any("Please send the referral form" in s for s in subjects)
         with dovecot_account.client() as client:

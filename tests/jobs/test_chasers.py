@@ -27,8 +27,7 @@ START = datetime(2026, 10, 12, 7, 30, tzinfo=UTC)  # Monday, 08:30 in London
 @pytest.fixture
 def bot(tmp_path: Path) -> Iterator[App]:
     clock = FixedClock(START)
-    app = make_app(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}", clock,
-                   MAILBOT_CHASER_DAYS="7")
+    app = make_app(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}", clock, MAILBOT_CHASER_DAYS="7")
     app.mailbox.append(eml("mail-02-referral-incomplete"))  # COC-2026-0001, waiting
     app.mailbox.append(eml("mail-01-referral-complete"))  # COC-2026-0002, ready
     Poller(app).cycle()
@@ -71,7 +70,7 @@ def test_the_reminder_is_polite_threaded_and_names_no_one(bot: App) -> None:
     bot.clock.advance(days=9)  # type: ignore[attr-defined]
     chase(bot)
     bot.drainer.drain()
-    folder = Path(bot.settings.outbound_url[len("outbox:"):])
+    folder = Path(bot.settings.outbound_url[len("outbox:") :])
     parser = BytesParser(policy=policy.default)
     sent = [parser.parsebytes(p.read_bytes()) for p in sorted(folder.glob("*.eml"))]
     reminder = next(m for m in sent if "Reminder" in str(m["Subject"]))
@@ -119,13 +118,11 @@ def test_a_wait_over_christmas_counts_only_working_days(tmp_path: Path) -> None:
     substitute Boxing Day (Monday 28) and New Year's Day are not counted, and no morning
     job runs on a bank holiday."""
     clock = FixedClock(datetime(2026, 12, 23, 10, 0, tzinfo=UTC))
-    app = make_app(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}", clock,
-                   MAILBOT_CHASER_DAYS="5")
+    app = make_app(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}", clock, MAILBOT_CHASER_DAYS="5")
     try:
         app.mailbox.append(eml("mail-02-referral-incomplete"))
         Poller(app).cycle()
-        for day, working in ((24, True), (25, False), (28, False), (29, True), (30, True),
-                             (31, True)):
+        for day, working in ((24, True), (25, False), (28, False), (29, True), (30, True), (31, True)):
             clock._now = datetime(2026, 12, day, 9, 0, tzinfo=UTC)
             assert (morning_jobs(app) is not None) is working, day
         assert reminders(app) == []  # 24, 29, 30, 31: four working days

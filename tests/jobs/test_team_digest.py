@@ -26,10 +26,14 @@ MONDAY_EARLY = datetime(2026, 10, 12, 6, 0, tzinfo=UTC)  # 07:00 in London
 
 @pytest.fixture
 def bot(tmp_path: Path) -> Iterator[App]:
-    app = make_app(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}",
-                   FixedClock(MONDAY_EARLY))
-    for name in ("mail-01-referral-complete", "mail-02-referral-incomplete",
-                 "mail-11-no-attachment", "mail-15-two-forms", "mail-17-dmarc-fail"):
+    app = make_app(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}", FixedClock(MONDAY_EARLY))
+    for name in (
+        "mail-01-referral-complete",
+        "mail-02-referral-incomplete",
+        "mail-11-no-attachment",
+        "mail-15-two-forms",
+        "mail-17-dmarc-fail",
+    ):
         app.mailbox.append(eml(name))
     Poller(app).cycle()
     yield app
@@ -38,7 +42,7 @@ def bot(tmp_path: Path) -> Iterator[App]:
 
 def digests(app: App) -> list[EmailMessage]:
     app.drainer.drain()
-    folder = Path(app.settings.outbound_url[len("outbox:"):])
+    folder = Path(app.settings.outbound_url[len("outbox:") :])
     parser = BytesParser(policy=policy.default)
     out = [parser.parsebytes(p.read_bytes()) for p in sorted(folder.glob("*.eml"))]
     return [m for m in out if str(m["Subject"]).startswith("CSCP queue")]  # type: ignore[misc]
@@ -80,8 +84,11 @@ def test_digest_names_cases_by_reference_only(bot: App) -> None:
 
 
 def test_no_team_address_no_digest(tmp_path: Path) -> None:
-    app = make_app(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}",
-                   FixedClock(datetime(2026, 10, 12, 9, 0, tzinfo=UTC)))
+    app = make_app(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}",
+        FixedClock(datetime(2026, 10, 12, 9, 0, tzinfo=UTC)),
+    )
     app.settings = replace(app.settings, team_address=None)
     try:
         result = morning_jobs(app)
@@ -93,7 +100,15 @@ def test_no_team_address_no_digest(tmp_path: Path) -> None:
 def test_every_mail_template_renders(bot: App) -> None:
     from mailbot.outbound.compose import render
 
-    chaser = render(bot.env, "chaser", "s", ref="COC-2026-0001", received="12 October 2026",
-                    missing=["Your Role"], queries=["the date"], whole_form=False,
-                    urgent_contact="Call 999.")
+    chaser = render(
+        bot.env,
+        "chaser",
+        "s",
+        ref="COC-2026-0001",
+        received="12 October 2026",
+        missing=["Your Role"],
+        queries=["the date"],
+        whole_form=False,
+        urgent_contact="Call 999.",
+    )
     assert "Your Role" in chaser.text and "Your Role" in chaser.html

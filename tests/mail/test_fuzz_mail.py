@@ -15,13 +15,7 @@ from helpers.fuzzing import fuzz_settings, mutated
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mailbot.mail.reader import (
-    MAX_CASE_TAGS,
-    MAX_IDS,
-    MAX_REFERENCES,
-    InboundMessage,
-    read_message,
-)
+from mailbot.mail.reader import MAX_CASE_TAGS, MAX_IDS, MAX_REFERENCES, InboundMessage, read_message
 from mailbot.safetext import escape_controls
 
 #: A failing example's repr can be large; the failure, not that warning, is the news.
@@ -62,13 +56,33 @@ _HEADER_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)),
 
 
 @fuzz_settings(60)
-@given(st.sampled_from(NAMES),
-       st.lists(st.tuples(st.sampled_from(["Subject", "From", "Message-ID", "References",
-                                           "In-Reply-To", "Content-Type", "Auto-Submitted",
-                                           "Content-Disposition", "Date", "X-Other"]),
-                          _HEADER_TEXT, st.integers(1, 400)), max_size=6))
+@given(
+    st.sampled_from(NAMES),
+    st.lists(
+        st.tuples(
+            st.sampled_from(
+                [
+                    "Subject",
+                    "From",
+                    "Message-ID",
+                    "References",
+                    "In-Reply-To",
+                    "Content-Type",
+                    "Auto-Submitted",
+                    "Content-Disposition",
+                    "Date",
+                    "X-Other",
+                ]
+            ),
+            _HEADER_TEXT,
+            st.integers(1, 400),
+        ),
+        max_size=6,
+    ),
+)
 def test_hostile_header_values(name: str, headers: list[tuple[str, str, int]]) -> None:
     raw = EMAILS[name]
-    extra = b"".join(f"{field}: ".encode() + value.encode("utf-8") * repeat + b"\r\n"
-                     for field, value, repeat in headers)
+    extra = b"".join(
+        f"{field}: ".encode() + value.encode("utf-8") * repeat + b"\r\n" for field, value, repeat in headers
+    )
     safe(*timed(extra + raw))

@@ -61,25 +61,45 @@ class Waits(list[float]):
         self.append(seconds)
 
 
-def mailbox(fake: FakeGraph, endpoint: TokenEndpoint, store: Any = None, *, attempts: int = 3,
-            waits: Waits | None = None, page_size: int = 50, access: GraphAccess | None = None,
-            poll_interval: float = 0.05) -> GraphMailbox:
+def mailbox(
+    fake: FakeGraph,
+    endpoint: TokenEndpoint,
+    store: Any = None,
+    *,
+    attempts: int = 3,
+    waits: Waits | None = None,
+    page_size: int = 50,
+    access: GraphAccess | None = None,
+    poll_interval: float = 0.05,
+) -> GraphMailbox:
     access = access or access_for(fake, endpoint)
-    client = access.client(backoff=Backoff(attempts=attempts, rand=lambda: 0.0),
-                           sleep=waits if waits is not None else Waits())
-    return GraphMailbox(client, USER, "Inbox", store=store if store is not None else MemoryDeltaStore(),
-                        page_size=page_size, poll_interval=poll_interval)
+    client = access.client(
+        backoff=Backoff(attempts=attempts, rand=lambda: 0.0), sleep=waits if waits is not None else Waits()
+    )
+    return GraphMailbox(
+        client,
+        USER,
+        "Inbox",
+        store=store if store is not None else MemoryDeltaStore(),
+        page_size=page_size,
+        poll_interval=poll_interval,
+    )
 
 
 def numbered(n: int) -> bytes:
-    return (f"From: sender@example.net\r\nTo: cscp@example.org\r\nSubject: test {n}\r\n"
-            f"Message-ID: <graph-{n}@example.net>\r\n\r\nbody {n}\r\n").encode()
+    return (
+        f"From: sender@example.net\r\nTo: cscp@example.org\r\nSubject: test {n}\r\n"
+        f"Message-ID: <graph-{n}@example.net>\r\n\r\nbody {n}\r\n"
+    ).encode()
 
 
 def initial_rounds(fake: FakeGraph) -> int:
     """Delta requests that started a full round (no token in the query)."""
-    return sum(1 for r in fake.requests_to("/messages/delta")
-               if "$deltatoken" not in r.query and "$skiptoken" not in r.query)
+    return sum(
+        1
+        for r in fake.requests_to("/messages/delta")
+        if "$deltatoken" not in r.query and "$skiptoken" not in r.query
+    )
 
 
 # -- delta state: restart, expiry, paging -------------------------------------------------
@@ -285,8 +305,7 @@ def test_throttled_listing_waits_as_told_then_succeeds(
     waits = Waits()
     box = mailbox(fake, token_endpoint, waits=waits)
     fake.deliver(USER, numbered(1))
-    fake.fail_next(429, 2, match="/messages/delta", retry_after="3",
-                   code="ApplicationThrottled")
+    fake.fail_next(429, 2, match="/messages/delta", retry_after="3", code="ApplicationThrottled")
     assert len(box.list_new()) == 1
     assert waits == [3.0, 3.0]
 
@@ -484,9 +503,14 @@ def test_a_lost_connection_during_send_is_not_retried_blindly(
             conn.close()
 
     threading.Thread(target=drop_connections, daemon=True).start()
-    access = GraphAccess(tenant=token_endpoint.tenant, client_id="client-id-1", credential="s3cret",
-                         graph_url=f"https://127.0.0.1:{listener.getsockname()[1]}/v1.0",
-                         authority_url=token_endpoint.base_url, ca_file=str(test_ca.ca_file))
+    access = GraphAccess(
+        tenant=token_endpoint.tenant,
+        client_id="client-id-1",
+        credential="s3cret",
+        graph_url=f"https://127.0.0.1:{listener.getsockname()[1]}/v1.0",
+        authority_url=token_endpoint.base_url,
+        ca_file=str(test_ca.ca_file),
+    )
     sender = GraphSender(access.client(backoff=Backoff(attempts=4), sleep=Waits()), USER)
     try:
         with pytest.raises(TemporarySendError):
@@ -502,18 +526,25 @@ def test_a_lost_connection_during_send_is_not_retried_blindly(
 def test_graph_urls_parse_with_or_without_percent_encoding() -> None:
     assert parse_graph_url("graph://cscp%40example.org/Inbox", "mailbox.url") == (USER, "Inbox")
     assert parse_graph_url("graph://cscp@example.org/Inbox/Referrals", "mailbox.url") == (
-        USER, "Inbox/Referrals")
+        USER,
+        "Inbox/Referrals",
+    )
     assert parse_graph_url("graph://cscp%40example.org", "outbound.url") == (USER, "")
     guid = "0f0e0d0c-0b0a-0908-0706-050403020100"
     assert parse_graph_url(f"graph://{guid}/Inbox", "mailbox.url") == (guid, "Inbox")
-    for bad in ("graph:///Inbox", "graph://cscp/Inbox", "graph://cscp%40example.org/Inbox?x=1",
-                "graph://u:pw@example.org/Inbox"):
+    for bad in (
+        "graph:///Inbox",
+        "graph://cscp/Inbox",
+        "graph://cscp%40example.org/Inbox?x=1",
+        "graph://u:pw@example.org/Inbox",
+    ):
         with pytest.raises(ConfigError):
             parse_graph_url(bad, "mailbox.url")
 
 
-def test_open_mailbox_and_sender_for_graph(fake: FakeGraph, token_endpoint: TokenEndpoint,
-                                           tmp_path: Path) -> None:
+def test_open_mailbox_and_sender_for_graph(
+    fake: FakeGraph, token_endpoint: TokenEndpoint, tmp_path: Path
+) -> None:
     access = access_for(fake, token_endpoint)
     box = open_mailbox("graph://cscp%40example.org/Inbox", password=None, base_dir=tmp_path, graph=access)
     assert isinstance(box, GraphMailbox) and box.identity == "graph://cscp%40example.org"
@@ -536,17 +567,29 @@ def test_settings_name_the_graph_and_sign_in_hosts(tmp_path: Path) -> None:
     default = graph_access_from_settings(load_settings(env=secret, base_dir=tmp_path))
     assert default is not None
     assert (default.graph_url, default.authority_url) == (
-        "https://graph.microsoft.com/v1.0", "https://login.microsoftonline.com")
-    us = graph_access_from_settings(load_settings(env={
-        **secret, "MAILBOT_M365_GRAPH_URL": "https://graph.microsoft.us/v1.0/",
-        "MAILBOT_M365_AUTHORITY_URL": "https://login.microsoftonline.us"}, base_dir=tmp_path))
+        "https://graph.microsoft.com/v1.0",
+        "https://login.microsoftonline.com",
+    )
+    us = graph_access_from_settings(
+        load_settings(
+            env={
+                **secret,
+                "MAILBOT_M365_GRAPH_URL": "https://graph.microsoft.us/v1.0/",
+                "MAILBOT_M365_AUTHORITY_URL": "https://login.microsoftonline.us",
+            },
+            base_dir=tmp_path,
+        )
+    )
     assert us is not None and us.graph_url == "https://graph.microsoft.us/v1.0"
     assert graph_scope(us.graph_url) == "https://graph.microsoft.us/.default"
     assert graph_scope("https://graph.microsoft.com/v1.0") == "https://graph.microsoft.com/.default"
     assert graph_access_from_settings(load_settings(env={}, base_dir=tmp_path)) is None
     with pytest.raises(ConfigError, match="MAILBOT_M365_GRAPH_URL"):
-        graph_access_from_settings(load_settings(env={
-            **secret, "MAILBOT_M365_GRAPH_URL": "http://graph.example.org/v1.0"}, base_dir=tmp_path))
+        graph_access_from_settings(
+            load_settings(
+                env={**secret, "MAILBOT_M365_GRAPH_URL": "http://graph.example.org/v1.0"}, base_dir=tmp_path
+            )
+        )
     assert check_base_url("http://127.0.0.1:8080/v1.0", "x") == "http://127.0.0.1:8080/v1.0"
 
 
@@ -613,8 +656,10 @@ def test_check_reports_the_mailbox_and_changes_nothing(
     fake.deliver(USER, numbered(1))
     ok, line = graph_check_mailbox(box)
     assert ok, line
-    assert line == ("graph://cscp%40example.org/Inbox: reachable, 1 message(s) waiting; "
-                    "will create Processed, Quarantine, Other at the first poll")
+    assert line == (
+        "graph://cscp%40example.org/Inbox: reachable, 1 message(s) waiting; "
+        "will create Processed, Quarantine, Other at the first poll"
+    )
     assert store.values == {} and fake.requests_to("POST") == []
     assert fake.requests_to("/messages/delta") == []
     for folder in FOLDERS:
@@ -691,8 +736,7 @@ def test_the_bot_answers_each_referral_once_across_a_failed_move_and_a_resync(
     sender = GraphSender(access.client(backoff=quick, sleep=Waits()), USER)
     app = build_app(settings, clock=clock, sender=sender)
     app.prepare()
-    box = GraphMailbox(access.client(backoff=quick, sleep=Waits()), USER, "Inbox",
-                       store=DbDeltaStore(app.db))
+    box = GraphMailbox(access.client(backoff=quick, sleep=Waits()), USER, "Inbox", store=DbDeltaStore(app.db))
     app._mailbox = box
     try:
         first = fake.deliver(USER, simple_referral(1))
@@ -707,8 +751,10 @@ def test_the_bot_answers_each_referral_once_across_a_failed_move_and_a_resync(
         assert sorted(h.duplicate for h in handled) == [False, True]
         assert fake.inbox_ids(USER) == []
         app.drainer.drain()
-        answered = [str(email.message_from_bytes(raw, policy=email.policy.default)["In-Reply-To"])
-                    for raw in fake.sent]
+        answered = [
+            str(email.message_from_bytes(raw, policy=email.policy.default)["In-Reply-To"])
+            for raw in fake.sent
+        ]
         assert sorted(answered) == ["<msg-1@school.example.org>", "<msg-2@school.example.org>"]
         with app.db.session() as session:
             from sqlalchemy import func, select

@@ -31,8 +31,9 @@ def reply() -> EmailMessage:
     return message
 
 
-def quick_sender(fake: FakeGraph, endpoint: TokenEndpoint,
-                 attempts: int = 3) -> tuple[GraphSender, list[float]]:
+def quick_sender(
+    fake: FakeGraph, endpoint: TokenEndpoint, attempts: int = 3
+) -> tuple[GraphSender, list[float]]:
     waits: list[float] = []
     access = access_for(fake, endpoint)
     client = access.client(backoff=Backoff(attempts=attempts, rand=lambda: 0.0), sleep=waits.append)
@@ -97,9 +98,14 @@ def test_graph_refusing_the_app_is_temporary(
 
 
 def test_an_unreachable_graph_is_temporary(token_endpoint: TokenEndpoint, test_ca: TestCA) -> None:
-    access = GraphAccess(tenant=token_endpoint.tenant, client_id="client-id-1", credential="s3cret",
-                         graph_url=f"https://127.0.0.1:{free_port()}/v1.0",
-                         authority_url=token_endpoint.base_url, ca_file=str(test_ca.ca_file))
+    access = GraphAccess(
+        tenant=token_endpoint.tenant,
+        client_id="client-id-1",
+        credential="s3cret",
+        graph_url=f"https://127.0.0.1:{free_port()}/v1.0",
+        authority_url=token_endpoint.base_url,
+        ca_file=str(test_ca.ca_file),
+    )
     sender = GraphSender(access.client(), USER)
     with pytest.raises(TemporarySendError, match="refused"):
         sender.send(reply())

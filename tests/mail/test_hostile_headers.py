@@ -76,8 +76,10 @@ def test_unclosed_style_is_parsed_as_html_not_by_regex(size: int) -> None:
 
 
 def test_html_body_text_keeps_lines_and_drops_scripts() -> None:
-    html = ("<html><head><style>p {color: red}</style><script>alert(1)</script></head><body>"
-            "<p>Dear team,</p><p>please find&nbsp;attached<br>a referral.</p></body></html>")
+    html = (
+        "<html><head><style>p {color: red}</style><script>alert(1)</script></head><body>"
+        "<p>Dear team,</p><p>please find&nbsp;attached<br>a referral.</p></body></html>"
+    )
     text = read_message(hostile.message(html=html)).text
     assert "alert" not in text and "color" not in text
     assert "Dear team," in text and "please find attached\na referral." in text

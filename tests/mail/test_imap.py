@@ -102,11 +102,7 @@ def test_a_wrong_password_is_an_auth_error_at_once(dovecot: DovecotServer) -> No
 def test_xoauth2_login_with_a_token(dovecot_account: DovecotServer) -> None:
     provider = TokenProvider(lambda skip_cache: AccessToken(GOOD_TOKEN, 3600))
     settings = ImapSettings(
-        dovecot_account.host,
-        dovecot_account.port,
-        dovecot_account.user,
-        "plain",
-        token_provider=provider,
+        dovecot_account.host, dovecot_account.port, dovecot_account.user, "plain", token_provider=provider
     )
     box = ImapMailbox(settings)
     box.append(RAW)
@@ -150,9 +146,7 @@ def test_a_dropped_connection_is_reopened_and_logged_once(
     box.close()
 
 
-def test_an_unreachable_server_gives_up_after_the_backoff(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+def test_an_unreachable_server_gives_up_after_the_backoff(caplog: pytest.LogCaptureFixture) -> None:
     slept: list[float] = []
     settings = ImapSettings("127.0.0.1", free_port(), "u", "plain", password="x", timeout=2)
     box = ImapMailbox(settings, backoff=Backoff(base=1, cap=4, attempts=4), sleep=slept.append)
@@ -235,9 +229,7 @@ def test_the_folder_in_the_url_is_the_inbox(dovecot_account: DovecotServer, tmp_
         client.create_folder("Referrals")
         client.append("Referrals", RAW)
     box = open_mailbox(
-        dovecot_account.url("imap", folder="Referrals"),
-        password=dovecot_account.password,
-        base_dir=tmp_path,
+        dovecot_account.url("imap", folder="Referrals"), password=dovecot_account.password, base_dir=tmp_path
     )
     [ref] = box.list_new()
     assert ref.folder == "Referrals"

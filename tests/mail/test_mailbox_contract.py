@@ -87,8 +87,11 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
     if request.param == "maildir":
         made = _maildir_backend(tmp_path / "Maildir")
     elif request.param == "graph":
-        made = Backend(*graph_mailbox_parts(request.getfixturevalue("fake_graph"),
-                                            request.getfixturevalue("token_endpoint")))
+        made = Backend(
+            *graph_mailbox_parts(
+                request.getfixturevalue("fake_graph"), request.getfixturevalue("token_endpoint")
+            )
+        )
     else:
         server = request.getfixturevalue("dovecot_account")
         disabled = frozenset({"MOVE", "IDLE"}) if request.param.endswith("noidle") else frozenset()
@@ -215,8 +218,7 @@ def test_list_folder_finds_filed_messages_with_their_arrival(backend: Backend) -
 def test_delete_removes_one_message_for_good(backend: Backend) -> None:
     for n in range(2):
         backend.mailbox.append(numbered(n), PROCESSED)
-    first, second = sorted(backend.mailbox.list_folder(PROCESSED),
-                           key=lambda s: backend.mailbox.fetch(s.ref))
+    first, second = sorted(backend.mailbox.list_folder(PROCESSED), key=lambda s: backend.mailbox.fetch(s.ref))
     backend.mailbox.delete(first.ref)
     backend.mailbox.delete(first.ref)  # gone already: no error
     backend.open_another().delete(first.ref)

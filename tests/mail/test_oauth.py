@@ -159,11 +159,7 @@ def test_msal_token_logs_in_to_dovecot_with_xoauth2(
         http_client=http_for(endpoint),
     )
     settings = ImapSettings(
-        dovecot_account.host,
-        dovecot_account.port,
-        dovecot_account.user,
-        "plain",
-        token_provider=provider,
+        dovecot_account.host, dovecot_account.port, dovecot_account.user, "plain", token_provider=provider
     )
     box = ImapMailbox(settings)
     box.append(b"Subject: t\r\n\r\nbody\r\n")

@@ -47,8 +47,9 @@ def _parse(raw: bytes) -> EmailMessage:
 @pytest.fixture(params=["outbox", "smtp", "graph"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SenderBackend]:
     if request.param == "graph":
-        sender, delivered = graph_sender_parts(request.getfixturevalue("fake_graph"),
-                                               request.getfixturevalue("token_endpoint"))
+        sender, delivered = graph_sender_parts(
+            request.getfixturevalue("fake_graph"), request.getfixturevalue("token_endpoint")
+        )
     elif request.param == "outbox":
         folder = tmp_path / "outbox"
         sender: Sender = OutboxFolderSender(folder)

@@ -133,9 +133,7 @@ def test_starttls_with_password(smtp_starttls_server: SmtpServer) -> None:
     sender.close()
 
 
-def test_a_refused_password_is_an_auth_error_that_keeps_the_message(
-    smtp_starttls_server: SmtpServer,
-) -> None:
+def test_a_refused_password_is_an_auth_error_that_keeps_the_message(smtp_starttls_server: SmtpServer) -> None:
     server = smtp_starttls_server
     sender = SmtpSender(
         SmtpSettings(

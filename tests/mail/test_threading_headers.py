@@ -94,8 +94,9 @@ def drained(raw: bytes) -> EmailMessage:
 
 
 def reply(in_reply_to: str, references: list[str] | None = None, **kwargs: object) -> EmailMessage:
-    return outbound_message(message_id=OURS, subject=SUBJECT, in_reply_to=in_reply_to,
-                            references=references or [], **kwargs)  # type: ignore[arg-type]
+    return outbound_message(
+        message_id=OURS, subject=SUBJECT, in_reply_to=in_reply_to, references=references or [], **kwargs
+    )  # type: ignore[arg-type]
 
 
 # -- msg-ids ---------------------------------------------------------------------------
@@ -108,16 +109,18 @@ def test_the_generated_ids_are_exchange_shaped_and_valid_msg_ids() -> None:
         assert 70 <= len(msg_id) <= 120
         header = policy.default.header_factory("Message-ID", msg_id)
         assert str(header) == msg_id and not header.defects
-        assert re.fullmatch(r"<[A-Z0-9]+@[A-Za-z0-9]+\.[A-Za-z0-9]+\.(prod|PROD)\.(outlook|OUTLOOK)"
-                            r"\.(com|COM)>", msg_id)
+        assert re.fullmatch(
+            r"<[A-Z0-9]+@[A-Za-z0-9]+\.[A-Za-z0-9]+\.(prod|PROD)\.(outlook|OUTLOOK)"
+            r"\.(com|COM)>",
+            msg_id,
+        )
 
 
 @pytest.mark.parametrize("length", [70, 77, 78, 79, 98, 110, 120])
 def test_a_reply_to_an_exchange_id_carries_it_unencoded(length: int) -> None:
     [parent] = ids(length, 1, length)
     raw = reply(parent).as_bytes()
-    assert_wire_form(raw, {"message-id": [OURS], "in-reply-to": [parent],
-                           "references": [parent]})
+    assert_wire_form(raw, {"message-id": [OURS], "in-reply-to": [parent], "references": [parent]})
     parsed = drained(raw)
     assert str(parsed["In-Reply-To"]) == parent
     assert str(parsed["References"]) == parent
@@ -172,7 +175,7 @@ def test_a_very_long_chain_keeps_the_root_and_the_newest_ids() -> None:
     raw = reply(chain[-1], chain[:-1]).as_bytes()
     kept = str(drained(raw)["References"]).split()
     assert len(kept) == MAX_REFERENCES
-    assert kept[0] == chain[0] and kept[1:] == chain[-(MAX_REFERENCES - 1):]
+    assert kept[0] == chain[0] and kept[1:] == chain[-(MAX_REFERENCES - 1) :]
 
 
 def test_odd_but_valid_ids_are_kept_byte_for_byte() -> None:
@@ -182,9 +185,18 @@ def test_odd_but_valid_ids_are_kept_byte_for_byte() -> None:
     assert outbound_bytes(drained(raw)) == raw
 
 
-@pytest.mark.parametrize("bad", ["<with space@example.org>", "<caf\u00e9@example.org>",
-                                 "<no-at-sign>", "<>", "<a@b\x01c>", "plain@example.org",
-                                 "<" + "a" * 901 + "@example.org>"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "<with space@example.org>",
+        "<caf\u00e9@example.org>",
+        "<no-at-sign>",
+        "<>",
+        "<a@b\x01c>",
+        "plain@example.org",
+        "<" + "a" * 901 + "@example.org>",
+    ],
+)
 def test_ids_that_would_break_a_header_are_left_out(bad: str) -> None:
     assert not is_msg_id(bad)
     [good] = ids(3, 1)
@@ -217,9 +229,13 @@ def test_every_kind_of_outbound_mail(kind: str, tmp_path: Path) -> None:
     _auto, answers = KINDS[kind]
     chain = ids(11, 4, 118)
     own = f"<{kind}.COC-2026-0004.20261012T091500Z.0f1e2d3c@cscp.example.org>"
-    msg = outbound_message(kind=kind, message_id=own, subject=f"[COC-2026-0004] {kind}",
-                           in_reply_to=chain[-1] if answers else None,
-                           references=chain[:-1] if answers else ())
+    msg = outbound_message(
+        kind=kind,
+        message_id=own,
+        subject=f"[COC-2026-0004] {kind}",
+        in_reply_to=chain[-1] if answers else None,
+        references=chain[:-1] if answers else (),
+    )
     OutboxFolderSender(tmp_path).send(drained(msg.as_bytes()))
     [written] = tmp_path.glob("*.eml")
     raw = written.read_bytes()
@@ -243,8 +259,7 @@ def test_smtplib_sends_the_drained_message_unencoded(smtp_server: SmtpServer) ->
     sender.send(drained(stored))
     sender.close()
     [got] = smtp_server.handler.received
-    assert_wire_form(got.data, {"in-reply-to": [chain[-1]], "references": chain,
-                                "message-id": [OURS]})
+    assert_wire_form(got.data, {"in-reply-to": [chain[-1]], "references": chain, "message-id": [OURS]})
     assert str(drained(got.data)["Thread-Index"]) == str(drained(stored)["Thread-Index"])
 
 
@@ -278,9 +293,15 @@ def test_imapclient_parses_an_envelope_with_long_ids() -> None:
     def q(value: str) -> bytes:
         return b'"' + value.encode() + b'"'
 
-    line = (b'1 (UID 7 ENVELOPE ("Mon, 12 Oct 2026 09:15:00 +0000" "' + SUBJECT.encode()
-            + b'" NIL NIL NIL NIL NIL NIL ' + q(str(parsed["In-Reply-To"])) + b" "
-            + q(str(parsed["Message-ID"])) + b"))")
+    line = (
+        b'1 (UID 7 ENVELOPE ("Mon, 12 Oct 2026 09:15:00 +0000" "'
+        + SUBJECT.encode()
+        + b'" NIL NIL NIL NIL NIL NIL '
+        + q(str(parsed["In-Reply-To"]))
+        + b" "
+        + q(str(parsed["Message-ID"]))
+        + b"))"
+    )
     [(uid, data)] = parse_fetch_response([line]).items()
     assert uid == 7
     assert data[b"ENVELOPE"].in_reply_to.decode() == chain[-1]
@@ -296,7 +317,8 @@ def test_desktop_outlook_index_decodes_as_published() -> None:
     assert from_filetime(index.ticks) == datetime(2018, 7, 16, 7, 40, 0, 279961, tzinfo=UTC)
     [child] = index.child_times()
     assert child - from_filetime(index.ticks) == pytest.approx(
-        timedelta(hours=14, minutes=3, seconds=22, microseconds=547609), abs=timedelta(milliseconds=1))
+        timedelta(hours=14, minutes=3, seconds=22, microseconds=547609), abs=timedelta(milliseconds=1)
+    )
 
 
 def test_an_exchange_index_is_continued_with_one_child_block() -> None:
@@ -314,9 +336,13 @@ def test_an_exchange_index_is_continued_with_one_child_block() -> None:
 
 
 def test_a_desktop_index_is_continued_too() -> None:
-    msg = outbound_message(message_id=OURS, subject=SUBJECT, in_reply_to=ids(29, 1)[0],
-                           thread_index=DESKTOP_INDEX,
-                           date=datetime(2018, 7, 17, 8, 0, tzinfo=UTC))
+    msg = outbound_message(
+        message_id=OURS,
+        subject=SUBJECT,
+        in_reply_to=ids(29, 1)[0],
+        thread_index=DESKTOP_INDEX,
+        date=datetime(2018, 7, 17, 8, 0, tzinfo=UTC),
+    )
     ours = parse_thread_index(str(msg["Thread-Index"]))
     assert ours is not None and ours.header == base64.b64decode(DESKTOP_INDEX)[:22]
     last = ours.child_times()[-1]
@@ -327,8 +353,9 @@ def test_a_desktop_index_is_continued_too() -> None:
 def test_without_an_inbound_index_the_guid_comes_from_the_thread_root() -> None:
     chain = ids(31, 3)
     first = reply(chain[0])
-    later = outbound_message(message_id=OURS.replace("ab12", "cd34"), subject=SUBJECT,
-                             in_reply_to=chain[2], references=chain[:2])
+    later = outbound_message(
+        message_id=OURS.replace("ab12", "cd34"), subject=SUBJECT, in_reply_to=chain[2], references=chain[:2]
+    )
     other = reply(ids(37, 1)[0])
     a, b, c = (parse_thread_index(str(m["Thread-Index"])) for m in (first, later, other))
     assert a is not None and b is not None and c is not None
@@ -338,11 +365,18 @@ def test_without_an_inbound_index_the_guid_comes_from_the_thread_root() -> None:
     assert str(first["Thread-Index"]).startswith("AQ")
 
 
-@pytest.mark.parametrize("garbage", [
-    "", "not base64 !!", "AQ==", "=?utf-8?q?AQHW?=", "A" * 5000,
-    base64.b64encode(b"\x02" + bytes(21)).decode(),  # reserved byte is not 0x01
-    base64.b64encode(b"\x01" + bytes(23)).decode(),  # 24 bytes: not 22 + 5n
-])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        "",
+        "not base64 !!",
+        "AQ==",
+        "=?utf-8?q?AQHW?=",
+        "A" * 5000,
+        base64.b64encode(b"\x02" + bytes(21)).decode(),  # reserved byte is not 0x01
+        base64.b64encode(b"\x01" + bytes(23)).decode(),  # 24 bytes: not 22 + 5n
+    ],
+)
 def test_a_broken_inbound_index_starts_a_new_conversation(garbage: str) -> None:
     [parent] = ids(41, 1)
     index = parse_thread_index(str(reply(parent, thread_index=garbage)["Thread-Index"]))
@@ -376,12 +410,15 @@ def test_the_topic_is_ours_never_the_inbound_subject() -> None:
     assert b"Jane" not in raw and b"Referral for" not in raw
 
 
-@pytest.mark.parametrize(("subject", "topic"), [
-    ("[COC-2026-0004] Referral received", "[COC-2026-0004]"),
-    ("[coc-2026-0004] [COC-2026-0007] Digest", "[COC-2026-0004] [COC-2026-0007]"),
-    ("CSCP queue: 3 cases waiting", "CSCP queue: 3 cases waiting"),
-    ("RE: FW: Team alert", "Team alert"),
-])
+@pytest.mark.parametrize(
+    ("subject", "topic"),
+    [
+        ("[COC-2026-0004] Referral received", "[COC-2026-0004]"),
+        ("[coc-2026-0004] [COC-2026-0007] Digest", "[COC-2026-0004] [COC-2026-0007]"),
+        ("CSCP queue: 3 cases waiting", "CSCP queue: 3 cases waiting"),
+        ("RE: FW: Team alert", "Team alert"),
+    ],
+)
 def test_thread_topic(subject: str, topic: str) -> None:
     assert thread_topic(subject) == topic
 

@@ -21,8 +21,13 @@ def kinds(raw: bytes, **kw) -> list[tuple[str, str]]:  # type: ignore[no-untyped
 def test_each_wrapping_gives_the_form_as_if_attached_bare() -> None:
     form = [("COC referral form.docx", "docx")]
     key = load_smime_key(w.identity_pem())
-    for raw in (w.smime_detached(), w.smime_opaque(), w.with_winmail(), w.with_outlook_item(),
-                w.forwarded_as_attachment()):
+    for raw in (
+        w.smime_detached(),
+        w.smime_opaque(),
+        w.with_winmail(),
+        w.with_outlook_item(),
+        w.forwarded_as_attachment(),
+    ):
         assert kinds(raw) == form
     assert kinds(w.smime_encrypted(), smime_key=key) == form
     assert kinds(w.smime_encrypted()) == [("smime.p7m", "unknown")]  # kept for the team
@@ -46,8 +51,11 @@ def test_broken_wrappings_stay_files_and_nothing_raises() -> None:
     cases = [
         ("smime.p7m", "application/pkcs7-mime", junk),
         ("winmail.dat", "application/ms-tnef", b"\x78\x9f\x3e\x22" + b"\xff" * 500),
-        ("item.msg", "application/vnd.ms-outlook",
-         b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + "__substg1.0_".encode("utf-16-le") * 40),
+        (
+            "item.msg",
+            "application/vnd.ms-outlook",
+            b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + "__substg1.0_".encode("utf-16-le") * 40,
+        ),
     ]
     for name, ctype, data in cases:
         msg = read_message(w.message(files=[(name, ctype, data)]).as_bytes())
@@ -68,8 +76,7 @@ def test_wrappings_inside_wrappings_stop_at_the_depth_cap() -> None:
 
 
 def test_many_files_in_one_outlook_item_are_capped() -> None:
-    streams = {f"__attach_version1.0_#{n:08X}/__substg1.0_37010102": b"x" * 10
-               for n in range(200)}
+    streams = {f"__attach_version1.0_#{n:08X}/__substg1.0_37010102": b"x" * 10 for n in range(200)}
     streams["__substg1.0_0037001F"] = "s".encode("utf-16-le")
     item = build_cfb(streams)
     msg = read_message(w.message(files=[("a.msg", "application/vnd.ms-outlook", item)]).as_bytes())
@@ -77,8 +84,10 @@ def test_many_files_in_one_outlook_item_are_capped() -> None:
 
 
 def test_first_part_is_the_bytes_as_they_travelled() -> None:
-    raw = (b"Content-Type: multipart/signed; boundary=\"b\"\r\n\r\npreamble\r\n--b\r\n"
-           b"Content-Type: text/plain\r\n\r\nhello\r\n--b\r\nsig\r\n--b--\r\n")
+    raw = (
+        b'Content-Type: multipart/signed; boundary="b"\r\n\r\npreamble\r\n--b\r\n'
+        b"Content-Type: text/plain\r\n\r\nhello\r\n--b\r\nsig\r\n--b--\r\n"
+    )
     assert first_part(raw, "b") == b"Content-Type: text/plain\r\n\r\nhello"
     assert first_part(raw, "missing") is None
 

@@ -24,8 +24,11 @@ def auto_reply(n: int, quoting: EmailMessage | None) -> bytes:
     msg["Subject"] = "Out of office"
     msg["Date"] = "Mon, 12 Oct 2026 09:00:00 +0100"
     msg["Message-ID"] = f"<AM0PR10MB{n:05d}7F3A2B1C0D9E8F7A6B5C4D3E2F1A0B9C8D7E6F5A4B3@helpdesk.example.org>"
-    quoted = quoting.get_body(("plain",)).get_content() if quoting else \
-        "Please find attached a case of concern referral."  # type: ignore[union-attr]
+    quoted = (
+        quoting.get_body(("plain",)).get_content()
+        if quoting
+        else "Please find attached a case of concern referral."
+    )  # type: ignore[union-attr]
     msg.set_content("I am out of the office.\n\n> " + quoted.replace("\n", "\n> "))
     return msg.as_bytes()
 
@@ -35,8 +38,11 @@ def to_responder(app: App) -> list[EmailMessage]:
 
 
 def alerts_about_limits(app: App) -> list[EmailMessage]:
-    return [m for m in outbox_messages(app) if str(m["To"]) == TEAM
-            and "automatic replies stopped" in str(m["Subject"])]
+    return [
+        m
+        for m in outbox_messages(app)
+        if str(m["To"]) == TEAM and "automatic replies stopped" in str(m["Subject"])
+    ]
 
 
 def loop(app: App, rounds: int, step: timedelta) -> list:  # type: ignore[type-arg]

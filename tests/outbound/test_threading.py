@@ -60,19 +60,38 @@ def sent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Sent]]:
     clock = FixedClock(datetime(2026, 11, 10, 9, 15, tzinfo=UTC))  # a Tuesday
     app = sprg_app(tmp, clock, MAILBOT_MESSAGE_ID_DOMAIN=DOMAIN, MAILBOT_CHASER_DAYS="7")
     try:
-        app.mailbox.append(with_headers(
-            eml("mail-01-referral-complete"), Message_ID=FIRST_ID, In_Reply_To=CHAIN[-1],
-            References=folded(CHAIN), Thread_Index=EXCHANGE_INDEX))  # COC-2026-0001
-        app.mailbox.append(with_headers(
-            eml("mail-02-referral-incomplete"), Message_ID=SECOND_ID,
-            Thread_Index=DESKTOP_INDEX))  # COC-2026-0002, waiting for information
+        app.mailbox.append(
+            with_headers(
+                eml("mail-01-referral-complete"),
+                Message_ID=FIRST_ID,
+                In_Reply_To=CHAIN[-1],
+                References=folded(CHAIN),
+                Thread_Index=EXCHANGE_INDEX,
+            )
+        )  # COC-2026-0001
+        app.mailbox.append(
+            with_headers(eml("mail-02-referral-incomplete"), Message_ID=SECOND_ID, Thread_Index=DESKTOP_INDEX)
+        )  # COC-2026-0002, waiting for information
         app.mailbox.append(eml("mail-17-dmarc-fail"))  # held: the team is alerted
         Poller(app).cycle()
-        assert run(app, "outcome", "COC-2026-0001", "--single", "Y", "--multi", "N",
-                   "--chair", "Dr Review Chair",
-                   "--force") == 0  # the decision notice (before the meeting: forced)
-        assert run(app, "agenda", "--meeting", "2026-12-17", "--out", str(tmp / "pack"),
-                   "--send") == 0  # the SPRG digest
+        assert (
+            run(
+                app,
+                "outcome",
+                "COC-2026-0001",
+                "--single",
+                "Y",
+                "--multi",
+                "N",
+                "--chair",
+                "Dr Review Chair",
+                "--force",
+            )
+            == 0
+        )  # the decision notice (before the meeting: forced)
+        assert (
+            run(app, "agenda", "--meeting", "2026-12-17", "--out", str(tmp / "pack"), "--send") == 0
+        )  # the SPRG digest
         clock.advance(days=9)  # seven working days on (Thursday), 09:15 in London: reminder and team digest
         assert morning_jobs(app) is not None
         app.drainer.drain()
@@ -82,26 +101,35 @@ def sent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Sent]]:
 
 
 def classify(app: App) -> dict[str, Sent]:
-    folder = Path(app.settings.outbound_url[len("outbox:"):])
+    folder = Path(app.settings.outbound_url[len("outbox:") :])
     found: dict[str, Sent] = {}
     for path in sorted(folder.glob("*.eml")):
         raw = path.read_bytes()
         msg = BytesParser(policy=policy.default).parsebytes(raw)
         assert isinstance(msg, EmailMessage)
         subject, to = str(msg["Subject"]), str(msg["To"])
-        name = ("alert" if to == TEAM and "Action needed" in subject
-                else "team digest" if to == TEAM
-                else "SPRG digest" if "SPRG" in subject and "decision" not in subject
-                else "reminder" if "Reminder" in subject
-                else "decision notice" if "SPRG decision" in subject
-                else "reply 0001" if "COC-2026-0001" in subject
-                else "reply 0002" if "COC-2026-0002" in subject else subject)
+        name = (
+            "alert"
+            if to == TEAM and "Action needed" in subject
+            else "team digest"
+            if to == TEAM
+            else "SPRG digest"
+            if "SPRG" in subject and "decision" not in subject
+            else "reminder"
+            if "Reminder" in subject
+            else "decision notice"
+            if "SPRG decision" in subject
+            else "reply 0001"
+            if "COC-2026-0001" in subject
+            else "reply 0002"
+            if "COC-2026-0002" in subject
+            else subject
+        )
         found.setdefault(name, Sent(name, raw, msg))
     return found
 
 
-KINDS = ["reply 0001", "reply 0002", "alert", "team digest", "reminder", "SPRG digest",
-         "decision notice"]
+KINDS = ["reply 0001", "reply 0002", "alert", "team digest", "reminder", "SPRG digest", "decision notice"]
 
 
 def header_lines(raw: bytes) -> dict[str, list[bytes]]:
@@ -130,7 +158,9 @@ def expected(sent: dict[str, Sent]) -> dict[str, tuple[str | None, list[str]]]:
         "reply 0002": (SECOND_ID, [SECOND_ID]),
         "reminder": (request, [SECOND_ID, request]),
         "decision notice": (ack, [*CHAIN, FIRST_ID, ack]),
-        "alert": (None, []), "team digest": (None, []), "SPRG digest": (None, []),
+        "alert": (None, []),
+        "team digest": (None, []),
+        "SPRG digest": (None, []),
     }
 
 
@@ -180,9 +210,17 @@ def test_imapclient_reads_the_envelope(sent: dict[str, Sent], kind: str) -> None
         text = b"".join(lines).split(b":", 1)[1].strip()  # unfolded as RFC 5322 says
         return b'"' + text.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
 
-    line = (b"1 (UID 7 ENVELOPE (" + value("date") + b" " + value("subject")
-            + b" NIL NIL NIL NIL NIL NIL " + value("in-reply-to") + b" " + value("message-id")
-            + b"))")
+    line = (
+        b"1 (UID 7 ENVELOPE ("
+        + value("date")
+        + b" "
+        + value("subject")
+        + b" NIL NIL NIL NIL NIL NIL "
+        + value("in-reply-to")
+        + b" "
+        + value("message-id")
+        + b"))"
+    )
     [(uid, data)] = parse_fetch_response([line]).items()
     envelope = data[b"ENVELOPE"]
     parent, _chain = expected(sent)[kind]
@@ -192,14 +230,14 @@ def test_imapclient_reads_the_envelope(sent: dict[str, Sent], kind: str) -> None
 
 
 @pytest.mark.dovecot
-def test_dovecot_reads_the_envelope_and_references(sent: dict[str, Sent],
-                                                   dovecot_account: DovecotServer) -> None:
+def test_dovecot_reads_the_envelope_and_references(
+    sent: dict[str, Sent], dovecot_account: DovecotServer
+) -> None:
     with dovecot_account.client() as client:
         for kind in KINDS:
             client.append("INBOX", sent[kind].raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
         client.select_folder("INBOX")
-        fetched = client.fetch(client.search("ALL"),
-                               ["ENVELOPE", "BODY.PEEK[HEADER.FIELDS (REFERENCES)]"])
+        fetched = client.fetch(client.search("ALL"), ["ENVELOPE", "BODY.PEEK[HEADER.FIELDS (REFERENCES)]"])
     assert len(fetched) == len(KINDS)
     for uid, kind in zip(sorted(fetched), KINDS, strict=True):
         envelope = fetched[uid][b"ENVELOPE"]

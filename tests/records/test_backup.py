@@ -84,10 +84,14 @@ def test_restore_refuses_what_is_not_a_backup(app: App, tmp_path: Path) -> None:
 def _rsa_pair(tmp_path: Path, bits: int = 3072) -> tuple[Path, bytes]:
     private = rsa.generate_private_key(public_exponent=65537, key_size=bits)
     pub = tmp_path / f"escrow-{bits}.pub.pem"
-    pub.write_bytes(private.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+    pub.write_bytes(
+        private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     return pub, pem
 
 

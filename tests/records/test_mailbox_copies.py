@@ -24,17 +24,16 @@ MESSAGE_ID = b"Message-ID"
 
 
 @pytest.fixture(params=["maildir", pytest.param("imap", marks=pytest.mark.dovecot), "graph"])
-def bot(request: pytest.FixtureRequest, tmp_path: Path, sqlite_url: str,
-        clock: FixedClock) -> Iterator[App]:
+def bot(request: pytest.FixtureRequest, tmp_path: Path, sqlite_url: str, clock: FixedClock) -> Iterator[App]:
     extra: dict[str, str] = {}
     mailbox = None
     if request.param == "imap":
         server = request.getfixturevalue("dovecot_account")
-        extra = {"MAILBOT_MAILBOX_URL": server.url("imap"),
-                 "MAILBOT_MAILBOX_PASSWORD": server.password}
+        extra = {"MAILBOT_MAILBOX_URL": server.url("imap"), "MAILBOT_MAILBOX_PASSWORD": server.password}
     elif request.param == "graph":
         mailbox, _other, _contents = graph_mailbox_parts(
-            request.getfixturevalue("fake_graph"), request.getfixturevalue("token_endpoint"))
+            request.getfixturevalue("fake_graph"), request.getfixturevalue("token_endpoint")
+        )
     settings = load_settings(env=make_env(tmp_path, sqlite_url, **extra), base_dir=tmp_path)
     app = build_app(settings, clock=clock, mailbox=mailbox)
     app.prepare()
@@ -43,8 +42,9 @@ def bot(request: pytest.FixtureRequest, tmp_path: Path, sqlite_url: str,
 
 
 def _filed(app: App) -> list[bytes]:
-    return sorted(app.mailbox.fetch(s.ref) for f in (PROCESSED, OTHER, QUARANTINE)
-                  for s in app.mailbox.list_folder(f))
+    return sorted(
+        app.mailbox.fetch(s.ref) for f in (PROCESSED, OTHER, QUARANTINE) for s in app.mailbox.list_folder(f)
+    )
 
 
 def test_copies_go_after_mailbox_days_and_unknown_mail_stays(bot: App, clock: FixedClock) -> None:
@@ -62,8 +62,7 @@ def test_copies_go_after_mailbox_days_and_unknown_mail_stays(bot: App, clock: Fi
     assert (report.deleted, report.kept_unknown) == (2, 1)
     assert _filed(bot) == sorted([eml("mail-17-dmarc-fail"), stranger])
     with bot.db.session() as session:
-        held = session.scalars(select(InboundMessage).where(
-            InboundMessage.action == "quarantine")).one()
+        held = session.scalars(select(InboundMessage).where(InboundMessage.action == "quarantine")).one()
         held.hold_state = "rejected"
     assert expire_copies(bot, clock.now()).deleted == 1
     assert _filed(bot) == [stranger]

@@ -19,14 +19,7 @@ from mailbot.intake.poller import Poller
 from mailbot.records.purge import erase, erasure_log, purge
 from mailbot.records.retention import set_legal_hold
 from mailbot.store.audit import verify_audit_chain
-from mailbot.store.models import (
-    AuditEntry,
-    Case,
-    DataKey,
-    InboundMessage,
-    MessageCase,
-    ReferralVersion,
-)
+from mailbot.store.models import AuditEntry, Case, DataKey, InboundMessage, MessageCase, ReferralVersion
 
 YEARS = 25
 
@@ -50,7 +43,8 @@ def _later(clock: FixedClock, years: int) -> None:
 
 
 def test_a_closed_case_is_shredded_after_its_retention_and_leaves_a_tombstone(
-        any_app: App, clock: FixedClock) -> None:
+    any_app: App, clock: FixedClock
+) -> None:
     first, second = _deliver(any_app, "mail-01-referral-complete", "mail-04-handtyped-dates")
     values = case_values(any_app, first) - case_values(any_app, second)  # a shared dob
     assert len(values) >= 4 and all(v in readable_text(any_app) for v in values)
@@ -71,8 +65,12 @@ def test_a_closed_case_is_shredded_after_its_retention_and_leaves_a_tombstone(
         assert key is not None and key.wrapped is None and key.destroyed_at is not None
         with pytest.raises(CryptoError):
             any_app.vault.data_key(session, case.key_id)
-        assert session.scalar(select(func.count()).select_from(ReferralVersion)
-                              .where(ReferralVersion.case_id == case.id)) == 0
+        assert (
+            session.scalar(
+                select(func.count()).select_from(ReferralVersion).where(ReferralVersion.case_id == case.id)
+            )
+            == 0
+        )
         actions = list(session.scalars(select(AuditEntry.action)))
         assert "case.purged" in actions and "records.purged" in actions
         assert verify_audit_chain(session)
@@ -111,7 +109,9 @@ def test_legal_hold_suspends_retention_until_lifted(app: App, clock: FixedClock)
         case = case_store.case_by_ref(session, ref)
         set_legal_hold(session, app.vault, case, clock.now(), on=False, why="over", actor="t")
         assert [a for a in session.scalars(select(AuditEntry.action)) if "legal_hold" in a] == [
-            "case.legal_hold_on", "case.legal_hold_off"]
+            "case.legal_hold_on",
+            "case.legal_hold_off",
+        ]
     assert purge(app).cases == [ref]
 
 
@@ -180,14 +180,16 @@ def test_shredding_empties_every_table_that_points_at_the_case(app: App) -> None
         case_id = session.scalars(select(Case.id).where(Case.ref == first)).one()
     erase(app, first, reason="request upheld", actor="dpo")
     tables = [t for t in Base.metadata.sorted_tables if "case_id" in t.columns]
-    assert {"referral_version", "attachment", "sprg_decision", "message_case"} <= {
-        t.name for t in tables}
+    assert {"referral_version", "attachment", "sprg_decision", "message_case"} <= {t.name for t in tables}
     with app.db.session() as session:
-        left = {t.name: session.execute(text(f'SELECT count(*) FROM "{t.name}" WHERE case_id = :c'),
-                                        {"c": case_id}).scalar() for t in tables}
+        left = {
+            t.name: session.execute(
+                text(f'SELECT count(*) FROM "{t.name}" WHERE case_id = :c'), {"c": case_id}
+            ).scalar()
+            for t in tables
+        }
         case = session.get(Case, case_id)
         assert case is not None
-        sealed = {c.name: getattr(case, c.name) for c in Case.__table__.columns
-                  if c.name.endswith("_enc")}
+        sealed = {c.name: getattr(case, c.name) for c in Case.__table__.columns if c.name.endswith("_enc")}
     assert {name: n for name, n in left.items() if n and name != "audit"} == {}
     assert all(not value for value in sealed.values()), sealed

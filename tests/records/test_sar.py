@@ -35,8 +35,11 @@ def _chat(text: str) -> bytes:
 
 @pytest.fixture
 def filled(app: App) -> App:
-    for raw in (eml("mail-01-referral-complete"), eml("mail-04-handtyped-dates"),
-                _chat("Hannah Exampleby asked about the parking permit.")):
+    for raw in (
+        eml("mail-01-referral-complete"),
+        eml("mail-04-handtyped-dates"),
+        _chat("Hannah Exampleby asked about the parking permit."),
+    ):
         app.mailbox.append(raw)
     Poller(app).cycle()
     return app
@@ -46,16 +49,23 @@ def test_a_household_member_finds_her_case_with_others_marked(filled: App, tmp_p
     subject = Subject("hannah  EXAMPLEBY", date(1988, 4, 12))
     with filled.db.session() as session:
         result = search(session, filled.vault, subject)
-        caseless = session.scalars(select(InboundMessage).where(
-            ~InboundMessage.id.in_(select(MessageCase.message_id)))).all()
+        caseless = session.scalars(
+            select(InboundMessage).where(~InboundMessage.id.in_(select(MessageCase.message_id)))
+        ).all()
     assert len(caseless) == 1  # the lunch message fed no case
     assert [c.ref for c in result.cases] == ["COC-2026-0001"]
     case = result.cases[0]
     assert case.certainty == "match" and case.versions[0].roles == ["household.0"]
     assert case.messages and case.messages[0].attachments
     assert len(result.other_messages) == 1 and "parking" in result.other_messages[0].text
-    path = write_pack(result, subject, date(2026, 10, 12), add_month(date(2026, 10, 12)),
-                      filled.clock.now(), tmp_path / "sar")
+    path = write_pack(
+        result,
+        subject,
+        date(2026, 10, 12),
+        add_month(date(2026, 10, 12)),
+        filled.clock.now(),
+        tmp_path / "sar",
+    )
     assert path.stat().st_mode & 0o777 == 0o600
     text = _text(path)
     assert "12/11/2026" in text and "Hannah Exampleby" in text
@@ -74,9 +84,15 @@ def test_the_child_is_found_whatever_the_word_order(filled: App) -> None:
     assert wrong_dob.cases == [] and nobody.cases == [] and nobody.searched_cases == 2
 
 
-@pytest.mark.parametrize(("received", "due"), [
-    (date(2026, 1, 31), date(2026, 2, 28)), (date(2026, 12, 15), date(2027, 1, 15)),
-    (date(2028, 1, 30), date(2028, 2, 29)), (date(2026, 3, 31), date(2026, 4, 30))])
+@pytest.mark.parametrize(
+    ("received", "due"),
+    [
+        (date(2026, 1, 31), date(2026, 2, 28)),
+        (date(2026, 12, 15), date(2027, 1, 15)),
+        (date(2028, 1, 30), date(2028, 2, 29)),
+        (date(2026, 3, 31), date(2026, 4, 30)),
+    ],
+)
 def test_one_calendar_month(received: date, due: date) -> None:
     assert add_month(received) == due
 
@@ -88,16 +104,33 @@ def test_the_pack_has_the_decision_and_its_action_plan(filled: App, tmp_path: Pa
     now = filled.clock.now()
     with filled.db.session() as session:
         case = case_store.case_by_ref(session, "COC-2026-0001")
-        decisions.record(session, filled.vault, filled.outbound, now, case,
-                         {"outcome": {"single_agency": {"decision": "Y"}}, "sprg": {}},
-                         actor="test", source="command")
-        actions.add(session, filled.vault, now, case, text="Review the school's log",
-                    agency="Exampleton Primary", owner="Head teacher", email=None,
-                    due=date(2027, 1, 8), actor="test")
+        decisions.record(
+            session,
+            filled.vault,
+            filled.outbound,
+            now,
+            case,
+            {"outcome": {"single_agency": {"decision": "Y"}}, "sprg": {}},
+            actor="test",
+            source="command",
+        )
+        actions.add(
+            session,
+            filled.vault,
+            now,
+            case,
+            text="Review the school's log",
+            agency="Exampleton Primary",
+            owner="Head teacher",
+            email=None,
+            due=date(2027, 1, 8),
+            actor="test",
+        )
     subject = Subject("Hannah Exampleby", date(1988, 4, 12))
     with filled.db.session() as session:
         result = search(session, filled.vault, subject)
     assert result.cases[0].decisions and result.cases[0].actions[0]["agency"] == "Exampleton Primary"
-    text = _text(write_pack(result, subject, date(2026, 10, 12), date(2026, 11, 12),
-                            filled.clock.now(), tmp_path))
+    text = _text(
+        write_pack(result, subject, date(2026, 10, 12), date(2026, 11, 12), filled.clock.now(), tmp_path)
+    )
     assert "SPRG decision 1" in text and "Review the school's log" in text

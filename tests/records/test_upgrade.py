@@ -17,8 +17,8 @@ from mailbot.store.keys import KeyStore
 
 
 def test_upgrade_from_the_first_schema_keeps_every_case(
-        database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     for key, value in make_env(tmp_path, database_url).items():
         monkeypatch.setenv(key, value)

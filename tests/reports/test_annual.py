@@ -24,34 +24,71 @@ from mailbot.intake.poller import Poller
 from mailbot.reports.annual import percentile, year_figures
 from mailbot.web import users
 
-REFERRALS = ("mail-01-referral-complete", "mail-04-handtyped-dates", "mail-05-long-text",
-             "mail-07-tagged-controls")
+REFERRALS = (
+    "mail-01-referral-complete",
+    "mail-04-handtyped-dates",
+    "mail-05-long-text",
+    "mail-07-tagged-controls",
+)
 #: What the serious-incident form (tests/helpers/serious.py) holds about its people.
-DOD_VALUES = {"Casey Invented", "Casey", "Invented", "3 Fictional Row", "Fictional Row",
-              "03/03/2015", "2015-03-03", "Robin Sampleton", "robin.sampleton"}
+DOD_VALUES = {
+    "Casey Invented",
+    "Casey",
+    "Invented",
+    "3 Fictional Row",
+    "Fictional Row",
+    "03/03/2015",
+    "2015-03-03",
+    "Robin Sampleton",
+    "robin.sampleton",
+}
 
 
 @pytest.fixture
 def bot(tmp_path: Path, clock: FixedClock) -> Iterator[App]:
-    app = make_app(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}", clock,
-                   MAILBOT_SPRG_MEETINGS="2026-11-19", MAILBOT_SPRG_MEMBERS="s@example.org",
-                   MAILBOT_WEB_TOTP="off")
+    app = make_app(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}",
+        clock,
+        MAILBOT_SPRG_MEETINGS="2026-11-19",
+        MAILBOT_SPRG_MEMBERS="s@example.org",
+        MAILBOT_WEB_TOTP="off",
+    )
     for name in REFERRALS:  # Monday 12 October 2026: COC-2026-0001 to -0004
         app.mailbox.append(eml(name))
     app.mailbox.append(dod_referral(date(2026, 10, 10)))  # COC-2026-0005, serious
     Poller(app).cycle()
-    for days, ref, options in ((7, "COC-2026-0001", ("--single", "Y")),
-                               (7, "COC-2026-0002", ("--multi", "Y", "--single", "Y")),
-                               (7, "COC-2026-0003", ("--single", "N", "--multi", "N"))):
+    for days, ref, options in (
+        (7, "COC-2026-0001", ("--single", "Y")),
+        (7, "COC-2026-0002", ("--multi", "Y", "--single", "Y")),
+        (7, "COC-2026-0003", ("--single", "N", "--multi", "N")),
+    ):
         clock.advance(days=days)
         assert run(app, "outcome", ref, *options, "--force") == 0  # before the meeting
     # Panel notified on time (due 19 October); the rapid review is still running.
     assert run(app, "clock", "COC-2026-0005", "panel_notified", "16/10/2026") == 0
-    for agency, due in (("Example Health Trust", "2026-10-20"), ("Example Health Trust",
-                                                                  "2026-12-20"),
-                        ("Police", "2026-12-01")):
-        assert run(app, "actions", "add", "COC-2026-0001", "--text", "Review the pathway",
-                   "--agency", agency, "--owner", "Safeguarding lead", "--due", due) == 0
+    for agency, due in (
+        ("Example Health Trust", "2026-10-20"),
+        ("Example Health Trust", "2026-12-20"),
+        ("Police", "2026-12-01"),
+    ):
+        assert (
+            run(
+                app,
+                "actions",
+                "add",
+                "COC-2026-0001",
+                "--text",
+                "Review the pathway",
+                "--agency",
+                agency,
+                "--owner",
+                "Safeguarding lead",
+                "--due",
+                due,
+            )
+            == 0
+        )
     yield app
     app.close()
 
@@ -76,22 +113,27 @@ def test_the_years_figures(bot: App) -> None:
     with bot.db.session() as session:
         f = year_figures(session, bot.vault, 2026, bot.clock.now())
     assert f.total_referrals == 5 and f.by_month[9] == 5
-    assert f.decisions == {"Single-agency Learning Inquiry": 1,
-                           "Multi-agency Learning Inquiry": 1, "No Learning Inquiry": 1}
+    assert f.decisions == {
+        "Single-agency Learning Inquiry": 1,
+        "Multi-agency Learning Inquiry": 1,
+        "No Learning Inquiry": 1,
+    }
     assert sorted(f.to_decision) == [5, 10, 15]  # working days: 19, 26 October, 2 November
     assert (f.median_days, f.p90_days) == (10, 15)
-    assert f.clocks == {"Panel notification": {"met": 1, "missed": 0, "running": 0},
-                        "Rapid review": {"met": 0, "missed": 0, "running": 1}}
+    assert f.clocks == {
+        "Panel notification": {"met": 1, "missed": 0, "running": 0},
+        "Rapid review": {"met": 0, "missed": 0, "running": 1},
+    }
     assert f.actions == {
         "Example Health Trust": {"open": 1, "overdue": 1, "done": 0, "carried forward": 0},
-        "Police": {"open": 1, "overdue": 0, "done": 0, "carried forward": 0}}
+        "Police": {"open": 1, "overdue": 0, "done": 0, "carried forward": 0},
+    }
     assert f.themes and all(n >= 1 for _t, n in f.themes)
     with bot.db.session() as session:
         assert year_figures(session, bot.vault, 2025, bot.clock.now()).total_referrals == 0
 
 
-def test_the_report_is_a_docx_with_charts_and_no_personal_data(bot: App, tmp_path: Path
-                                                               ) -> None:
+def test_the_report_is_a_docx_with_charts_and_no_personal_data(bot: App, tmp_path: Path) -> None:
     out = tmp_path / "annual.docx"
     assert run(bot, "report", "--year", "2026", "--out", str(out)) == 0
     data = out.read_bytes()

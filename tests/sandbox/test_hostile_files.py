@@ -43,8 +43,9 @@ def sandbox() -> Iterator[AttachmentSandbox]:
 
 def read(box: AttachmentSandbox, name: str, data: bytes) -> tuple[list[AttachmentVerdict], float]:
     start = time.perf_counter()
-    verdicts = box.read_attachments([(name, "application/octet-stream", data)], max_bytes=MAX,
-                                    reference_year=2026)
+    verdicts = box.read_attachments(
+        [(name, "application/octet-stream", data)], max_bytes=MAX, reference_year=2026
+    )
     return verdicts, time.perf_counter() - start
 
 
@@ -86,8 +87,7 @@ def test_pdf_of_25000_pages_reads_only_the_first_pages(sandbox: AttachmentSandbo
 
 
 @pytest.mark.slow
-def test_pdf_of_800_pages_sharing_one_stream_ends_within_the_limits(
-        sandbox: AttachmentSandbox) -> None:
+def test_pdf_of_800_pages_sharing_one_stream_ends_within_the_limits(sandbox: AttachmentSandbox) -> None:
     (verdict,), seconds = read(sandbox, "referral.pdf", hostile.pdf_pages(800, shared=True))
     assert verdict.kind in ("not_form", "reject")  # read 50 pages, or stopped at the CPU limit
     assert seconds < WALL + 2
@@ -105,13 +105,15 @@ def test_zip_of_four_24_mb_members_is_kept_once_as_it_came(sandbox: AttachmentSa
     assert sum(len(v.data) for v in verdicts) == len(archive)
 
 
-def test_form_in_a_zip_with_other_files_keeps_the_form_and_the_zip(
-        sandbox: AttachmentSandbox) -> None:
-    archive = hostile.zipped({"referral.docx": FORM, "notes.txt": b"a note", "photo.png":
-                              b"\x89PNG\r\n\x1a\n" + bytes(64)})
+def test_form_in_a_zip_with_other_files_keeps_the_form_and_the_zip(sandbox: AttachmentSandbox) -> None:
+    archive = hostile.zipped(
+        {"referral.docx": FORM, "notes.txt": b"a note", "photo.png": b"\x89PNG\r\n\x1a\n" + bytes(64)}
+    )
     verdicts, _ = read(sandbox, "bundle.zip", archive)
-    assert [(v.filename, v.kind) for v in verdicts] == [("bundle.zip/referral.docx", "form"),
-                                                         ("bundle.zip", "not_form")]
+    assert [(v.filename, v.kind) for v in verdicts] == [
+        ("bundle.zip/referral.docx", "form"),
+        ("bundle.zip", "not_form"),
+    ]
     assert verdicts[0].data == FORM and verdicts[1].data == archive
 
 
@@ -124,8 +126,9 @@ def test_docx_with_a_corrupt_member_is_damaged(sandbox: AttachmentSandbox) -> No
     """Found by the fuzzer: zlib.error from a broken member escaped the sniffer."""
     (verdict,), _ = read(sandbox, "referral.docx", hostile.docx_corrupt_member())
     assert verdict.kind == "reject" and verdict.reason == DAMAGED
-    (direct,) = read_attachments([("referral.docx", "x", hostile.docx_corrupt_member())],
-                                 max_bytes=MAX, reference_year=2026)
+    (direct,) = read_attachments(
+        [("referral.docx", "x", hostile.docx_corrupt_member())], max_bytes=MAX, reference_year=2026
+    )
     assert direct.kind == "reject" and direct.reason == DAMAGED
 
 
@@ -135,22 +138,26 @@ def test_sandboxed_reading_matches_reading_in_process(sandbox: AttachmentSandbox
             continue
         data = path.read_bytes()
         (inside,), _ = read(sandbox, path.name, data)
-        (direct,) = read_attachments([(path.name, "x", data)], max_bytes=MAX,
-                                     reference_year=2026)
-        assert (inside.kind, inside.form, inside.reason) == (direct.kind, direct.form,
-                                                             direct.reason), path.name
+        (direct,) = read_attachments([(path.name, "x", data)], max_bytes=MAX, reference_year=2026)
+        assert (inside.kind, inside.form, inside.reason) == (direct.kind, direct.form, direct.reason), (
+            path.name
+        )
         assert inside.data is data  # the bytes were never copied back
 
 
 # -- hard limits --------------------------------------------------------------------------------
-@pytest.mark.parametrize(("what", "limit", "limits"), [
-    ("spin", "cpu", SandboxLimits(cpu_seconds=1, wall_seconds=20)),
-    ("sleep", "wall", SandboxLimits(wall_seconds=2)),
-    ("allocate", "memory", SandboxLimits(memory_mb=256)),
-    ("crash", "crash", SandboxLimits()),
-])
+@pytest.mark.parametrize(
+    ("what", "limit", "limits"),
+    [
+        ("spin", "cpu", SandboxLimits(cpu_seconds=1, wall_seconds=20)),
+        ("sleep", "wall", SandboxLimits(wall_seconds=2)),
+        ("allocate", "memory", SandboxLimits(memory_mb=256)),
+        ("crash", "crash", SandboxLimits()),
+    ],
+)
 def test_a_child_past_its_limit_is_stopped_and_the_next_one_works(
-        what: str, limit: str, limits: SandboxLimits) -> None:
+    what: str, limit: str, limits: SandboxLimits
+) -> None:
     with AttachmentSandbox(limits) as box:
         start = time.perf_counter()
         assert box.misbehave(what) == limit
@@ -162,8 +169,13 @@ def test_a_breach_is_a_too_complex_verdict_and_the_message_goes_on() -> None:
     with AttachmentSandbox(SandboxLimits(cpu_seconds=1, wall_seconds=30)) as box:
         start = time.perf_counter()
         verdicts = box.read_attachments(
-            [("referral.pdf", "application/pdf", hostile.pdf_ruled_grid()),
-             ("referral.docx", hostile.DOCX, FORM)], max_bytes=MAX, reference_year=2026)
+            [
+                ("referral.pdf", "application/pdf", hostile.pdf_ruled_grid()),
+                ("referral.docx", hostile.DOCX, FORM),
+            ],
+            max_bytes=MAX,
+            reference_year=2026,
+        )
         assert time.perf_counter() - start < 32
         assert verdicts[0].kind == "reject" and verdicts[0].reason == TOO_COMPLEX
         assert verdicts[0].breach == "cpu"
@@ -202,9 +214,15 @@ def test_main_process_stays_small_with_a_25_mb_attachment(tmp_path: Path) -> Non
         "hwm = [l for l in Path('/proc/self/status').read_text().splitlines()"
         " if l.startswith('VmHWM')][0]\n"
         "print(json.dumps({'hwm_mb': int(hwm.split()[1]) / 1024,"
-        " 'kinds': [v.kind for v in verdicts]}))\n")
-    out = subprocess.run([sys.executable, "-c", script, str(tmp_path / "big.eml")],
-                         capture_output=True, text=True, timeout=120, check=True).stdout
+        " 'kinds': [v.kind for v in verdicts]}))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "big.eml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
     result = json.loads(out.strip().splitlines()[-1])
     assert result["kinds"] == ["reject"]
     assert result["hwm_mb"] < 200
@@ -251,8 +269,7 @@ def _convert(tmp_path: Path, url: str, **how: bool) -> None:
 
 
 @pytest.mark.slow
-def test_libreoffice_never_fetches_a_remote_image(tmp_path: Path,
-                                                  sandbox: AttachmentSandbox) -> None:
+def test_libreoffice_never_fetches_a_remote_image(tmp_path: Path, sandbox: AttachmentSandbox) -> None:
     """The proof of network isolation, each layer on its own, against a listener.
 
     Unprotected (no namespace, default profile) LibreOffice fetches the image: the
@@ -278,12 +295,12 @@ def test_libreoffice_never_fetches_a_remote_image(tmp_path: Path,
 
 
 def test_libreoffice_gets_no_secret_from_the_environment(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A stand-in soffice writes the environment it was given where the .docx goes."""
     fake = tmp_path / "bin" / "soffice"
     fake.parent.mkdir()
-    fake.write_text('#!/bin/sh\nwhile [ "$1" != "--outdir" ]; do shift; done\n'
-                    'env > "$2/input.docx"\n')
+    fake.write_text('#!/bin/sh\nwhile [ "$1" != "--outdir" ]; do shift; done\nenv > "$2/input.docx"\n')
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
     monkeypatch.setenv("MAILBOT_CANARY_SECRET", "do-not-inherit")
@@ -293,8 +310,15 @@ def test_libreoffice_gets_no_secret_from_the_environment(
     env = to_docx(b"odt bytes", "odt").decode()
     assert "MAILBOT_" not in env and "hunter2" not in env
     assert "HOME=" in env and "PATH=" in env
-    assert set(child_env(tmp_path)) <= {"PATH", "HOME", "TMPDIR", "SAL_USE_VCLPLUGIN", "LANG",
-                                         "LC_ALL", "LC_CTYPE"}
+    assert set(child_env(tmp_path)) <= {
+        "PATH",
+        "HOME",
+        "TMPDIR",
+        "SAL_USE_VCLPLUGIN",
+        "LANG",
+        "LC_ALL",
+        "LC_CTYPE",
+    }
 
 
 @pytest.mark.slow

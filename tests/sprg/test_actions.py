@@ -33,9 +33,14 @@ OWNER = "owner@health.example.org"
 
 @pytest.fixture
 def bot(tmp_path: Path, database_url: str) -> Iterator[App]:
-    app = make_app(tmp_path, database_url, FixedClock(START),
-                   MAILBOT_SPRG_MEETINGS="2027-01-21", MAILBOT_SPRG_MEMBERS="sprg1@example.org",
-                   MAILBOT_ACTION_REMINDER_DAYS="5")
+    app = make_app(
+        tmp_path,
+        database_url,
+        FixedClock(START),
+        MAILBOT_SPRG_MEETINGS="2027-01-21",
+        MAILBOT_SPRG_MEMBERS="sprg1@example.org",
+        MAILBOT_ACTION_REMINDER_DAYS="5",
+    )
     app.mailbox.append(eml("mail-01-referral-complete"))  # COC-2026-0001
     app.mailbox.append(eml("mail-04-handtyped-dates"))  # COC-2026-0002
     Poller(app).cycle()
@@ -54,13 +59,28 @@ def listed(app: App, capsys: pytest.CaptureFixture[str], *extra: str) -> list[di
 def close(app: App) -> None:
     with app.db.session() as session:
         case = case_store.case_by_ref(session, "COC-2026-0001")
-        close_case(session, app.vault, case, app.clock.now(), user="tess.team",
-                   reason="Learning complete")
+        close_case(session, app.vault, case, app.clock.now(), user="tess.team", reason="Learning complete")
 
 
 def add(app: App, due: str, *extra: str, agency: str = "Example Health Trust") -> None:
-    assert run(app, "actions", "add", "COC-2026-0001", "--text", TEXT, "--agency", agency,
-               "--owner", "Named nurse for safeguarding", "--due", due, *extra) == 0
+    assert (
+        run(
+            app,
+            "actions",
+            "add",
+            "COC-2026-0001",
+            "--text",
+            TEXT,
+            "--agency",
+            agency,
+            "--owner",
+            "Named nurse for safeguarding",
+            "--due",
+            due,
+            *extra,
+        )
+        == 0
+    )
 
 
 def test_add_list_done_and_carry(bot: App, capsys: pytest.CaptureFixture[str]) -> None:
@@ -68,12 +88,19 @@ def test_add_list_done_and_carry(bot: App, capsys: pytest.CaptureFixture[str]) -
     add(bot, "2027-01-08", agency="Police")
     assert "do not name the child" in capsys.readouterr().err
     items = listed(bot, capsys)
-    assert [set(i) >= {"id", "ref", "text", "agency", "owner", "due", "done", "overdue"}
-            for i in items] == [True, True]
+    assert [set(i) >= {"id", "ref", "text", "agency", "owner", "due", "done", "overdue"} for i in items] == [
+        True,
+        True,
+    ]
     first = items[0]
-    assert (first["ref"], first["text"], first["agency"], first["due"], first["done"],
-            first["overdue"]) == ("COC-2026-0001", TEXT, "Example Health Trust",
-                                  "2026-12-24", None, False)
+    assert (first["ref"], first["text"], first["agency"], first["due"], first["done"], first["overdue"]) == (
+        "COC-2026-0001",
+        TEXT,
+        "Example Health Trust",
+        "2026-12-24",
+        None,
+        False,
+    )
     assert [i["agency"] for i in listed(bot, capsys, "--agency", "police")] == ["Police"]
     bot.clock._now = datetime(2026, 12, 29, 9, 0, tzinfo=UTC)  # type: ignore[attr-defined]
     assert [i["due"] for i in listed(bot, capsys, "--overdue")] == ["2026-12-24"]
@@ -82,8 +109,7 @@ def test_add_list_done_and_carry(bot: App, capsys: pytest.CaptureFixture[str]) -
     assert run(bot, "actions", "done", first["id"][:8], "--evidence", "Audit report") == 0
     assert run(bot, "actions", "carry", items[1]["id"], "--why", "Into the next plan") == 0
     states = {i["agency"]: (i["done"], i["carried_forward"]) for i in listed(bot, capsys)}
-    assert states == {"Example Health Trust": ("2026-12-29", None),
-                      "Police": (None, "2026-12-29")}
+    assert states == {"Example Health Trust": ("2026-12-29", None), "Police": (None, "2026-12-29")}
     assert listed(bot, capsys, "--overdue") == []
     close(bot)
     assert listed(bot, capsys)[0]["ref"] == "COC-2026-0001"
@@ -91,8 +117,20 @@ def test_add_list_done_and_carry(bot: App, capsys: pytest.CaptureFixture[str]) -
 
 def test_an_action_needs_a_decision(bot: App) -> None:
     with pytest.raises(UsageError, match="no SPRG decision"):
-        run(bot, "actions", "add", "COC-2026-0002", "--text", "x", "--agency", "A",
-            "--owner", "B", "--due", "2027-01-08")
+        run(
+            bot,
+            "actions",
+            "add",
+            "COC-2026-0002",
+            "--text",
+            "x",
+            "--agency",
+            "A",
+            "--owner",
+            "B",
+            "--due",
+            "2027-01-08",
+        )
 
 
 def test_action_text_is_encrypted_at_rest(bot: App) -> None:
@@ -100,8 +138,7 @@ def test_action_text_is_encrypted_at_rest(bot: App) -> None:
     with bot.db.session() as session:
         row = session.scalars(select(ActionItem)).one()
         for column in ("text_enc", "owner_enc", "owner_email_enc"):
-            assert b"discharge" not in getattr(row, column) and b"owner@" not in getattr(
-                row, column)
+            assert b"discharge" not in getattr(row, column) and b"owner@" not in getattr(row, column)
         assert row.agency == "Example Health Trust"
 
 
@@ -121,7 +158,8 @@ def test_owners_are_reminded_on_the_right_working_days(bot: App) -> None:
     mails = [m for m in outbox_messages(bot) if str(m["To"]) == OWNER]
     assert [str(m["Subject"]) for m in mails] == [
         "[COC-2026-0001] Action due on 24/12/2026",
-        "[COC-2026-0001] Action overdue (due 24/12/2026)"]
+        "[COC-2026-0001] Action overdue (due 24/12/2026)",
+    ]
     for mail in mails:
         body = mail.get_body(("plain",)).get_content()
         assert TEXT in body and "COC-2026-0001" in body

@@ -45,9 +45,12 @@ def meeting(tmp_path: Path, clock: FixedClock) -> Iterator[App]:
 
 
 def told(app: App) -> list[str]:
-    return [str(m["Subject"]) for m in outbox_messages(app)
-            if str(m["Subject"]).endswith(("SPRG decision", "SPRG decision recorded"))
-            or "Final report due" in str(m["Subject"])]
+    return [
+        str(m["Subject"])
+        for m in outbox_messages(app)
+        if str(m["Subject"]).endswith(("SPRG decision", "SPRG decision recorded"))
+        or "Final report due" in str(m["Subject"])
+    ]
 
 
 def decided(app: App) -> tuple[str, int]:
@@ -56,14 +59,12 @@ def decided(app: App) -> tuple[str, int]:
         return case.status, len(session.scalars(select(Decision)).all())
 
 
-def test_outcome_before_the_meeting_needs_force(meeting: App,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_outcome_before_the_meeting_needs_force(meeting: App, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(UsageError, match="meeting of 17/12/2026 has not happened yet"):
         run(meeting, "outcome", "COC-2026-0001", "--single", "Y", "--multi", "N")
     meeting.drainer.drain()
     assert decided(meeting) == ("scheduled", 0) and told(meeting) == []
-    assert run(meeting, "outcome", "COC-2026-0001", "--single", "Y", "--multi", "N",
-               "--force") == 0
+    assert run(meeting, "outcome", "COC-2026-0001", "--single", "Y", "--multi", "N", "--force") == 0
     assert "warning: recorded before the meeting of 17/12/2026" in capsys.readouterr().err
     assert decided(meeting) == ("decided", 1)
     assert told(meeting) == ["[COC-2026-0001] SPRG decision"]
@@ -75,27 +76,29 @@ def test_an_amendment_tells_nobody_so_needs_no_force(meeting: App, clock: FixedC
 
 
 def test_no_final_report_reminder_before_the_meeting(meeting: App, clock: FixedClock) -> None:
-    run(meeting, "outcome", "COC-2026-0001", "--multi", "Y", "--final-report-date",
-        "2026-11-20", "--force")
+    run(meeting, "outcome", "COC-2026-0001", "--multi", "Y", "--final-report-date", "2026-11-20", "--force")
     Poller(meeting).cycle()
     Poller(meeting).cycle()
     assert [s for s in told(meeting) if "Final report" in s] == []
     on_day(clock, DEC, 9)  # the meeting's morning: it has happened by the end of the day
     Poller(meeting).cycle()
-    assert [s for s in told(meeting) if "Final report" in s] == \
-        ["[COC-2026-0001] Final report due at the SPRG on 20/11/2026"]
+    assert [s for s in told(meeting) if "Final report" in s] == [
+        "[COC-2026-0001] Final report due at the SPRG on 20/11/2026"
+    ]
 
 
-def test_an_emailed_outcome_before_its_meeting_is_held(tmp_path: Path,
-                                                       clock: FixedClock) -> None:
+def test_an_emailed_outcome_before_its_meeting_is_held(tmp_path: Path, clock: FixedClock) -> None:
     outside = sprg_app(tmp_path, clock)
     deliver_and_poll(outside, "mail-06-sprg-outcome")  # the case about Leo, from its referrer
     outside.close()
     team = sprg_app(tmp_path, clock, MAILBOT_TEAM_SENDERS=TEAM_SENDER)
     try:
-        raw = re.sub(rb"(?mi)^Message-ID:.*\r?\n .*$",
-                     b"Message-ID: <outcome-early@cscp-partners.example.org>",
-                     eml("mail-06-sprg-outcome"), count=1)
+        raw = re.sub(
+            rb"(?mi)^Message-ID:.*\r?\n .*$",
+            b"Message-ID: <outcome-early@cscp-partners.example.org>",
+            eml("mail-06-sprg-outcome"),
+            count=1,
+        )
         team.mailbox.append(raw)  # the form says the meeting of 19/11/2026; it is 10/11
         Poller(team).cycle()
         with team.db.session() as session:

@@ -21,13 +21,16 @@ def test_dates_are_sorted_and_recognised() -> None:
     assert cal.next_meeting(date(2026, 12, 18)) is None
 
 
-@pytest.mark.parametrize(("rule", "month", "expected"), [
-    ("third thursday monthly", (2026, 11), date(2026, 11, 19)),
-    ("second tuesday monthly", (2026, 10), date(2026, 10, 13)),
-    ("first monday monthly", (2027, 2), date(2027, 2, 1)),
-    ("last friday monthly", (2026, 10), date(2026, 10, 30)),
-    ("Fourth  Wednesday  Monthly", (2026, 12), date(2026, 12, 23)),
-])
+@pytest.mark.parametrize(
+    ("rule", "month", "expected"),
+    [
+        ("third thursday monthly", (2026, 11), date(2026, 11, 19)),
+        ("second tuesday monthly", (2026, 10), date(2026, 10, 13)),
+        ("first monday monthly", (2027, 2), date(2027, 2, 1)),
+        ("last friday monthly", (2026, 10), date(2026, 10, 30)),
+        ("Fourth  Wednesday  Monthly", (2026, 12), date(2026, 12, 23)),
+    ],
+)
 def test_monthly_rules(rule: str, month: tuple[int, int], expected: date) -> None:
     cal = parse_meetings((rule,))
     assert cal.next_meeting(date(*month, 1)) == expected
@@ -38,11 +41,22 @@ def test_monthly_rules(rule: str, month: tuple[int, int], expected: date) -> Non
 def test_rule_runs_across_the_year_end() -> None:
     cal = parse_meetings("third thursday monthly")
     assert cal.meetings_between(date(2026, 12, 1), date(2027, 2, 28)) == [
-        date(2026, 12, 17), date(2027, 1, 21), date(2027, 2, 18)]
+        date(2026, 12, 17),
+        date(2027, 1, 21),
+        date(2027, 2, 18),
+    ]
 
 
-@pytest.mark.parametrize("value", ["2026-13-01", "every tuesday", "fifth monday monthly",
-                                   "second funday monthly", "2026-11-19, second tuesday monthly"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-13-01",
+        "every tuesday",
+        "fifth monday monthly",
+        "second funday monthly",
+        "2026-11-19, second tuesday monthly",
+    ],
+)
 def test_bad_values_name_the_setting(tmp_path: Path, value: str) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(env={"MAILBOT_SPRG_MEETINGS": value}, base_dir=tmp_path)

@@ -52,35 +52,53 @@ def show(app: App, ref: str) -> dict:
         return views.show(session, app.vault, ref, from_address=app.settings.mail_from).as_json()
 
 
-OUTCOME_ARGS = ["--single", "N", "--single-grounds", "Learning spans several agencies.",
-                "--multi", "y", "--multi-agencies", "Health, Police, Children's Social Care",
-                "--multi-grounds", "Each agency held part of the picture.",
-                "--methodology", "Rapid learning review with a practitioner session.",
-                "--final-report-date", "2027-03-18",
-                "--other-actions", "School to review attendance follow-up - DSL, 31/01/2027",
-                "--chair", "Dr Review Chair"]
+OUTCOME_ARGS = [
+    "--single",
+    "N",
+    "--single-grounds",
+    "Learning spans several agencies.",
+    "--multi",
+    "y",
+    "--multi-agencies",
+    "Health, Police, Children's Social Care",
+    "--multi-grounds",
+    "Each agency held part of the picture.",
+    "--methodology",
+    "Rapid learning review with a practitioner session.",
+    "--final-report-date",
+    "2027-03-18",
+    "--other-actions",
+    "School to review attendance follow-up - DSL, 31/01/2027",
+    "--chair",
+    "Dr Review Chair",
+]
 
 
-def test_outcome_command_records_the_form_section(meeting: App, tmp_path: Path,
-                                                  clock: FixedClock) -> None:
+def test_outcome_command_records_the_form_section(meeting: App, tmp_path: Path, clock: FixedClock) -> None:
     on_day(clock, DEC)  # the evening of the meeting
     assert run(meeting, "outcome", "COC-2026-0001", *OUTCOME_ARGS) == 0
     item = show(meeting, "COC-2026-0001")
     assert item["status"] == "decided"
     assert item["referral"]["outcome"] == {
-        "single_agency": {"decision": "N", "agencies": None,
-                          "grounds": "Learning spans several agencies."},
-        "multi_agency": {"decision": "Y", "agencies": "Health, Police, Children's Social Care",
-                         "grounds": "Each agency held part of the picture."},
+        "single_agency": {"decision": "N", "agencies": None, "grounds": "Learning spans several agencies."},
+        "multi_agency": {
+            "decision": "Y",
+            "agencies": "Health, Police, Children's Social Care",
+            "grounds": "Each agency held part of the picture.",
+        },
         "methodology": "Rapid learning review with a practitioner session.",
         "final_report_date": "2027-03-18",
-        "other_actions": "School to review attendance follow-up - DSL, 31/01/2027"}
+        "other_actions": "School to review attendance follow-up - DSL, 31/01/2027",
+    }
     # The meeting date defaults to the meeting the case was scheduled to.
     assert item["referral"]["sprg"] == {"meeting_date": "2026-12-17", "chair": "Dr Review Chair"}
     assert item["referral"]["child"]["full_name"] == "Amelia Rose Exampleby"  # kept
     (row,) = decision_rows(meeting)
-    assert (row.source, row.final_report_date, row.meeting_date) == \
-        ("command", date(2027, 3, 18), date(2026, 12, 17))
+    assert (row.source, row.final_report_date, row.meeting_date) == (
+        "command",
+        date(2027, 3, 18),
+        date(2026, 12, 17),
+    )
     with meeting.db.session() as session:
         stored = meeting.vault.open_json(session, row, "outcome_enc", key_id=row.key_id)
         audit = [a.action for a in session.scalars(select(AuditEntry))]
@@ -106,8 +124,7 @@ def test_referrer_is_told_by_reference_only(meeting: App, clock: FixedClock) -> 
     assert "Each agency held part" not in text and "Health, Police" not in text
     # Amending the decision does not tell the referrer again.
     assert run(meeting, "outcome", "COC-2026-0001", "--final-report-date", "2027-04-15") == 0
-    assert len([m for m in outbox_messages(meeting)
-                if "SPRG decision" in str(m["Subject"])]) == 1
+    assert len([m for m in outbox_messages(meeting) if "SPRG decision" in str(m["Subject"])]) == 1
     item = show(meeting, "COC-2026-0001")
     assert item["referral"]["outcome"]["final_report_date"] == "2027-04-15"
     assert item["referral"]["outcome"]["multi_agency"]["decision"] == "Y"  # kept
@@ -142,12 +159,12 @@ def test_outcome_from_an_outside_sender_is_ignored(tmp_path: Path, clock: FixedC
 
 
 @pytest.mark.parametrize("subject", [None, "[COC-2026-0001] SPRG outcome recorded"])
-def test_outcome_emailed_by_the_team_is_recorded(tmp_path: Path, clock: FixedClock,
-                                                 subject: str | None) -> None:
+def test_outcome_emailed_by_the_team_is_recorded(
+    tmp_path: Path, clock: FixedClock, subject: str | None
+) -> None:
     _outside, team = two_apps(tmp_path, clock)
     clock.advance(days=40)
-    team.mailbox.append(resent("mail-06-sprg-outcome", message_id="outcome-2@example.org",
-                               subject=subject))
+    team.mailbox.append(resent("mail-06-sprg-outcome", message_id="outcome-2@example.org", subject=subject))
     Poller(team).cycle()
     item = [m for m in handled(team).values() if m["message_id"] == "<outcome-2@example.org>"]
     assert item[0]["action"] == "merge_followup" and item[0]["case_refs"] == ["COC-2026-0001"]
@@ -170,12 +187,12 @@ def test_outcome_emailed_by_the_team_is_recorded(tmp_path: Path, clock: FixedClo
     team.close()
 
 
-def test_team_outcome_tagged_for_another_child_is_not_recorded(
-        tmp_path: Path, clock: FixedClock) -> None:
+def test_team_outcome_tagged_for_another_child_is_not_recorded(tmp_path: Path, clock: FixedClock) -> None:
     app = sprg_app(tmp_path, clock, MAILBOT_TEAM_SENDERS=TEAM_SENDER)
     deliver_and_poll(app, "mail-01-referral-complete")  # COC-2026-0001 is Amelia
-    app.mailbox.append(resent("mail-06-sprg-outcome", message_id="wrong@example.org",
-                              subject="[COC-2026-0001] SPRG outcome"))
+    app.mailbox.append(
+        resent("mail-06-sprg-outcome", message_id="wrong@example.org", subject="[COC-2026-0001] SPRG outcome")
+    )
     Poller(app).cycle()
     assert cases(app)["COC-2026-0001"].status == "scheduled"
     assert decision_rows(app) == []
@@ -200,8 +217,7 @@ def test_final_report_reminder_goes_once(meeting: App, clock: FixedClock) -> Non
     Poller(meeting).cycle()
     (reminder,) = reminders(meeting)
     assert str(reminder["To"]) == "cscp-team@example.org"
-    assert str(reminder["Subject"]) == \
-        "[COC-2026-0001] Final report due at the SPRG on 18/03/2027"
+    assert str(reminder["Subject"]) == "[COC-2026-0001] Final report due at the SPRG on 18/03/2027"
     assert scan(reminder.as_bytes()) == []
     # Amending something else keeps the reminder sent; a new date is reminded afresh.
     run(meeting, "outcome", "COC-2026-0001", "--other-actions", "none")
@@ -219,19 +235,29 @@ def test_cases_due_lists_reports_due_or_overdue(meeting: App, clock: FixedClock)
     run(meeting, "outcome", "COC-2026-0003", "--single", "N", "--multi", "N")  # no report
     on_day(clock, date(2027, 3, 3), 9)
     with meeting.db.session() as session:
-        due = [i.as_json() for i in case_queue.queue(session, meeting.vault, clock.now(),
-                                                     due_by=date(2027, 3, 17))]
+        due = [
+            i.as_json()
+            for i in case_queue.queue(session, meeting.vault, clock.now(), due_by=date(2027, 3, 17))
+        ]
     assert [(i["ref"], i["final_report"]) for i in due] == [("COC-2026-0002", "overdue")]
     with meeting.db.session() as session:
-        due = [i.as_json() for i in case_queue.queue(session, meeting.vault, clock.now(),
-                                                     due_by=date(2027, 3, 18))]
+        due = [
+            i.as_json()
+            for i in case_queue.queue(session, meeting.vault, clock.now(), due_by=date(2027, 3, 18))
+        ]
     assert [(i["ref"], i["final_report_date"]) for i in due] == [
-        ("COC-2026-0002", "2027-01-05"), ("COC-2026-0001", "2027-03-18")]
+        ("COC-2026-0002", "2027-01-05"),
+        ("COC-2026-0001", "2027-03-18"),
+    ]
 
 
-def test_cases_due_from_the_command_line(meeting: App, tmp_path: Path,
-                                         monkeypatch: pytest.MonkeyPatch, clock: FixedClock,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_cases_due_from_the_command_line(
+    meeting: App,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    clock: FixedClock,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     # Dates before the machine's own clock, so the command (system clock) sees them late.
     on_day(clock, DEC)
     run(meeting, "outcome", "COC-2026-0002", "--multi", "Y", "--final-report-date", "2026-11-01")
@@ -248,5 +274,6 @@ def test_cases_due_from_the_command_line(meeting: App, tmp_path: Path,
         root.handlers[:] = handlers
         root.setLevel(level)
     items = json.loads(capsys.readouterr().out)
-    assert [(i["ref"], i["status"], i["final_report"]) for i in items] == \
-        [("COC-2026-0002", "decided", "overdue")]
+    assert [(i["ref"], i["status"], i["final_report"]) for i in items] == [
+        ("COC-2026-0002", "decided", "overdue")
+    ]

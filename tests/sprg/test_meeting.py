@@ -58,8 +58,7 @@ def meeting(tmp_path: Path, clock: FixedClock) -> Iterator[App]:
 
 def test_ready_cases_are_scheduled_by_the_cutoff(meeting: App, clock: FixedClock) -> None:
     found = cases(meeting)
-    assert sorted(found) == ["COC-2026-0001", "COC-2026-0002", "COC-2026-0003",
-                             "COC-2026-0004"]
+    assert sorted(found) == ["COC-2026-0001", "COC-2026-0002", "COC-2026-0003", "COC-2026-0004"]
     # Ready on 10 November: 19 November is inside the ten-day cut-off, so 17 December.
     assert {(c.status, c.meeting_date) for c in found.values()} == {("scheduled", DEC)}
     clock.advance(days=27)  # 7 December: exactly ten days before 17 December
@@ -81,10 +80,12 @@ def test_team_moves_and_holds_cases(meeting: App, capsys: pytest.CaptureFixture[
     assert run(meeting, "schedule", "coc-2026-0003", "--hold") == 0
     Poller(meeting).cycle()  # the poll must not put a held case back on an agenda
     found = cases(meeting)
-    assert (found["COC-2026-0002"].status, found["COC-2026-0002"].meeting_date) == \
-        ("scheduled", JAN)
-    assert (found["COC-2026-0003"].status, found["COC-2026-0003"].meeting_date,
-            found["COC-2026-0003"].held) == ("held", None, True)
+    assert (found["COC-2026-0002"].status, found["COC-2026-0002"].meeting_date) == ("scheduled", JAN)
+    assert (
+        found["COC-2026-0003"].status,
+        found["COC-2026-0003"].meeting_date,
+        found["COC-2026-0003"].held,
+    ) == ("held", None, True)
     assert run(meeting, "schedule", "COC-2026-0003", "--meeting", "2026-12-17") == 0
     assert cases(meeting)["COC-2026-0003"].status == "scheduled"
     out = capsys.readouterr().out
@@ -106,29 +107,37 @@ def cli_env(meeting: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
     root.setLevel(level)
 
 
-@pytest.mark.parametrize(("argv", "named"), [
-    (["schedule", "COC-2026-0001", "--meeting", "2026-12-18"], "not an SPRG meeting date"),
-    (["schedule", "COC-2026-0001", "--meeting", "12/17/2026"], "--meeting"),  # month 17
-    (["schedule", "COC-2026-0001"], "--meeting"),
-    (["agenda", "--meeting", "2026-12-18"], "not an SPRG meeting date"),
-    (["outcome", "COC-2026-0001", "--single", "maybe"], "Y or N"),
-    (["outcome", "COC-2026-0001"], "give the decision"),
-    (["outcome", "COC-2026-0001", "--final-report-date", "soon"], "--final-report-date"),
-])
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["schedule", "COC-2026-0001", "--meeting", "2026-12-18"], "not an SPRG meeting date"),
+        (["schedule", "COC-2026-0001", "--meeting", "12/17/2026"], "--meeting"),  # month 17
+        (["schedule", "COC-2026-0001"], "--meeting"),
+        (["agenda", "--meeting", "2026-12-18"], "not an SPRG meeting date"),
+        (["outcome", "COC-2026-0001", "--single", "maybe"], "Y or N"),
+        (["outcome", "COC-2026-0001"], "give the decision"),
+        (["outcome", "COC-2026-0001", "--final-report-date", "soon"], "--final-report-date"),
+    ],
+)
 def test_command_errors_exit_2_naming_the_problem(
-        cli_env: App, capsys: pytest.CaptureFixture[str], argv: list[str], named: str) -> None:
+    cli_env: App, capsys: pytest.CaptureFixture[str], argv: list[str], named: str
+) -> None:
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert named in err and len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("argv", [
-    ["schedule", "COC-2026-0099", "--meeting", "2026-12-17"],
-    ["outcome", "COC-2026-0099", "--single", "N"],
-    ["show", "COC-2026-0099"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["schedule", "COC-2026-0099", "--meeting", "2026-12-17"],
+        ["outcome", "COC-2026-0099", "--single", "N"],
+        ["show", "COC-2026-0099"],
+    ],
+)
 def test_an_unknown_case_exits_1_everywhere(
-        cli_env: App, capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    cli_env: App, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
     assert cli.main(argv) == 1
     err = capsys.readouterr().err
     assert "COC-2026-0099" in err and len(err.strip().splitlines()) == 1
@@ -155,8 +164,7 @@ def document_text(document: Any) -> str:
     return "\n".join(parts)
 
 
-def test_agenda_pack_has_every_case_and_section_of_its_meeting_only(
-        meeting: App, tmp_path: Path) -> None:
+def test_agenda_pack_has_every_case_and_section_of_its_meeting_only(meeting: App, tmp_path: Path) -> None:
     run(meeting, "schedule", "COC-2026-0004", "--meeting", "2027-01-21")
     out = tmp_path / "pack"
     assert run(meeting, "agenda", "--meeting", "2026-12-17", "--out", str(out)) == 0
@@ -164,15 +172,18 @@ def test_agenda_pack_has_every_case_and_section_of_its_meeting_only(
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     document = docx.Document(str(path))
     text = document_text(document)
-    for ref, child in zip(["COC-2026-0001", "COC-2026-0002", "COC-2026-0003"], CHILDREN,
-                          strict=False):
+    for ref, child in zip(["COC-2026-0001", "COC-2026-0002", "COC-2026-0003"], CHILDREN, strict=False):
         assert ref in text and child in text
     assert "COC-2026-0004" not in text and CHILDREN[3] not in text
     # The cover: date, chair, one row per case.
     assert "Thursday 17 December 2026" in text and "Chair of the Review Group" in text
     cover = document.tables[1]
-    assert [row.cells[1].text for row in cover.rows] == \
-        ["Reference", "COC-2026-0001", "COC-2026-0002", "COC-2026-0003"]
+    assert [row.cells[1].text for row in cover.rows] == [
+        "Reference",
+        "COC-2026-0001",
+        "COC-2026-0002",
+        "COC-2026-0003",
+    ]
     assert [row.cells[2].text for row in cover.rows][1] == "Exampleton Primary School"
     assert cover.rows[1].cells[3].text == "11 years"  # born 03/03/2015, meeting 17/12/2026
     # Each case on its own page, with every section and the outcome table.
@@ -192,8 +203,11 @@ def test_agenda_pack_has_every_case_and_section_of_its_meeting_only(
     for table in document.tables:
         for row in table.rows:
             assert row._tr.trPr is not None and row._tr.trPr.find(qn("w:cantSplit")) is not None
-    assert all(p.paragraph_format.keep_with_next or p.style.paragraph_format.keep_with_next
-               for p in document.paragraphs if p.style.name.startswith("Heading"))
+    assert all(
+        p.paragraph_format.keep_with_next or p.style.paragraph_format.keep_with_next
+        for p in document.paragraphs
+        if p.style.name.startswith("Heading")
+    )
 
 
 def test_agenda_without_cases_still_makes_a_cover(meeting: App, tmp_path: Path) -> None:
@@ -217,7 +231,8 @@ def test_digest_names_no_one(meeting: App) -> None:
         assert "COC-2026-0004" not in message.as_string()
         subject = str(message["Subject"])
         assert subject.startswith("SPRG meeting 17/12/2026") and subject.endswith(
-            "[COC-2026-0001] [COC-2026-0002] [COC-2026-0003]")
+            "[COC-2026-0001] [COC-2026-0002] [COC-2026-0003]"
+        )
         text = message.get_body(("plain",)).get_content()
         html = message.get_body(("html",)).get_content()
         for body in (text, html):
@@ -251,9 +266,9 @@ PASSWORD = "correct horse battery staple 7"
 
 
 def test_attached_pack_is_encrypted_and_opens_only_with_the_password(
-        tmp_path: Path, clock: FixedClock) -> None:
-    app = sprg_app(tmp_path, clock, MAILBOT_SPRG_ATTACH_PACK="on",
-                   MAILBOT_SPRG_PACK_PASSWORD=PASSWORD)
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    app = sprg_app(tmp_path, clock, MAILBOT_SPRG_ATTACH_PACK="on", MAILBOT_SPRG_PACK_PASSWORD=PASSWORD)
     deliver_and_poll(app, *FIRST)
     assert run(app, "agenda", "--meeting", "2026-12-17", "--send") == 0
     sent = digests(app)
@@ -263,9 +278,14 @@ def test_attached_pack_is_encrypted_and_opens_only_with_the_password(
         assert PASSWORD.encode() not in raw
         # The readable parts; the attachment's ciphertext is scanned below for long values
         # only (in base64 of random bytes a three-letter name turns up by chance).
-        readable = "\n".join([str(message["Subject"]), str(message["To"]),
-                              message.get_body(("plain",)).get_content(),
-                              message.get_body(("html",)).get_content()])
+        readable = "\n".join(
+            [
+                str(message["Subject"]),
+                str(message["To"]),
+                message.get_body(("plain",)).get_content(),
+                message.get_body(("html",)).get_content(),
+            ]
+        )
         assert scan(readable.encode()) == []
         assert PASSWORD not in readable
         (attachment,) = list(message.iter_attachments())

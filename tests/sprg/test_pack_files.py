@@ -44,8 +44,7 @@ def agenda(app: App, out: Path) -> int:
     return run(app, "agenda", "--meeting", "2026-12-17", "--out", str(out))
 
 
-def test_a_readable_pack_left_behind_is_replaced_by_an_owner_only_one(
-        meeting: App, tmp_path: Path) -> None:
+def test_a_readable_pack_left_behind_is_replaced_by_an_owner_only_one(meeting: App, tmp_path: Path) -> None:
     out = tmp_path / "pack"
     out.mkdir()
     for name in ("agenda.docx", "agenda.pdf"):

@@ -27,11 +27,23 @@ from mailbot.sprg import scheduling
 from mailbot.web import users
 
 #: Words from mail-06's outcome section, as its referrer filled it in.
-REFERRERS_WORDS = ("Near miss: serious injury", "practitioner reflective session",
-                   "Dr Imogen Fairweather-Test", "DS A. Testperson",
-                   "a single agency review would not capture it")
-RECORDED = ["--single", "Y", "--single-grounds", "Recorded grounds from the meeting.",
-            "--multi", "N", "--chair", "Chair at the meeting"]
+REFERRERS_WORDS = (
+    "Near miss: serious injury",
+    "practitioner reflective session",
+    "Dr Imogen Fairweather-Test",
+    "DS A. Testperson",
+    "a single agency review would not capture it",
+)
+RECORDED = [
+    "--single",
+    "Y",
+    "--single-grounds",
+    "Recorded grounds from the meeting.",
+    "--multi",
+    "N",
+    "--chair",
+    "Chair at the meeting",
+]
 
 
 @pytest.fixture
@@ -71,11 +83,11 @@ def pack_text(bot: App, tmp_path: Path) -> str:
 
 
 def test_show_and_the_case_page_have_no_decision_until_one_is_recorded(
-        bot: App, team: FlaskClient, clock: FixedClock) -> None:
+    bot: App, team: FlaskClient, clock: FixedClock
+) -> None:
     with bot.db.session() as session:
         shown = views.show(session, bot.vault, "COC-2026-0001", from_address="x@example.org")
-    assert shown.referral["outcome"]["single_agency"] == \
-        {"decision": None, "agencies": None, "grounds": None}
+    assert shown.referral["outcome"]["single_agency"] == {"decision": None, "agencies": None, "grounds": None}
     assert shown.referral["sprg"] == {"meeting_date": None, "chair": None}
     assert shown.referral["child"]["full_name"] == "Leo Testcase"  # the rest is the form's
     page = team.get("/cases/COC-2026-0001").get_data(as_text=True)
@@ -91,7 +103,8 @@ def test_show_and_the_case_page_have_no_decision_until_one_is_recorded(
 
 
 def test_the_meetings_page_and_its_cases_show_only_a_recorded_decision(
-        bot: App, team: FlaskClient, clock: FixedClock) -> None:
+    bot: App, team: FlaskClient, clock: FixedClock
+) -> None:
     with bot.db.session() as session:
         [case] = scheduling.cases_of_meeting(session, bot.vault, DEC)
     assert case.referral["outcome"]["multi_agency"]["decision"] is None  # the referrer's: Y
@@ -102,8 +115,7 @@ def test_the_meetings_page_and_its_cases_show_only_a_recorded_decision(
     assert "Single agency: Yes; multi-agency: No" in page
 
 
-def test_the_agenda_pack_prints_only_a_recorded_decision(
-        bot: App, tmp_path: Path, clock: FixedClock) -> None:
+def test_the_agenda_pack_prints_only_a_recorded_decision(bot: App, tmp_path: Path, clock: FixedClock) -> None:
     text = pack_text(bot, tmp_path)
     assert "Leo Testcase" in text and "Date for final report at SPRG" in text
     for words in REFERRERS_WORDS:

@@ -22,8 +22,9 @@ GENESIS = "0" * 64
 
 
 def _plain(prev: str, e: AuditEntry) -> str:
-    body = "|".join([prev, e.at.isoformat(), e.actor, e.action, e.case_id or "",
-                     e.message_id or "", e.detail])
+    body = "|".join(
+        [prev, e.at.isoformat(), e.actor, e.action, e.case_id or "", e.message_id or "", e.detail]
+    )
     return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -121,9 +122,15 @@ def _legacy_database(tmp_path: Path, url: str, clock: FixedClock) -> None:
     prev = GENESIS
     with Session(db.engine) as session:
         for n in range(3):
-            entry = AuditEntry(at=clock.now() - timedelta(days=3 - n), actor="cli",
-                               action="case.viewed", case_id=None, message_id=None,
-                               detail=f"old {n}", prev_hash=prev)
+            entry = AuditEntry(
+                at=clock.now() - timedelta(days=3 - n),
+                actor="cli",
+                action="case.viewed",
+                case_id=None,
+                message_id=None,
+                detail=f"old {n}",
+                prev_hash=prev,
+            )
             entry.hash = prev = _plain(prev, entry)
             session.add(entry)
         session.commit()
@@ -131,7 +138,8 @@ def _legacy_database(tmp_path: Path, url: str, clock: FixedClock) -> None:
 
 
 def test_an_older_unkeyed_chain_is_kept_and_where_keying_starts_is_signed(
-        tmp_path: Path, database_url: str, clock: FixedClock) -> None:
+    tmp_path: Path, database_url: str, clock: FixedClock
+) -> None:
     _legacy_database(tmp_path, database_url, clock)
     KeyStore(tmp_path / "var" / "master.key").create()  # the installation's own key file
     app = make_app(tmp_path, database_url, clock)  # migrates with the key file at hand

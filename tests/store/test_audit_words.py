@@ -15,12 +15,20 @@ CALLS = re.compile(r'(?:audit|Entry|case_entries)\([^)]*?"([a-z_]+\.[a-z_]+)"', 
 def test_every_action_written_reads_as_words() -> None:
     """Each action in the code is shown as words, never as its code (an action added
     without an entry in WORDS still gets words made from its code)."""
-    written = {m.group(1) for path in PACKAGE.rglob("*.py")
-               for m in CALLS.finditer(path.read_text(encoding="utf-8"))}
+    written = {
+        m.group(1) for path in PACKAGE.rglob("*.py") for m in CALLS.finditer(path.read_text(encoding="utf-8"))
+    }
     assert {"case.viewed", "sprg.pack_downloaded", "quarantine.viewed"} <= written
     assert [a for a in sorted(written) if "." in words(a) or "_" in words(a)] == []
-    reads = {"case.viewed", "case.listed", "message.listed", "quarantine.viewed",
-             "attachment.split_page_viewed", "sprg.pack_downloaded", "sprg.agenda_pack"}
+    reads = {
+        "case.viewed",
+        "case.listed",
+        "message.listed",
+        "quarantine.viewed",
+        "attachment.split_page_viewed",
+        "sprg.pack_downloaded",
+        "sprg.agenda_pack",
+    }
     assert reads <= set(WORDS)
 
 

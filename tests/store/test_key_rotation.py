@@ -68,7 +68,8 @@ def test_a_running_poller_wraps_new_keys_under_the_newest_version(env: Path) -> 
 
 
 def test_retire_refuses_a_version_in_use_and_says_how_many(
-        env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     app = fresh_app(env)
     for n in range(3):
         app.mailbox.append(simple_referral(n))
@@ -86,7 +87,8 @@ def test_retire_refuses_a_version_in_use_and_says_how_many(
 
 
 def test_a_rotation_stopped_part_way_finishes_when_run_again(
-        env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     app = fresh_app(env)
     for n in range(5):
         app.mailbox.append(simple_referral(n))
@@ -114,7 +116,8 @@ def test_a_rotation_stopped_part_way_finishes_when_run_again(
 
 
 def test_a_foreign_key_file_is_refused_and_nothing_is_written(
-        env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     app = fresh_app(env)
     app.mailbox.append(eml("mail-01-referral-complete"))
     Poller(app).cycle()
@@ -145,8 +148,7 @@ def fresh_mailbox(tmp_path: Path):  # type: ignore[no-untyped-def]
     return MaildirMailbox(tmp_path / "var" / "inbox")
 
 
-def test_a_database_without_fingerprints_records_them_but_still_refuses_a_wrong_key(
-        env: Path) -> None:
+def test_a_database_without_fingerprints_records_them_but_still_refuses_a_wrong_key(env: Path) -> None:
     from mailbot.store.models import MasterKeyRecord
 
     app = fresh_app(env)

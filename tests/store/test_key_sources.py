@@ -33,16 +33,16 @@ def bot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _printer(path: Path) -> str:
-    return shlex.join([sys.executable, "-c",
-                       f"import sys; sys.stdout.write(open({str(path)!r}).read())"])
+    return shlex.join([sys.executable, "-c", f"import sys; sys.stdout.write(open({str(path)!r}).read())"])
 
 
 def _deliver_another(bot: Path) -> None:
     MaildirMailbox(bot / "var" / "inbox").append(eml("mail-04-handtyped-dates"))
 
 
-def test_the_key_as_a_systemd_credential(bot: Path, monkeypatch: pytest.MonkeyPatch,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_key_as_a_systemd_credential(
+    bot: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     os.chmod(bot / "credential.key", 0o400)
     monkeypatch.setenv("MAILBOT_MASTER_KEY_FILE", str(bot / "credential.key"))
     _deliver_another(bot)
@@ -54,8 +54,9 @@ def test_the_key_as_a_systemd_credential(bot: Path, monkeypatch: pytest.MonkeyPa
     assert not (bot / "no-such").exists()  # no key file was made beside it
 
 
-def test_the_key_from_a_command(bot: Path, monkeypatch: pytest.MonkeyPatch,
-                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_key_from_a_command(
+    bot: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("MAILBOT_KEY_COMMAND", _printer(bot / "credential.key"))
     _deliver_another(bot)
     assert main(["poll", "--once"]) == 0
@@ -67,14 +68,13 @@ def test_the_key_from_a_command(bot: Path, monkeypatch: pytest.MonkeyPatch,
 
 @pytest.mark.parametrize("command", ["foreign", "fails", "missing", "silent"])
 def test_a_wrong_or_missing_key_from_a_command_stops_and_writes_nothing(
-        bot: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-        command: str) -> None:
+    bot: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
     other = KeyStore(bot / "other" / "master.key")
     other.create()
     commands = {
         "foreign": _printer(other.path),
-        "fails": shlex.join([sys.executable, "-c", "import sys; sys.stderr.write('token x'); "
-                             "sys.exit(3)"]),
+        "fails": shlex.join([sys.executable, "-c", "import sys; sys.stderr.write('token x'); sys.exit(3)"]),
         "missing": "/nonexistent/kms-fetch --key mailbot",
         "silent": shlex.join([sys.executable, "-c", "pass"]),
     }
@@ -92,7 +92,8 @@ def test_a_wrong_or_missing_key_from_a_command_stops_and_writes_nothing(
 
 
 def test_both_sources_at_once_is_a_configuration_error(
-        bot: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    bot: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("MAILBOT_KEY_COMMAND", _printer(bot / "credential.key"))
     monkeypatch.setenv("MAILBOT_MASTER_KEY_FILE", str(bot / "credential.key"))
     capsys.readouterr()

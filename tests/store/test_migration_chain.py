@@ -18,8 +18,11 @@ def script() -> ScriptDirectory:
 def test_there_is_one_head_and_no_merge_point() -> None:
     scripts = script()
     assert len(scripts.get_heads()) == 1
-    merges = [r.revision for r in scripts.walk_revisions() if isinstance(r.down_revision, tuple)
-              and r.revision != "0004"]  # 0004 joined the first session's two branches
+    merges = [
+        r.revision
+        for r in scripts.walk_revisions()
+        if isinstance(r.down_revision, tuple) and r.revision != "0004"
+    ]  # 0004 joined the first session's two branches
     assert merges == []
 
 

@@ -35,8 +35,7 @@ def test_references_count_up_within_the_year(any_app: App) -> None:
 def test_ciphertext_moved_to_another_row_fails_to_decrypt(any_app: App) -> None:
     _two_cases(any_app)
     with any_app.db.session() as session:
-        first, second = session.scalars(select(ReferralVersion).order_by(ReferralVersion.id)
-                                         ).all()[:2]
+        first, second = session.scalars(select(ReferralVersion).order_by(ReferralVersion.id)).all()[:2]
         case_one = session.get(Case, first.case_id)
         assert case_one is not None
         assert any_app.vault.open_json(session, first, "referral_enc", key_id=case_one.key_id)
@@ -62,6 +61,7 @@ def test_audit_chain_verifies_and_detects_tampering(any_app: App) -> None:
     with any_app.db.session() as session:
         assert verify_audit_chain(session)
         from mailbot.store.models import AuditEntry
+
         entry = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).first()
         assert entry is not None
         entry.detail = "edited afterwards"

@@ -22,12 +22,12 @@ from mailbot.web import users
 
 def _entries(bot: App, action: str) -> list[AuditEntry]:
     with bot.db.session() as session:
-        return list(session.scalars(select(AuditEntry).where(AuditEntry.action == action)
-                                    .order_by(AuditEntry.id)))
+        return list(
+            session.scalars(select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id))
+        )
 
 
-def test_48_parallel_case_views_keep_one_chain(tmp_path: Path, database_url: str,
-                                              clock: FixedClock) -> None:
+def test_48_parallel_case_views_keep_one_chain(tmp_path: Path, database_url: str, clock: FixedClock) -> None:
     bot = make_app(tmp_path, database_url, clock, MAILBOT_WEB_TOTP="off")
     try:
         bot.mailbox.append(eml("mail-01-referral-complete"))
@@ -92,7 +92,8 @@ def test_a_pack_download_is_audited_once_per_case(team: FlaskClient, seeded_bot:
 
 
 def test_the_audit_page_filters_pages_and_speaks_plainly(
-        team: FlaskClient, seeded_bot: App, clock: FixedClock) -> None:
+    team: FlaskClient, seeded_bot: App, clock: FixedClock
+) -> None:
     team.get("/cases/COC-2026-0001")
     team.get("/meetings/2026-10-29/pack.docx")
     page = team.get("/audit?user=tess.team").get_data(as_text=True)
@@ -103,8 +104,7 @@ def test_the_audit_page_filters_pages_and_speaks_plainly(
     assert "COC-2026-0004" not in page.split("<tbody>")[1]
     with seeded_bot.db.session() as session:  # sixty entries from an earlier week
         for n in range(60):
-            audit_mod.audit(session, clock.now().replace(day=1), "old.user", "case.viewed",
-                  detail=f"n{n}")
+            audit_mod.audit(session, clock.now().replace(day=1), "old.user", "case.viewed", detail=f"n{n}")
     page = team.get("/audit?user=old.user").get_data(as_text=True)
     assert "Page 1 of 2" in page and page.count("<tr><td>") == 50
     page = team.get("/audit?user=old.user&page=2").get_data(as_text=True)

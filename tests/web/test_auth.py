@@ -31,8 +31,7 @@ def web(bot: App) -> Flask:
 
 def test_signed_out_user_is_sent_to_sign_in(web: Flask) -> None:
     client = web.test_client()
-    for url in ("/", "/queue", "/cases/COC-2026-0001", "/meetings", "/trends", "/export.csv",
-                "/admin/users"):
+    for url in ("/", "/queue", "/cases/COC-2026-0001", "/meetings", "/trends", "/export.csv", "/admin/users"):
         response = client.get(url)
         assert response.status_code == 302, url
         assert response.headers["Location"].startswith("/sign-in")
@@ -64,8 +63,10 @@ def test_session_cookie_flags(bot: App) -> None:
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Secure" not in cookie
     secure = create_app(bot, secure_cookies=True).test_client()
     page = secure.get("/sign-in")
-    response = secure.post("/sign-in", data={"name": "tess.team", "password": PASSWORD,
-                                             "csrf_token": csrf_of(page.get_data(as_text=True))})
+    response = secure.post(
+        "/sign-in",
+        data={"name": "tess.team", "password": PASSWORD, "csrf_token": csrf_of(page.get_data(as_text=True))},
+    )
     cookies = response.headers.getlist("Set-Cookie")
     assert any(c.startswith("mailbot_session=") and "Secure" in c for c in cookies)
 
@@ -81,13 +82,15 @@ def test_sign_in_needs_its_csrf_token(web: Flask) -> None:
 def test_missing_csrf_token_changes_nothing(web: Flask, bot: App) -> None:
     client = web.test_client()
     sign_in(client, "tess.team")
-    response = client.post("/cases/COC-2026-0002/edit/referrer.role",
-                           data={"value": "Health visitor", "reason": "phone call"})
+    response = client.post(
+        "/cases/COC-2026-0002/edit/referrer.role", data={"value": "Health visitor", "reason": "phone call"}
+    )
     assert response.status_code == 400
     assert "could not be accepted" in response.get_data(as_text=True)
-    response = client.post("/cases/COC-2026-0002/edit/referrer.role",
-                           data={"value": "Health visitor", "reason": "phone call",
-                                 "csrf_token": "forged"})
+    response = client.post(
+        "/cases/COC-2026-0002/edit/referrer.role",
+        data={"value": "Health visitor", "reason": "phone call", "csrf_token": "forged"},
+    )
     assert response.status_code == 400
     with bot.db.session() as session:
         case = session.scalars(select(Case).where(Case.ref == "COC-2026-0002")).one()
@@ -128,8 +131,14 @@ def test_roles(web: Flask) -> None:
     assert admin.get("/cases/COC-2026-0001").status_code == 403
     assert admin.get("/admin/users").status_code == 200
     assert admin.get("/admin/settings").status_code == 200
-    for url in ("/queue", "/trends", "/export.csv", "/quarantine", "/audit",
-                "/cases/COC-2026-0001/edit/referrer.name"):
+    for url in (
+        "/queue",
+        "/trends",
+        "/export.csv",
+        "/quarantine",
+        "/audit",
+        "/cases/COC-2026-0001/edit/referrer.name",
+    ):
         assert sprg.get(url).status_code == 403, url
     # COC-2026-0001 is on the agenda of 29/10/2026; COC-2026-0003 is on no agenda.
     assert sprg.get("/cases/COC-2026-0001").status_code == 200
@@ -147,8 +156,9 @@ def test_every_case_view_is_audited_with_the_user_name(web: Flask, bot: App) -> 
     client.get("/cases/COC-2026-0002")
     with bot.db.session() as session:
         case = session.scalars(select(Case).where(Case.ref == "COC-2026-0002")).one()
-        views = session.scalars(select(AuditEntry).where(
-            AuditEntry.case_id == case.id, AuditEntry.action == "case.viewed")).all()
+        views = session.scalars(
+            select(AuditEntry).where(AuditEntry.case_id == case.id, AuditEntry.action == "case.viewed")
+        ).all()
     assert [v.actor for v in views] == ["tess.team", "tess.team"]
 
 
@@ -164,9 +174,15 @@ def test_pages_are_not_cached_and_carry_a_strict_policy(web: Flask) -> None:
 def test_next_is_only_followed_within_the_site(web: Flask) -> None:
     client = web.test_client()
     page = client.get("/sign-in?next=//evil.example/x").get_data(as_text=True)
-    response = client.post("/sign-in", data={"name": "tess.team", "password": PASSWORD,
-                                             "next": "//evil.example/x",
-                                             "csrf_token": csrf_of(page)})
+    response = client.post(
+        "/sign-in",
+        data={
+            "name": "tess.team",
+            "password": PASSWORD,
+            "next": "//evil.example/x",
+            "csrf_token": csrf_of(page),
+        },
+    )
     assert response.headers["Location"] == "/"
 
 
@@ -184,8 +200,9 @@ def test_admin_adds_disables_and_resets_users(web: Flask, bot: App) -> None:
     assert sign_in(web.test_client(), "new.person", password).status_code == 401
 
 
-def test_users_command(tmp_path: Path, bot: App, monkeypatch: pytest.MonkeyPatch,
-                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_users_command(
+    tmp_path: Path, bot: App, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     for key, value in make_env(tmp_path, bot.settings.database_url).items():
         monkeypatch.setenv(key, value)
     monkeypatch.setattr("sys.stdin", io.StringIO("a long enough password\n"))

@@ -67,8 +67,15 @@ def driver(server: dict[str, Any]) -> Iterator[Any]:
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--window-size=1280,1000", "--lang=en-GB"):
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--window-size=1280,1000",
+        "--lang=en-GB",
+    ):
         options.add_argument(arg)
     browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     browser.set_page_load_timeout(30)
@@ -98,8 +105,11 @@ def submit(driver: Any, css: str = "form.form button[type=submit]") -> None:
     by_css(driver, css).click()
     from selenium.common.exceptions import WebDriverException
 
-    WebDriverWait(driver, 10, ignored_exceptions=(WebDriverException,)).until(lambda d: d.execute_script(
-        "return window.__mailbotOldPage === undefined && document.readyState === 'complete'"))
+    WebDriverWait(driver, 10, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script(
+            "return window.__mailbotOldPage === undefined && document.readyState === 'complete'"
+        )
+    )
 
 
 def sign_in(driver: Any, server: dict[str, Any], name: str, password: str = PASSWORD) -> None:
@@ -119,7 +129,8 @@ def axe_violations(driver: Any) -> list[dict[str, Any]]:
         ".then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
         " nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}))))"
         ".catch(e => done([{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}]));",
-        AXE_TAGS)
+        AXE_TAGS,
+    )
     return [v for v in result if v["impact"] in ("serious", "critical")]
 
 
@@ -145,8 +156,11 @@ def test_the_team_works_a_case_through(driver: Any, server: dict[str, Any]) -> N
     shot(driver, "case")
 
     # Fix the three missing fields, each a new version with who and why.
-    for key, value in (("referrer.role", "Health visitor"), ("child.dob", "14/07/2025"),
-                       ("anticipated_learning", "How services shared information.")):
+    for key, value in (
+        ("referrer.role", "Health visitor"),
+        ("child.dob", "14/07/2025"),
+        ("anticipated_learning", "How services shared information."),
+    ):
         go(driver, server, f"/cases/COC-2026-0002/edit/{key}")
         field = by_css(driver, "#value")
         field.clear()
@@ -213,17 +227,27 @@ def test_refusals(driver: Any, server: dict[str, Any]) -> None:
     go(driver, server, "/queue")
     assert "You do not have access" in by_css(driver, "h1").text
     with server["app"].db.session() as session:
-        actors = set(session.scalars(select(AuditEntry.actor)
-                                     .where(AuditEntry.action == "case.viewed")))
+        actors = set(session.scalars(select(AuditEntry.actor).where(AuditEntry.action == "case.viewed")))
     assert "sam.sprg" in actors
 
 
 PAGES = {
-    "tess.team": ["/queue", "/queue?status=&sort=newest", "/cases/COC-2026-0004",
-                  "/cases/COC-2026-0003", "/cases/COC-2026-0005/edit/child.dob",
-                  "/cases/COC-2026-0005/edit/themes", "/cases/COC-2026-0001/merge",
-                  "/cases/COC-2026-0004/split/{att}", "/cases/COC-2026-0001/outcome",
-                  "/meetings", "/quarantine", "/trends", "/audit", "/nowhere"],
+    "tess.team": [
+        "/queue",
+        "/queue?status=&sort=newest",
+        "/cases/COC-2026-0004",
+        "/cases/COC-2026-0003",
+        "/cases/COC-2026-0005/edit/child.dob",
+        "/cases/COC-2026-0005/edit/themes",
+        "/cases/COC-2026-0001/merge",
+        "/cases/COC-2026-0004/split/{att}",
+        "/cases/COC-2026-0001/outcome",
+        "/meetings",
+        "/quarantine",
+        "/trends",
+        "/audit",
+        "/nowhere",
+    ],
     "sam.sprg": ["/meetings", "/cases/COC-2026-0001"],
     "ada.admin": ["/admin/users", "/admin/settings"],
 }
@@ -233,8 +257,9 @@ def test_every_page_passes_axe(driver: Any, server: dict[str, Any]) -> None:
     from mailbot.store.models import Attachment, Case
 
     with server["app"].db.session() as session:
-        att = session.scalars(select(Attachment.id).join(Case, Case.id == Attachment.case_id)
-                              .where(Case.ref == "COC-2026-0004")).first()
+        att = session.scalars(
+            select(Attachment.id).join(Case, Case.id == Attachment.case_id).where(Case.ref == "COC-2026-0004")
+        ).first()
     found = {}
     driver.delete_all_cookies()
     go(driver, server, "/sign-in")

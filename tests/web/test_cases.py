@@ -30,8 +30,7 @@ def edit(team: FlaskClient, ref: str, key: str, value: str | list[str], reason: 
 
 def test_queue_shows_every_open_case_with_filters_and_sort(team: FlaskClient) -> None:
     page = team.get("/queue").get_data(as_text=True)
-    for ref in ("COC-2026-0001", "COC-2026-0002", "COC-2026-0003", "COC-2026-0004",
-                "COC-2026-0005"):
+    for ref in ("COC-2026-0001", "COC-2026-0002", "COC-2026-0003", "COC-2026-0004", "COC-2026-0005"):
         assert ref in page
     assert "Sampleford Health Visiting Service" in page
     waiting = team.get("/queue?status=awaiting_information").get_data(as_text=True)
@@ -54,8 +53,9 @@ def test_overdue_cases_are_highlighted(team: FlaskClient, bot: App, clock: Fixed
 def test_editing_fields_makes_versions_with_who_and_why(team: FlaskClient, bot: App) -> None:
     assert edit(team, "COC-2026-0002", "referrer.role", "Health visitor").status_code == 302
     assert edit(team, "COC-2026-0002", "child.dob", "14/07/2025").status_code == 302
-    response = edit(team, "COC-2026-0002", "anticipated_learning", "Sharing information",
-                    reason="read from the scan")
+    response = edit(
+        team, "COC-2026-0002", "anticipated_learning", "Sharing information", reason="read from the scan"
+    )
     assert response.status_code == 302
     item = case_of(bot, "COC-2026-0002")
     assert item["referral"]["child"]["dob"] == "2025-07-14"
@@ -63,13 +63,14 @@ def test_editing_fields_makes_versions_with_who_and_why(team: FlaskClient, bot: 
     assert item["provenance"]["child.dob"] == "manual:tess.team"
     with bot.db.session() as session:
         case = case_store.case_by_ref(session, "COC-2026-0002")
-        last = session.scalars(select(ReferralVersion).where(
-            ReferralVersion.case_id == case.id, ReferralVersion.version == 4)).one()
+        last = session.scalars(
+            select(ReferralVersion).where(ReferralVersion.case_id == case.id, ReferralVersion.version == 4)
+        ).one()
         assert (last.source, last.created_by) == ("manual", "tess.team")
-        assert bot.vault.open_text(session, last, "note_enc", key_id=case.key_id) == \
-            "read from the scan"
-        actions = session.scalars(select(AuditEntry.action).where(
-            AuditEntry.case_id == case.id, AuditEntry.actor == "tess.team")).all()
+        assert bot.vault.open_text(session, last, "note_enc", key_id=case.key_id) == "read from the scan"
+        actions = session.scalars(
+            select(AuditEntry.action).where(AuditEntry.case_id == case.id, AuditEntry.actor == "tess.team")
+        ).all()
     assert actions.count("case.edited") == 3
     page = team.get("/cases/COC-2026-0002").get_data(as_text=True)
     assert "read from the scan" in page and "entered by tess.team" in page
@@ -93,23 +94,26 @@ def test_themes_and_household_can_be_edited(team: FlaskClient, bot: App) -> None
 
 
 def test_merge_fills_blanks_and_closes_the_other(team: FlaskClient, bot: App) -> None:
-    response = post(team, "/cases/COC-2026-0003/merge",
-                    {"other": "COC-2026-0005", "reason": "the form for the same referral"})
+    response = post(
+        team,
+        "/cases/COC-2026-0003/merge",
+        {"other": "COC-2026-0005", "reason": "the form for the same referral"},
+    )
     assert response.status_code == 302
     kept = case_of(bot, "COC-2026-0003")
     assert kept["referral"]["referrer"]["agency"] == "Sampleton NHS Foundation Trust"
     assert kept["provenance"]["referrer.agency"] == "merged:COC-2026-0005"
     assert case_of(bot, "COC-2026-0005")["status"] == "closed"
-    assert post(team, "/cases/COC-2026-0003/merge",
-                {"other": "COC-2026-0003", "reason": "x"}).status_code == 400
+    assert (
+        post(team, "/cases/COC-2026-0003/merge", {"other": "COC-2026-0003", "reason": "x"}).status_code == 400
+    )
 
 
 def test_split_makes_a_new_case_from_a_file(team: FlaskClient, bot: App) -> None:
     before = case_of(bot, "COC-2026-0004")
     assert len(before["attachments"]) == 2
     second = before["attachments"][1]
-    response = post(team, f"/cases/COC-2026-0004/split/{second['id']}",
-                    {"reason": "two forms in one e-mail"})
+    response = post(team, f"/cases/COC-2026-0004/split/{second['id']}", {"reason": "two forms in one e-mail"})
     assert response.status_code == 302
     assert response.headers["Location"] == "/cases/COC-2026-0006"
     new = case_of(bot, "COC-2026-0006")
@@ -129,9 +133,14 @@ def test_original_files_download_and_are_audited(team: FlaskClient, bot: App) ->
     assert response.headers["Content-Disposition"].startswith("attachment;")
     assert team.get(f"/cases/COC-2026-0001/attachments/{att.id}").status_code == 404
     with bot.db.session() as session:
-        assert session.scalars(select(AuditEntry).where(
-            AuditEntry.action == "attachment.downloaded", AuditEntry.actor == "tess.team")
-        ).first() is not None
+        assert (
+            session.scalars(
+                select(AuditEntry).where(
+                    AuditEntry.action == "attachment.downloaded", AuditEntry.actor == "tess.team"
+                )
+            ).first()
+            is not None
+        )
 
 
 def test_release_and_reject_held_messages(team: FlaskClient, bot: App) -> None:
@@ -148,15 +157,13 @@ def test_release_and_reject_held_messages(team: FlaskClient, bot: App) -> None:
         assert "released by tess.team" in row.reason
         assert session.scalar(select(Case.ref).where(Case.ref == "COC-2026-0006"))
     # A second decision on the same message is refused in plain words.
-    response = post(team, f"/quarantine/{held[0]['id']}/reject", {"reason": "spam"},
-                    page="/quarantine")
+    response = post(team, f"/quarantine/{held[0]['id']}/reject", {"reason": "spam"}, page="/quarantine")
     follow = team.get(response.headers["Location"]).get_data(as_text=True)
     assert "was already released" in follow
 
 
 def test_close_a_case(team: FlaskClient, bot: App) -> None:
-    response = post(team, "/cases/COC-2026-0003/close", {"reason": "withdrawn"},
-                    page="/cases/COC-2026-0003")
+    response = post(team, "/cases/COC-2026-0003/close", {"reason": "withdrawn"}, page="/cases/COC-2026-0003")
     assert response.status_code == 302
     assert case_of(bot, "COC-2026-0003")["status"] == "closed"
     assert "withdrawn" in team.get("/cases/COC-2026-0003").get_data(as_text=True)

@@ -16,8 +16,7 @@ SENDER = "Priya Testington <p.testington@exampleton-primary.example.org>"
 
 def held_id(bot: App) -> str:
     with bot.db.session() as session:
-        return session.scalars(select(InboundMessage.id).where(
-            InboundMessage.action == "quarantine")).one()
+        return session.scalars(select(InboundMessage.id).where(InboundMessage.action == "quarantine")).one()
 
 
 def audited(bot: App, action: str) -> list[AuditEntry]:
@@ -26,7 +25,8 @@ def audited(bot: App, action: str) -> list[AuditEntry]:
 
 
 def test_the_case_page_shows_each_message_in_and_out_with_its_text(
-        team: FlaskClient, seeded_bot: App) -> None:
+    team: FlaskClient, seeded_bot: App
+) -> None:
     page = team.get("/cases/COC-2026-0001").get_data(as_text=True)
     conversation = page.split('id="messages-title"')[1].split('id="files-title"')[0]
     # The referrer's covering e-mail, as written, then the bot's acknowledgement.
@@ -46,11 +46,15 @@ def test_the_case_page_shows_each_message_in_and_out_with_its_text(
 
 
 def test_html_mail_is_shown_sanitised(team: FlaskClient, seeded_bot: App) -> None:
-    seeded_bot.mailbox.append(message(
-        sender=SENDER, subject="Re: [COC-2026-0001] Referral received",
-        message_id="<AM0PR01MB1234ABCD5678EF90123456789ABCDEF0123@AM0PR01MB1234.eurprd01.prod.outlook.com>",
-        html='<p>The child has since <b>moved to Sutton</b>.</p><img src="https://t.example.net/o.gif">'
-             '<script>alert(1)</script><a href="javascript:alert(2)">x</a>'))
+    seeded_bot.mailbox.append(
+        message(
+            sender=SENDER,
+            subject="Re: [COC-2026-0001] Referral received",
+            message_id="<AM0PR01MB1234ABCD5678EF90123456789ABCDEF0123@AM0PR01MB1234.eurprd01.prod.outlook.com>",
+            html='<p>The child has since <b>moved to Sutton</b>.</p><img src="https://t.example.net/o.gif">'
+            '<script>alert(1)</script><a href="javascript:alert(2)">x</a>',
+        )
+    )
     Poller(seeded_bot).cycle()
     page = team.get("/cases/COC-2026-0001").get_data(as_text=True)
     assert "The child has since <b>moved to Sutton</b>." in page

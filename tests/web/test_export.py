@@ -51,8 +51,7 @@ def test_xlsx_export_matches(team: FlaskClient) -> None:
 def test_formula_like_cells_are_neutralised(team: FlaskClient, bot: App) -> None:
     from helpers.workspace import post
 
-    post(team, "/cases/COC-2026-0002/edit/referrer.agency", {"value": "=HYPERLINK(1)",
-                                                              "reason": "test"})
+    post(team, "/cases/COC-2026-0002/edit/referrer.agency", {"value": "=HYPERLINK(1)", "reason": "test"})
     rows = team.get("/export.csv").get_data(as_text=True)
     assert "'=HYPERLINK(1)" in rows
 

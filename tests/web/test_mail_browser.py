@@ -53,8 +53,7 @@ def test_read_a_case_conversation(site: dict[str, Any]) -> None:
     clean(driver, found)
     screenshot(driver, SHOTS / "case-page.png")
     SHOTS.mkdir(parents=True, exist_ok=True)
-    by_css(driver, "section[aria-labelledby=messages-title]").screenshot(
-        str(SHOTS / "case-conversation.png"))
+    by_css(driver, "section[aria-labelledby=messages-title]").screenshot(str(SHOTS / "case-conversation.png"))
     assert not any(found.values()), found
 
 
@@ -72,8 +71,9 @@ def test_release_a_held_message_after_reading_it(site: dict[str, Any]) -> None:
     assert "released" in by_css(driver, ".flashes").text
     with app.db.session() as session:
         row = session.get(InboundMessage, row_id)
-        viewed = session.scalars(select(AuditEntry).where(
-            AuditEntry.action == "message.viewed", AuditEntry.message_id == row.id)).all()
+        viewed = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "message.viewed", AuditEntry.message_id == row.id)
+        ).all()
         assert row.hold_state == "released" and [v.actor for v in viewed] == ["tess.team"]
     assert not any(found.values()), found
 
@@ -87,7 +87,7 @@ def test_search_the_queue(site: dict[str, Any]) -> None:
     refs = [r.text.split()[0] for r in rows]
     # The released message (same child, from the police) opened COC-2026-0006.
     assert refs[0] == "COC-2026-0001" and set(refs) <= {"COC-2026-0001", "COC-2026-0006"}
-    assert f'{len(refs)} case' in by_css(driver, ".lead").text
+    assert f"{len(refs)} case" in by_css(driver, ".lead").text
     assert 'found for "AMÉLIA"' in by_css(driver, ".lead").text
     clean(driver, found)
     screenshot(driver, SHOTS / "search-results.png")
@@ -144,11 +144,15 @@ def test_write_to_the_referrer_and_see_the_reply_join(site: dict[str, Any]) -> N
         recipient = app.vault.open_text(session, sent, "recipient_enc")
         our_id = sent.message_id
     app.clock.advance(seconds=60)
-    app.mailbox.append(message(
-        sender=recipient, subject="RE: [COC-2026-0004] Message from the CSCP team",
-        message_id="<LO2P265MB5012C1D2E3F4A5B6C7D8E9F0A1B2C3D4E5@LO2P265MB5012.GBRP265.PROD.OUTLOOK.COM>",
-        headers=[("In-Reply-To", our_id), ("References", our_id)],
-        text="Yes, still at the same address. Thanks.\r\n"))
+    app.mailbox.append(
+        message(
+            sender=recipient,
+            subject="RE: [COC-2026-0004] Message from the CSCP team",
+            message_id="<LO2P265MB5012C1D2E3F4A5B6C7D8E9F0A1B2C3D4E5@LO2P265MB5012.GBRP265.PROD.OUTLOOK.COM>",
+            headers=[("In-Reply-To", our_id), ("References", our_id)],
+            text="Yes, still at the same address. Thanks.\r\n",
+        )
+    )
     Poller(app).cycle()
     driver.get(url + "/cases/COC-2026-0004")
     mails = [m.text for m in driver.find_elements("css selector", "article.mail")]

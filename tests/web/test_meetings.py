@@ -31,14 +31,12 @@ def test_meetings_page_lists_each_meeting_and_its_cases(team: FlaskClient) -> No
 
 
 def test_move_and_hold(team: FlaskClient, bot: App) -> None:
-    response = post(team, "/cases/COC-2026-0001/schedule", {"meeting": "2026-11-26"},
-                    page="/meetings")
+    response = post(team, "/cases/COC-2026-0001/schedule", {"meeting": "2026-11-26"}, page="/meetings")
     assert response.status_code == 302
     assert status(bot, "COC-2026-0001") == ("scheduled", "2026-11-26")
     post(team, "/cases/COC-2026-0001/schedule", {"meeting": "hold"}, page="/meetings")
     assert status(bot, "COC-2026-0001") == ("held", None)
-    response = post(team, "/cases/COC-2026-0001/schedule", {"meeting": "2026-11-27"},
-                    page="/meetings")
+    response = post(team, "/cases/COC-2026-0001/schedule", {"meeting": "2026-11-27"}, page="/meetings")
     follow = team.get(response.headers["Location"]).get_data(as_text=True)
     assert "was not moved" in follow and "not an SPRG meeting date" in follow
     post(team, "/cases/COC-2026-0002/schedule", {"meeting": "2026-10-29"}, page="/meetings")
@@ -62,15 +60,21 @@ def test_outcome_form_records_the_decision(team: FlaskClient, bot: App) -> None:
     assert "29/10/2026" in page  # the meeting date is filled in
     bad = post(team, "/cases/COC-2026-0001/outcome", {"outcome.final_report_date": "soon"})
     assert bad.status_code == 400
-    form = {"outcome.single_agency.decision": "N", "outcome.multi_agency.decision": "Y",
-            "outcome.multi_agency.agencies": "Health; Police", "outcome.methodology": "Rapid review",
-            "outcome.final_report_date": "26/11/2026", "sprg.meeting_date": "29/10/2026",
-            "sprg.chair": "The chair"}
+    form = {
+        "outcome.single_agency.decision": "N",
+        "outcome.multi_agency.decision": "Y",
+        "outcome.multi_agency.agencies": "Health; Police",
+        "outcome.methodology": "Rapid review",
+        "outcome.final_report_date": "26/11/2026",
+        "sprg.meeting_date": "29/10/2026",
+        "sprg.chair": "The chair",
+    }
     # 12/10/2026: the meeting of 29/10/2026 is still to come (issue 12 part 5).
     early = post(team, "/cases/COC-2026-0001/outcome", form)
     assert early.status_code == 400
-    assert "COC-2026-0001: the SPRG meeting of 29/10/2026 has not happened yet" in \
-        early.get_data(as_text=True)
+    assert "COC-2026-0001: the SPRG meeting of 29/10/2026 has not happened yet" in early.get_data(
+        as_text=True
+    )
     assert status(bot, "COC-2026-0001")[0] == "scheduled"
     response = post(team, "/cases/COC-2026-0001/outcome", {**form, "force": "yes"})
     assert response.status_code == 302

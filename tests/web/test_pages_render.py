@@ -55,21 +55,37 @@ def sign_in_with_two_steps(tmp_path: Path, clock: FixedClock) -> None:
         bot.close()
 
 
-def test_every_page_template_renders(seeded_bot: App, rendered: set[str], tmp_path: Path,
-                                     clock: FixedClock) -> None:
+def test_every_page_template_renders(
+    seeded_bot: App, rendered: set[str], tmp_path: Path, clock: FixedClock
+) -> None:
     with seeded_bot.db.session() as session:
-        att, ref = session.execute(select(Attachment, Case.ref).join(
-            Case, Case.id == Attachment.case_id).where(Attachment.kind == "form")).first()
+        att, ref = session.execute(
+            select(Attachment, Case.ref)
+            .join(Case, Case.id == Attachment.case_id)
+            .where(Attachment.kind == "form")
+        ).first()
         att_id = att.id
-        held = session.scalars(select(InboundMessage.id).where(
-            InboundMessage.action == "quarantine")).first()
+        held = session.scalars(select(InboundMessage.id).where(InboundMessage.action == "quarantine")).first()
     anonymous = web_app(seeded_bot).test_client()
     assert anonymous.get("/sign-in").status_code == 200
     team = client_as(seeded_bot, "tess.team")
-    for url in ("/queue", f"/cases/{ref}", f"/cases/{ref}/edit/child.dob", f"/cases/{ref}/merge",
-                f"/cases/{ref}/split/{att_id}", f"/cases/{ref}/outcome", "/quarantine",
-                "/meetings", "/trends", "/audit", "/cases/COC-2026-9999", f"/quarantine/{held}",
-                f"/cases/{ref}/write", "/actions", "/report"):
+    for url in (
+        "/queue",
+        f"/cases/{ref}",
+        f"/cases/{ref}/edit/child.dob",
+        f"/cases/{ref}/merge",
+        f"/cases/{ref}/split/{att_id}",
+        f"/cases/{ref}/outcome",
+        "/quarantine",
+        "/meetings",
+        "/trends",
+        "/audit",
+        "/cases/COC-2026-9999",
+        f"/quarantine/{held}",
+        f"/cases/{ref}/write",
+        "/actions",
+        "/report",
+    ):
         response = team.get(url)
         assert response.status_code in (200, 404), url
     admin = client_as(seeded_bot, "ada.admin")
@@ -80,6 +96,7 @@ def test_every_page_template_renders(seeded_bot: App, rendered: set[str], tmp_pa
     with web.test_request_context("/sign-in/entra/callback"):
         assert "/queue" in render_template("web/signed_in.html", target="/queue")
     folder = resources.files("mailbot") / "templates" / "web"
-    pages = {f"web/{p.name}" for p in folder.iterdir()
-             if p.name.endswith(".html") and not p.name.startswith("_")}
+    pages = {
+        f"web/{p.name}" for p in folder.iterdir() if p.name.endswith(".html") and not p.name.startswith("_")
+    }
     assert pages - rendered == set()

@@ -29,15 +29,16 @@ def test_search_in_the_queue(team: FlaskClient, seeded_bot: App) -> None:
     filtered = team.get("/queue?q=amelia&status=awaiting_information").get_data(as_text=True)
     assert "<tbody>" not in filtered
     with seeded_bot.db.session() as session:
-        details = list(session.scalars(select(AuditEntry.detail).where(
-            AuditEntry.action == "cases.searched")))
+        details = list(
+            session.scalars(select(AuditEntry.detail).where(AuditEntry.action == "cases.searched"))
+        )
     assert details[:2] == ["1 found", "1 found"]
     assert not any("amelia" in d.lower() or "2015" in d for d in details)
 
 
-def test_cases_search_on_the_command_line(seeded_bot: App, tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_cases_search_on_the_command_line(
+    seeded_bot: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     for key, value in make_env(tmp_path, str(seeded_bot.settings.database_url)).items():
         monkeypatch.setenv(key, value)

@@ -71,9 +71,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     plain, plain_thread = _serve(web_of(app))
     secure, secure_thread = _serve(web_of(app, secure_cookies=True))
     try:
-        yield {"url": f"http://127.0.0.1:{plain.effective_port}",
-               "secure_url": f"http://workspace.test:{secure.effective_port}",
-               "app": app, "clock": clock, "provider": provider}
+        yield {
+            "url": f"http://127.0.0.1:{plain.effective_port}",
+            "secure_url": f"http://workspace.test:{secure.effective_port}",
+            "app": app,
+            "clock": clock,
+            "provider": provider,
+        }
     finally:
         for srv, thread in ((plain, plain_thread), (secure, secure_thread)):
             srv.close()
@@ -89,9 +93,16 @@ def driver(site: dict[str, Any]) -> Iterator[Any]:
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--window-size=1280,1000", "--lang=en-GB",
-                "--host-resolver-rules=MAP workspace.test 127.0.0.1"):
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--window-size=1280,1000",
+        "--lang=en-GB",
+        "--host-resolver-rules=MAP workspace.test 127.0.0.1",
+    ):
         options.add_argument(arg)
     browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     browser.set_page_load_timeout(30)
@@ -122,8 +133,12 @@ def submit(driver: Any, css: str = "form.form button[type=submit]") -> None:
     """Click and wait until the next page has replaced this one."""
     driver.execute_script("window.__mailbotOldPage = true;")
     by_css(driver, css).click()
-    wait_for(driver, lambda d: d.execute_script(
-        "return window.__mailbotOldPage === undefined && document.readyState === 'complete'"))
+    wait_for(
+        driver,
+        lambda d: d.execute_script(
+            "return window.__mailbotOldPage === undefined && document.readyState === 'complete'"
+        ),
+    )
 
 
 def password_step(driver: Any, base: str, name: str, password: str = PASSWORD) -> None:
@@ -143,7 +158,8 @@ def axe_violations(driver: Any) -> list[dict[str, Any]]:
         ".then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
         " nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}))))"
         ".catch(e => done([{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}]));",
-        AXE_TAGS)
+        AXE_TAGS,
+    )
     return [v for v in result if v["impact"] in ("serious", "critical")]
 
 
@@ -219,22 +235,24 @@ def test_sign_in_with_microsoft(driver: Any, site: dict[str, Any]) -> None:
     go(driver, site, "/queue")
     assert by_css(driver, "h1").text  # the team's queue opens: a full session
     with site["app"].db.session() as session:
-        details = session.scalars(select(AuditEntry.detail).where(
-            AuditEntry.actor == "ada.lovelace@croydon.example",
-            AuditEntry.action == "user.signed_in")).all()
+        details = session.scalars(
+            select(AuditEntry.detail).where(
+                AuditEntry.actor == "ada.lovelace@croydon.example", AuditEntry.action == "user.signed_in"
+            )
+        ).all()
     assert details == ["Entra ID"]
 
     # A Microsoft account with no role for the workspace: a plain refusal.
-    provider.user.update(sub="subject-bob", preferred_username="bob@croydon.example",
-                         roles=["Other.App"])
+    provider.user.update(sub="subject-bob", preferred_username="bob@croydon.example", roles=["Other.App"])
     provider.interactive = False
     driver.delete_all_cookies()
     go(driver, site, "/sign-in")
     submit(driver, "a[href^='/sign-in/entra']")
     wait_for(driver, lambda d: "no role in this workspace" in d.page_source)
     assert axe_violations(driver) == []
-    provider.user.update(sub="subject-ada", preferred_username="ada.lovelace@croydon.example",
-                         roles=["CSCP.Team"])
+    provider.user.update(
+        sub="subject-ada", preferred_username="ada.lovelace@croydon.example", roles=["CSCP.Team"]
+    )
 
 
 def test_the_signed_in_page_passes_axe(driver: Any, site: dict[str, Any]) -> None:

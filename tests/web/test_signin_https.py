@@ -32,9 +32,11 @@ def _post_without_the_cookie(bot: App, base_url: str) -> tuple[int, str]:
     assert any("Secure" in c for c in page.headers.getlist("Set-Cookie"))
     # What a browser does with a Secure cookie from an http:// page: it does not keep it.
     client.delete_cookie("mailbot_signin", domain="workspace.council.example")
-    response = client.post("/sign-in", base_url=base_url,
-                           data={"name": "tess.team", "password": PASSWORD,
-                                 "csrf_token": csrf_of(page.get_data(as_text=True))})
+    response = client.post(
+        "/sign-in",
+        base_url=base_url,
+        data={"name": "tess.team", "password": PASSWORD, "csrf_token": csrf_of(page.get_data(as_text=True))},
+    )
     assert client.get_cookie("mailbot_session", domain="workspace.council.example") is None
     return response.status_code, response.get_data(as_text=True)
 
@@ -57,8 +59,10 @@ def test_on_loopback_nothing_changes(bot: App) -> None:
     client = web_of(bot, secure_cookies=False).test_client()
     page = client.get("/sign-in")
     client.delete_cookie("mailbot_signin")
-    response = client.post("/sign-in", data={"name": "tess.team", "password": PASSWORD,
-                                             "csrf_token": csrf_of(page.get_data(as_text=True))})
+    response = client.post(
+        "/sign-in",
+        data={"name": "tess.team", "password": PASSWORD, "csrf_token": csrf_of(page.get_data(as_text=True))},
+    )
     assert response.status_code == 400
     assert "This form had expired" in response.get_data(as_text=True)
 
@@ -67,10 +71,11 @@ def test_over_https_with_the_cookie_it_signs_in(bot: App) -> None:
     client = web_of(bot, secure_cookies=True).test_client()
     base_url = "https://workspace.council.example"
     page = client.get("/sign-in", base_url=base_url)
-    response = client.post("/sign-in", base_url=base_url,
-                           data={"name": "tess.team", "password": PASSWORD,
-                                 "csrf_token": csrf_of(page.get_data(as_text=True))})
+    response = client.post(
+        "/sign-in",
+        base_url=base_url,
+        data={"name": "tess.team", "password": PASSWORD, "csrf_token": csrf_of(page.get_data(as_text=True))},
+    )
     assert response.status_code == 302
-    cookie = next(c for c in response.headers.getlist("Set-Cookie")
-                  if c.startswith("mailbot_session="))
+    cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("mailbot_session="))
     assert "Secure" in cookie

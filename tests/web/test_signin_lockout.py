@@ -91,12 +91,12 @@ def test_parallel_processes_lose_no_count(any_bot: App, tmp_path: Path) -> None:
     ctx = multiprocessing.get_context("spawn")
     with ctx.Manager() as manager, ProcessPoolExecutor(4, mp_context=ctx) as pool:
         barrier = manager.Barrier(4)
-        same = [pool.submit(wrong_guesses, url, "tess.team", 8, "one-address", at, barrier)
-                for _ in range(4)]
+        same = [pool.submit(wrong_guesses, url, "tess.team", 8, "one-address", at, barrier) for _ in range(4)]
         assert sum(len(f.result(timeout=240)) for f in same) == 32
         barrier = manager.Barrier(4)
-        apart = [pool.submit(wrong_guesses, url, "sam.sprg", 8, f"address-{i}", at, barrier)
-                 for i in range(4)]
+        apart = [
+            pool.submit(wrong_guesses, url, "sam.sprg", 8, f"address-{i}", at, barrier) for i in range(4)
+        ]
         results = [f.result(timeout=240) for f in apart]
     rows = {r.address: r for r in _address_rows(any_bot, "tess.team")}
     assert rows["one-address"].failures == 32 and rows["one-address"].locked_until is not None
@@ -172,7 +172,8 @@ def test_an_administrator_lifts_the_locks(bot: App, clock: FixedClock) -> None:
 
 
 def test_every_refusal_is_logged_and_audited_without_the_password(
-        bot: App, caplog: pytest.LogCaptureFixture) -> None:
+    bot: App, caplog: pytest.LogCaptureFixture
+) -> None:
     web = web_of(bot)
     caplog.set_level(logging.WARNING, logger="mailbot.web.signin")
     client = client_from(web, "198.51.100.9")
@@ -184,8 +185,9 @@ def test_every_refusal_is_logged_and_audited_without_the_password(
         users.disable_user(session, "ada.admin")
     sign_in(client, "ada.admin")
     with bot.db.session() as session:
-        entries = session.scalars(select(AuditEntry).where(
-            AuditEntry.action == "user.sign_in_refused").order_by(AuditEntry.id)).all()
+        entries = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "user.sign_in_refused").order_by(AuditEntry.id)
+        ).all()
     assert [(e.actor, e.detail) for e in entries] == [
         ("workspace", "user tess.team: wrong password"),
         ("workspace", "an unknown user name: unknown user name"),
@@ -201,9 +203,15 @@ def test_every_refusal_is_logged_and_audited_without_the_password(
     for secret in ("Secret-Guess", "my-password-typed-as-name", "198.51.100.9", "tess.team"):
         assert secret not in logged
     # Refused in the same words whatever the reason.
-    texts = {sign_in(client, name, password).get_data(as_text=True).split("<main")[1]
-             for name, password in (("tess.team", "wrong"), ("nobody", PASSWORD),
-                                    ("sam.sprg", PASSWORD), ("ada.admin", PASSWORD))}
+    texts = {
+        sign_in(client, name, password).get_data(as_text=True).split("<main")[1]
+        for name, password in (
+            ("tess.team", "wrong"),
+            ("nobody", PASSWORD),
+            ("sam.sprg", PASSWORD),
+            ("ada.admin", PASSWORD),
+        )
+    }
     assert len(texts) == 1
 
 

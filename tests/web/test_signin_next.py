@@ -23,18 +23,23 @@ def bot(tmp_path: Path, clock: FixedClock) -> Iterator[App]:
     app.close()
 
 
-@pytest.mark.parametrize("target, expected", [
-    ("/\\evil.example/x", "/"),
-    ("/\t/evil.example", "/"),
-    ("/queue\r\nSet-Cookie: x=1", "/"),
-    ("//evil.example", "/"),
-    ("https://evil.example/", "/"),
-    ("/queue?status=ready", "/queue?status=ready"),
-])
+@pytest.mark.parametrize(
+    "target, expected",
+    [
+        ("/\\evil.example/x", "/"),
+        ("/\t/evil.example", "/"),
+        ("/queue\r\nSet-Cookie: x=1", "/"),
+        ("//evil.example", "/"),
+        ("https://evil.example/", "/"),
+        ("/queue?status=ready", "/queue?status=ready"),
+    ],
+)
 def test_next_stays_on_this_site(bot: App, target: str, expected: str) -> None:
     client = client_from(web_of(bot))
     page = client.get("/sign-in").get_data(as_text=True)
-    response = client.post("/sign-in", data={"name": "tess.team", "password": PASSWORD,
-                                             "next": target, "csrf_token": csrf_of(page)})
+    response = client.post(
+        "/sign-in",
+        data={"name": "tess.team", "password": PASSWORD, "next": target, "csrf_token": csrf_of(page)},
+    )
     assert response.status_code == 302
     assert response.headers["Location"] == expected

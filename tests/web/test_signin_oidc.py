@@ -72,7 +72,8 @@ def _user(bot: App, name: str) -> WebUser | None:
 
 
 def test_sign_in_with_entra_creates_the_user_with_the_mapped_role(
-        web: Flask, bot: App, provider: FakeOidc) -> None:
+    web: Flask, bot: App, provider: FakeOidc
+) -> None:
     client = client_from(web)
     page = client.get("/sign-in").get_data(as_text=True)
     assert "Sign in with Microsoft" in page
@@ -98,14 +99,12 @@ def test_sign_in_with_entra_creates_the_user_with_the_mapped_role(
     assert user.oidc_subject == oidc.subject_key({"iss": provider.issuer, "sub": "subject-ada"})
     assert provider.requests.count("POST /oauth2/v2.0/token") == 1
     with bot.db.session() as session:
-        entry = session.scalars(select(AuditEntry).where(
-            AuditEntry.action == "user.signed_in")).one()
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "user.signed_in")).one()
         assert (entry.actor, entry.detail) == ("ada.lovelace@croydon.example", "Entra ID")
         assert session.scalars(select(WebOidcFlow)).all() == []  # used once, then gone
 
 
-def test_the_role_follows_entra_at_each_sign_in(web: Flask, bot: App,
-                                                provider: FakeOidc) -> None:
+def test_the_role_follows_entra_at_each_sign_in(web: Flask, bot: App, provider: FakeOidc) -> None:
     entra_sign_in(client_from(web))
     provider.user["roles"] = ["Something.Else", "CSCP.Admin"]
     client = client_from(web)
@@ -130,15 +129,17 @@ def test_no_role_no_account(web: Flask, bot: App, provider: FakeOidc) -> None:
     assert client.get_cookie("mailbot_session") is None
     assert _user(bot, "ada.lovelace@croydon.example") is None
     with bot.db.session() as session:
-        details = session.scalars(select(AuditEntry.detail).where(
-            AuditEntry.action == "user.sign_in_refused")).all()
+        details = session.scalars(
+            select(AuditEntry.detail).where(AuditEntry.action == "user.sign_in_refused")
+        ).all()
     assert details == ["a sign-in with Entra ID: Entra ID: no role maps"]
 
 
 def test_roles_from_groups(tmp_path: Path, clock: FixedClock, provider: FakeOidc) -> None:
     group = "0b9c5a1e-7f43-4c8e-9d1a-2f6b3e4d5c6a"
-    app = signin_app(tmp_path, clock, **provider.settings(),
-                     MAILBOT_WEB_OIDC_ROLES=f"sprg={group.upper()},team=CSCP.Team")
+    app = signin_app(
+        tmp_path, clock, **provider.settings(), MAILBOT_WEB_OIDC_ROLES=f"sprg={group.upper()},team=CSCP.Team"
+    )
     try:
         provider.user.update(roles=None, groups=["another-group", group])
         client = client_from(web_of(app))
@@ -149,16 +150,20 @@ def test_roles_from_groups(tmp_path: Path, clock: FixedClock, provider: FakeOidc
         app.close()
 
 
-@pytest.mark.parametrize("change, expected", [
-    ({"aud": "someone-else"}, "invalid_claim aud"),
-    ({"iss": "https://login.microsoftonline.com/another-tenant/v2.0"}, "invalid_claim iss"),
-    ({"nonce": "a-nonce-from-another-sign-in"}, "invalid_claim nonce"),
-    ({"exp": 1}, "expired_token exp"),
-    ({"sub": None}, "missing_claim sub"),
-    ({"foreign_key": True}, "bad_signature"),
-])
-def test_an_untrustworthy_id_token_is_refused(web: Flask, bot: App, provider: FakeOidc,
-                                              change: dict[str, Any], expected: str) -> None:
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ({"aud": "someone-else"}, "invalid_claim aud"),
+        ({"iss": "https://login.microsoftonline.com/another-tenant/v2.0"}, "invalid_claim iss"),
+        ({"nonce": "a-nonce-from-another-sign-in"}, "invalid_claim nonce"),
+        ({"exp": 1}, "expired_token exp"),
+        ({"sub": None}, "missing_claim sub"),
+        ({"foreign_key": True}, "bad_signature"),
+    ],
+)
+def test_an_untrustworthy_id_token_is_refused(
+    web: Flask, bot: App, provider: FakeOidc, change: dict[str, Any], expected: str
+) -> None:
     if change.pop("foreign_key", False):
         provider.foreign_key = True
     provider.tamper = change
@@ -169,8 +174,9 @@ def test_an_untrustworthy_id_token_is_refused(web: Flask, bot: App, provider: Fa
     assert client.get_cookie("mailbot_session") is None
     with bot.db.session() as session:
         assert session.scalars(select(WebUser).where(WebUser.source == "oidc")).all() == []
-        detail = session.scalars(select(AuditEntry.detail).where(
-            AuditEntry.action == "user.sign_in_refused")).one()
+        detail = session.scalars(
+            select(AuditEntry.detail).where(AuditEntry.action == "user.sign_in_refused")
+        ).one()
     assert detail == f"a sign-in with Entra ID: Entra ID: ID token refused ({expected})"
 
 
@@ -207,8 +213,7 @@ def test_an_entra_account_has_no_password_here(web: Flask, bot: App) -> None:
     assert sign_in(client_from(web), "ada.lovelace@croydon.example", PASSWORD).status_code == 401
 
 
-def test_a_local_account_is_never_taken_over_by_name(web: Flask, bot: App,
-                                                     provider: FakeOidc) -> None:
+def test_a_local_account_is_never_taken_over_by_name(web: Flask, bot: App, provider: FakeOidc) -> None:
     provider.user["preferred_username"] = "tess.team"
     response = entra_sign_in(client_from(web))
     assert response.status_code == 403
@@ -248,17 +253,30 @@ def test_an_unreachable_provider_is_said_plainly(tmp_path: Path, clock: FixedClo
         app.close()
 
 
-@pytest.mark.parametrize("env, setting", [
-    ({"MAILBOT_WEB_OIDC_TENANT": "t"}, "MAILBOT_WEB_OIDC_CLIENT_ID"),
-    ({"MAILBOT_WEB_OIDC_CLIENT_ID": "c"}, "MAILBOT_WEB_OIDC_TENANT"),
-    ({"MAILBOT_WEB_OIDC_TENANT": "common", "MAILBOT_WEB_OIDC_CLIENT_ID": "c"},
-     "MAILBOT_WEB_OIDC_TENANT"),
-    ({"MAILBOT_WEB_OIDC_TENANT": "t", "MAILBOT_WEB_OIDC_CLIENT_ID": "c",
-      "MAILBOT_WEB_OIDC_AUTHORITY": "http://login.example.org/t/v2.0"},
-     "MAILBOT_WEB_OIDC_AUTHORITY"),
-    ({"MAILBOT_WEB_OIDC_TENANT": "t", "MAILBOT_WEB_OIDC_CLIENT_ID": "c",
-      "MAILBOT_WEB_OIDC_ROLES": "team=CSCP.Team,boss=CSCP.Boss"}, "MAILBOT_WEB_OIDC_ROLES"),
-])
+@pytest.mark.parametrize(
+    "env, setting",
+    [
+        ({"MAILBOT_WEB_OIDC_TENANT": "t"}, "MAILBOT_WEB_OIDC_CLIENT_ID"),
+        ({"MAILBOT_WEB_OIDC_CLIENT_ID": "c"}, "MAILBOT_WEB_OIDC_TENANT"),
+        ({"MAILBOT_WEB_OIDC_TENANT": "common", "MAILBOT_WEB_OIDC_CLIENT_ID": "c"}, "MAILBOT_WEB_OIDC_TENANT"),
+        (
+            {
+                "MAILBOT_WEB_OIDC_TENANT": "t",
+                "MAILBOT_WEB_OIDC_CLIENT_ID": "c",
+                "MAILBOT_WEB_OIDC_AUTHORITY": "http://login.example.org/t/v2.0",
+            },
+            "MAILBOT_WEB_OIDC_AUTHORITY",
+        ),
+        (
+            {
+                "MAILBOT_WEB_OIDC_TENANT": "t",
+                "MAILBOT_WEB_OIDC_CLIENT_ID": "c",
+                "MAILBOT_WEB_OIDC_ROLES": "team=CSCP.Team,boss=CSCP.Boss",
+            },
+            "MAILBOT_WEB_OIDC_ROLES",
+        ),
+    ],
+)
 def test_settings_are_checked(tmp_path: Path, env: dict[str, str], setting: str) -> None:
     settings = load_settings(env=env, base_dir=tmp_path)
     with pytest.raises(ConfigError) as info:
@@ -267,12 +285,18 @@ def test_settings_are_checked(tmp_path: Path, env: dict[str, str], setting: str)
 
 
 def test_default_authority_is_the_tenants(tmp_path: Path) -> None:
-    settings = load_settings(env={"MAILBOT_WEB_OIDC_TENANT": "contoso.onmicrosoft.com",
-                                  "MAILBOT_WEB_OIDC_CLIENT_ID": "c",
-                                  "MAILBOT_WEB_OIDC_CLIENT_SECRET": "s"}, base_dir=tmp_path)
+    settings = load_settings(
+        env={
+            "MAILBOT_WEB_OIDC_TENANT": "contoso.onmicrosoft.com",
+            "MAILBOT_WEB_OIDC_CLIENT_ID": "c",
+            "MAILBOT_WEB_OIDC_CLIENT_SECRET": "s",
+        },
+        base_dir=tmp_path,
+    )
     config = oidc.config_from(settings)
     assert config is not None
-    assert config.discovery_url == ("https://login.microsoftonline.com/contoso.onmicrosoft.com"
-                                    "/v2.0/.well-known/openid-configuration")
+    assert config.discovery_url == (
+        "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0/.well-known/openid-configuration"
+    )
     assert config.roles == (("team", "CSCP.Team"), ("sprg", "CSCP.SPRG"), ("admin", "CSCP.Admin"))
     assert "client_secret" not in repr(config)

@@ -43,9 +43,14 @@ def test_every_refusal_takes_the_same_time(bot: App) -> None:
     attacker = "198.51.100.9"
     locker = client_from(web, attacker)
     for _ in range(5):  # ada.admin is locked for the attacker's address
-        locker.post("/sign-in", data={"name": "ada.admin", "password": "wrong guess",
-                                      "csrf_token": csrf_of(locker.get("/sign-in").get_data(
-                                          as_text=True))})
+        locker.post(
+            "/sign-in",
+            data={
+                "name": "ada.admin",
+                "password": "wrong guess",
+                "csrf_token": csrf_of(locker.get("/sign-in").get_data(as_text=True)),
+            },
+        )
     kinds = {
         # a fresh address each time, so that the wrong guesses never lock the account
         "wrong password": ("tess.team", "wrong guess", None),
@@ -62,8 +67,7 @@ def test_every_refusal_takes_the_same_time(bot: App) -> None:
             client = client_from(web, address or f"203.0.113.{n + 1}")
             token = csrf_of(client.get("/sign-in").get_data(as_text=True))
             start = time.perf_counter()
-            response = client.post("/sign-in", data={"name": name, "password": password,
-                                                     "csrf_token": token})
+            response = client.post("/sign-in", data={"name": name, "password": password, "csrf_token": token})
             times[kind].append(time.perf_counter() - start)
             assert response.status_code == 401, kind
             pages[kind].add(response.get_data(as_text=True).replace(token, ""))

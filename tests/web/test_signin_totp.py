@@ -58,8 +58,7 @@ def test_an_administrator_must_set_up_two_step_sign_in(bot: App, clock: FixedClo
     assert "<script" not in page and "<img" not in page and "href" not in svg
     # Reloading shows the same secret (the one already scanned), not a new one.
     assert secret_of(client.get("/account/two-step").get_data(as_text=True)) == secret_of(page)
-    wrong = client.post("/account/two-step", data={"code": "000000",
-                                                   "csrf_token": csrf_of(page)})
+    wrong = client.post("/account/two-step", data={"code": "000000", "csrf_token": csrf_of(page)})
     assert wrong.status_code == 400 and "The code is not right" in wrong.get_data(as_text=True)
     secret, codes = enrol_two_step(client, clock)
     assert len(codes) == 10 and len(set(codes)) == 10
@@ -67,8 +66,7 @@ def test_an_administrator_must_set_up_two_step_sign_in(bot: App, clock: FixedClo
     assert token is not None and token.value != first_token.value  # a new session token
     assert client.get("/admin/users").status_code == 200
     with bot.db.session() as session:
-        actions = session.scalars(select(AuditEntry.action).where(
-            AuditEntry.actor == "ada.admin")).all()
+        actions = session.scalars(select(AuditEntry.action).where(AuditEntry.actor == "ada.admin")).all()
         assert actions == ["user.two_step_set_up", "user.signed_in"]
         # The secret is stored sealed; the recovery codes only as keyed hashes.
         raw = session.execute(text("SELECT secret_enc FROM web_totp")).scalar_one()
@@ -124,8 +122,7 @@ def test_the_same_code_sent_twice_at_once_signs_in_once(bot: App, clock: FixedCl
     def send(pair: tuple[FlaskClient, str]) -> int:
         client, page = pair
         barrier.wait(timeout=30)
-        return int(client.post("/sign-in/code", data={"code": code, "csrf_token": csrf_of(page)}
-                               ).status_code)
+        return int(client.post("/sign-in/code", data={"code": code, "csrf_token": csrf_of(page)}).status_code)
 
     with ThreadPoolExecutor(len(clients)) as pool:
         codes = sorted(pool.map(send, zip(clients, pages, strict=True)))
@@ -146,8 +143,9 @@ def test_recovery_codes_work_once_each(bot: App, clock: FixedClock) -> None:
     with bot.db.session() as session:
         user = users.by_name(session, "ada.admin")
         assert user is not None and totp.recovery_codes_left(session, user.id) == 9
-        details = session.scalars(select(AuditEntry.detail).where(
-            AuditEntry.action == "user.signed_in")).all()
+        details = session.scalars(
+            select(AuditEntry.detail).where(AuditEntry.action == "user.signed_in")
+        ).all()
     assert "password and a recovery code" in details
 
 
@@ -165,10 +163,12 @@ def test_wrong_codes_end_the_half_finished_sign_in(bot: App, clock: FixedClock) 
     assert sign_in(client, "ada.admin").status_code == 401
     assert sign_in(client_from(web, "192.0.2.10"), "ada.admin").status_code == 302
     with bot.db.session() as session:
-        details = session.scalars(select(AuditEntry.detail).where(
-            AuditEntry.action == "user.sign_in_refused")).all()
+        details = session.scalars(
+            select(AuditEntry.detail).where(AuditEntry.action == "user.sign_in_refused")
+        ).all()
     assert details[:5] == ["user ada.admin: wrong two-step code"] * 4 + [
-        "user ada.admin: too many wrong codes"]
+        "user ada.admin: too many wrong codes"
+    ]
 
 
 def test_a_half_finished_sign_in_expires(bot: App, clock: FixedClock) -> None:
@@ -221,8 +221,9 @@ def test_a_wrong_setting_is_refused(tmp_path: Path, clock: FixedClock) -> None:
         app.close()
 
 
-def test_users_reset_clears_two_step_sign_in(bot: App, clock: FixedClock, tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_users_reset_clears_two_step_sign_in(
+    bot: App, clock: FixedClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     web = web_of(bot)
     _enrol_admin(web, clock)
     with bot.db.session() as session:

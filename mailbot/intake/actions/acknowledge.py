@@ -8,8 +8,7 @@ from mailbot.cases.store import VersionInput
 from mailbot.forms import field_label
 from mailbot.intake.actions.base import ActionContext
 
-ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
-            "ninth", "tenth")
+ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
 
 
 @dataclass
@@ -55,7 +54,13 @@ def subject_for(notes: list[CaseNote]) -> str:
 
 
 def acknowledge(ctx: ActionContext, notes: list[CaseNote], key_id: str) -> None:
-    ctx.reply("acknowledgement", subject_for(notes), [n.ref for n in notes], key_id,
-              cases=notes, any_missing=any(n.missing or n.queries for n in notes),
-              any_manual=any(n.manual for n in notes),
-              updated=all(n.headline.startswith("updated") for n in notes))
+    ctx.reply(
+        "acknowledgement",
+        subject_for(notes),
+        [n.ref for n in notes],
+        key_id,
+        cases=notes,
+        any_missing=any(n.missing or n.queries for n in notes),
+        any_manual=any(n.manual for n in notes),
+        updated=all(n.headline.startswith("updated") for n in notes),
+    )

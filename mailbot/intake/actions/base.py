@@ -36,7 +36,8 @@ LIMIT_ALERT = (
     "messages are still handled and recorded, but not answered. This is usually an "
     "auto-responder caught in a loop with the bot, or someone writing very often. Please "
     "look at the message below and contact the sender yourself if they need an answer. "
-    "You will not be told again about this sender today.")
+    "You will not be told again about this sender today."
+)
 
 
 @dataclass
@@ -60,8 +61,7 @@ class ActionContext:
         assert case is not None
         return case
 
-    def reply(self, template: str, subject: str, refs: list[str], key_id: str,
-              **context: Any) -> None:
+    def reply(self, template: str, subject: str, refs: list[str], key_id: str, **context: Any) -> None:
         """Answer the sender, and only the sender, threaded to their message; within the
         reply limits (``outbound.limits``), past which the message is only recorded."""
         msg = self.message
@@ -69,34 +69,68 @@ class ActionContext:
             return
         topic = limits.thread_topic(msg.message_id, msg.references, msg.in_reply_to)
         s = self.settings
-        passed = limits.passed_limit(self.session, self.vault, self.now, msg.sender, topic,
-                                     limits.ReplyLimits(s.reply_limit_hour, s.reply_limit_day))
+        passed = limits.passed_limit(
+            self.session,
+            self.vault,
+            self.now,
+            msg.sender,
+            topic,
+            limits.ReplyLimits(s.reply_limit_hour, s.reply_limit_day),
+        )
         if passed is not None:
             self.hold_reply(passed, refs)
             return
-        follows = Thread(msg.message_id, tuple(msg.references), msg.header("thread-index")) \
-            if msg.message_id else None
-        self.outbound.queue(self.session, self.now, OutboundMail(
-            kind="reply", template=template, subject=subject, recipient=msg.sender,
-            refs=refs, context=context, follows=follows, key_id=key_id,
-            inbound_row_id=self.row.id, topic=topic))
+        follows = (
+            Thread(msg.message_id, tuple(msg.references), msg.header("thread-index"))
+            if msg.message_id
+            else None
+        )
+        self.outbound.queue(
+            self.session,
+            self.now,
+            OutboundMail(
+                kind="reply",
+                template=template,
+                subject=subject,
+                recipient=msg.sender,
+                refs=refs,
+                context=context,
+                follows=follows,
+                key_id=key_id,
+                inbound_row_id=self.row.id,
+                topic=topic,
+            ),
+        )
 
     def hold_reply(self, passed: str, refs: list[str]) -> None:
         """Past a reply limit: recorded, not answered; the team told once a day."""
         sender = self.message.sender or ""
         self.row.reason += f"; not answered: {passed}"
-        audit(self.session, self.now, BOT, "reply.limited", message_id=self.row.id,
-              detail=passed)
+        audit(self.session, self.now, BOT, "reply.limited", message_id=self.row.id, detail=passed)
         team = self.settings.team_address
         if not team or limits.team_told(self.session, self.vault, sender, self.now):
             return
-        self.outbound.queue(self.session, self.now, OutboundMail(
-            kind="alert", template="alert", subject="Action needed: automatic replies stopped",
-            recipient=team, refs=refs, key_id=self.row.key_id, inbound_row_id=self.row.id,
-            topic=limits.limit_topic(sender, self.now),
-            context={"text": LIMIT_ALERT.format(passed=passed), "ref": ", ".join(refs) or None,
-                     "message_row_id": self.row.id, "reason": self.row.reason,
-                     "folder": self.row.target_folder}))
+        self.outbound.queue(
+            self.session,
+            self.now,
+            OutboundMail(
+                kind="alert",
+                template="alert",
+                subject="Action needed: automatic replies stopped",
+                recipient=team,
+                refs=refs,
+                key_id=self.row.key_id,
+                inbound_row_id=self.row.id,
+                topic=limits.limit_topic(sender, self.now),
+                context={
+                    "text": LIMIT_ALERT.format(passed=passed),
+                    "ref": ", ".join(refs) or None,
+                    "message_row_id": self.row.id,
+                    "reason": self.row.reason,
+                    "folder": self.row.target_folder,
+                },
+            ),
+        )
 
 
 class ActionStrategy(Protocol):
@@ -108,17 +142,21 @@ class ActionStrategy(Protocol):
 def build_version(ctx: ActionContext, form: ParsedForm | None) -> case_store.VersionInput:
     """A referral version from a form (or an empty one), fallbacks applied and checked."""
     referral = form.referral if form else empty_referral()
-    completed, fallbacks = apply_fallbacks(referral, ctx.message.sender,
-                                           ctx.message.date or ctx.now)
+    completed, fallbacks = apply_fallbacks(referral, ctx.message.sender, ctx.message.date or ctx.now)
     queries = [q.as_json() for q in (form.queries if form else [])]
     today = london(ctx.now).date()
     queries += [q.as_json() for q in validate(completed, today=today, received_year=today.year)]
     unique = list({(q["field"], q["problem"]): q for q in queries}.values())
     return case_store.VersionInput(
-        referral=completed, provenance=form.provenance if form else {},
-        source="form" if form else "email", fallbacks=fallbacks,
-        missing=missing_required(completed), queries=unique, created_by=BOT,
-        message_row_id=ctx.row.id)
+        referral=completed,
+        provenance=form.provenance if form else {},
+        source="form" if form else "email",
+        fallbacks=fallbacks,
+        missing=missing_required(completed),
+        queries=unique,
+        created_by=BOT,
+        message_row_id=ctx.row.id,
+    )
 
 
 def keep_attachments(ctx: ActionContext, case: Case, verdicts: list[AttachmentVerdict]) -> None:
@@ -128,8 +166,14 @@ def keep_attachments(ctx: ActionContext, case: Case, verdicts: list[AttachmentVe
             continue  # a locked form is kept: a person opens it with the password
         data = bytes(verdict.data)
         kind = {"form": "form", "manual": "manual", "reject": "manual"}.get(verdict.kind, "other")
-        att = Attachment(case_id=case.id, message_id=ctx.row.id, key_id=case.key_id,
-                         content_type=verdict.content_type, size=len(data), kind=kind)
+        att = Attachment(
+            case_id=case.id,
+            message_id=ctx.row.id,
+            key_id=case.key_id,
+            content_type=verdict.content_type,
+            size=len(data),
+            kind=kind,
+        )
         att.filename_enc = ctx.vault.seal_text(ctx.session, att, "filename_enc", verdict.filename)
         att.data_enc = ctx.vault.seal(ctx.session, att, "data_enc", data)
         ctx.session.add(att)

@@ -10,12 +10,16 @@ class AskForUsableCopy:
     """``reject_attachment``: a plain-words reply saying why the file was not opened."""
 
     def apply(self, ctx: ActionContext, outcome: Rejected) -> list[str]:
-        reasons = [v.reason or "the file could not be opened" for v in outcome.verdicts
-                   if v.kind == "reject"]
+        reasons = [v.reason or "the file could not be opened" for v in outcome.verdicts if v.kind == "reject"]
         refs = [outcome.case.ref] if outcome.case else []
-        ctx.reply("reject_attachment", "Your attachment could not be opened", refs,
-                  ctx.row.key_id, ref=outcome.case.ref if outcome.case else None,
-                  reasons=reasons)
+        ctx.reply(
+            "reject_attachment",
+            "Your attachment could not be opened",
+            refs,
+            ctx.row.key_id,
+            ref=outcome.case.ref if outcome.case else None,
+            reasons=reasons,
+        )
         if outcome.case is not None:
             ctx.link(ctx.case(outcome))
         return refs

@@ -24,13 +24,18 @@ class AddToCase:
         case = ctx.case(outcome)
         ctx.link(case)
         if outcome.resent:  # the files are the case's already; the message is kept
-            ctx.reply("already_received", "Referral already received", [case.ref],
-                      case.key_id, ref=case.ref)
+            ctx.reply("already_received", "Referral already received", [case.ref], case.key_id, ref=case.ref)
             return [case.ref]
         keep_attachments(ctx, case, outcome.verdicts)
         if outcome.locked:
-            ctx.reply("sealed_received", "Form received - the CSCP team will phone you for the "
-                      "password", [case.ref], case.key_id, ref=case.ref, how="password")
+            ctx.reply(
+                "sealed_received",
+                "Form received - the CSCP team will phone you for the password",
+                [case.ref],
+                case.key_id,
+                ref=case.ref,
+                how="password",
+            )
             return [case.ref]
         forms = outcome.forms
         if not forms or not outcome.update_case:
@@ -41,11 +46,18 @@ class AddToCase:
             if _is_empty(version.referral.get(section)) and not _is_empty(current.get(section)):
                 version.referral[section] = current[section]
         case_store.add_version(ctx.session, ctx.vault, case, ctx.now, version)
-        flag_on_arrival(ctx.session, ctx.vault, ctx.outbound, ctx.now, case, version.referral,
-                        ctx.settings.team_address)
-        audit(ctx.session, ctx.now, BOT, "case.updated", case_id=case.id,
-              message_id=ctx.row.id,
-              detail=f"version {case.current_version}, status {case.status}")
+        flag_on_arrival(
+            ctx.session, ctx.vault, ctx.outbound, ctx.now, case, version.referral, ctx.settings.team_address
+        )
+        audit(
+            ctx.session,
+            ctx.now,
+            BOT,
+            "case.updated",
+            case_id=case.id,
+            message_id=ctx.row.id,
+            detail=f"version {case.current_version}, status {case.status}",
+        )
         acknowledge(ctx, [note_for(case.ref, version, "updated")], case.key_id)
         return [case.ref]
 
@@ -57,9 +69,17 @@ class RecordDecision:
         case = ctx.case(outcome)
         ctx.link(case)
         keep_attachments(ctx, case, outcome.verdicts)
-        decisions.record(ctx.session, ctx.vault, ctx.outbound, ctx.now, case, outcome.decision,
-                         actor=BOT, source="email", message_row_id=ctx.row.id,
-                         force=outcome.force)
-        ctx.reply("sprg_decision_recorded", "SPRG decision recorded", [case.ref], case.key_id,
-                  ref=case.ref)
+        decisions.record(
+            ctx.session,
+            ctx.vault,
+            ctx.outbound,
+            ctx.now,
+            case,
+            outcome.decision,
+            actor=BOT,
+            source="email",
+            message_row_id=ctx.row.id,
+            force=outcome.force,
+        )
+        ctx.reply("sprg_decision_recorded", "SPRG decision recorded", [case.ref], case.key_id, ref=case.ref)
         return [case.ref]

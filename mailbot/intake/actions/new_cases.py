@@ -25,38 +25,64 @@ class OpenCases:
         notes: list[CaseNote] = []
         created: list[Case] = []
         if outcome.manual:
-            case = case_store.open_case(ctx.session, ctx.vault, ctx.now, sender,
-                                        build_version(ctx, None), manual=True)
+            case = case_store.open_case(
+                ctx.session, ctx.vault, ctx.now, sender, build_version(ctx, None), manual=True
+            )
             created.append(case)
-            notes.append(CaseNote(case.ref, "received - the CSCP team will enter your form",
-                                  manual=True))
+            notes.append(CaseNote(case.ref, "received - the CSCP team will enter your form", manual=True))
         elif outcome.forms:
             for number, verdict in enumerate(outcome.forms):
                 version = build_version(ctx, verdict.form)
                 case = case_store.open_case(ctx.session, ctx.vault, ctx.now, sender, version)
                 created.append(case)
                 # A date of death: a serious incident, and the team hears at once.
-                flag_on_arrival(ctx.session, ctx.vault, ctx.outbound, ctx.now, case,
-                                version.referral, ctx.settings.team_address)
+                flag_on_arrival(
+                    ctx.session,
+                    ctx.vault,
+                    ctx.outbound,
+                    ctx.now,
+                    case,
+                    version.referral,
+                    ctx.settings.team_address,
+                )
                 note = note_for(case.ref, version, "received")
                 note.position = ordinal(number)
                 notes.append(note)
         else:  # about a referral, but no form: a case that waits for it
-            created.append(case_store.open_case(ctx.session, ctx.vault, ctx.now, sender,
-                                                build_version(ctx, None)))
+            created.append(
+                case_store.open_case(ctx.session, ctx.vault, ctx.now, sender, build_version(ctx, None))
+            )
         for case in created:
             ctx.link(case)
-            audit(ctx.session, ctx.now, BOT, "case.opened", case_id=case.id,
-                  message_id=ctx.row.id, detail=f"status {case.status}")
+            audit(
+                ctx.session,
+                ctx.now,
+                BOT,
+                "case.opened",
+                case_id=case.id,
+                message_id=ctx.row.id,
+                detail=f"status {case.status}",
+            )
         first = created[0]
         keep_attachments(ctx, first, outcome.verdicts)
         if outcome.sealed:
-            ctx.reply("sealed_received", SEALED_SUBJECTS[outcome.sealed], [first.ref],
-                      first.key_id, ref=first.ref, how=outcome.sealed)
+            ctx.reply(
+                "sealed_received",
+                SEALED_SUBJECTS[outcome.sealed],
+                [first.ref],
+                first.key_id,
+                ref=first.ref,
+                how=outcome.sealed,
+            )
         elif outcome.wants_form:
-            ctx.reply("request_form", "Please send the referral form", [first.ref],
-                      first.key_id, ref=first.ref,
-                      missing=[field_label(key) for key in first.missing_required])
+            ctx.reply(
+                "request_form",
+                "Please send the referral form",
+                [first.ref],
+                first.key_id,
+                ref=first.ref,
+                missing=[field_label(key) for key in first.missing_required],
+            )
         else:
             acknowledge(ctx, notes, first.key_id)
         return [case.ref for case in created]

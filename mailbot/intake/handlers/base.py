@@ -19,12 +19,24 @@ from mailbot.mail.reader import InboundMessage
 from mailbot.sprg.decision_form import DecisionRecord
 
 Action = Literal[
-    "accept", "request_missing", "merge_followup", "ignore_auto", "quarantine",
-    "reject_attachment", "manual_entry", "not_referral",
+    "accept",
+    "request_missing",
+    "merge_followup",
+    "ignore_auto",
+    "quarantine",
+    "reject_attachment",
+    "manual_entry",
+    "not_referral",
 ]
 ACTIONS: tuple[Action, ...] = (
-    "accept", "request_missing", "merge_followup", "ignore_auto", "quarantine",
-    "reject_attachment", "manual_entry", "not_referral",
+    "accept",
+    "request_missing",
+    "merge_followup",
+    "ignore_auto",
+    "quarantine",
+    "reject_attachment",
+    "manual_entry",
+    "not_referral",
 )
 
 
@@ -111,8 +123,9 @@ class CaseLookup(Protocol):
         """Whether the form is about the case's child; None when either cannot tell."""
         ...
 
-    def resent(self, sender: str, referral: Referral, fallbacks: list[str], since: datetime,
-               subject: str) -> CaseSummary | None:
+    def resent(
+        self, sender: str, referral: Referral, fallbacks: list[str], since: datetime, subject: str
+    ) -> CaseSummary | None:
         """The sender's open case, opened since ``since``, with this same referral."""
         ...
 

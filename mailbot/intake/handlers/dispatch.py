@@ -40,5 +40,4 @@ def decide(handlers: Sequence[Handler], msg: InboundMessage, ctx: HandlerContext
             if msg.wrapping.notes:  # how it arrived (signed, forwarded...), for the team
                 outcome.reason += "; " + "; ".join(msg.wrapping.notes)
             return outcome
-    return Held(action="quarantine",
-                reason="no handler could judge this message; held for a person")
+    return Held(action="quarantine", reason="no handler could judge this message; held for a person")

@@ -41,8 +41,8 @@ def handle_followup(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None:
             reason=f"points at {cases[0].ref} but comes from a different sender; held for a person",
             case=cases[0],
             alert=f"A message about {cases[0].ref} came from someone other than the person "
-                  "who made the referral, so it has not been added to the case. Please read it "
-                  "under Held messages and release it if it belongs to the case.",
+            "who made the referral, so it has not been added to the case. Please read it "
+            "under Held messages and release it if it belongs to the case.",
         )
     verdicts = ctx.read_forms(msg)
     forms = [v.form for v in verdicts if v.kind == "form" and v.form is not None]
@@ -52,51 +52,76 @@ def handle_followup(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None:
         matching = [c for c in own if ctx.cases.same_child(c, forms[0].referral)]
         if len(matching) != 1:
             refs = ", ".join(c.ref for c in own)
-            return Held(action="quarantine", reason=f"reply names {refs} and its form matches "
-                        "not exactly one of them; held for a person", verdicts=verdicts,
-                        case=own[0], alert=f"A reply about {refs} carries a form that we "
-                           "could not match to one of those cases, so nothing was changed. "
-                           "Please read it under Held messages.")
+            return Held(
+                action="quarantine",
+                reason=f"reply names {refs} and its form matches not exactly one of them; held for a person",
+                verdicts=verdicts,
+                case=own[0],
+                alert=f"A reply about {refs} carries a form that we "
+                "could not match to one of those cases, so nothing was changed. "
+                "Please read it under Held messages.",
+            )
         case = matching[0]
     if not ctx.trusted and any(ctx.cases.same_child(case, f.referral) is False for f in forms):
         # Whoever sent it: a form about another child never changes this case, and the
         # referrer is not told it did. A person who releases it vouches for it.
-        return Held(action="quarantine", reason=f"reply about {case.ref} carries a form about "
-                    "a different child (name or date of birth); held for a person",
-                    verdicts=verdicts, case=case,
-                    alert=f"A reply about {case.ref} carries a form whose child's name or date "
-                          "of birth is not the case's, so nothing was changed and nobody was "
-                          "told anything. Please read it under Held messages: release it only "
-                          "if it corrects this case.")
+        return Held(
+            action="quarantine",
+            reason=f"reply about {case.ref} carries a form about "
+            "a different child (name or date of birth); held for a person",
+            verdicts=verdicts,
+            case=case,
+            alert=f"A reply about {case.ref} carries a form whose child's name or date "
+            "of birth is not the case's, so nothing was changed and nobody was "
+            "told anything. Please read it under Held messages: release it only "
+            "if it corrects this case.",
+        )
     if forms and not case.status.open_to_referrer:
         return FollowUp(
-            action="merge_followup", reason=f"form for {case.ref}, which is {case.status}: kept "
-            "with the case for the team, not applied", verdicts=verdicts, case=case,
+            action="merge_followup",
+            reason=f"form for {case.ref}, which is {case.status}: kept "
+            "with the case for the team, not applied",
+            verdicts=verdicts,
+            case=case,
             update_case=False,
             alert=f"A new form arrived for {case.ref}, which is already "
-                  f"{case.status.phrase}. It is kept with the case but "
-                  "has not changed it: please compare it with the case and decide what to "
-                  "change.")
+            f"{case.status.phrase}. It is kept with the case but "
+            "has not changed it: please compare it with the case and decide what to "
+            "change.",
+        )
     if forms:
-        return FollowUp(action="merge_followup", reason=f"reply about {case.ref} carrying a form",
-                        verdicts=verdicts, case=case)
+        return FollowUp(
+            action="merge_followup",
+            reason=f"reply about {case.ref} carrying a form",
+            verdicts=verdicts,
+            case=case,
+        )
     rejected = [v for v in verdicts if v.kind == "reject"]
     if rejected and all(is_locked(v) for v in rejected):
         return FollowUp(
-            action="merge_followup", verdicts=verdicts, case=case, update_case=False,
-            locked=True, reason=f"reply about {case.ref} with a password-protected form; the "
+            action="merge_followup",
+            verdicts=verdicts,
+            case=case,
+            update_case=False,
+            locked=True,
+            reason=f"reply about {case.ref} with a password-protected form; the "
             "team will phone the referrer for the password",
             alert=f"The referrer sent a password-protected form for {case.ref}. Please phone "
-                  "them for the password (never by e-mail), open the file kept with the case "
-                  "and enter the form.")
+            "them for the password (never by e-mail), open the file kept with the case "
+            "and enter the form.",
+        )
     if rejected:
-        return Rejected(action="reject_attachment",
-                        reason=f"reply about {case.ref} with an attachment that cannot be opened",
-                        verdicts=verdicts, case=case)
+        return Rejected(
+            action="reject_attachment",
+            reason=f"reply about {case.ref} with an attachment that cannot be opened",
+            verdicts=verdicts,
+            case=case,
+        )
     return FollowUp(
         action="merge_followup",
         reason=f"reply about {case.ref} without a form; the team will read it",
-        verdicts=verdicts, case=case,
+        verdicts=verdicts,
+        case=case,
         alert=f"The referrer replied about {case.ref} without a form. Please read their "
-              "message (in the mailbox's Processed folder, and on the case in the workspace).",
+        "message (in the mailbox's Processed folder, and on the case in the workspace).",
     )

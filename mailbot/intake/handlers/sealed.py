@@ -33,7 +33,8 @@ _NOTICE = re.compile(
     r"|message encryption\b"
     r"|secure (?:e-?mail|message|messaging) (?:portal|service)"
     r"|\bcjsm\b.{0,300}\bsecure\b|\bsecure\b.{0,300}\bcjsm\b",
-    re.IGNORECASE | re.DOTALL)
+    re.IGNORECASE | re.DOTALL,
+)
 #: NHSmail's and others' subject marker for "send this encrypted".
 _SECURE_TAG = re.compile(r"\[\s*(?:secure|encrypt(?:ed)?)\s*\]", re.IGNORECASE)
 _HTML_PEEK = 200_000
@@ -44,16 +45,16 @@ LOCKED_REASON = "password-protected attachment; the team will phone the referrer
 
 _ALERTS = {
     "portal": "A message arrived as a secure-portal notice (for example Egress, NHSmail or "
-              "Microsoft 365 Message Encryption): the referral itself is in the sender's "
-              "portal. Please open it there and enter the form on the case. The referrer has "
-              "been told it arrived and that a person will open it.",
+    "Microsoft 365 Message Encryption): the referral itself is in the sender's "
+    "portal. Please open it there and enter the form on the case. The referrer has "
+    "been told it arrived and that a person will open it.",
     "encrypted": "A message arrived S/MIME encrypted and the bot has no key to open it "
-                 "(mail.smime_key). Please open it in a mail client that holds the mailbox's "
-                 "certificate and enter the form on the case. The referrer has been told a "
-                 "person will open it.",
+    "(mail.smime_key). Please open it in a mail client that holds the mailbox's "
+    "certificate and enter the form on the case. The referrer has been told a "
+    "person will open it.",
     "password": "A referral form arrived protected with a password. Please phone the "
-                "referrer for the password (never by e-mail), open the file kept with the "
-                "case and enter the form. The referrer has been told to expect the call.",
+    "referrer for the password (never by e-mail), open the file kept with the "
+    "case and enter the form. The referrer has been told to expect the call.",
 }
 
 
@@ -68,7 +69,8 @@ def portal_notice(msg: InboundMessage) -> bool:
         if attachment.data.startswith(RPMSG_MAGIC) or attachment.content_type in _RPMSG_TYPES:
             return True
         if attachment.content_type == "text/html" and _NOTICE.search(
-                attachment.data[:_HTML_PEEK].decode("utf-8", "replace")):
+            attachment.data[:_HTML_PEEK].decode("utf-8", "replace")
+        ):
             return True
     if _SECURE_TAG.search(msg.subject) and not msg.attachments:
         return True
@@ -76,8 +78,9 @@ def portal_notice(msg: InboundMessage) -> bool:
 
 
 def _sealed(how: str, reason: str, verdicts: list[AttachmentVerdict]) -> NewCases:
-    return NewCases(action="manual_entry", manual=True, sealed=how, reason=reason,
-                    verdicts=verdicts, alert=_ALERTS[how])
+    return NewCases(
+        action="manual_entry", manual=True, sealed=how, reason=reason, verdicts=verdicts, alert=_ALERTS[how]
+    )
 
 
 def handle_sealed(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None:

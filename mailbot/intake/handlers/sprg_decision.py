@@ -40,22 +40,32 @@ def handle_sprg_decision(msg: InboundMessage, ctx: HandlerContext) -> Outcome | 
             continue
         if ctx.trusted:  # a person confirmed it (a released hold)
             return SprgDecision(
-                action="merge_followup", verdicts=verdicts, case=case, decision=decision,
-                reason=f"SPRG outcome for {case.ref} confirmed by the team; decision recorded")
+                action="merge_followup",
+                verdicts=verdicts,
+                case=case,
+                decision=decision,
+                reason=f"SPRG outcome for {case.ref} confirmed by the team; decision recorded",
+            )
         why = None
         if not msg.auth.authenticated:
             why = f"the team address could not be authenticated ({msg.auth.reason})"
-        elif (day := meeting_not_yet_held(decision, case.meeting_date,
-                                          london(ctx.now).date())) is not None:
+        elif (day := meeting_not_yet_held(decision, case.meeting_date, london(ctx.now).date())) is not None:
             why = f"the meeting of {uk_date(day)} has not happened yet"
         if why is not None:
             return Held(
-                action="quarantine", verdicts=verdicts, case=case,
+                action="quarantine",
+                verdicts=verdicts,
+                case=case,
                 reason=f"{HELD_DECISION} for {case.ref} held for the team to confirm: {why}",
                 alert=f"An SPRG outcome for {case.ref} arrived by e-mail from a team address, "
-                      f"but it has not been recorded: {why}. If the team sent it, please "
-                      "confirm it under Held messages; nobody has been told anything.")
-        return SprgDecision(action="merge_followup",
-                            reason=f"SPRG outcome for {case.ref} from the team; decision recorded",
-                            verdicts=verdicts, case=case, decision=decision)
+                f"but it has not been recorded: {why}. If the team sent it, please "
+                "confirm it under Held messages; nobody has been told anything.",
+            )
+        return SprgDecision(
+            action="merge_followup",
+            reason=f"SPRG outcome for {case.ref} from the team; decision recorded",
+            verdicts=verdicts,
+            case=case,
+            decision=decision,
+        )
     return None

@@ -20,14 +20,18 @@ def handle_untrusted(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None
         # message that points at a case is linked to it, so the team sees it there.
         cases = target_cases(msg, ctx)
         return Held(
-            action="quarantine", case=cases[0] if cases else None,
+            action="quarantine",
+            case=cases[0] if cases else None,
             reason=f"{msg.auth.reason}; held for a person, no automatic reply",
             alert="We could not confirm that this message really came from the address it "
-                  "shows (it failed the sender check at our mail server, DMARC), so it has not "
-                  "been answered. Please check it under Held messages before releasing it.",
+            "shows (it failed the sender check at our mail server, DMARC), so it has not "
+            "been answered. Please check it under Held messages before releasing it.",
         )
     if msg.sender is None:
-        return Held(action="quarantine", reason="no usable sender address in From: cannot reply",
-                    alert="A message arrived without a sender address we can reply to, so "
-                          "it has not been answered. It is under Held messages.")
+        return Held(
+            action="quarantine",
+            reason="no usable sender address in From: cannot reply",
+            alert="A message arrived without a sender address we can reply to, so "
+            "it has not been answered. It is under Held messages.",
+        )
     return None

@@ -10,17 +10,22 @@ from __future__ import annotations
 from mailbot.intake.handlers.base import HandlerContext, Held, Outcome
 from mailbot.mail.reader import InboundMessage
 
-_LIMITS = {"cpu": "its CPU time limit", "memory": "its memory limit",
-           "wall": "its time limit", "crash": "a failure of the reader"}
+_LIMITS = {
+    "cpu": "its CPU time limit",
+    "memory": "its memory limit",
+    "wall": "its time limit",
+    "crash": "a failure of the reader",
+}
 
 
 def handle_unread(msg: InboundMessage, ctx: HandlerContext) -> Outcome | None:
     if msg.stopped_at is None:
         return None
     limit = _LIMITS.get(msg.stopped_at, "a safety limit")
-    return Held(action="quarantine",
-                reason=f"too complex to read automatically: reading stopped at {limit}; "
-                       "held for a person",
-                alert="A message was too complex to read automatically (reading it was "
-                      "stopped at a safety limit), so it has not been answered. It is under "
-                      "Held messages for you to read.")
+    return Held(
+        action="quarantine",
+        reason=f"too complex to read automatically: reading stopped at {limit}; held for a person",
+        alert="A message was too complex to read automatically (reading it was "
+        "stopped at a safety limit), so it has not been answered. It is under "
+        "Held messages for you to read.",
+    )

@@ -12,22 +12,9 @@ group the tables by what they record.
 
 from mailbot.store.models.audit import AuditEntry, AuditHead, MasterKeyRecord
 from mailbot.store.models.base import Base, UTCDateTime, new_id
-from mailbot.store.models.cases import (
-    Attachment,
-    Case,
-    DataKey,
-    RefCounter,
-    ReferralVersion,
-    TeamNote,
-)
+from mailbot.store.models.cases import Attachment, Case, DataKey, RefCounter, ReferralVersion, TeamNote
 from mailbot.store.models.jobs import CaseChase
-from mailbot.store.models.messages import (
-    InboundMessage,
-    MessageAttempt,
-    MessageCase,
-    Outbox,
-    PollState,
-)
+from mailbot.store.models.messages import InboundMessage, MessageAttempt, MessageCase, Outbox, PollState
 from mailbot.store.models.sprg import ActionItem, Decision, Meeting
 from mailbot.store.models.web import (
     ROLES,
@@ -40,9 +27,32 @@ from mailbot.store.models.web import (
 )
 
 __all__ = [
-    "ROLES", "ActionItem", "Attachment", "AuditEntry", "AuditHead", "Base", "Case", "CaseChase",
-    "DataKey", "Decision", "InboundMessage", "MasterKeyRecord", "Meeting", "MessageAttempt",
-    "MessageCase", "Outbox", "PollState", "RefCounter",
-    "ReferralVersion", "TeamNote", "UTCDateTime", "WebOidcFlow", "WebRecoveryCode", "WebSession",
-    "WebSignInFailure", "WebTotp", "WebUser", "new_id",
+    "ROLES",
+    "ActionItem",
+    "Attachment",
+    "AuditEntry",
+    "AuditHead",
+    "Base",
+    "Case",
+    "CaseChase",
+    "DataKey",
+    "Decision",
+    "InboundMessage",
+    "MasterKeyRecord",
+    "Meeting",
+    "MessageAttempt",
+    "MessageCase",
+    "Outbox",
+    "PollState",
+    "RefCounter",
+    "ReferralVersion",
+    "TeamNote",
+    "UTCDateTime",
+    "WebOidcFlow",
+    "WebRecoveryCode",
+    "WebSession",
+    "WebSignInFailure",
+    "WebTotp",
+    "WebUser",
+    "new_id",
 ]

@@ -4,16 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    Date,
-    ForeignKey,
-    Integer,
-    LargeBinary,
-    String,
-    UniqueConstraint,
-)
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailbot.store.models.base import Base, new_id
@@ -89,7 +80,8 @@ class Case(Base):
     rapid_review_sent_on: Mapped[date | None] = mapped_column(Date)
 
     versions: Mapped[list[ReferralVersion]] = relationship(
-        back_populates="case", order_by="ReferralVersion.version")
+        back_populates="case", order_by="ReferralVersion.version"
+    )
 
 
 class ReferralVersion(Base):

@@ -4,16 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    String,
-    Text,
-)
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailbot.store.models.base import Base, new_id
@@ -81,9 +72,11 @@ class Outbox(Base):
     """A message the bot will send; written in the same transaction as its cause."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),
-                      Index("ix_outbox_recipient_index", "recipient_index", "created_at"),
-                      Index("ix_outbox_topic_index", "topic_index"))
+    __table_args__ = (
+        Index("ix_outbox_due", "state", "next_attempt_at"),
+        Index("ix_outbox_recipient_index", "recipient_index", "created_at"),
+        Index("ix_outbox_topic_index", "topic_index"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     #: Our own Message-ID, fixed when queued, so a resend is the same message.

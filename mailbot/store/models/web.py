@@ -103,4 +103,3 @@ class WebOidcFlow(Base):
     nonce: Mapped[str] = mapped_column(String(64))
     next_url: Mapped[str] = mapped_column(String(512))
     created_at: Mapped[datetime] = mapped_column(index=True)
-

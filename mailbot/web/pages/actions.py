@@ -40,12 +40,10 @@ def index() -> Any:
     agency = request.args.get("agency", "").strip()
     with app.db.session() as session:
         everything = actions.listed(session, app.vault, today)
-        items = actions.listed(session, app.vault, today, overdue=overdue,
-                               agency=agency or None)
+        items = actions.listed(session, app.vault, today, overdue=overdue, agency=agency or None)
         audit(session, now, g.user.name, "action.listed", detail=f"{len(items)} actions")
     agencies = sorted({i.agency for i in everything}, key=str.casefold)
-    return render_template("web/actions.html", items=items, agencies=agencies,
-                           overdue=overdue, agency=agency)
+    return render_template("web/actions.html", items=items, agencies=agencies, overdue=overdue, agency=agency)
 
 
 @bp.route("/cases/<ref>/actions", methods=["POST"])
@@ -57,10 +55,18 @@ def add(ref: str) -> Any:
     with app.db.session() as session:
         try:
             case = case_store.case_by_ref(session, ref)
-            actions.add(session, app.vault, now, case, text=form.get("text", ""),
-                        agency=form.get("agency", ""), owner=form.get("owner", ""),
-                        email=form.get("email", "").strip() or None,
-                        due=_day(form.get("due", ""), london(now).date()), actor=g.user.name)
+            actions.add(
+                session,
+                app.vault,
+                now,
+                case,
+                text=form.get("text", ""),
+                agency=form.get("agency", ""),
+                owner=form.get("owner", ""),
+                email=form.get("email", "").strip() or None,
+                due=_day(form.get("due", ""), london(now).date()),
+                actor=g.user.name,
+            )
         except (UsageError, NotFound) as exc:
             session.rollback()
             flash(f"The action was not added: {exc}.", "error")
@@ -80,21 +86,26 @@ def settle(action_id: str, what: str) -> Any:
         ref = _ref_of(session, row.case_id)
         try:
             if what == "done":
-                actions.complete(session, app.vault, now, row,
-                                 evidence=request.form.get("evidence", ""), on=today,
-                                 actor=g.user.name)
+                actions.complete(
+                    session,
+                    app.vault,
+                    now,
+                    row,
+                    evidence=request.form.get("evidence", ""),
+                    on=today,
+                    actor=g.user.name,
+                )
             elif what == "carry":
-                actions.carry_forward(session, app.vault, now, row,
-                                      why=request.form.get("why", ""), on=today,
-                                      actor=g.user.name)
+                actions.carry_forward(
+                    session, app.vault, now, row, why=request.form.get("why", ""), on=today, actor=g.user.name
+                )
             else:
                 raise UsageError("unknown step")
         except UsageError as exc:
             session.rollback()
             flash(f"The action was not changed: {exc}.", "error")
         else:
-            flash("Action recorded as done." if what == "done"
-                  else "Action carried forward.", "success")
+            flash("Action recorded as done." if what == "done" else "Action carried forward.", "success")
     return redirect(url_for("cases.case", ref=ref) + "#actions-title")
 
 

@@ -17,9 +17,11 @@ from mailbot.web.auth import mb, requires
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-ROLE_WORDS = {"team": "CSCP team (all case work)",
-              "sprg": "SPRG member (cases on agendas, and the packs)",
-              "admin": "Administrator (users and settings)"}
+ROLE_WORDS = {
+    "team": "CSCP team (all case work)",
+    "sprg": "SPRG member (cases on agendas, and the packs)",
+    "admin": "Administrator (users and settings)",
+}
 
 
 def new_password() -> str:
@@ -42,8 +44,7 @@ def users() -> Any:
             try:
                 if action == "add":
                     shown_password = new_password()
-                    user_store.add_user(session, name, request.form.get("role", ""),
-                                        shown_password, now)
+                    user_store.add_user(session, name, request.form.get("role", ""), shown_password, now)
                 elif action == "disable":
                     if name == g.user.name:
                         raise UsageError("you cannot disable your own account")
@@ -65,9 +66,15 @@ def users() -> Any:
             return redirect(url_for("admin.users"))
     with app.db.session() as session:
         rows = list(session.scalars(select(WebUser).order_by(WebUser.name)))
-    return render_template("web/users.html", users=rows, roles=ROLES, role_words=ROLE_WORDS,
-                           shown_password=shown_password, shown_for=request.form.get("name"),
-                           error=error), (400 if error else 200)
+    return render_template(
+        "web/users.html",
+        users=rows,
+        roles=ROLES,
+        role_words=ROLE_WORDS,
+        shown_password=shown_password,
+        shown_for=request.form.get("name"),
+        error=error,
+    ), (400 if error else 200)
 
 
 @bp.route("/settings")
@@ -85,6 +92,5 @@ def settings() -> Any:
             shown = value.split("@")[-1] if "@" in value else value
         else:
             shown = "-" if value is None else str(value)
-        rows.append({"env": setting.env, "toml": setting.toml, "help": setting.help,
-                     "value": shown})
+        rows.append({"env": setting.env, "toml": setting.toml, "help": setting.help, "value": shown})
     return render_template("web/settings.html", rows=rows)

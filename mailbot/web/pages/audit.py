@@ -39,19 +39,39 @@ def audit_log() -> Any:
         page = max(1, int(request.args.get("page", "1")))
     except ValueError:
         page = 1
-    flt = AuditFilter(ref=ref or None, user=user or None,
-                      since=day_start(since) if since else None,
-                      until=day_start(until + timedelta(days=1)) if until else None)
+    flt = AuditFilter(
+        ref=ref or None,
+        user=user or None,
+        since=day_start(since) if since else None,
+        until=day_start(until + timedelta(days=1)) if until else None,
+    )
     with app.db.session() as session:
         total = count_entries(session, flt)
         pages = max(1, -(-total // PAGE_SIZE))
         page = min(page, pages)
         entries = list_entries(session, flt, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
         chain = check_audit_chain(session)
-    query = {k: v for k, v in (("ref", ref), ("user", user),
-                               ("from", request.args.get("from", "").strip()),
-                               ("to", request.args.get("to", "").strip())) if v}
-    return render_template("web/audit.html", entries=entries, ref=ref, user=user,
-                           since=query.get("from", ""), until=query.get("to", ""),
-                           chain=chain, total=total, page=page, pages=pages, query=query,
-                           problems=problems), (400 if problems else 200)
+    query = {
+        k: v
+        for k, v in (
+            ("ref", ref),
+            ("user", user),
+            ("from", request.args.get("from", "").strip()),
+            ("to", request.args.get("to", "").strip()),
+        )
+        if v
+    }
+    return render_template(
+        "web/audit.html",
+        entries=entries,
+        ref=ref,
+        user=user,
+        since=query.get("from", ""),
+        until=query.get("to", ""),
+        chain=chain,
+        total=total,
+        page=page,
+        pages=pages,
+        query=query,
+        problems=problems,
+    ), (400 if problems else 200)

@@ -44,25 +44,46 @@ def case(ref: str) -> Any:
         row = case_or_403(session, ref)
         item = views.show(session, app.vault, row.ref, from_address=app.settings.mail_from)
         history = _history(session, row)
-        entries = (conversation.conversation(session, app.vault, row, item.messages,
-                                             app.settings.mail_from)
-                   if g.user.role == "team" else [])
+        entries = (
+            conversation.conversation(session, app.vault, row, item.messages, app.settings.mail_from)
+            if g.user.role == "team"
+            else []
+        )
         held = views.quarantine(session, app.vault, case_id=row.id)
-        audit(session, now, g.user.name, "case.viewed", case_id=row.id,
-              detail="workspace: the form and the conversation" if entries else "workspace")
-        closed_reason = (app.vault.open_text(session, row, "close_reason_enc")
-                         if row.close_reason_enc else None)
+        audit(
+            session,
+            now,
+            g.user.name,
+            "case.viewed",
+            case_id=row.id,
+            detail="workspace: the form and the conversation" if entries else "workspace",
+        )
+        closed_reason = (
+            app.vault.open_text(session, row, "close_reason_enc") if row.close_reason_enc else None
+        )
         team = g.user.role == "team"
-        plan = (action_plan.listed(session, app.vault, london(now).date(), ref=row.ref)
-                if team else [])
-        work = {"notes": notes.notes_of(session, app.vault, row) if team else [],
-                "owner": row.owner, "team_names": notes.team_names(session) if team else []}
-    return render_template("web/case.html", item=item, form=present.layout(item),
-                           conversation=entries, actions=plan, work=work,
-                           history=history, held=held, closed_reason=closed_reason,
-                           kind_words=present.KIND_WORDS, team=g.user.role == "team",
-                           editable_keys=_editable_keys(item), label=short_label,
-                           upcoming=upcoming_meetings() if g.user.role == "team" else [])
+        plan = action_plan.listed(session, app.vault, london(now).date(), ref=row.ref) if team else []
+        work = {
+            "notes": notes.notes_of(session, app.vault, row) if team else [],
+            "owner": row.owner,
+            "team_names": notes.team_names(session) if team else [],
+        }
+    return render_template(
+        "web/case.html",
+        item=item,
+        form=present.layout(item),
+        conversation=entries,
+        actions=plan,
+        work=work,
+        history=history,
+        held=held,
+        closed_reason=closed_reason,
+        kind_words=present.KIND_WORDS,
+        team=g.user.role == "team",
+        editable_keys=_editable_keys(item),
+        label=short_label,
+        upcoming=upcoming_meetings() if g.user.role == "team" else [],
+    )
 
 
 def _editable_keys(item: CaseView) -> set[str]:
@@ -73,13 +94,22 @@ def _editable_keys(item: CaseView) -> set[str]:
 def _history(session: Any, case: Case) -> list[dict[str, Any]]:
     app = mb()
     out = []
-    for version in session.scalars(select(ReferralVersion).where(
-            ReferralVersion.case_id == case.id).order_by(ReferralVersion.version)):
-        note = (app.vault.open_text(session, version, "note_enc", key_id=case.key_id)
-                if version.note_enc else "")
-        out.append({"version": version.version, "source": version.source,
-                    "by": version.created_by, "at": version.created_at, "note": note,
-                    "missing": len(version.missing_required)})
+    for version in session.scalars(
+        select(ReferralVersion).where(ReferralVersion.case_id == case.id).order_by(ReferralVersion.version)
+    ):
+        note = (
+            app.vault.open_text(session, version, "note_enc", key_id=case.key_id) if version.note_enc else ""
+        )
+        out.append(
+            {
+                "version": version.version,
+                "source": version.source,
+                "by": version.created_by,
+                "at": version.created_at,
+                "note": note,
+                "missing": len(version.missing_required),
+            }
+        )
     return out
 
 
@@ -94,25 +124,39 @@ def edit(ref: str, key: str) -> Any:
         referral, _v = case_store.load_referral(session, app.vault, row)
         current = get_path(referral, key)
         if request.method == "POST":
-            raw: Any = (request.form.getlist("value") if field.kind == "themes"
-                        else request.form.get("value", ""))
+            raw: Any = (
+                request.form.getlist("value") if field.kind == "themes" else request.form.get("value", "")
+            )
             try:
-                editing.edit_field(session, app.vault, row, app.clock.now(), key, raw,
-                                   user=g.user.name, reason=request.form.get("reason", ""))
+                editing.edit_field(
+                    session,
+                    app.vault,
+                    row,
+                    app.clock.now(),
+                    key,
+                    raw,
+                    user=g.user.name,
+                    reason=request.form.get("reason", ""),
+                )
             except UsageError as exc:
                 error = str(exc)
                 session.rollback()
                 current = raw
             else:
-                flash(f"{field.label} saved as version {row.current_version} of {row.ref}.",
-                      "success")
+                flash(f"{field.label} saved as version {row.current_version} of {row.ref}.", "success")
                 return redirect(url_for("cases.case", ref=row.ref) + f"#f-{key}")
-        audit(session, app.clock.now(), g.user.name, "case.viewed", case_id=row.id,
-                         detail=f"edit form: {key}")
+        audit(
+            session, app.clock.now(), g.user.name, "case.viewed", case_id=row.id, detail=f"edit form: {key}"
+        )
         ref_shown = row.ref
-    return render_template("web/edit_field.html", ref=ref_shown, field=field, current=current,
-                           error=error, reason=request.form.get("reason", "")), \
-        (400 if error else 200)
+    return render_template(
+        "web/edit_field.html",
+        ref=ref_shown,
+        field=field,
+        current=current,
+        error=error,
+        reason=request.form.get("reason", ""),
+    ), (400 if error else 200)
 
 
 @bp.route("/cases/<ref>/attachments/<att_id>")
@@ -126,8 +170,7 @@ def attachment(ref: str, att_id: str) -> Any:
             abort(404)
         data = app.vault.open(session, att, "data_enc")
         filename = app.vault.open_text(session, att, "filename_enc")
-        audit(session, app.clock.now(), g.user.name, "attachment.downloaded",
-                         case_id=row.id, detail=att.id)
+        audit(session, app.clock.now(), g.user.name, "attachment.downloaded", case_id=row.id, detail=att.id)
     safe = re.sub(r"[^A-Za-z0-9._ -]", "_", filename).strip() or "attachment"
     response = Response(data, mimetype="application/octet-stream")
     response.headers["Content-Disposition"] = f'attachment; filename="{safe}"'
@@ -147,8 +190,15 @@ def merge(ref: str) -> Any:
                 other = case_store.case_by_ref(session, other_ref) if other_ref else None
                 if other is None:
                     raise UsageError("enter the reference of the other case")
-                editing.merge_cases(session, app.vault, app.clock.now(), row, other,
-                                    user=g.user.name, reason=request.form.get("reason", ""))
+                editing.merge_cases(
+                    session,
+                    app.vault,
+                    app.clock.now(),
+                    row,
+                    other,
+                    user=g.user.name,
+                    reason=request.form.get("reason", ""),
+                )
             except (UsageError, NotFound) as exc:
                 session.rollback()
                 error = str(exc).replace("no case", "There is no case")
@@ -157,8 +207,9 @@ def merge(ref: str) -> Any:
                 return redirect(url_for("cases.case", ref=row.ref))
         duplicates = case_store.possible_duplicates(session, row)
         ref_shown = row.ref
-    return render_template("web/merge.html", ref=ref_shown, duplicates=duplicates, error=error,
-                           form=request.form), (400 if error else 200)
+    return render_template(
+        "web/merge.html", ref=ref_shown, duplicates=duplicates, error=error, form=request.form
+    ), (400 if error else 200)
 
 
 @bp.route("/cases/<ref>/split/<att_id>", methods=["GET", "POST"])
@@ -173,12 +224,25 @@ def split(ref: str, att_id: str) -> Any:
             abort(404)
         filename = app.vault.open_text(session, att, "filename_enc")
         if request.method == "GET":
-            audit(session, app.clock.now(), g.user.name, "attachment.split_page_viewed",
-                  case_id=row.id, detail=f"attachment {att_id}")
+            audit(
+                session,
+                app.clock.now(),
+                g.user.name,
+                "attachment.split_page_viewed",
+                case_id=row.id,
+                detail=f"attachment {att_id}",
+            )
         if request.method == "POST":
             try:
-                new = editing.split_case(session, app.vault, app.clock.now(), row, att_id,
-                                         user=g.user.name, reason=request.form.get("reason", ""))
+                new = editing.split_case(
+                    session,
+                    app.vault,
+                    app.clock.now(),
+                    row,
+                    att_id,
+                    user=g.user.name,
+                    reason=request.form.get("reason", ""),
+                )
             except UsageError as exc:
                 session.rollback()
                 error = str(exc)
@@ -186,8 +250,9 @@ def split(ref: str, att_id: str) -> Any:
                 flash(f"{new.ref} was opened from a file of {row.ref}.", "success")
                 return redirect(url_for("cases.case", ref=new.ref))
         ref_shown = row.ref
-    return render_template("web/split.html", ref=ref_shown, filename=filename, att_id=att_id,
-                           error=error), (400 if error else 200)
+    return render_template("web/split.html", ref=ref_shown, filename=filename, att_id=att_id, error=error), (
+        400 if error else 200
+    )
 
 
 @bp.route("/cases/<ref>/close", methods=["POST"])
@@ -197,8 +262,14 @@ def close(ref: str) -> Any:
     with app.db.session() as session:
         row = case_or_403(session, ref)
         try:
-            editing.close_case(session, app.vault, row, app.clock.now(), user=g.user.name,
-                               reason=request.form.get("reason", ""))
+            editing.close_case(
+                session,
+                app.vault,
+                row,
+                app.clock.now(),
+                user=g.user.name,
+                reason=request.form.get("reason", ""),
+            )
         except UsageError as exc:
             session.rollback()
             flash(f"{row.ref} was not closed: {exc}.", "error")

@@ -22,8 +22,9 @@ def add_note(ref: str) -> Any:
     with app.db.session() as session:
         row = case_or_403(session, ref)
         try:
-            notes.add_note(session, app.vault, row, app.clock.now(), g.user.name,
-                           request.form.get("note", ""))
+            notes.add_note(
+                session, app.vault, row, app.clock.now(), g.user.name, request.form.get("note", "")
+            )
         except UsageError as exc:
             session.rollback()
             flash(f"The note was not added: {exc}.", "error")
@@ -45,8 +46,9 @@ def set_owner(ref: str) -> Any:
             session.rollback()
             flash(f"The owner was not changed: {exc}.", "error")
         else:
-            flash(f"{row.ref} is now owned by {owner}." if owner
-                  else f"{row.ref} has no owner now.", "success")
+            flash(
+                f"{row.ref} is now owned by {owner}." if owner else f"{row.ref} has no owner now.", "success"
+            )
         return redirect(url_for("cases.case", ref=row.ref))
 
 
@@ -66,20 +68,41 @@ def write(ref: str) -> Any:
                 error = None  # shown as a warning: the author decides
             else:
                 try:
-                    write_back.write_to_referrer(session, app.vault, app.outbound,
-                                                 app.clock.now(), row, text=text,
-                                                 recipient=recipient, author=g.user.name)
+                    write_back.write_to_referrer(
+                        session,
+                        app.vault,
+                        app.outbound,
+                        app.clock.now(),
+                        row,
+                        text=text,
+                        recipient=recipient,
+                        author=g.user.name,
+                    )
                 except UsageError as exc:
                     session.rollback()
                     error, warnings = str(exc), []
                 else:
-                    flash(f"Your message to {recipient} is in the outbox; it goes with the "
-                          "next send.", "success")
+                    flash(
+                        f"Your message to {recipient} is in the outbox; it goes with the next send.",
+                        "success",
+                    )
                     return redirect(url_for("cases.case", ref=row.ref) + "#messages-title")
         else:
-            audit(session, app.clock.now(), g.user.name, "case.viewed", case_id=row.id,
-                  detail="write to the referrer")
+            audit(
+                session,
+                app.clock.now(),
+                g.user.name,
+                "case.viewed",
+                case_id=row.id,
+                detail="write to the referrer",
+            )
         ref_shown = row.ref
-    return render_template("web/write.html", ref=ref_shown, addresses=addresses,
-                           recipient=recipient, text=text, error=error, warnings=warnings), \
-        (400 if error else 200)
+    return render_template(
+        "web/write.html",
+        ref=ref_shown,
+        addresses=addresses,
+        recipient=recipient,
+        text=text,
+        error=error,
+        warnings=warnings,
+    ), (400 if error else 200)

@@ -20,12 +20,10 @@ bp = Blueprint("held", __name__)
 
 #: The form's outcome section, in its order and words, for the decision being confirmed.
 DECISION_ROWS = (
-    ("Decision made to conduct a single agency Learning Inquiry (Y/N)",
-     "outcome.single_agency.decision"),
+    ("Decision made to conduct a single agency Learning Inquiry (Y/N)", "outcome.single_agency.decision"),
     ("Which agency(s)", "outcome.single_agency.agencies"),
     ("Grounds for decision", "outcome.single_agency.grounds"),
-    ("Decision made to conduct a multi-agency Learning Inquiry (Y/N)",
-     "outcome.multi_agency.decision"),
+    ("Decision made to conduct a multi-agency Learning Inquiry (Y/N)", "outcome.multi_agency.decision"),
     ("Which agency(s)", "outcome.multi_agency.agencies"),
     ("Grounds for decision", "outcome.multi_agency.grounds"),
     ("Methodology (including whether parents/child involved)", "outcome.methodology"),
@@ -42,9 +40,12 @@ def quarantine() -> Any:
     app = mb()
     with app.db.session() as session:
         items = views.quarantine(session, app.vault)
-        audit_many(session, app.clock.now(), g.user.name,
-                   [Entry("quarantine.viewed", message_id=i.id, detail="workspace")
-                    for i in items])
+        audit_many(
+            session,
+            app.clock.now(),
+            g.user.name,
+            [Entry("quarantine.viewed", message_id=i.id, detail="workspace") for i in items],
+        )
     return render_template("web/quarantine.html", items=items)
 
 
@@ -61,15 +62,23 @@ def held_message(row_id: str) -> Any:
             abort(404)
         linked = session.get(Case, row.linked_case_id) if row.linked_case_id else None
         entry = inbound_entry(session, app.vault, row)
-        audit(session, app.clock.now(), g.user.name, "message.viewed", message_id=row.id,
-              case_id=linked.id if linked else None, detail="held message, workspace")
+        audit(
+            session,
+            app.clock.now(),
+            g.user.name,
+            "message.viewed",
+            message_id=row.id,
+            case_id=linked.id if linked else None,
+            detail="held message, workspace",
+        )
         linked_ref = linked.ref if linked else None
         confirms = entry.reason.startswith(HELD_DECISION)
         # What the team would confirm: the decision the e-mailed form carries.
         decision = held_decision(app, session, row.id) if confirms else None
     rows = [(label, get(decision, key)) for label, key in DECISION_ROWS] if decision else []
-    return render_template("web/held_message.html", e=entry, linked_ref=linked_ref,
-                           confirms=confirms, decision=rows)
+    return render_template(
+        "web/held_message.html", e=entry, linked_ref=linked_ref, confirms=confirms, decision=rows
+    )
 
 
 @bp.route("/quarantine/<row_id>/release", methods=["POST"])
@@ -90,8 +99,14 @@ def reject_held(row_id: str) -> Any:
     app = mb()
     with app.db.session() as session:
         try:
-            reject(session, app.vault, app.clock.now(), row_id, actor=g.user.name,
-                   reason=request.form.get("reason", ""))
+            reject(
+                session,
+                app.vault,
+                app.clock.now(),
+                row_id,
+                actor=g.user.name,
+                reason=request.form.get("reason", ""),
+            )
         except (UsageError, NotFound) as exc:
             session.rollback()
             flash(f"The message was not rejected: {exc}.", "error")

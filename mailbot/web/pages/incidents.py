@@ -44,9 +44,18 @@ def flag(ref: str) -> Any:
         try:
             case = case_store.case_by_ref(session, ref)
             aware = _day(request.form.get("aware", ""), london(now).date(), optional=True)
-            serious.set_flag(session, app.vault, app.outbound, now, case, on,
-                             actor=g.user.name, why=request.form.get("why", ""),
-                             team_address=app.settings.team_address, aware=aware)
+            serious.set_flag(
+                session,
+                app.vault,
+                app.outbound,
+                now,
+                case,
+                on,
+                actor=g.user.name,
+                why=request.form.get("why", ""),
+                team_address=app.settings.team_address,
+                aware=aware,
+            )
             if on and aware:
                 serious.record_date(session, now, case, "aware", aware, actor=g.user.name)
             moved = scheduling.offer_serious(session, app.settings, now, case, g.user.name)
@@ -54,12 +63,14 @@ def flag(ref: str) -> Any:
             session.rollback()
             flash(f"{ref} was not changed: {exc}.", "error")
         else:
-            flash(f"{case.ref} is flagged as a serious incident; the team is alerted by "
-                  "e-mail." if on else f"{case.ref} is no longer flagged as a serious incident.",
-                  "success")
+            flash(
+                f"{case.ref} is flagged as a serious incident; the team is alerted by e-mail."
+                if on
+                else f"{case.ref} is no longer flagged as a serious incident.",
+                "success",
+            )
             if moved:
-                flash(f"{case.ref} is offered for the SPRG meeting on {moved:%d/%m/%Y}.",
-                      "success")
+                flash(f"{case.ref} is offered for the SPRG meeting on {moved:%d/%m/%Y}.", "success")
     return redirect(url_for("cases.case", ref=ref.upper()) + "#serious-title")
 
 
@@ -79,8 +90,7 @@ def clock(ref: str) -> Any:
             session.rollback()
             flash(f"The date was not recorded: {exc}.", "error")
         else:
-            flash("Date cleared." if day is None else f"Date recorded: {day:%d/%m/%Y}.",
-                  "success")
+            flash("Date cleared." if day is None else f"Date recorded: {day:%d/%m/%Y}.", "success")
     return redirect(url_for("cases.case", ref=ref.upper()) + "#serious-title")
 
 
@@ -94,14 +104,16 @@ def extraordinary() -> Any:
         try:
             day = _day(request.form.get("date", ""), london(now).date())
             assert day is not None
-            moved = add_meeting(session, app.vault, app.settings, now, day, actor=g.user.name,
-                                ref=ref)
+            moved = add_meeting(session, app.vault, app.settings, now, day, actor=g.user.name, ref=ref)
         except (UsageError, NotFound, ConfigError) as exc:
             session.rollback()
             flash(f"The meeting was not added: {exc}.", "error")
         else:
-            flash(f"Extraordinary SPRG meeting added on {day:%d/%m/%Y}"
-                  + (f"; {', '.join(moved)} is on its agenda." if moved else "."), "success")
+            flash(
+                f"Extraordinary SPRG meeting added on {day:%d/%m/%Y}"
+                + (f"; {', '.join(moved)} is on its agenda." if moved else "."),
+                "success",
+            )
     if ref and request.form.get("back") == "case":
         return redirect(url_for("cases.case", ref=ref) + "#serious-title")
     return redirect(url_for("meetings.index"))

@@ -31,17 +31,28 @@ def queue() -> Any:
     with app.db.session() as session:
         items = case_queue.filtered(
             case_queue.annotated_queue(session, app.vault, app.settings, app.clock.now()),
-            status=status, meeting=meeting, sort=sort)
+            status=status,
+            meeting=meeting,
+            sort=sort,
+        )
         if query:
             found = set(search_index().search(session, app.vault, query))
             items = [i for i in items if i.ref in found]
-            audit(session, app.clock.now(), g.user.name, "cases.searched",
-                  detail=f"{len(items)} found")
+            audit(session, app.clock.now(), g.user.name, "cases.searched", detail=f"{len(items)} found")
         meetings = sorted({d for d in session.scalars(select(Case.meeting_date)) if d})
         held = len(views.quarantine(session, app.vault))
-    return render_template("web/queue.html", items=items, status=status, meeting=meeting, q=query,
-                           sort=sort, sorts=case_queue.SORTS, meetings=meetings, held=held,
-                           overdue=sum(1 for i in items if i.overdue))
+    return render_template(
+        "web/queue.html",
+        items=items,
+        status=status,
+        meeting=meeting,
+        q=query,
+        sort=sort,
+        sorts=case_queue.SORTS,
+        meetings=meetings,
+        held=held,
+        overdue=sum(1 for i in items if i.overdue),
+    )
 
 
 def search_index() -> SearchIndex:

@@ -37,8 +37,13 @@ def index() -> Any:
     with app.db.session() as session:
         figures = year_figures(session, app.vault, year, now)
         audit(session, now, g.user.name, "report.viewed", detail=str(year))
-    return render_template("web/report.html", f=figures, months=MONTHS, states=ACTION_STATES,
-                           years=list(range(this_year, this_year - 6, -1)))
+    return render_template(
+        "web/report.html",
+        f=figures,
+        months=MONTHS,
+        states=ACTION_STATES,
+        years=list(range(this_year, this_year - 6, -1)),
+    )
 
 
 @bp.route("/report/<int:year>.docx")

@@ -32,17 +32,28 @@ from mailbot.web.auth import mb, requires
 
 bp = Blueprint("trends", __name__)
 
-COLUMNS = ["Reference", "Status", "Referring agency", "Received", "Ready", "Meeting",
-           "Decided", "Closed", "Days waiting", "Waiting for", "Overdue", "Themes",
-           "Possible duplicates"]
+COLUMNS = [
+    "Reference",
+    "Status",
+    "Referring agency",
+    "Received",
+    "Ready",
+    "Meeting",
+    "Decided",
+    "Closed",
+    "Days waiting",
+    "Waiting for",
+    "Overdue",
+    "Themes",
+    "Possible duplicates",
+]
 
 
 def trend_data() -> charts.TrendData:
     app = mb()
     data = charts.TrendData()
     with app.db.session() as session:
-        for case in session.scalars(select(Case).where(Case.shredded_at.is_(None))
-                                    .order_by(Case.created_at)):
+        for case in session.scalars(select(Case).where(Case.shredded_at.is_(None)).order_by(Case.created_at)):
             referral, _row = case_store.load_referral(session, app.vault, case)
             month = charts.month_key(case.created_at)
             if month not in data.months:
@@ -62,22 +73,28 @@ def trend_data() -> charts.TrendData:
 @requires("team")
 def index() -> Any:
     data = trend_data()
-    months = [(charts.month_label(m), data.themes_by_month.get(m, Counter()))
-              for m in data.months]
+    months = [(charts.month_label(m), data.themes_by_month.get(m, Counter())) for m in data.months]
     top = [t for t, _n in data.theme_totals.most_common(charts.TOP_THEMES)]
     decisions: dict[str, list[int]] = {}
     for month, days in data.decision_days:
         decisions.setdefault(charts.month_label(month), []).append(days)
-    return render_template("web/trends.html", months=months, top=top, data=data,
-                           decisions=[(m, len(v), sorted(v)[len(v) // 2])
-                                      for m, v in decisions.items()])
+    return render_template(
+        "web/trends.html",
+        months=months,
+        top=top,
+        data=data,
+        decisions=[(m, len(v), sorted(v)[len(v) // 2]) for m, v in decisions.items()],
+    )
 
 
 @bp.route("/trends/<name>.svg")
 @requires("team")
 def chart(name: str) -> Any:
-    draw = {"themes": charts.themes_chart, "agencies": charts.agencies_chart,
-            "decisions": charts.decision_chart}.get(name)
+    draw = {
+        "themes": charts.themes_chart,
+        "agencies": charts.agencies_chart,
+        "decisions": charts.decision_chart,
+    }.get(name)
     if draw is None:
         return Response("not found", status=404)
     return Response(draw(trend_data()), mimetype="image/svg+xml")
@@ -96,15 +113,26 @@ def export_rows() -> list[list[Any]]:
     with app.db.session() as session:
         items = annotated_queue(session, app.vault, app.settings, now)
         cases = {c.ref: c for c in session.scalars(select(Case))}
-        audit(session, now, g.user.name, "queue.exported",
-                         detail=f"{len(items)} cases")
+        audit(session, now, g.user.name, "queue.exported", detail=f"{len(items)} cases")
     for item in items:
         case = cases[item.ref]
-        rows.append([item.ref, item.status.heading, _safe(item.referring_agency or ""),
-                     _date(case.created_at), _date(case.ready_at), item.meeting_date,
-                     _date(case.decided_at), _date(case.closed_at), item.days_waiting,
-                     _safe(item.waiting_for), "yes" if item.overdue else "",
-                     "; ".join(item.themes), ", ".join(item.possible_duplicates)])
+        rows.append(
+            [
+                item.ref,
+                item.status.heading,
+                _safe(item.referring_agency or ""),
+                _date(case.created_at),
+                _date(case.ready_at),
+                item.meeting_date,
+                _date(case.decided_at),
+                _date(case.closed_at),
+                item.days_waiting,
+                _safe(item.waiting_for),
+                "yes" if item.overdue else "",
+                "; ".join(item.themes),
+                ", ".join(item.possible_duplicates),
+            ]
+        )
     return rows
 
 
@@ -153,12 +181,14 @@ def export_xlsx() -> Any:
             cell.number_format = "DD/MM/YYYY"
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = sheet.dimensions  # the filter row on the header
-    for column, width in zip("ABCDEFGHIJKLM", (15, 20, 28, 12, 12, 12, 12, 12, 8, 40, 9, 40,
-                                               20), strict=True):
+    for column, width in zip(
+        "ABCDEFGHIJKLM", (15, 20, 28, 12, 12, 12, 12, 12, 8, 40, 9, 40, 20), strict=True
+    ):
         sheet.column_dimensions[column].width = width
     buffer = io.BytesIO()
     book.save(buffer)
-    response = Response(buffer.getvalue(), mimetype="application/vnd.openxmlformats-"
-                        "officedocument.spreadsheetml.sheet")
+    response = Response(
+        buffer.getvalue(), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
     response.headers["Content-Disposition"] = f'attachment; filename="{_filename("xlsx")}"'
     return response

@@ -47,8 +47,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("sprg_decision", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_sprg_decision_case_id"), ["case_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_sprg_decision_final_report_date"),
-                              ["final_report_date"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_sprg_decision_final_report_date"), ["final_report_date"], unique=False
+        )
 
 
 def downgrade() -> None:

@@ -18,13 +18,15 @@ def upgrade() -> None:
     with op.batch_alter_table("inbound_message") as batch:
         batch.add_column(sa.Column("hold_note_enc", sa.LargeBinary(), nullable=True))
     with op.batch_alter_table("outbox") as batch:
-        batch.alter_column("subject", existing_type=sa.String(length=255), type_=sa.Text(),
-                           existing_nullable=False)
+        batch.alter_column(
+            "subject", existing_type=sa.String(length=255), type_=sa.Text(), existing_nullable=False
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("outbox") as batch:
-        batch.alter_column("subject", existing_type=sa.Text(), type_=sa.String(length=255),
-                           existing_nullable=False)
+        batch.alter_column(
+            "subject", existing_type=sa.Text(), type_=sa.String(length=255), existing_nullable=False
+        )
     with op.batch_alter_table("inbound_message") as batch:
         batch.drop_column("hold_note_enc")

@@ -16,14 +16,12 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("web_user") as batch:
-        batch.add_column(sa.Column("source", sa.String(length=8), nullable=False,
-                                   server_default="local"))
+        batch.add_column(sa.Column("source", sa.String(length=8), nullable=False, server_default="local"))
         batch.add_column(sa.Column("oidc_subject", sa.String(length=64), nullable=True))
         batch.create_unique_constraint("uq_web_user_oidc_subject", ["oidc_subject"])
     with op.batch_alter_table("web_session") as batch:
         batch.add_column(sa.Column("stage", sa.String(length=8), nullable=True))
-        batch.add_column(sa.Column("code_failures", sa.Integer(), nullable=False,
-                                   server_default="0"))
+        batch.add_column(sa.Column("code_failures", sa.Integer(), nullable=False, server_default="0"))
     op.create_table(
         "web_signin_failure",
         sa.Column("user_id", sa.String(length=32), nullable=False),

@@ -19,8 +19,7 @@ def upgrade() -> None:
     # others reference, is never rebuilt.
     with op.batch_alter_table("case") as batch:
         batch.add_column(sa.Column("retain_until", sa.DateTime(timezone=True), nullable=True))
-        batch.add_column(sa.Column("legal_hold", sa.Boolean(), nullable=False,
-                                   server_default="0"))
+        batch.add_column(sa.Column("legal_hold", sa.Boolean(), nullable=False, server_default="0"))
         batch.add_column(sa.Column("legal_hold_why_enc", sa.LargeBinary(), nullable=True))
         batch.add_column(sa.Column("shredded_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("shred_reason", sa.String(length=16), nullable=True))
@@ -31,6 +30,12 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("case") as batch:
         batch.drop_index(batch.f("ix_case_retain_until"))
-        for name in ("tombstone", "shred_reason", "shredded_at", "legal_hold_why_enc",
-                     "legal_hold", "retain_until"):
+        for name in (
+            "tombstone",
+            "shred_reason",
+            "shredded_at",
+            "legal_hold_why_enc",
+            "legal_hold",
+            "retain_until",
+        ):
             batch.drop_column(name)

@@ -44,10 +44,11 @@ def upgrade() -> None:
     key_source = context.config.attributes.get("audit_key")
     mac = None
     if key_source is not None and keyed_from > 1:
-        mac = hmac.new(key_source(), f"keyed_from|{keyed_from}".encode(),
-                       hashlib.sha256).hexdigest()
-    op.bulk_insert(head, [{"id": 1, "last_hash": last[1] if last else None,
-                           "keyed_from": keyed_from, "keyed_from_mac": mac}])
+        mac = hmac.new(key_source(), f"keyed_from|{keyed_from}".encode(), hashlib.sha256).hexdigest()
+    op.bulk_insert(
+        head,
+        [{"id": 1, "last_hash": last[1] if last else None, "keyed_from": keyed_from, "keyed_from_mac": mac}],
+    )
 
 
 def downgrade() -> None:

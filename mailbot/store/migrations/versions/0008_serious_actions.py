@@ -17,8 +17,9 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("case") as batch:
-        batch.add_column(sa.Column("serious_incident", sa.Boolean(), nullable=False,
-                                   server_default=sa.false()))
+        batch.add_column(
+            sa.Column("serious_incident", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
         batch.add_column(sa.Column("serious_set_by", sa.String(length=128), nullable=True))
         batch.add_column(sa.Column("serious_why_enc", sa.LargeBinary(), nullable=True))
         batch.add_column(sa.Column("aware_on", sa.Date(), nullable=True))
@@ -26,14 +27,12 @@ def upgrade() -> None:
         batch.add_column(sa.Column("rapid_review_sent_on", sa.Date(), nullable=True))
         batch.create_index("ix_case_serious_incident", ["serious_incident"])
     with op.batch_alter_table("sprg_meeting") as batch:
-        batch.add_column(sa.Column("extraordinary", sa.Boolean(), nullable=False,
-                                   server_default=sa.false()))
+        batch.add_column(sa.Column("extraordinary", sa.Boolean(), nullable=False, server_default=sa.false()))
     op.create_table(
         "sprg_action",
         sa.Column("id", sa.String(length=32), primary_key=True),
         sa.Column("case_id", sa.String(length=32), sa.ForeignKey("case.id"), nullable=False),
-        sa.Column("decision_id", sa.String(length=32), sa.ForeignKey("sprg_decision.id"),
-                  nullable=True),
+        sa.Column("decision_id", sa.String(length=32), sa.ForeignKey("sprg_decision.id"), nullable=True),
         sa.Column("key_id", sa.String(length=32), sa.ForeignKey("data_key.id"), nullable=False),
         sa.Column("text_enc", sa.LargeBinary(), nullable=False),
         sa.Column("agency", sa.String(length=200), nullable=False),
@@ -60,6 +59,12 @@ def downgrade() -> None:
         batch.drop_column("extraordinary")
     with op.batch_alter_table("case") as batch:
         batch.drop_index("ix_case_serious_incident")
-        for column in ("rapid_review_sent_on", "panel_notified_on", "aware_on",
-                       "serious_why_enc", "serious_set_by", "serious_incident"):
+        for column in (
+            "rapid_review_sent_on",
+            "panel_notified_on",
+            "aware_on",
+            "serious_why_enc",
+            "serious_set_by",
+            "serious_incident",
+        ):
             batch.drop_column(column)
