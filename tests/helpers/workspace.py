@@ -30,14 +30,16 @@ SEED = (
 MEETINGS = "2026-10-29,2026-11-26"
 
 
-def seeded_app(tmp_path: Path, clock: FixedClock, **extra: str) -> App:
+def seeded_app(tmp_path: Path, clock: FixedClock, database_url: str | None = None, **extra: str) -> App:
+    """The seeded bot, on SQLite in ``tmp_path`` unless given another database."""
     settings = {
         "MAILBOT_SPRG_MEETINGS": MEETINGS,
         "MAILBOT_SPRG_MEMBERS": "sprg1@example.org",
         "MAILBOT_WEB_TOTP": "off",
         **extra,
     }
-    app = make_app(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}", clock, **settings)
+    url = database_url or f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}"
+    app = make_app(tmp_path, url, clock, **settings)
     for name in SEED:
         app.mailbox.append(eml(name))
     Poller(app).cycle()

@@ -19,6 +19,7 @@ def bot(seeded_bot: App) -> App:
     return seeded_bot
 
 
+@pytest.mark.both_databases
 def test_add_settle_and_list(team: FlaskClient, bot: App, clock: FixedClock) -> None:
     page = team.get("/cases/COC-2026-0001").get_data(as_text=True)
     assert "Action plan" in page and "Do not name the child" in page

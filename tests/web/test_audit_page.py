@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
 from flask.testing import FlaskClient
 from helpers.bot import eml, make_app
 from helpers.workspace import PASSWORD, sign_in, web_app
@@ -66,6 +67,7 @@ def test_48_parallel_case_views_keep_one_chain(tmp_path: Path, database_url: str
         bot.close()
 
 
+@pytest.mark.both_databases
 def test_the_held_messages_page_is_audited_per_message(team: FlaskClient, seeded_bot: App) -> None:
     assert team.get("/quarantine").status_code == 200
     (entry,) = _entries(seeded_bot, "quarantine.viewed")
@@ -91,6 +93,7 @@ def test_a_pack_download_is_audited_once_per_case(team: FlaskClient, seeded_bot:
     assert "COC-2026-0001" in refs and "COC-2026-0004" in refs
 
 
+@pytest.mark.both_databases
 def test_the_audit_page_filters_pages_and_speaks_plainly(
     team: FlaskClient, seeded_bot: App, clock: FixedClock
 ) -> None:

@@ -28,6 +28,7 @@ def edit(team: FlaskClient, ref: str, key: str, value: str | list[str], reason: 
     return post(team, f"/cases/{ref}/edit/{key}", {"value": value, "reason": reason})
 
 
+@pytest.mark.both_databases
 def test_queue_shows_every_open_case_with_filters_and_sort(team: FlaskClient) -> None:
     page = team.get("/queue").get_data(as_text=True)
     for ref in ("COC-2026-0001", "COC-2026-0002", "COC-2026-0003", "COC-2026-0004", "COC-2026-0005"):
@@ -50,6 +51,7 @@ def test_overdue_cases_are_highlighted(team: FlaskClient, bot: App, clock: Fixed
     assert "Overdue" in page
 
 
+@pytest.mark.both_databases
 def test_editing_fields_makes_versions_with_who_and_why(team: FlaskClient, bot: App) -> None:
     assert edit(team, "COC-2026-0002", "referrer.role", "Health visitor").status_code == 302
     assert edit(team, "COC-2026-0002", "child.dob", "14/07/2025").status_code == 302
@@ -93,6 +95,7 @@ def test_themes_and_household_can_be_edited(team: FlaskClient, bot: App) -> None
     assert household[1]["name"] == "Another Person"
 
 
+@pytest.mark.both_databases
 def test_merge_fills_blanks_and_closes_the_other(team: FlaskClient, bot: App) -> None:
     response = post(
         team,
@@ -109,6 +112,7 @@ def test_merge_fills_blanks_and_closes_the_other(team: FlaskClient, bot: App) ->
     )
 
 
+@pytest.mark.both_databases
 def test_split_makes_a_new_case_from_a_file(team: FlaskClient, bot: App) -> None:
     before = case_of(bot, "COC-2026-0004")
     assert len(before["attachments"]) == 2
@@ -143,6 +147,7 @@ def test_original_files_download_and_are_audited(team: FlaskClient, bot: App) ->
         )
 
 
+@pytest.mark.both_databases
 def test_release_and_reject_held_messages(team: FlaskClient, bot: App) -> None:
     with bot.db.session() as session:
         held = [i.as_json() for i in views.quarantine(session, bot.vault)]
@@ -162,8 +167,20 @@ def test_release_and_reject_held_messages(team: FlaskClient, bot: App) -> None:
     assert "was already released" in follow
 
 
+@pytest.mark.both_databases
 def test_close_a_case(team: FlaskClient, bot: App) -> None:
     response = post(team, "/cases/COC-2026-0003/close", {"reason": "withdrawn"}, page="/cases/COC-2026-0003")
     assert response.status_code == 302
     assert case_of(bot, "COC-2026-0003")["status"] == "closed"
     assert "withdrawn" in team.get("/cases/COC-2026-0003").get_data(as_text=True)
+
+
+@pytest.mark.both_databases
+def test_marked_workspace_tests_run_on_both_databases(
+    seeded_bot: App, request: pytest.FixtureRequest
+) -> None:
+    """The ``both_databases`` mark gives one run per database, each with a database of its own."""
+    wanted = request.node.callspec.params["workspace_database"]
+    assert seeded_bot.db.dialect == wanted
+    if wanted == "postgresql":
+        assert str(seeded_bot.db.engine.url.database).startswith("mailbot_t_")

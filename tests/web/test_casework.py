@@ -6,6 +6,7 @@ import html
 from email import message_from_bytes
 from email.policy import default
 
+import pytest
 from flask.testing import FlaskClient
 from helpers.hostile import message
 from helpers.workspace import post
@@ -20,6 +21,7 @@ REF = "COC-2026-0001"
 REFERRER = "p.testington@exampleton-primary.example.org"
 
 
+@pytest.mark.both_databases
 def test_a_note_is_encrypted_audited_and_shown_with_author_and_time(
     team: FlaskClient, seeded_bot: App
 ) -> None:
@@ -44,6 +46,7 @@ def test_a_note_is_encrypted_audited_and_shown_with_author_and_time(
     assert "The note was not added" in team.get(f"/cases/{REF}").get_data(as_text=True)
 
 
+@pytest.mark.both_databases
 def test_the_owner_is_a_member_of_the_team(team: FlaskClient, seeded_bot: App) -> None:
     assert post(team, f"/cases/{REF}/owner", {"owner": "tess.team"}, page=f"/cases/{REF}").status_code == 302
     assert (
@@ -55,6 +58,7 @@ def test_the_owner_is_a_member_of_the_team(team: FlaskClient, seeded_bot: App) -
     assert "<td>tess.team</td>" in page.split(f">{REF}</a>")[1].split("</tr>")[0]
 
 
+@pytest.mark.both_databases
 def test_write_to_the_referrer_warns_then_sends_and_the_reply_joins(
     team: FlaskClient, seeded_bot: App, clock: FixedClock
 ) -> None:

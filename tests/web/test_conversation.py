@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from flask.testing import FlaskClient
 from helpers.hostile import message
 from helpers.workspace import post
@@ -24,6 +25,7 @@ def audited(bot: App, action: str) -> list[AuditEntry]:
         return list(session.scalars(select(AuditEntry).where(AuditEntry.action == action)))
 
 
+@pytest.mark.both_databases
 def test_the_case_page_shows_each_message_in_and_out_with_its_text(
     team: FlaskClient, seeded_bot: App
 ) -> None:
@@ -62,6 +64,7 @@ def test_html_mail_is_shown_sanitised(team: FlaskClient, seeded_bot: App) -> Non
         assert bad not in page
 
 
+@pytest.mark.both_databases
 def test_a_held_message_can_be_read_before_release(team: FlaskClient, seeded_bot: App) -> None:
     row_id = held_id(seeded_bot)
     listing = team.get("/quarantine").get_data(as_text=True)

@@ -20,6 +20,7 @@ def bot(seeded_bot: App) -> App:
     return seeded_bot
 
 
+@pytest.mark.both_databases
 def test_csv_export_has_the_queue_and_no_personal_data(team: FlaskClient) -> None:
     response = team.get("/export.csv")
     assert response.status_code == 200
@@ -33,6 +34,7 @@ def test_csv_export_has_the_queue_and_no_personal_data(team: FlaskClient) -> Non
     assert b"@" not in response.data  # no e-mail addresses either
 
 
+@pytest.mark.both_databases
 def test_xlsx_export_matches(team: FlaskClient) -> None:
     response = team.get("/export.xlsx")
     book = load_workbook(io.BytesIO(response.data))
@@ -48,6 +50,7 @@ def test_xlsx_export_matches(team: FlaskClient) -> None:
     assert sheet.auto_filter.ref == "A1:M6" and sheet.freeze_panes == "A2"
 
 
+@pytest.mark.both_databases
 def test_formula_like_cells_are_neutralised(team: FlaskClient, bot: App) -> None:
     from helpers.workspace import post
 

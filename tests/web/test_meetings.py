@@ -23,6 +23,7 @@ def status(bot: App, ref: str) -> tuple[str, str | None]:
     return item["status"], item["meeting_date"]
 
 
+@pytest.mark.both_databases
 def test_meetings_page_lists_each_meeting_and_its_cases(team: FlaskClient) -> None:
     page = team.get("/meetings").get_data(as_text=True)
     assert "Meeting on Thursday 29/10/2026" in page
@@ -30,6 +31,7 @@ def test_meetings_page_lists_each_meeting_and_its_cases(team: FlaskClient) -> No
     assert "COC-2026-0001" in section and "COC-2026-0004" in section
 
 
+@pytest.mark.both_databases
 def test_move_and_hold(team: FlaskClient, bot: App) -> None:
     response = post(team, "/cases/COC-2026-0001/schedule", {"meeting": "2026-11-26"}, page="/meetings")
     assert response.status_code == 302
@@ -43,6 +45,7 @@ def test_move_and_hold(team: FlaskClient, bot: App) -> None:
     assert status(bot, "COC-2026-0002")[0] == "awaiting_information"
 
 
+@pytest.mark.both_databases
 def test_pack_and_digest(team: FlaskClient, bot: App) -> None:
     pack = team.get("/meetings/2026-10-29/pack.docx")
     assert pack.status_code == 200 and pack.data[:2] == b"PK"
@@ -55,6 +58,7 @@ def test_pack_and_digest(team: FlaskClient, bot: App) -> None:
     assert "Digest sent to the members" in team.get("/meetings").get_data(as_text=True)
 
 
+@pytest.mark.both_databases
 def test_outcome_form_records_the_decision(team: FlaskClient, bot: App) -> None:
     page = team.get("/cases/COC-2026-0001/outcome").get_data(as_text=True)
     assert "29/10/2026" in page  # the meeting date is filled in

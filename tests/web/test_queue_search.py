@@ -15,6 +15,7 @@ from mailbot.cli.main import main
 from mailbot.store.models import AuditEntry
 
 
+@pytest.mark.both_databases
 def test_search_in_the_queue(team: FlaskClient, seeded_bot: App) -> None:
     page = team.get("/queue?q=Am%C3%A9lia").get_data(as_text=True)
     table = page.split("<tbody>")[1]
@@ -36,6 +37,7 @@ def test_search_in_the_queue(team: FlaskClient, seeded_bot: App) -> None:
     assert not any("amelia" in d.lower() or "2015" in d for d in details)
 
 
+@pytest.mark.both_databases
 def test_cases_search_on_the_command_line(
     seeded_bot: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
