@@ -56,6 +56,7 @@ def test_add_settle_and_list(team: FlaskClient, bot: App, clock: FixedClock) -> 
     assert page.count("Record as done") == 1 and "Procedure updated" in page
 
 
+@pytest.mark.both_databases
 def test_an_incomplete_action_is_refused(team: FlaskClient, bot: App) -> None:
     response = post(
         team,

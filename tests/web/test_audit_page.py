@@ -74,6 +74,7 @@ def test_the_held_messages_page_is_audited_per_message(team: FlaskClient, seeded
     assert entry.actor == "tess.team" and entry.message_id
 
 
+@pytest.mark.both_databases
 def test_the_split_page_is_audited(team: FlaskClient, seeded_bot: App) -> None:
     with seeded_bot.db.session() as session:
         case = case_store.case_by_ref(session, "COC-2026-0004")
@@ -84,6 +85,7 @@ def test_the_split_page_is_audited(team: FlaskClient, seeded_bot: App) -> None:
     assert (entry.actor, entry.case_id) == ("tess.team", case.id)
 
 
+@pytest.mark.both_databases
 def test_a_pack_download_is_audited_once_per_case(team: FlaskClient, seeded_bot: App) -> None:
     assert team.get("/meetings/2026-10-29/pack.docx").status_code == 200
     entries = _entries(seeded_bot, "sprg.pack_downloaded")

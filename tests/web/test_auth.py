@@ -149,6 +149,7 @@ def test_roles(web: Flask) -> None:
     assert "Change" not in page and "Messages" not in page  # read only, no correspondence
 
 
+@pytest.mark.both_databases
 def test_every_case_view_is_audited_with_the_user_name(web: Flask, bot: App) -> None:
     client = web.test_client()
     sign_in(client, "tess.team")
@@ -186,6 +187,7 @@ def test_next_is_only_followed_within_the_site(web: Flask) -> None:
     assert response.headers["Location"] == "/"
 
 
+@pytest.mark.both_databases
 def test_admin_adds_disables_and_resets_users(web: Flask, bot: App) -> None:
     admin = web.test_client()
     sign_in(admin, "ada.admin")

@@ -87,6 +87,7 @@ def test_a_wrong_value_is_explained_and_not_saved(team: FlaskClient, bot: App) -
     assert team.get("/cases/COC-2026-0002/edit/outcome.methodology").status_code == 404
 
 
+@pytest.mark.both_databases
 def test_themes_and_household_can_be_edited(team: FlaskClient, bot: App) -> None:
     assert edit(team, "COC-2026-0002", "themes", ["Neglect", "ACEs"]).status_code == 302
     assert case_of(bot, "COC-2026-0002")["referral"]["themes"] == ["ACEs", "Neglect"]
@@ -126,6 +127,7 @@ def test_split_makes_a_new_case_from_a_file(team: FlaskClient, bot: App) -> None
     assert len(case_of(bot, "COC-2026-0004")["attachments"]) == 1
 
 
+@pytest.mark.both_databases
 def test_original_files_download_and_are_audited(team: FlaskClient, bot: App) -> None:
     with bot.db.session() as session:
         case = case_store.case_by_ref(session, "COC-2026-0002")

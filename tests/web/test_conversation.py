@@ -47,6 +47,7 @@ def test_the_case_page_shows_each_message_in_and_out_with_its_text(
     assert any("conversation" in e.detail for e in views)
 
 
+@pytest.mark.both_databases
 def test_html_mail_is_shown_sanitised(team: FlaskClient, seeded_bot: App) -> None:
     seeded_bot.mailbox.append(
         message(

@@ -3,6 +3,7 @@ and trends carry on without it."""
 
 from __future__ import annotations
 
+import pytest
 from flask.testing import FlaskClient
 
 from mailbot.app import App
@@ -11,6 +12,7 @@ from mailbot.records.purge import erase
 REF = "COC-2026-0001"
 
 
+@pytest.mark.both_databases
 def test_an_erased_case_is_gone_from_every_page(team: FlaskClient, seeded_bot: App) -> None:
     assert REF in team.get("/queue").get_data(as_text=True)
     assert team.get(f"/cases/{REF}").status_code == 200

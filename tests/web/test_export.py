@@ -59,6 +59,7 @@ def test_formula_like_cells_are_neutralised(team: FlaskClient, bot: App) -> None
     assert "'=HYPERLINK(1)" in rows
 
 
+@pytest.mark.both_databases
 def test_trends_page_and_charts(team: FlaskClient) -> None:
     page = team.get("/trends").get_data(as_text=True)
     assert "Themes over time" in page and "Referrals by agency" in page

@@ -22,6 +22,7 @@ def shown(bot: App, ref: str) -> dict:
         return views.show(session, bot.vault, ref, from_address=bot.settings.mail_from).as_json()
 
 
+@pytest.mark.both_databases
 def test_flag_record_dates_and_clear(team: FlaskClient, bot: App) -> None:
     page = team.get("/cases/COC-2026-0001").get_data(as_text=True)
     assert "Flag as a serious incident" in page
@@ -78,6 +79,7 @@ def test_the_flag_needs_a_reason(team: FlaskClient, bot: App) -> None:
     assert shown(bot, "COC-2026-0001")["serious_incident"] is False
 
 
+@pytest.mark.both_databases
 def test_an_extraordinary_meeting_from_the_meetings_page(team: FlaskClient, bot: App) -> None:
     response = post(
         team, "/meetings/extraordinary", {"date": "2026-10-20", "case": "COC-2026-0001"}, page="/meetings"

@@ -55,6 +55,7 @@ def sign_in_with_two_steps(tmp_path: Path, clock: FixedClock) -> None:
         bot.close()
 
 
+@pytest.mark.both_databases
 def test_every_page_template_renders(
     seeded_bot: App, rendered: set[str], tmp_path: Path, clock: FixedClock
 ) -> None:
