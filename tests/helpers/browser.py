@@ -49,7 +49,8 @@ def served(web: Any) -> Iterator[str]:
 
 
 @contextmanager
-def chromium() -> Iterator[Any]:
+def chromium(*extra_args: str) -> Iterator[Any]:
+    """Headless Chromium at 1280x1000 in British English; ``extra_args`` are added as they are."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -63,6 +64,7 @@ def chromium() -> Iterator[Any]:
         "--disable-component-update",
         "--window-size=1280,1000",
         "--lang=en-GB",
+        *extra_args,
     ):
         options.add_argument(arg)
     browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)

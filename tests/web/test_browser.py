@@ -14,37 +14,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.services import missing_service
-from helpers.workspace import PASSWORD, seeded_app, web_app
+from helpers.browser import axe_violations, by_css, chromium, need_tools, sign_in, submit
+from helpers.workspace import seeded_app, web_app
 from sqlalchemy import select
 
 from mailbot.clock import FixedClock
 from mailbot.store.models import AuditEntry
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 SHOTS = Path("/tmp/mailbot-screenshots")
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
 pytestmark = pytest.mark.slow
 
 
-def _need_tools() -> None:
-    for path, what in ((CHROMIUM, "Debian's chromium"), (CHROMEDRIVER, "chromium-driver")):
-        if not Path(path).exists():
-            missing_service(f"{what} is not installed at {path}")
-    if not AXE.exists():
-        missing_service("axe-core is not installed (npm install at the repository root)")
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        missing_service("selenium is not installed (pip install -e '.[test]')")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    _need_tools()
+    need_tools()
     from waitress.server import create_server
 
     clock = FixedClock(datetime(2026, 10, 12, 9, 15, tzinfo=UTC))
@@ -62,76 +46,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
 
 @pytest.fixture(scope="module")
 def driver(server: dict[str, Any]) -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--window-size=1280,1000",
-        "--lang=en-GB",
-    ):
-        options.add_argument(arg)
-    browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    browser.set_page_load_timeout(30)
-    try:
+    with chromium() as browser:
         yield browser
-    finally:
-        browser.quit()
 
 
 def go(driver: Any, server: dict[str, Any], path: str) -> None:
     driver.get(server["url"] + path)
-
-
-def by_css(driver: Any, css: str) -> Any:
-    from selenium.webdriver.common.by import By
-
-    return driver.find_element(By.CSS_SELECTOR, css)
-
-
-def submit(driver: Any, css: str = "form.form button[type=submit]") -> None:
-    """Click a submit button and wait until the next page has replaced this one."""
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    # Mark this page; the next one has no mark. (Waiting for the old <html> element to go
-    # stale races with Chromium: it can answer "node does not belong to the document".)
-    driver.execute_script("window.__mailbotOldPage = true;")
-    by_css(driver, css).click()
-    from selenium.common.exceptions import WebDriverException
-
-    WebDriverWait(driver, 10, ignored_exceptions=(WebDriverException,)).until(
-        lambda d: d.execute_script(
-            "return window.__mailbotOldPage === undefined && document.readyState === 'complete'"
-        )
-    )
-
-
-def sign_in(driver: Any, server: dict[str, Any], name: str, password: str = PASSWORD) -> None:
-    driver.delete_all_cookies()
-    go(driver, server, "/sign-in")
-    by_css(driver, "#name").send_keys(name)
-    by_css(driver, "#password").send_keys(password)
-    submit(driver)
-
-
-def axe_violations(driver: Any) -> list[dict[str, Any]]:
-    driver.execute_script(AXE.read_text(encoding="utf-8"))
-    driver.set_script_timeout(30)
-    result = driver.execute_async_script(
-        "const done = arguments[arguments.length - 1];"
-        "axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}})"
-        ".then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
-        " nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}))))"
-        ".catch(e => done([{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}]));",
-        AXE_TAGS,
-    )
-    return [v for v in result if v["impact"] in ("serious", "critical")]
 
 
 def shot(driver: Any, name: str) -> None:
@@ -145,7 +65,7 @@ def shot(driver: Any, name: str) -> None:
 def test_the_team_works_a_case_through(driver: Any, server: dict[str, Any]) -> None:
     from selenium.webdriver.support.ui import Select
 
-    sign_in(driver, server, "tess.team")
+    sign_in(driver, server["url"], "tess.team")
     assert driver.current_url.endswith("/queue")
     assert "COC-2026-0002" in by_css(driver, "table.queue").text
     shot(driver, "queue")
@@ -205,12 +125,12 @@ def test_refusals(driver: Any, server: dict[str, Any]) -> None:
     go(driver, server, "/cases/COC-2026-0001")
     assert "/sign-in" in driver.current_url
 
-    sign_in(driver, server, "tess.team", "not the password")
+    sign_in(driver, server["url"], "tess.team", "not the password")
     assert "There is a problem" in driver.page_source
     assert "/sign-in" in driver.current_url
 
     # A form whose CSRF token was tampered with changes nothing.
-    sign_in(driver, server, "tess.team")
+    sign_in(driver, server["url"], "tess.team")
     go(driver, server, "/cases/COC-2026-0003/edit/referrer.name")
     driver.execute_script("document.querySelector('form.form input[name=csrf_token]').value = 'forged'")
     by_css(driver, "#value").send_keys("Someone")
@@ -219,7 +139,7 @@ def test_refusals(driver: Any, server: dict[str, Any]) -> None:
     assert "The form could not be accepted" in driver.page_source
 
     # An SPRG member: a case on an agenda opens, one on no agenda is refused.
-    sign_in(driver, server, "sam.sprg")
+    sign_in(driver, server["url"], "sam.sprg")
     go(driver, server, "/cases/COC-2026-0001")
     assert by_css(driver, "h1").text.startswith("COC-2026-0001")
     go(driver, server, "/cases/COC-2026-0003")
@@ -265,7 +185,7 @@ def test_every_page_passes_axe(driver: Any, server: dict[str, Any]) -> None:
     go(driver, server, "/sign-in")
     found["/sign-in"] = axe_violations(driver)
     for user, pages in PAGES.items():
-        sign_in(driver, server, user)
+        sign_in(driver, server["url"], user)
         for page in pages:
             go(driver, server, page.format(att=att))
             found[f"{user} {page}"] = axe_violations(driver)

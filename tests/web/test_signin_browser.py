@@ -23,33 +23,17 @@ from urllib.parse import urlsplit
 
 import pyotp
 import pytest
+from helpers.browser import axe_violations, by_css, chromium, need_tools, sign_in, submit
 from helpers.fake_oidc import FakeOidc
-from helpers.services import missing_service
-from helpers.signin_support import PASSWORD, signin_app, web_of
+from helpers.signin_support import signin_app, web_of
 from sqlalchemy import select
 
 from mailbot.clock import FixedClock
 from mailbot.store.models import AuditEntry
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 SHOTS = Path("/tmp/mailbot-screenshots")
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
 pytestmark = pytest.mark.slow
-
-
-def _need_tools() -> None:
-    for path, what in ((CHROMIUM, "Debian's chromium"), (CHROMEDRIVER, "chromium-driver")):
-        if not Path(path).exists():
-            missing_service(f"{what} is not installed at {path}")
-    if not AXE.exists():
-        missing_service("axe-core is not installed (npm ci at the repository root)")
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        missing_service("selenium is not installed (pip install -e '.[test]')")
 
 
 def _serve(web: Any) -> tuple[Any, threading.Thread]:
@@ -63,7 +47,7 @@ def _serve(web: Any) -> tuple[Any, threading.Thread]:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    _need_tools()
+    need_tools()
     clock = FixedClock(datetime(2026, 10, 12, 9, 15, tzinfo=UTC))
     provider = FakeOidc(clock.now, public_host="localhost")
     provider.start()
@@ -88,38 +72,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def driver(site: dict[str, Any]) -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--window-size=1280,1000",
-        "--lang=en-GB",
-        "--host-resolver-rules=MAP workspace.test 127.0.0.1",
-    ):
-        options.add_argument(arg)
-    browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    browser.set_page_load_timeout(30)
-    try:
+    with chromium("--host-resolver-rules=MAP workspace.test 127.0.0.1") as browser:
         yield browser
-    finally:
-        browser.quit()
 
 
 def go(driver: Any, site: dict[str, Any], path: str) -> None:
     driver.get(site["url"] + path)
-
-
-def by_css(driver: Any, css: str) -> Any:
-    from selenium.webdriver.common.by import By
-
-    return driver.find_element(By.CSS_SELECTOR, css)
 
 
 def wait_for(driver: Any, test: Any, seconds: float = 15) -> None:
@@ -127,40 +85,6 @@ def wait_for(driver: Any, test: Any, seconds: float = 15) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
     WebDriverWait(driver, seconds, ignored_exceptions=(WebDriverException,)).until(test)
-
-
-def submit(driver: Any, css: str = "form.form button[type=submit]") -> None:
-    """Click and wait until the next page has replaced this one."""
-    driver.execute_script("window.__mailbotOldPage = true;")
-    by_css(driver, css).click()
-    wait_for(
-        driver,
-        lambda d: d.execute_script(
-            "return window.__mailbotOldPage === undefined && document.readyState === 'complete'"
-        ),
-    )
-
-
-def password_step(driver: Any, base: str, name: str, password: str = PASSWORD) -> None:
-    driver.delete_all_cookies()
-    driver.get(base + "/sign-in")
-    by_css(driver, "#name").send_keys(name)
-    by_css(driver, "#password").send_keys(password)
-    submit(driver)
-
-
-def axe_violations(driver: Any) -> list[dict[str, Any]]:
-    driver.execute_script(AXE.read_text(encoding="utf-8"))
-    driver.set_script_timeout(30)
-    result = driver.execute_async_script(
-        "const done = arguments[arguments.length - 1];"
-        "axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}})"
-        ".then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
-        " nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}))))"
-        ".catch(e => done([{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}]));",
-        AXE_TAGS,
-    )
-    return [v for v in result if v["impact"] in ("serious", "critical")]
 
 
 def shot(driver: Any, name: str) -> None:
@@ -171,7 +95,7 @@ def shot(driver: Any, name: str) -> None:
 def test_two_step_sign_in_set_up_and_used(driver: Any, site: dict[str, Any]) -> None:
     clock: FixedClock = site["clock"]
     found: dict[str, list[dict[str, Any]]] = {}
-    password_step(driver, site["url"], "ada.admin")
+    sign_in(driver, site["url"], "ada.admin")
     assert driver.current_url.endswith("/account/two-step")
     assert by_css(driver, "svg[role=img] title").get_attribute("textContent").startswith("QR code")
     found["enrol"] = axe_violations(driver)
@@ -195,7 +119,7 @@ def test_two_step_sign_in_set_up_and_used(driver: Any, site: dict[str, Any]) -> 
     found["two-step on"] = axe_violations(driver)
 
     # Next time: password, then the code; the code already used is refused.
-    password_step(driver, site["url"], "ada.admin")
+    sign_in(driver, site["url"], "ada.admin")
     assert driver.current_url.endswith("/sign-in/code")
     found["code"] = axe_violations(driver)
     by_css(driver, "#code").send_keys(pyotp.TOTP(secret).at(clock.now()))
@@ -209,7 +133,7 @@ def test_two_step_sign_in_set_up_and_used(driver: Any, site: dict[str, Any]) -> 
     assert driver.current_url.endswith("/admin/users")
 
     # A recovery code instead of the phone.
-    password_step(driver, site["url"], "ada.admin")
+    sign_in(driver, site["url"], "ada.admin")
     by_css(driver, "#code").send_keys(codes[0])
     submit(driver)
     assert driver.current_url.endswith("/admin/users")
@@ -273,7 +197,7 @@ def test_the_signed_in_page_passes_axe(driver: Any, site: dict[str, Any]) -> Non
 
 
 def test_plain_http_beyond_loopback_says_why(driver: Any, site: dict[str, Any]) -> None:
-    password_step(driver, site["secure_url"], "tess.team")
+    sign_in(driver, site["secure_url"], "tess.team")
     assert "Signing in needs HTTPS" in by_css(driver, "h1").text
     assert "put it behind HTTPS" in driver.page_source
     assert "This form had expired" not in driver.page_source
