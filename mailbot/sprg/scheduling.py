@@ -57,17 +57,7 @@ def offer_serious(session: Session, settings: Settings, now: datetime, case: Cas
     meeting = next_meeting(session, settings, now)
     if meeting is None or (case.meeting_date is not None and case.meeting_date <= meeting):
         return None
-    before = case.meeting_date
-    _put_on(session, case, meeting, now)
-    audit(
-        session,
-        now,
-        actor,
-        "case.scheduled",
-        case_id=case.id,
-        detail=f"meeting {meeting.isoformat()} (serious incident: no cut-off)"
-        + (f" (was {before.isoformat()})" if before else ""),
-    )
+    _put_on(session, case, meeting, now, actor, "(serious incident: no cut-off)")
     return meeting
 
 
@@ -92,29 +82,32 @@ def auto_schedule(
         meeting = auto_meeting(cal, ready_on, today, cutoff)
         if meeting is None:
             continue
-        _put_on(session, case, meeting, now)
-        audit(
-            session,
-            now,
-            actor,
-            "case.scheduled",
-            case_id=case.id,
-            detail=f"meeting {meeting.isoformat()} "
-            + (
-                "(serious incident: no cut-off)"
-                if case.serious_incident
-                else f"(cut-off {settings.sprg_cutoff_days} days)"
-            ),
+        why = (
+            "(serious incident: no cut-off)"
+            if case.serious_incident
+            else f"(cut-off {settings.sprg_cutoff_days} days)"
         )
+        _put_on(session, case, meeting, now, actor, why)
         done.append((case.ref, meeting))
     return done
 
 
-def _put_on(session: Session, case: Case, meeting: date, now: datetime) -> None:
+def _put_on(session: Session, case: Case, meeting: date, now: datetime, actor: str, why: str) -> None:
+    """Put the case on the meeting's agenda and audit it, with the meeting it left."""
+    before = case.meeting_date
     case.meeting_date = meeting
     case.held = False
     case.status = "scheduled"
     case.updated_at = now
+    was = f" (was {before.isoformat()})" if before else ""
+    audit(
+        session,
+        now,
+        actor,
+        "case.scheduled",
+        case_id=case.id,
+        detail=f"meeting {meeting.isoformat()} {why}{was}",
+    )
 
 
 def _schedulable(session: Session, ref: str) -> Case:
@@ -139,16 +132,7 @@ def move(session: Session, settings: Settings, now: datetime, ref: str, meeting:
     if meeting < london(now).date():
         raise UsageError(f"--meeting: {meeting.isoformat()} is in the past")
     case = _schedulable(session, ref)
-    before = case.meeting_date
-    _put_on(session, case, meeting, now)
-    audit(
-        session,
-        now,
-        actor,
-        "case.scheduled",
-        case_id=case.id,
-        detail=f"meeting {meeting.isoformat()} by hand" + (f" (was {before.isoformat()})" if before else ""),
-    )
+    _put_on(session, case, meeting, now, actor, "by hand")
     return case
 
 
