@@ -161,4 +161,4 @@ def own_mail_text(raw: bytes) -> str:
 
     msg = message_from_bytes(raw, policy=default)
     body = msg.get_body(preferencelist=("plain",))
-    return str(body.get_content()) if body is not None else ""
+    return str(body.get_content()).replace("\r\n", "\n") if body is not None else ""  # stored as sent: CRLF

@@ -22,6 +22,7 @@ import base64
 import copy
 import logging
 from email.message import EmailMessage
+from email.parser import BytesParser
 from urllib.parse import quote
 
 from mailbot.errors import PermanentSendError, TemporarySendError
@@ -32,8 +33,9 @@ from mailbot.mail.graph_client import (
     GraphUnavailable,
     permission_problem,
 )
+from mailbot.mail.sender import crlf, headers_of
 from mailbot.mail.smtp import SendAuthError, envelope
-from mailbot.mail.thread_headers import outbound_bytes
+from mailbot.mail.thread_headers import OUTBOUND_POLICY, outbound_bytes
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +63,16 @@ class GraphSender:
         return f"graph://{quote(self.user, safe='')}"
 
     def send(self, message: EmailMessage) -> None:
-        envelope(message)  # refuses a message without To or Cc, as SMTP does
-        outgoing = _without_bcc(message)
         # msg-ids and Thread-Index never encoded, whatever policy the message came with
-        raw = outbound_bytes(outgoing, linesep="\r\n")
+        self.send_raw(outbound_bytes(_without_bcc(message), linesep="\r\n"))
+
+    def send_raw(self, raw: bytes) -> None:
+        """Graph takes MIME: the stored bytes go as they are (a Bcc header dropped)."""
+        headers = headers_of(raw)
+        envelope(headers)  # refuses a message without To or Cc, as SMTP does
+        if "Bcc" in headers or "Resent-Bcc" in headers:
+            raw = outbound_bytes(_without_bcc(BytesParser(policy=OUTBOUND_POLICY).parsebytes(raw)))
+        raw = crlf(raw)
         body = base64.b64encode(raw)
         if len(body) > MAX_REQUEST_BYTES:
             raise PermanentSendError(

@@ -1,6 +1,8 @@
 """The narrow sender interface, and the file outbox that is the embedded default.
 
-A sender hands one finished message to the next hop. It raises
+A sender hands one finished message to the next hop: ``send_raw`` takes the bytes the
+outbox stored when the reply was queued and sends them as they are (the drainer never
+parses them again); ``send`` takes a message object (checks, and older callers). It raises
 ``TemporarySendError`` when a later try may work and ``PermanentSendError`` when it
 will not; the outbox drainer in the core decides about retries.
 """
@@ -11,16 +13,21 @@ import os
 import re
 import tempfile
 from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Protocol
 
 from mailbot.errors import TemporarySendError
-from mailbot.mail.thread_headers import outbound_bytes
+from mailbot.mail.thread_headers import OUTBOUND_POLICY, outbound_bytes
 
 
 class Sender(Protocol):
     def send(self, message: EmailMessage) -> None:
         """Hand ``message`` over to its recipients (its To header)."""
+        ...
+
+    def send_raw(self, raw: bytes) -> None:
+        """Hand over a finished message's bytes unchanged (CRLF; recipients: To and Cc)."""
         ...
 
     def close(self) -> None: ...
@@ -40,7 +47,15 @@ class OutboxFolderSender:
         self.folder = folder
 
     def send(self, message: EmailMessage) -> None:
-        message_id = str(message["Message-ID"] or "").strip("<> ")
+        # msg-ids and Thread-Index are never encoded, even in a re-parsed message
+        self._write(str(message["Message-ID"] or ""), outbound_bytes(message))
+
+    def send_raw(self, raw: bytes) -> None:
+        """The stored bytes, with LF line ends as files on this machine have them."""
+        self._write(str(headers_of(raw)["Message-ID"] or ""), raw.replace(b"\r\n", b"\n"))
+
+    def _write(self, message_id: str, raw: bytes) -> None:
+        message_id = message_id.strip("<> ")
         if not message_id:
             raise ValueError("an outbound message needs a Message-ID")
         name = _UNSAFE.sub("_", message_id) + ".eml"
@@ -48,8 +63,7 @@ class OutboxFolderSender:
             self.folder.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
             with os.fdopen(fd, "wb") as handle:
-                # msg-ids and Thread-Index are never encoded, even in a re-parsed message
-                handle.write(outbound_bytes(message))
+                handle.write(raw)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, self.folder / name)
@@ -67,3 +81,17 @@ class OutboxFolderSender:
 
     def close(self) -> None:
         return None
+
+
+def headers_of(raw: bytes) -> EmailMessage:
+    """The header block only (the body is not parsed): envelope, Message-ID, Bcc check."""
+    message = BytesParser(policy=OUTBOUND_POLICY).parsebytes(raw, headersonly=True)
+    assert isinstance(message, EmailMessage)  # an EmailPolicy makes EmailMessage
+    return message
+
+
+def crlf(raw: bytes) -> bytes:
+    """Wire line endings: unchanged when already CRLF (every reply queued since the outbox
+    stores the wire form), else each bare LF made CRLF (rows queued before that)."""
+    first = raw.find(b"\n")
+    return raw if first <= 0 or raw[first - 1 : first] == b"\r" else raw.replace(b"\n", b"\r\n")

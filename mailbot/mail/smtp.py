@@ -15,19 +15,24 @@ import logging
 import smtplib
 import socket
 import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr
 from typing import Literal
 
 from mailbot.errors import PermanentSendError, SendError, TemporarySendError
 from mailbot.mail.oauth import TokenError, TokenSource, xoauth2_string
-from mailbot.mail.thread_headers import with_outbound_policy
+from mailbot.mail.sender import crlf, headers_of
+from mailbot.mail.thread_headers import OUTBOUND_POLICY, with_outbound_policy
 
 log = logging.getLogger(__name__)
 
 Security = Literal["tls", "starttls", "plain"]
+#: A connection unused this long is probed with NOOP before the next message.
+PROBE_AFTER = 1.0
 
 
 class SendAuthError(TemporarySendError):
@@ -61,15 +66,30 @@ class SmtpSender:
     def __init__(self, settings: SmtpSettings) -> None:
         self.settings = settings
         self._conn: smtplib.SMTP | None = None
+        self._used = 0.0  # time.monotonic() of the last message handed over
         self._name = f"smtp://{settings.host}:{settings.port}"
 
     def send(self, message: EmailMessage) -> None:
         sender, recipients = envelope(message)
         # smtplib serialises with the message's policy: ours never encodes msg-ids
         outgoing = with_outbound_policy(_without_bcc(message))
+        self._deliver(lambda conn: conn.send_message(outgoing, sender, recipients), len(recipients))
+
+    def send_raw(self, raw: bytes) -> None:
+        """The stored bytes as they are (``sendmail``: no parse, no re-serialising); a
+        message with Bcc, or with addresses that need SMTPUTF8, goes the ``send`` way."""
+        headers = headers_of(raw)
+        sender, recipients = envelope(headers)
+        if "Bcc" in headers or "Resent-Bcc" in headers or not all(a.isascii() for a in [sender, *recipients]):
+            self.send(_parsed(raw))
+            return
+        wire = crlf(raw)
+        self._deliver(lambda conn: conn.sendmail(sender, recipients, wire), len(recipients))
+
+    def _deliver(self, hand_over: Callable[[smtplib.SMTP], dict[str, tuple[int, bytes]]], count: int) -> None:
         try:
-            conn = self._connection()
-            refused = conn.send_message(outgoing, sender, recipients)
+            refused = hand_over(self._connection())
+            self._used = time.monotonic()
         except SendError:
             self._drop()
             raise
@@ -89,9 +109,7 @@ class SmtpSender:
             raise TemporarySendError(f"{self._name}: {_describe(exc)}") from exc
         if refused:
             codes = sorted({code for code, _ in refused.values()})
-            log.warning(
-                "%s: %d of %d recipients refused %s", self._name, len(refused), len(recipients), codes
-            )
+            log.warning("%s: %d of %d recipients refused %s", self._name, len(refused), count, codes)
 
     def verify(self) -> None:
         """Greet the relay as a send would (TLS, EHLO, AUTH), then leave: `mailbot check`."""
@@ -116,11 +134,17 @@ class SmtpSender:
     # -- connection ----------------------------------------------------------------
 
     def _connection(self) -> smtplib.SMTP:
-        """Reuse the open connection when it still answers NOOP, else open a new one.
+        """Reuse the open connection, else open a new one. One idle for more than
+        ``PROBE_AFTER`` seconds must answer NOOP first (relays close idle sessions).
 
         Probing before sending (not retrying after a failed send) means a message is
-        never handed over twice because a reply was lost.
+        never handed over twice because a reply was lost. In a drain, sends follow each
+        other closely and are not probed: a relay that hangs up within that second fails
+        the next send before any of it is accepted (TemporarySendError: that row waits
+        for its backoff; nothing is sent twice).
         """
+        if self._conn is not None and time.monotonic() - self._used < PROBE_AFTER:
+            return self._conn
         if self._conn is not None:
             try:
                 if self._conn.noop()[0] == 250:
@@ -185,6 +209,12 @@ def envelope(message: EmailMessage) -> tuple[str, list[str]]:
     if not recipients:
         raise PermanentSendError("the message has no To or Cc recipient")
     return sender, recipients
+
+
+def _parsed(raw: bytes) -> EmailMessage:
+    message = BytesParser(policy=OUTBOUND_POLICY).parsebytes(raw)
+    assert isinstance(message, EmailMessage)  # an EmailPolicy makes EmailMessage
+    return message
 
 
 def _without_bcc(message: EmailMessage) -> EmailMessage:

@@ -14,16 +14,15 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.parser import BytesParser
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from mailbot.clock import Clock
 from mailbot.errors import PermanentSendError, TemporarySendError
 from mailbot.logs import redact
 from mailbot.mail.sender import Sender
-from mailbot.mail.thread_headers import OUTBOUND_POLICY, outbound_bytes
+from mailbot.mail.thread_headers import outbound_bytes
 from mailbot.store.db import Database
 from mailbot.store.models import Outbox
 from mailbot.store.vault import Vault
@@ -64,7 +63,8 @@ def queue(
         topic_index=topic_index,
     )
     row.recipient_enc = vault.seal_text(session, row, "recipient_enc", recipient)
-    row.message_enc = vault.seal(session, row, "message_enc", outbound_bytes(message))
+    # The wire form (CRLF), stored once: the drainer sends these bytes as they are.
+    row.message_enc = vault.seal(session, row, "message_enc", outbound_bytes(message, linesep="\r\n"))
     session.add(row)
     return row
 
@@ -87,7 +87,31 @@ class DrainResult:
     failed: int = 0
 
 
+@dataclass(frozen=True)
+class _Claimed:
+    """A row taken for one attempt: what the send and its outcome need, read once."""
+
+    row_id: str
+    kind: str
+    attempts: int
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    claimed: _Claimed
+    error: str | None = None
+    permanent: bool = False
+
+
 class Drainer:
+    """Sends what the outbox holds, a row at a time, over one sender connection.
+
+    Per row: its attempt is committed before the send; its outcome is committed after
+    the send, in the same transaction that claims the next row (one commit per row, and
+    still: no send before its attempt is recorded, none after its success is).
+    """
+
     def __init__(self, db: Database, vault: Vault, sender: Sender, clock: Clock, max_attempts: int) -> None:
         self.db = db
         self.vault = vault
@@ -95,89 +119,103 @@ class Drainer:
         self.clock = clock
         self.max_attempts = max_attempts
 
-    def _claim(self) -> tuple[str, EmailMessage] | None:
-        """Take one due row, mark the attempt, commit: the send comes after."""
+    def drain(self, limit: int | None = None) -> DrainResult:
+        """Send every row due when the drain starts, however many (``limit``: at most
+        that many). A row put back for a later try is due after the start, so a drain
+        always ends; rows queued while it runs wait for the next one."""
+        result = DrainResult()
+        due_by = self.clock.now()
+        outcome: _Outcome | None = None
+        stale = True  # rows left in "sending" by a crashed run: looked for until none
+        taken = 0
+        while limit is None or taken < limit:
+            claimed, stale = self._step(outcome, due_by, stale)
+            outcome = None
+            if claimed is None:
+                break
+            taken += 1
+            outcome = self._send(claimed, result)
+        if outcome is not None:
+            self._step(outcome, due_by, stale, claim=False)
+        return result
+
+    def _send(self, claimed: _Claimed, result: DrainResult) -> _Outcome:
+        try:
+            self.sender.send_raw(claimed.raw)  # the bytes stored when it was queued
+        except TemporarySendError as exc:
+            result.retry += 1
+            return _Outcome(claimed, str(exc))
+        except PermanentSendError as exc:
+            result.failed += 1
+            return _Outcome(claimed, str(exc), permanent=True)
+        result.sent += 1
+        return _Outcome(claimed)
+
+    def _step(
+        self, outcome: _Outcome | None, due_by: datetime, stale: bool, *, claim: bool = True
+    ) -> tuple[_Claimed | None, bool]:
+        """One transaction: record the last send's outcome, then take the next due row and
+        mark its attempt (the send comes after the commit)."""
         now = self.clock.now()
         with self.db.session() as session:
-            stmt = (
-                select(Outbox)
-                .where(
-                    or_(
-                        (Outbox.state == "queued") & (Outbox.next_attempt_at <= now),
-                        (Outbox.state == "sending") & (Outbox.next_attempt_at <= now - SENDING_LEASE),
-                    )
-                )
-                .order_by(Outbox.created_at)
-                .limit(1)
-            )
-            if self.db.dialect == "postgresql":
-                stmt = stmt.with_for_update(skip_locked=True)
-            row = session.scalars(stmt).first()
+            if outcome is not None:
+                self._record(session, outcome, now)
+            if not claim:
+                return None, stale
+            row = session.scalars(self._due("sending", now - SENDING_LEASE)).first() if stale else None
+            stale = row is not None
+            row = row or session.scalars(self._due("queued", due_by)).first()
             if row is None:
-                return None
+                return None, stale
             row.state = "sending"
             row.attempts += 1
             row.next_attempt_at = now
             raw = self.vault.open(session, row, "message_enc")
-            # Parsed with the policy that writes msg-ids and Thread-Index unencoded, so
-            # every sender serialises the stored bytes as they were fixed when queued.
-            message = BytesParser(policy=OUTBOUND_POLICY).parsebytes(raw)
-            assert isinstance(message, EmailMessage)  # an EmailPolicy makes EmailMessage
-            return row.id, message
+            return _Claimed(row.id, row.kind, row.attempts, raw), stale
 
-    def drain(self, limit: int = 1000) -> DrainResult:
-        result = DrainResult()
-        for _ in range(limit):
-            claimed = self._claim()
-            if claimed is None:
-                break
-            row_id, message = claimed
-            try:
-                self.sender.send(message)
-            except TemporarySendError as exc:
-                self._finish(row_id, error=str(exc), permanent=False)
-                result.retry += 1
-                continue
-            except PermanentSendError as exc:
-                self._finish(row_id, error=str(exc), permanent=True)
-                result.failed += 1
-                continue
-            self._finish(row_id)
-            result.sent += 1
-        return result
+    def _due(self, state: str, by: datetime) -> Select[Outbox]:
+        """The oldest row in ``state`` due by ``by``: answered by the index on (state,
+        next_attempt_at) without sorting the queue."""
+        stmt = (
+            select(Outbox)
+            .where(Outbox.state == state, Outbox.next_attempt_at <= by)
+            .order_by(Outbox.next_attempt_at)
+            .limit(1)
+        )
+        return stmt.with_for_update(skip_locked=True) if self.db.dialect == "postgresql" else stmt
 
-    def _finish(self, row_id: str, *, error: str | None = None, permanent: bool = False) -> None:
-        now = self.clock.now()
-        with self.db.session() as session:
-            row = session.get(Outbox, row_id)
-            assert row is not None
-            if error is None:
-                row.state, row.sent_at, row.last_error = "sent", now, None
-                log.info(
-                    "outbox sent", extra={"outbox_id": row.id, "kind": row.kind, "attempts": row.attempts}
-                )
-                return
-            row.last_error = redact(error)[:500]
-            if permanent or row.attempts >= self.max_attempts:
-                row.state = "failed"
-                log.warning(
-                    "outbox failed",
-                    extra={
-                        "outbox_id": row.id,
-                        "kind": row.kind,
-                        "attempts": row.attempts,
-                        "error": row.last_error,
-                    },
-                )
-            else:
-                row.state = "queued"
-                row.next_attempt_at = now + timedelta(seconds=backoff(row.attempts))
-                log.warning(
-                    "outbox retry",
-                    extra={
-                        "outbox_id": row.id,
-                        "attempts": row.attempts,
-                        "error": row.last_error,
-                        "next_attempt": row.next_attempt_at.isoformat(timespec="seconds"),
-                    },
-                )
+    def _record(self, session: Session, outcome: _Outcome, now: datetime) -> None:
+        """The outcome, by id (an UPDATE: the row is not read again)."""
+        claimed = outcome.claimed
+        where = update(Outbox).where(Outbox.id == claimed.row_id)
+        if outcome.error is None:
+            session.execute(where.values(state="sent", sent_at=now, last_error=None))
+            log.info(
+                "outbox sent",
+                extra={"outbox_id": claimed.row_id, "kind": claimed.kind, "attempts": claimed.attempts},
+            )
+            return
+        error = redact(outcome.error)[:500]
+        if outcome.permanent or claimed.attempts >= self.max_attempts:
+            session.execute(where.values(state="failed", last_error=error))
+            log.warning(
+                "outbox failed",
+                extra={
+                    "outbox_id": claimed.row_id,
+                    "kind": claimed.kind,
+                    "attempts": claimed.attempts,
+                    "error": error,
+                },
+            )
+            return
+        next_attempt = now + timedelta(seconds=backoff(claimed.attempts))
+        session.execute(where.values(state="queued", next_attempt_at=next_attempt, last_error=error))
+        log.warning(
+            "outbox retry",
+            extra={
+                "outbox_id": claimed.row_id,
+                "attempts": claimed.attempts,
+                "error": error,
+                "next_attempt": next_attempt.isoformat(timespec="seconds"),
+            },
+        )

@@ -20,6 +20,7 @@ from helpers.servers import SmtpServer
 from mailbot.errors import PermanentSendError, TemporarySendError
 from mailbot.mail.sender import OutboxFolderSender, Sender
 from mailbot.mail.smtp import SmtpSender, SmtpSettings
+from mailbot.mail.thread_headers import outbound_bytes
 
 
 def reply(n: int = 1) -> EmailMessage:
@@ -126,3 +127,22 @@ def test_an_unreachable_relay_is_temporary() -> None:
     sender = SmtpSender(SmtpSettings("127.0.0.1", free_port(), "plain", timeout=2))
     with pytest.raises(TemporarySendError, match="refused"):
         sender.send(reply())
+
+
+def test_send_raw_delivers_the_stored_bytes(backend: SenderBackend) -> None:
+    raw = outbound_bytes(reply(3), linesep="\r\n")  # as the outbox stores a reply
+    backend.sender.send_raw(raw)
+    [got] = backend.delivered()
+    assert got["Message-ID"] == "<reply-3@mailbot.example.org>"
+    assert got["In-Reply-To"] == "<inbound-1@example.net>"
+    assert got.get_content().replace("\r\n", "\n") == "Thank you. Caf\u00e9 \u2013 a non-ASCII line.\n"
+
+
+def test_send_raw_drops_a_bcc_header(backend: SenderBackend) -> None:
+    if isinstance(backend.sender, OutboxFolderSender):
+        pytest.skip("the outbox folder keeps files on this machine; it delivers to nobody")
+    message = reply(4)
+    message["Bcc"] = "hidden@example.net"
+    backend.sender.send_raw(outbound_bytes(message, linesep="\r\n"))
+    [got] = backend.delivered()
+    assert got["Bcc"] is None and got["Message-ID"] == "<reply-4@mailbot.example.org>"

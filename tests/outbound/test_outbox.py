@@ -7,26 +7,29 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from email import policy
+from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 
+import pytest
 from helpers.bot import make_app, make_env, simple_referral
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from mailbot.app import App
 from mailbot.clock import FixedClock
 from mailbot.intake.poller import Poller
 from mailbot.mail.smtp import SmtpSender, SmtpSettings
-from mailbot.outbound.outbox import SENDING_LEASE, Drainer
+from mailbot.outbound.outbox import SENDING_LEASE, Drainer, queue
 from mailbot.store.models import Outbox
 
 
 class DiesAfterSending(SmtpSender):
     """Hands the message over, then the process 'dies' before the database update."""
 
-    def send(self, message):  # type: ignore[no-untyped-def]
-        super().send(message)
+    def send_raw(self, raw: bytes) -> None:
+        super().send_raw(raw)
         raise KeyboardInterrupt("killed between the send and the update")
 
 
@@ -98,3 +101,134 @@ def test_a_poll_cycle_sends_what_is_due(tmp_path: Path, clock: FixedClock, smtp_
     assert result.drained.sent == 1
     (received,) = smtp_server.handler.received
     assert received.rcpt_tos == ["referrer2@school.example.org"]
+
+
+# -- a backlog: every due row in one drain, stored bytes sent as they are ---------------
+
+
+def _tiny(n: int) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = "cscp@example.org"
+    message["To"] = f"referrer{n}@example.net"
+    message["Subject"] = f"[COC-2026-{n:06d}] Referral received"
+    message["Message-ID"] = f"<reply-{n}.{'r' * 60}@mailbot.example.org>"
+    message["Auto-Submitted"] = "auto-replied"
+    message.set_content(f"Thank you ({n}). Caf\u00e9.\n")
+    return message
+
+
+def _queue_tiny(app: App, count: int, start: int = 0) -> None:
+    with app.db.session() as session:
+        key_id = app.vault.new_key(session)
+        for n in range(start, start + count):
+            queue(
+                session,
+                app.vault,
+                app.clock.now(),
+                _tiny(n),
+                kind="ack",
+                recipient=f"referrer{n}@example.net",
+                case_refs=[],
+                key_id=key_id,
+            )
+
+
+@pytest.fixture
+def smtp_app(tmp_path: Path, clock: FixedClock, smtp_server) -> Iterator[App]:  # type: ignore[no-untyped-def]
+    app = _smtp_app(tmp_path, clock, smtp_server)
+    yield app
+    app.close()
+
+
+def test_one_drain_sends_more_than_the_old_limit_of_1000_over_one_connection(
+    smtp_app: App,
+    smtp_server,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    opened: list[object] = []
+    original_open = SmtpSender._open
+
+    def counting_open(self: SmtpSender):  # type: ignore[no-untyped-def]
+        opened.append(self)
+        return original_open(self)
+
+    monkeypatch.setattr(SmtpSender, "_open", counting_open)
+    _queue_tiny(smtp_app, 1030)
+    result = smtp_app.drainer.drain()
+    assert (result.sent, result.retry, result.failed) == (1030, 0, 0)
+    assert len(smtp_server.handler.received) == 1030
+    assert len(opened) == 1  # one SMTP connection for the whole drain
+    with smtp_app.db.session() as session:
+        assert set(session.scalars(select(Outbox.state))) == {"sent"}
+
+
+def test_a_limit_still_bounds_a_drain(smtp_app: App, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    _queue_tiny(smtp_app, 5)
+    assert smtp_app.drainer.drain(limit=3).sent == 3
+    assert smtp_app.drainer.drain().sent == 2
+
+
+def test_the_bytes_sent_are_the_bytes_stored(smtp_app: App, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    _queue_tiny(smtp_app, 3)
+    with smtp_app.db.session() as session:
+        rows = session.scalars(select(Outbox).order_by(Outbox.message_id)).all()
+        stored = {row.message_id: smtp_app.vault.open(session, row, "message_enc") for row in rows}
+    smtp_app.drainer.drain()
+    got = {}
+    for received in smtp_server.handler.received:
+        message_id = BytesParser(policy=policy.default).parsebytes(received.data)["Message-ID"]
+        got[str(message_id)] = received.data
+    assert got == stored
+    assert all(raw.count(b"\r\n") == raw.count(b"\n") for raw in stored.values())  # CRLF: the wire form
+
+
+def test_a_row_stored_with_bare_lf_before_the_upgrade_goes_out_crlf(smtp_app: App, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    _queue_tiny(smtp_app, 1)
+    with smtp_app.db.session() as session:
+        (row,) = session.scalars(select(Outbox)).all()
+        raw = smtp_app.vault.open(session, row, "message_enc")
+        row.message_enc = smtp_app.vault.seal(session, row, "message_enc", raw.replace(b"\r\n", b"\n"))
+    smtp_app.drainer.drain()
+    assert [r.data for r in smtp_server.handler.received] == [raw]
+
+
+def test_a_failure_is_put_back_once_and_the_drain_ends(smtp_app: App, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    _queue_tiny(smtp_app, 4)
+    smtp_server.handler.fail_next(451)  # the first row: try later
+    smtp_server.handler.fail_next(550)  # the second: never
+    result = smtp_app.drainer.drain()
+    assert (result.sent, result.retry, result.failed) == (2, 1, 1)
+    with smtp_app.db.session() as session:
+        states = sorted((row.state, row.attempts) for row in session.scalars(select(Outbox)))
+        queued = session.scalars(select(Outbox).where(Outbox.state == "queued")).one()
+        assert queued.next_attempt_at > smtp_app.clock.now() and queued.last_error
+    assert states == [("failed", 1), ("queued", 1), ("sent", 1), ("sent", 1)]
+    assert smtp_app.drainer.drain().sent == 0  # not due yet: not tried again in a loop
+
+
+def test_statements_per_row_and_the_claim_uses_the_due_index(smtp_app: App, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    _queue_tiny(smtp_app, 20)
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(smtp_app.db.engine, "before_cursor_execute", record)
+    try:
+        smtp_app.drainer.drain()
+    finally:
+        event.remove(smtp_app.db.engine, "before_cursor_execute", record)
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "FROM outbox" in s]
+    writes = [s for s in statements if s.lstrip().upper().startswith("UPDATE outbox".upper())]
+    # each row read once (its claim), plus the look for stale "sending" rows and the empty claim at the end
+    assert len(reads) == 20 + 2
+    assert (
+        len(writes) == 2 * 20
+    )  # its attempt, its outcome (each row's outcome shares the next claim's commit)
+    claim = str(smtp_app.drainer._due("queued", smtp_app.clock.now()).compile(smtp_app.db.engine))
+    with smtp_app.db.engine.connect() as conn:
+        plan = conn.exec_driver_sql(
+            f"EXPLAIN QUERY PLAN {claim}", ("queued", "2026-10-12 09:15:00", 1, 0)
+        ).all()
+    details = " ".join(str(row[-1]) for row in plan)
+    assert "ix_outbox_due" in details and "TEMP B-TREE" not in details, details  # no sort of the queue
