@@ -21,7 +21,7 @@ from mailbot.app import App
 from mailbot.clock import FixedClock
 from mailbot.intake.poller import Poller
 from mailbot.mail.smtp import SmtpSender, SmtpSettings
-from mailbot.outbound.outbox import SENDING_LEASE, Drainer, queue
+from mailbot.outbound.outbox import BATCH, SENDING_LEASE, Drainer, queue
 from mailbot.store.models import Outbox
 
 
@@ -206,29 +206,53 @@ def test_a_failure_is_put_back_once_and_the_drain_ends(smtp_app: App, smtp_serve
     assert smtp_app.drainer.drain().sent == 0  # not due yet: not tried again in a loop
 
 
-def test_statements_per_row_and_the_claim_uses_the_due_index(smtp_app: App, smtp_server) -> None:  # type: ignore[no-untyped-def]
-    _queue_tiny(smtp_app, 20)
-    statements: list[str] = []
+def test_each_row_is_read_once_and_a_batch_is_one_commit(smtp_app: App, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    _queue_tiny(smtp_app, 2 * BATCH + 5)
+    reads: list[str] = []
+    commits: list[int] = []
 
     def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
-        statements.append(statement)
+        if statement.lstrip().upper().startswith("SELECT") and "FROM outbox" in statement:
+            reads.append(statement)
 
     event.listen(smtp_app.db.engine, "before_cursor_execute", record)
+    event.listen(smtp_app.db.engine, "commit", lambda conn: commits.append(1))
     try:
-        smtp_app.drainer.drain()
+        assert smtp_app.drainer.drain().sent == 2 * BATCH + 5
     finally:
         event.remove(smtp_app.db.engine, "before_cursor_execute", record)
-    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "FROM outbox" in s]
-    writes = [s for s in statements if s.lstrip().upper().startswith("UPDATE outbox".upper())]
-    # each row read once (its claim), plus the look for stale "sending" rows and the empty claim at the end
-    assert len(reads) == 20 + 2
-    assert (
-        len(writes) == 2 * 20
-    )  # its attempt, its outcome (each row's outcome shares the next claim's commit)
-    claim = str(smtp_app.drainer._due("queued", smtp_app.clock.now()).compile(smtp_app.db.engine))
+    # one claim per batch (3 batches, then the empty one) and the look for stale "sending" rows;
+    # the outcomes are written by id, never read again
+    assert len(reads) == 4 + 1
+    assert len(commits) == 4  # each batch's claim, with the outcomes of the batch before
+
+
+def test_a_drain_that_dies_mid_batch_records_what_it_sent(smtp_app: App, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    _queue_tiny(smtp_app, 5)
+    sender = smtp_app.drainer.sender
+    sends = [0]
+    original = sender.send_raw
+
+    def third_dies(raw: bytes) -> None:
+        sends[0] += 1
+        if sends[0] == 3:
+            raise KeyboardInterrupt("killed in the middle of a batch")
+        original(raw)
+
+    sender.send_raw = third_dies  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        smtp_app.drainer.drain()
+    with smtp_app.db.session() as session:
+        states = sorted(row.state for row in session.scalars(select(Outbox)))
+    # two sent (recorded on the way out); the one in hand and the two not reached wait for the lease
+    assert states == ["sending", "sending", "sending", "sent", "sent"]
+    assert len(smtp_server.handler.received) == 2
+
+
+def test_the_claim_uses_the_due_index_without_sorting(smtp_app: App) -> None:
+    claim = str(smtp_app.drainer._due("queued", smtp_app.clock.now(), 20).compile(smtp_app.db.engine))
     with smtp_app.db.engine.connect() as conn:
-        plan = conn.exec_driver_sql(
-            f"EXPLAIN QUERY PLAN {claim}", ("queued", "2026-10-12 09:15:00", 1, 0)
-        ).all()
+        params = ("queued", "2026-10-12 09:15:00", 20, 0)  # state, due by, LIMIT, OFFSET
+        plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {claim}", params).all()
     details = " ".join(str(row[-1]) for row in plan)
     assert "ix_outbox_due" in details and "TEMP B-TREE" not in details, details  # no sort of the queue
