@@ -131,6 +131,9 @@ class ImapMailbox:
         then its chunks as the caller consumes them. Gone or renumbered: None."""
         for window in imap_batch.windows(refs):
             place, uids = (window[0].folder, window[0].uidvalidity), [int(ref.uid) for ref in window]
+            if len(uids) == 1:  # one message is its own bound: no size query first
+                yield window[0], self._run(partial(self._read, place, imap_batch.bodies, uids)).get(uids[0])
+                continue
             known = self._run(partial(self._read, place, imap_batch.sizes, uids))
             chunks = list(imap_batch.chunks(uids, known, self.fetch_count, self.fetch_bytes))
             chunk_of = {uid: n for n, chunk in enumerate(chunks) for uid in chunk}

@@ -250,3 +250,16 @@ def test_round_trips_of_a_poll_of_fifty(
         *("UID FETCH", "UID FETCH", "UID FETCH"),  # sizes, then two chunks of 25
         *("UID SEARCH", "UID MOVE"),  # move_many: what is still here, one MOVE
     ]
+
+
+def test_a_single_fetch_and_move_cost_what_they_did(
+    box: ImapMailbox, dovecot_account: DovecotServer, commands: list[str]
+) -> None:
+    """``fetch`` and ``move`` of one message: one FETCH; one SEARCH and one MOVE."""
+    deliver(dovecot_account, [message(1)])
+    box.ensure_folder(PROCESSED)
+    [ref] = box.list_new()
+    commands.clear()
+    assert box.fetch(ref) == message(1)
+    box.move(ref, PROCESSED)
+    assert [c for c in commands if c != "CAPABILITY"] == ["UID FETCH", "UID SEARCH", "UID MOVE"]

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from email import policy
@@ -256,3 +257,32 @@ def test_the_claim_uses_the_due_index_without_sorting(smtp_app: App) -> None:
         plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {claim}", params).all()
     details = " ".join(str(row[-1]) for row in plan)
     assert "ix_outbox_due" in details and "TEMP B-TREE" not in details, details  # no sort of the queue
+
+
+def test_two_drainers_at_once_send_each_row_once(
+    tmp_path: Path, clock: FixedClock, smtp_server, pg_url: str
+) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL, two workers draining the same outbox: SKIP LOCKED batches never overlap."""
+    app = make_app(tmp_path, pg_url, clock, MAILBOT_OUTBOUND_URL=smtp_server.url("smtp"))
+    _queue_tiny(app, 3 * BATCH + 7)
+    results = []
+
+    def worker() -> None:
+        sender = SmtpSender(SmtpSettings(smtp_server.host, smtp_server.port, security="plain"))
+        results.append(Drainer(app.db, app.vault, sender, clock, max_attempts=5).drain())
+        sender.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ids = [
+        BytesParser(policy=policy.default).parsebytes(r.data)["Message-ID"]
+        for r in smtp_server.handler.received
+    ]
+    assert len(ids) == len(set(ids)) == 3 * BATCH + 7
+    assert sum(result.sent for result in results) == 3 * BATCH + 7
+    with app.db.session() as session:
+        assert set(session.scalars(select(Outbox.state))) == {"sent"}
+    app.close()
