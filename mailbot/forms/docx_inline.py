@@ -220,8 +220,8 @@ def _run_font(run: etree._Element) -> str | None:
     if fonts is None:
         return None
     for attr in _FONT_ATTRS:
-        name = (fonts.get(attr) or "").strip().casefold()
-        if name in _SYMBOLS:
+        name = fonts.get(attr)
+        if name and (name := name.strip().casefold()) in _SYMBOLS:
             return name
     return None
 
