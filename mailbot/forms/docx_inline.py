@@ -220,7 +220,7 @@ def _run_font(run: etree._Element) -> str | None:
     if fonts is None:
         return None
     for attr in _FONT_ATTRS:
-        name = fonts.get(attr)
+        name: str | None = fonts.get(attr)
         if name and (name := name.strip().casefold()) in _SYMBOLS:
             return name
     return None
@@ -244,7 +244,7 @@ def _in_font(text: str, font: str | None) -> str:
 
 #: What a tag shows, for the tags that show a fixed text.
 _FIXED = {W + "tab": "\t", W + "br": "\n", W + "cr": "\n", W + "noBreakHyphen": "-"}
-_T, _SYM, _FLDCHAR, _SDT, _P = W + "t", W + "sym", W + "fldChar", W + "sdt", W + "p"
+_T, _R, _SYM, _FLDCHAR, _SDT, _P = W + "t", W + "r", W + "sym", W + "fldChar", W + "sdt", W + "p"
 _FONT, _CHAR = W + "font", W + "char"
 _NO_FONT = object()
 
@@ -260,6 +260,8 @@ def walk_inline(element: etree._Element, ctx: Inline) -> None:
             if font is _NO_FONT:
                 font = _run_font(element)
             ctx.emit(_in_font(child.text or "", font))  # type: ignore[arg-type]
+        elif tag == _R:
+            walk_inline(child, ctx)
         elif tag in _FIXED:
             ctx.emit(_FIXED[tag])
         elif tag == _SYM:

@@ -118,14 +118,15 @@ def _cell(tc: etree._Element, col: int, sdt_pr: etree._Element | None) -> Cell:
         walk_inline(tc, ctx)
     elif enter_control(sdt_pr, ctx):
         walk_content(tc, ctx, sdt_pr)
+    text = ctx.text
     return Cell(
-        text=ctx.text,
+        text=text,
         col=col,
         span=_span(tc),
         source=ctx.source,
         picked_date=ctx.picked_date,
         date_format=ctx.date_format,
-        placeholder=ctx.placeholders > 0 and not ctx.text.strip(),
+        placeholder=ctx.placeholders > 0 and not text.strip(),
     )
 
 

@@ -226,9 +226,10 @@ def choose_reference_year(ex: Extractor, found: Located, fallback: int | None = 
 
 def _recognised(ex: Extractor, found: Located) -> bool:
     labels = len(found.labels) + (1 if found.household_headers else 0)
+    if labels < ex.desc.min_labels or labels >= 2 * ex.desc.min_labels:
+        return labels >= ex.desc.min_labels  # the title need not be looked for
     text = normalise_label(ex.doc.text)
-    titled = any(normalise_label(t) in text for t in ex.desc.title_words)
-    return labels >= ex.desc.min_labels and (titled or labels >= 2 * ex.desc.min_labels)
+    return any(normalise_label(t) in text for t in ex.desc.title_words)
 
 
 def extract(doc: Document, desc: FormDescription, reference_year: int | None) -> ParsedForm:
