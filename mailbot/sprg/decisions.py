@@ -58,7 +58,13 @@ def with_recorded_decision(session: Session, vault: Vault, case: Case, referral:
     A referrer may fill in the form's outcome section (or send an old form back); that
     copy is the referrer's words, never the SPRG's decision, so it is never shown as one.
     """
-    decision = current(session, vault, case) or empty_decision()
+    return shown_with(referral, current(session, vault, case))
+
+
+def shown_with(referral: Referral, decision: dict[str, Any] | None) -> Referral:
+    """``referral`` with its outcome section and SPRG box replaced by ``decision`` (the
+    recorded one, already opened), or blank when there is none."""
+    decision = decision or empty_decision()
     shown = dict(referral)
     shown["outcome"] = copy.deepcopy(decision["outcome"])
     shown["sprg"] = copy.deepcopy(decision["sprg"])
