@@ -186,6 +186,23 @@ class Dovecot:
                 client.multiappend(folder, chunk)
         return time.perf_counter() - started
 
+    def deliver_files(self, raws: Iterable[bytes]) -> float:
+        """Put messages straight into INBOX's Maildir ``new/`` (as local delivery does,
+        owned by ``dovecot``): for backlogs too large to APPEND in good time. Dovecot
+        indexes them at the next SELECT. The seconds it took."""
+        started = time.perf_counter()
+        self.count()  # the first login creates the user's Maildir
+        inbox = self.root / "mail" / self.user
+        owner = pwd.getpwnam("dovecot")
+        host = socket.gethostname()
+        for n, raw in enumerate(raws):
+            name = f"{int(time.time())}.M{n}P{os.getpid()}.{host},S={len(raw)}"
+            path = inbox / "tmp" / name
+            path.write_bytes(raw)
+            os.chown(path, owner.pw_uid, owner.pw_gid)
+            path.rename(inbox / "new" / name)
+        return time.perf_counter() - started
+
     def count(self, folder: str = "INBOX") -> int:
         with self.client() as client:
             if folder.upper() != "INBOX" and not client.folder_exists(folder):
