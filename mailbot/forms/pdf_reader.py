@@ -1,25 +1,22 @@
 """Reading a printed (flattened) PDF of the form into the reader-neutral layout.
 
-A PDF has no cells, only words at positions and ruling lines.  pdfplumber finds the
-tables from the lines; here each cell's words become text again: a line that ran out
-of room in its cell is joined to the next with a space (or with nothing after a
-hyphen, as in a wrapped e-mail address), a line that ended early keeps its line
-break.  A table cut by a page break is stitched back together (the repeated page
-header between the pieces is dropped), and every piece shares one column grid so a
-value is still found under its header on the next page.  A PDF with no text at all
+A PDF has no cells, only words at positions and ruling lines.  pdfium reads the pages
+(``pdf_pages``) and pdfplumber's table finder finds the tables from the lines; here
+each cell's words become text again: a line that ran out of room in its cell is
+joined to the next with a space (or with nothing after a hyphen, as in a wrapped
+e-mail address), a line that ended early keeps its line break.  A table cut by a page
+break is stitched back together (the repeated page header between the pieces is
+dropped), and every piece shares one column grid so a value is still found under its
+header on the next page.  A PDF with no text at all
 (a scan) is not guessed at: it needs a person.
 """
 
 from __future__ import annotations
 
-import io
-import itertools
 import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
-
-from pdfminer.pdfdocument import PDFPasswordIncorrect
 
 from mailbot.errors import FormRejected
 from mailbot.forms.layout import Cell, Document, Row
@@ -181,23 +178,6 @@ def _stitch(blocks: list[_Block]) -> list[Row]:
     return rows
 
 
-def _pages(pdf: Any, limit: int | None) -> list[Any]:
-    """The first ``limit`` pages, as pdfplumber makes them; pdfplumber's own ``pages``
-    (and its ``pages=`` filter) walks the whole page tree first, 25,000 pages or not."""
-    if limit is None:
-        return list(pdf.pages)
-    from pdfminer.pdfpage import PDFPage
-    from pdfplumber.page import Page
-
-    out: list[Any] = []
-    doctop = 0.0
-    for number, page in enumerate(itertools.islice(PDFPage.create_pages(pdf.doc), limit)):
-        made = Page(pdf, page, page_number=number + 1, initial_doctop=doctop)
-        out.append(made)
-        doctop += float(made.height)
-    return out
-
-
 def read_pdf_layout(data: bytes, pages: int | None = None) -> Document:
     """The rows of a flattened PDF form; NeedsManualEntry when there is no text to read.
 
@@ -205,12 +185,11 @@ def read_pdf_layout(data: bytes, pages: int | None = None) -> Document:
     many may be read safely and must have passed before this is called on mail.
     """
     try:
-        import pdfplumber  # here, not at start-up: most mail carries no PDF (80 ms to load)
+        import pypdfium2 as pdfium  # here, not at start-up: most mail carries no PDF
 
-        # Not ``with``: pdfplumber's close() walks every page of the tree (25,000 or not);
-        # the pages read here are closed one by one, and the stream is ours.
-        pdf = pdfplumber.open(io.BytesIO(data))
-        read = _pages(pdf, pages)
+        from mailbot.forms.pdf_pages import open_pages
+
+        document, read = open_pages(data, pages)
         try:
             blocks: list[_Block] = []
             height = 842.0
@@ -222,15 +201,16 @@ def read_pdf_layout(data: bytes, pages: int | None = None) -> Document:
         finally:
             for page in read:
                 page.close()
-    except PDFPasswordIncorrect as exc:
-        raise FormRejected(LOCKED_FILE) from exc
+            document.close()
     except FormRejected:
         raise
     except (MemoryError, RecursionError) as exc:
         raise FormRejected(TOO_COMPLEX) from exc
     except Exception as exc:  # noqa: BLE001
-        # pdfminer raises many unrelated types on hostile or broken input (PSEOF,
-        # struct.error, AssertionError...); this adapter turns any of them into ours.
+        # pdfium raises its own error for a damaged or locked file, pdfplumber's table
+        # finder may raise on odd geometry; this adapter turns any of them into ours.
+        if isinstance(exc, pdfium.PdfiumError) and exc.err_code == pdfium.raw.FPDF_ERR_PASSWORD:
+            raise FormRejected(LOCKED_FILE) from exc
         raise FormRejected(DAMAGED) from exc
     text = "\n".join(cell.text for row in rows for cell in row.cells)
     if not text.strip():
