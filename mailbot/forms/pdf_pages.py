@@ -58,10 +58,20 @@ def _chars(page: Any, height: float) -> list[dict[str, Any]]:
         x, y = ctypes.c_double(), ctypes.c_double()
         box = pdfium_c.FS_RECTF()
         out: list[dict[str, Any]] = []
-        for i in range(pdfium_c.FPDFText_CountChars(textpage)):
-            if pdfium_c.FPDFText_IsGenerated(textpage, i) == 1:
-                continue
-            code = pdfium_c.FPDFText_GetUnicode(textpage, i)
+        count = pdfium_c.FPDFText_CountChars(textpage)
+        # All the text in one call; a character is asked for on its own only where the
+        # bulk text cannot be taken as it is (spaces and line ends pdfium may have added,
+        # its marks, or text that does not line up one to one).
+        text = textpage.get_text_range(0, count) if count > 0 else ""
+        aligned = len(text) == count
+        for i in range(count):
+            char = text[i] if aligned else ""
+            if char > " " and char != "\ufffe" and not char.isspace() and not "\ud800" <= char <= "\udfff":
+                code = ord(char)
+            else:
+                if pdfium_c.FPDFText_IsGenerated(textpage, i) == 1:
+                    continue
+                code = pdfium_c.FPDFText_GetUnicode(textpage, i)
             if code == _LINE_END_HYPHEN:
                 code = ord("-")  # pdfium's mark for a hyphen that ends a line
             elif code == 0 or code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
