@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from mailbot.cases.views import KIND_WORDS, AttachmentLine, MessageLine, kind_words
 from mailbot.mail.body_view import MessageBody, message_body, own_mail_text
 from mailbot.store.models import Attachment, Case, InboundMessage, Outbox
+from mailbot.store.sealed_blob import open_pieces
 from mailbot.store.vault import Vault
 
 #: What the team is told about the state of a message the bot is sending.
@@ -56,7 +57,7 @@ class Entry:
 
 def inbound_entry(session: Session, vault: Vault, row: InboundMessage, case: Case | None = None) -> Entry:
     """One inbound message, decrypted: its text, files and what was done with it."""
-    raw = vault.open(session, row, "raw_enc")
+    raw = open_pieces(session, vault, row, "raw_enc")
     kept: list[AttachmentLine] = []
     if case is not None:
         kept = [

@@ -26,6 +26,7 @@ from mailbot.forms.description import load_description
 from mailbot.forms.model import Referral
 from mailbot.store.audit import audit
 from mailbot.store.models import ActionItem, Attachment, Case, MessageCase
+from mailbot.store.sealed_blob import open_pieces
 from mailbot.store.vault import Vault
 
 #: More household members than any form holds: a bigger index is a mistake (or an attack).
@@ -249,7 +250,7 @@ def split_case(
     att = session.get(Attachment, attachment_id)
     if att is None or att.case_id != case.id:
         raise NotFound("no such file in this case")
-    data = vault.open(session, att, "data_enc")
+    data = open_pieces(session, vault, att, "data_enc")
     filename = vault.open_text(session, att, "filename_enc")
     provenance: dict[str, str] = {}
     manual = False

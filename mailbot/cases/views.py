@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import String, cast, or_, select
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy.orm import Session
 
 from mailbot.cases import store as case_store
 from mailbot.cases.clocks import CaseClock, clocks_of
@@ -20,10 +20,10 @@ from mailbot.cases.queue import iso, waiting_for
 from mailbot.cases.status import CaseStatus
 from mailbot.clock import london
 from mailbot.forms.model import Referral
-from mailbot.mail.reader import message_id_of
 from mailbot.sprg.decision_form import HELD_DECISION
 from mailbot.sprg.decisions import with_recorded_decision
 from mailbot.store.models import Attachment, Case, InboundMessage, MessageCase, Outbox
+from mailbot.store.sealed_blob import open_head
 from mailbot.store.vault import Vault
 
 #: How each kind of message reads to a person (actions of INTERFACE.md, and our own mail).
@@ -282,17 +282,15 @@ def messages(session: Session, vault: Vault) -> list[MessageItem]:
             case_refs=case_store.case_refs_of_message(session, row.id),
             reason=row.reason,
         )
-        for row in session.scalars(
-            select(InboundMessage)
-            .options(undefer(InboundMessage.raw_enc))
-            .order_by(InboundMessage.received_at)
-        )
+        for row in session.scalars(select(InboundMessage).order_by(InboundMessage.received_at))
     ]
 
 
 def _message_id_of(session: Session, vault: Vault, row: InboundMessage) -> str | None:
     """The Message-ID from the stored message's header block (read once, linearly)."""
-    return message_id_of(vault.open(session, row, "raw_enc"))
+    from mailbot.mail.reader import message_id_of  # the mail parser: not for `show` (start-up time)
+
+    return message_id_of(open_head(session, vault, row, "raw_enc"))
 
 
 def quarantine(

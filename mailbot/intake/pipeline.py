@@ -31,6 +31,7 @@ from mailbot.outbound.mail import Outbound
 from mailbot.settings import Settings
 from mailbot.store.db import Database
 from mailbot.store.models import InboundMessage as MessageRow
+from mailbot.store.sealed_blob import seal_pieces
 from mailbot.store.vault import Vault
 
 log = logging.getLogger(__name__)
@@ -350,7 +351,6 @@ class Intake:
         row.key_id = self.vault.new_key(session)
         row.sender_enc = self.vault.seal_text(session, row, "sender_enc", message.sender or "")
         row.subject_enc = self.vault.seal_text(session, row, "subject_enc", message.subject)
-        row.raw_enc = self.vault.seal(session, row, "raw_enc", message.raw)
         try:
             with session.begin_nested():
                 session.add(row)
@@ -359,5 +359,7 @@ class Intake:
             # Another worker stored the same message a moment ago: it owns the outcome.
             log.info("message claimed by another worker", extra={"mailbox_uid": ref.uid})
             return None
+        # The raw message beside the row, a piece at a time (issue 13: no full-size copy).
+        seal_pieces(session, self.vault, row, "raw_enc", message.raw)
         refs = self.apply(session, message, row, outcome, now)
         return Handled(row.action, row.id, refs)

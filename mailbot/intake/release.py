@@ -15,6 +15,7 @@ from mailbot.intake.handlers.base import SprgDecision
 from mailbot.sprg.decision_form import DecisionRecord, decision_of
 from mailbot.store.audit import audit
 from mailbot.store.models import InboundMessage as MessageRow
+from mailbot.store.sealed_blob import open_pieces
 from mailbot.store.vault import Vault
 
 
@@ -49,7 +50,7 @@ def release(app: App, row_id: str, *, actor: str, force: bool = False) -> Releas
     intake = app.intake
     with app.db.session() as session:
         row = held_row(session, row_id)
-        msg = intake.read(app.vault.open(session, row, "raw_enc"))
+        msg = intake.read(open_pieces(session, app.vault, row, "raw_enc"))
         context = replace(app.handler_context(session), trusted=True)
         outcome = intake.decide(msg, context)
         if outcome.action == "quarantine":
@@ -100,7 +101,7 @@ def held_decision(app: App, session: Session, row_id: str) -> DecisionRecord | N
     row = session.get(MessageRow, row_id)
     if row is None:
         raise NotFound(f"no held message {row_id}")
-    msg = app.intake.read(app.vault.open(session, row, "raw_enc"))
+    msg = app.intake.read(open_pieces(session, app.vault, row, "raw_enc"))
     for verdict in app.read_forms(msg):
         if verdict.kind == "form" and verdict.form is not None:
             decision = decision_of(verdict.form.referral)

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from mailbot.cases.referral import get_path
 from mailbot.store.models import ActionItem, Case, Decision, InboundMessage, MessageCase, ReferralVersion
+from mailbot.store.sealed_blob import open_pieces
 from mailbot.store.vault import Vault
 
 MAX_TEXT = 20_000  # of one message's text in the document
@@ -180,7 +181,7 @@ def _names_in(name: str, text: str) -> bool:
 
 
 def message_found(session: Session, vault: Vault, row: InboundMessage) -> MessageFound:
-    raw = vault.open(session, row, "raw_enc")
+    raw = open_pieces(session, vault, row, "raw_enc")
     parsed = email.message_from_bytes(raw, policy=policy.default)
     texts, files = [], []
     assert isinstance(parsed, EmailMessage)

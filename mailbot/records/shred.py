@@ -40,6 +40,7 @@ from mailbot.store.models import (
     Outbox,
     ReferralVersion,
 )
+from mailbot.store.sealed_blob import delete_pieces
 from mailbot.store.vault import Vault
 
 
@@ -98,6 +99,7 @@ def shred_case(
     messages |= set(
         session.scalars(select(InboundMessage.id).where(InboundMessage.linked_case_id == case.id))
     )
+    delete_pieces(session, "attachment", select(Attachment.id).where(Attachment.case_id == case.id))
     for table in (ActionItem, ReferralVersion, Attachment, Decision, CaseChase):
         session.execute(delete(table).where(table.case_id == case.id))
     session.execute(delete(MessageCase).where(MessageCase.case_id == case.id))
@@ -146,6 +148,7 @@ def shred_message(session: Session, row: InboundMessage) -> str:
     session.execute(delete(Outbox).where(or_(Outbox.in_reply_to == row.id, Outbox.key_id == row.key_id)))
     session.execute(delete(MessageCase).where(MessageCase.message_id == row.id))
     key_id = row.key_id
+    delete_pieces(session, "inbound_message", [row.id])  # its raw message
     session.delete(row)
     session.flush()
     return key_id

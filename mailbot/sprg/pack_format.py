@@ -1,7 +1,7 @@
-"""How the agenda pack looks: its marking, colours, and the Word XML python-docx does not wrap.
+"""How the agenda pack looks: its marking, colours, and the page-number field.
 
 Kept apart from ``pack`` (what the pack says) so that the document's content and its
-typography change independently.
+typography change independently; ``pack_xml`` makes the body's elements.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from typing import Any
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import RGBColor
-from docx.table import Table, _Cell, _Row
 from docx.text.paragraph import Paragraph
 
 from mailbot.cases.referral import age_on
@@ -29,33 +28,6 @@ FONT = "Arial"
 
 
 # -- small helpers on the XML python-docx does not wrap ---------------------------------
-def shade(cell: _Cell, fill: str) -> None:
-    shd = OxmlElement("w:shd")
-    shd.set(qn("w:val"), "clear")
-    shd.set(qn("w:color"), "auto")
-    shd.set(qn("w:fill"), fill)
-    cell._tc.get_or_add_tcPr().append(shd)
-
-
-def row_flags(row: _Row, *, header: bool = False) -> None:
-    """The row never splits across pages; a header row repeats on each page."""
-    tr_pr = row._tr.get_or_add_trPr()
-    tr_pr.append(OxmlElement("w:cantSplit"))
-    if header:
-        tr_pr.append(OxmlElement("w:tblHeader"))
-
-
-def cell_margins(table: Table, vertical: int = 40, horizontal: int = 100) -> None:
-    """Room between text and cell borders (twentieths of a point)."""
-    margins = OxmlElement("w:tblCellMar")
-    for side, size in (("top", vertical), ("left", horizontal), ("bottom", vertical), ("right", horizontal)):
-        node = OxmlElement(f"w:{side}")
-        node.set(qn("w:w"), str(size))
-        node.set(qn("w:type"), "dxa")
-        margins.append(node)
-    table._tbl.tblPr.append(margins)
-
-
 def field_code(paragraph: Paragraph, instruction: str, placeholder: str = "1") -> None:
     """A Word field (PAGE, NUMPAGES): Word and LibreOffice fill it in when laying out."""
     run = paragraph.add_run()

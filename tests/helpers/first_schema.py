@@ -19,6 +19,10 @@ FORMS = Path(__file__).resolve().parents[1] / "data" / "forms"
 REF = "COC-2025-0007"
 CHILD = "Imogen Firstschema"
 WHEN = datetime(2025, 11, 3, 10, 0, tzinfo=UTC)
+MESSAGE_ID, ATTACHMENT_ID = "m" * 32, "a" * 32
+#: The stored message and the form kept with the case (before issue 13, each a whole ciphertext).
+RAW = b"Subject: x\r\n\r\nx"
+FILE = b"PK\x03\x04 the form as it was kept"
 
 
 def seed_first_schema(url: str, keys: KeyStore) -> None:
@@ -32,7 +36,7 @@ def seed_first_schema(url: str, keys: KeyStore) -> None:
     meta.reflect(engine)
     t = meta.tables
     data_key = crypto.new_data_key()
-    key_id, case_id, version_id, message_id = "k" * 32, "c" * 32, "v" * 32, "m" * 32
+    key_id, case_id, version_id, message_id = "k" * 32, "c" * 32, "v" * 32, MESSAGE_ID
 
     def seal(table: str, column: str, row_id: str, value: Any) -> bytes:
         raw = (
@@ -95,10 +99,25 @@ def seed_first_schema(url: str, keys: KeyStore) -> None:
                 moved=True,
                 sender_enc=seal("inbound_message", "sender_enc", message_id, "a@x"),
                 subject_enc=seal("inbound_message", "subject_enc", message_id, "Referral"),
-                raw_enc=seal("inbound_message", "raw_enc", message_id, b"Subject: x\r\n\r\nx"),
+                raw_enc=seal("inbound_message", "raw_enc", message_id, RAW),
             )
         )
         db.execute(t["message_case"].insert().values(message_id=message_id, case_id=case_id))
+        db.execute(
+            t["attachment"]
+            .insert()
+            .values(
+                id=ATTACHMENT_ID,
+                case_id=case_id,
+                message_id=message_id,
+                key_id=key_id,
+                filename_enc=seal("attachment", "filename_enc", ATTACHMENT_ID, "referral.docx"),
+                content_type="application/octet-stream",
+                size=len(FILE),
+                kind="form",
+                data_enc=seal("attachment", "data_enc", ATTACHMENT_ID, FILE),
+            )
+        )
         db.execute(
             t["referral_version"]
             .insert()

@@ -10,7 +10,16 @@ from sqlalchemy import select
 
 from mailbot.app import App
 from mailbot.errors import CryptoError
-from mailbot.store.models import Attachment, Base, Case, InboundMessage, MessageCase, Outbox, ReferralVersion
+from mailbot.store.models import (
+    Attachment,
+    Base,
+    Case,
+    InboundMessage,
+    MessageCase,
+    Outbox,
+    ReferralVersion,
+    SealedPiece,
+)
 
 #: 40 bytes of AES-GCM output cannot turn up in a file by chance.
 SLICE = 40
@@ -38,6 +47,15 @@ def case_ciphertexts(app: App, ref: str) -> dict[str, bytes]:
                     found[f"{row.__tablename__}.{column.name}.{row.id}"] = (  # type: ignore[attr-defined]
                         value[middle : middle + SLICE]
                     )
+            pieces = session.execute(  # a raw message's or a file's bytes (store.sealed_blob)
+                select(SealedPiece.owner_column, SealedPiece.idx, SealedPiece.data_enc).where(
+                    SealedPiece.owner_table == row.__tablename__,
+                    SealedPiece.owner_id == row.id,  # type: ignore[attr-defined]
+                )
+            )
+            for column_name, idx, value in pieces:
+                middle = len(value) // 2
+                found[f"{row.__tablename__}.{column_name}#{idx}.{row.id}"] = value[middle : middle + SLICE]  # type: ignore[attr-defined]
     assert found, f"{ref} has no ciphertext to look for"
     return found
 

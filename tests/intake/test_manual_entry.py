@@ -16,6 +16,7 @@ from mailbot.cases import views
 from mailbot.cases.editing import edit_field as casework_edit
 from mailbot.errors import NotFound, UsageError
 from mailbot.store.models import Attachment, ReferralVersion
+from mailbot.store.sealed_blob import open_pieces
 
 
 def edit_field(session, vault, clock, ref, key, value, *, actor, why=None):  # type: ignore[no-untyped-def]
@@ -64,7 +65,7 @@ def test_scan_opens_a_manual_entry_case_that_a_person_completes(app: App) -> Non
         assert case["status"] == "manual_entry"
         kept = session.scalars(select(Attachment)).all()
         assert [a.kind for a in kept] == ["manual"]
-        assert app.vault.open(session, kept[0], "data_enc").startswith(b"%PDF-")
+        assert open_pieces(session, app.vault, kept[0], "data_enc").startswith(b"%PDF-")
     reply = next(m for m in outbox_messages(app) if str(m["To"]).startswith("dana"))
     assert "the CSCP team will enter your form" in str(reply["Subject"])
     alert = next(m for m in outbox_messages(app) if str(m["To"]) == "cscp-team@example.org")

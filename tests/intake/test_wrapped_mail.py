@@ -21,6 +21,7 @@ from mailbot.clock import FixedClock
 from mailbot.intake.handlers.sealed import ENCRYPTED_REASON, LOCKED_REASON, PORTAL_REASON
 from mailbot.mail.smime import INVALID, VALID
 from mailbot.store.models import Attachment
+from mailbot.store.sealed_blob import open_pieces
 
 TEAM = "cscp-team@example.org"
 
@@ -165,7 +166,7 @@ def test_password_protected_form_is_held_and_the_referrer_told_to_expect_a_call(
     with app.db.session() as session:  # the protected file is kept for the person
         (kept,) = session.scalars(select(Attachment)).all()
         assert kept.kind == "manual"
-        assert app.vault.open(session, kept, "data_enc").startswith(b"\xd0\xcf\x11\xe0")
+        assert open_pieces(session, app.vault, kept, "data_enc").startswith(b"\xd0\xcf\x11\xe0")
 
 
 def test_password_protected_form_in_a_reply_is_not_refused(app: App) -> None:

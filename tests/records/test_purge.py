@@ -19,7 +19,16 @@ from mailbot.intake.poller import Poller
 from mailbot.records.purge import erase, erasure_log, purge
 from mailbot.records.retention import set_legal_hold
 from mailbot.store.audit import verify_audit_chain
-from mailbot.store.models import AuditEntry, Case, DataKey, InboundMessage, MessageCase, ReferralVersion
+from mailbot.store.models import (
+    Attachment,
+    AuditEntry,
+    Case,
+    DataKey,
+    InboundMessage,
+    MessageCase,
+    ReferralVersion,
+    SealedPiece,
+)
 
 YEARS = 25
 
@@ -150,6 +159,11 @@ def test_messages_without_a_case_follow_their_own_periods(app: App, clock: Fixed
 
 def test_erase_one_case_is_logged_apart_and_its_reason_sealed(app: App) -> None:
     first, second = _deliver(app, "mail-15-two-forms")
+    with app.db.session() as session:
+        files = set(
+            session.scalars(select(SealedPiece.owner_id).where(SealedPiece.owner_table == "attachment"))
+        )
+        assert files
     erase(app, first, reason="Art. 17 request upheld, DPO ref 2026-17", actor="dpo")
     with app.db.session() as session:
         case = session.scalars(select(Case).where(Case.ref == first)).one()
@@ -164,9 +178,16 @@ def test_erase_one_case_is_logged_apart_and_its_reason_sealed(app: App) -> None:
     assert [(e.ref, e.reason) for e in erasure_log(app).entries()] == [(first, "erasure")]
     with pytest.raises(UsageError, match="already"):
         erase(app, first, reason="again", actor="dpo")
+    with app.db.session() as session:  # the raw message stays (in pieces); no orphan file pieces
+        owners = set(session.execute(select(SealedPiece.owner_table, SealedPiece.owner_id)))
+        kept = {("attachment", a) for a in session.scalars(select(Attachment.id))}
+        assert {o for o in owners if o[0] == "inbound_message"} and {
+            o for o in owners if o[0] == "attachment"
+        } == kept
     erase(app, second, reason="same request", actor="dpo")
     with app.db.session() as session:
         assert session.scalar(select(func.count()).select_from(InboundMessage)) == 0
+        assert session.scalar(select(func.count()).select_from(SealedPiece)) == 0  # raw and files
 
 
 def test_shredding_empties_every_table_that_points_at_the_case(app: App) -> None:

@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from helpers.bot import make_env
-from helpers.first_schema import CHILD, REF, seed_first_schema
-from sqlalchemy import create_engine, text
+from helpers.first_schema import ATTACHMENT_ID, CHILD, FILE, MESSAGE_ID, RAW, REF, seed_first_schema
+from sqlalchemy import create_engine, func, inspect, select, text
 
 from mailbot.cli.main import main
+from mailbot.clock import FixedClock
+from mailbot.store.db import Database
 from mailbot.store.keys import KeyStore
+from mailbot.store.models import Attachment, InboundMessage, SealedPiece
+from mailbot.store.sealed_blob import open_pieces
+from mailbot.store.vault import Vault
 
 
 def test_upgrade_from_the_first_schema_keeps_every_case(
@@ -44,5 +50,26 @@ def test_upgrade_from_the_first_schema_keeps_every_case(
     shown = json.loads(capsys.readouterr().out)
     assert shown["referral"]["child"]["full_name"] == CHILD
     assert main(["purge", "--dry-run"]) == 0  # the new columns are there and work
+    _old_values_read_from_pieces(database_url, keys)
     assert main(["upgrade"]) == 0  # a second run: nothing to migrate, a fresh backup
     capsys.readouterr()
+
+
+def _old_values_read_from_pieces(database_url: str, keys: KeyStore) -> None:
+    """Migration 0013 moved each whole ciphertext into one piece: the same bytes come
+    back, and the rows no longer carry them."""
+    db = Database(database_url)
+    vault = Vault(keys, FixedClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC)))
+    try:
+        with db.session() as session:
+            message = session.get(InboundMessage, MESSAGE_ID)
+            attachment = session.get(Attachment, ATTACHMENT_ID)
+            assert message is not None and attachment is not None
+            assert open_pieces(session, vault, message, "raw_enc") == RAW
+            assert open_pieces(session, vault, attachment, "data_enc") == FILE
+            assert session.scalar(select(func.count()).select_from(SealedPiece)) == 2
+        columns = {c["name"] for c in inspect(db.engine).get_columns("inbound_message")}
+        columns |= {c["name"] for c in inspect(db.engine).get_columns("attachment")}
+        assert not {"raw_enc", "data_enc"} & columns
+    finally:
+        db.engine.dispose()

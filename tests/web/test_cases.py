@@ -12,6 +12,7 @@ from mailbot.cases import store as case_store
 from mailbot.cases import views
 from mailbot.clock import FixedClock
 from mailbot.store.models import Attachment, AuditEntry, Case, InboundMessage, ReferralVersion
+from mailbot.store.sealed_blob import open_pieces
 
 
 @pytest.fixture
@@ -133,7 +134,7 @@ def test_original_files_download_and_are_audited(team: FlaskClient, bot: App) ->
         case = case_store.case_by_ref(session, "COC-2026-0002")
         att = session.scalars(select(Attachment).where(Attachment.case_id == case.id)).first()
         assert att is not None
-        data = bot.vault.open(session, att, "data_enc")
+        data = open_pieces(session, bot.vault, att, "data_enc")
     response = team.get(f"/cases/COC-2026-0002/attachments/{att.id}")
     assert response.status_code == 200 and response.data == data
     assert response.headers["Content-Disposition"].startswith("attachment;")

@@ -27,6 +27,7 @@ from mailbot.settings import Settings
 from mailbot.store.audit import audit
 from mailbot.store.models import Attachment, Case, MessageCase
 from mailbot.store.models import InboundMessage as MessageRow
+from mailbot.store.sealed_blob import seal_pieces
 from mailbot.store.vault import Vault
 
 #: The actor named in audit entries for what the bot does by itself.
@@ -164,16 +165,16 @@ def keep_attachments(ctx: ActionContext, case: Case, verdicts: list[AttachmentVe
     for verdict in verdicts:
         if verdict.kind == "reject" and verdict.reason != LOCKED_FILE:
             continue  # a locked form is kept: a person opens it with the password
-        data = bytes(verdict.data)
+        data = memoryview(verdict.data)  # sealed in pieces from the bytes we hold: no copy
         kind = {"form": "form", "manual": "manual", "reject": "manual"}.get(verdict.kind, "other")
         att = Attachment(
             case_id=case.id,
             message_id=ctx.row.id,
             key_id=case.key_id,
             content_type=verdict.content_type,
-            size=len(data),
+            size=data.nbytes,
             kind=kind,
         )
         att.filename_enc = ctx.vault.seal_text(ctx.session, att, "filename_enc", verdict.filename)
-        att.data_enc = ctx.vault.seal(ctx.session, att, "data_enc", data)
         ctx.session.add(att)
+        seal_pieces(ctx.session, ctx.vault, att, "data_enc", data)

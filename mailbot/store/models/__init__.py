@@ -14,7 +14,14 @@ from mailbot.store.models.audit import AuditEntry, AuditHead, MasterKeyRecord
 from mailbot.store.models.base import Base, UTCDateTime, new_id
 from mailbot.store.models.cases import Attachment, Case, DataKey, RefCounter, ReferralVersion, TeamNote
 from mailbot.store.models.jobs import CaseChase
-from mailbot.store.models.messages import InboundMessage, MessageAttempt, MessageCase, Outbox, PollState
+from mailbot.store.models.messages import (
+    InboundMessage,
+    MessageAttempt,
+    MessageCase,
+    Outbox,
+    PollState,
+    SealedPiece,
+)
 from mailbot.store.models.sprg import ActionItem, Decision, Meeting
 from mailbot.store.models.web import (
     ROLES,
@@ -46,6 +53,7 @@ __all__ = [
     "PollState",
     "RefCounter",
     "ReferralVersion",
+    "SealedPiece",
     "TeamNote",
     "UTCDateTime",
     "WebOidcFlow",

@@ -120,7 +120,7 @@ class Attachment(Base):
     size: Mapped[int] = mapped_column(Integer)
     #: ``form``, ``other`` (another document kept with the case), ``manual`` (a scan).
     kind: Mapped[str] = mapped_column(String(16))
-    data_enc: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)  # loaded when read
+    # Its bytes are in ``sealed_piece`` (owner column ``data_enc``): ``store.sealed_blob``.
 
 
 class TeamNote(Base):

@@ -34,8 +34,8 @@ class InboundMessage(Base):
     moved: Mapped[bool] = mapped_column(Boolean, default=False)
     sender_enc: Mapped[bytes] = mapped_column(LargeBinary)
     subject_enc: Mapped[bytes] = mapped_column(LargeBinary)
-    #: Loaded only when read (a message may be 35 MB; issue 13 keeps the bot under 200 MB).
-    raw_enc: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    # The raw message itself is in ``sealed_piece`` (owner column ``raw_enc``), sealed in
+    # pieces by ``store.sealed_blob``: never in this row, which is read and updated often.
     #: A case the message points at but may not feed (another sender's reply).
     linked_case_id: Mapped[str | None] = mapped_column(ForeignKey("case.id"))
 
@@ -100,6 +100,24 @@ class Outbox(Base):
     sent_at: Mapped[datetime | None]
     #: A message a member of the team wrote in the workspace (their name); None: the bot's.
     written_by: Mapped[str | None] = mapped_column(String(128))
+
+
+class SealedPiece(Base):
+    """One piece of a large sealed value: a raw message, an attachment's bytes (issue 13).
+
+    Each piece is AES-256-GCM under its owner row's data key, bound to the owner's table,
+    column and row id and to its index and the number of pieces (``store.sealed_blob``),
+    so pieces cannot be reordered, dropped or moved to another row.  Written and read a
+    piece at a time, so no full-size ciphertext is ever in memory.
+    """
+
+    __tablename__ = "sealed_piece"
+
+    owner_table: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner_column: Mapped[str] = mapped_column(String(32), primary_key=True)
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    data_enc: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class PollState(Base):

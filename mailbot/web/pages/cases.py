@@ -18,6 +18,7 @@ from mailbot.errors import NotFound, UsageError
 from mailbot.sprg import actions as action_plan
 from mailbot.store.audit import audit
 from mailbot.store.models import Attachment, Case, ReferralVersion
+from mailbot.store.sealed_blob import open_pieces
 from mailbot.web import present
 from mailbot.web.auth import may_read_case, mb, requires
 from mailbot.web.pages.meetings import upcoming_meetings
@@ -168,7 +169,7 @@ def attachment(ref: str, att_id: str) -> Any:
         att = session.get(Attachment, att_id)
         if att is None or att.case_id != row.id:
             abort(404)
-        data = app.vault.open(session, att, "data_enc")
+        data = open_pieces(session, app.vault, att, "data_enc")
         filename = app.vault.open_text(session, att, "filename_enc")
         audit(session, app.clock.now(), g.user.name, "attachment.downloaded", case_id=row.id, detail=att.id)
     safe = re.sub(r"[^A-Za-z0-9._ -]", "_", filename).strip() or "attachment"
