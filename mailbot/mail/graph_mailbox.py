@@ -43,7 +43,7 @@ from mailbot.mail.graph_client import (
 )
 from mailbot.mail.graph_delta import DeltaState, DeltaStore, MemoryDeltaStore, delta_key
 from mailbot.mail.graph_errors import short_id, status_of
-from mailbot.mail.mailbox import MailboxRef, StoredMessage
+from mailbot.mail.mailbox import MailboxRef, MessageGone, OneByOne, StoredMessage
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ PAGE_SIZE = 50
 _FOLDER_EXISTS = "ErrorFolderExists"
 
 
-class GraphMailbox:
+class GraphMailbox(OneByOne):
     """The ``Mailbox`` protocol over Microsoft Graph for one user's folder."""
 
     def __init__(
@@ -113,7 +113,7 @@ class GraphMailbox:
                 )
         except MailboxError as exc:
             if status_of(exc) == 404:
-                raise MailboxError(f"message {short_id(ref.uid)} is not in the mailbox") from exc
+                raise MessageGone(f"message {short_id(ref.uid)} is not in the mailbox") from exc
             raise
         return bytes(response.content)
 

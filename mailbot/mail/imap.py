@@ -17,9 +17,10 @@ from __future__ import annotations
 import logging
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Literal, TypeVar
 from urllib.parse import quote
 
@@ -27,19 +28,21 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
 from mailbot.errors import MailboxAuthError, MailboxConnectionError, MailboxError
+from mailbot.mail import imap_batch
 from mailbot.mail.backoff import Backoff, LinkState
 from mailbot.mail.imap_idle import idle_turn, new_mail
-from mailbot.mail.mailbox import MailboxRef, StoredMessage
+from mailbot.mail.mailbox import MailboxRef, MessageGone, StoredMessage
 from mailbot.mail.oauth import TokenError, TokenSource
 
 log = logging.getLogger(__name__)
 
 Security = Literal["tls", "starttls", "plain"]
 T = TypeVar("T")
+Reader = Callable[[IMAPClient, list[int]], dict[int, T]]
 
 #: RFC 2177 says servers may drop an IDLE after 30 minutes; re-issue well inside that.
 IDLE_CAP = 9 * 60.0
-_DELETED = b"\\Deleted"
+_DELETED = imap_batch.DELETED
 #: Errors after which the link is dead but a new one may work.
 _RETRYABLE = (OSError, IMAPClientAbortError, EOFError)
 
@@ -92,6 +95,7 @@ class ImapMailbox:
         self._known_folders: set[str] = set()
         self._listed: tuple[str, int] | None = None  # (uidvalidity, highest uid listed)
         self._link = LinkState(f"imap://{settings.host}:{settings.port}", log)
+        self.fetch_count, self.fetch_bytes = imap_batch.FETCH_COUNT, imap_batch.FETCH_BYTES
 
     @property
     def identity(self) -> str:
@@ -113,35 +117,40 @@ class ImapMailbox:
 
     def fetch(self, ref: MailboxRef) -> bytes:
         """``BODY.PEEK[]``: the bytes as stored, without setting ``\\Seen``."""
-
-        def op(client: IMAPClient) -> bytes:
-            if self._select(client, ref.folder) != ref.uidvalidity:
-                raise MailboxError(f"message {ref.uid}: the folder was renumbered")
-            uid = int(ref.uid)
-            data = client.fetch([uid], ["BODY.PEEK[]"]).get(uid)
-            if not data or data.get(b"BODY[]") is None:  # expunged since our list: NIL
-                raise MailboxError(f"message {ref.uid} is not in folder {ref.folder}")
-            return bytes(data[b"BODY[]"])
-
-        return self._run(op)
+        for _, raw in self.fetch_many([ref]):
+            if raw is not None:
+                return raw
+        raise MessageGone(f"message {ref.uid} is not in folder {ref.folder} (gone, or renumbered)")
 
     def move(self, ref: MailboxRef, folder: str) -> None:
         """Move one message; a message already gone (or renumbered) is left alone."""
-        self.ensure_folder(folder)
+        self.move_many([(ref, folder)])
 
-        def op(client: IMAPClient) -> None:
-            if self._select(client, ref.folder) != ref.uidvalidity:
-                log.warning("not moving uid %s: folder %s was renumbered", ref.uid, ref.folder)
-                return
-            uid = int(ref.uid)
-            if uid not in client.search(["UID", str(uid), "NOT", "DELETED"]):
-                return  # already moved: the repeat after a crash is a no-op
-            if self._has(client, b"MOVE"):
-                client.move([uid], folder)
-            else:
-                self._copy_delete(client, uid, folder)
+    def fetch_many(self, refs: Sequence[MailboxRef]) -> Iterator[tuple[MailboxRef, bytes | None]]:
+        """Bodies a chunk per ``UID FETCH`` (``imap_batch``), lazily: a window's sizes,
+        then its chunks as the caller consumes them. Gone or renumbered: None."""
+        for window in imap_batch.windows(refs):
+            place, uids = (window[0].folder, window[0].uidvalidity), [int(ref.uid) for ref in window]
+            known = self._run(partial(self._read, place, imap_batch.sizes, uids))
+            chunks = list(imap_batch.chunks(uids, known, self.fetch_count, self.fetch_bytes))
+            chunk_of = {uid: n for n, chunk in enumerate(chunks) for uid in chunk}
+            current, found = -1, dict[int, bytes]()
+            for uid, ref in zip(uids, window, strict=True):
+                if (n := chunk_of.get(uid, current)) != current:  # absent from the sizes: gone
+                    current = n
+                    found = self._run(partial(self._read, place, imap_batch.bodies, chunks[n]))
+                yield ref, found.get(uid) if uid in chunk_of else None
 
-        self._run(op)
+    def move_many(self, moves: Sequence[tuple[MailboxRef, str]]) -> None:
+        """One ``UID SEARCH`` per source folder for what is still there, then one ``UID
+        MOVE`` per target folder; refs gone (or renumbered) are left alone."""
+        for folder in dict.fromkeys(target for _, target in moves):
+            self.ensure_folder(folder)
+        groups: dict[tuple[str, str], dict[str, list[int]]] = {}
+        for ref, target in moves:
+            groups.setdefault((ref.folder, ref.uidvalidity), {}).setdefault(target, []).append(int(ref.uid))
+        for place, targets in groups.items():
+            self._run(partial(self._move_set, place, targets))
 
     def ensure_folder(self, folder: str) -> None:
         if folder in self._known_folders or folder.upper() == "INBOX":
@@ -311,19 +320,25 @@ class ImapMailbox:
         self._selected = (folder, uidvalidity)
         return uidvalidity
 
+    def _read(
+        self, place: tuple[str, str], read: Reader[T], uids: list[int], client: IMAPClient
+    ) -> dict[int, T]:
+        """``read`` of ``uids`` in folder ``place``; nothing when it was renumbered."""
+        return read(client, uids) if self._select(client, place[0]) == place[1] else {}
+
+    def _move_set(self, place: tuple[str, str], targets: dict[str, list[int]], client: IMAPClient) -> None:
+        if self._select(client, place[0]) != place[1]:
+            log.warning("not moving from %s: the folder was renumbered", place[0])
+            return
+        imap_batch.move_present(
+            client, targets, has_move=self._has(client, b"MOVE"), has_uidplus=self._has(client, b"UIDPLUS")
+        )
+
     def _ref(self, folder: str, uidvalidity: str, uid: int) -> MailboxRef:
         return MailboxRef(self.identity, folder, uidvalidity, str(uid))
 
     def _has(self, client: IMAPClient, capability: bytes) -> bool:
         return capability not in self._disabled and bool(client.has_capability(capability))
-
-    def _copy_delete(self, client: IMAPClient, uid: int, folder: str) -> None:
-        """The pre-MOVE way. Without UIDPLUS the ``\\Deleted`` copy stays (list_new skips
-        it) rather than a plain EXPUNGE removing other clients' deleted mail too."""
-        client.copy([uid], folder)
-        client.add_flags([uid], [_DELETED], silent=True)
-        if self._has(client, b"UIDPLUS"):
-            client.uid_expunge([uid])
 
     def _has_unlisted(self, client: IMAPClient) -> bool:
         if self._listed is None:

@@ -3,13 +3,20 @@
 The poll loop lives in the poller, not here: a backend only lists, fetches, moves,
 deletes (old filed copies) and waits. Moves happen only after the database commit, so
 a backend must make ``move`` safe to repeat (moving a message that is already gone is not an error).
+
+The batch calls (``fetch_many``, ``move_many``) are how a backlog clears at the speed of
+the bare I/O: IMAP fetches a chunk of messages in one ``UID FETCH`` and moves a set in one
+``UID MOVE``. Backends without a batch form (Maildir, Graph) loop (``OneByOne``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
+
+from mailbot.errors import MailboxError
 
 #: Folder names of INTERFACE.md; Maildir maps them to ``.Processed`` and so on.
 PROCESSED = "Processed"
@@ -45,6 +52,11 @@ class StoredMessage:
     arrived: datetime | None
 
 
+class MessageGone(MailboxError):
+    """The message is no longer where its ref says (another worker or a person moved it,
+    or the folder was renumbered): nothing is lost, the caller skips it."""
+
+
 class Mailbox(Protocol):
     """A mailbox the bot reads referrals from."""
 
@@ -63,6 +75,16 @@ class Mailbox(Protocol):
 
     def move(self, ref: MailboxRef, folder: str) -> None:
         """Move one message out of the inbox into ``folder``; a no-op if it is gone."""
+        ...
+
+    def fetch_many(self, refs: Sequence[MailboxRef]) -> Iterator[tuple[MailboxRef, bytes | None]]:
+        """Each ref in order with its raw bytes, or None when it is gone (moved by another
+        worker, or renumbered). Lazy: fetched a bounded chunk at a time, as consumed."""
+        ...
+
+    def move_many(self, moves: Sequence[tuple[MailboxRef, str]]) -> None:
+        """Move each ref to its folder, as ``move`` would: safe to repeat, and refs already
+        gone are not errors."""
         ...
 
     def ensure_folder(self, folder: str) -> None:
@@ -92,3 +114,25 @@ class Mailbox(Protocol):
     def close(self) -> None:
         """Release connections; the object may not be used afterwards."""
         ...
+
+
+class OneByOne:
+    """``fetch_many`` and ``move_many`` as loops over ``fetch`` and ``move``, for backends
+    with no batch form (each round trip is one message anyway)."""
+
+    def fetch(self, ref: MailboxRef) -> bytes:  # pragma: no cover - the backend's own
+        raise NotImplementedError
+
+    def move(self, ref: MailboxRef, folder: str) -> None:  # pragma: no cover - the backend's own
+        raise NotImplementedError
+
+    def fetch_many(self, refs: Sequence[MailboxRef]) -> Iterator[tuple[MailboxRef, bytes | None]]:
+        for ref in refs:
+            try:
+                yield ref, self.fetch(ref)
+            except MessageGone:
+                yield ref, None
+
+    def move_many(self, moves: Sequence[tuple[MailboxRef, str]]) -> None:
+        for ref, folder in moves:
+            self.move(ref, folder)

@@ -15,11 +15,12 @@ import mailbox
 import os
 import re
 import time
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from mailbot.errors import MailboxError
-from mailbot.mail.mailbox import MailboxRef, StoredMessage
+from mailbot.mail.mailbox import MailboxRef, MessageGone, OneByOne, StoredMessage
 
 #: The folder name refs carry for the Maildir root.
 INBOX = "INBOX"
@@ -36,7 +37,7 @@ _MICROS = re.compile(r"M(\d+)")
 _COUNTER = re.compile(r"Q(\d+)")
 
 
-class MaildirMailbox:
+class MaildirMailbox(OneByOne):
     """The ``Mailbox`` protocol over a Maildir (``maildir:PATH``)."""
 
     def __init__(self, path: Path) -> None:
@@ -52,6 +53,8 @@ class MaildirMailbox:
         # Keys handed out by the last list_new; None until the first call, so that a
         # fresh object treats every message already waiting as new.
         self._listed: set[str] | None = None
+        self._paths: dict[str, Path] = {}  # inbox key -> file, from the last list_new
+        self._made: set[str] = set()  # folders known to exist (a person deleting one: restart)
 
     @property
     def identity(self) -> str:
@@ -61,45 +64,55 @@ class MaildirMailbox:
         """Messages in the inbox, oldest delivery first."""
         entries = _scan(self.path)
         self._listed = set(entries)
+        self._paths = entries  # key -> file, so fetch and move need not list again
         ordered = sorted(entries.items(), key=lambda item: _delivery_order(*item))
         return [MailboxRef(self.identity, INBOX, "", key) for key, _ in ordered]
 
     def fetch(self, ref: MailboxRef) -> bytes:
         """The file's bytes as delivered (no line-ending conversion on POSIX)."""
-        path = self._find(self._folder_dir(ref.folder), ref.uid)
-        if path is None:
-            raise MailboxError(f"message {ref.uid} is not in folder {ref.folder}")
-        try:
-            return path.read_bytes()
-        except OSError as exc:
-            raise MailboxError(f"cannot read message {ref.uid}: {exc.strerror}") from exc
+        for path in self._where(ref):
+            try:
+                return path.read_bytes()
+            except FileNotFoundError:
+                continue  # moved (or renamed new/ -> cur/) since it was listed: look again
+            except OSError as exc:
+                raise MailboxError(f"cannot read message {ref.uid}: {exc.strerror}") from exc
+        raise MessageGone(f"message {ref.uid} is not in folder {ref.folder}")
 
     def move(self, ref: MailboxRef, folder: str) -> None:
         """Rename the file into ``folder``; a message already gone is left alone."""
-        self._check_ref(ref)
-        target_dir = self._folder_dir(folder)
-        source = self._find(self._folder_dir(ref.folder), ref.uid)
-        if source is None:
-            return  # already moved (a repeat after a crash) or removed by a person
-        self.ensure_folder(folder)
-        target = target_dir / source.parent.name / source.name
-        try:
-            os.rename(source, target)
-            _fsync_dir(target.parent)
-        except FileNotFoundError:
-            return  # another process moved it between our lookup and the rename
-        except OSError as exc:
-            raise MailboxError(f"cannot move message {ref.uid}: {exc.strerror}") from exc
+        self.move_many([(ref, folder)])
+
+    def move_many(self, moves: Sequence[tuple[MailboxRef, str]]) -> None:
+        """Rename each file into its folder, then make the renames durable: one fsync per
+        target directory for the whole batch, before returning (a crash before it can
+        only leave a message in the inbox, to be handled again: never lost, never doubled,
+        as the rename is atomic)."""
+        touched: set[Path] = set()
+        for ref, folder in moves:
+            self._check_ref(ref)
+            target_dir = self._folder_dir(folder)
+            self.ensure_folder(folder)
+            for source in self._where(ref):
+                target = target_dir / source.parent.name / source.name
+                if self._rename(source, target, folder):
+                    touched.add(target.parent)
+                    break  # else moved since it was listed: look again (a miss: it is gone)
+            if ref.folder == INBOX:
+                self._paths.pop(ref.uid, None)
+        for directory in sorted(touched):
+            _fsync_dir(directory)
 
     def ensure_folder(self, folder: str) -> None:
         """Create the Maildir++ sub-folder (``.NAME`` with its marker file)."""
-        if folder == INBOX:
+        if folder == INBOX or folder in self._made:
             return
         _check_folder_name(folder)
         try:
             self._md.add_folder(folder)
         except OSError as exc:
             raise MailboxError(f"cannot create folder {folder}: {exc.strerror}") from exc
+        self._made.add(folder)
 
     def list_folder(self, folder: str) -> list[StoredMessage]:
         """The folder's messages; arrival from the file's modification time (a rename
@@ -173,6 +186,35 @@ class MaildirMailbox:
 
     def _find(self, folder_dir: Path, key: str) -> Path | None:
         return _scan(folder_dir).get(key)
+
+    def _rename(self, source: Path, target: Path, folder: str) -> bool:
+        """One atomic rename; False when the source is gone. A target folder that a
+        person removed while the bot ran is made again rather than taken for a gone message."""
+        for attempt in (1, 2):
+            try:
+                os.rename(source, target)
+                return True
+            except FileNotFoundError as exc:
+                if attempt == 2 or not source.exists():
+                    if source.exists():
+                        raise MailboxError(f"cannot move message {source.name}: {exc.strerror}") from exc
+                    return False
+                self._made.discard(folder)
+                self.ensure_folder(folder)
+            except OSError as exc:
+                raise MailboxError(f"cannot move message {source.name}: {exc.strerror}") from exc
+        return False  # pragma: no cover - the loop returns or raises
+
+    def _where(self, ref: MailboxRef) -> Iterator[Path]:
+        """Where the message may be: the file the last listing saw, then (only when that
+        one is missing or was never listed) what a fresh look at the folder finds."""
+        folder_dir = self._folder_dir(ref.folder)
+        known = self._paths.get(ref.uid) if ref.folder == INBOX else None
+        if known is not None:
+            yield known
+        found = self._find(folder_dir, ref.uid)
+        if found is not None and found != known:
+            yield found
 
     def _check_ref(self, ref: MailboxRef) -> None:
         if ref.mailbox != self.identity:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from mailbot.cases import store as case_store
@@ -15,9 +15,9 @@ from mailbot.forms.model import Referral
 from mailbot.settings import Settings
 from mailbot.sprg.calendar import SETTING as MEETINGS_SETTING
 from mailbot.sprg.calendar import Calendar, auto_meeting, parse_meetings
-from mailbot.sprg.decisions import with_recorded_decision
+from mailbot.sprg.decisions import shown_with
 from mailbot.store.audit import audit
-from mailbot.store.models import Case, Meeting
+from mailbot.store.models import Case, DataKey, Decision, Meeting, ReferralVersion
 from mailbot.store.vault import Vault
 
 #: A case in one of these may be moved to a meeting or held back by the team.
@@ -148,16 +148,48 @@ def hold(session: Session, now: datetime, ref: str, actor: str) -> Case:
 
 
 def cases_of_meeting(session: Session, vault: Vault, meeting: date) -> list[PackCase]:
-    """The cases on a meeting's agenda, in reference order (closed and held ones are not)."""
+    """The cases on a meeting's agenda, in reference order (closed and held ones are not).
+
+    Two queries whatever the number of cases: the cases with their current referral
+    version, newest recorded decision and data key (so opening each needs no further
+    query), then the other cases about the same children.
+    """
+    newest = (
+        select(Decision.case_id, func.max(Decision.seq).label("seq")).group_by(Decision.case_id).subquery()
+    )
     stmt = (
-        select(Case)
+        select(Case, ReferralVersion, Decision, DataKey)
+        .join(
+            ReferralVersion,
+            and_(ReferralVersion.case_id == Case.id, ReferralVersion.version == Case.current_version),
+        )
+        .join(DataKey, DataKey.id == Case.key_id)  # in the session: the vault needs no query
+        .outerjoin(newest, newest.c.case_id == Case.id)
+        .outerjoin(Decision, and_(Decision.case_id == Case.id, Decision.seq == newest.c.seq))
         .where(Case.meeting_date == meeting, Case.held.is_(False), Case.status.in_(("scheduled", "decided")))
         .order_by(Case.ref)
     )
+    rows = session.execute(stmt).all()
+    duplicates = _duplicates(session, [row[0] for row in rows])
     out = []
-    for case in session.scalars(stmt):
-        stored, _row = case_store.load_referral(session, vault, case)
+    for case, version, decision, _key in rows:
+        stored = vault.open_json(session, version, "referral_enc", key_id=case.key_id)
+        recorded = vault.open_json(session, decision, "outcome_enc", key_id=case.key_id) if decision else None
         # Only a recorded decision fills the outcome table, never the referrer's copy.
-        referral = with_recorded_decision(session, vault, case, stored)
-        out.append(PackCase(case.ref, case.status, referral, case_store.possible_duplicates(session, case)))
+        out.append(PackCase(case.ref, case.status, shown_with(stored, recorded), duplicates.get(case.id, [])))
     return out
+
+
+def _duplicates(session: Session, cases: list[Case]) -> dict[str, list[str]]:
+    """{case id: the other cases' references with the same child index}, in one query."""
+    indexes = {case.child_index for case in cases if case.child_index}
+    if not indexes:
+        return {}
+    same: dict[str, list[tuple[str, str]]] = {}
+    stmt = select(Case.child_index, Case.id, Case.ref).where(Case.child_index.in_(indexes)).order_by(Case.ref)
+    for index, case_id, ref in session.execute(stmt):
+        same.setdefault(index or "", []).append((case_id, ref))
+    return {
+        case.id: [ref for other, ref in same.get(case.child_index or "", []) if other != case.id]
+        for case in cases
+    }

@@ -14,6 +14,11 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from mailbot.app import App
+from mailbot.cases import store as case_store
+from mailbot.sprg.decision_form import empty_decision
+from mailbot.store.models import Decision
+
 FORMS = Path(__file__).resolve().parent.parent / "data" / "forms"
 
 FIRST = [
@@ -84,3 +89,36 @@ def fictional_referral(n: int, sources: list[dict[str, Any]] | None = None) -> d
 def fictional_referrals(count: int) -> list[dict[str, Any]]:
     sources = fixture_referrals()
     return [fictional_referral(n, sources) for n in range(count)]
+
+
+def put_on_meeting(
+    app: App, referrals: list[dict[str, Any]], meeting: date, *, decided_every: int = 10
+) -> None:
+    """Store the referrals as encrypted cases (COC-YYYY-0001 on) on ``meeting``; every
+    ``decided_every``-th has a recorded decision (single agency: N, its grounds naming
+    the case number) and is ``decided``."""
+    now = app.clock.now()
+    with app.db.session() as session:
+        for n, referral in enumerate(referrals):
+            version = case_store.VersionInput(
+                referral=referral,
+                provenance={},
+                source="form",
+                fallbacks=[],
+                missing=[],
+                queries=[],
+                created_by="test",
+            )
+            case = case_store.open_case(session, app.vault, now, "referrer@example.org", version)
+            case.status, case.meeting_date = "scheduled", meeting
+            if n % decided_every == decided_every - 1:
+                session.flush()
+                decision = empty_decision()
+                decision["outcome"]["single_agency"].update(decision="N", grounds=f"Grounds {n + 1}")
+                row = Decision(case_id=case.id, seq=1, key_id=case.key_id, source="command")
+                row.outcome_enc = app.vault.seal_json(
+                    session, row, "outcome_enc", decision, key_id=case.key_id
+                )
+                row.recorded_at, row.recorded_by = now, "test"
+                session.add(row)
+                case.status = "decided"

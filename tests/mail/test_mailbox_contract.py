@@ -289,3 +289,46 @@ def test_a_fresh_handle_reports_waiting_mail_at_once(backend: Backend) -> None:
     backend.mailbox.append(numbered(1))
     fresh = backend.open_another()
     assert fresh.wait_for_new(5) is True
+
+
+# -- batches (fetch_many, move_many) ------------------------------------------------------
+
+
+def test_fetch_many_yields_each_ref_in_order_with_its_bytes(backend: Backend) -> None:
+    for n in range(6):
+        backend.mailbox.append(numbered(n))
+    refs = backend.mailbox.list_new()
+    assert list(backend.mailbox.fetch_many(refs)) == [(ref, numbered(n)) for n, ref in enumerate(refs)]
+    assert list(backend.mailbox.fetch_many([])) == []
+    assert backend.mailbox.list_new() == refs  # fetching consumed nothing
+
+
+@pytest.mark.parametrize("how", ["moved", "deleted"])
+def test_fetch_many_yields_none_for_a_message_gone_since_the_listing(backend: Backend, how: str) -> None:
+    if how == "moved" and backend.mailbox.identity.startswith("graph:"):
+        pytest.skip("Graph ids are immutable: a message moved within the mailbox is still fetched")
+    for n in range(3):
+        backend.mailbox.append(numbered(n))
+    refs = backend.mailbox.list_new()
+    other = backend.open_another()  # another worker, between our list and our fetch
+    other.move(refs[1], PROCESSED) if how == "moved" else other.delete(refs[1])
+    assert list(backend.mailbox.fetch_many(refs)) == [
+        (refs[0], numbered(0)),
+        (refs[1], None),
+        (refs[2], numbered(2)),
+    ]
+
+
+def test_move_many_files_each_message_and_is_safe_to_repeat(backend: Backend) -> None:
+    for n in range(5):
+        backend.mailbox.append(numbered(n))
+    refs = backend.mailbox.list_new()
+    moves = [(refs[0], PROCESSED), (refs[1], QUARANTINE), (refs[2], PROCESSED), (refs[3], OTHER)]
+    backend.mailbox.move_many(moves)
+    backend.mailbox.move_many(moves)  # the repeat after a crash
+    backend.open_another().move_many(moves)  # ... even from a new process
+    backend.mailbox.move_many([])
+    assert backend.mailbox.list_new() == [refs[4]]  # the message not named stays
+    assert backend.folder_contents(PROCESSED) == [numbered(0), numbered(2)]
+    assert backend.folder_contents(QUARANTINE) == [numbered(1)]
+    assert backend.folder_contents(OTHER) == [numbered(3)]
