@@ -13,14 +13,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailbot.errors import ConfigError, MailbotError
+
+if TYPE_CHECKING:  # Alembic is imported only when a migration is due (start-up time)
+    from alembic.config import Config
 
 SETTING = "store.url"
 
@@ -55,6 +57,8 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
 
 
 def _alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     folder = resources.files("mailbot.store") / "migrations"
     cfg = Config()
     cfg.set_main_option("script_location", str(folder))
@@ -74,6 +78,10 @@ def migrate(engine: Engine, audit_key: Callable[[], bytes] | None = None) -> Non
     ``audit_key`` lets the migration that keys the audit chain sign where the keyed
     part starts (see ``mailbot.store.audit``).
     """
+    if at_head(engine):  # the usual case: no Alembic to import, no script folder to read
+        return
+    from alembic import command
+
     try:
         with engine.connect() as connection:
             sqlite = connection.dialect.name == "sqlite"
@@ -104,6 +112,24 @@ def _cause(exc: SQLAlchemyError) -> str:
     lines = str(original).strip().splitlines()
     first = lines[0] if lines else type(original).__name__
     return first[:200]
+
+
+def head_revision() -> str:
+    """The newest migration's revision, read from the file names: each is
+    ``versions/00NN_name.py`` with revision ``"00NN_name"`` (tests/cli/test_startup.py
+    checks this is Alembic's own head)."""
+    folder = resources.files("mailbot.store") / "migrations" / "versions"
+    return max(p.name[:-3] for p in folder.iterdir() if p.name[:4].isdigit() and p.name.endswith(".py"))
+
+
+def at_head(engine: Engine) -> bool:
+    """Whether the schema is already the newest (one SELECT); any doubt says no."""
+    try:
+        with engine.connect() as connection:
+            rows = connection.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+    except SQLAlchemyError:  # no table yet, or no database: `migrate` says what is wrong
+        return False
+    return [r[0] for r in rows] == [head_revision()]
 
 
 def is_migrated(engine: Engine) -> bool:
