@@ -27,16 +27,22 @@ What batching trades, and why it is harmless:
   so after the first crash a poison message counts attempts against itself only, and a
   neighbour has at most one attempt from someone else's crash. With
   ``mailbox.max_attempts`` 1 there is no batching, so no neighbour can ever be held.
-- Two workers: each message's advisory lock (PostgreSQL) is held until the batch's
-  commit, so a second worker skips it, and finds it stored (and only files it) after.
+- Several workers (PostgreSQL): a worker claims the messages it takes with a session
+  advisory lock (``claimed``) before it counts an attempt, so the others leave them
+  alone (and never count them); each message's transaction lock is held to the batch's
+  commit, and a worker that comes later finds the message stored and only files it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
+
+from sqlalchemy import text
 
 from mailbot.errors import ConfigError, MailboxAuthError, MailboxConnectionError, MailboxError
 from mailbot.intake.pipeline import Handled, Intake, NotMoved, Stored, log_handled
@@ -113,9 +119,65 @@ def move_many(
     return failed, None
 
 
+@contextmanager
+def claimed(intake: Intake, refs: Sequence[MailboxRef]) -> Iterator[list[MailboxRef]]:
+    """On PostgreSQL, the messages of ``refs`` no other worker is handling, held for
+    this worker until the block ends (or its connection dies with it).
+
+    Without this, workers listing the same inbox each count an attempt at the same
+    message, and the fourth holds as poison a message the first is still handling.
+    SQLite has one writer: there the attempts are the only record.
+    """
+    if intake.db.dialect != "postgresql" or not refs:
+        yield list(refs)
+        return
+    keys = {ref: _lock_key(ref) for ref in refs}
+    wanted = sorted(set(keys.values()))
+    with intake.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        got: list[int] = list(
+            connection.execute(
+                text(
+                    "SELECT k FROM unnest(CAST(:keys AS integer[])) AS k "
+                    "WHERE pg_try_advisory_lock(:space, k)"
+                ),
+                {"keys": wanted, "space": LOCK_SPACE},
+            ).scalars()
+        )
+        try:
+            mine = set(got)
+            yield [ref for ref in refs if keys[ref] in mine]
+        finally:
+            connection.execute(
+                text("SELECT pg_advisory_unlock(:space, k) FROM unnest(CAST(:keys AS integer[])) AS k"),
+                {"keys": got, "space": LOCK_SPACE},
+            )
+
+
+#: The first half of the two-integer advisory lock keys that claim a mailbox message
+#: (the one-integer keys of ``Intake._claim`` are another key space).
+LOCK_SPACE = 18
+
+
+def _lock_key(ref: MailboxRef) -> int:
+    return int.from_bytes(hashlib.sha256(ref.key.encode()).digest()[:4], "big", signed=True)
+
+
 def handle_chunk(intake: Intake, refs: Sequence[MailboxRef], stopping: Callable[[], bool]) -> Iterator[Step]:
     """Every message of ``refs``, in delivery order: runs of messages never tried
-    before in batches, a message tried before alone."""
+    before in batches, a message tried before alone; one another worker is handling
+    (``claimed``) is left to it, its attempts untouched."""
+    with claimed(intake, refs) as mine:
+        taken = set(mine)
+        for ref in refs:
+            if ref not in taken:
+                log.info("message in hand at another worker", extra={"mailbox_uid": ref.uid})
+                yield Step(ref, "elsewhere")
+        yield from _handle_claimed(intake, mine, stopping)
+
+
+def _handle_claimed(
+    intake: Intake, refs: Sequence[MailboxRef], stopping: Callable[[], bool]
+) -> Iterator[Step]:
     present: list[tuple[MailboxRef, bytes]] = []
     for ref, raw in fetch_many(intake.mailbox, refs):
         if raw is None:

@@ -333,16 +333,17 @@ def test_mixed_mail_in_one_batch_matches_one_at_a_time(tmp_path: Path, clock: Fi
     assert len(results[0][0]) == len(names)
 
 
-def test_two_workers_in_batches_never_handle_a_message_twice(
+def test_four_workers_in_batches_never_handle_a_message_twice_nor_hold_it(
     tmp_path: Path, pg_url: str, clock: FixedClock
 ) -> None:
-    """Two bots, one mailbox, one PostgreSQL database, polling at once in small batches:
-    each message stored once and answered once (the advisory lock is held to the batch's
-    commit; the other worker skips it, or later finds it stored and only files it)."""
+    """Four bots, one mailbox, one PostgreSQL database, polling at once in small
+    batches: each message stored once, answered once, and none held as poison (before
+    the claim, each worker counted an attempt at the messages the others were handling,
+    and the fourth held a message the first was still answering)."""
     import threading
 
     total = 40
-    workers = [make_app(tmp_path, pg_url, clock, MAILBOT_SANDBOX_WALL_SECONDS="60") for _ in range(2)]
+    workers = [make_app(tmp_path, pg_url, clock, MAILBOT_SANDBOX_WALL_SECONDS="60") for _ in range(4)]
     deliver(workers[0], [simple_referral(n, "two") for n in range(total)])
     for worker in workers:
         worker.intake.batch_size = 7
@@ -364,6 +365,7 @@ def test_two_workers_in_batches_never_handle_a_message_twice(
     assert workers[0].mailbox.list_new() == []
     rows = handled(workers[0])
     assert len(rows) == total
+    assert {r["action"] for r in rows.values()} == {"request_missing"}
     assert counts_of(workers[0]) == (total, total)
     assert len(outbox_messages(workers[0])) == total
     assert attempts_on_record(workers[0]) == {}
