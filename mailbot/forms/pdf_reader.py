@@ -81,29 +81,30 @@ def cell_text(words: list[dict[str, Any]], right: float) -> str:
     return _BULLET.sub("", out)
 
 
-def _words_in(words: list[dict[str, Any]], bbox: tuple[float, float, float, float]) -> list[dict[str, Any]]:
+Centred = list[tuple[float, float, dict[str, Any]]]
+
+
+def _centred(words: list[dict[str, Any]]) -> Centred:
+    """Each word with its centre, worked out once per page rather than once per cell."""
+    return [((w["x0"] + w["x1"]) / 2, (w["top"] + w["bottom"]) / 2, w) for w in words]
+
+
+def _words_in(words: Centred, bbox: tuple[float, float, float, float]) -> list[dict[str, Any]]:
     x0, top, x1, bottom = bbox
-    return [
-        w
-        for w in words
-        if x0 - 1 <= (w["x0"] + w["x1"]) / 2 <= x1 + 1
-        and top - 1 <= (w["top"] + w["bottom"]) / 2 <= bottom + 1
-    ]
+    return [w for x, y, w in words if x0 - 1 <= x <= x1 + 1 and top - 1 <= y <= bottom + 1]
 
 
 def _page_blocks(number: int, page: Any) -> list[_Block]:
     words = page.extract_words(keep_blank_chars=False, use_text_flow=False)
     tables = page.find_tables()
-    blocks = [_Block(number, t.bbox[1], t.bbox[0], t.bbox[2], table=(words, t)) for t in tables]
+    boxes = [t.bbox for t in tables]  # pdfplumber works a table's box out on every call
+    blocks = [_Block(number, b[1], b[0], b[2], table=(words, t)) for t, b in zip(tables, boxes, strict=True)]
     outside = [
         w
         for w in words
         if not any(
-            t.bbox[0] - 1 <= w["x0"]
-            and w["x1"] <= t.bbox[2] + 1
-            and t.bbox[1] - 1 <= w["top"]
-            and w["bottom"] <= t.bbox[3] + 1
-            for t in tables
+            b[0] - 1 <= w["x0"] and w["x1"] <= b[2] + 1 and b[1] - 1 <= w["top"] and w["bottom"] <= b[3] + 1
+            for b in boxes
         )
     ]
     for line in _lines(outside):
@@ -140,13 +141,14 @@ def _table_rows(fragments: list[Any], number: int) -> list[Row]:
     edges = _grid(fragments)
     rows: list[Row] = []
     for words, table in fragments:
+        centred = _centred(words)
         for row in table.rows:
             cells = []
             for box in row.cells:
                 if box is None:
                     continue
                 start, end = _col(edges, box[0]), _col(edges, box[2])
-                text = cell_text(_words_in(words, box), box[2])
+                text = cell_text(_words_in(centred, box), box[2])
                 cells.append(Cell(text, start, max(1, end - start), source="pdf_text"))
             rows.append(Row(cells, number))
     return rows
