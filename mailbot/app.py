@@ -270,6 +270,7 @@ class App:
             handlers=self.handlers,
             make_context=self.handler_context,
             reader=self.read_message,
+            form_reader=self.read_forms,
         )
 
     @cached_property

@@ -9,14 +9,16 @@ the first use of any command bring the database up to date.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailbot.errors import ConfigError, MailbotError
@@ -25,6 +27,9 @@ if TYPE_CHECKING:  # Alembic is imported only when a migration is due (start-up 
     from alembic.config import Config
 
 SETTING = "store.url"
+
+#: A pooled connection idle longer than this is pinged before use (seconds).
+IDLE_PING_AFTER = 30.0
 
 
 class StoreError(MailbotError):
@@ -38,12 +43,40 @@ def make_engine(url: str) -> Engine:
         if not path.exists():  # owner-only from the start (SQLite's WAL inherits the mode)
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     try:
-        engine = create_engine(url, hide_parameters=True, pool_pre_ping=True)
+        engine = create_engine(url, hide_parameters=True)
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise ConfigError(SETTING, f"not a usable database URL ({type(exc).__name__})") from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    _ping_when_idle(engine)
     return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection before use only when it sat idle (``IDLE_PING_AFTER``).
+
+    ``pool_pre_ping`` costs a round trip on every checkout: four a message in a backlog,
+    where the connection was used a millisecond ago. A connection that waited (a quiet
+    night, a database restarted meanwhile) is still checked, and a dead one replaced
+    before anyone uses it; one that dies while in steady use fails that one statement,
+    which the poller's retry (or the next request) sees to.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi: DBAPIConnection, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi: DBAPIConnection, record: Any, _proxy: object) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < IDLE_PING_AFTER:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi)
+        except Exception as exc:  # noqa: BLE001 - any failure: the pool opens a fresh one
+            raise DisconnectionError() from exc
+        if not alive:
+            raise DisconnectionError()
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
