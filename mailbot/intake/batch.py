@@ -178,27 +178,30 @@ def handle_chunk(intake: Intake, refs: Sequence[MailboxRef], stopping: Callable[
 def _handle_claimed(
     intake: Intake, refs: Sequence[MailboxRef], stopping: Callable[[], bool]
 ) -> Iterator[Step]:
-    present: list[tuple[MailboxRef, bytes]] = []
-    for ref, raw in fetch_many(intake.mailbox, refs):
+    """Fetched as consumed; a batch closes at ``batch_bytes`` of raw mail, so a batch of
+    large messages is held in memory no more than one large message would be."""
+    batching = intake.batch_size > 1 and intake.settings.message_max_attempts > 1
+    tried = intake.attempts.tried(refs) if batching else set()
+    run: list[tuple[MailboxRef, bytes]] = []
+    size = 0
+    for number, (ref, raw) in enumerate(fetch_many(intake.mailbox, refs)):
         if raw is None:
             log.info("message skipped: no longer in the inbox", extra={"mailbox_uid": ref.uid})
             yield Step(ref, "gone")
-        else:
-            present.append((ref, raw))
-    batching = intake.batch_size > 1 and intake.settings.message_max_attempts > 1
-    tried = intake.attempts.tried([ref for ref, _ in present]) if batching else set()
-    run: list[tuple[MailboxRef, bytes]] = []
-    for number, (ref, raw) in enumerate(present):
+            continue
         if stopping():
             yield from handle_batch(intake, run, stopping)
-            run = []
-            yield from (Step(r, "not_reached") for r, _ in present[number:])
+            yield from (Step(r, "not_reached") for r in refs[number:])
             return
         if batching and ref not in tried:
+            if run and size + len(raw) > intake.batch_bytes:
+                yield from handle_batch(intake, run, stopping)
+                run, size = [], 0
             run.append((ref, raw))
+            size += len(raw)
             continue
         yield from handle_batch(intake, run, stopping)
-        run = []
+        run, size = [], 0
         yield handle_one(intake, ref, raw)
     yield from handle_batch(intake, run, stopping)
 
@@ -229,6 +232,8 @@ def handle_batch(
     raws = dict(items)
     begun = intake.attempts.begin_many([ref for ref, _ in items])
     batch = [ref for ref, _ in items if ref in begun]
+    if not batch:
+        return _alone(intake, items, begun)
     steps: list[Step] = []
     failed: list[tuple[MailboxRef, str]] = []
     not_reached: list[MailboxRef] = []

@@ -96,6 +96,8 @@ class Stored:
 class Intake:
     #: Messages handled in one transaction (``mailbot.intake.batch``); 1: one at a time.
     batch_size = 50
+    #: A batch closes once its raw mail reaches this size (memory stays bounded).
+    batch_bytes = 8 * 1024 * 1024
 
     def __init__(
         self,

@@ -371,3 +371,16 @@ def test_four_workers_in_batches_never_handle_a_message_twice_nor_hold_it(
     assert attempts_on_record(workers[0]) == {}
     for worker in workers:
         worker.close()
+
+
+def test_a_batch_closes_at_its_size_in_bytes(app: App) -> None:
+    """Large mail is not held in memory by the batchful: the batch closes at
+    ``batch_bytes`` (here: two messages' worth)."""
+    messages = [simple_referral(n, "size") for n in range(6)]
+    app.intake.batch_bytes = 2 * max(len(m) for m in messages) + 8
+    deliver(app, messages)
+    app.intake.ensure_folders()
+    with counting(app) as counts:
+        steps = list(handle_chunk(app.intake, app.mailbox.list_new(), lambda: False))
+    assert [s.kind for s in steps] == ["handled"] * 6
+    assert counts["commit"] == 9  # three batches of two, three commits each
