@@ -9,13 +9,13 @@ short reply with ``In-Reply-To``/``References`` unless the message is automatic
 or carries no form, then ``UID MOVE`` it to ``Processed``. No database, no encryption,
 no fsync. Prints one JSON line: what it did.
 
-``idle``: one IMAP connection idling on INBOX; prints ``READY`` once in IDLE, then
+``idle``: one IMAP connection idling on a folder (``--folder``, INBOX); prints ``READY`` once in IDLE, then
 ``NOTICE <time.time()>`` for each new message the server announces (an ``EXISTS``
 above the count it tracks through ``EXPUNGE``s), until it has seen ``--expect`` of them
 or stdin closes.
 
     python benchmarks/bare.py backlog --imap-port P --smtp-port S [--user U --password W]
-    python benchmarks/bare.py idle --imap-port P --expect N
+    python benchmarks/bare.py idle --imap-port P --expect N [--folder F]
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def idle(args: argparse.Namespace) -> int:
 
     imap = IMAPClient(args.host, args.imap_port, ssl=False, timeout=60)
     imap.login(args.user, args.password)
-    count = int(imap.select_folder("INBOX")[b"EXISTS"])
+    count = int(imap.select_folder(args.folder)[b"EXISTS"])
     imap.idle()
     print("READY", flush=True)
     seen = 0
@@ -166,6 +166,7 @@ def main() -> int:
     parser.add_argument("--user", default="cscp@example.org")
     parser.add_argument("--password", default="bench-password-1")
     parser.add_argument("--expect", type=int, default=100)
+    parser.add_argument("--folder", default="INBOX", help="the folder to idle on (idle)")
     args = parser.parse_args()
     return backlog(args) if args.mode == "backlog" else idle(args)
 

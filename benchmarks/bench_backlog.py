@@ -129,21 +129,28 @@ def main() -> int:
     problems: list[str] = []
     with Dovecot.start() as dovecot, SmtpRecorder.start() as smtp:
         for kind in kinds:
-            base_times, bot_times = [], []
+            base_times, bot_times, base_cpu, bot_cpu = [], [], [], []
             for round_ in range(args.repeat):
                 order = ("baseline", "bot") if round_ % 2 == 0 else ("bot", "baseline")
                 for who in order:
                     if who == "baseline":
                         run, found = run_baseline(dovecot, smtp, corpus)
                         base_times.append(run.seconds)
+                        base_cpu.append(run.cpu_seconds)
                         summary = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else "{}"
-                        print(f"  [{kind}] baseline  {run.seconds:7.2f} s  {summary}", flush=True)
+                        print(
+                            f"  [{kind}] baseline  {run.seconds:7.2f} s (CPU {run.cpu_seconds:.2f} s)  "
+                            f"{summary}",
+                            flush=True,
+                        )
                     else:
                         run, found, arrivals = run_bot(kind, dovecot, smtp, corpus)
                         bot_times.append(run.seconds)
+                        bot_cpu.append(run.cpu_seconds)
                         said = " ".join(run.stdout.split())[:160]
                         print(
-                            f"  [{kind}] mailbot   {run.seconds:7.2f} s  exit {run.returncode}; "
+                            f"  [{kind}] mailbot   {run.seconds:7.2f} s (CPU {run.cpu_seconds:.2f} s)  "
+                            f"exit {run.returncode}; "
                             f"{arrivals} mails at the SMTP server; {said}",
                             flush=True,
                         )
@@ -152,19 +159,22 @@ def main() -> int:
                         print(f"    PROBLEM: {problem}", flush=True)
             base, bot = statistics.median(base_times), statistics.median(bot_times)
             ratio = bot / base
+            cpu_bot, cpu_base = statistics.median(bot_cpu), statistics.median(base_cpu)
             n = len(corpus.items)
             correct = not any(p.startswith(f"mailbot ({kind})") for p in problems)
             print(
                 f"{kind}: mailbot {bot:.2f} s ({n / bot:.1f} messages/s), bare baseline {base:.2f} s "
                 f"({n / base:.1f} messages/s): {ratio:.2f}x (target <= {TARGET}x); "
-                f"replies and INBOX {'correct' if correct else 'WRONG (see above)'}",
+                f"replies and INBOX {'correct' if correct else 'WRONG (see above)'}; CPU (process and "
+                f"its children) {cpu_bot:.1f} s against {cpu_base:.1f} s: {cpu_bot / cpu_base:.2f}x",
                 flush=True,
             )
             ok &= result(
                 NAME,
                 f"{n} messages, {kind}: {bot:.2f} s ({n / bot:.1f} msg/s); "
-                f"{corpus.expected_replies} replies, INBOX empty: {'yes' if correct else 'NO'}",
-                f"{base:.2f} s ({n / base:.1f} msg/s)",
+                f"{corpus.expected_replies} replies, INBOX empty: {'yes' if correct else 'NO'}; "
+                f"CPU {cpu_bot:.1f} s ({cpu_bot / cpu_base:.2f}x)",
+                f"{base:.2f} s ({n / base:.1f} msg/s), CPU {cpu_base:.1f} s",
                 ratio,
                 f"<= {TARGET}x",
                 ratio <= TARGET and correct,

@@ -1,12 +1,14 @@
 """Issue 18, benchmark 3: push latency, APPEND to reply, with ``mailbot poll`` idling.
 
 A private Dovecot and an SMTP server on loopback; ``mailbot poll`` (the long-running
-command, IDLE on INBOX) and, at the same time on the same INBOX, a bare imapclient IDLE
-client (``benchmarks/bare.py idle``). Two warm-up referrals first (their replies awaited,
-not counted), then referrals from the corpus (complete and incomplete, one form in nine a
-PDF) APPENDed 200 ms apart. For each: APPEND done -> the bot's reply received at the SMTP
-server, and APPEND done -> the bare client's EXISTS notice. Target: the bot's p95 <= the
-bare client's p95 + 0.3 s.
+command, IDLE on INBOX) and, at the same time on the same server, a bare imapclient IDLE
+client (``benchmarks/bare.py idle``) on a folder of its own, ``Bare`` (on INBOX it would
+never hear of a message the bot filed before Dovecot's notice went out). Two warm-up
+referrals first (their replies awaited, not counted), then referrals from the corpus
+(complete and incomplete, one form in nine a PDF) APPENDed 200 ms apart, each to INBOX
+and at once to ``Bare``. For each: its APPEND to INBOX done -> the bot's reply received at
+the SMTP server, and its APPEND to ``Bare`` done -> the bare client's EXISTS notice.
+Target: the bot's p95 <= the bare client's p95 + 0.3 s.
 
     python benchmarks/bench_latency.py [--messages 100] [--gap 0.2] [--db sqlite|postgresql]
 """
@@ -107,8 +109,10 @@ def main() -> int:
         env = bot_env(folder, url, dovecot.url(), dovecot.password, smtp.url())
         dovecot.reset()
         init_bot(env, folder)
+        with dovecot.client() as client:
+            client.create_folder("Bare")
         bare = subprocess.Popen(  # noqa: S603
-            bare_argv("idle", "--imap-port", str(dovecot.port), "--expect", str(total)),
+            bare_argv("idle", "--imap-port", str(dovecot.port), "--expect", str(total), "--folder", "Bare"),
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
@@ -122,10 +126,13 @@ def main() -> int:
             if bare.stdout.readline().strip() != "READY":
                 raise SystemExit("the bare IDLE client did not start")
             appended: dict[str, float] = {}
+            bare_appended: dict[str, float] = {}
             with dovecot.client() as client:
                 for item in warmup:
                     client.append("INBOX", item.raw)
                     appended[item.message_id] = time.time()
+                    client.append("Bare", item.raw)
+                    bare_appended[item.message_id] = time.time()
                 ids = {item.message_id for item in warmup}
                 if not wait_for(lambda: len(smtp.replies_to(ids)) == len(ids), 120):
                     raise SystemExit("the warm-up referrals were not answered within 120 s")
@@ -137,6 +144,8 @@ def main() -> int:
                         time.sleep(delay)
                     client.append("INBOX", item.raw)
                     appended[item.message_id] = time.time()
+                    client.append("Bare", item.raw)
+                    bare_appended[item.message_id] = time.time()
             ids = {item.message_id for item in measured}
             wait_for(lambda: len(smtp.replies_to(ids)) == len(ids), 120)
             try:
@@ -158,7 +167,7 @@ def main() -> int:
         ]
         missing = len(measured) - len(bot_latency)
         notices = notices[WARMUP:]
-        bare_latency = [n - appended[i.message_id] for i, n in zip(measured, notices, strict=False)]
+        bare_latency = [n - bare_appended[i.message_id] for i, n in zip(measured, notices, strict=False)]
         if missing:
             bot_log.seek(0)
             print(f"  {missing} referrals got no reply; bot log tail:", flush=True)

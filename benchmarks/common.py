@@ -125,6 +125,9 @@ class Run:
     peak_rss_kb: int
     children_peak_kb: dict[int, int]  # descendants seen while it ran: pid -> VmHWM
     own_hwm_kb: int = 0  # the process's own VmHWM, sampled every 0.1 s (watch_children)
+    #: user + system CPU seconds of the process and the descendants it reaped (``wait4``):
+    #: far less sensitive than wall time to what else the machine is doing
+    cpu_seconds: float = 0.0
 
     @property
     def child_peak_kb(self) -> int:
@@ -199,6 +202,7 @@ def run_timed(argv: list[str], env: dict[str, str], cwd: Path, watch_children: b
         int(usage.ru_maxrss),
         children,
         own[0],
+        usage.ru_utime + usage.ru_stime,
     )
 
 

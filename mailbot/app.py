@@ -13,37 +13,33 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from jinja2 import Environment
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
-from mailbot.cases.lookup import DbCaseLookup
 from mailbot.clock import Clock, SystemClock, london
 from mailbot.errors import KeyFileError
-from mailbot.forms.model import AttachmentVerdict
-from mailbot.intake.handlers import Handler, HandlerContext, default_handlers
-from mailbot.intake.pipeline import Intake
-from mailbot.mail.connect import open_mailbox, open_sender
-from mailbot.mail.mailbox import Mailbox
-from mailbot.mail.oauth import TokenSource, load_m365_credential
-from mailbot.mail.reader import InboundMessage
-from mailbot.mail.sender import Sender
-from mailbot.mail.smime import SmimeKey, decrypt_message, load_smime_key
-from mailbot.outbound.compose import template_env
-from mailbot.outbound.mail import Outbound
-from mailbot.outbound.outbox import Drainer
-from mailbot.sandbox import AttachmentSandbox, SandboxLimits
 from mailbot.settings import Settings
 from mailbot.store.db import Database
-from mailbot.store.key_records import check_key_file
 from mailbot.store.keys import SETTING as KEY_SETTING
 from mailbot.store.keys import KeyStore
-from mailbot.store.models import DataKey
-from mailbot.store.poll_delta import DbDeltaStore
 from mailbot.store.vault import Vault
 
+# Start-up time (benchmarks/bench_startup.py): `mailbot cases` needs the database, the keys
+# and the vault, and nothing of the mail, the intake, the templates or the sandbox; each of
+# those is imported where the app first uses it (``mailbox``, ``outbound``, ``intake``...).
 if TYPE_CHECKING:
+    from jinja2 import Environment
+    from sqlalchemy.orm import Session
+
+    from mailbot.forms.model import AttachmentVerdict
+    from mailbot.intake.handlers import Handler, HandlerContext
+    from mailbot.intake.pipeline import Intake
     from mailbot.mail.graph_client import GraphAccess
+    from mailbot.mail.mailbox import Mailbox
+    from mailbot.mail.oauth import TokenSource
+    from mailbot.mail.reader import InboundMessage
+    from mailbot.mail.sender import Sender
+    from mailbot.mail.smime import SmimeKey
+    from mailbot.outbound.mail import Outbound
+    from mailbot.outbound.outbox import Drainer
+    from mailbot.sandbox import AttachmentSandbox
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +51,8 @@ class App:
     db: Database
     keys: KeyStore
     vault: Vault
-    env: Environment
-    outbound: Outbound
-    #: The handlers, in the order they are asked (``default_handlers()``).
-    handlers: tuple[Handler, ...]
+    #: The handlers given to ``build_app``; None: ``default_handlers()`` (see ``handlers``).
+    _handlers: tuple[Handler, ...] | None = field(default=None, repr=False)
     _mailbox: Mailbox | None = field(default=None, repr=False)
     _sender: Sender | None = field(default=None, repr=False)
     #: Where untrusted mail is read: a child process under the ``sandbox.*`` limits.
@@ -66,10 +60,38 @@ class App:
     _sandbox: AttachmentSandbox | None = field(default=None, repr=False)
     _own_sandbox: bool = field(default=True, repr=False)
 
+    @cached_property
+    def handlers(self) -> tuple[Handler, ...]:
+        """The handlers, in the order they are asked (``default_handlers()``)."""
+        if self._handlers is not None:
+            return self._handlers
+        from mailbot.intake.handlers import default_handlers
+
+        return default_handlers()
+
+    @cached_property
+    def env(self) -> Environment:
+        """The mail templates' environment (made once, on first use)."""
+        from mailbot.outbound.compose import template_env
+
+        return template_env()
+
+    @cached_property
+    def outbound(self) -> Outbound:
+        from mailbot.outbound.mail import Outbound
+
+        s = self.settings
+        return Outbound(
+            self.env, self.vault, sender=s.mail_from, domain=s.bot_domain, urgent_contact=s.urgent_contact
+        )
+
     # Connections are opened on first use: `mailbot cases` needs no mailbox.
     @property
     def mailbox(self) -> Mailbox:
         if self._mailbox is None:
+            from mailbot.mail.connect import open_mailbox
+            from mailbot.store.poll_delta import DbDeltaStore
+
             s = self.settings
             graph = self.graph if s.mailbox_url.startswith("graph:") else None
             self._mailbox = open_mailbox(
@@ -86,6 +108,8 @@ class App:
     @property
     def sender(self) -> Sender:
         if self._sender is None:
+            from mailbot.mail.connect import open_sender
+
             s = self.settings
             self._sender = open_sender(
                 s.outbound_url,
@@ -108,7 +132,7 @@ class App:
         if not s.m365_tenant_id or not s.m365_client_id:
             return None
         from mailbot.mail.graph_client import AUTHORITY_URL_SETTING, check_base_url, new_session
-        from mailbot.mail.oauth import microsoft_token_provider
+        from mailbot.mail.oauth import load_m365_credential, microsoft_token_provider
 
         return microsoft_token_provider(
             s.m365_tenant_id,
@@ -127,6 +151,11 @@ class App:
 
     def prepare(self) -> None:
         """Migrate the schema and make sure the master key is usable (INTERFACE.md rule)."""
+        from sqlalchemy import func, select
+
+        from mailbot.store.key_records import check_key_file
+        from mailbot.store.models import DataKey
+
         if self.keys.exists():
             self.keys.load()
             self.db.migrate()
@@ -153,12 +182,16 @@ class App:
     @property
     def sandbox(self) -> AttachmentSandbox:
         if self._sandbox is None:
+            from mailbot.sandbox import AttachmentSandbox, SandboxLimits
+
             self._sandbox = AttachmentSandbox(SandboxLimits.from_settings(self.settings))
         return self._sandbox
 
     def read_message(self, raw: bytes) -> InboundMessage:
         """The message, parsed in the sandbox, with the sender check the settings ask for
         (``mail.sender_auth``); one the sandbox stopped reading says at which limit."""
+        from mailbot.mail.smime import decrypt_message
+
         s = self.settings
         opened = decrypt_message(raw, self.smime_key) if self.smime_key else None
         msg = self.sandbox.read_message(
@@ -181,6 +214,8 @@ class App:
     @cached_property
     def smime_key(self) -> SmimeKey | None:
         """The mailbox's S/MIME key (``mail.smime_key``, checked when settings load)."""
+        from mailbot.mail.smime import load_smime_key
+
         return load_smime_key(self.settings.smime_key) if self.settings.smime_key else None
 
     def read_forms(self, message: InboundMessage) -> list[AttachmentVerdict]:
@@ -201,6 +236,9 @@ class App:
         return verdicts
 
     def handler_context(self, session: Session) -> HandlerContext:
+        from mailbot.cases.lookup import DbCaseLookup
+        from mailbot.intake.handlers import HandlerContext
+
         cache: dict[int, list[AttachmentVerdict]] = {}
 
         def read_once(message: InboundMessage) -> list[AttachmentVerdict]:
@@ -220,6 +258,8 @@ class App:
 
     @cached_property
     def intake(self) -> Intake:
+        from mailbot.intake.pipeline import Intake
+
         return Intake(
             db=self.db,
             vault=self.vault,
@@ -230,10 +270,13 @@ class App:
             handlers=self.handlers,
             make_context=self.handler_context,
             reader=self.read_message,
+            form_reader=self.read_forms,
         )
 
     @cached_property
     def drainer(self) -> Drainer:
+        from mailbot.outbound.outbox import Drainer
+
         return Drainer(self.db, self.vault, self.sender, self.clock, self.settings.send_max_attempts)
 
     def close(self) -> None:
@@ -279,14 +322,6 @@ def build_app(
     clock = clock or SystemClock()
     keys = key_store(settings)
     vault = Vault(keys, clock)
-    env = template_env()
-    outbound = Outbound(
-        env,
-        vault,
-        sender=settings.mail_from,
-        domain=settings.bot_domain,
-        urgent_contact=settings.urgent_contact,
-    )
     db = Database(settings.database_url, audit_key=lambda: keys.load().audit_key)
     return App(
         settings=settings,
@@ -294,9 +329,7 @@ def build_app(
         db=db,
         keys=keys,
         vault=vault,
-        env=env,
-        outbound=outbound,
-        handlers=tuple(handlers) if handlers is not None else default_handlers(),
+        _handlers=tuple(handlers) if handlers is not None else None,
         _mailbox=mailbox,
         _sender=sender,
         _sandbox=sandbox,

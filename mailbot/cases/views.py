@@ -20,7 +20,6 @@ from mailbot.cases.queue import iso, waiting_for
 from mailbot.cases.status import CaseStatus
 from mailbot.clock import london
 from mailbot.forms.model import Referral
-from mailbot.mail.reader import message_id_of
 from mailbot.sprg.decision_form import HELD_DECISION
 from mailbot.sprg.decisions import with_recorded_decision
 from mailbot.store.models import Attachment, Case, InboundMessage, MessageCase, Outbox
@@ -289,6 +288,8 @@ def messages(session: Session, vault: Vault) -> list[MessageItem]:
 
 def _message_id_of(session: Session, vault: Vault, row: InboundMessage) -> str | None:
     """The Message-ID from the stored message's header block (read once, linearly)."""
+    from mailbot.mail.reader import message_id_of  # the mail parser: not for `show` (start-up time)
+
     return message_id_of(open_head(session, vault, row, "raw_enc"))
 
 

@@ -12,13 +12,12 @@ import argparse
 import sys
 from typing import Any
 
-from mailbot.cases import store as case_store
 from mailbot.cli.common import Command, actor, emit, open_app
 from mailbot.cli.serious import cli_date
 from mailbot.cli.text import table
 from mailbot.clock import london
-from mailbot.sprg import actions
-from mailbot.store.audit import audit
+
+# The work's modules are imported by each command (see mailbot.cli.common: start-up time).
 
 
 def add_parsers(sub: Any) -> dict[str, Command]:
@@ -59,6 +58,9 @@ def cmd_actions(args: argparse.Namespace, app: Any = None) -> int:
 
 
 def _add(app: Any, args: argparse.Namespace) -> int:
+    from mailbot.cases import store as case_store
+    from mailbot.sprg import actions
+
     now = app.clock.now()
     due = cli_date(args.due, "--due", london(now).date())
     with app.db.session() as session:
@@ -85,6 +87,9 @@ def _add(app: Any, args: argparse.Namespace) -> int:
 
 
 def _list(app: Any, args: argparse.Namespace) -> int:
+    from mailbot.sprg import actions
+    from mailbot.store.audit import audit
+
     today = london(app.clock.now()).date()
     with app.db.session() as session:
         items = actions.listed(
@@ -100,6 +105,8 @@ def _list(app: Any, args: argparse.Namespace) -> int:
 
 
 def _done(app: Any, args: argparse.Namespace) -> int:
+    from mailbot.sprg import actions
+
     now = app.clock.now()
     on = cli_date(args.on, "--on", london(now).date()) if args.on else london(now).date()
     with app.db.session() as session:
@@ -111,6 +118,8 @@ def _done(app: Any, args: argparse.Namespace) -> int:
 
 
 def _carry(app: Any, args: argparse.Namespace) -> int:
+    from mailbot.sprg import actions
+
     now = app.clock.now()
     with app.db.session() as session:
         row = actions.find(session, args.id)

@@ -6,13 +6,8 @@ import argparse
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-
 from mailbot.cli import text
 from mailbot.cli.common import Command, actor, emit, open_app
-from mailbot.intake.attempts import Attempts
-from mailbot.store.audit import check_audit_chain
-from mailbot.store.models import InboundMessage, Outbox, PollState
 
 
 def add_parsers(sub: Any) -> dict[str, Command]:
@@ -56,6 +51,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from sqlalchemy import func, select
+
+    from mailbot.intake.attempts import Attempts
+    from mailbot.store.audit import check_audit_chain
+    from mailbot.store.models import InboundMessage, Outbox, PollState
+
     app = open_app(args)
     with app.db.session() as session:
         last = session.get(PollState, "last_poll")

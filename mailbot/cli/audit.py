@@ -10,8 +10,6 @@ from mailbot.cli.common import Command, emit, open_app
 from mailbot.cli.text import table
 from mailbot.clock import day_start, read_day, show_time
 from mailbot.errors import UsageError
-from mailbot.store.audit import check_audit_chain
-from mailbot.store.audit_log import AuditFilter, list_entries
 
 
 def add_parsers(sub: Any) -> dict[str, Command]:
@@ -51,6 +49,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def _verify(app: Any, args: argparse.Namespace) -> int:
+    from mailbot.store.audit import check_audit_chain
+
     with app.db.session() as session:
         report = check_audit_chain(session)
     if report.intact:
@@ -72,6 +72,8 @@ def _verify(app: Any, args: argparse.Namespace) -> int:
 
 
 def _list(app: Any, args: argparse.Namespace) -> int:
+    from mailbot.store.audit_log import AuditFilter, list_entries
+
     if args.ref is not None and not args.ref.strip():
         raise UsageError("--ref: give a case reference (COC-YYYY-NNNN)")
     flt = AuditFilter(ref=args.ref, user=args.user, since=day_start(args.since) if args.since else None)

@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from mailbot.app import build_app
 from mailbot.cli.common import Command, actor, load, open_app
 from mailbot.logs import setup_logging
 
@@ -63,6 +62,8 @@ def cmd_escrow(args: argparse.Namespace) -> int:
 
 
 def _app_without_migrating(args: argparse.Namespace) -> Any:
+    from mailbot.app import build_app
+
     settings = load(args)
     setup_logging(settings.log_level)
     return build_app(settings)

@@ -6,17 +6,13 @@ import argparse
 from datetime import timedelta
 from typing import Any
 
-from mailbot.cases import queue as case_queue
-from mailbot.cases import store as case_store
-from mailbot.cases import views
-from mailbot.cases.search import SearchIndex
 from mailbot.cases.status import CaseStatus
 from mailbot.cli import text
 from mailbot.cli.common import Command, actor, emit, open_app
 from mailbot.clock import london
 from mailbot.errors import NotFound, UsageError
-from mailbot.store.audit import Entry, audit, audit_many
-from mailbot.store.audit_log import case_entries
+
+# The work's modules are imported by each command (see mailbot.cli.common: start-up time).
 
 
 def status_word(value: str) -> CaseStatus:
@@ -89,6 +85,10 @@ def add_parsers(sub: Any) -> dict[str, Command]:
 
 
 def cmd_cases(args: argparse.Namespace) -> int:
+    from mailbot.cases import queue as case_queue
+    from mailbot.store.audit import audit, audit_many
+    from mailbot.store.audit_log import case_entries
+
     app = open_app(args)
     with app.db.session() as session:
         due_by = None
@@ -96,6 +96,8 @@ def cmd_cases(args: argparse.Namespace) -> int:
             due_by = london(app.clock.now()).date() + timedelta(days=app.settings.final_report_reminder_days)
         items = case_queue.queue(session, app.vault, app.clock.now(), args.status, due_by)
         if getattr(args, "search", None):
+            from mailbot.cases.search import SearchIndex
+
             found = set(SearchIndex().search(session, app.vault, args.search))
             items = [i for i in items if i.ref in found]
             audit(session, app.clock.now(), actor(args), "cases.searched", detail=f"{len(items)} found")
@@ -111,6 +113,10 @@ def cmd_cases(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from mailbot.cases import store as case_store
+    from mailbot.cases import views
+    from mailbot.store.audit import audit
+
     app = open_app(args)
     with app.db.session() as session:
         item = views.show(session, app.vault, args.ref, from_address=app.settings.mail_from)
@@ -121,6 +127,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_messages(args: argparse.Namespace) -> int:
+    from mailbot.cases import views
+    from mailbot.store.audit import Entry, audit_many
+
     app = open_app(args)
     with app.db.session() as session:
         items = views.messages(session, app.vault)
@@ -136,6 +145,9 @@ def cmd_messages(args: argparse.Namespace) -> int:
 
 
 def cmd_quarantine(args: argparse.Namespace) -> int:
+    from mailbot.cases import views
+    from mailbot.store.audit import Entry, audit_many
+
     app = open_app(args)
     if args.decision == "release":
         from mailbot.intake.release import release
@@ -168,6 +180,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
 
 
 def cmd_close(args: argparse.Namespace) -> int:
+    from mailbot.cases import store as case_store
     from mailbot.cases.editing import close_case
     from mailbot.records.retention import add_years
 
@@ -185,6 +198,7 @@ def cmd_close(args: argparse.Namespace) -> int:
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
+    from mailbot.cases import store as case_store
     from mailbot.cases.editing import edit_field, editable
 
     try:

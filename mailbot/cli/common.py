@@ -9,16 +9,19 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.engine import make_url
-
-from mailbot.app import App, build_app
 from mailbot.errors import ConfigError, UsageError
 from mailbot.logs import setup_logging
 from mailbot.safetext import escape_lines, json_escape_controls
 from mailbot.settings import Settings, load_settings
-from mailbot.store.keys import SETTING as KEY_SETTING
+
+if TYPE_CHECKING:
+    from mailbot.app import App
+
+# Start-up time (benchmarks/bench_startup.py): every command module imports this one, and
+# `mailbot --help` imports every command module, so the app, SQLAlchemy and the libraries
+# behind them are imported inside the functions that need them, never here.
 
 #: A command's function: parsed arguments in, exit code out.
 Command = Callable[[argparse.Namespace], int]
@@ -52,6 +55,10 @@ def require_state(settings: Settings) -> None:
     a new key and an empty database there would look like a working bot with no cases
     (and a second key that decrypts nothing), so it names what it looked for instead.
     """
+    from sqlalchemy.engine import make_url
+
+    from mailbot.store.keys import SETTING as KEY_SETTING
+
     keyed = settings.key_file.exists() or settings.key_command or settings.master_key
     missing = [] if keyed else [f"no master key at {settings.key_file}"]
     url = make_url(settings.database_url)
@@ -73,6 +80,8 @@ def require_state(settings: Settings) -> None:
 def open_app(args: argparse.Namespace, *, quiet: bool = False, create: bool = False) -> App:
     """The app for a command, its schema migrated; with ``create`` (the demo), a new key
     and database are made where there are none, else their absence stops the command."""
+    from mailbot.app import build_app
+
     settings = load(args)
     if not create:
         require_state(settings)

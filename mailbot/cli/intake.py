@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mailbot.app import build_app
 from mailbot.cli import text
 from mailbot.cli.common import Command, load, open_app
 from mailbot.errors import UsageError
@@ -27,6 +26,8 @@ def add_parsers(sub: Any) -> dict[str, Command]:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    from mailbot.app import build_app
+
     settings = load(args)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     app = build_app(settings)

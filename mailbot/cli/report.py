@@ -8,8 +8,6 @@ from typing import Any
 
 from mailbot.cli.common import Command, actor, open_app
 from mailbot.errors import UsageError
-from mailbot.store.audit import audit
-from mailbot.store.private_file import refuse_link, write_private
 
 
 def add_parsers(sub: Any) -> dict[str, Command]:
@@ -24,6 +22,8 @@ def add_parsers(sub: Any) -> dict[str, Command]:
 def cmd_report(args: argparse.Namespace, app: Any = None) -> int:
     from mailbot.reports.annual import year_figures
     from mailbot.reports.annual_docx import build_report
+    from mailbot.store.audit import audit
+    from mailbot.store.private_file import refuse_link, write_private
 
     if not 2000 <= args.year <= 2100:
         raise UsageError(f"--year: {args.year} is not a year this bot can have records for")

@@ -12,17 +12,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mailbot.cases import store as case_store
 from mailbot.cli.common import Command, actor, open_app
 from mailbot.clock import london, long_date
 from mailbot.errors import UsageError
-from mailbot.sprg import decisions, scheduling
-from mailbot.sprg import meeting_digest as digest
-from mailbot.sprg.calendar import parse_day
-from mailbot.sprg.decision_form import OPTIONS, get, meeting_not_yet_held, merged
-from mailbot.sprg.pack import build_pack, write_pack
-from mailbot.store.audit import audit_many
-from mailbot.store.audit_log import case_entries
+
+# The work's modules are imported by each command (see mailbot.cli.common: start-up time):
+# the agenda pack's python-docx and lxml are for `agenda` alone.
 
 
 def add_parsers(sub: Any) -> dict[str, Command]:
@@ -87,10 +82,15 @@ def _app(args: argparse.Namespace, given: Any) -> tuple[Any, bool]:
 
 
 def _case(session: Any, ref: str) -> Any:
+    from mailbot.cases import store as case_store
+
     return case_store.case_by_ref(session, ref)  # NotFound: exit 1, as `show` does
 
 
 def cmd_schedule(args: argparse.Namespace, app: Any = None) -> int:
+    from mailbot.sprg import scheduling
+    from mailbot.sprg.calendar import parse_day
+
     app, own = _app(args, app)
     now = app.clock.now()
     try:
@@ -119,6 +119,13 @@ def cmd_agenda(args: argparse.Namespace, app: Any = None) -> int:
 
 
 def _agenda(app: Any, args: argparse.Namespace) -> int:
+    from mailbot.sprg import meeting_digest as digest
+    from mailbot.sprg import scheduling
+    from mailbot.sprg.calendar import parse_day
+    from mailbot.sprg.pack import build_pack, write_pack
+    from mailbot.store.audit import audit_many
+    from mailbot.store.audit_log import case_entries
+
     meeting = parse_day(args.meeting, "--meeting")
     now = app.clock.now()
     with app.db.session() as session:
@@ -168,6 +175,10 @@ def _agenda(app: Any, args: argparse.Namespace) -> int:
 
 
 def cmd_outcome(args: argparse.Namespace, app: Any = None) -> int:
+    from mailbot.sprg import decisions
+    from mailbot.sprg.calendar import parse_day
+    from mailbot.sprg.decision_form import OPTIONS, get, meeting_not_yet_held, merged
+
     changes: dict[str, Any] = {}
     for option, key in OPTIONS:
         value = getattr(args, option)

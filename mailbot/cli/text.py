@@ -6,12 +6,11 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from mailbot.cases.queue import QueueItem
-from mailbot.cases.views import KIND_WORDS, CaseView, HeldItem, MessageItem, kind_words
 from mailbot.clock import show_time
-from mailbot.forms import field_label
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the models behind these are imported by the commands that show them
+    from mailbot.cases.queue import QueueItem
+    from mailbot.cases.views import CaseView, HeldItem, MessageItem
     from mailbot.intake.poller import CycleResult
 
 
@@ -52,6 +51,8 @@ def queue_table(items: list[QueueItem]) -> str:
 
 
 def messages_table(items: list[MessageItem]) -> str:
+    from mailbot.cases.views import kind_words
+
     if not items:
         return "No messages.\n"
     rows = [
@@ -97,6 +98,9 @@ def _value(value: Any) -> str:
 
 
 def case_text(item: CaseView) -> str:
+    from mailbot.cases.views import KIND_WORDS
+    from mailbot.forms import field_label
+
     r = item.referral
     out = [f"{item.ref}  ({item.status.label})", f"Waiting for: {item.waiting_for}"]
     if item.serious_incident:

@@ -13,14 +13,34 @@ The form itself is described as data in ``coc_form.toml``.
 
 from __future__ import annotations
 
-from mailbot.forms.attachments import read_attachments
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from mailbot.forms.description import load_description
 from mailbot.forms.model import AttachmentVerdict, ParsedForm, Query, Referral
-from mailbot.forms.pdf_reader import NeedsManualEntry
-from mailbot.forms.reading import read_form_bytes
 from mailbot.forms.record import empty_referral as _empty_referral
 from mailbot.forms.report import parse_json, parse_report
 from mailbot.forms.validate import validate
+
+if TYPE_CHECKING:
+    from mailbot.forms.attachments import read_attachments
+    from mailbot.forms.pdf_reader import NeedsManualEntry
+    from mailbot.forms.reading import read_form_bytes
+
+#: The readers (PDF and Word libraries) load on first use, not with the package: the
+#: queue and a case need the form's description, not its readers (start-up time).
+_LAZY = {
+    "read_attachments": "attachments",
+    "NeedsManualEntry": "pdf_reader",
+    "read_form_bytes": "reading",
+}  # (no name here may be a module's name too: an imported submodule would shadow it)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"mailbot.forms.{_LAZY[name]}"), name)
+
 
 REQUIRED_FIELDS: tuple[str, ...] = load_description().required
 THEMES: tuple[str, ...] = load_description().themes

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from typing import Any, Literal
 
@@ -88,7 +88,7 @@ class FormDescription:
                 return spec
         raise KeyError(key)
 
-    @property
+    @cached_property
     def placeholder_keys(self) -> frozenset[str]:
         """Placeholders normalised, for comparing with what a cell shows."""
         return frozenset(normalise_label(p) for p in self.placeholders)

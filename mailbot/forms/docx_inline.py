@@ -61,6 +61,15 @@ _SYMBOLS: dict[str, dict[int, str]] = {
 _PROMPT = re.compile(r"^(?:click|tap|choose|select|enter|type)\b")
 
 
+def first(element: etree._Element, tag: str) -> etree._Element | None:
+    """The first child named ``tag`` (``element.find(tag)``, without lxml's path
+    machinery: properties come first, so this is usually one step)."""
+    for child in element:
+        if child.tag == tag:
+            return child
+    return None
+
+
 def on(element: etree._Element | None, default: bool = True) -> bool:
     """A Word on/off property: present without ``w:val`` means on."""
     if element is None:
@@ -69,7 +78,7 @@ def on(element: etree._Element | None, default: bool = True) -> bool:
     return default if value is None else value.lower() in _TRUE
 
 
-@dataclass
+@dataclass(slots=True)
 class Inline:
     """Collects the text and notes how it was produced, while walking one cell."""
 
@@ -87,7 +96,7 @@ class Inline:
         return self.stack[-1] if self.stack else self.base
 
     def emit(self, text: str) -> None:
-        if any(phase == "instr" for _kind, phase in self.fields):
+        if self.fields and any(phase == "instr" for _kind, phase in self.fields):
             return
         self.parts.append(text)
         if text.strip():
@@ -118,7 +127,7 @@ def control_kind(sdt_pr: etree._Element | None) -> str:
         (W + "text", "text"),
         (W + "richText", "text"),
     ):
-        if sdt_pr.find(tag) is not None:
+        if first(sdt_pr, tag) is not None:
             return f"content_control:{name}"
     return "content_control"
 
@@ -128,18 +137,18 @@ def enter_control(sdt_pr: etree._Element | None, ctx: Inline) -> bool:
     if sdt_pr is None:
         ctx.stack.append("content_control")
         return True
-    checkbox = sdt_pr.find(W14 + "checkbox")
+    checkbox = first(sdt_pr, W14 + "checkbox")
     if checkbox is not None:
-        checked = checkbox.find(W14 + "checked")  # an on/off property: no val means on
+        checked = first(checkbox, W14 + "checked")  # an on/off property: no val means on
         ticked = checked is not None and checked.get(W14 + "val", "1").lower() in _TRUE
         ctx.parts.append(CC_ON if ticked else CC_OFF)
         ctx.mechanisms.append("content_control:checkbox")
         return False
-    picker = sdt_pr.find(W + "date")
+    picker = first(sdt_pr, W + "date")
     if picker is not None:
         picked = parse_full_date(picker.get(W + "fullDate"))
         ctx.picked_date = picked or ctx.picked_date
-        shown = picker.find(W + "dateFormat")
+        shown = first(picker, W + "dateFormat")
         if shown is not None and shown.get(W + "val"):
             ctx.date_format = shown.get(W + "val")
     ctx.stack.append(control_kind(sdt_pr))
@@ -149,18 +158,18 @@ def enter_control(sdt_pr: etree._Element | None, ctx: Inline) -> bool:
 def _field_char(element: etree._Element, ctx: Inline) -> None:
     kind = element.get(W + "fldCharType")
     if kind == "begin":
-        ff = element.find(W + "ffData")
+        ff = first(element, W + "ffData")
         name = "other"
-        if ff is not None and ff.find(W + "checkBox") is not None:
-            box = ff.find(W + "checkBox")
-            checked = box.find(W + "checked") if box is not None else None
-            default = box.find(W + "default") if box is not None else None
+        if ff is not None and first(ff, W + "checkBox") is not None:
+            box = first(ff, W + "checkBox")
+            checked = first(box, W + "checked") if box is not None else None
+            default = first(box, W + "default") if box is not None else None
             ticked = on(checked) if checked is not None else on(default)
             ctx.parts.append(LEGACY_ON if ticked else LEGACY_OFF)
             ctx.mechanisms.append("legacy_field:checkbox")
             name = "checkbox"
-        elif ff is not None and ff.find(W + "ddList") is not None:
-            _legacy_dropdown(ff.find(W + "ddList"), ctx)
+        elif ff is not None and first(ff, W + "ddList") is not None:
+            _legacy_dropdown(first(ff, W + "ddList"), ctx)
             name = "dropdown"
         elif ff is not None:
             name = "legacy"
@@ -180,9 +189,9 @@ def _legacy_dropdown(dd: etree._Element | None, ctx: Inline) -> None:
     if dd is None:
         return
     entries = [e.get(W + "val", "") for e in dd.findall(W + "listEntry")]
-    chosen = dd.find(W + "result")
+    chosen = first(dd, W + "result")
     if chosen is None:
-        chosen = dd.find(W + "default")
+        chosen = first(dd, W + "default")
     index = int(chosen.get(W + "val", "0")) if chosen is not None else 0
     if 0 <= index < len(entries) and entries[index].strip():
         ctx.parts.append(entries[index])
@@ -199,14 +208,20 @@ def _symbol(font: str | None, char: str) -> str:
     return table.get(code, "")
 
 
+_RPR, _RFONTS = W + "rPr", W + "rFonts"
+_FONT_ATTRS = (W + "ascii", W + "hAnsi", W + "cs")
+_PRIVATE_USE = re.compile("[\uf000-\uf0ff]")
+
+
 def _run_font(run: etree._Element) -> str | None:
     """The symbol font of a run (``w:rFonts``), None for a text font."""
-    fonts = run.find(f"{W}rPr/{W}rFonts")
+    props = first(run, _RPR)
+    fonts = first(props, _RFONTS) if props is not None else None
     if fonts is None:
         return None
-    for attr in ("ascii", "hAnsi", "cs"):
-        name = (fonts.get(W + attr) or "").strip().casefold()
-        if name in _SYMBOLS:
+    for attr in _FONT_ATTRS:
+        name: str | None = fonts.get(attr)
+        if name and (name := name.strip().casefold()) in _SYMBOLS:
             return name
     return None
 
@@ -214,7 +229,7 @@ def _run_font(run: etree._Element) -> str | None:
 def _in_font(text: str, font: str | None) -> str:
     """Text typed in a symbol font ("þ" in Wingdings), or private-use U+F0xx characters,
     as the boxes and ticks they draw; other text is returned unchanged."""
-    if font is None and not any("\uf000" <= ch <= "\uf0ff" for ch in text):
+    if font is None and _PRIVATE_USE.search(text) is None:
         return text
     table = _SYMBOLS.get(font or "wingdings", {})
     out = []
@@ -227,31 +242,39 @@ def _in_font(text: str, font: str | None) -> str:
     return "".join(out)
 
 
+#: What a tag shows, for the tags that show a fixed text.
+_FIXED = {W + "tab": "\t", W + "br": "\n", W + "cr": "\n", W + "noBreakHyphen": "-"}
+_T, _R, _SYM, _FLDCHAR, _SDT, _P = W + "t", W + "r", W + "sym", W + "fldChar", W + "sdt", W + "p"
+_FONT, _CHAR = W + "font", W + "char"
+_NO_FONT = object()
+
+
 def walk_inline(element: etree._Element, ctx: Inline) -> None:
     """Append the visible text under ``element`` to ``ctx`` (document order)."""
+    font: object = _NO_FONT  # the run's symbol font, looked up at its first text
     for child in element:
         tag = child.tag
-        if not isinstance(tag, str) or tag in _SKIP:
+        if tag in _SKIP or not isinstance(tag, str):
             continue
-        if tag == W + "t":
-            ctx.emit(_in_font(child.text or "", _run_font(element)))
-        elif tag == W + "tab":
-            ctx.emit("\t")
-        elif tag in (W + "br", W + "cr"):
-            ctx.emit("\n")
-        elif tag == W + "noBreakHyphen":
-            ctx.emit("-")
-        elif tag == W + "sym":
-            ctx.emit(_symbol(child.get(W + "font"), child.get(W + "char", "0")))
-        elif tag == W + "fldChar":
+        if tag == _T:
+            if font is _NO_FONT:
+                font = _run_font(element)
+            ctx.emit(_in_font(child.text or "", font))  # type: ignore[arg-type]
+        elif tag == _R:
+            walk_inline(child, ctx)
+        elif tag in _FIXED:
+            ctx.emit(_FIXED[tag])
+        elif tag == _SYM:
+            ctx.emit(_symbol(child.get(_FONT), child.get(_CHAR, "0")))
+        elif tag == _FLDCHAR:
             _field_char(child, ctx)
-        elif tag == W + "sdt":
+        elif tag == _SDT:
             walk_control(child, ctx)
-        elif tag == W + "p":
+        elif tag == _P:
             if ctx.parts:
                 ctx.emit("\n")
             walk_inline(child, ctx)
-        else:
+        elif len(child):
             walk_inline(child, ctx)
 
 
@@ -268,16 +291,16 @@ def walk_control(sdt: etree._Element, ctx: Inline) -> None:
     trip), so the content is read and counts as empty only when it is a prompt.
     """
     depth = len(ctx.stack)
-    sdt_pr = sdt.find(W + "sdtPr")
+    sdt_pr = first(sdt, W + "sdtPr")
     if enter_control(sdt_pr, ctx):
-        content = sdt.find(W + "sdtContent")
+        content = first(sdt, W + "sdtContent")
         if content is not None:
             walk_content(content, ctx, sdt_pr)
     del ctx.stack[depth:]
 
 
 def showing_placeholder(sdt_pr: etree._Element | None) -> bool:
-    return sdt_pr is not None and sdt_pr.find(W + "showingPlcHdr") is not None
+    return sdt_pr is not None and first(sdt_pr, W + "showingPlcHdr") is not None
 
 
 def walk_content(content: etree._Element, ctx: Inline, sdt_pr: etree._Element | None) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from lxml import etree
 
 from mailbot.errors import FormRejected
-from mailbot.forms.docx_inline import Inline, W, enter_control, walk_content, walk_inline
+from mailbot.forms.docx_inline import Inline, W, enter_control, first, walk_content, walk_inline
 from mailbot.forms.layout import Cell, Document, Row
 from mailbot.forms.safezip import DAMAGED, open_checked_zip, read_member
 
@@ -88,8 +88,23 @@ def load_document_xml(data: bytes) -> etree._Element:
         raise FormRejected(DAMAGED) from exc
 
 
+_TCPR, _GRIDSPAN, _TRPR, _DEL, _GRIDBEFORE = (
+    W + "tcPr",
+    W + "gridSpan",
+    W + "trPr",
+    W + "del",
+    W + "gridBefore",
+)
+
+
+def _property(element: etree._Element, props: str, name: str) -> etree._Element | None:
+    """``element/props/name`` (a direct child lookup: cheaper than an ElementPath)."""
+    found = first(element, props)
+    return first(found, name) if found is not None else None
+
+
 def _span(tc: etree._Element) -> int:
-    span = tc.find(f"{W}tcPr/{W}gridSpan")
+    span = _property(tc, _TCPR, _GRIDSPAN)
     try:
         return max(1, int(span.get(W + "val", "1"))) if span is not None else 1
     except ValueError:
@@ -103,14 +118,15 @@ def _cell(tc: etree._Element, col: int, sdt_pr: etree._Element | None) -> Cell:
         walk_inline(tc, ctx)
     elif enter_control(sdt_pr, ctx):
         walk_content(tc, ctx, sdt_pr)
+    text = ctx.text
     return Cell(
-        text=ctx.text,
+        text=text,
         col=col,
         span=_span(tc),
         source=ctx.source,
         picked_date=ctx.picked_date,
         date_format=ctx.date_format,
-        placeholder=ctx.placeholders > 0 and not ctx.text.strip(),
+        placeholder=ctx.placeholders > 0 and not text.strip(),
     )
 
 
@@ -123,18 +139,18 @@ def _unwrap(parent: etree._Element, tag: str) -> Iterator[Wrapped]:
         if child.tag == tag:
             yield child, None
         elif child.tag == W + "sdt":
-            content = child.find(W + "sdtContent")
+            content = first(child, W + "sdtContent")
             if content is not None:
                 for inner, _ in _unwrap(content, tag):
-                    yield inner, child.find(W + "sdtPr")
+                    yield inner, first(child, W + "sdtPr")
         elif child.tag in (W + "customXml", W + "ins", W + "moveTo"):
             yield from _unwrap(child, tag)
 
 
 def _row(tr: etree._Element, table: int) -> Row | None:
-    if tr.find(f"{W}trPr/{W}del") is not None:
+    if _property(tr, _TRPR, _DEL) is not None:
         return None  # a deleted row (tracked change) is not part of the form
-    before = tr.find(f"{W}trPr/{W}gridBefore")
+    before = _property(tr, _TRPR, _GRIDBEFORE)
     col = int(before.get(W + "val", "0")) if before is not None else 0
     cells = []
     for tc, sdt_pr in _unwrap(tr, W + "tc"):
@@ -163,7 +179,7 @@ def _frame_cell(tbl: etree._Element) -> etree._Element | None:
     if len(rows) != 1:
         return None
     cells = [tc for tc, _ in _unwrap(rows[0], W + "tc")]
-    if len(cells) == 1 and cells[0].find(W + "tbl") is not None:
+    if len(cells) == 1 and first(cells[0], W + "tbl") is not None:
         return cells[0]
     return None
 
@@ -182,7 +198,7 @@ def _blocks(parent: etree._Element, rows: list[Row], tables: list[int]) -> None:
                 if row is not None:
                     rows.append(row)
         elif child.tag in (W + "sdt",):
-            content = child.find(W + "sdtContent")
+            content = first(child, W + "sdtContent")
             if content is not None:
                 _blocks(content, rows, tables)
         elif child.tag in (W + "customXml", W + "ins", W + "moveTo"):
@@ -192,7 +208,7 @@ def _blocks(parent: etree._Element, rows: list[Row], tables: list[int]) -> None:
 def read_docx_layout(data: bytes) -> Document:
     """The rows of a .docx in reading order (FormRejected if it must not be opened)."""
     root = load_document_xml(data)
-    body = root.find(W + "body")
+    body = first(root, W + "body")
     if body is None:
         raise FormRejected(NOT_WORD)
     rows: list[Row] = []

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from mailbot.errors import NotACocForm
 from mailbot.forms.description import FieldSpec, FormDescription
 from mailbot.forms.household import read_household
+from mailbot.forms.labels import LabelTable, label_index
 from mailbot.forms.layout import Cell, Document
 from mailbot.forms.model import ParsedForm, Query
 from mailbot.forms.record import empty_referral, missing_required, set_path
-from mailbot.forms.text import label_matches, normalise_label
+from mailbot.forms.text import normalise_label
 from mailbot.forms.values import Value, convert, inline_remainder, ticked_themes
 
 NOT_COC = "The document is not the Case of Concern referral form."
@@ -45,37 +46,38 @@ class Extractor:
         self.doc = doc
         self.desc = desc
         self.norms = [[normalise_label(c.text) for c in row.cells] for row in doc.rows]
-        self._field_labels = {f.key: tuple(normalise_label(x) for x in f.labels) for f in desc.fields}
-        self._headings = {s.key: tuple(normalise_label(h) for h in s.headings) for s in desc.sections}
-        self.columns = {c.key: tuple(normalise_label(x) for x in c.labels) for c in desc.household.columns}
-        self._all_labels = {x for labels in self._field_labels.values() for x in labels}
-        self._all_labels |= {x for labels in self.columns.values() for x in labels}
-        self._all_labels |= {x for f in desc.fields for x in map(normalise_label, f.column)}
+        self.table = LabelTable(label_index(desc))
+        self._field_labels = self.table.index.field_labels
+        self._specs = {f.key: f for f in desc.fields}
+        self.columns = self.table.index.columns
+        self._is_label: dict[str, bool] = {}
+        self._section: dict[str, str | None] = {}
 
     # ------------------------------------------------------------------ locating
+    def match(self, norm: str, label: str, *, prefix: bool = False) -> bool:
+        """``label_matches`` through the document's table (``label`` is a form label)."""
+        return self.table.matches(norm, label, prefix=prefix)
+
     def is_label(self, norm: str) -> bool:
         """Whether a cell's text is some label of the form (so it is not a value)."""
-        if any(label_matches(norm, x) for x in self._all_labels):
-            return True
-        return any(label_matches(norm, h) for hs in self._headings.values() for h in hs)
+        known = self._is_label.get(norm)
+        if known is None:
+            known = self._is_label[norm] = self.table.is_label(norm)
+        return known
 
     def section_of(self, norm: str) -> str | None:
-        for key, headings in self._headings.items():
-            if any(label_matches(norm, h, prefix=len(h.split()) >= 3) for h in headings):
-                return key
-        return None
+        if norm not in self._section:
+            self._section[norm] = self.table.section(norm)
+        return self._section[norm]
 
     def _field_at(self, spec: FieldSpec, norm: str, text: str = "") -> bool:
         """Whether a cell is this field's label, alone or with its value after a colon."""
-        prefix = spec.layout == "inline"
-        labels = self._field_labels[spec.key]
-        if any(label_matches(norm, x, prefix=prefix) for x in labels):
+        hits = self.table.hits(norm)
+        if hits.prefix.isdisjoint(self._field_labels[spec.key]):
+            return False
+        if not hits.exact.isdisjoint(self._field_labels[spec.key]) or spec.layout == "inline":
             return True
-        return (
-            ":" in text
-            and any(label_matches(norm, x, prefix=True) for x in labels)
-            and bool(inline_remainder(text, spec.labels, colon=True))
-        )
+        return ":" in text and bool(inline_remainder(text, spec.labels, colon=True))
 
     def locate(self) -> Located:
         """Walk the rows once, tracking the section, noting each label's position."""
@@ -102,18 +104,18 @@ class Extractor:
         return found
 
     def _note_labels(self, found: Located, section: str, norm: str, pos: Position) -> None:
+        keys = self.table.field_keys(norm)
+        if not keys:
+            return
         text = self.doc.rows[pos[0]].cells[pos[1]].text
-        for spec in self.desc.fields:
+        for key in keys:
+            spec = self._specs[key]
             if spec.section == section and self._field_at(spec, norm, text):
                 found.labels.setdefault(spec.key, []).append(pos)
 
     def _note_tables(self, found: Located, section: str, r: int) -> None:
         if section == self.desc.household.section:
-            hits = sum(
-                any(label_matches(n, x) for x in labels)
-                for n in self.norms[r]
-                for labels in self.columns.values()
-            )
+            hits = sum(len(self.table.column_keys(n)) for n in self.norms[r])
             if hits >= self.desc.household.min_header_labels:
                 found.household_headers.append(r)
         if section == self.desc.themes_section:
@@ -149,7 +151,7 @@ class Extractor:
             if self.doc.rows[up].table != table:
                 break
             for hc, norm in enumerate(self.norms[up]):
-                if any(label_matches(norm, w) for w in wanted):
+                if any(self.match(norm, w) for w in wanted):
                     header = self.doc.rows[up].cells[hc]
                     return next(
                         (x for i, x in enumerate(self.doc.rows[r].cells) if i != c and x.overlaps(header)),
@@ -224,9 +226,10 @@ def choose_reference_year(ex: Extractor, found: Located, fallback: int | None = 
 
 def _recognised(ex: Extractor, found: Located) -> bool:
     labels = len(found.labels) + (1 if found.household_headers else 0)
+    if labels < ex.desc.min_labels or labels >= 2 * ex.desc.min_labels:
+        return labels >= ex.desc.min_labels  # the title need not be looked for
     text = normalise_label(ex.doc.text)
-    titled = any(normalise_label(t) in text for t in ex.desc.title_words)
-    return labels >= ex.desc.min_labels and (titled or labels >= 2 * ex.desc.min_labels)
+    return any(normalise_label(t) in text for t in ex.desc.title_words)
 
 
 def extract(doc: Document, desc: FormDescription, reference_year: int | None) -> ParsedForm:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from mailbot.forms.layout import Cell, Row
 from mailbot.forms.model import ParsedForm, Query
-from mailbot.forms.text import label_matches, normalise_label
+from mailbot.forms.text import normalise_label
 from mailbot.forms.values import convert
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def _header_columns(ex: Extractor, start: int) -> dict[str, Cell]:
     columns: dict[str, Cell] = {}
     for c, norm in enumerate(ex.norms[start]):
         for key, labels in ex.columns.items():
-            if key not in columns and any(label_matches(norm, x) for x in labels):
+            if key not in columns and any(ex.match(norm, x) for x in labels):
                 columns[key] = header.cells[c]
     return columns
 
@@ -72,7 +72,7 @@ def _read_table(
         row = ex.doc.rows[r]
         if (
             row.table != table
-            or any(label_matches(n, s, prefix=True) for n in ex.norms[r][:1] for s in stops)
+            or any(ex.match(n, s, prefix=True) for n in ex.norms[r][:1] for s in stops)
             or any(ex.section_of(n) for n in ex.norms[r])
         ):
             wide = None if row.table == table else wide

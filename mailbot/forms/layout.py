@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 
-@dataclass
+@dataclass(slots=True)
 class Cell:
     """What a reader sees in one table cell (or one paragraph outside a table)."""
 
@@ -37,7 +37,7 @@ class Cell:
         return self.col < other.end and other.col < self.end
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     """One table row (or one paragraph, as a row of a single cell)."""
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 from mailbot.forms.convert import ConvertLimits
 
-#: Pages of a PDF that are read; the rest are ignored (the form is 3-6 pages).  Finding
-#: the tables costs pdfplumber 0.3-0.45 s a page here, so 50 pages would spend most of
-#: the sandbox's 20 CPU seconds on pages that cannot hold the form.
+#: Pages of a PDF that are read; the rest are ignored (the form is 3-6 pages).  Reading a
+#: page and finding its tables cost 0.3-0.45 s with pdfminer here (about 30 ms with
+#: pdfium), and a hostile page far more: pages that cannot hold the form are not read.
 MAX_PDF_PAGES = 20
 #: Bytes one PDF stream may inflate to (a page's content is tens of KB; fonts a few MB).
 MAX_PDF_STREAM_BYTES = 16 * 1024 * 1024

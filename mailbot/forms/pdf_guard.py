@@ -1,12 +1,13 @@
-"""A bounded look at a PDF before pdfminer (which inflates streams with no cap) reads it.
+"""A bounded look at a PDF before pdfium (which inflates streams with no cap) reads it.
 
-pdfminer decompresses every stream a page uses, whole, and interprets a shared content
-stream once per page: a 32 KB file can ask for gigabytes (NOTES.md).  So first, with
+The PDF reader (pdfium; pdfminer before it) decompresses every stream a page uses,
+whole, and interprets a shared content stream once per page: a 32 KB file can ask for
+gigabytes (NOTES.md).  So first, with
 pypdf (which parses objects without decoding streams), the pages that will be read are
 counted and every stream they use (contents, fonts, form XObjects; not images, which the
 text reader never decodes) is inflated here with a hard cap, incrementally, so a bomb
 stops at the cap instead of at the machine's memory.  Only a PDF that passes is handed
-to pdfplumber, and only its first ``MAX_PDF_PAGES`` pages.
+to the reader (``pdf_pages``), and only its first ``MAX_PDF_PAGES`` pages.
 """
 
 from __future__ import annotations

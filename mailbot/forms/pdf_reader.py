@@ -1,25 +1,22 @@
 """Reading a printed (flattened) PDF of the form into the reader-neutral layout.
 
-A PDF has no cells, only words at positions and ruling lines.  pdfplumber finds the
-tables from the lines; here each cell's words become text again: a line that ran out
-of room in its cell is joined to the next with a space (or with nothing after a
-hyphen, as in a wrapped e-mail address), a line that ended early keeps its line
-break.  A table cut by a page break is stitched back together (the repeated page
-header between the pieces is dropped), and every piece shares one column grid so a
-value is still found under its header on the next page.  A PDF with no text at all
+A PDF has no cells, only words at positions and ruling lines.  pdfium reads the pages
+(``pdf_pages``) and pdfplumber's table finder finds the tables from the lines; here
+each cell's words become text again: a line that ran out of room in its cell is
+joined to the next with a space (or with nothing after a hyphen, as in a wrapped
+e-mail address), a line that ended early keeps its line break.  A table cut by a page
+break is stitched back together (the repeated page header between the pieces is
+dropped), and every piece shares one column grid so a value is still found under its
+header on the next page.  A PDF with no text at all
 (a scan) is not guessed at: it needs a person.
 """
 
 from __future__ import annotations
 
-import io
-import itertools
 import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
-
-from pdfminer.pdfdocument import PDFPasswordIncorrect
 
 from mailbot.errors import FormRejected
 from mailbot.forms.layout import Cell, Document, Row
@@ -84,29 +81,30 @@ def cell_text(words: list[dict[str, Any]], right: float) -> str:
     return _BULLET.sub("", out)
 
 
-def _words_in(words: list[dict[str, Any]], bbox: tuple[float, float, float, float]) -> list[dict[str, Any]]:
+Centred = list[tuple[float, float, dict[str, Any]]]
+
+
+def _centred(words: list[dict[str, Any]]) -> Centred:
+    """Each word with its centre, worked out once per page rather than once per cell."""
+    return [((w["x0"] + w["x1"]) / 2, (w["top"] + w["bottom"]) / 2, w) for w in words]
+
+
+def _words_in(words: Centred, bbox: tuple[float, float, float, float]) -> list[dict[str, Any]]:
     x0, top, x1, bottom = bbox
-    return [
-        w
-        for w in words
-        if x0 - 1 <= (w["x0"] + w["x1"]) / 2 <= x1 + 1
-        and top - 1 <= (w["top"] + w["bottom"]) / 2 <= bottom + 1
-    ]
+    return [w for x, y, w in words if x0 - 1 <= x <= x1 + 1 and top - 1 <= y <= bottom + 1]
 
 
 def _page_blocks(number: int, page: Any) -> list[_Block]:
     words = page.extract_words(keep_blank_chars=False, use_text_flow=False)
     tables = page.find_tables()
-    blocks = [_Block(number, t.bbox[1], t.bbox[0], t.bbox[2], table=(words, t)) for t in tables]
+    boxes = [t.bbox for t in tables]  # pdfplumber works a table's box out on every call
+    blocks = [_Block(number, b[1], b[0], b[2], table=(words, t)) for t, b in zip(tables, boxes, strict=True)]
     outside = [
         w
         for w in words
         if not any(
-            t.bbox[0] - 1 <= w["x0"]
-            and w["x1"] <= t.bbox[2] + 1
-            and t.bbox[1] - 1 <= w["top"]
-            and w["bottom"] <= t.bbox[3] + 1
-            for t in tables
+            b[0] - 1 <= w["x0"] and w["x1"] <= b[2] + 1 and b[1] - 1 <= w["top"] and w["bottom"] <= b[3] + 1
+            for b in boxes
         )
     ]
     for line in _lines(outside):
@@ -143,13 +141,14 @@ def _table_rows(fragments: list[Any], number: int) -> list[Row]:
     edges = _grid(fragments)
     rows: list[Row] = []
     for words, table in fragments:
+        centred = _centred(words)
         for row in table.rows:
             cells = []
             for box in row.cells:
                 if box is None:
                     continue
                 start, end = _col(edges, box[0]), _col(edges, box[2])
-                text = cell_text(_words_in(words, box), box[2])
+                text = cell_text(_words_in(centred, box), box[2])
                 cells.append(Cell(text, start, max(1, end - start), source="pdf_text"))
             rows.append(Row(cells, number))
     return rows
@@ -181,23 +180,6 @@ def _stitch(blocks: list[_Block]) -> list[Row]:
     return rows
 
 
-def _pages(pdf: Any, limit: int | None) -> list[Any]:
-    """The first ``limit`` pages, as pdfplumber makes them; pdfplumber's own ``pages``
-    (and its ``pages=`` filter) walks the whole page tree first, 25,000 pages or not."""
-    if limit is None:
-        return list(pdf.pages)
-    from pdfminer.pdfpage import PDFPage
-    from pdfplumber.page import Page
-
-    out: list[Any] = []
-    doctop = 0.0
-    for number, page in enumerate(itertools.islice(PDFPage.create_pages(pdf.doc), limit)):
-        made = Page(pdf, page, page_number=number + 1, initial_doctop=doctop)
-        out.append(made)
-        doctop += float(made.height)
-    return out
-
-
 def read_pdf_layout(data: bytes, pages: int | None = None) -> Document:
     """The rows of a flattened PDF form; NeedsManualEntry when there is no text to read.
 
@@ -205,12 +187,11 @@ def read_pdf_layout(data: bytes, pages: int | None = None) -> Document:
     many may be read safely and must have passed before this is called on mail.
     """
     try:
-        import pdfplumber  # here, not at start-up: most mail carries no PDF (80 ms to load)
+        import pypdfium2 as pdfium  # here, not at start-up: most mail carries no PDF
 
-        # Not ``with``: pdfplumber's close() walks every page of the tree (25,000 or not);
-        # the pages read here are closed one by one, and the stream is ours.
-        pdf = pdfplumber.open(io.BytesIO(data))
-        read = _pages(pdf, pages)
+        from mailbot.forms.pdf_pages import open_pages
+
+        document, read = open_pages(data, pages)
         try:
             blocks: list[_Block] = []
             height = 842.0
@@ -222,15 +203,16 @@ def read_pdf_layout(data: bytes, pages: int | None = None) -> Document:
         finally:
             for page in read:
                 page.close()
-    except PDFPasswordIncorrect as exc:
-        raise FormRejected(LOCKED_FILE) from exc
+            document.close()
     except FormRejected:
         raise
     except (MemoryError, RecursionError) as exc:
         raise FormRejected(TOO_COMPLEX) from exc
     except Exception as exc:  # noqa: BLE001
-        # pdfminer raises many unrelated types on hostile or broken input (PSEOF,
-        # struct.error, AssertionError...); this adapter turns any of them into ours.
+        # pdfium raises its own error for a damaged or locked file, pdfplumber's table
+        # finder may raise on odd geometry; this adapter turns any of them into ours.
+        if isinstance(exc, pdfium.PdfiumError) and exc.err_code == pdfium.raw.FPDF_ERR_PASSWORD:
+            raise FormRejected(LOCKED_FILE) from exc
         raise FormRejected(DAMAGED) from exc
     text = "\n".join(cell.text for row in rows for cell in row.cells)
     if not text.strip():

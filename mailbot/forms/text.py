@@ -30,8 +30,9 @@ def normalise_label(text: str) -> str:
 
     Why: a label retyped as "Your name:" or "YOUR NAME" is still the same label.
     """
-    text = unicodedata.normalize("NFKC", text).replace("\u2019", "'").replace("'", "")
-    return _PUNCT.sub(" ", text.casefold()).strip()
+    if not text.isascii():  # NFKC leaves ASCII as it is
+        text = unicodedata.normalize("NFKC", text).replace("\u2019", "'")
+    return _PUNCT.sub(" ", text.replace("'", "").casefold()).strip()
 
 
 def collapse(text: str) -> str:

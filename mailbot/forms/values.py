@@ -152,17 +152,25 @@ def inline_remainder(text: str, labels: tuple[str, ...], *, colon: bool = False)
     With ``colon`` the label must be followed by a colon: a beside-layout label such as
     "NHS Number (Health only)" is not an inline value of ")".
     """
-    sep = r"[ \t\u00a0]*[)\]]?[ \t\u00a0]*:" if colon else r"[ \t\u00a0]*[:\-–]?"
-    for label in labels:
-        words = re.findall(r"\w+", label)
-        if not words:
-            continue
-        body = r"[\W_]+".join(re.escape(w) for w in words)
-        match = re.match(r"^[\W_]*" + body + r"\b" + sep, text, re.IGNORECASE)
+    for pattern in _label_patterns(labels, colon):
+        match = pattern.match(text)
         if match:
             rest = strip_leaders(text[match.end() :])
             return rest if not colon or re.search(r"\w", rest) else None
     return None
+
+
+@cache
+def _label_patterns(labels: tuple[str, ...], colon: bool) -> tuple[re.Pattern[str], ...]:
+    """A label at a cell's start (any punctuation between its words), then the separator."""
+    sep = r"[ \t\u00a0]*[)\]]?[ \t\u00a0]*:" if colon else r"[ \t\u00a0]*[:\-–]?"
+    patterns = []
+    for label in labels:
+        words = re.findall(r"\w+", label)
+        if words:
+            body = r"[\W_]+".join(re.escape(w) for w in words)
+            patterns.append(re.compile(r"^[\W_]*" + body + r"\b" + sep, re.IGNORECASE))
+    return tuple(patterns)
 
 
 @cache
@@ -175,12 +183,16 @@ def _theme_pattern(themes: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(r"(?<!\w)(" + "|".join(parts) + r")(?!\w)", re.IGNORECASE)
 
 
-def _theme_for(match: str, themes: tuple[str, ...]) -> str:
-    folded = normalise_label(match)
+@cache
+def _themes_by_norm(themes: tuple[str, ...]) -> dict[str, str]:
+    by_norm: dict[str, str] = {}
     for theme in themes:
-        if normalise_label(theme) == folded:
-            return theme
-    return match
+        by_norm.setdefault(normalise_label(theme), theme)
+    return by_norm
+
+
+def _theme_for(match: str, themes: tuple[str, ...]) -> str:
+    return _themes_by_norm(themes).get(normalise_label(match), match)
 
 
 def ticked_themes(text: str, themes: tuple[str, ...], glyph_source: str) -> list[tuple[str, str]]:

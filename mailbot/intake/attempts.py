@@ -12,15 +12,19 @@ reference is kept as a keyed hash, the error as its type name.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from mailbot.clock import Clock
 from mailbot.mail.mailbox import MailboxRef
 from mailbot.store.db import Database
+from mailbot.store.models import InboundMessage as MessageRow
 from mailbot.store.models import MessageAttempt
 from mailbot.store.vault import Vault
 
@@ -86,6 +90,39 @@ class Attempts:
                     continue
         return Attempt(1, None)  # never settled: count this try as a first one
 
+    def tried(self, refs: Sequence[MailboxRef]) -> set[MailboxRef]:
+        """The messages among ``refs`` with an attempt on record (tried before, or in
+        hand at another worker): one read, no commit."""
+        keys = {self._key(ref): ref for ref in refs}
+        if not keys:
+            return set()
+        with self.db.engine.connect() as connection:
+            found = connection.execute(
+                select(MessageAttempt.ref_index).where(MessageAttempt.ref_index.in_(list(keys)))
+            ).scalars()
+            return {keys[key] for key in found}
+
+    def begin_many(self, refs: Sequence[MailboxRef]) -> set[MailboxRef]:
+        """First attempts at several messages, in one commit, before any is read.
+
+        Returns the messages recorded; one another worker began meanwhile is not among
+        them (``INSERT ... ON CONFLICT DO NOTHING``), and is handled on its own.
+        """
+        keys = {self._key(ref): ref for ref in refs}
+        if not keys:
+            return set()
+        now = self.clock.now()
+        insert_or_skip: Any = postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert
+        stmt = (
+            insert_or_skip(MessageAttempt)
+            .values([{"ref_index": k, "attempts": 1, "first_at": now, "last_at": now} for k in keys])
+            .on_conflict_do_nothing(index_elements=["ref_index"])
+            .returning(MessageAttempt.ref_index)
+        )
+        with self.db.session() as session:
+            recorded = set(session.execute(stmt).scalars())
+        return {keys[key] for key in recorded}
+
     def failed(self, ref: MailboxRef, error: BaseException) -> None:
         """The attempt ended in an error the bot lived through: keep its type."""
         record = MessageAttempt
@@ -96,10 +133,42 @@ class Attempts:
                 .values(last_error=type(error).__name__[:64])
             )
 
-    def done(self, ref: MailboxRef) -> None:
-        """The message is handled (or another worker has it): nothing more to count."""
+    def done(self, ref: MailboxRef, *, moved_row: str | None = None) -> None:
+        """The message is handled (or another worker has it): nothing more to count.
+
+        ``moved_row``: the stored message whose mailbox copy was just filed; its
+        ``moved`` flag is set in the same commit (a plain UPDATE: no row is loaded).
+        """
+        self.finish(done=[ref], moved_rows=[moved_row] if moved_row else [])
+
+    def finish(
+        self,
+        *,
+        done: Sequence[MailboxRef] = (),
+        moved_rows: Sequence[str] = (),
+        failed: Sequence[tuple[MailboxRef, str]] = (),
+    ) -> None:
+        """One commit for the end of a batch: the handled messages' records go, their
+        rows are marked moved, and the failures keep their error's type."""
+        if not (done or moved_rows or failed):
+            return
         with self.db.session() as session:
-            session.execute(delete(MessageAttempt).where(MessageAttempt.ref_index == self._key(ref)))
+            if moved_rows:
+                session.execute(
+                    update(MessageRow)
+                    .where(MessageRow.id.in_(list(moved_rows)))
+                    .values(moved=True)
+                    .execution_options(synchronize_session=False)  # nothing loaded, nothing synced
+                )
+            if done:
+                keys = [self._key(ref) for ref in done]
+                session.execute(delete(MessageAttempt).where(MessageAttempt.ref_index.in_(keys)))
+            for ref, error in failed:
+                session.execute(
+                    update(MessageAttempt)
+                    .where(MessageAttempt.ref_index == self._key(ref))
+                    .values(last_error=error[:64])
+                )
 
     def retried(self, stale_after: timedelta) -> Retried:
         """Messages tried more than once, or whose last try failed or was begun longer

@@ -13,16 +13,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import or_, select, text, update
+from sqlalchemy import or_, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from mailbot.clock import Clock
-from mailbot.errors import ConfigError, MailboxError
+from mailbot.errors import ConfigError, MailboxAuthError, MailboxConnectionError, MailboxError
+from mailbot.forms.model import AttachmentVerdict
 from mailbot.intake.actions import ActionContext, apply
 from mailbot.intake.attempts import Attempt, Attempts
 from mailbot.intake.fingerprint import fingerprint_chunks
-from mailbot.intake.handlers import Handler, HandlerContext, Outcome, decide
+from mailbot.intake.handlers import Handler, HandlerContext, Outcome, decide, reads_forms
 from mailbot.intake.handlers.base import Held
 from mailbot.mail.mailbox import OTHER, PROCESSED, QUARANTINE, Mailbox, MailboxRef
 from mailbot.mail.reader import InboundMessage, unreadable
@@ -47,6 +48,18 @@ FOLDER_FOR = {
 }
 
 
+def log_handled(handled: Handled) -> None:
+    log.info(
+        "message handled",
+        extra={
+            "message_row": handled.message_row_id,
+            "action": handled.action,
+            "cases": ",".join(handled.case_refs),
+            "duplicate": handled.duplicate,
+        },
+    )
+
+
 @dataclass
 class Handled:
     action: str
@@ -66,7 +79,26 @@ def cannot_handle(error: BaseException) -> Held:
     )
 
 
+class NotMoved(MailboxError):
+    """Stored and committed, but the mailbox copy could not be filed (a full disk, a
+    folder that cannot be written): the message stays in the inbox, ``poll --once``
+    counts it as left, and the next cycle finds its row and only redoes the move."""
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A message's outcome in the transaction, and the folder its copy goes to."""
+
+    handled: Handled
+    folder: str
+
+
 class Intake:
+    #: Messages handled in one transaction (``mailbot.intake.batch``); 1: one at a time.
+    batch_size = 50
+    #: A batch closes once its raw mail reaches this size (memory stays bounded).
+    batch_bytes = 8 * 1024 * 1024
+
     def __init__(
         self,
         *,
@@ -79,6 +111,7 @@ class Intake:
         handlers: Sequence[Handler],
         make_context: Callable[[Session], HandlerContext],
         reader: Callable[[bytes], InboundMessage],
+        form_reader: Callable[[InboundMessage], list[AttachmentVerdict]] | None = None,
     ) -> None:
         self.db = db
         self.vault = vault
@@ -89,12 +122,45 @@ class Intake:
         self.handlers = tuple(handlers)
         self.make_context = make_context
         self.reader = reader
+        self.form_reader = form_reader
         self.attempts = Attempts(db, vault, clock)
+        #: Attachments read before the batch's transaction (``preread``), by message.
+        self._forms: dict[int, list[AttachmentVerdict] | Exception] = {}
 
     def read(self, raw: bytes) -> InboundMessage:
         """The message as the reader sees it (``App.read_message``: in the sandbox, with
         the sender check the settings ask for)."""
         return self.reader(raw)
+
+    def preread(self, message: InboundMessage) -> None:
+        """Read the attachments now, outside any transaction, when the handlers will
+        likely want them (``reads_forms``): a batch then holds the database's write lock
+        only for database work, never while the sandbox reads a file. A wrong guess
+        costs time only: unread ones are read when asked, unwanted ones are dropped."""
+        if self.form_reader is None or not reads_forms(message, frozenset({self.settings.mail_from})):
+            return
+        try:
+            self._forms[id(message)] = self.form_reader(message)
+        except Exception as exc:  # noqa: BLE001 - raised again where the handler asks
+            self._forms[id(message)] = exc
+
+    def forget_forms(self) -> None:
+        self._forms.clear()
+
+    def context(self, session: Session) -> HandlerContext:
+        ctx = self.make_context(session)
+        lazy = ctx.read_forms
+
+        def read_forms(message: InboundMessage) -> list[AttachmentVerdict]:
+            found = self._forms.get(id(message))
+            if found is None:
+                return lazy(message)
+            if isinstance(found, Exception):
+                raise found
+            return found
+
+        ctx.read_forms = read_forms
+        return ctx
 
     def decide(self, message: InboundMessage, context: HandlerContext) -> Outcome:
         return decide(self.handlers, message, context)
@@ -126,23 +192,62 @@ class Intake:
         return mid, content, dedupe
 
     def handle(self, ref: MailboxRef) -> Handled | None:
-        raw = self.mailbox.fetch(ref)
+        """One message on its own (the batch's way for a message tried before)."""
+        return self.handle_fetched(ref, self.mailbox.fetch(ref))
+
+    def handle_fetched(self, ref: MailboxRef, raw: bytes) -> Handled | None:
+        """Three commits: the attempt, the message's transaction, then (after the move)
+        the attempt's end with the row's ``moved`` flag. Raises ``NotMoved`` when the
+        copy could not be filed."""
         attempt = self.attempts.begin(ref)  # committed before the message is even read
         try:
             if attempt.number > self.settings.message_max_attempts:
-                handled = self._give_up(ref, raw, attempt)
+                stored = self._give_up(ref, raw, attempt)
             else:
-                handled = self._attempt(ref, raw)
+                stored = self._attempt(ref, raw)
         except BaseException as exc:
             self.attempts.failed(ref, exc)  # its type only; re-raised for the poller
             raise
-        self.attempts.done(ref)
-        return handled
+        if stored is None:
+            self.attempts.done(ref)
+            return None
+        try:
+            self.mailbox.move(ref, stored.folder)
+        except (MailboxAuthError, MailboxConnectionError) as exc:
+            self.attempts.failed(ref, exc)
+            raise  # the whole mailbox is unusable: the poll loop's retry deals with it
+        except MailboxError as exc:
+            self.attempts.failed(ref, exc)
+            raise NotMoved(f"message {ref.uid} was stored but could not be filed") from exc
+        except BaseException as exc:
+            self.attempts.failed(ref, exc)
+            raise
+        self.attempts.done(ref, moved_row=stored.handled.message_row_id)
+        log_handled(stored.handled)
+        return stored.handled
 
-    def _attempt(self, ref: MailboxRef, raw: bytes) -> Handled | None:
+    def _attempt(self, ref: MailboxRef, raw: bytes) -> Stored | None:
         message = self.read(raw)
         try:
-            return self._handle(ref, raw, message)
+            self.preread(message)
+            with self.db.session() as session:
+                self.vault.hold_version(session)
+                return self.store_isolated(session, ref, raw, message)
+        finally:
+            self.forget_forms()
+
+    def store_isolated(
+        self, session: Session, ref: MailboxRef, raw: bytes, message: InboundMessage
+    ) -> Stored | None:
+        """``store`` in a savepoint of the caller's transaction; a message the core
+        cannot handle is held for a person in a second one.
+
+        The transaction must have begun with a write (``Vault.hold_version``): on
+        SQLite, a savepoint opened outside a transaction starts one of its own, whose
+        release would commit it there and then."""
+        try:
+            with session.begin_nested():
+                return self.store(session, ref, raw, message)
         except (OperationalError, ConfigError, MailboxError):
             # The database is unreachable, the key file is not ours, or the mailbox copy
             # moved away under us (another worker filed it): not the message's fault;
@@ -151,13 +256,19 @@ class Intake:
         except Exception as exc:  # noqa: BLE001 - a message the core cannot handle (a bug,
             # an input nobody foresaw) is held for a person instead of failing every cycle;
             # only the error's type is kept, as its text may quote the message.
-            log.error(
-                "message could not be handled; holding it",
-                extra={"mailbox_uid": ref.uid, "error": type(exc).__name__},
-            )
-            return self._handle(ref, raw, message, forced=cannot_handle(exc))
+            self._cannot_handle(ref, exc)
+            forced = cannot_handle(exc)
+        with session.begin_nested():
+            return self.store(session, ref, raw, message, forced=forced)
 
-    def _give_up(self, ref: MailboxRef, raw: bytes, attempt: Attempt) -> Handled | None:
+    @staticmethod
+    def _cannot_handle(ref: MailboxRef, exc: BaseException) -> None:
+        log.error(
+            "message could not be handled; holding it",
+            extra={"mailbox_uid": ref.uid, "error": type(exc).__name__},
+        )
+
+    def _give_up(self, ref: MailboxRef, raw: bytes, attempt: Attempt) -> Stored | None:
         """A poison message: held unread, with the last error's type, so that it can
         never again stop the messages behind it."""
         tries = attempt.number - 1
@@ -173,49 +284,35 @@ class Intake:
             "not been answered and was set aside so that the messages behind "
             "it could be handled. It is under Held messages for you to read.",
         )
-        return self._handle(ref, raw, unreadable(raw), forced=held)
+        with self.db.session() as session:
+            self.vault.hold_version(session)
+            return self.store(session, ref, raw, unreadable(raw), forced=held)
 
-    def _handle(
-        self, ref: MailboxRef, raw: bytes, message: InboundMessage, *, forced: Outcome | None = None
-    ) -> Handled | None:
+    def store(
+        self,
+        session: Session,
+        ref: MailboxRef,
+        raw: bytes,
+        message: InboundMessage,
+        *,
+        forced: Outcome | None = None,
+    ) -> Stored | None:
+        """The message's rows in the caller's transaction; None when another worker has
+        it in hand. A message stored before (a repeat after a crash) is only re-filed."""
         mid, content, dedupe = self._keys(raw, message)
-        with self.db.session() as session:
-            if not self._claim(session, dedupe):
-                log.info("message in hand at another worker", extra={"mailbox_uid": ref.uid})
-                return None
-            seen = session.scalars(
-                select(MessageRow).where(
-                    or_(MessageRow.dedupe_key == dedupe, MessageRow.mailbox_ref == ref.key)
-                )
-            ).first()
-            if seen is not None:
-                again = Handled(seen.action, seen.id, duplicate=True)
-                folder = seen.target_folder
-            else:
-                fresh = self._decide_and_store(session, ref, message, mid, content, dedupe, forced)
-                if fresh is None:
-                    return None
-                handled: Handled = fresh
+        if not self._claim(session, dedupe):
+            log.info("message in hand at another worker", extra={"mailbox_uid": ref.uid})
+            return None
+        seen = session.execute(
+            select(MessageRow.id, MessageRow.action, MessageRow.target_folder)
+            .where(or_(MessageRow.dedupe_key == dedupe, MessageRow.mailbox_ref == ref.key))
+            .limit(1)
+        ).first()
         if seen is not None:
-            log.info(
-                "message seen before", extra={"message_row": again.message_row_id, "action": again.action}
-            )
-            self.mailbox.move(ref, folder)
-            return again
-        self.mailbox.move(ref, FOLDER_FOR[handled.action])
-        with self.db.session() as session:
-            session.execute(
-                update(MessageRow).where(MessageRow.id == handled.message_row_id).values(moved=True)
-            )
-        log.info(
-            "message handled",
-            extra={
-                "message_row": handled.message_row_id,
-                "action": handled.action,
-                "cases": ",".join(handled.case_refs),
-            },
-        )
-        return handled
+            log.info("message seen before", extra={"message_row": seen.id, "action": seen.action})
+            return Stored(Handled(seen.action, seen.id, duplicate=True), seen.target_folder)
+        handled = self._decide_and_store(session, ref, message, mid, content, dedupe, forced)
+        return None if handled is None else Stored(handled, FOLDER_FOR[handled.action])
 
     def _claim(self, session: Session, dedupe: str) -> bool:
         """On PostgreSQL, one worker at a time per message (held until the commit).
@@ -238,7 +335,7 @@ class Intake:
         forced: Outcome | None = None,
     ) -> Handled | None:
         now = self.clock.now()
-        outcome = forced or self.decide(message, self.make_context(session))
+        outcome = forced or self.decide(message, self.context(session))
         row = MessageRow(
             dedupe_key=dedupe,
             message_id_index=mid,

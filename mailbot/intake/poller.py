@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from mailbot import shutdown
 from mailbot.app import App
 from mailbot.errors import ConfigError, MailboxAuthError, MailboxConnectionError, MailboxError
+from mailbot.intake.batch import Step, handle_chunk
 from mailbot.intake.pipeline import Handled
 from mailbot.jobs.morning import morning_jobs
 from mailbot.outbound.outbox import DrainResult
@@ -37,7 +38,8 @@ class CycleResult:
     handled: list[Handled] = field(default_factory=list)
     drained: DrainResult = field(default_factory=DrainResult)
     #: Messages that failed and stay in the inbox (tried again, held after
-    #: ``mailbox.max_attempts``), and those not reached because the bot was stopping.
+    #: ``mailbox.max_attempts``; one stored whose copy could not be filed counts here
+    #: too), and those not reached because the bot was stopping.
     failed: int = 0
     not_reached: int = 0
 
@@ -78,32 +80,28 @@ class Poller:
         intake = self.app.intake
         intake.ensure_folders()
         refs = self.app.mailbox.list_new()
-        for number, ref in enumerate(refs):
+        size = max(1, intake.batch_size)
+        for start in range(0, len(refs), size):
             if self.stopping:
-                result.not_reached = len(refs) - number
+                result.not_reached += len(refs) - start
                 break
+            chunk = refs[start : start + size]
+            seen = 0
             try:
-                handled = intake.handle(ref)
+                for step in handle_chunk(intake, chunk, lambda: self.stopping):
+                    seen += 1
+                    self._count(result, step, on_message)
             except (MailboxAuthError, MailboxConnectionError):
                 raise  # the whole mailbox is unusable: the loop's retry deals with it
             except ConfigError:
                 raise  # a wrong key file: stop (exit 2) rather than write under it
-            except MailboxError as exc:
-                # Gone between list and fetch (another worker moved it): nothing lost.
-                log.info("message skipped", extra={"mailbox_uid": ref.uid, "error": type(exc).__name__})
-                continue
-            except Exception as exc:  # noqa: BLE001 - one message must not stop the others;
-                # it stays in the inbox (nothing was committed) and is tried again next cycle.
+            except Exception as exc:  # noqa: BLE001 - the batch could not even begin (the
+                # database is unreachable): its messages stay in the inbox for next time.
                 log.error(
-                    "message failed; left in the inbox",
-                    extra={"mailbox_uid": ref.uid, "error": type(exc).__name__},
+                    "messages left in the inbox",
+                    extra={"count": len(chunk) - seen, "error": type(exc).__name__},
                 )
-                result.failed += 1
-                continue
-            if handled is not None:
-                result.handled.append(handled)
-                if on_message:
-                    on_message(handled)
+                result.failed += len(chunk) - seen
         if daily:  # the working morning's reminders and team digest, once a day
             morning_jobs(self.app)
         sprg_tasks.run(self.app)  # scheduling by cut-off, digests, final-report reminders
@@ -111,6 +109,17 @@ class Poller:
         with self.app.db.session() as session:
             record_state(session, "last_poll", self.app.clock.now().isoformat(), self.app.clock.now())
         return result
+
+    @staticmethod
+    def _count(result: CycleResult, step: Step, on_message: Callable[[Handled], None] | None) -> None:
+        if step.handled is not None:
+            result.handled.append(step.handled)
+            if on_message:
+                on_message(step.handled)
+        elif step.left:  # failed, or stored but not filed: either way still in the inbox
+            result.failed += 1
+        elif step.kind == "not_reached":
+            result.not_reached += 1
 
     def _wait(self, interval: float) -> None:
         """Wait for new mail in slices, so a stop request is heard within a slice."""

@@ -25,8 +25,12 @@ BOT_NAME = "CSCP referrals"
 
 
 def template_env() -> Environment:
+    """One environment per process (``build_app``): each template is compiled once and
+    kept (``auto_reload`` off: the package's templates do not change while it runs)."""
     return Environment(
         loader=PackageLoader("mailbot", "templates"),
+        auto_reload=False,
+        cache_size=-1,
         undefined=StrictUndefined,
         autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False),
         keep_trailing_newline=True,

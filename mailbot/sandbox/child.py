@@ -262,6 +262,7 @@ def prepare_child(limits: SandboxLimits) -> str:
     # Loaded once here, so a message pays for parsing, not for imports.
     import pdfplumber  # noqa: F401
     import pypdf  # noqa: F401
+    import pypdfium2  # noqa: F401
 
     import mailbot.forms.attachments  # noqa: F401
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,11 +20,13 @@ from mailbot.cases.status import CaseStatus
 from mailbot.clock import london, uk_date
 from mailbot.errors import UsageError
 from mailbot.forms.model import Referral
-from mailbot.outbound.mail import Outbound, OutboundMail, last_reply_thread
 from mailbot.sprg.decision_form import empty_decision, get, meeting_not_yet_held, yes_no
 from mailbot.store.audit import audit
 from mailbot.store.models import Case, Decision
 from mailbot.store.vault import Vault
+
+if TYPE_CHECKING:  # the mail templates (jinja2) load only to tell a referrer (start-up time)
+    from mailbot.outbound.mail import Outbound
 
 
 class MeetingNotHeld(UsageError):
@@ -178,6 +180,8 @@ def referrer_address(session: Session, vault: Vault, case: Case) -> str:
 def _notify_referrer(
     session: Session, vault: Vault, outbound: Outbound, now: datetime, case: Case, decision: dict[str, Any]
 ) -> None:
+    from mailbot.outbound.mail import OutboundMail, last_reply_thread
+
     recipient = referrer_address(session, vault, case)
     if not recipient:
         return

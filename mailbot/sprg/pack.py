@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from copy import deepcopy
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,7 @@ class PackBuilder:
         self._styles()
         self._page()
         self.body: list[Element] = []  # the body's elements, in order (see ``build``)
+        self._blank_outcome: Element | None = None
 
     def _styles(self) -> None:
         styles = self.doc.styles
@@ -295,22 +297,36 @@ class PackBuilder:
             "Please state below which of the following was agreed by SPRG as an outcome for this referral:",
             keep=True,
         )
-        table = self.table(
-            (5.2, 1.3, 4.0, 6.5), ["Outcome", "Y/N", "Which Agency(s)", "Grounds for decision:"]
-        )
-        kept = {"label_cols": 1, "label_fill": LABEL_FILL, "keep": True}
-        for label, part in (
+        decisions = [
             ("Decision made to conduct a single agency Learning Inquiry", single),
             ("Decision made to conduct a multi-agency Learning Inquiry", multi),
-        ):
-            values = [label, text_of(part.get("decision")), text_of(part.get("agencies"))]
-            table.row([*values, text_of(part.get("grounds"))], height_cm=2.6, **kept)  # type: ignore[arg-type]
-        for label, value, height in (
-            ("Methodology (including whether parents/child involved)", outcome.get("methodology"), 2.6),
+        ]
+        spanned = [
+            (
+                "Methodology (including whether parents/child involved)",
+                text_of(outcome.get("methodology")),
+                2.6,
+            ),
             ("Date for final report at SPRG", uk_date(outcome.get("final_report_date")), 1.0),
-            ("Any other actions (with name/date)", outcome.get("other_actions"), 2.6),
-        ):
-            table.row([label, text_of(value), "", ""], height_cm=height, span_from=1, **kept)  # type: ignore[arg-type]
+            ("Any other actions (with name/date)", text_of(outcome.get("other_actions")), 2.6),
+        ]
+        rows = [
+            [text_of(part.get(key)) for key in ("decision", "agencies", "grounds")] for _l, part in decisions
+        ]
+        blank = not any(v for row in rows for v in row) and not any(v for _l, v, _h in spanned)
+        if blank and self._blank_outcome is not None:  # most cases: the same empty table
+            self.add(deepcopy(self._blank_outcome))
+        else:
+            table = self.table(
+                (5.2, 1.3, 4.0, 6.5), ["Outcome", "Y/N", "Which Agency(s)", "Grounds for decision:"]
+            )
+            kept = {"label_cols": 1, "label_fill": LABEL_FILL, "keep": True}
+            for (label, _part), values in zip(decisions, rows, strict=True):
+                table.row([label, *values], height_cm=2.6, **kept)  # type: ignore[arg-type]
+            for label, value, height in spanned:
+                table.row([label, value, "", ""], height_cm=height, span_from=1, **kept)  # type: ignore[arg-type]
+            if blank:
+                self._blank_outcome = deepcopy(table.element)
         meeting = uk_date(sprg.get("meeting_date")) or uk_date(self.meeting)
         chair = text_of(sprg.get("chair")) or self.chair or ""
         for label, value in (("Date of SPRG Meeting:", meeting), ("Chair of SPRG Meeting:", chair)):

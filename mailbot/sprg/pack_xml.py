@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from copy import deepcopy
 from typing import TypeAlias
 
 from docx.shared import Cm
@@ -33,7 +34,7 @@ def w(tag: str) -> str:
     return f"{{{W_NS}}}{tag}"
 
 
-P, R, T, TAB, BR = w("p"), w("r"), w("t"), w("tab"), w("br")
+P, R, T, TAB, BR, TC = w("p"), w("r"), w("t"), w("tab"), w("br"), w("tc")
 PPR, RPR, VAL = w("pPr"), w("rPr"), w("val")
 _W, _TYPE = w("w"), w("type")
 _SUB = etree.SubElement
@@ -84,17 +85,27 @@ def run(paragraph: Element, text: str, font: Font = PLAIN) -> Element:
     if font is not PLAIN:
         font.apply(r)
     if text:
-        for piece in _SPECIAL.split(text):
-            if piece == "\t":
-                _SUB(r, TAB)
-            elif piece in ("\r", "\n"):
-                _SUB(r, BR)
-            elif piece:
-                t = _SUB(r, T)
-                t.text = piece
-                if len(piece.strip()) < len(piece):
-                    t.set(_XML_SPACE, "preserve")
+        _text(r, text)
     return r
+
+
+def _text(r: Element, text: str) -> None:
+    if not _SPECIAL.search(text):
+        t = _SUB(r, T)
+        t.text = text
+        if len(text.strip()) < len(text):
+            t.set(_XML_SPACE, "preserve")
+        return
+    for piece in _SPECIAL.split(text):
+        if piece == "\t":
+            _SUB(r, TAB)
+        elif piece in ("\r", "\n"):
+            _SUB(r, BR)
+        elif piece:
+            t = _SUB(r, T)
+            t.text = piece
+            if len(piece.strip()) < len(piece):
+                t.set(_XML_SPACE, "preserve")
 
 
 def _ppr(
@@ -152,13 +163,24 @@ class Table:
     """A fixed-layout, centred ``w:tbl`` on a grid of column widths (cm), in a style.
 
     Every row has ``w:cantSplit`` (it never breaks across pages); a header row also
-    repeats on each page.
+    repeats on each page. Each kind of row is built once (``_prototype``) and copied,
+    then its text filled in: copying a small tree in lxml costs a fraction of making it.
     """
 
-    def __init__(self, style: str, widths: Sequence[float], *, vertical: int = 40, horizontal: int = 100):
-        self.cm = list(widths)
+    #: Shared by every pack (never put in a document: only copies are).
+    _tables: dict[tuple[str, tuple[float, ...]], Element] = {}
+    _rows: dict[tuple[object, ...], Element] = {}
+
+    def __init__(self, style: str, widths: Sequence[float]) -> None:
+        self.cm = tuple(widths)
         self.widths = [twips(cm) for cm in widths]
-        self.element = tbl = etree.Element(w("tbl"), nsmap=_NSMAP)
+        shape = self._tables.get((style, self.cm))
+        if shape is None:
+            shape = self._tables[(style, self.cm)] = self._empty_table(style)
+        self.element = deepcopy(shape)
+
+    def _empty_table(self, style: str, vertical: int = 40, horizontal: int = 100) -> Element:
+        tbl = etree.Element(w("tbl"), nsmap=_NSMAP)
         pr = _SUB(tbl, w("tblPr"))
         _leaf(pr, w("tblStyle"), style)
         width = _SUB(pr, w("tblW"))
@@ -180,6 +202,7 @@ class Table:
         grid = _SUB(tbl, w("tblGrid"))
         for width_twips in self.widths:  # LibreOffice lays out by the grid, not cell widths
             _SUB(grid, w("gridCol")).set(_W, width_twips)
+        return tbl
 
     def row(
         self,
@@ -201,7 +224,43 @@ class Table:
         cells it swallows must be empty; each leaves an empty paragraph, as Word's and
         python-docx's merge do).
         """
-        tr = _SUB(self.element, w("tr"))
+        if span_from is not None and any(values[span_from + 1 :]):
+            raise ValueError("a merged cell swallows only empty cells")
+        kind = (len(values), label_cols, keep, header_fill, label_fill, height_cm, span_from)
+        proto = self._rows.get((self.cm, kind))
+        if proto is None:
+            proto = self._rows[(self.cm, kind)] = self._prototype(*kind)
+        tr = deepcopy(proto)
+        self.element.append(tr)
+        for tc, value in zip(tr.iterchildren(TC), values, strict=False):
+            if not value:
+                continue  # the prototype's empty run is what an empty cell has
+            lines = value.split("\n")
+            first = tc[1]
+            if lines[0]:
+                _text(first[-1], lines[0])
+            # Further lines each a paragraph, with a run only when there is text, as
+            # python-docx's ``cell.add_paragraph`` makes them.
+            for extra in lines[1:]:
+                p = paragraph(keep=True if keep else None)
+                if extra:
+                    run(p, extra)
+                first.addnext(p)
+                first = p
+        return tr
+
+    def _prototype(
+        self,
+        count: int,
+        label_cols: int,
+        keep: bool,
+        header_fill: str | None,
+        label_fill: str | None,
+        height_cm: float | None,
+        span_from: int | None,
+    ) -> Element:
+        """A row of ``count`` empty cells: properties, and one paragraph with an empty run."""
+        tr = etree.Element(w("tr"), nsmap=_NSMAP)
         trpr = _SUB(tr, w("trPr"))
         _SUB(trpr, w("cantSplit"))
         if height_cm is not None:
@@ -210,17 +269,15 @@ class Table:
             _SUB(trpr, w("tblHeader"))
         head = Font(bold=True, color="FFFFFF")
         label = Font(bold=True)
-        last = len(values) if span_from is None else span_from + 1
-        if any(values[last:]):
-            raise ValueError("a merged cell swallows only empty cells")
-        for i, value in enumerate(values[:last]):
-            tc = _SUB(tr, w("tc"))
+        last = count if span_from is None else span_from + 1
+        for i in range(last):
+            tc = _SUB(tr, TC)
             tcpr = _SUB(tc, w("tcPr"))
             width = _SUB(tcpr, w("tcW"))
             width.set(_TYPE, "dxa")
             if i == span_from:
                 width.set(_W, twips(sum(self.cm[i:])))
-                _leaf(tcpr, w("gridSpan"), str(len(values) - i))
+                _leaf(tcpr, w("gridSpan"), str(count - i))
             else:
                 width.set(_W, self.widths[i])
             fill = header_fill or (label_fill if i < label_cols else None)
@@ -230,15 +287,8 @@ class Table:
                 shd.set(w("color"), "auto")
                 shd.set(w("fill"), fill)
             font = head if header_fill else label if i < label_cols else PLAIN
-            lines = value.split("\n")
-            # The first line always has a run (possibly empty); further lines only when
-            # there is text, as python-docx's ``cell.add_paragraph`` makes them.
-            run(paragraph(tc, keep=True if keep else None), lines[0], font)
-            for extra in lines[1:]:
-                p = paragraph(tc, keep=True if keep else None)
-                if extra:
-                    run(p, extra)
+            run(paragraph(tc, keep=True if keep else None), "", font)
             if i == span_from:
-                for _ in values[i + 1 :]:
+                for _ in range(i + 1, count):
                     run(paragraph(tc, keep=True if keep else None), "")
         return tr

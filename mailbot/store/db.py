@@ -9,20 +9,27 @@ the first use of any command bring the database up to date.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailbot.errors import ConfigError, MailbotError
 
+if TYPE_CHECKING:  # Alembic is imported only when a migration is due (start-up time)
+    from alembic.config import Config
+
 SETTING = "store.url"
+
+#: A pooled connection idle longer than this is pinged before use (seconds).
+IDLE_PING_AFTER = 30.0
 
 
 class StoreError(MailbotError):
@@ -36,12 +43,40 @@ def make_engine(url: str) -> Engine:
         if not path.exists():  # owner-only from the start (SQLite's WAL inherits the mode)
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     try:
-        engine = create_engine(url, hide_parameters=True, pool_pre_ping=True)
+        engine = create_engine(url, hide_parameters=True)
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise ConfigError(SETTING, f"not a usable database URL ({type(exc).__name__})") from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    _ping_when_idle(engine)
     return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection before use only when it sat idle (``IDLE_PING_AFTER``).
+
+    ``pool_pre_ping`` costs a round trip on every checkout: four a message in a backlog,
+    where the connection was used a millisecond ago. A connection that waited (a quiet
+    night, a database restarted meanwhile) is still checked, and a dead one replaced
+    before anyone uses it; one that dies while in steady use fails that one statement,
+    which the poller's retry (or the next request) sees to.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi: DBAPIConnection, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi: DBAPIConnection, record: Any, _proxy: object) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < IDLE_PING_AFTER:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi)
+        except Exception as exc:  # noqa: BLE001 - any failure: the pool opens a fresh one
+            raise DisconnectionError() from exc
+        if not alive:
+            raise DisconnectionError()
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
@@ -55,6 +90,8 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
 
 
 def _alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     folder = resources.files("mailbot.store") / "migrations"
     cfg = Config()
     cfg.set_main_option("script_location", str(folder))
@@ -74,6 +111,10 @@ def migrate(engine: Engine, audit_key: Callable[[], bytes] | None = None) -> Non
     ``audit_key`` lets the migration that keys the audit chain sign where the keyed
     part starts (see ``mailbot.store.audit``).
     """
+    if at_head(engine):  # the usual case: no Alembic to import, no script folder to read
+        return
+    from alembic import command
+
     try:
         with engine.connect() as connection:
             sqlite = connection.dialect.name == "sqlite"
@@ -104,6 +145,24 @@ def _cause(exc: SQLAlchemyError) -> str:
     lines = str(original).strip().splitlines()
     first = lines[0] if lines else type(original).__name__
     return first[:200]
+
+
+def head_revision() -> str:
+    """The newest migration's revision, read from the file names: each is
+    ``versions/00NN_name.py`` with revision ``"00NN_name"`` (tests/cli/test_startup.py
+    checks this is Alembic's own head)."""
+    folder = resources.files("mailbot.store") / "migrations" / "versions"
+    return max(p.name[:-3] for p in folder.iterdir() if p.name[:4].isdigit() and p.name.endswith(".py"))
+
+
+def at_head(engine: Engine) -> bool:
+    """Whether the schema is already the newest (one SELECT); any doubt says no."""
+    try:
+        with engine.connect() as connection:
+            rows = connection.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+    except SQLAlchemyError:  # no table yet, or no database: `migrate` says what is wrong
+        return False
+    return [r[0] for r in rows] == [head_revision()]
 
 
 def is_migrated(engine: Engine) -> bool:

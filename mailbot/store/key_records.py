@@ -21,8 +21,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from mailbot.errors import CryptoError, KeyFileError
@@ -76,9 +74,14 @@ def _record(session: Session, store: KeyStore, version: int, print_: str, now: d
     """Record a fingerprint; another process recording the same version at the same
     moment (a poller meeting the version a rotation just added) is not an error."""
     values = {"version": version, "fingerprint": print_, "recorded_at": now}
+    # Each dialect's insert is imported when used: the PostgreSQL dialect costs start-up time.
     if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
         stmt: Any = pg_insert(MasterKeyRecord).values(**values)
     else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
         stmt = sqlite_insert(MasterKeyRecord).values(**values)
     session.execute(stmt.on_conflict_do_nothing(index_elements=["version"]))
     stored = session.scalar(select(MasterKeyRecord.fingerprint).where(MasterKeyRecord.version == version))

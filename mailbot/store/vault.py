@@ -19,6 +19,9 @@ from mailbot.store import crypto, key_records
 from mailbot.store.keys import KeyStore, MasterKeys, fingerprint
 from mailbot.store.models import Base, DataKey, new_id
 
+#: ``session.info`` entry: the master version this session's transaction holds.
+_HELD = "vault.held_version"
+
 
 class Vault:
     def __init__(self, keys: KeyStore, clock: Clock) -> None:
@@ -42,10 +45,23 @@ class Vault:
         self._cache[key_id] = data_key
         return key_id
 
+    def hold_version(self, session: Session) -> None:
+        """Claim the current master version for the whole of this transaction now.
+
+        A batch (``mailbot.intake.batch``) calls this before its first savepoint, so the
+        claim, taken once, covers every data key the batch makes; a claim made inside a
+        savepoint is made again each time (a savepoint's rollback may release it).
+        """
+        self._current_master(session)
+
     def _current_master(self, session: Session) -> MasterKeys:
         master = self.keys.fresh()
         version = master.current_version
+        held: tuple[object, MasterKeys] | None = session.info.get(_HELD)
+        if held is not None and held[0] is session.get_transaction() and held[1] is master:
+            return master  # claimed earlier in this same transaction, outside any savepoint
         if key_records.claim_version(session, version, fingerprint(master.key(version))):
+            self._held(session, master)
             return master
         # Unknown to the database: a version just added (record it, once it proves to be
         # this installation's), or a file that is not ours (refused, nothing written).
@@ -53,12 +69,18 @@ class Vault:
         key_records.check_key_file(session, self.keys, master, self.clock.now())
         version = master.current_version
         if key_records.claim_version(session, version, fingerprint(master.key(version))):
+            self._held(session, master)
             return master
         raise KeyFileError(
             self.keys.setting,
             f"master key version {version} of {self.keys.label} is retired "
             "in the database; restore the newest key file (nothing was written)",
         )
+
+    @staticmethod
+    def _held(session: Session, master: MasterKeys) -> None:
+        if not session.in_nested_transaction():
+            session.info[_HELD] = (session.get_transaction(), master)
 
     def data_key(self, session: Session, key_id: str) -> bytes:
         if key_id in self._cache:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
+from helpers.forms_truth import comparable, flatten
 
 from mailbot.forms import read_form_bytes
 
@@ -16,41 +16,6 @@ FORMS = sorted(
     for p in DATA.glob("coc-*")
     if p.suffix in (".docx", ".pdf") and p.with_name(p.stem + ".expected.json").exists()
 )
-#: FIELDS.md: these are compared after collapsing whitespace; all else exactly.
-FREE_TEXT = {
-    "referrer.role",
-    "child.address",
-    "household_address",
-    "incident_details",
-    "anticipated_learning",
-    "outcome.single_agency.agencies",
-    "outcome.single_agency.grounds",
-    "outcome.multi_agency.agencies",
-    "outcome.multi_agency.grounds",
-    "outcome.methodology",
-    "outcome.other_actions",
-}
-
-
-def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """Dotted keys for nested dicts; lists of dicts are indexed (household.0.dob)."""
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, inner in value.items():
-            out.update(flatten(inner, f"{prefix}{key}."))
-        return out
-    if isinstance(value, list) and value and isinstance(value[0], dict):
-        out = {f"{prefix}length": len(value)}
-        for i, inner in enumerate(value):
-            out.update(flatten(inner, f"{prefix}{i}."))
-        return out
-    return {prefix[:-1]: value}
-
-
-def comparable(key: str, value: Any) -> Any:
-    if key in FREE_TEXT and isinstance(value, str):
-        return " ".join(value.split())
-    return value
 
 
 def test_every_public_form_is_tested() -> None:

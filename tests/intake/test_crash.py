@@ -27,6 +27,9 @@ class MoveFails(MaildirMailbox):
     def move(self, ref: MailboxRef, folder: str) -> None:
         raise KeyboardInterrupt("killed after the commit, before the move")
 
+    def move_many(self, moves: object) -> None:
+        raise KeyboardInterrupt("killed after the commit, before the moves")
+
 
 def test_crash_between_commit_and_move_only_redoes_the_move(tmp_path: Path, clock: FixedClock) -> None:
     url = f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}"

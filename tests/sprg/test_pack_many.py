@@ -111,7 +111,8 @@ def test_a_pack_of_many_cases_has_every_case_in_order_with_its_own_fields() -> N
         PackCase(f"COC-2026-{n + 1:04d}", "scheduled", r, ["COC-2025-0099"] if n == 7 else [])
         for n, r in enumerate(referrals)
     ]
-    cover, found = sections(blocks(build_pack(MEETING, cases, chair="The Chair", compiled_on=MEETING)))
+    data = build_pack(MEETING, cases, chair="The Chair", compiled_on=MEETING)
+    cover, found = sections(blocks(data))
 
     listing = rows([t for t in cover if isinstance(t, Table)][1])
     assert listing[0] == ["#", "Reference", "Referring agency", "Age", "Themes"]
@@ -155,6 +156,26 @@ def test_a_pack_of_many_cases_has_every_case_in_order_with_its_own_fields() -> N
             for item in section
         )
         assert [name for name in names if name in text] == [r["child"]["full_name"]], case.ref
+    # Nobody is named where a pack shows outside its pages: properties, header, footer.
+    document = docx.Document(io.BytesIO(data))
+    props = document.core_properties
+    section = document.sections[0]
+    outside = [
+        props.title,
+        props.subject,
+        props.author,
+        props.comments,
+        props.keywords,
+        props.last_modified_by,
+    ]
+    outside += [p.text for p in section.header.paragraphs + section.footer.paragraphs]
+    for r in referrals:
+        for value in (
+            r["child"]["full_name"],
+            r["referrer"]["name"],
+            r["household"] and r["household"][0]["name"],
+        ):
+            assert not value or all(value not in (text or "") for text in outside)
 
 
 def test_the_meetings_cases_come_in_two_queries_and_match_reading_each_case(

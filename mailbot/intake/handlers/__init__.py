@@ -9,6 +9,6 @@ auto-reply (RFC 3834), and a DMARC failure is held before the message can touch 
 """
 
 from mailbot.intake.handlers.base import Action, Handler, HandlerContext, Outcome
-from mailbot.intake.handlers.dispatch import decide, default_handlers
+from mailbot.intake.handlers.dispatch import decide, default_handlers, reads_forms
 
-__all__ = ["Action", "Handler", "HandlerContext", "Outcome", "decide", "default_handlers"]
+__all__ = ["Action", "Handler", "HandlerContext", "Outcome", "decide", "default_handlers", "reads_forms"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mailbot.intake.handlers.automatic import handle_automatic
+from mailbot.intake.handlers.automatic import automatic_reason, handle_automatic
 from mailbot.intake.handlers.base import Handler, HandlerContext, Held, Outcome
 from mailbot.intake.handlers.followup import handle_followup
 from mailbot.intake.handlers.referral import handle_correspondence, handle_referral
@@ -41,3 +41,17 @@ def decide(handlers: Sequence[Handler], msg: InboundMessage, ctx: HandlerContext
                 outcome.reason += "; " + "; ".join(msg.wrapping.notes)
             return outcome
     return Held(action="quarantine", reason="no handler could judge this message; held for a person")
+
+
+def reads_forms(msg: InboundMessage, own_addresses: frozenset[str]) -> bool:
+    """Whether the handlers will likely ask for this message's attachments: not for a
+    message the sandbox stopped reading, automatic mail, a failed sender check or one
+    without a sender (the first handlers decide those without opening a file). A guess,
+    made before the transaction (``Intake.preread``); a wrong one only costs time."""
+    return (
+        msg.stopped_at is None
+        and msg.sender is not None
+        and not msg.auth.quarantine
+        and any(not a.inline for a in msg.attachments)
+        and automatic_reason(msg, own_addresses) is None
+    )

@@ -1,0 +1,157 @@
+"""Start-up time (issue 18, benchmark 7): the commands people run at a terminal import
+only what they use, so ``mailbot cases`` starts in well under half a second.
+
+Each command runs in a fresh interpreter, as the console script runs it, and then
+reports which modules it imported: a heavy library imported at the top of a module on
+the way (the PDF and Word readers, the charts, the workspace, Microsoft 365, Alembic when
+no migration is due, the mail templates) shows up here. ``benchmarks/bench_startup.py``
+measures the time itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers.bot import make_env
+from helpers.first_schema import REF, seed_first_schema
+
+from mailbot.cli.main import main
+from mailbot.store.db import head_revision
+from mailbot.store.keys import KeyStore
+
+#: Libraries no start-up of `cases`, `show` or `--help` may import (top-level names).
+HEAVY = (
+    "pdfminer",
+    "pdfplumber",
+    "pypdfium2",
+    "matplotlib",
+    "flask",
+    "werkzeug",
+    "waitress",
+    "openpyxl",
+    "msal",
+    "docx",
+    "msoffcrypto",
+    "lxml",
+    "authlib",
+    "requests",
+    "alembic",
+    "mako",
+    "jinja2",
+    "holidays",
+    "imapclient",
+    "aiosmtpd",
+)
+#: Parts of SQLAlchemy and of mailbot that an empty queue does not need either.
+HEAVY_MODULES = (
+    "sqlalchemy.dialects.postgresql",
+    "mailbot.intake",
+    "mailbot.mail.reader",
+    "mailbot.outbound",
+    "mailbot.sandbox",
+    "mailbot.forms.attachments",
+    "mailbot.sprg.pack",
+    "mailbot.web",
+)
+
+_PROBE = """
+import json, sys
+from mailbot.cli.entry import run
+sys.argv = ["mailbot", *sys.argv[1:]]
+try:
+    code = run()
+except SystemExit as exc:
+    code = exc.code
+heavy, parts = json.loads(HEAVY)
+found = sorted(m for m in sys.modules if m.split(".")[0] in heavy or m.startswith(tuple(parts)))
+sys.stdout.flush()
+print("PROBE " + json.dumps({"code": code, "heavy": found, "modules": sorted(sys.modules)}), file=sys.stderr)
+"""
+
+
+def probe(tmp_path: Path, *argv: str) -> tuple[int, list[str], set[str], str]:
+    """Run ``mailbot ARGV`` in a new interpreter: exit code, heavy modules, all modules, stdout."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBOT_")}
+    env.update(make_env(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}"))
+    code = _PROBE.replace("HEAVY", repr(json.dumps([HEAVY, HEAVY_MODULES])))
+    done = subprocess.run(
+        [sys.executable, "-c", code, *argv], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=99
+    )
+    line = next((ln for ln in done.stderr.splitlines() if ln.startswith("PROBE ")), None)
+    assert line is not None, done.stderr
+    found = json.loads(line[len("PROBE ") :])
+    return found["code"], found["heavy"], set(found["modules"]), done.stdout
+
+
+@pytest.fixture
+def empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder with `mailbot init` done: the schema at the newest revision, no case."""
+    monkeypatch.chdir(tmp_path)
+    for key, value in make_env(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}").items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("MAILBOT_CONFIG", raising=False)
+    assert main(["init"]) == 0
+    return tmp_path
+
+
+def test_cases_on_an_empty_database_imports_no_heavy_library(empty: Path) -> None:
+    code, heavy, _modules, out = probe(empty, "cases")
+    assert code == 0 and out == "No cases.\n"
+    assert heavy == []
+
+
+def test_show_imports_no_heavy_library(empty: Path) -> None:
+    code, heavy, modules, _out = probe(empty, "show", "COC-2026-0001")
+    assert code == 1  # no such case: said in one line, after the same start-up
+    assert heavy == []
+    assert "mailbot.cases.views" in modules  # the probe went the whole way
+
+
+def test_help_imports_neither_the_database_nor_the_keys(empty: Path) -> None:
+    code, heavy, modules, out = probe(empty, "--help")
+    assert code == 0 and "cases" in out and "serve" in out
+    assert heavy == []
+    assert not {m for m in modules if m.split(".")[0] in ("sqlalchemy", "cryptography")}
+
+
+def test_a_database_behind_the_newest_schema_is_still_migrated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cheap check (one SELECT of alembic_version) must never skip a migration:
+    a database of the first schema is brought up to date by the first command."""
+    keys = KeyStore(tmp_path / "var" / "master.key")
+    keys.create()
+    seed_first_schema(f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}", keys)
+    code, heavy, _modules, out = probe(tmp_path, "cases")
+    assert code == 0 and REF in out
+    assert "alembic" in heavy  # the migration ran (a case on the queue loads holidays too)
+    with sqlite3.connect(tmp_path / "var" / "mailbot.db") as db:
+        (version,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
+    assert version == head_revision()
+
+
+def test_the_head_read_from_the_file_names_is_alembics_own() -> None:
+    from importlib import resources
+
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("mailbot.store") / "migrations"))
+    assert ScriptDirectory.from_config(cfg).get_heads() == [head_revision()]
+
+
+def test_the_parsers_own_lists_are_the_models() -> None:
+    """``clock`` and ``users add --role`` name their choices without importing a model."""
+    from mailbot.cases.clocks import RECORDS
+    from mailbot.cli.serious import CLOCK_RECORDS
+    from mailbot.cli.web import ROLES
+    from mailbot.store.models import ROLES as MODEL_ROLES
+
+    assert CLOCK_RECORDS == tuple(RECORDS) and ROLES == MODEL_ROLES
