@@ -109,7 +109,15 @@ class MaildirMailbox(OneByOne):
             return
         _check_folder_name(folder)
         try:
-            self._md.add_folder(folder)
+            try:
+                self._md.add_folder(folder)
+            except FileExistsError:
+                # Another worker is creating the same folder at this moment (the
+                # standard library's Maildir makes it in several steps): finish it.
+                target = self._folder_dir(folder)
+                for sub in ("tmp", "new", "cur"):
+                    (target / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
+                (target / "maildirfolder").touch(exist_ok=True)
         except OSError as exc:
             raise MailboxError(f"cannot create folder {folder}: {exc.strerror}") from exc
         self._made.add(folder)

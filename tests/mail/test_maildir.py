@@ -111,3 +111,24 @@ def test_refs_of_another_mailbox_are_refused(tmp_path: Path) -> None:
     stranger = MailboxRef("maildir:/elsewhere", "INBOX", "", "1.M1.host")
     with pytest.raises(Exception, match="another mailbox"):
         box.move_many([(stranger, PROCESSED)])
+
+
+def test_a_folder_another_worker_is_making_at_the_same_moment_is_finished(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seen with four `poll --once` workers: the standard library makes a folder in
+    steps, so the second worker's mkdir meets the first one's half-made folder."""
+    box = MaildirMailbox(tmp_path / "in")
+    box.append(numbered(1))
+    (ref,) = box.list_new()
+
+    def raced(folder: str) -> None:
+        (tmp_path / "in" / f".{folder}").mkdir()  # the other worker got there first
+        raise FileExistsError(17, "File exists")
+
+    monkeypatch.setattr(box._md, "add_folder", raced)
+    box.move(ref, PROCESSED)
+    assert box.list_new() == []
+    folder = tmp_path / "in" / ".Processed"
+    assert (folder / "maildirfolder").exists()
+    assert len(os.listdir(folder / "new")) + len(os.listdir(folder / "cur")) == 1
