@@ -80,28 +80,21 @@ class Poller:
         intake = self.app.intake
         intake.ensure_folders()
         refs = self.app.mailbox.list_new()
-        size = max(1, intake.batch_size)
-        for start in range(0, len(refs), size):
-            if self.stopping:
-                result.not_reached += len(refs) - start
-                break
-            chunk = refs[start : start + size]
-            seen = 0
-            try:
-                for step in handle_chunk(intake, chunk, lambda: self.stopping):
-                    seen += 1
-                    self._count(result, step, on_message)
-            except (MailboxAuthError, MailboxConnectionError):
-                raise  # the whole mailbox is unusable: the loop's retry deals with it
-            except ConfigError:
-                raise  # a wrong key file: stop (exit 2) rather than write under it
-            except Exception as exc:  # noqa: BLE001 - the batch could not even begin (the
-                # database is unreachable): its messages stay in the inbox for next time.
-                log.error(
-                    "messages left in the inbox",
-                    extra={"count": len(chunk) - seen, "error": type(exc).__name__},
-                )
-                result.failed += len(chunk) - seen
+        seen = 0
+        try:  # in chunks of batch_size; batch k+1 read in the sandbox while k is stored
+            for step in handle_chunk(intake, refs, lambda: self.stopping):
+                seen += 1
+                self._count(result, step, on_message)
+        except (MailboxAuthError, MailboxConnectionError):
+            raise  # the whole mailbox is unusable: the loop's retry deals with it
+        except ConfigError:
+            raise  # a wrong key file: stop (exit 2) rather than write under it
+        except Exception as exc:  # noqa: BLE001 - a batch could not even begin (the
+            # database is unreachable): the messages not done stay in the inbox for next time.
+            log.error(
+                "messages left in the inbox", extra={"count": len(refs) - seen, "error": type(exc).__name__}
+            )
+            result.failed += len(refs) - seen
         if daily:  # the working morning's reminders and team digest, once a day
             morning_jobs(self.app)
         sprg_tasks.run(self.app)  # scheduling by cut-off, digests, final-report reminders
