@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from mailbot.cases.referral import child_key, get_path, same_referral, subject_key
 from mailbot.cases.referral import same_child as same_child_of
+from mailbot.cases.resend import resend_digest
 from mailbot.cases.status import CaseStatus
 from mailbot.cases.store import load_referral
 from mailbot.forms.model import Referral
@@ -86,8 +87,8 @@ class DbCaseLookup:
         reply, forward and resend marks are set aside (``subject_key``). A form sent
         again under another subject ("... (PDF)") is a new case, flagged as a possible
         duplicate: the sender may mean something by it."""
-        cases = self.session.scalars(
-            select(Case)
+        recent = (
+            select(Case.id)
             .where(
                 Case.sender_index == self.vault.index("sender", sender),
                 Case.status.not_in((CaseStatus.CLOSED, CaseStatus.DECIDED)),
@@ -97,18 +98,24 @@ class DbCaseLookup:
             .order_by(Case.created_at.desc())
             .limit(MAX_RESEND_CASES)
         )
-        for case in cases:
-            versions = self.session.scalars(
-                select(ReferralVersion).where(
-                    ReferralVersion.case_id == case.id, ReferralVersion.source == "form"
-                )
+        digest = resend_digest(self.vault, referral, fallbacks, subject)
+        query = (
+            select(ReferralVersion, Case)
+            .join(Case, Case.id == ReferralVersion.case_id)
+            .where(ReferralVersion.case_id.in_(recent.scalar_subquery()), ReferralVersion.source == "form")
+            .order_by(Case.created_at.desc())
+        )
+        if digest is not None:  # else fallbacks the index does not know: compare them all
+            # Any version equal to this form has its digest; NULL ones predate the index.
+            query = query.where(
+                or_(ReferralVersion.resend_index == digest, ReferralVersion.resend_index.is_(None))
             )
-            for version in versions:
-                stored = self.vault.open_json(self.session, version, "referral_enc", key_id=case.key_id)
-                if same_referral(stored, version.fallbacks or [], referral, fallbacks) and self._subject_of(
-                    version
-                ) == subject_key(subject):
-                    return summary(self.session, self.vault, case)
+        for version, case in self.session.execute(query):
+            stored = self.vault.open_json(self.session, version, "referral_enc", key_id=case.key_id)
+            if same_referral(stored, version.fallbacks or [], referral, fallbacks) and self._subject_of(
+                version
+            ) == subject_key(subject):
+                return summary(self.session, self.vault, case)
         return None
 
     def _subject_of(self, version: ReferralVersion) -> str | None:

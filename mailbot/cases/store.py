@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mailbot.cases.referral import child_key
+from mailbot.cases.resend import stored_digest
 from mailbot.cases.status import OPEN_TO_REFERRER, CaseStatus
 from mailbot.clock import london
 from mailbot.errors import NotFound
@@ -33,6 +34,8 @@ class VersionInput:
     created_by: str
     message_row_id: str | None = None
     note: str | None = None
+    #: The subject of the message the form came in (for the resend index), when known.
+    subject: str | None = None
 
 
 def next_ref(session: Session, now: datetime) -> str:
@@ -96,6 +99,8 @@ def add_version(
         created_at=now,
         created_by=version.created_by,
     )
+    if version.source == "form":
+        row.resend_index = stored_digest(vault, version, version.message_row_id is not None)
     row.referral_enc = vault.seal_json(session, row, "referral_enc", version.referral, key_id=case.key_id)
     row.provenance_enc = vault.seal_json(
         session, row, "provenance_enc", version.provenance, key_id=case.key_id

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from mailbot.clock import london
@@ -50,19 +50,22 @@ def limit_topic(sender: str, now: datetime) -> str:
 def passed_limit(
     session: Session, vault: Vault, now: datetime, recipient: str, topic: str | None, limits: ReplyLimits
 ) -> str | None:
-    """Which limit one more reply would pass, in plain words; None when it may go."""
+    """Which limit one more reply would pass, in plain words; None when it may go.
 
-    def count(*where: ColumnElement[bool]) -> int:
-        query = select(func.count()).select_from(Outbox).where(Outbox.kind == "reply", *where)
-        return session.scalar(query) or 0
-
+    The three counts come from one query (conditional aggregates over the last day's
+    replies to this address or in this thread), not one query each."""
     who = Outbox.recipient_index == recipient_index(vault, recipient)
-    if count(who, Outbox.created_at > now - timedelta(hours=1)) >= limits.per_hour:
+    hour = Outbox.created_at > now - timedelta(hours=1)
+    thread: ColumnElement[bool] = Outbox.topic_index == vault.index("topic", topic) if topic else false()
+    query = select(
+        func.count().filter(who, hour), func.count().filter(who), func.count().filter(thread)
+    ).where(Outbox.kind == "reply", Outbox.created_at > now - timedelta(days=1), or_(who, thread))
+    per_hour, per_day, per_thread = session.execute(query).one()
+    if per_hour >= limits.per_hour:
         return f"{limits.per_hour} automatic replies to this address in the last hour"
-    day = Outbox.created_at > now - timedelta(days=1)
-    if count(who, day) >= limits.per_day:
+    if per_day >= limits.per_day:
         return f"{limits.per_day} automatic replies to this address in the last day"
-    if topic and count(Outbox.topic_index == vault.index("topic", topic), day) >= limits.per_thread_day:
+    if topic and per_thread >= limits.per_thread_day:
         return f"{limits.per_thread_day} automatic replies in this thread in the last day"
     return None
 

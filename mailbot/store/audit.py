@@ -11,6 +11,15 @@ with the same key.
 Appends are serialised through the one ``audit_head`` row: the writer updates it
 (SQLite's write lock) or selects it ``FOR UPDATE`` (PostgreSQL) before reading the
 last hash, so parallel writers queue instead of forking the chain.
+
+The lock is held to the end of the transaction, so it is taken once per transaction
+(issue 18): the newest hash is kept in ``session.info`` for that transaction and the
+row is written once, just before the commit. A savepoint rolled back takes its
+entries with it, so the head is put back to what it was when the savepoint began (or
+forgotten, and read again under a new lock, when the lock itself was taken inside
+it). A commit of the root transaction made while a savepoint is still open (calling
+``SessionTransaction.commit`` on the root directly) is not supported; ``Session.commit``
+and context managers are fine.
 """
 
 from __future__ import annotations
@@ -18,11 +27,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import event, insert, select, update
+from sqlalchemy.orm import Session, SessionTransaction
 
 from mailbot.errors import CryptoError
 from mailbot.store.models import AuditEntry, AuditHead
@@ -31,6 +40,8 @@ GENESIS = "0" * 64
 HEAD = 1
 #: Where ``Database.session`` leaves the audit key's source on each session.
 KEY_INFO = "audit_key"
+#: Where the transaction's chain head is cached (see ``_Head``).
+HEAD_INFO = "audit_head"
 
 
 @dataclass(frozen=True)
@@ -79,50 +90,132 @@ def _plain(body: bytes) -> str:
 
 
 def _lock_head(session: Session) -> str:
-    """Take the chain's lock for this transaction and return the newest hash."""
+    """Take the chain's lock for this transaction and return the newest hash (one statement)."""
     where = AuditHead.id == HEAD
     if session.get_bind().dialect.name == "postgresql":
         last = session.execute(select(AuditHead.last_hash).where(where).with_for_update()).scalar_one()
     else:  # SQLite: the first write of a transaction takes the database's write lock
-        session.execute(
+        last = session.execute(
             update(AuditHead)
             .where(where)
             .values(last_hash=AuditHead.last_hash)
+            .returning(AuditHead.last_hash)
             .execution_options(synchronize_session=False)
-        )
-        last = session.execute(select(AuditHead.last_hash).where(where)).scalar_one()
+        ).scalar_one()
     return last or GENESIS
 
 
+@dataclass
+class _Head:
+    """The chain's head within one transaction that holds its lock."""
+
+    root: SessionTransaction
+    #: The newest hash appended in this transaction (or read under the lock).
+    last: str
+    #: What the ``audit_head`` row holds now, in this transaction.
+    written: str
+    #: For each open savepoint begun while the lock was held: (savepoint, last, written).
+    marks: list[tuple[SessionTransaction, str, str]] = field(default_factory=list)
+
+
+def _cached(session: Session) -> _Head | None:
+    head: _Head | None = session.info.get(HEAD_INFO)
+    if head is None:
+        return None
+    if head.root is not session.get_transaction():
+        session.info.pop(HEAD_INFO, None)
+        return None
+    return head
+
+
+def _head(session: Session) -> _Head:
+    head = _cached(session)
+    if head is None:
+        last = _lock_head(session)
+        root = session.get_transaction()
+        assert root is not None  # the statement above began one
+        head = _Head(root, last, last)
+        session.info[HEAD_INFO] = head
+    return head
+
+
+def _write_head(session: Session) -> None:
+    """Bring the ``audit_head`` row up to this transaction's newest hash."""
+    head = _cached(session)
+    if head is not None and head.last != head.written:
+        session.execute(
+            update(AuditHead)
+            .where(AuditHead.id == HEAD)
+            .values(last_hash=head.last)
+            .execution_options(synchronize_session=False)
+        )
+        head.written = head.last
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _savepoint_begun(session: Session, transaction: SessionTransaction) -> None:
+    if not transaction.nested:
+        return
+    head = _cached(session)
+    if head is not None:
+        head.marks = [mark for mark in head.marks if mark[0].is_active]
+        head.marks.append((transaction, head.last, head.written))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _rolled_back(session: Session, previous: SessionTransaction) -> None:
+    head: _Head | None = session.info.get(HEAD_INFO)
+    if head is None:
+        return
+    if previous.nested:
+        for number, (savepoint, last, written) in enumerate(head.marks):
+            if savepoint is previous:  # the lock predates it: still held
+                head.last, head.written = last, written
+                del head.marks[number:]
+                return
+    session.info.pop(HEAD_INFO, None)  # the lock went with it: take it again
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    if not session.in_nested_transaction():  # a savepoint's release is not the end
+        _write_head(session)
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    if not session.in_nested_transaction():
+        session.info.pop(HEAD_INFO, None)
+
+
 def audit_many(session: Session, now: datetime, actor: str, entries: Sequence[Entry]) -> None:
-    """Append several entries, in order, under one lock (a list of 500 cases read)."""
+    """Append several entries, in order, under the transaction's lock (a list of 500
+    cases read), in one INSERT (executemany)."""
     if not entries:
         return
     key = audit_key(session)
-    prev = _lock_head(session)
+    head = _head(session)
+    prev = head.last
+    rows: list[dict[str, object]] = []
     for entry in entries:
         digest = _keyed(
             key, _body(prev, now, actor, entry.action, entry.case_id, entry.message_id, entry.detail)
         )
-        session.add(
-            AuditEntry(
-                at=now,
-                actor=actor,
-                action=entry.action,
-                case_id=entry.case_id,
-                message_id=entry.message_id,
-                detail=entry.detail,
-                prev_hash=prev,
-                hash=digest,
-            )
+        rows.append(
+            {
+                "at": now,
+                "actor": actor,
+                "action": entry.action,
+                "case_id": entry.case_id,
+                "message_id": entry.message_id,
+                "detail": entry.detail,
+                "prev_hash": prev,
+                "hash": digest,
+            }
         )
         prev = digest
-    session.execute(
-        update(AuditHead)
-        .where(AuditHead.id == HEAD)
-        .values(last_hash=prev)
-        .execution_options(synchronize_session=False)
-    )
+    session.execute(insert(AuditEntry), rows)  # one executemany, after an autoflush
+    head.last = prev
 
 
 def audit(
@@ -147,6 +240,7 @@ def check_audit_chain(session: Session) -> ChainReport:
     there to meet it.
     """
     key = audit_key(session)
+    _write_head(session)
     head = session.execute(
         select(AuditHead.last_hash, AuditHead.keyed_from, AuditHead.keyed_from_mac).where(
             AuditHead.id == HEAD

@@ -157,6 +157,7 @@ def build_version(ctx: ActionContext, form: ParsedForm | None) -> case_store.Ver
         queries=unique,
         created_by=BOT,
         message_row_id=ctx.row.id,
+        subject=ctx.message.subject,
     )
 
 

@@ -104,6 +104,9 @@ class ReferralVersion(Base):
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(128))
     note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: Keyed digest of what a resend is compared by (``mailbot.cases.resend``); NULL
+    #: for versions from before it, which are compared by decrypting them.
+    resend_index: Mapped[str | None] = mapped_column(String(64), index=True)
 
     case: Mapped[Case] = relationship(back_populates="versions")
 
