@@ -35,18 +35,18 @@ What batching trades, and why it is harmless:
 
 from __future__ import annotations
 
-import hashlib
 import logging
+import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from typing import Literal
 
-from sqlalchemy import text
-
 from mailbot.errors import ConfigError, MailboxAuthError, MailboxConnectionError, MailboxError
+from mailbot.intake.inbox import claimed, fetch_many, move_many
 from mailbot.intake.pipeline import Handled, Intake, NotMoved, Stored, log_handled
-from mailbot.mail.mailbox import Mailbox, MailboxRef
+from mailbot.mail.mailbox import MailboxRef
 from mailbot.mail.reader import InboundMessage
 
 log = logging.getLogger(__name__)
@@ -73,111 +73,87 @@ class Step:
         return self.kind in ("failed", "unmoved")
 
 
-def fetch_many(mailbox: Mailbox, refs: Sequence[MailboxRef]) -> Iterator[tuple[MailboxRef, bytes | None]]:
-    """Each message's bytes (None: gone), in one round trip where the backend can."""
-    many = getattr(mailbox, "fetch_many", None)
-    if many is not None:
-        yield from many(refs)
-        return
-    for ref in refs:
-        try:
-            yield ref, mailbox.fetch(ref)
-        except (MailboxAuthError, MailboxConnectionError):
-            raise
-        except MailboxError:
-            yield ref, None
-
-
-def move_many(
-    mailbox: Mailbox, moves: Sequence[tuple[MailboxRef, str]]
-) -> tuple[set[MailboxRef], MailboxError | None]:
-    """File the copies (one command where the backend can). Returns those not filed,
-    and the error that made the whole mailbox unusable (the caller raises it once the
-    attempts are on record), if one did."""
-    if not moves:
-        return set(), None
-    many = getattr(mailbox, "move_many", None)
-    if many is not None:
-        try:
-            many(moves)
-            return set(), None
-        except (MailboxAuthError, MailboxConnectionError) as exc:
-            return {ref for ref, _ in moves}, exc
-        except MailboxError as exc:  # which ones moved? each again: a moved one is a no-op
-            log.warning("moving a batch failed; moving one by one", extra={"error": type(exc).__name__})
-    failed: set[MailboxRef] = set()
-    for number, (ref, folder) in enumerate(moves):
-        try:
-            mailbox.move(ref, folder)
-        except (MailboxAuthError, MailboxConnectionError) as exc:
-            return failed | {r for r, _ in moves[number:]}, exc
-        except MailboxError as exc:
-            log.error(
-                "message stored but not filed", extra={"mailbox_uid": ref.uid, "error": type(exc).__name__}
-            )
-            failed.add(ref)
-    return failed, None
-
-
-@contextmanager
-def claimed(intake: Intake, refs: Sequence[MailboxRef]) -> Iterator[list[MailboxRef]]:
-    """On PostgreSQL, the messages of ``refs`` no other worker is handling, held for
-    this worker until the block ends (or its connection dies with it).
-
-    Without this, workers listing the same inbox each count an attempt at the same
-    message, and the fourth holds as poison a message the first is still handling.
-    SQLite has one writer: there the attempts are the only record.
-    """
-    if intake.db.dialect != "postgresql" or not refs:
-        yield list(refs)
-        return
-    keys = {ref: _lock_key(ref) for ref in refs}
-    wanted = sorted(set(keys.values()))
-    with intake.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        got: list[int] = list(
-            connection.execute(
-                text(
-                    "SELECT k FROM unnest(CAST(:keys AS integer[])) AS k "
-                    "WHERE pg_try_advisory_lock(:space, k)"
-                ),
-                {"keys": wanted, "space": LOCK_SPACE},
-            ).scalars()
-        )
-        try:
-            mine = set(got)
-            yield [ref for ref in refs if keys[ref] in mine]
-        finally:
-            connection.execute(
-                text("SELECT pg_advisory_unlock(:space, k) FROM unnest(CAST(:keys AS integer[])) AS k"),
-                {"keys": got, "space": LOCK_SPACE},
-            )
-
-
-#: The first half of the two-integer advisory lock keys that claim a mailbox message
-#: (the one-integer keys of ``Intake._claim`` are another key space).
-LOCK_SPACE = 18
-
-
-def _lock_key(ref: MailboxRef) -> int:
-    return int.from_bytes(hashlib.sha256(ref.key.encode()).digest()[:4], "big", signed=True)
-
-
 def handle_chunk(intake: Intake, refs: Sequence[MailboxRef], stopping: Callable[[], bool]) -> Iterator[Step]:
-    """Every message of ``refs``, in delivery order: runs of messages never tried
-    before in batches, a message tried before alone; one another worker is handling
-    (``claimed``) is left to it, its attempts untouched."""
-    with claimed(intake, refs) as mine:
-        taken = set(mine)
-        for ref in refs:
-            if ref not in taken:
-                log.info("message in hand at another worker", extra={"mailbox_uid": ref.uid})
-                yield Step(ref, "elsewhere")
-        yield from _handle_claimed(intake, mine, stopping)
+    """Every message of ``refs``, in delivery order, in chunks of ``batch_size``: runs of
+    messages never tried before in batches, a message tried before alone; one another
+    worker is handling (``claimed``) is left to it, its attempts untouched.
+
+    Batch k+1 is read in the sandbox (by one reader thread, which owns every read of a
+    batch) while batch k is stored, filed and committed: the child reads while the
+    bot writes. Batch k+1's attempts are committed before its reading starts, and at
+    most one batch is read ahead. Whatever ends the loop early withdraws the attempts
+    of a batch begun and not stored (after its reading stopped), as a crash would."""
+    begun: list[_Begun] = []
+    try:
+        for item in _work(intake, refs, stopping):
+            if isinstance(item, Step):
+                yield item
+            elif callable(item):  # a chunk's claims: dropped once its batches are stored
+                (begun[-1].release.append(item) if begun else item())
+            elif isinstance(item, tuple):  # tried before: alone, in its turn
+                while begun:
+                    yield from _finish(intake, begun.pop(0), stopping)
+                yield handle_one(intake, *item)
+            elif stopping():
+                yield from (Step(ref, "not_reached") for ref, _ in item)
+            else:
+                begun.append(_begin(intake, item, stopping, _reader()))
+                while len(begun) > 1:  # store k while the reader reads k+1
+                    yield from _finish(intake, begun.pop(0), stopping)
+        while begun:
+            yield from _finish(intake, begun.pop(0), stopping)
+    except BaseException as exc:
+        for batch in begun:
+            _abandon(intake, batch, exc)
+        raise
+    finally:
+        for batch in begun:
+            _release(batch)
+
+
+def _reader() -> Executor:
+    """The one reader thread, for the process's life: a sandbox child dies with the
+    thread that started it (``PR_SET_PDEATHSIG``), so that thread must outlive it."""
+    with _READER_LOCK:
+        if not _READER:
+            _READER.append(ThreadPoolExecutor(1, thread_name_prefix="mailbot-read"))
+        return _READER[0]
+
+
+_READER: list[Executor] = []
+_READER_LOCK = threading.Lock()
+
+
+Work = Step | Callable[[], None] | tuple[MailboxRef, bytes] | list[tuple[MailboxRef, bytes]]
+
+
+def _work(intake: Intake, refs: Sequence[MailboxRef], stopping: Callable[[], bool]) -> Iterator[Work]:
+    """Per chunk: its claims taken, then its steps, lone messages and batches, then the
+    function that drops its claims (the caller's, once the chunk's batches are stored)."""
+    size = max(1, intake.batch_size)
+    for start in range(0, len(refs), size):
+        if stopping():
+            yield from (Step(ref, "not_reached") for ref in refs[start:])
+            return
+        chunk = refs[start : start + size]
+        claims = ExitStack()
+        try:
+            mine = claims.enter_context(claimed(intake, chunk))
+            taken = set(mine)
+            for ref in chunk:
+                if ref not in taken:
+                    log.info("message in hand at another worker", extra={"mailbox_uid": ref.uid})
+                    yield Step(ref, "elsewhere")
+            yield from _handle_claimed(intake, mine, stopping)
+        except BaseException:
+            claims.close()
+            raise
+        yield claims.close
 
 
 def _handle_claimed(
     intake: Intake, refs: Sequence[MailboxRef], stopping: Callable[[], bool]
-) -> Iterator[Step]:
+) -> Iterator[Work]:
     """Fetched as consumed; a batch closes at ``batch_bytes`` of raw mail, so a batch of
     large messages is held in memory no more than one large message would be."""
     batching = intake.batch_size > 1 and intake.settings.message_max_attempts > 1
@@ -190,20 +166,27 @@ def _handle_claimed(
             yield Step(ref, "gone")
             continue
         if stopping():
-            yield from handle_batch(intake, run, stopping)
+            yield from _run(run)
             yield from (Step(r, "not_reached") for r in refs[number:])
             return
         if batching and ref not in tried:
             if run and size + len(raw) > intake.batch_bytes:
-                yield from handle_batch(intake, run, stopping)
+                yield from _run(run)
                 run, size = [], 0
             run.append((ref, raw))
             size += len(raw)
             continue
-        yield from handle_batch(intake, run, stopping)
+        yield from _run(run)
         run, size = [], 0
-        yield handle_one(intake, ref, raw)
-    yield from handle_batch(intake, run, stopping)
+        yield ref, raw
+    yield from _run(run)
+
+
+def _run(run: list[tuple[MailboxRef, bytes]]) -> Iterator[Work]:
+    if len(run) == 1:
+        yield run[0]
+    elif run:
+        yield run
 
 
 def handle_one(intake: Intake, ref: MailboxRef, raw: bytes) -> Step:
@@ -223,37 +206,108 @@ def handle_one(intake: Intake, ref: MailboxRef, raw: bytes) -> Step:
     return Step(ref, "handled", handled) if handled is not None else Step(ref, "elsewhere")
 
 
+@dataclass
+class _Read:
+    """A batch as the sandbox read it (steps 2)."""
+
+    read: list[tuple[MailboxRef, InboundMessage]] = field(default_factory=list)
+    failed: list[tuple[MailboxRef, str]] = field(default_factory=list)
+    not_reached: list[MailboxRef] = field(default_factory=list)
+    #: The message whose reading raised what is not an Exception (as if killed), and that.
+    crash: tuple[MailboxRef, BaseException] | None = None
+
+
+@dataclass
+class _Begun:
+    """A batch whose attempts are on record (step 1), being read or read."""
+
+    items: Sequence[tuple[MailboxRef, bytes]]
+    begun: set[MailboxRef]
+    batch: list[MailboxRef]
+    reading: Future[_Read]
+    cancel: threading.Event
+    release: list[Callable[[], None]] = field(default_factory=list)
+
+
+def _begin(
+    intake: Intake,
+    items: Sequence[tuple[MailboxRef, bytes]],
+    stopping: Callable[[], bool],
+    reader: Executor | None,
+) -> _Begun:
+    """Step 1, then step 2 handed to ``reader`` (None: read here, now)."""
+    begun = intake.attempts.begin_many([ref for ref, _ in items])
+    batch = [ref for ref, _ in items if ref in begun]
+    cancel = threading.Event()
+    raws = dict(items)
+
+    def halted() -> bool:
+        return cancel.is_set() or stopping()
+
+    if reader is not None and batch:
+        reading = reader.submit(_read_all, intake, batch, raws, halted)
+    else:
+        reading = Future()
+        reading.set_result(_read_all(intake, batch, raws, halted))
+    return _Begun(items, begun, batch, reading, cancel)
+
+
+def _read_all(
+    intake: Intake, batch: list[MailboxRef], raws: dict[MailboxRef, bytes], stopping: Callable[[], bool]
+) -> _Read:
+    out = _Read()
+    for number, ref in enumerate(batch):
+        if stopping():
+            out.not_reached = batch[number:]
+            break
+        try:
+            message = intake.read(raws[ref])
+        except Exception as exc:  # noqa: BLE001 - as for one message: left, on record
+            _left(ref, exc)
+            out.failed.append((ref, type(exc).__name__))
+            continue
+        except BaseException as exc:  # noqa: BLE001 - raised again by the batch's owner
+            out.crash = (ref, exc)
+            break
+        intake.preread(message)
+        out.read.append((ref, message))
+    return out
+
+
 def handle_batch(
     intake: Intake, items: Sequence[tuple[MailboxRef, bytes]], stopping: Callable[[], bool]
 ) -> list[Step]:
     """Messages never tried before, in the five steps of the module's docstring."""
     if len(items) <= 1:
         return [handle_one(intake, ref, raw) for ref, raw in items]
-    raws = dict(items)
-    begun = intake.attempts.begin_many([ref for ref, _ in items])
-    batch = [ref for ref, _ in items if ref in begun]
+    return _finish(intake, _begin(intake, items, stopping, None), stopping)
+
+
+def _finish(intake: Intake, begun: _Begun, stopping: Callable[[], bool]) -> list[Step]:
+    try:
+        return _store(intake, begun, stopping)
+    finally:
+        _release(begun)
+
+
+def _store(intake: Intake, b: _Begun, stopping: Callable[[], bool]) -> list[Step]:
+    """Steps 3-5 of a begun batch, once its reading is done."""
+    items, begun, batch = b.items, b.begun, b.batch
     if not batch:
         return _alone(intake, items, begun)
+    raws = dict(items)
     steps: list[Step] = []
-    failed: list[tuple[MailboxRef, str]] = []
-    not_reached: list[MailboxRef] = []
-    read: list[tuple[MailboxRef, InboundMessage]] = []
     outcomes: list[tuple[MailboxRef, Stored | None]] = []
     current: MailboxRef | None = None
+    got = _Read()
+    failed: list[tuple[MailboxRef, str]] = []
+    not_reached: list[MailboxRef] = []
     try:
-        for number, ref in enumerate(batch):
-            if stopping():
-                not_reached = batch[number:]
-                break
-            current = ref
-            try:
-                message = intake.read(raws[ref])
-            except Exception as exc:  # noqa: BLE001 - as for one message: left, on record
-                _left(ref, exc)
-                failed.append((ref, type(exc).__name__))
-                continue
-            intake.preread(message)
-            read.append((ref, message))
+        got = b.reading.result()
+        failed, not_reached, read = got.failed, got.not_reached, got.read
+        if got.crash is not None:
+            current = got.crash[0]
+            raise got.crash[1]
         with intake.db.session() as session:
             current = None
             intake.vault.hold_version(session)  # the transaction's first statement: a write
@@ -280,7 +334,7 @@ def handle_batch(
         rest = [(ref, raws[ref]) for ref in batch if ref != current and ref not in done]
         return steps + handle_batch(intake, rest, stopping) + _alone(intake, items, begun)
     finally:
-        intake.forget_forms()
+        _forget(intake, got)
     # Committed: now the copies may be filed.
     moves = [(ref, stored.folder) for ref, stored in outcomes if stored is not None]
     unmoved, unusable = move_many(intake.mailbox, moves)
@@ -304,6 +358,30 @@ def handle_batch(
     steps += [Step(ref, "failed") for ref, _ in failed]
     steps += [Step(ref, "not_reached") for ref in not_reached]
     return steps + _alone(intake, items, begun)
+
+
+def _forget(intake: Intake, got: _Read) -> None:
+    """Drop this batch's attachments read ahead (not the next batch's: it may be read now)."""
+    for _, message in got.read:
+        intake._forms.pop(id(message), None)
+
+
+def _release(begun: _Begun) -> None:
+    while begun.release:
+        begun.release.pop(0)()
+
+
+def _abandon(intake: Intake, begun: _Begun, exc: BaseException) -> None:
+    """A batch begun but never stored (the loop ended first): its reading stopped, its
+    attempts withdrawn but for a message whose reading crashed."""
+    begun.cancel.set()
+    try:
+        got = begun.reading.result()
+    except BaseException:  # noqa: BLE001 - nothing read is kept
+        got = _Read()
+    _forget(intake, got)
+    culprit = got.crash[0] if got.crash else None
+    _withdraw(intake, [r for r in begun.batch if r != culprit], got.failed, culprit, exc)
 
 
 def _alone(intake: Intake, items: Sequence[tuple[MailboxRef, bytes]], begun: set[MailboxRef]) -> list[Step]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import astuple, dataclass, field
+from datetime import datetime, timedelta
 from types import FrameType
 
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 #: The longest stretch a stop request (SIGTERM) may go unheard while waiting for mail.
 WAIT_SLICE = 5.0
+#: ``last_poll`` (``mailbot status``) is written at most this often, not on every cycle.
+RECORD_EVERY = timedelta(seconds=30)
 
 
 @dataclass
@@ -67,6 +69,7 @@ class Poller:
         self.app = app
         self.stopping = False
         self.wait_slice = wait_slice
+        self._recorded: datetime | None = None
 
     def stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
         if not self.stopping:
@@ -80,34 +83,32 @@ class Poller:
         intake = self.app.intake
         intake.ensure_folders()
         refs = self.app.mailbox.list_new()
-        size = max(1, intake.batch_size)
-        for start in range(0, len(refs), size):
-            if self.stopping:
-                result.not_reached += len(refs) - start
-                break
-            chunk = refs[start : start + size]
-            seen = 0
-            try:
-                for step in handle_chunk(intake, chunk, lambda: self.stopping):
-                    seen += 1
-                    self._count(result, step, on_message)
-            except (MailboxAuthError, MailboxConnectionError):
-                raise  # the whole mailbox is unusable: the loop's retry deals with it
-            except ConfigError:
-                raise  # a wrong key file: stop (exit 2) rather than write under it
-            except Exception as exc:  # noqa: BLE001 - the batch could not even begin (the
-                # database is unreachable): its messages stay in the inbox for next time.
-                log.error(
-                    "messages left in the inbox",
-                    extra={"count": len(chunk) - seen, "error": type(exc).__name__},
-                )
-                result.failed += len(chunk) - seen
+        seen = 0
+        try:  # in chunks of batch_size; batch k+1 read in the sandbox while k is stored
+            for step in handle_chunk(intake, refs, lambda: self.stopping):
+                seen += 1
+                self._count(result, step, on_message)
+        except (MailboxAuthError, MailboxConnectionError):
+            raise  # the whole mailbox is unusable: the loop's retry deals with it
+        except ConfigError:
+            raise  # a wrong key file: stop (exit 2) rather than write under it
+        except Exception as exc:  # noqa: BLE001 - a batch could not even begin (the
+            # database is unreachable): the messages not done stay in the inbox for next time.
+            log.error(
+                "messages left in the inbox", extra={"count": len(refs) - seen, "error": type(exc).__name__}
+            )
+            result.failed += len(refs) - seen
+        first = self.app.drainer.drain() if result.handled else DrainResult()  # replies before chores
         if daily:  # the working morning's reminders and team digest, once a day
             morning_jobs(self.app)
         sprg_tasks.run(self.app)  # scheduling by cut-off, digests, final-report reminders
-        result.drained = self.app.drainer.drain()
-        with self.app.db.session() as session:
-            record_state(session, "last_poll", self.app.clock.now().isoformat(), self.app.clock.now())
+        later = self.app.drainer.drain()  # what the chores queued
+        result.drained = DrainResult(*(a + b for a, b in zip(astuple(first), astuple(later), strict=True)))
+        now = self.app.clock.now()
+        if self._recorded is None or abs(now - self._recorded) >= RECORD_EVERY:  # not a write a cycle
+            with self.app.db.session() as session:
+                record_state(session, "last_poll", now.isoformat(), now)
+            self._recorded = now
         return result
 
     @staticmethod
@@ -128,6 +129,7 @@ class Poller:
             piece = min(self.wait_slice, remaining)
             if self.app.mailbox.wait_for_new(timeout=piece):
                 return
+            self.app.sandbox.freshen()  # a quiet slice: a worn sandbox worker is replaced now
             remaining -= piece
 
     def run_forever(self, *, install_signals: bool = True) -> None:

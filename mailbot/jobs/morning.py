@@ -11,6 +11,7 @@ The digest itself is ``mailbot.jobs.team_digest``.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 
 from mailbot.app import App
@@ -22,6 +23,10 @@ from mailbot.store.models import PollState
 from mailbot.workdays import is_working_day
 
 STATE = "morning_jobs"
+
+#: Per database: the last London day its morning was seen done, so that the poller's
+#: later cycles that day skip the database altogether (the row stays the authority).
+_seen_done: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -39,9 +44,12 @@ def morning_jobs(app: App) -> MorningResult | None:
     if not is_working_day(local.date()) or local.hour < app.settings.digest_hour:
         return None
     today = local.date().isoformat()
+    if _seen_done.get(app.db, "") >= today:
+        return None
     with app.db.session() as session:
         done = session.get(PollState, STATE)
         if done is not None and done.value >= today:
+            _seen_done[app.db] = done.value
             return None
         result = MorningResult(chased=run_chasers(app, session, now))
         result.actions_reminded = send_reminders(session, app.vault, app.settings, app.outbound, now)
@@ -53,4 +61,5 @@ def morning_jobs(app: App) -> MorningResult | None:
             session.add(PollState(name=STATE, value=today, updated_at=now))
         else:
             done.value, done.updated_at = today, now
+    _seen_done[app.db] = today  # after the commit: a rolled-back morning is tried again
     return result

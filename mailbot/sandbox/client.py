@@ -221,6 +221,14 @@ class AttachmentSandbox:
         with self._lock:
             self._retire(now=True)
 
+    def freshen(self, share: float = 0.5) -> None:
+        """Between messages (the poller, before it waits): replace a worker past ``share`` of
+        ``recycle_after`` now, so its successor starts up (0.3-1 s) while the bot idles."""
+        with self._lock:
+            worker, due = self._worker, max(1, int(self.limits.recycle_after * share))
+            if self.limits.mode == "worker" and worker and not worker.killed and worker.jobs >= due:
+                self._retire()
+
     def __enter__(self) -> AttachmentSandbox:
         return self
 

@@ -7,6 +7,9 @@ in the inbox and said so (issue 13)."""
 from __future__ import annotations
 
 import errno
+import os
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,7 +29,7 @@ from mailbot.intake.batch import handle_chunk
 from mailbot.intake.poller import Poller
 from mailbot.mail.mailbox import MailboxRef
 from mailbot.mail.maildir import MaildirMailbox
-from mailbot.mail.reader import InboundMessage
+from mailbot.mail.reader import InboundMessage, unreadable
 from mailbot.settings import load_settings
 from mailbot.store.models import Case, MessageAttempt, Outbox
 
@@ -384,3 +387,105 @@ def test_a_batch_closes_at_its_size_in_bytes(app: App) -> None:
         steps = list(handle_chunk(app.intake, app.mailbox.list_new(), lambda: False))
     assert [s.kind for s in steps] == ["handled"] * 6
     assert counts["commit"] == 9  # three batches of two, three commits each
+
+
+# -- batch k+1 read in the sandbox while batch k is stored ----------------------------------
+
+
+def test_the_next_batch_is_read_while_this_one_is_stored(app: App) -> None:
+    """With the real sandbox: batch 2's first message is read (in the reader thread)
+    while batch 1 is still being stored, before batch 1's commit; its attempts were on
+    record before its reading began. Read one batch after another, the store of batch 1
+    would wait in vain and the test fail."""
+    app.intake.batch_size = 3
+    deliver(app, [simple_referral(n, "overlap") for n in range(6)])
+    events: list[str] = []
+    second_read = threading.Event()
+    read, store = app.intake.reader, app.intake.store_isolated
+
+    def reader(raw: bytes) -> InboundMessage:
+        n = int(raw.split(b"overlap-", 1)[1][:1])
+        if n == 3:
+            events.append(f"read 3, attempts {sorted(attempts_on_record(app).values())}")
+            second_read.set()
+        return read(raw)
+
+    def storing(session, ref, raw, message):  # type: ignore[no-untyped-def]
+        if "store" not in events:  # batch 1's first store: batch 2 is read meanwhile
+            events.append("store")
+            assert second_read.wait(20), "batch 2 was not read while batch 1 was stored"
+        return store(session, ref, raw, message)
+
+    def on_commit(_conn: object) -> None:
+        if threading.current_thread() is threading.main_thread():  # not the test's look
+            events.append("commit")
+
+    app.intake.reader = reader
+    app.intake.store_isolated = storing  # type: ignore[method-assign]
+    event.listen(app.db.engine, "commit", on_commit)
+    try:
+        result = Poller(app).cycle()
+    finally:
+        event.remove(app.db.engine, "commit", on_commit)
+    assert len(result.handled) == 6 and result.left == 0
+    # batch 1's attempts, batch 2's attempts, batch 1 stored while batch 2 is read
+    third = [n for n, e in enumerate(events) if e == "commit"][2]  # batch 1's store
+    assert sorted(events[:third]) == ["commit", "commit", "read 3, attempts [1, 1, 1, 1, 1, 1]", "store"]
+    assert app.mailbox.list_new() == [] and attempts_on_record(app) == {}
+    assert counts_of(app) == (6, 6)
+
+
+def test_sigterm_mid_backlog_leaves_no_message_half_handled(app: App) -> None:
+    """A real SIGTERM while batch 2 is read ahead: each message is either stored,
+    answered and filed, or in the inbox with nothing on record."""
+    app.intake.batch_size = 3
+    total = 9
+    deliver(app, [simple_referral(n, "term") for n in range(total)])
+    poller = Poller(app)
+    read = app.intake.reader
+    count: list[int] = []
+
+    def reader(raw: bytes) -> InboundMessage:
+        count.append(1)
+        if len(count) == 4:  # batch 2's first message: batch 1 is being stored
+            os.kill(os.getpid(), signal.SIGTERM)
+        return read(raw)
+
+    app.intake.reader = reader
+    previous = signal.signal(signal.SIGTERM, poller.stop)
+    try:
+        result = poller.cycle()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert poller.stopping
+    assert 3 <= len(result.handled) < total and result.failed == 0
+    assert len(result.handled) + result.not_reached == total
+    assert len(app.mailbox.list_new()) == result.not_reached
+    assert attempts_on_record(app) == {}  # nothing begun and left
+    assert counts_of(app) == (len(result.handled), len(result.handled))
+    result = Poller(app).cycle()
+    assert app.mailbox.list_new() == [] and counts_of(app) == (total, total)
+
+
+def test_a_sandbox_breach_in_the_batch_read_ahead_is_isolated(app: App) -> None:
+    """The child dies (a real crash) while batch 2 is read ahead in the reader thread:
+    that message is held for a person; the child is replaced from the thread and the
+    rest of both batches are answered."""
+    app.intake.batch_size = 3
+    deliver(app, [(POISON if n == 4 else b"") + simple_referral(n, "breach") for n in range(6)])
+    read = app.intake.reader
+    breaches: list[str | None] = []
+
+    def reader(raw: bytes) -> InboundMessage:
+        if raw.startswith(POISON):
+            breaches.append(app.sandbox.misbehave("crash"))
+            return unreadable(raw, breaches[-1])
+        return read(raw)
+
+    app.intake.reader = reader
+    result = Poller(app).cycle()
+    assert breaches == ["crash"]
+    assert len(result.handled) == 6 and result.left == 0
+    actions = sorted(r["action"] for r in handled(app).values())
+    assert actions.count("request_missing") == 5 and len(actions) == 6
+    assert app.mailbox.list_new() == [] and attempts_on_record(app) == {}
