@@ -310,7 +310,7 @@ def _store(intake: Intake, b: _Begun, stopping: Callable[[], bool]) -> list[Step
             raise got.crash[1]
         with intake.db.session() as session:
             current = None
-            intake.vault.hold_version(session)  # the transaction's first statement: a write
+            intake.begin_writes(session)  # key version, then the audit head: one lock order
             for ref, message in read:
                 current = ref
                 try:

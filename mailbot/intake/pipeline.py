@@ -29,6 +29,7 @@ from mailbot.mail.mailbox import OTHER, PROCESSED, QUARANTINE, Mailbox, MailboxR
 from mailbot.mail.reader import InboundMessage, unreadable
 from mailbot.outbound.mail import Outbound
 from mailbot.settings import Settings
+from mailbot.store.audit import hold_chain
 from mailbot.store.db import Database
 from mailbot.store.models import InboundMessage as MessageRow
 from mailbot.store.sealed_blob import seal_pieces
@@ -231,10 +232,17 @@ class Intake:
         try:
             self.preread(message)
             with self.db.session() as session:
-                self.vault.hold_version(session)
+                self.begin_writes(session)
                 return self.store_isolated(session, ref, raw, message)
         finally:
             self.forget_forms()
+
+    def begin_writes(self, session: Session) -> None:
+        """An intake transaction's first statements, in one order for every worker: the
+        master key version (shared; a write on SQLite, so savepoints nest), then the
+        audit chain's head (exclusive), before any case or counter row is touched."""
+        self.vault.hold_version(session)
+        hold_chain(session)
 
     def store_isolated(
         self, session: Session, ref: MailboxRef, raw: bytes, message: InboundMessage
@@ -242,7 +250,7 @@ class Intake:
         """``store`` in a savepoint of the caller's transaction; a message the core
         cannot handle is held for a person in a second one.
 
-        The transaction must have begun with a write (``Vault.hold_version``): on
+        The transaction must have begun with a write (``begin_writes``): on
         SQLite, a savepoint opened outside a transaction starts one of its own, whose
         release would commit it there and then."""
         try:
@@ -285,7 +293,7 @@ class Intake:
             "it could be handled. It is under Held messages for you to read.",
         )
         with self.db.session() as session:
-            self.vault.hold_version(session)
+            self.begin_writes(session)
             return self.store(session, ref, raw, unreadable(raw), forced=held)
 
     def store(

@@ -139,6 +139,18 @@ def _head(session: Session) -> _Head:
     return head
 
 
+def hold_chain(session: Session) -> None:
+    """Take the chain's lock now, for the rest of this transaction.
+
+    Intake takes it first, right after the key version claim, so that every intake
+    transaction takes its exclusive locks in one order: the chain's head before any
+    case, counter or outbox row. Taken at the first ``audit`` instead, a batch that had
+    locked the case counter for a referral could wait for the head while another worker,
+    which had audited an automatic message first, waited for the counter: PostgreSQL
+    broke that deadlock by failing one batch (seen with two and four workers)."""
+    _head(session)
+
+
 def _write_head(session: Session) -> None:
     """Bring the ``audit_head`` row up to this transaction's newest hash."""
     head = _cached(session)

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 from helpers.bot import eml, make_app, simple_referral
 from helpers.pipeline import handled, outbox_messages, poll
-from sqlalchemy import event, func, select
+from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy.exc import OperationalError
 
 from mailbot.app import App, build_app
 from mailbot.clock import FixedClock
@@ -489,3 +490,21 @@ def test_a_sandbox_breach_in_the_batch_read_ahead_is_isolated(app: App) -> None:
     actions = sorted(r["action"] for r in handled(app).values())
     assert actions.count("request_missing") == 5 and len(actions) == 6
     assert app.mailbox.list_new() == [] and attempts_on_record(app) == {}
+
+
+def test_an_intake_transaction_holds_the_audit_head_before_any_case_row(
+    pg_url: str, tmp_path: Path, clock: FixedClock
+) -> None:
+    """One lock order for every worker: with two and four workers on PostgreSQL a batch
+    failed (deadlock) when one had locked the case counter first and the head second,
+    the other the reverse."""
+    bot = make_app(tmp_path, pg_url, clock)
+    other = create_engine(pg_url)
+    try:
+        with bot.db.session() as session:
+            bot.intake.begin_writes(session)
+            with other.connect() as conn, pytest.raises(OperationalError):
+                conn.execute(text("SELECT last_hash FROM audit_head FOR UPDATE NOWAIT"))
+    finally:
+        other.dispose()
+        bot.close()
