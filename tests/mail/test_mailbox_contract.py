@@ -305,8 +305,8 @@ def test_fetch_many_yields_each_ref_in_order_with_its_bytes(backend: Backend) ->
 
 @pytest.mark.parametrize("how", ["moved", "deleted"])
 def test_fetch_many_yields_none_for_a_message_gone_since_the_listing(backend: Backend, how: str) -> None:
-    if how == "moved" and backend.mailbox.identity.startswith("graph:"):
-        pytest.skip("Graph ids are immutable: a message moved within the mailbox is still fetched")
+    # Graph ids are immutable: a message moved within the mailbox is still fetched by its id.
+    still_there = how == "moved" and backend.mailbox.identity.startswith("graph:")
     for n in range(3):
         backend.mailbox.append(numbered(n))
     refs = backend.mailbox.list_new()
@@ -314,7 +314,7 @@ def test_fetch_many_yields_none_for_a_message_gone_since_the_listing(backend: Ba
     other.move(refs[1], PROCESSED) if how == "moved" else other.delete(refs[1])
     assert list(backend.mailbox.fetch_many(refs)) == [
         (refs[0], numbered(0)),
-        (refs[1], None),
+        (refs[1], numbered(1) if still_there else None),
         (refs[2], numbered(2)),
     ]
 

@@ -139,10 +139,11 @@ def test_send_raw_delivers_the_stored_bytes(backend: SenderBackend) -> None:
 
 
 def test_send_raw_drops_a_bcc_header(backend: SenderBackend) -> None:
-    if isinstance(backend.sender, OutboxFolderSender):
-        pytest.skip("the outbox folder keeps files on this machine; it delivers to nobody")
+    """Senders that deliver drop Bcc from what the recipients see; the outbox folder
+    delivers to nobody, so its file keeps the message whole (Bcc included)."""
     message = reply(4)
     message["Bcc"] = "hidden@example.net"
     backend.sender.send_raw(outbound_bytes(message, linesep="\r\n"))
     [got] = backend.delivered()
-    assert got["Bcc"] is None and got["Message-ID"] == "<reply-4@mailbot.example.org>"
+    kept = "hidden@example.net" if isinstance(backend.sender, OutboxFolderSender) else None
+    assert got["Bcc"] == kept and got["Message-ID"] == "<reply-4@mailbot.example.org>"
