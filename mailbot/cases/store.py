@@ -78,9 +78,8 @@ def open_case(
         current_version=0,
         sender_index=vault.index("sender", sender),
     )
-    case.sender_enc = vault.seal_text(session, case, "sender_enc", sender)
-    session.add(case)
-    session.flush()
+    case.sender_enc = vault.seal_text(session, case, "sender_enc", sender)  # gives it its id
+    session.add(case)  # one INSERT with its first version's status, at the next flush
     add_version(session, vault, case, now, version, manual=manual)
     return case
 
@@ -119,8 +118,7 @@ def add_version(
         if new_status == CaseStatus.READY and case.status != CaseStatus.READY:
             case.ready_at = now
         case.status = new_status
-    session.flush()
-    return row
+    return row  # flushed with the message's other rows (no round trip of its own)
 
 
 def current_version(session: Session, case: Case) -> ReferralVersion:

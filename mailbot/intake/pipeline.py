@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import or_, select, text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from mailbot.clock import Clock
@@ -361,14 +361,9 @@ class Intake:
         row.key_id = self.vault.new_key(session)
         row.sender_enc = self.vault.seal_text(session, row, "sender_enc", message.sender or "")
         row.subject_enc = self.vault.seal_text(session, row, "subject_enc", message.subject)
-        try:
-            with session.begin_nested():
-                session.add(row)
-                session.flush()
-        except IntegrityError:
-            # Another worker stored the same message a moment ago: it owns the outcome.
-            log.info("message claimed by another worker", extra={"mailbox_uid": ref.uid})
-            return None
+        # Flushed with the rows that follow: no other worker can store it meanwhile (the
+        # claim above on PostgreSQL, the single writer on SQLite), so no savepoint.
+        session.add(row)
         # The raw message beside the row, a piece at a time (issue 13: no full-size copy).
         seal_pieces(session, self.vault, row, "raw_enc", message.raw)
         refs = self.apply(session, message, row, outcome, now)
