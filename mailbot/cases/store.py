@@ -68,6 +68,10 @@ def open_case(
     session: Session, vault: Vault, now: datetime, sender: str, version: VersionInput, *, manual: bool = False
 ) -> Case:
     key_id = vault.new_key(session)
+    # next_ref's UPDATE flushes the pending data keys (one statement for the message's and
+    # this one) before the case exists: a flush orders tables with no relationship() by
+    # their classes' module and name, not by foreign key, and cases.Case precedes
+    # cases.DataKey.
     case = Case(
         ref=next_ref(session, now),
         status=CaseStatus.AWAITING_INFORMATION,

@@ -78,7 +78,9 @@ def seal_pieces(
             key, key_id, table, piece_column(column, index, count), row_id, cast(bytes, chunk)
         )
         values = {"owner_table": table, "owner_id": row_id, "owner_column": column, "idx": index}
-        session.execute(insert(_TABLE), [{**values, "data_enc": sealed}])
+        # On the session's connection: a Core insert that does not flush the ORM's pending
+        # rows first (a piece has no foreign key), so they go in one flush later (issue 18).
+        session.connection().execute(insert(_TABLE), [{**values, "data_enc": sealed}])
         del sealed
     return count
 
