@@ -32,7 +32,7 @@ from mailbot.settings import Settings
 from mailbot.store.audit import hold_chain
 from mailbot.store.db import Database
 from mailbot.store.models import InboundMessage as MessageRow
-from mailbot.store.sealed_blob import seal_pieces
+from mailbot.store.sealed_blob import pieces_together, seal_pieces
 from mailbot.store.vault import Vault
 
 log = logging.getLogger(__name__)
@@ -324,7 +324,8 @@ class Intake:
         if seen is not None:
             log.info("message seen before", extra={"message_row": seen.id, "action": seen.action})
             return Stored(Handled(seen.action, seen.id, duplicate=True), seen.target_folder)
-        handled = self._decide_and_store(session, ref, message, mid, content, dedupe, forced)
+        with pieces_together(session):
+            handled = self._decide_and_store(session, ref, message, mid, content, dedupe, forced)
         return None if handled is None else Stored(handled, FOLDER_FOR[handled.action])
 
     def _claim(self, session: Session, ref: MailboxRef, dedupe: str) -> tuple[bool, Seen | None]:

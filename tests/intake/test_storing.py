@@ -63,7 +63,9 @@ def test_a_message_stored_meanwhile_but_not_seen_is_only_filed(
     assert actions == {"request_missing"}  # none held
 
 
-def test_a_batch_without_trouble_is_stored_in_one_pass(any_app: App, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_batch_without_trouble_is_stored_in_one_pass(
+    any_app: App, caplog: pytest.LogCaptureFixture
+) -> None:
     deliver(any_app, [simple_referral(n, "clean") for n in range(5)])
     with caplog.at_level(logging.INFO, logger="mailbot.intake.storing"):
         result = Poller(any_app).cycle()
