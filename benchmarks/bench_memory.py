@@ -8,6 +8,14 @@ fork and exec: see ``common.Run``), and for the bot separately the largest VmHWM
 descendants (the sandbox child). Targets: the
 bot's own peak <= 1.2x the baseline's and < 250 MB; the sandbox child < 250 MB.
 
+Beside them, the floor: a process that imports every module the bot's own process had
+imported when it exited (the list recorded by the bot run, in import order), does
+nothing else, and reports its own VmHWM. That is the least any ``poll --once`` built on
+the same libraries can peak at; the bot's peak less the floor is what its work costs.
+Its RESULT row is reported without a target. (To record the list, the bot runs as
+``python -c`` with the console script's two lines and an ``atexit`` hook, not as the
+console script itself; the imports and the work are the same.)
+
 Up to 2,000 messages are APPENDed over IMAP; larger backlogs are written straight into
 the INBOX Maildir's ``new/`` as local delivery would (APPENDing 10,000 takes minutes);
 the script says which it used.
@@ -18,13 +26,15 @@ the script says which it used.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import bare_argv, bot_env, init_bot, machine, mailbot_argv, result, run_timed, sqlite_url, workdir  # noqa: E402  # noqa: E402
+from common import bare_argv, bot_env, init_bot, machine, result, run_timed, sqlite_url, workdir  # noqa: E402  # noqa: E402
 from corpus import Corpus, build_corpus  # noqa: E402
 from servers import Dovecot, SmtpRecorder  # noqa: E402
 
@@ -32,6 +42,33 @@ NAME = "4. memory"
 RATIO = 1.2
 LIMIT_MB = 250
 APPEND_UP_TO = 2000
+
+#: The bot, as its console script runs it, writing its modules' names when it exits.
+RECORDING = """
+import atexit, json, sys
+def _record(path=sys.argv.pop(1)):
+    with open(path, "w") as f:
+        json.dump(list(sys.modules), f)
+atexit.register(_record)
+from mailbot.cli.entry import run
+sys.exit(run())
+"""
+
+#: Imports the recorded modules (a ``__main__`` aside) and nothing else; prints its VmHWM.
+FLOOR = """
+import importlib, json, sys
+failed = []
+for name in json.load(open(sys.argv[1])):
+    if name in sys.modules or name == "__main__" or name.endswith(".__main__"):
+        continue
+    try:
+        importlib.import_module(name)
+    except Exception:
+        failed.append(name)
+with open("/proc/self/status") as f:
+    hwm = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+print(json.dumps({"hwm_kb": hwm, "modules": len(sys.modules), "failed": failed}))
+"""
 
 
 def load(dovecot: Dovecot, smtp: SmtpRecorder, corpus: Corpus, append_up_to: int) -> str:
@@ -46,6 +83,21 @@ def load(dovecot: Dovecot, smtp: SmtpRecorder, corpus: Corpus, append_up_to: int
 
 def mb(kb: int) -> float:
     return kb / 1024
+
+
+def import_floor(modules: Path, env: dict[str, str], cwd: Path) -> tuple[int, int, list[str]]:
+    """Importing ``modules`` (a JSON list) in a new interpreter: its peak RSS (kB), how
+    many modules it then held, and those that would not import."""
+    done = subprocess.run(
+        [sys.executable, "-c", FLOOR, str(modules)],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    return int(found["hwm_kb"]), int(found["modules"]), [str(name) for name in found["failed"]]
 
 
 def main() -> int:
@@ -81,7 +133,14 @@ def main() -> int:
                 dovecot.reset()
                 init_bot(env, folder)
                 how = load(dovecot, smtp, corpus, args.append_up_to)
-                bot = run_timed([*mailbot_argv(), "poll", "--once"], env, folder, watch_children=True)
+                modules = folder / "modules.json"
+                bot = run_timed(
+                    [sys.executable, "-c", RECORDING, str(modules), "poll", "--once"],
+                    env,
+                    folder,
+                    watch_children=True,
+                )
+                floor = import_floor(modules, env, folder) if modules.exists() else None
             left = dovecot.count("INBOX")
             child = bot.child_peak_kb
             own = bot.own_hwm_kb
@@ -108,6 +167,28 @@ def main() -> int:
                 and bot.returncode == 0
                 and left == 0,
             )
+            if floor is not None:
+                floor_kb, count, failed = floor
+                print(
+                    f"  [{size}] import floor (the bot's {count} modules imported, no work): peak RSS "
+                    f"{mb(floor_kb):.0f} MB"
+                    + (f"; {len(failed)} would not import: {failed[:5]}" if failed else ""),
+                    flush=True,
+                )
+                print(
+                    f"  [{size}] floor {floor_kb / base.own_hwm_kb:.2f}x the baseline; mailbot "
+                    f"{own / floor_kb:.2f}x the floor (+{mb(own - floor_kb):.0f} MB for the work)",
+                    flush=True,
+                )
+                result(
+                    NAME,
+                    f"{size} messages: import floor (poll --once's modules, no work) peak RSS "
+                    f"{mb(floor_kb):.0f} MB; poll --once {own / floor_kb:.2f}x it",
+                    f"{mb(base.own_hwm_kb):.0f} MB",
+                    floor_kb / base.own_hwm_kb,
+                    "reported (no target)",
+                    True,
+                )
     return 0 if ok else 1
 
 

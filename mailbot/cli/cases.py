@@ -86,8 +86,6 @@ def add_parsers(sub: Any) -> dict[str, Command]:
 
 def cmd_cases(args: argparse.Namespace) -> int:
     from mailbot.cases import queue as case_queue
-    from mailbot.store.audit import audit, audit_many
-    from mailbot.store.audit_log import case_entries
 
     app = open_app(args)
     with app.db.session() as session:
@@ -97,11 +95,15 @@ def cmd_cases(args: argparse.Namespace) -> int:
         items = case_queue.queue(session, app.vault, app.clock.now(), args.status, due_by)
         if getattr(args, "search", None):
             from mailbot.cases.search import SearchIndex
+            from mailbot.store.audit import audit
 
             found = set(SearchIndex().search(session, app.vault, args.search))
             items = [i for i in items if i.ref in found]
             audit(session, app.clock.now(), actor(args), "cases.searched", detail=f"{len(items)} found")
         if getattr(args, "json", False):  # the JSON carries the referrers' addresses
+            from mailbot.store.audit import audit_many
+            from mailbot.store.audit_log import case_entries
+
             audit_many(
                 session,
                 app.clock.now(),

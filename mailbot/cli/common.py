@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mailbot.cli.entry import started
 from mailbot.errors import ConfigError, UsageError
 from mailbot.logs import setup_logging
 from mailbot.safetext import escape_lines, json_escape_controls
@@ -92,6 +93,7 @@ def open_app(args: argparse.Namespace, *, quiet: bool = False, create: bool = Fa
     named = getattr(args, "as_user", None)
     if named:
         _check_workspace_user(app, named)
+    started()
     return app
 
 

@@ -159,17 +159,21 @@ class MsgIdHeader(BaseHeader):
         return str(self).split()
 
     def fold(self, *, policy: Policy) -> str:
-        ids = self.ids
-        if not ids:
-            return f"{self.name}:{policy.linesep}"
-        limit = min(FOLD_AT, _limit(policy))
-        lines = [f"{self.name}: {ids[0]}"]
-        for msg_id in ids[1:]:
-            if len(lines[-1]) + 1 + len(msg_id) <= limit:
-                lines[-1] += " " + msg_id
-            else:
-                lines.append(" " + msg_id)
-        return policy.linesep.join(lines) + policy.linesep
+        return fold_msg_ids(self.name, self.ids, policy.linesep, min(FOLD_AT, _limit(policy)))
+
+
+def fold_msg_ids(name: str, ids: Sequence[str], linesep: str, limit: int = FOLD_AT) -> str:
+    """``name: ids`` folded between ids only (the class docstring's rule), for
+    :class:`MsgIdHeader` and for writers that make the header text themselves."""
+    if not ids:
+        return f"{name}:{linesep}"
+    lines = [f"{name}: {ids[0]}"]
+    for msg_id in ids[1:]:
+        if len(lines[-1]) + 1 + len(msg_id) <= limit:
+            lines[-1] += " " + msg_id
+        else:
+            lines.append(" " + msg_id)
+    return linesep.join(lines) + linesep
 
 
 class TokenHeader(BaseHeader):
@@ -179,13 +183,17 @@ class TokenHeader(BaseHeader):
 
     @classmethod
     def parse(cls, value: str, kwds: dict[str, Any]) -> None:
-        token = "".join(str(value).split())
-        ok = len(token) + 20 <= MAX_LINE and _BASE64.fullmatch(token)
-        kwds["decoded"] = token if ok else ""
+        kwds["decoded"] = thread_token(str(value))
         kwds["parse_tree"] = None
 
     def fold(self, *, policy: Policy) -> str:
         return f"{self.name}: {self}{policy.linesep}"
+
+
+def thread_token(value: str) -> str:
+    """The Thread-Index value as :class:`TokenHeader` writes it ("" if not a token)."""
+    token = "".join(value.split())
+    return token if len(token) + 20 <= MAX_LINE and _BASE64.fullmatch(token) else ""
 
 
 def _registry() -> HeaderRegistry:
@@ -335,6 +343,46 @@ def thread_topic(our_subject: str) -> str:
 # -- the one call compose() makes ------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ThreadFields:
+    """The values :func:`set_thread_headers` writes (``in_reply_to`` None: not threaded;
+    ``topic`` "": no Thread-Topic)."""
+
+    message_id: str
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    thread_index: str
+    topic: str
+
+
+def thread_fields(
+    *,
+    message_id: str,
+    date: datetime,
+    in_reply_to: str | None = None,
+    references: Sequence[str] = (),
+    parent_thread_index: str | None = None,
+    subject: str | None = None,
+) -> ThreadFields:
+    """What :func:`set_thread_headers` sets, as values (its docstring has the rules);
+    ``subject`` is our own subject as decoded text."""
+    if not is_msg_id(message_id):
+        raise ValueError("our own Message-ID must be a msg-id: <left@right>")
+    parent = msg_ids([in_reply_to])
+    chain = references_chain(references, in_reply_to) if parent else []
+    root = chain[0] if chain else message_id
+    index = reply_index(
+        parent_thread_index if parent else None, moment=date, thread_root=root, salt=message_id
+    )
+    return ThreadFields(
+        message_id,
+        parent[0] if parent else None,
+        tuple(chain),
+        index.encode(),
+        thread_topic(subject) if subject is not None else "",
+    )
+
+
 def set_thread_headers(
     msg: Message,
     *,
@@ -352,24 +400,21 @@ def set_thread_headers(
     written broken. Set the Subject first: the Thread-Topic is derived from it.
     Replaces any of these headers already present.
     """
-    if not is_msg_id(message_id):
-        raise ValueError("our own Message-ID must be a msg-id: <left@right>")
-    parent = msg_ids([in_reply_to])
-    chain = references_chain(references, in_reply_to) if parent else []
-    values: dict[str, str] = {"Message-ID": message_id}
-    if parent:
-        values["In-Reply-To"] = parent[0]
-        values["References"] = " ".join(chain)
-    root = chain[0] if chain else message_id
-    index = reply_index(
-        parent_thread_index if parent else None, moment=date, thread_root=root, salt=message_id
+    subject = msg.get("Subject")
+    fields = thread_fields(
+        message_id=message_id,
+        date=date,
+        in_reply_to=in_reply_to,
+        references=references,
+        parent_thread_index=parent_thread_index,
+        subject=str(subject) if subject is not None else None,
     )
     for name in ("Message-ID", "In-Reply-To", "References", "Thread-Index", "Thread-Topic"):
         del msg[name]
-    for name, value in values.items():
-        msg[name] = MsgIdHeader(name, value)
-    msg["Thread-Index"] = TokenHeader("Thread-Index", index.encode())
-    subject = msg.get("Subject")
-    topic = thread_topic(str(subject)) if subject is not None else ""
-    if topic:
-        msg["Thread-Topic"] = topic
+    msg["Message-ID"] = MsgIdHeader("Message-ID", fields.message_id)
+    if fields.in_reply_to is not None:
+        msg["In-Reply-To"] = MsgIdHeader("In-Reply-To", fields.in_reply_to)
+        msg["References"] = MsgIdHeader("References", " ".join(fields.references))
+    msg["Thread-Index"] = TokenHeader("Thread-Index", fields.thread_index)
+    if fields.topic:
+        msg["Thread-Topic"] = fields.topic

@@ -11,7 +11,6 @@ robots do not answer it.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
@@ -20,8 +19,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from mailbot.mail.thread_headers import set_thread_headers
-
-BOT_NAME = "CSCP referrals"
+from mailbot.outbound.wire import BOT_NAME, Rendered
 
 
 def template_env() -> Environment:
@@ -36,13 +34,6 @@ def template_env() -> Environment:
         keep_trailing_newline=True,
         trim_blocks=False,
     )
-
-
-@dataclass(frozen=True)
-class Rendered:
-    subject: str
-    text: str
-    html: str
 
 
 def render(env: Environment, template: str, subject: str, **context: Any) -> Rendered:
@@ -80,7 +71,11 @@ def compose(
     auto: str = "auto-replied",
 ) -> EmailMessage:
     """The finished message. ``in_reply_to``/``references``/``thread_index`` are the
-    Message-ID, References and Thread-Index of the message this one follows."""
+    Message-ID, References and Thread-Index of the message this one follows.
+
+    Used for mail with attachments; mail without is written by ``outbound.wire``'s
+    ``compose_wire``, which writes these same bytes without the email package's costly
+    header objects (``tests/outbound/test_wire.py`` holds the two together)."""
     msg = EmailMessage()
     msg["From"] = formataddr((BOT_NAME, sender))
     msg["To"] = recipient

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from mailbot.mail.thread_headers import OUTBOUND_POLICY, msg_ids
 from mailbot.outbound import outbox
 from mailbot.outbound.compose import compose, make_message_id, render, tag_subject
+from mailbot.outbound.wire import compose_wire, wire_of
 from mailbot.store.models import Outbox
 from mailbot.store.vault import Vault
 
@@ -139,27 +140,33 @@ class Outbound:
             self.env, mail.template, subject, **{"urgent_contact": self.urgent_contact, **mail.context}
         )
         id_words = list(mail.id_words) if mail.id_words is not None else refs
-        email = compose(
+        follows = mail.follows
+        fields: dict[str, Any] = dict(
             rendered=rendered,
             sender=self.sender,
             recipient=mail.recipient,
             message_id=make_message_id(mail.kind, id_words, now, self.domain),
             date=now,
             auto=rules.auto,
-            in_reply_to=mail.follows.message_id if mail.follows else None,
-            references=list(mail.follows.references) if mail.follows else None,
-            thread_index=mail.follows.thread_index if mail.follows else None,
+            in_reply_to=follows.message_id if follows else None,
+            references=list(follows.references) if follows else None,
+            thread_index=follows.thread_index if follows else None,
         )
-        for item in mail.attachments:
-            email.add_attachment(
-                item.data, maintype=item.maintype, subtype=item.subtype, filename=item.filename
-            )
+        if mail.attachments:  # rare (the SPRG pack), and of no fixed shape: the email package
+            email = compose(**fields)
+            for item in mail.attachments:
+                email.add_attachment(
+                    item.data, maintype=item.maintype, subtype=item.subtype, filename=item.filename
+                )
+            wire = wire_of(email)
+        else:  # every reply: its bytes written directly (``outbound.wire``)
+            wire = compose_wire(**fields)
         key_id = mail.key_id or self.vault.new_key(session)
-        return outbox.queue(
+        return outbox.queue_wire(
             session,
             self.vault,
             now,
-            email,
+            wire,
             kind=rules.stored,
             recipient=mail.recipient,
             case_refs=refs,

@@ -22,7 +22,7 @@ from mailbot.clock import Clock
 from mailbot.errors import PermanentSendError, TemporarySendError
 from mailbot.logs import redact
 from mailbot.mail.sender import Sender
-from mailbot.mail.thread_headers import outbound_bytes
+from mailbot.outbound.wire import Wire, wire_of
 from mailbot.store.db import Database
 from mailbot.store.models import Outbox
 from mailbot.store.vault import Vault
@@ -50,12 +50,41 @@ def queue(
     in_reply_to: str | None = None,
     topic_index: str | None = None,
 ) -> Outbox:
+    """:func:`queue_wire` for an ``EmailMessage`` (serialised here, once)."""
+    return queue_wire(
+        session,
+        vault,
+        now,
+        wire_of(message),
+        kind=kind,
+        recipient=recipient,
+        case_refs=case_refs,
+        key_id=key_id,
+        in_reply_to=in_reply_to,
+        topic_index=topic_index,
+    )
+
+
+def queue_wire(
+    session: Session,
+    vault: Vault,
+    now: datetime,
+    wire: Wire,
+    *,
+    kind: str,
+    recipient: str,
+    case_refs: list[str],
+    key_id: str,
+    in_reply_to: str | None = None,
+    topic_index: str | None = None,
+) -> Outbox:
+    """The outbox row for ``wire``, added to ``session`` (the caller's transaction)."""
     row = Outbox(
-        message_id=str(message["Message-ID"]),
+        message_id=wire.message_id,
         kind=kind,
         case_refs=case_refs,
         key_id=key_id,
-        subject=str(message["Subject"]),
+        subject=wire.subject,
         in_reply_to=in_reply_to,
         state="queued",
         attempts=0,
@@ -66,7 +95,7 @@ def queue(
     )
     row.recipient_enc = vault.seal_text(session, row, "recipient_enc", recipient)
     # The wire form (CRLF), stored once: the drainer sends these bytes as they are.
-    row.message_enc = vault.seal(session, row, "message_enc", outbound_bytes(message, linesep="\r\n"))
+    row.message_enc = vault.seal(session, row, "message_enc", wire.raw)
     session.add(row)
     return row
 

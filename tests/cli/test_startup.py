@@ -10,18 +10,21 @@ measures the time itself.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers.bot import make_env
 from helpers.first_schema import REF, seed_first_schema
 
-from mailbot.cli.main import main
+from mailbot.cli.main import build_parser, command_word, main, parse_args
+from mailbot.errors import UsageError
 from mailbot.store.db import head_revision
 from mailbot.store.keys import KeyStore
 
@@ -71,8 +74,25 @@ except SystemExit as exc:
 heavy, parts = json.loads(HEAVY)
 found = sorted(m for m in sys.modules if m.split(".")[0] in heavy or m.startswith(tuple(parts)))
 sys.stdout.flush()
+import gc
+collector = {"threshold": gc.get_threshold(), "frozen": gc.get_freeze_count(), "enabled": gc.isenabled()}
 print("PROBE " + json.dumps({"code": code, "heavy": found, "modules": sorted(sys.modules)}), file=sys.stderr)
+print("COLLECTOR " + json.dumps(collector), file=sys.stderr)
 """
+
+
+def collector_after(tmp_path: Path, *argv: str) -> dict[str, Any]:
+    """The garbage collector's state after ``mailbot ARGV`` ran in a new interpreter."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBOT_")}
+    env.update(make_env(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}"))
+    code = _PROBE.replace("HEAVY", repr(json.dumps([HEAVY, HEAVY_MODULES])))
+    done = subprocess.run(
+        [sys.executable, "-c", code, *argv], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=99
+    )
+    line = next((ln for ln in done.stderr.splitlines() if ln.startswith("COLLECTOR ")), None)
+    assert line is not None, done.stderr
+    found: dict[str, Any] = json.loads(line[len("COLLECTOR ") :])
+    return found
 
 
 def probe(tmp_path: Path, *argv: str) -> tuple[int, list[str], set[str], str]:
@@ -101,9 +121,11 @@ def empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_cases_on_an_empty_database_imports_no_heavy_library(empty: Path) -> None:
-    code, heavy, _modules, out = probe(empty, "cases")
+    code, heavy, modules, out = probe(empty, "cases")
     assert code == 0 and out == "No cases.\n"
     assert heavy == []
+    # The audit trail is written only by --json and --search: a plain list reads it not.
+    assert not {"mailbot.store.audit", "mailbot.store.audit_log"} & modules
 
 
 def test_show_imports_no_heavy_library(empty: Path) -> None:
@@ -155,3 +177,54 @@ def test_the_parsers_own_lists_are_the_models() -> None:
     from mailbot.store.models import ROLES as MODEL_ROLES
 
     assert CLOCK_RECORDS == tuple(RECORDS) and ROLES == MODEL_ROLES
+
+
+def test_the_collector_runs_as_usual_once_the_app_is_open(empty: Path) -> None:
+    """The console entry holds the collector back while it imports, then gives it back
+    its thresholds with what the start-up made frozen (``mailbot.cli.entry``)."""
+    after = collector_after(empty, "cases")
+    assert after["enabled"] and tuple(after["threshold"]) == gc.get_threshold()
+    assert after["frozen"] > 50_000  # the modules, classes and mappers of the start-up
+
+
+def test_main_in_a_process_of_its_own_leaves_the_collector_alone(empty: Path) -> None:
+    """Only the console entry tunes the collector: tests (and anything else calling
+    ``main``) keep theirs, and nothing of theirs is frozen."""
+    before = gc.get_threshold(), gc.get_freeze_count()
+    assert main(["cases"]) == 0
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
+
+
+def test_the_command_word_skips_the_options_before_it() -> None:
+    assert command_word(["--config", "x.toml", "--as", "tess", "--debug", "cases", "--json"]) == "cases"
+    assert command_word(["--config=cases", "show", "REF"]) == "show"
+    assert command_word(["--help", "cases"]) is None and command_word(["--debug"]) is None
+
+
+def test_each_command_parsed_alone_is_the_whole_parsers_own() -> None:
+    """``parse_args`` builds only the command's sub-parser: the same options, defaults
+    and function as in the whole parser (which ``--help`` and errors still use)."""
+    whole = build_parser()
+    commands = next(a for a in whole._actions if a.dest == "command").choices
+    assert commands is not None and len(commands) > 30
+    for name, full in commands.items():
+        alone = build_parser(name)
+        choices = next(a for a in alone._actions if a.dest == "command").choices
+        assert choices is not None and list(choices) == [name]
+        one = choices[name]
+        assert [(a.dest, a.option_strings, a.default, a.required) for a in one._actions] == [
+            (a.dest, a.option_strings, a.default, a.required) for a in full._actions
+        ]
+        assert one.get_default("func") is full.get_default("func") is not None
+    args = parse_args(["--as", "tess.team", "cases", "--status", "ready", "--json"])
+    assert args.func.__name__ == "cmd_cases" and args.json and args.as_user == "tess.team"
+
+
+def test_a_usage_error_still_names_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(UsageError, match="invalid choice: 'cass'.*'show'.*'upgrade'"):
+        parse_args(["cass"])
+    # An abbreviated option whose value is a command name is read as argparse reads it.
+    assert parse_args(["--as", "show", "cases"]).func.__name__ == "cmd_cases"
+    assert parse_args(["--a", "show", "cases"]).func.__name__ == "cmd_cases"
+    assert main(["close", "REF"]) == 2
+    assert "the following arguments are required: --reason" in capsys.readouterr().err
