@@ -28,9 +28,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import (  # noqa: E402
+from common import (
     Run,
     bare_argv,
     bot_env,
@@ -43,8 +41,8 @@ from common import (  # noqa: E402
     sqlite_url,
     workdir,
 )
-from corpus import Corpus, build_corpus  # noqa: E402
-from servers import Dovecot, SmtpRecorder  # noqa: E402
+from corpus import Corpus, build_corpus
+from servers import Dovecot, SmtpRecorder
 
 TARGET = 1.2
 NAME = "1. backlog"

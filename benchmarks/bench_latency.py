@@ -26,9 +26,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import (  # noqa: E402
+from common import (
     bare_argv,
     bot_env,
     init_bot,
@@ -39,8 +37,8 @@ from common import (  # noqa: E402
     sqlite_url,
     workdir,
 )
-from corpus import build_corpus  # noqa: E402
-from servers import Dovecot, SmtpRecorder  # noqa: E402
+from corpus import build_corpus
+from servers import Dovecot, SmtpRecorder
 
 NAME = "3. latency"
 MARGIN = 0.3

@@ -8,7 +8,10 @@ way an operator runs it, against the interpreter's own start in the same run:
 - ``mailbot --help``, ``mailbot cases`` and ``mailbot show REF`` (no such case: it says
   so and exits 1, after the same imports and the same database open as a real one);
 - for reference, ``python -c "import sqlalchemy.orm"``: the ORM's own import, which every
-  command that opens the database pays, and which no change to mailbot can make faster.
+  command that opens the database pays, and which no change to mailbot can make faster;
+  and the same import with the garbage collector held back as mailbot's console entry
+  holds it while starting (``mailbot.cli.entry.STARTING_THRESHOLD``), the fair floor to
+  compare ``mailbot cases`` with.
 
 Every figure is the median of ``--runs`` runs (default 15), the commands taken in turn
 so that a change in the machine's load falls on all of them alike. Bytecode is cached
@@ -33,6 +36,8 @@ from pathlib import Path
 
 TARGET = 0.4  # seconds, for `mailbot cases` on an idle machine
 MISSING_REF = "COC-2026-0001"
+#: The ORM's import with the collector held back as ``mailbot.cli.entry.starting`` does.
+ORM_HELD = "import gc; gc.set_threshold(250_000, *gc.get_threshold()[1:]); import sqlalchemy.orm"
 
 
 def mailbot_command() -> list[str]:
@@ -82,6 +87,7 @@ def main() -> int:
             "mailbot cases": ([*mailbot, "cases"], (0,)),
             "mailbot show REF": ([*mailbot, "show", MISSING_REF], (1,)),
             "import sqlalchemy.orm": ([py, "-c", "import sqlalchemy.orm"], (0,)),
+            "  the same, gc held": ([py, "-c", ORM_HELD], (0,)),
         }
         for argv, ok in commands.values():  # fills the bytecode cache; not timed
             run_once(argv, env, folder, ok)
@@ -110,7 +116,11 @@ def main() -> int:
         )
     cases = median["mailbot cases"]
     floor = median["import sqlalchemy.orm"]
-    print(f"mailbot cases is {cases / floor:.2f}x the ORM's own import in the same run")
+    held = median["  the same, gc held"]
+    print(
+        f"mailbot cases is {cases / floor:.2f}x the ORM's own import in the same run, "
+        f"{cases / held:.2f}x it with the collector held back as mailbot's entry holds it"
+    )
     met = cases < TARGET
     print(f"target: mailbot cases < {TARGET} s on an idle machine: {'met' if met else 'MISSED'}")
     for name in ("mailbot --help", "mailbot cases", "mailbot show REF"):

@@ -23,9 +23,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import (  # noqa: E402
+from common import (
     bare_argv,
     bot_env,
     init_bot,
@@ -36,8 +34,8 @@ from common import (  # noqa: E402
     run_timed,
     workdir,
 )
-from corpus import Corpus, build_corpus  # noqa: E402
-from servers import Dovecot, SmtpRecorder  # noqa: E402
+from corpus import Corpus, build_corpus
+from servers import Dovecot, SmtpRecorder
 
 NAME = "2. workers"
 

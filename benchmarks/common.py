@@ -24,6 +24,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+#: The test suite's folder: its ``helpers`` package has the private Dovecot and aiosmtpd
+#: (``helpers/dovecot.py``, ``helpers/smtp.py``: no pytest) that ``servers`` builds on.
+TESTS = ROOT / "tests"
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 AUTHSERV = "mx.cscp.example.org"
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, false, func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from mailbot.clock import london
@@ -47,20 +47,32 @@ def limit_topic(sender: str, now: datetime) -> str:
     return f"reply limit {sender.strip().lower()} {london(now).date().isoformat()}"
 
 
+#: The three counts of :func:`passed_limit` (conditional aggregates over the last day's
+#: replies to this address or in this thread), in one query built once: only its values
+#: change per call. A reply with no thread binds ``topic`` to NULL, which matches nothing.
+_WHO = Outbox.recipient_index == bindparam("who")
+_THREAD = Outbox.topic_index == bindparam("topic")
+_COUNTS = select(
+    func.count().filter(_WHO, Outbox.created_at > bindparam("hour_ago")),
+    func.count().filter(_WHO),
+    func.count().filter(_THREAD),
+).where(Outbox.kind == "reply", Outbox.created_at > bindparam("day_ago"), or_(_WHO, _THREAD))
+
+
 def passed_limit(
     session: Session, vault: Vault, now: datetime, recipient: str, topic: str | None, limits: ReplyLimits
 ) -> str | None:
     """Which limit one more reply would pass, in plain words; None when it may go.
 
-    The three counts come from one query (conditional aggregates over the last day's
-    replies to this address or in this thread), not one query each."""
-    who = Outbox.recipient_index == recipient_index(vault, recipient)
-    hour = Outbox.created_at > now - timedelta(hours=1)
-    thread: ColumnElement[bool] = Outbox.topic_index == vault.index("topic", topic) if topic else false()
-    query = select(
-        func.count().filter(who, hour), func.count().filter(who), func.count().filter(thread)
-    ).where(Outbox.kind == "reply", Outbox.created_at > now - timedelta(days=1), or_(who, thread))
-    per_hour, per_day, per_thread = session.execute(query).one()
+    The three counts come from one query (``_COUNTS``), not one query each; it runs in the
+    caller's session, so replies queued earlier in the same transaction count (autoflush)."""
+    values = {
+        "who": recipient_index(vault, recipient),
+        "topic": vault.index("topic", topic) if topic else None,
+        "hour_ago": now - timedelta(hours=1),
+        "day_ago": now - timedelta(days=1),
+    }
+    per_hour, per_day, per_thread = session.execute(_COUNTS, values).one()
     if per_hour >= limits.per_hour:
         return f"{limits.per_hour} automatic replies to this address in the last hour"
     if per_day >= limits.per_day:
