@@ -1,4 +1,5 @@
-"""Batches (issue 18): many messages in three commits, each in its own savepoint.
+"""Batches (issue 18): many messages in three commits, in one transaction (savepoints only
+when a message raised, ``storing``).
 
 A crash mid-batch repeats the work without doubling it; a poison message counts
 attempts against itself only and its neighbours are handled; a failed move is left
