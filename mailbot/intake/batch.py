@@ -6,8 +6,9 @@ each step once for all of them:
 1. their attempts are recorded in one commit, before any is read (``Attempts.begin_many``);
 2. each is read in the sandbox, its attachments too (``Intake.preread``), outside any
    transaction, so the database's write lock is never held while a file is read;
-3. one transaction stores them all, each message in its own savepoint: a message the
-   core cannot handle is rolled back alone and held for a person, its neighbours kept;
+3. one transaction stores them all (``storing.store_all``): at once, and if a message
+   raised, again with each in its own savepoint, so that a message the core cannot
+   handle is rolled back alone and held for a person, its neighbours kept;
 4. after the commit, the mailbox copies are filed (``move_many``: one command for all);
 5. one commit ends the attempts and marks the rows moved.
 
@@ -45,7 +46,8 @@ from typing import Literal
 
 from mailbot.errors import ConfigError, MailboxAuthError, MailboxConnectionError, MailboxError
 from mailbot.intake.inbox import claimed, fetch_many, move_many
-from mailbot.intake.pipeline import Handled, Intake, NotMoved, Stored, log_handled
+from mailbot.intake.pipeline import Handled, Intake, NotMoved, log_handled
+from mailbot.intake.storing import Outcomes, Storing, left, store_all
 from mailbot.mail.mailbox import MailboxRef
 from mailbot.mail.reader import InboundMessage
 
@@ -201,7 +203,7 @@ def handle_one(intake: Intake, ref: MailboxRef, raw: bytes) -> Step:
         return Step(ref, "gone")
     except Exception as exc:  # noqa: BLE001 - one message must not stop the others; it
         # stays in the inbox (nothing was committed) and is tried again next cycle.
-        _left(ref, exc)
+        left(ref, exc)
         return Step(ref, "failed")
     return Step(ref, "handled", handled) if handled is not None else Step(ref, "elsewhere")
 
@@ -263,7 +265,7 @@ def _read_all(
         try:
             message = intake.read(raws[ref])
         except Exception as exc:  # noqa: BLE001 - as for one message: left, on record
-            _left(ref, exc)
+            left(ref, exc)
             out.failed.append((ref, type(exc).__name__))
             continue
         except BaseException as exc:  # noqa: BLE001 - raised again by the batch's owner
@@ -297,8 +299,8 @@ def _store(intake: Intake, b: _Begun, stopping: Callable[[], bool]) -> list[Step
         return _alone(intake, items, begun)
     raws = dict(items)
     steps: list[Step] = []
-    outcomes: list[tuple[MailboxRef, Stored | None]] = []
-    current: MailboxRef | None = None
+    outcomes: Outcomes = []
+    at = Storing()
     got = _Read()
     failed: list[tuple[MailboxRef, str]] = []
     not_reached: list[MailboxRef] = []
@@ -306,30 +308,16 @@ def _store(intake: Intake, b: _Begun, stopping: Callable[[], bool]) -> list[Step
         got = b.reading.result()
         failed, not_reached, read = got.failed, got.not_reached, got.read
         if got.crash is not None:
-            current = got.crash[0]
+            at.current = got.crash[0]
             raise got.crash[1]
-        with intake.db.session() as session:
-            current = None
-            intake.begin_writes(session)  # key version, then the audit head: one lock order
-            for ref, message in read:
-                current = ref
-                try:
-                    outcomes.append((ref, intake.store_isolated(session, ref, raws[ref], message)))
-                except (ConfigError, MailboxError):
-                    raise
-                except Exception as exc:  # noqa: BLE001 - its savepoint is rolled back: alone
-                    if _broken(exc):
-                        raise
-                    _left(ref, exc)
-                    failed.append((ref, type(exc).__name__))
-            current = None
+        outcomes = store_all(intake, read, raws, failed, at)
     except BaseException as exc:
-        done = {ref for ref, _ in failed}
+        current, done = at.current, {ref for ref, _ in failed}
         _withdraw(intake, [r for r in batch if r != current and r not in done], failed, current, exc)
         if current is None or not isinstance(exc, Exception) or isinstance(exc, ConfigError):
             raise
         # One message broke the batch: it alone stays (counted); the rest again, now.
-        _left(current, exc)
+        left(current, exc)
         steps = [Step(ref, "failed") for ref in [*done, current]]
         rest = [(ref, raws[ref]) for ref in batch if ref != current and ref not in done]
         return steps + handle_batch(intake, rest, stopping) + _alone(intake, items, begun)
@@ -389,13 +377,6 @@ def _alone(intake: Intake, items: Sequence[tuple[MailboxRef, bytes]], begun: set
     return [handle_one(intake, ref, raw) for ref, raw in items if ref not in begun]
 
 
-def _broken(exc: Exception) -> bool:
-    """An error that is not the message's fault (the database went away): the batch ends."""
-    from sqlalchemy.exc import OperationalError
-
-    return isinstance(exc, OperationalError)
-
-
 def _withdraw(
     intake: Intake,
     innocent: Sequence[MailboxRef],
@@ -411,9 +392,3 @@ def _withdraw(
     except Exception as tidy:  # noqa: BLE001 - the database may be what broke: the
         # records stay, and each message is then tried alone (never held for this).
         log.warning("could not withdraw a batch's attempts", extra={"error": type(tidy).__name__})
-
-
-def _left(ref: MailboxRef, exc: BaseException) -> None:
-    log.error(
-        "message failed; left in the inbox", extra={"mailbox_uid": ref.uid, "error": type(exc).__name__}
-    )

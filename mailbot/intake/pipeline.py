@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import or_, select, text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import func, or_, select, true
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from mailbot.clock import Clock
@@ -32,7 +32,7 @@ from mailbot.settings import Settings
 from mailbot.store.audit import hold_chain
 from mailbot.store.db import Database
 from mailbot.store.models import InboundMessage as MessageRow
-from mailbot.store.sealed_blob import seal_pieces
+from mailbot.store.sealed_blob import pieces_together, seal_pieces
 from mailbot.store.vault import Vault
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,15 @@ def log_handled(handled: Handled) -> None:
             "duplicate": handled.duplicate,
         },
     )
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The row of a message stored before: only its copy is filed again."""
+
+    id: str
+    action: str
+    target_folder: str
 
 
 @dataclass
@@ -308,29 +317,45 @@ class Intake:
         """The message's rows in the caller's transaction; None when another worker has
         it in hand. A message stored before (a repeat after a crash) is only re-filed."""
         mid, content, dedupe = self._keys(raw, message)
-        if not self._claim(session, dedupe):
+        claimed, seen = self._claim(session, ref, dedupe)
+        if not claimed:
             log.info("message in hand at another worker", extra={"mailbox_uid": ref.uid})
             return None
-        seen = session.execute(
-            select(MessageRow.id, MessageRow.action, MessageRow.target_folder)
-            .where(or_(MessageRow.dedupe_key == dedupe, MessageRow.mailbox_ref == ref.key))
-            .limit(1)
-        ).first()
         if seen is not None:
             log.info("message seen before", extra={"message_row": seen.id, "action": seen.action})
             return Stored(Handled(seen.action, seen.id, duplicate=True), seen.target_folder)
-        handled = self._decide_and_store(session, ref, message, mid, content, dedupe, forced)
+        with pieces_together(session):
+            handled = self._decide_and_store(session, ref, message, mid, content, dedupe, forced)
         return None if handled is None else Stored(handled, FOLDER_FOR[handled.action])
 
-    def _claim(self, session: Session, dedupe: str) -> bool:
-        """On PostgreSQL, one worker at a time per message (held until the commit).
+    def _claim(self, session: Session, ref: MailboxRef, dedupe: str) -> tuple[bool, Seen | None]:
+        """Whether this worker may store the message, and its row if it was stored before.
 
-        SQLite has a single writer, so there the unique key alone settles it.
+        On PostgreSQL one worker at a time per message: a transaction advisory lock (held
+        until the commit), taken in the same statement as the look for the row, to save a
+        round trip a message (issue 18). That statement's snapshot may predate the commit
+        of a worker that just let the lock go, so its row can be missed: the unique
+        dedupe key then fails this batch's commit, and the batch, stored again a message
+        at a time (``storing``), finds the row and only files the copy. SQLite has a
+        single writer, so there the unique key alone settles it.
         """
+        seen = (
+            select(MessageRow.id, MessageRow.action, MessageRow.target_folder)
+            .where(or_(MessageRow.dedupe_key == dedupe, MessageRow.mailbox_ref == ref.key))
+            .limit(1)
+        )
         if self.db.dialect != "postgresql":
-            return True
-        lock_id = int(dedupe[:15], 16)
-        return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": lock_id}).scalar())
+            first = session.execute(seen).first()
+            return True, (None if first is None else Seen(*first))
+        lock = select(func.pg_try_advisory_xact_lock(int(dedupe[:15], 16)).label("claimed")).subquery()
+        row = seen.lateral()
+        both = session.execute(
+            select(lock.c.claimed, row.c.id, row.c.action, row.c.target_folder).select_from(
+                lock.outerjoin(row, true())
+            )
+        ).one()
+        found = None if both.id is None else Seen(both.id, both.action, both.target_folder)
+        return bool(both.claimed), found
 
     def _decide_and_store(
         self,
@@ -361,14 +386,9 @@ class Intake:
         row.key_id = self.vault.new_key(session)
         row.sender_enc = self.vault.seal_text(session, row, "sender_enc", message.sender or "")
         row.subject_enc = self.vault.seal_text(session, row, "subject_enc", message.subject)
-        try:
-            with session.begin_nested():
-                session.add(row)
-                session.flush()
-        except IntegrityError:
-            # Another worker stored the same message a moment ago: it owns the outcome.
-            log.info("message claimed by another worker", extra={"mailbox_uid": ref.uid})
-            return None
+        # Flushed with the rows that follow: no other worker can store it meanwhile (the
+        # claim above on PostgreSQL, the single writer on SQLite), so no savepoint.
+        session.add(row)
         # The raw message beside the row, a piece at a time (issue 13: no full-size copy).
         seal_pieces(session, self.vault, row, "raw_enc", message.raw)
         refs = self.apply(session, message, row, outcome, now)

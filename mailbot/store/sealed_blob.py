@@ -21,6 +21,7 @@ with it, and ``delete_pieces`` removes the rows with their owner.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, and_, delete, insert, select
@@ -35,6 +36,9 @@ from mailbot.store.vault import Vault
 PIECE = 1 << 20
 
 _TABLE: Any = SealedPiece.__table__
+_HELD = "mailbot.sealed_pieces_held"
+#: Sealed bytes held for ``pieces_together`` at most (issue 13's memory bound holds).
+HELD_BYTES = 4 << 20
 
 
 def piece_column(column: str, index: int, count: int) -> str:
@@ -78,9 +82,41 @@ def seal_pieces(
             key, key_id, table, piece_column(column, index, count), row_id, cast(bytes, chunk)
         )
         values = {"owner_table": table, "owner_id": row_id, "owner_column": column, "idx": index}
-        session.execute(insert(_TABLE), [{**values, "data_enc": sealed}])
+        held: list[dict[str, Any]] | None = session.info.get(_HELD)
+        if count == 1 and held is not None:
+            held.append({**values, "data_enc": sealed})  # with the others, at the end
+            if sum(len(row["data_enc"]) for row in held) > HELD_BYTES:
+                _write_held(session)
+            continue
+        # On the session's connection: a Core insert that does not flush the ORM's pending
+        # rows first (a piece has no foreign key), so they go in one flush later (issue 18).
+        session.connection().execute(insert(_TABLE), [{**values, "data_enc": sealed}])
         del sealed
     return count
+
+
+@contextmanager
+def pieces_together(session: Session) -> Iterator[None]:
+    """Within the block, values of one piece (a message, most attachments) are inserted
+    together at its end, in one statement (issue 18: a round trip per value saved);
+    larger ones still a piece at a time, as they come. Nothing is inserted if the block
+    raises."""
+    if _HELD in session.info:
+        yield
+        return
+    session.info[_HELD] = []
+    try:
+        yield
+        _write_held(session)
+    finally:
+        session.info.pop(_HELD, None)
+
+
+def _write_held(session: Session) -> None:
+    held: list[dict[str, Any]] = session.info[_HELD]
+    if held:
+        session.connection().execute(insert(_TABLE), held)
+        held.clear()
 
 
 def iter_pieces(

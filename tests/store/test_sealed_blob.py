@@ -8,14 +8,15 @@ from collections.abc import Iterator
 
 import pytest
 from helpers.bot import eml
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, event, func, select, update
 from sqlalchemy.orm import Session
 
 from mailbot.app import App
 from mailbot.errors import CryptoError
 from mailbot.intake.poller import Poller
+from mailbot.store import sealed_blob
 from mailbot.store.models import InboundMessage, SealedPiece
-from mailbot.store.sealed_blob import delete_pieces, open_head, open_pieces, seal_pieces
+from mailbot.store.sealed_blob import delete_pieces, open_head, open_pieces, pieces_together, seal_pieces
 
 PIECE = 1000
 DATA = bytes(range(256)) * 14  # 3,584 bytes: four pieces of 1,000
@@ -136,3 +137,65 @@ def test_empty_and_exact_multiples(two: tuple) -> None:  # type: ignore[type-arg
     assert open_pieces(session, app.vault, first, "empty_enc") == b""
     assert seal_pieces(session, app.vault, first, "even_enc", DATA[:2000], piece=PIECE) == 2
     assert open_pieces(session, app.vault, first, "even_enc") == DATA[:2000]
+
+
+# -- values of one piece held to the end of a message (issue 18) --------------------------------
+
+
+def _inserts(session: Session) -> list[int]:
+    """The rows of each INSERT into sealed_piece from now on (appended as they happen)."""
+    seen: list[int] = []
+
+    def on_execute(_conn, _cursor, statement, params, _context, many):  # type: ignore[no-untyped-def]
+        if statement.startswith("INSERT INTO sealed_piece"):
+            seen.append(len(params) if many else 1)
+
+    event.listen(session.get_bind(), "before_cursor_execute", on_execute)
+    return seen
+
+
+def _count(session: Session, row: InboundMessage) -> int:
+    where = (SealedPiece.owner_id == row.id, SealedPiece.owner_column == "test_enc")
+    return session.scalar(select(func.count()).select_from(SealedPiece).where(*where)) or 0
+
+
+def test_values_of_one_piece_go_in_together_at_the_end_and_large_ones_at_once(two: tuple) -> None:  # type: ignore[type-arg]
+    app, session, first, second = two
+    session.execute(delete(SealedPiece).where(SealedPiece.owner_column == "test_enc"))
+    inserts = _inserts(session)
+    with pieces_together(session):
+        seal_pieces(session, app.vault, first, "test_enc", DATA[:900], piece=PIECE)
+        seal_pieces(session, app.vault, second, "test_enc", DATA[:10], piece=PIECE)
+        assert inserts == [] and _count(session, first) == 0  # held
+        seal_pieces(session, app.vault, first, "big_enc", DATA, piece=PIECE)
+        assert inserts == [1, 1, 1, 1]  # four pieces, one at a time, as they come
+    assert inserts == [1, 1, 1, 1, 2]  # the two small values in one statement
+    assert open_pieces(session, app.vault, first, "test_enc") == DATA[:900]
+    assert open_pieces(session, app.vault, second, "test_enc") == DATA[:10]
+    assert open_pieces(session, app.vault, first, "big_enc") == DATA
+
+
+def test_nothing_held_is_written_when_the_message_fails(two: tuple) -> None:  # type: ignore[type-arg]
+    app, session, first, _second = two
+    session.execute(delete(SealedPiece).where(SealedPiece.owner_column == "test_enc"))
+    with pytest.raises(ZeroDivisionError), pieces_together(session):
+        seal_pieces(session, app.vault, first, "test_enc", DATA[:100], piece=PIECE)
+        raise ZeroDivisionError
+    assert _count(session, first) == 0
+    seal_pieces(session, app.vault, first, "test_enc", DATA[:100], piece=PIECE)  # not held now
+    assert _count(session, first) == 1
+
+
+def test_held_bytes_past_the_bound_are_written_early(two: tuple, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[type-arg]
+    """Many attachments of just under a piece do not pile up in memory (issue 13)."""
+    app, session, first, second = two
+    monkeypatch.setattr(sealed_blob, "HELD_BYTES", 1500)
+    session.execute(delete(SealedPiece).where(SealedPiece.owner_column == "test_enc"))
+    inserts = _inserts(session)
+    with pieces_together(session):
+        seal_pieces(session, app.vault, first, "test_enc", DATA[:900], piece=PIECE)
+        assert inserts == []
+        seal_pieces(session, app.vault, second, "test_enc", DATA[:900], piece=PIECE)
+        assert inserts == [2]  # past 1,500 held bytes: out now
+    assert inserts == [2]  # nothing left for the end
+    assert open_pieces(session, app.vault, second, "test_enc") == DATA[:900]
