@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from msoffcrypto.format.ooxml import OOXMLFile
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,7 +26,6 @@ from mailbot.outbound.mail import Attachment as MailAttachment
 from mailbot.outbound.mail import Outbound, OutboundMail
 from mailbot.settings import Settings
 from mailbot.sprg.actions import overdue_by_agency
-from mailbot.sprg.pack import build_pack
 from mailbot.sprg.scheduling import PackCase
 from mailbot.store.audit import audit
 from mailbot.store.models import Meeting
@@ -61,6 +59,8 @@ def digest_lines(cases: list[PackCase], meeting: date) -> list[DigestLine]:
 
 def encrypt_docx(data: bytes, password: str) -> bytes:
     """OOXML agile encryption (what Word does for "Encrypt with Password")."""
+    from msoffcrypto.format.ooxml import OOXMLFile  # only when a pack goes out: not every poll
+
     out = io.BytesIO()
     OOXMLFile(io.BytesIO(data)).encrypt(password, out)
     return out.getvalue()
@@ -105,6 +105,8 @@ def queue_digest(
     if settings.sprg_attach_pack:
         if not settings.sprg_pack_password:
             raise ConfigError("MAILBOT_SPRG_PACK_PASSWORD", "must be set when MAILBOT_SPRG_ATTACH_PACK is on")
+        from mailbot.sprg.pack import build_pack  # python-docx and lxml: 8 MB a poll spared
+
         pack = build_pack(meeting, cases, chair=settings.sprg_chair, compiled_on=london(now).date())
         attachment = encrypt_docx(pack, settings.sprg_pack_password)
     overdue = [

@@ -135,6 +135,18 @@ def test_show_imports_no_heavy_library(empty: Path) -> None:
     assert "mailbot.cases.views" in modules  # the probe went the whole way
 
 
+def test_a_poll_builds_no_pack_and_loads_no_other_database_until_it_must(empty: Path) -> None:
+    """Every ``poll`` process imports the SPRG digest's module; the agenda pack (python-docx,
+    lxml) and its encryption (msoffcrypto) are loaded only when a pack goes out, and
+    PostgreSQL's dialect not at all on SQLite: 10 MB of the process's floor (issue 18)."""
+    code, _heavy, modules, _out = probe(empty, "poll", "--once")
+    assert code == 0
+    assert "mailbot.sprg.meeting_digest" in modules and "mailbot.intake.attempts" in modules
+    tops = {m.split(".")[0] for m in modules}
+    assert not {"docx", "lxml", "msoffcrypto"} & tops
+    assert not {"mailbot.sprg.pack", "sqlalchemy.dialects.postgresql"} & modules
+
+
 def test_help_imports_neither_the_database_nor_the_keys(empty: Path) -> None:
     code, heavy, modules, out = probe(empty, "--help")
     assert code == 0 and "cases" in out and "serve" in out
