@@ -83,8 +83,12 @@ def open_case(
         sender_index=vault.index("sender", sender),
     )
     case.sender_enc = vault.seal_text(session, case, "sender_enc", sender)  # gives it its id
-    session.add(case)  # one INSERT with its first version's status, at the next flush
+    session.add(case)
     add_version(session, vault, case, now, version, manual=manual)
+    # In now, with its first version's status (one INSERT, no UPDATE after it): rows added
+    # later may refer to it (an attachment moved to it by a split, a message link), and
+    # a flush would put cases.Attachment before cases.Case.
+    session.flush()
     return case
 
 
