@@ -300,17 +300,18 @@ def _store(intake: Intake, b: _Begun, stopping: Callable[[], bool]) -> list[Step
     raws = dict(items)
     steps: list[Step] = []
     outcomes: Outcomes = []
-    at = Storing()
     got = _Read()
-    failed: list[tuple[MailboxRef, str]] = []
+    at = Storing(read=[], raws=raws, failed=[])
+    failed = at.failed
     not_reached: list[MailboxRef] = []
     try:
         got = b.reading.result()
-        failed, not_reached, read = got.failed, got.not_reached, got.read
+        at.read, not_reached = got.read, got.not_reached
+        failed = at.failed = got.failed
         if got.crash is not None:
             at.current = got.crash[0]
             raise got.crash[1]
-        outcomes = store_all(intake, read, raws, failed, at)
+        outcomes = store_all(intake, at)
     except BaseException as exc:
         current, done = at.current, {ref for ref, _ in failed}
         _withdraw(intake, [r for r in batch if r != current and r not in done], failed, current, exc)

@@ -30,71 +30,58 @@ Outcomes = list[tuple[MailboxRef, Stored | None]]
 
 @dataclass
 class Storing:
-    """Which message the transaction was at when it broke (None: between messages, or
-    at the commit), so that only that one is blamed."""
+    """A batch being stored: its messages (read), their bytes, those that failed even
+    alone (left in the inbox), and which message the transaction was at when it broke
+    (None: between messages, or at the commit), so that only that one is blamed."""
 
+    read: Sequence[tuple[MailboxRef, InboundMessage]]
+    raws: Mapping[MailboxRef, bytes]
+    failed: list[tuple[MailboxRef, str]]
     current: MailboxRef | None = None
 
 
-def store_all(
-    intake: Intake,
-    read: Sequence[tuple[MailboxRef, InboundMessage]],
-    raws: Mapping[MailboxRef, bytes],
-    failed: list[tuple[MailboxRef, str]],
-    at: Storing,
-) -> Outcomes:
+def store_all(intake: Intake, batch: Storing) -> Outcomes:
     """The batch's outcomes, committed; a message that failed even alone is added to
-    ``failed`` (left in the inbox). Errors that are not a message's fault propagate."""
+    ``batch.failed``. Errors that are not a message's fault propagate."""
     try:
-        return _at_once(intake, read, raws, at)
+        return _at_once(intake, batch)
     except (ConfigError, MailboxError):
         raise
     except Exception as exc:  # noqa: BLE001 - rolled back whole: now one by one
         if broken(exc):
             raise
         log.info("a batch is stored again, a message at a time", extra={"error": type(exc).__name__})
-    return _one_by_one(intake, read, raws, failed, at)
+    return _one_by_one(intake, batch)
 
 
-def _at_once(
-    intake: Intake,
-    read: Sequence[tuple[MailboxRef, InboundMessage]],
-    raws: Mapping[MailboxRef, bytes],
-    at: Storing,
-) -> Outcomes:
+def _at_once(intake: Intake, batch: Storing) -> Outcomes:
     outcomes: Outcomes = []
     with intake.db.session() as session:
         intake.begin_writes(session)  # key version, then the audit head: one lock order
-        for ref, message in read:
-            at.current = ref
-            outcomes.append((ref, intake.store(session, ref, raws[ref], message)))
-        at.current = None
+        for ref, message in batch.read:
+            batch.current = ref
+            outcomes.append((ref, intake.store(session, ref, batch.raws[ref], message)))
+        batch.current = None
     return outcomes
 
 
-def _one_by_one(
-    intake: Intake,
-    read: Sequence[tuple[MailboxRef, InboundMessage]],
-    raws: Mapping[MailboxRef, bytes],
-    failed: list[tuple[MailboxRef, str]],
-    at: Storing,
-) -> Outcomes:
+def _one_by_one(intake: Intake, batch: Storing) -> Outcomes:
     outcomes: Outcomes = []
     with intake.db.session() as session:
-        at.current = None
+        batch.current = None
         intake.begin_writes(session)
-        for ref, message in read:
-            at.current = ref
+        for ref, message in batch.read:
+            batch.current = ref
             try:
-                outcomes.append((ref, intake.store_isolated(session, ref, raws[ref], message)))
+                outcomes.append((ref, intake.store_isolated(session, ref, batch.raws[ref], message)))
             except (ConfigError, MailboxError):
                 raise
             except Exception as exc:  # noqa: BLE001 - its savepoint is rolled back: alone
                 if broken(exc):
                     raise
                 left(ref, exc)
-                failed.append((ref, type(exc).__name__))
-        at.current = None
+                batch.failed.append((ref, type(exc).__name__))
+        batch.current = None
     return outcomes
 
 
