@@ -110,7 +110,7 @@ def main() -> int:
     parser.add_argument(
         "--memory-sizes",
         default="",
-        help="backlog sizes for benchmark 4 (default 1000,10000; 10,000 takes about half an hour here)",
+        help="backlog sizes for benchmark 4 (default 1000,10000; 10,000 takes about ten minutes here)",
     )
     args = parser.parse_args()
     only = {int(x) for x in args.only.split(",") if x.strip()}
