@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, func, select
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session
 
 from mailbot.cases import store as case_store
@@ -159,7 +160,7 @@ def cases_of_meeting(session: Session, vault: Vault, meeting: date) -> list[Pack
     )
     stmt = (
         select(Case, ReferralVersion, Decision, DataKey)
-        .join(
+        .outerjoin(  # outer: a case without its version must fail, not drop off the agenda
             ReferralVersion,
             and_(ReferralVersion.case_id == Case.id, ReferralVersion.version == Case.current_version),
         )
@@ -173,6 +174,8 @@ def cases_of_meeting(session: Session, vault: Vault, meeting: date) -> list[Pack
     duplicates = _duplicates(session, [row[0] for row in rows])
     out = []
     for case, version, decision, _key in rows:
+        if version is None:  # as load_referral's .one() said before the pack read in one query
+            raise NoResultFound(f"case {case.ref} has no referral version {case.current_version}")
         stored = vault.open_json(session, version, "referral_enc", key_id=case.key_id)
         recorded = vault.open_json(session, decision, "outcome_enc", key_id=case.key_id) if decision else None
         # Only a recorded decision fills the outcome table, never the referrer's copy.

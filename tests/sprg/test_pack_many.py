@@ -21,6 +21,7 @@ from docx.text.paragraph import Paragraph
 from helpers.bot import make_app
 from helpers.pack_cases import fictional_referrals, put_on_meeting
 from sqlalchemy import event, select
+from sqlalchemy.exc import NoResultFound
 
 from mailbot.cases import store as case_store
 from mailbot.clock import FixedClock
@@ -228,5 +229,24 @@ def test_a_small_meeting_reads_in_at_most_two_queries(tmp_path: Path, count: int
         with app.db.session() as session:
             assert len(cases_of_meeting(session, app.vault, MEETING)) == count
         assert len(statements) <= 2
+    finally:
+        app.close()
+
+
+def test_a_case_without_its_referral_version_stops_the_agenda_instead_of_dropping_off(
+    tmp_path: Path, database_url: str
+) -> None:
+    """The agenda reads every case in one query; a case whose current version is missing
+    (damaged data) must be said, not left off the SPRG's agenda without a word."""
+    app = make_app(tmp_path, database_url, FixedClock(datetime(2026, 11, 20, 9, 0, tzinfo=UTC)))
+    try:
+        put_on_meeting(app, fictional_referrals(2), MEETING)
+        with app.db.session() as session:
+            case = session.scalars(select(Case).where(Case.ref == "COC-2026-0001")).one()
+            case.current_version += 1  # points at a version that does not exist
+            session.flush()
+            with pytest.raises(NoResultFound, match="COC-2026-0001"):
+                cases_of_meeting(session, app.vault, MEETING)
+            session.rollback()
     finally:
         app.close()
