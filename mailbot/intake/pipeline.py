@@ -9,7 +9,7 @@ work; a crash after it finds the row and only redoes the move.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -154,8 +154,11 @@ class Intake:
         except Exception as exc:  # noqa: BLE001 - raised again where the handler asks
             self._forms[id(message)] = exc
 
-    def forget_forms(self) -> None:
-        self._forms.clear()
+    def forget_forms(self, messages: Iterable[InboundMessage]) -> None:
+        """Drop these messages' attachments read ahead, and only theirs: the reader
+        thread may be reading the next batch's meanwhile."""
+        for message in messages:
+            self._forms.pop(id(message), None)
 
     def context(self, session: Session) -> HandlerContext:
         ctx = self.make_context(session)
@@ -244,7 +247,7 @@ class Intake:
                 self.begin_writes(session)
                 return self.store_isolated(session, ref, raw, message)
         finally:
-            self.forget_forms()
+            self.forget_forms([message])
 
     def begin_writes(self, session: Session) -> None:
         """An intake transaction's first statements, in one order for every worker: the
