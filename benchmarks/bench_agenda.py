@@ -11,8 +11,8 @@ in this run:
 - agenda: the ``mailbot agenda`` path without start-up: the cases read (their SQL
   statements, unwraps and decryptions counted in a read of their own, not timed), every
   data key unwrapped afresh (a new vault each round, as in a new process), 100 referrals
-  decrypted, the pack built and written (``agenda.docx``, mode 0600). This is the figure the target is for (the .docx build, which issue 18's
-  benchmark 5 asks to speed up);
+  decrypted, the pack built and written (``agenda.docx``, mode 0600). This is the figure
+  the target is for (the .docx build, which issue 18's benchmark 5 asks to speed up);
 and once each: the PDF LibreOffice makes of it (only where ``soffice`` is installed:
 ``mailbot agenda`` makes it too, so it is reported apart) and the encrypted attachment
 of the digest.
