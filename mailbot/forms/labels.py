@@ -14,11 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from mailbot.forms.description import FormDescription
-from mailbot.forms.text import normalise_label
-
-#: ``label_matches`` lets a label of this many words match a cell's start without
-#: being asked to (a long label the referrer wrote on after).
-LONG_LABEL_WORDS = 4
+from mailbot.forms.text import LONG_LABEL_WORDS, normalise_label
 
 
 @dataclass(frozen=True)
