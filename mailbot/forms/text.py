@@ -20,6 +20,10 @@ EMPTY_BOXES = "☐□❑"
 BOXES = MARKERS + TICKED_GLYPHS + EMPTY_BOXES
 TICKED = CC_ON + LEGACY_ON + TICKED_GLYPHS
 
+#: A label of this many words may match a cell's start without being asked to (a long
+#: label the referrer wrote on after); ``labels.LabelTable`` keeps the same rule.
+LONG_LABEL_WORDS = 4
+
 _PUNCT = re.compile(r"[^\w]+")
 _LEADER = re.compile(r"(?:…|\.{2,}|_{2,})+")
 _SPACES = re.compile(r"[ \t\u00a0\u2002\u2003\u2009\u202f]+")
@@ -55,11 +59,15 @@ def strip_leaders(text: str) -> str:
 
 
 def label_matches(norm: str, label: str, *, prefix: bool = False) -> bool:
-    """Exact match after normalising; long labels and inline ones may be a prefix."""
+    """Exact match after normalising; long labels and inline ones may be a prefix.
+
+    The readers ask ``labels.LabelTable`` (every label at once); this one-label rule is
+    the reference it is tested against (tests/forms/test_labels.py).
+    """
     if not label or not norm:
         return False
     if norm == label:
         return True
-    if prefix or len(label.split()) >= 4:
+    if prefix or len(label.split()) >= LONG_LABEL_WORDS:
         return norm.startswith(label + " ")
     return False

@@ -350,9 +350,7 @@ def _store(intake: Intake, b: _Begun, stopping: Callable[[], bool]) -> list[Step
 
 
 def _forget(intake: Intake, got: _Read) -> None:
-    """Drop this batch's attachments read ahead (not the next batch's: it may be read now)."""
-    for _, message in got.read:
-        intake._forms.pop(id(message), None)
+    intake.forget_forms(message for _, message in got.read)
 
 
 def _release(begun: _Begun) -> None:

@@ -9,7 +9,7 @@ work; a crash after it finds the row and only redoes the move.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -154,8 +154,11 @@ class Intake:
         except Exception as exc:  # noqa: BLE001 - raised again where the handler asks
             self._forms[id(message)] = exc
 
-    def forget_forms(self) -> None:
-        self._forms.clear()
+    def forget_forms(self, messages: Iterable[InboundMessage]) -> None:
+        """Drop these messages' attachments read ahead, and only theirs: the reader
+        thread may be reading the next batch's meanwhile."""
+        for message in messages:
+            self._forms.pop(id(message), None)
 
     def context(self, session: Session) -> HandlerContext:
         ctx = self.make_context(session)
@@ -202,7 +205,7 @@ class Intake:
         return mid, content, dedupe
 
     def handle(self, ref: MailboxRef) -> Handled | None:
-        """One message on its own (the batch's way for a message tried before)."""
+        """One message on its own, fetched here (``handle_fetched`` with the bytes)."""
         return self.handle_fetched(ref, self.mailbox.fetch(ref))
 
     def handle_fetched(self, ref: MailboxRef, raw: bytes) -> Handled | None:
@@ -244,7 +247,7 @@ class Intake:
                 self.begin_writes(session)
                 return self.store_isolated(session, ref, raw, message)
         finally:
-            self.forget_forms()
+            self.forget_forms([message])
 
     def begin_writes(self, session: Session) -> None:
         """An intake transaction's first statements, in one order for every worker: the
@@ -326,7 +329,7 @@ class Intake:
             return Stored(Handled(seen.action, seen.id, duplicate=True), seen.target_folder)
         with pieces_together(session):
             handled = self._decide_and_store(session, ref, message, mid, content, dedupe, forced)
-        return None if handled is None else Stored(handled, FOLDER_FOR[handled.action])
+        return Stored(handled, FOLDER_FOR[handled.action])
 
     def _claim(self, session: Session, ref: MailboxRef, dedupe: str) -> tuple[bool, Seen | None]:
         """Whether this worker may store the message, and its row if it was stored before.
@@ -366,7 +369,7 @@ class Intake:
         content: str,
         dedupe: str,
         forced: Outcome | None = None,
-    ) -> Handled | None:
+    ) -> Handled:
         now = self.clock.now()
         outcome = forced or self.decide(message, self.context(session))
         row = MessageRow(
@@ -386,8 +389,11 @@ class Intake:
         row.key_id = self.vault.new_key(session)
         row.sender_enc = self.vault.seal_text(session, row, "sender_enc", message.sender or "")
         row.subject_enc = self.vault.seal_text(session, row, "subject_enc", message.subject)
-        # Flushed with the rows that follow: no other worker can store it meanwhile (the
-        # claim above on PostgreSQL, the single writer on SQLite), so no savepoint.
+        # Flushed with the rows that follow, with no savepoint of its own: the claim keeps
+        # other workers away (PostgreSQL), or the single writer does (SQLite). Where the
+        # claim's look missed a copy committed a moment before (``_claim``), the unique
+        # dedupe key fails the flush: the batch is stored again a message at a time, and
+        # a lone message's savepoint is rolled back and it is stored again, found, filed.
         session.add(row)
         # The raw message beside the row, a piece at a time (issue 13: no full-size copy).
         seal_pieces(session, self.vault, row, "raw_enc", message.raw)

@@ -18,6 +18,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from sqlalchemy.exc import OperationalError
+
 from mailbot.errors import ConfigError, MailboxError
 from mailbot.intake.pipeline import Intake, Stored
 from mailbot.mail.mailbox import MailboxRef
@@ -26,6 +28,9 @@ from mailbot.mail.reader import InboundMessage
 log = logging.getLogger(__name__)
 
 Outcomes = list[tuple[MailboxRef, Stored | None]]
+#: Errors that are not a message's fault (a wrong key file, the mailbox or the database
+#: gone): the batch ends, nobody is blamed or held for them.
+NOT_THE_MESSAGES = (ConfigError, MailboxError, OperationalError)
 
 
 @dataclass
@@ -45,11 +50,9 @@ def store_all(intake: Intake, batch: Storing) -> Outcomes:
     ``batch.failed``. Errors that are not a message's fault propagate."""
     try:
         return _at_once(intake, batch)
-    except (ConfigError, MailboxError):
+    except NOT_THE_MESSAGES:
         raise
     except Exception as exc:  # noqa: BLE001 - rolled back whole: now one by one
-        if broken(exc):
-            raise
         log.info("a batch is stored again, a message at a time", extra={"error": type(exc).__name__})
     return _one_by_one(intake, batch)
 
@@ -74,22 +77,13 @@ def _one_by_one(intake: Intake, batch: Storing) -> Outcomes:
             batch.current = ref
             try:
                 outcomes.append((ref, intake.store_isolated(session, ref, batch.raws[ref], message)))
-            except (ConfigError, MailboxError):
+            except NOT_THE_MESSAGES:
                 raise
             except Exception as exc:  # noqa: BLE001 - its savepoint is rolled back: alone
-                if broken(exc):
-                    raise
                 left(ref, exc)
                 batch.failed.append((ref, type(exc).__name__))
         batch.current = None
     return outcomes
-
-
-def broken(exc: Exception) -> bool:
-    """An error that is not the message's fault (the database went away): the batch ends."""
-    from sqlalchemy.exc import OperationalError
-
-    return isinstance(exc, OperationalError)
 
 
 def left(ref: MailboxRef, exc: BaseException) -> None:

@@ -48,9 +48,10 @@ class Vault:
     def hold_version(self, session: Session) -> None:
         """Claim the current master version for the whole of this transaction now.
 
-        A batch (``mailbot.intake.batch``) calls this before its first savepoint, so the
-        claim, taken once, covers every data key the batch makes; a claim made inside a
-        savepoint is made again each time (a savepoint's rollback may release it).
+        Every intake transaction calls this first (``Intake.begin_writes``), outside any
+        savepoint, so the claim, taken once, covers every data key the transaction makes;
+        a claim made inside a savepoint is made again each time (a savepoint's rollback
+        may release it).
         """
         self._current_master(session)
 

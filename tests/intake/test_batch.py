@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import signal
 import threading
 import time
@@ -18,6 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from helpers import sql_trace
 from helpers.bot import eml, make_app, simple_referral
 from helpers.pipeline import handled, outbox_messages, poll
 from sqlalchemy import create_engine, event, func, select, text
@@ -498,19 +500,47 @@ def test_a_sandbox_breach_in_the_batch_read_ahead_is_isolated(app: App) -> None:
     assert app.mailbox.list_new() == [] and attempts_on_record(app) == {}
 
 
+CASE_WRITE = re.compile(r'^\s*(INSERT\s+INTO|UPDATE)\s+"?(case|ref_counter)"?[\s(]', re.IGNORECASE)
+HEAD_LOCK = re.compile(r"\bFROM\s+audit_head\b.*\bFOR\s+UPDATE\b", re.IGNORECASE | re.DOTALL)
+
+
 def test_an_intake_transaction_holds_the_audit_head_before_any_case_row(
     pg_url: str, tmp_path: Path, clock: FixedClock
 ) -> None:
     """One lock order for every worker: with two and four workers on PostgreSQL a batch
     failed (deadlock) when one had locked the case counter first and the head second,
-    the other the reverse."""
+    the other the reverse. A real poll: in each transaction that writes a case or the
+    counter, the head is selected FOR UPDATE first, and held when the first case row is
+    written (another connection cannot take it)."""
     bot = make_app(tmp_path, pg_url, clock)
+    deliver(bot, [simple_referral(n, "order") for n in range(3)])
     other = create_engine(pg_url)
-    try:
-        with bot.db.session() as session:
-            bot.intake.begin_writes(session)
-            with other.connect() as conn, pytest.raises(OperationalError):
+    held: list[str | None] = []
+
+    def probe(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        if held or not CASE_WRITE.match(statement):
+            return
+        with other.connect() as conn:
+            try:
                 conn.execute(text("SELECT last_hash FROM audit_head FOR UPDATE NOWAIT"))
+                held.append(None)
+            except OperationalError as exc:
+                held.append(getattr(exc.orig, "sqlstate", None))
+
+    try:
+        with sql_trace.transactions(bot.db.engine) as transactions:
+            event.listen(bot.db.engine, "before_cursor_execute", probe)
+            try:
+                result = Poller(bot).cycle()
+            finally:
+                event.remove(bot.db.engine, "before_cursor_execute", probe)
     finally:
         other.dispose()
         bot.close()
+    assert len(result.handled) == 3 and result.left == 0
+    writing = [t for t in transactions if any(CASE_WRITE.match(s) for s in t)]
+    assert writing, transactions  # the poll did write cases: the order below was looked at
+    for statements in writing:
+        first_write = next(n for n, s in enumerate(statements) if CASE_WRITE.match(s))
+        assert any(HEAD_LOCK.search(s) for s in statements[:first_write]), statements[: first_write + 1]
+    assert held == ["55P03"]  # lock_not_available: the head was held at the first case write

@@ -267,3 +267,18 @@ def test_a_form_for_a_decided_case_is_kept_but_changes_nothing(app: App) -> None
     assert len(outbox_messages(app)) == sent_before + 1
     (alert,) = _team_alerts(app)
     assert "[COC-2026-0001]" in str(alert["Subject"])
+
+
+def test_a_message_handled_alone_keeps_the_attachments_read_ahead_for_the_next_batch(app: App) -> None:
+    """A lone message (one tried before, or a batch's straggler) may be handled while the
+    reader thread holds the next batch's attachments: it drops its own, not theirs,
+    else the next batch reads them again inside its write transaction."""
+    ahead = app.intake.read(eml("mail-01-referral-complete"))
+    app.intake.preread(ahead)  # as the reader thread does for batch k+1
+    assert id(ahead) in app.intake._forms
+    deliver(app, "mail-04-handtyped-dates")
+    poll(app)  # one message: handled alone
+    assert len(handled(app)) == 1
+    assert id(ahead) in app.intake._forms  # the next batch's, still there
+    app.intake.forget_forms([ahead])
+    assert app.intake._forms == {}
