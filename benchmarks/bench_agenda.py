@@ -8,15 +8,18 @@ in this run:
   python-docx writer pays for a document of that size), and opening and saving its empty
   template;
 - build: ``build_pack`` for the 100 cases already in memory;
-- agenda: the ``mailbot agenda`` path without start-up: the cases read with their SQL
-  statements counted, every data key unwrapped afresh (a new vault each round, as in a
-  new process), 100 referrals decrypted, the pack built and written (``agenda.docx``,
-  mode 0600). This is the figure the target is for;
+- agenda: the ``mailbot agenda`` path without start-up: the cases read (their SQL
+  statements, unwraps and decryptions counted in a read of their own, not timed), every
+  data key unwrapped afresh (a new vault each round, as in a new process), 100 referrals
+  decrypted, the pack built and written (``agenda.docx``, mode 0600). This is the figure
+  the target is for (the .docx build, which issue 18's benchmark 5 asks to speed up);
 and once each: the PDF LibreOffice makes of it (only where ``soffice`` is installed:
 ``mailbot agenda`` makes it too, so it is reported apart) and the encrypted attachment
 of the digest.
 
-Run: ``python benchmarks/bench_agenda.py`` (exit 1 when the agenda figure is 3 s or more).
+Run: ``python benchmarks/bench_agenda.py`` (exit 1 when the agenda figure is 3 s or more;
+the PDF time is reported in the figure, not held to the target: it is LibreOffice's own
+start-up and conversion).
 """
 
 from __future__ import annotations
@@ -123,16 +126,21 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         app = store_with_cases(folder)
-        counts: dict[str, int] = {}
+
+        def read_cases() -> list[PackCase]:
+            vault = Vault(app.vault.keys, app.clock)  # no data key held, as in a new process
+            with app.db.session() as session:
+                return cases_of_meeting(session, vault, MEETING)
 
         def agenda() -> None:
-            vault = Vault(app.vault.keys, app.clock)  # no data key held, as in a new process
-            with counting(app) as seen, app.db.session() as session:
-                cases = cases_of_meeting(session, vault, MEETING)
-            counts.update(seen, cases=len(cases), decided=sum(c.status == "decided" for c in cases))
-            data = build_pack(MEETING, cases, chair=CHAIR, compiled_on=MEETING)
+            data = build_pack(MEETING, read_cases(), chair=CHAIR, compiled_on=MEETING)
             write_pack(folder / "out", data, pdf=False)
 
+        # The counts come from a read of their own, not timed: the wrapped crypto calls
+        # and the SQL listener stay out of the timed rounds.
+        with counting(app) as seen:
+            cases = read_cases()
+        counts = dict(seen, cases=len(cases), decided=sum(c.status == "decided" for c in cases))
         compiled = timed(agenda)
         written = folder / "out" / "agenda.docx"
         size = written.stat().st_size
@@ -159,7 +167,9 @@ def main() -> int:
     else:
         print(f"  PDF by LibreOffice (mailbot agenda makes it too)     {pdf_time * 1000:8.1f} ms  (once)")
     print(f"  encrypting the pack for the digest                   {encrypt * 1000:8.1f} ms  (once)")
-    pdf_text = "" if pdf_time is None else f"; the PDF adds {pdf_time:.1f} s"
+    pdf_text = (
+        "; no PDF here (soffice not installed)" if pdf_time is None else f"; the PDF adds {pdf_time:.1f} s"
+    )
     result = {
         "benchmark": "5. Agenda pack",
         "figure": (
@@ -170,7 +180,7 @@ def main() -> int:
             f"python-docx re-opening and saving the same pack {reopen:.2f} s (empty template {empty:.3f} s)"
         ),
         "ratio": round(compiled / reopen, 2),
-        "target": "< 3 s for 100 cases",
+        "target": "< 3 s for 100 cases (.docx; the PDF is LibreOffice's, reported)",
         "met": met,
     }
     print("RESULT " + json.dumps(result))

@@ -35,6 +35,12 @@ def missing_required(referral: Referral) -> list[str]:
     return [key for key in REQUIRED_FIELDS if is_blank(get_path(referral, key))]
 
 
+#: The fields ``apply_fallbacks`` may fill from the message (and only these).
+SENDER_KEY = "referrer.email"
+DATE_KEY = "referral_date"
+FALLBACK_KEYS = frozenset({SENDER_KEY, DATE_KEY})
+
+
 def apply_fallbacks(
     referral: Referral, sender: str | None, sent: datetime | None
 ) -> tuple[Referral, list[str]]:
@@ -45,12 +51,12 @@ def apply_fallbacks(
     """
     result = copy.deepcopy(referral)
     used: list[str] = []
-    if is_blank(get_path(result, "referrer.email")) and sender:
-        set_path(result, "referrer.email", sender)
-        used.append("referrer.email")
-    if is_blank(get_path(result, "referral_date")) and sent is not None:
-        set_path(result, "referral_date", london(sent).date().isoformat())
-        used.append("referral_date")
+    if is_blank(get_path(result, SENDER_KEY)) and sender:
+        set_path(result, SENDER_KEY, sender)
+        used.append(SENDER_KEY)
+    if is_blank(get_path(result, DATE_KEY)) and sent is not None:
+        set_path(result, DATE_KEY, london(sent).date().isoformat())
+        used.append(DATE_KEY)
     return result, used
 
 
@@ -118,7 +124,7 @@ def age_band(age: int | None) -> str:
 _NOT_THE_REFERRERS = ("outcome", "sprg")
 
 
-def _fields(value: Any, path: str = "") -> dict[str, str]:
+def leaf_fields(value: Any, path: str = "") -> dict[str, str]:
     """Every leaf of a referral by its dotted key, text with its spacing normalised (a
     Word and a PDF copy of one form differ in line breaks, not in words)."""
     if isinstance(value, dict):
@@ -126,12 +132,12 @@ def _fields(value: Any, path: str = "") -> dict[str, str]:
         for key, inner in value.items():
             if not path and key in _NOT_THE_REFERRERS:
                 continue
-            found.update(_fields(inner, f"{path}.{key}" if path else str(key)))
+            found.update(leaf_fields(inner, f"{path}.{key}" if path else str(key)))
         return found
     if isinstance(value, list):
         found = {}
         for n, inner in enumerate(value):
-            found.update(_fields(inner, f"{path}.{n}"))
+            found.update(leaf_fields(inner, f"{path}.{n}"))
         return found
     return {} if is_blank(value) else {path: " ".join(str(value).split())}
 
@@ -155,7 +161,7 @@ def same_referral(
     if child_key(first) is None:
         return False  # an empty form is nobody's referral: never "the same one"
     skip = set(first_fallbacks) | set(again_fallbacks)
-    ours, theirs = _fields(first), _fields(again)
+    ours, theirs = leaf_fields(first), leaf_fields(again)
     for key in skip:
         ours.pop(key, None)
         theirs.pop(key, None)

@@ -14,12 +14,9 @@ from __future__ import annotations
 import json
 from typing import Protocol
 
-from mailbot.cases.referral import _fields, child_key, subject_key
+from mailbot.cases.referral import FALLBACK_KEYS, child_key, leaf_fields, subject_key
 from mailbot.forms.model import Referral
 from mailbot.store.vault import Vault
-
-#: Every key ``apply_fallbacks`` may fill: left out of the digest whatever the form says.
-FALLBACK_KEYS = frozenset({"referrer.email", "referral_date"})
 
 #: Stored for a version that can never be found as resent (no child, no message): not
 #: NULL, which means "from before the index" and is compared the old way.
@@ -31,7 +28,7 @@ def resend_digest(vault: Vault, referral: Referral, fallbacks: list[str], subjec
     ``FALLBACK_KEYS`` (then only the full comparison can tell)."""
     if not set(fallbacks) <= FALLBACK_KEYS:
         return None
-    fields = sorted((k, v) for k, v in _fields(referral).items() if k not in FALLBACK_KEYS)
+    fields = sorted((k, v) for k, v in leaf_fields(referral).items() if k not in FALLBACK_KEYS)
     canonical = json.dumps([subject_key(subject), fields], ensure_ascii=False, separators=(",", ":"))
     return vault.index("resend", canonical)
 
@@ -40,12 +37,15 @@ class _Version(Protocol):
     referral: Referral
     fallbacks: list[str]
     subject: str | None
+    message_row_id: str | None
 
 
-def stored_digest(vault: Vault, version: _Version, has_message: bool) -> str | None:
+def stored_digest(vault: Vault, version: _Version) -> str | None:
     """What a new form version stores: its digest, ``NEVER`` when no resend can match it
-    (no message, so no subject; no child), None when only decrypting can tell."""
-    if not has_message or child_key(version.referral) is None:
+    (no message, so no subject; no child), None when only decrypting can tell.
+    ``FALLBACK_KEYS`` (``cases.referral``) are left out of the digest whatever the form
+    says."""
+    if version.message_row_id is None or child_key(version.referral) is None:
         return NEVER  # an empty form is nobody's referral (``same_referral``)
     if version.subject is None:
         return None

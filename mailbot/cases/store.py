@@ -107,7 +107,7 @@ def add_version(
         created_by=version.created_by,
     )
     if version.source == "form":
-        row.resend_index = stored_digest(vault, version, version.message_row_id is not None)
+        row.resend_index = stored_digest(vault, version)
     row.referral_enc = vault.seal_json(session, row, "referral_enc", version.referral, key_id=case.key_id)
     row.provenance_enc = vault.seal_json(
         session, row, "provenance_enc", version.provenance, key_id=case.key_id

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 
 from mailbot.forms.description import FormDescription
 from mailbot.forms.text import LONG_LABEL_WORDS, normalise_label
@@ -39,18 +40,13 @@ class LabelIndex:
     label_cells: frozenset[str]
 
 
-_INDEXES: dict[int, tuple[FormDescription, LabelIndex]] = {}
-
-
 def _norms(texts: Iterable[str]) -> tuple[str, ...]:
     return tuple(n for n in (normalise_label(t) for t in texts) if n)
 
 
+@cache
 def label_index(desc: FormDescription) -> LabelIndex:
-    """The table for ``desc``, built on first use (a description never changes)."""
-    known = _INDEXES.get(id(desc))
-    if known is not None and known[0] is desc:
-        return known[1]
+    """The table for ``desc``, built on first use (a description is frozen: hashable)."""
     owners: dict[str, list[str]] = {}
     cells: set[str] = set()
     for spec in desc.fields:
@@ -67,7 +63,7 @@ def label_index(desc: FormDescription) -> LabelIndex:
     for labels in columns.values():
         cells.update(labels)
     every = cells | set(_norms(desc.household.stop_labels))
-    index = LabelIndex(
+    return LabelIndex(
         labels=frozenset(every),
         depth=max((len(x.split(" ")) for x in every), default=0),
         fields={label: tuple(dict.fromkeys(keys)) for label, keys in owners.items()},
@@ -77,8 +73,6 @@ def label_index(desc: FormDescription) -> LabelIndex:
         column_labels={x: tuple(k for k, labels in columns.items() if x in labels) for x in cells},
         label_cells=frozenset(cells),
     )
-    _INDEXES[id(desc)] = (desc, index)
-    return index
 
 
 @dataclass(frozen=True)
