@@ -19,17 +19,7 @@ log = logging.getLogger(__name__)
 
 def fetch_many(mailbox: Mailbox, refs: Sequence[MailboxRef]) -> Iterator[tuple[MailboxRef, bytes | None]]:
     """Each message's bytes (None: gone), in one round trip where the backend can."""
-    many = getattr(mailbox, "fetch_many", None)
-    if many is not None:
-        yield from many(refs)
-        return
-    for ref in refs:
-        try:
-            yield ref, mailbox.fetch(ref)
-        except (MailboxAuthError, MailboxConnectionError):
-            raise
-        except MailboxError:
-            yield ref, None
+    yield from mailbox.fetch_many(refs)
 
 
 def move_many(
@@ -40,15 +30,13 @@ def move_many(
     attempts are on record), if one did."""
     if not moves:
         return set(), None
-    many = getattr(mailbox, "move_many", None)
-    if many is not None:
-        try:
-            many(moves)
-            return set(), None
-        except (MailboxAuthError, MailboxConnectionError) as exc:
-            return {ref for ref, _ in moves}, exc
-        except MailboxError as exc:  # which ones moved? each again: a moved one is a no-op
-            log.warning("moving a batch failed; moving one by one", extra={"error": type(exc).__name__})
+    try:
+        mailbox.move_many(moves)
+        return set(), None
+    except (MailboxAuthError, MailboxConnectionError) as exc:
+        return {ref for ref, _ in moves}, exc
+    except MailboxError as exc:  # which ones moved? each again: a moved one is a no-op
+        log.warning("moving a batch failed; moving one by one", extra={"error": type(exc).__name__})
     failed: set[MailboxRef] = set()
     for number, (ref, folder) in enumerate(moves):
         try:
