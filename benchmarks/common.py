@@ -105,6 +105,17 @@ def postgres_database() -> Iterator[str]:
 
 
 @contextlib.contextmanager
+def database(kind: str, folder: Path) -> Iterator[str]:
+    """The bot's database URL: ``sqlite`` a file in ``folder`` (``var/mailbot.db``), else a fresh
+    PostgreSQL database, dropped afterwards."""
+    if kind == "sqlite":
+        yield sqlite_url(folder)
+    else:
+        with postgres_database() as url:
+            yield url
+
+
+@contextlib.contextmanager
 def workdir(prefix: str = "mailbot-bench-") -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         yield Path(tmp)

@@ -186,24 +186,19 @@ def read_pdf_layout(data: bytes, pages: int | None = None) -> Document:
     ``pages`` limits the pages read (the first ones); ``pdf_guard.check_pdf`` says how
     many may be read safely and must have passed before this is called on mail.
     """
+    import pypdfium2 as pdfium  # here, not at start-up: most mail carries no PDF
+
+    from mailbot.forms.pdf_pages import open_pages
+
     try:
-        import pypdfium2 as pdfium  # here, not at start-up: most mail carries no PDF
-
-        from mailbot.forms.pdf_pages import open_pages
-
-        document, read = open_pages(data, pages)
-        try:
-            blocks: list[_Block] = []
-            height = 842.0
-            for number, page in enumerate(read):
-                height = float(page.height)
-                blocks.extend(_page_blocks(number, page))
-            blocks = _drop_running_heads(blocks, height)
-            rows = _stitch(blocks)
-        finally:
-            for page in read:
-                page.close()
-            document.close()
+        read = open_pages(data, pages)
+        blocks: list[_Block] = []
+        height = 842.0
+        for number, page in enumerate(read):
+            height = float(page.height)
+            blocks.extend(_page_blocks(number, page))
+        blocks = _drop_running_heads(blocks, height)
+        rows = _stitch(blocks)
     except FormRejected:
         raise
     except (MemoryError, RecursionError) as exc:
