@@ -98,7 +98,10 @@ def _page_blocks(number: int, page: Any) -> list[_Block]:
     words = page.extract_words(keep_blank_chars=False, use_text_flow=False)
     tables = page.find_tables()
     boxes = [t.bbox for t in tables]  # pdfplumber works a table's box out on every call
-    blocks = [_Block(number, b[1], b[0], b[2], table=(words, t)) for t, b in zip(tables, boxes, strict=True)]
+    centred = _centred(words)  # shared by every table fragment of the page
+    blocks = [
+        _Block(number, b[1], b[0], b[2], table=(centred, t)) for t, b in zip(tables, boxes, strict=True)
+    ]
     outside = [
         w
         for w in words
@@ -140,8 +143,7 @@ def _col(edges: list[float], x: float) -> int:
 def _table_rows(fragments: list[Any], number: int) -> list[Row]:
     edges = _grid(fragments)
     rows: list[Row] = []
-    for words, table in fragments:
-        centred = _centred(words)
+    for centred, table in fragments:
         for row in table.rows:
             cells = []
             for box in row.cells:
