@@ -20,25 +20,21 @@ empty INBOX afterwards. Target: bot time <= 1.2x the baseline's, on each databas
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import statistics
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 from common import (
     Run,
     bare_argv,
     bot_env,
+    database,
     init_bot,
     machine,
     mailbot_argv,
-    postgres_database,
     result,
     run_timed,
-    sqlite_url,
     workdir,
 )
 from corpus import Corpus, build_corpus
@@ -46,15 +42,6 @@ from servers import Dovecot, SmtpRecorder
 
 TARGET = 1.2
 NAME = "1. backlog"
-
-
-@contextlib.contextmanager
-def database(kind: str, folder: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        yield sqlite_url(folder)
-    else:
-        with postgres_database() as url:
-            yield url
 
 
 def check(label: str, run: Run, corpus: Corpus, smtp: SmtpRecorder, dovecot: Dovecot) -> list[str]:

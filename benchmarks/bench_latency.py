@@ -18,27 +18,14 @@ RESULT ratio is the difference of the two p95s in seconds, not a multiple.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-from common import (
-    bare_argv,
-    bot_env,
-    init_bot,
-    machine,
-    mailbot_argv,
-    postgres_database,
-    result,
-    sqlite_url,
-    workdir,
-)
+from common import bare_argv, bot_env, database, init_bot, machine, mailbot_argv, result, workdir
 from corpus import build_corpus
 from servers import Dovecot, SmtpRecorder
 
@@ -52,15 +39,6 @@ def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     rank = max(1, -(-len(ordered) * share // 1))
     return ordered[min(len(ordered), int(rank)) - 1]
-
-
-@contextlib.contextmanager
-def database(kind: str, folder: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        yield sqlite_url(folder)
-    else:
-        with postgres_database() as url:
-            yield url
 
 
 def stop(proc: subprocess.Popen[bytes], seconds: float = 30) -> None:

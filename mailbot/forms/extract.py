@@ -46,36 +46,17 @@ class Extractor:
         self.doc = doc
         self.desc = desc
         self.norms = [[normalise_label(c.text) for c in row.cells] for row in doc.rows]
+        #: Every label lookup of this document (it caches per distinct cell text).
         self.table = LabelTable(label_index(desc))
-        self._field_labels = self.table.index.field_labels
         self._specs = {f.key: f for f in desc.fields}
-        self.columns = self.table.index.columns
-        self._is_label: dict[str, bool] = {}
-        self._section: dict[str, str | None] = {}
 
     # ------------------------------------------------------------------ locating
-    def match(self, norm: str, label: str, *, prefix: bool = False) -> bool:
-        """``label_matches`` through the document's table (``label`` is a form label)."""
-        return self.table.matches(norm, label, prefix=prefix)
-
-    def is_label(self, norm: str) -> bool:
-        """Whether a cell's text is some label of the form (so it is not a value)."""
-        known = self._is_label.get(norm)
-        if known is None:
-            known = self._is_label[norm] = self.table.is_label(norm)
-        return known
-
-    def section_of(self, norm: str) -> str | None:
-        if norm not in self._section:
-            self._section[norm] = self.table.section(norm)
-        return self._section[norm]
-
     def _field_at(self, spec: FieldSpec, norm: str, text: str = "") -> bool:
         """Whether a cell is this field's label, alone or with its value after a colon."""
         hits = self.table.hits(norm)
-        if hits.prefix.isdisjoint(self._field_labels[spec.key]):
+        if hits.prefix.isdisjoint(self.table.index.field_labels[spec.key]):
             return False
-        if not hits.exact.isdisjoint(self._field_labels[spec.key]) or spec.layout == "inline":
+        if not hits.exact.isdisjoint(self.table.index.field_labels[spec.key]) or spec.layout == "inline":
             return True
         return ":" in text and bool(inline_remainder(text, spec.labels, colon=True))
 
@@ -85,7 +66,7 @@ class Extractor:
         section = ""
         for r in range(len(self.doc.rows)):
             for c, norm in enumerate(self.norms[r]):
-                new = self.section_of(norm)
+                new = self.table.section(norm)
                 if new:
                     section = new
                     found.sections_seen.add(new)
@@ -131,14 +112,14 @@ class Extractor:
             return None
         for c, cell in enumerate(nxt.cells):
             if cell.overlaps(label):
-                return None if self.is_label(self.norms[r + 1][c]) else cell
+                return None if self.table.is_label(self.norms[r + 1][c]) else cell
         return None
 
     def beside(self, pos: Position) -> Cell | None:
         """The value cell for a label: the next cell, else the one under the label."""
         r, c = pos
         cells = self.doc.rows[r].cells
-        if c + 1 < len(cells) and not self.is_label(self.norms[r][c + 1]):
+        if c + 1 < len(cells) and not self.table.is_label(self.norms[r][c + 1]):
             return cells[c + 1]
         return self._below(r, cells[c])
 
@@ -151,7 +132,7 @@ class Extractor:
             if self.doc.rows[up].table != table:
                 break
             for hc, norm in enumerate(self.norms[up]):
-                if any(self.match(norm, w) for w in wanted):
+                if any(self.table.matches(norm, w) for w in wanted):
                     header = self.doc.rows[up].cells[hc]
                     return next(
                         (x for i, x in enumerate(self.doc.rows[r].cells) if i != c and x.overlaps(header)),

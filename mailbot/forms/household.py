@@ -39,8 +39,8 @@ def _header_columns(ex: Extractor, start: int) -> dict[str, Cell]:
     header = ex.doc.rows[start]
     columns: dict[str, Cell] = {}
     for c, norm in enumerate(ex.norms[start]):
-        for key, labels in ex.columns.items():
-            if key not in columns and any(ex.match(norm, x) for x in labels):
+        for key, labels in ex.table.index.columns.items():
+            if key not in columns and any(ex.table.matches(norm, x) for x in labels):
                 columns[key] = header.cells[c]
     return columns
 
@@ -55,7 +55,7 @@ def _printed_order(ex: Extractor, heading: int) -> tuple[int, dict[str, Cell]] |
         if row.table != table or table < 0:
             return None
         if len(row.cells) >= len(keys):
-            header = any(ex.is_label(n) for n in ex.norms[r])  # a header retyped beyond us
+            header = any(ex.table.is_label(n) for n in ex.norms[r])  # a header retyped beyond us
             return (r if header else r - 1), dict(zip(keys, row.cells, strict=False))
     return None
 
@@ -72,8 +72,8 @@ def _read_table(
         row = ex.doc.rows[r]
         if (
             row.table != table
-            or any(ex.match(n, s, prefix=True) for n in ex.norms[r][:1] for s in stops)
-            or any(ex.section_of(n) for n in ex.norms[r])
+            or any(ex.table.matches(n, s, prefix=True) for n in ex.norms[r][:1] for s in stops)
+            or any(ex.table.section(n) for n in ex.norms[r])
         ):
             wide = None if row.table == table else wide
             break

@@ -44,10 +44,6 @@ class PdfiumPage:
 
         return list(TableFinder(self, TableSettings.resolve(None)).tables)  # type: ignore[arg-type]
 
-    def close(self) -> None:
-        self.chars = []
-        self.edges = []
-
 
 def _chars(page: Any, height: float) -> list[dict[str, Any]]:
     """The page's characters (not the spaces and line ends pdfium adds) in content order."""
@@ -184,8 +180,8 @@ def _edges(page: Any, height: float) -> list[dict[str, Any]]:
     return edges
 
 
-def open_pages(data: bytes, limit: int | None) -> tuple[Any, list[PdfiumPage]]:
-    """pdfium's document (close it when done) and its first ``limit`` pages."""
+def open_pages(data: bytes, limit: int | None) -> list[PdfiumPage]:
+    """The first ``limit`` pages, copied out of pdfium (its document is closed here)."""
     import pypdfium2 as pdfium
 
     document = pdfium.PdfDocument(data)
@@ -198,7 +194,6 @@ def open_pages(data: bytes, limit: int | None) -> tuple[Any, list[PdfiumPage]]:
                 pages.append(PdfiumPage(page))
             finally:
                 page.close()
-    except BaseException:
+        return pages
+    finally:
         document.close()
-        raise
-    return document, pages

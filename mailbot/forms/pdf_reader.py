@@ -98,7 +98,10 @@ def _page_blocks(number: int, page: Any) -> list[_Block]:
     words = page.extract_words(keep_blank_chars=False, use_text_flow=False)
     tables = page.find_tables()
     boxes = [t.bbox for t in tables]  # pdfplumber works a table's box out on every call
-    blocks = [_Block(number, b[1], b[0], b[2], table=(words, t)) for t, b in zip(tables, boxes, strict=True)]
+    centred = _centred(words)  # shared by every table fragment of the page
+    blocks = [
+        _Block(number, b[1], b[0], b[2], table=(centred, t)) for t, b in zip(tables, boxes, strict=True)
+    ]
     outside = [
         w
         for w in words
@@ -140,8 +143,7 @@ def _col(edges: list[float], x: float) -> int:
 def _table_rows(fragments: list[Any], number: int) -> list[Row]:
     edges = _grid(fragments)
     rows: list[Row] = []
-    for words, table in fragments:
-        centred = _centred(words)
+    for centred, table in fragments:
         for row in table.rows:
             cells = []
             for box in row.cells:
@@ -186,24 +188,19 @@ def read_pdf_layout(data: bytes, pages: int | None = None) -> Document:
     ``pages`` limits the pages read (the first ones); ``pdf_guard.check_pdf`` says how
     many may be read safely and must have passed before this is called on mail.
     """
+    import pypdfium2 as pdfium  # here, not at start-up: most mail carries no PDF
+
+    from mailbot.forms.pdf_pages import open_pages
+
     try:
-        import pypdfium2 as pdfium  # here, not at start-up: most mail carries no PDF
-
-        from mailbot.forms.pdf_pages import open_pages
-
-        document, read = open_pages(data, pages)
-        try:
-            blocks: list[_Block] = []
-            height = 842.0
-            for number, page in enumerate(read):
-                height = float(page.height)
-                blocks.extend(_page_blocks(number, page))
-            blocks = _drop_running_heads(blocks, height)
-            rows = _stitch(blocks)
-        finally:
-            for page in read:
-                page.close()
-            document.close()
+        read = open_pages(data, pages)
+        blocks: list[_Block] = []
+        height = 842.0
+        for number, page in enumerate(read):
+            height = float(page.height)
+            blocks.extend(_page_blocks(number, page))
+        blocks = _drop_running_heads(blocks, height)
+        rows = _stitch(blocks)
     except FormRejected:
         raise
     except (MemoryError, RecursionError) as exc:

@@ -301,20 +301,17 @@ def _store(intake: Intake, b: _Begun, stopping: Callable[[], bool]) -> list[Step
     steps: list[Step] = []
     outcomes: Outcomes = []
     got = _Read()
-    at = Storing(read=[], raws=raws, failed=[])
-    failed = at.failed
-    not_reached: list[MailboxRef] = []
+    at = Storing(got.read, raws, got.failed)
     try:
         got = b.reading.result()
-        at.read, not_reached = got.read, got.not_reached
-        failed = at.failed = got.failed
+        at = Storing(got.read, raws, got.failed)  # store_all adds who fails even alone
         if got.crash is not None:
             at.current = got.crash[0]
             raise got.crash[1]
         outcomes = store_all(intake, at)
     except BaseException as exc:
-        current, done = at.current, {ref for ref, _ in failed}
-        _withdraw(intake, [r for r in batch if r != current and r not in done], failed, current, exc)
+        current, done = at.current, {ref for ref, _ in got.failed}
+        _withdraw(intake, [r for r in batch if r != current and r not in done], got.failed, current, exc)
         if current is None or not isinstance(exc, Exception) or isinstance(exc, ConfigError):
             raise
         # One message broke the batch: it alone stays (counted); the rest again, now.
@@ -338,14 +335,14 @@ def _store(intake: Intake, b: _Begun, stopping: Callable[[], bool]) -> list[Step
             log_handled(stored.handled)
             steps.append(Step(ref, "handled", stored.handled))
     intake.attempts.finish(
-        done=[ref for ref, stored in outcomes if ref not in unmoved] + not_reached,
+        done=[ref for ref, stored in outcomes if ref not in unmoved] + got.not_reached,
         moved_rows=moved_rows,
-        failed=failed + [(ref, NotMoved.__name__) for ref in unmoved],
+        failed=got.failed + [(ref, NotMoved.__name__) for ref in unmoved],
     )
     if unusable is not None:
         raise unusable  # on record; the poll loop's retry deals with the mailbox
-    steps += [Step(ref, "failed") for ref, _ in failed]
-    steps += [Step(ref, "not_reached") for ref in not_reached]
+    steps += [Step(ref, "failed") for ref, _ in got.failed]
+    steps += [Step(ref, "not_reached") for ref in got.not_reached]
     return steps + _alone(intake, items, begun)
 
 

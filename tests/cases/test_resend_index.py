@@ -3,6 +3,7 @@ version of the sender's open cases; versions from before the digest are still co
 
 from __future__ import annotations
 
+import sys
 from datetime import timedelta
 from typing import Any
 
@@ -18,16 +19,22 @@ from mailbot.store.vault import Vault
 CASES = 25  # under MAX_RESEND_CASES: every one of them is within reach of the lookup
 
 
-def counting(monkeypatch: pytest.MonkeyPatch, vault: Vault) -> list[str]:
+def counting(monkeypatch: pytest.MonkeyPatch, vault: Vault) -> tuple[list[str], list[str]]:
+    """The columns decrypted, and those the lookup itself decrypted to compare (the
+    summary of the case found decrypts its current version too): the upper bounds
+    below mean something only while the lookup's own decryption is seen here."""
     opened: list[str] = []
+    compared: list[str] = []
     real = vault.open_json
 
     def open_json(session: Any, row: Any, column: str, **kw: Any) -> Any:
         opened.append(column)
+        if sys._getframe(1).f_code is DbCaseLookup.resent.__code__:
+            compared.append(column)
         return real(session, row, column, **kw)
 
     monkeypatch.setattr(vault, "open_json", open_json)
-    return opened
+    return opened, compared
 
 
 def ask(app: App, form: dict[str, Any], subject: str = "RESEND: " + SUBJECT) -> str | None:
@@ -47,8 +54,9 @@ def test_a_resend_among_many_open_cases_decrypts_one_version(
     now = app.clock.now()
     with app.db.session() as session, session.begin():
         refs = [open_case(session, app.vault, now, referral(n), n).ref for n in range(CASES)]
-    opened = counting(monkeypatch, app.vault)
+    opened, compared = counting(monkeypatch, app.vault)
     assert ask(app, referral(3)) == refs[3]
+    assert compared == ["referral_enc"]  # the match, decrypted by the lookup to compare it
     assert opened.count("referral_enc") <= 2  # the match (and the summary's current version)
     opened.clear()
     assert ask(app, referral(CASES + 1)) is None  # a new child: nothing to decrypt at all
@@ -63,9 +71,12 @@ def test_versions_from_before_the_index_are_still_compared(app: App, monkeypatch
         old = session.query(ReferralVersion).all()
         for row in old[:5]:
             row.resend_index = None  # as the migration leaves them
-    opened = counting(monkeypatch, app.vault)
+    opened, compared = counting(monkeypatch, app.vault)
     assert ask(app, referral(2)) == refs[2]
+    matched = len(compared)
+    assert matched >= 1  # the match was decrypted by the lookup and compared
     assert ask(app, referral(CASES + 1)) is None
+    assert len(compared) - matched >= 5  # no match: every unindexed row compared
     assert opened.count("referral_enc") <= 5 + 5 + 1  # only the old rows, and the match
 
 

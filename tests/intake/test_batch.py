@@ -30,7 +30,7 @@ from mailbot.clock import FixedClock
 from mailbot.errors import MailboxError
 from mailbot.intake.attempts import Attempts
 from mailbot.intake.batch import handle_chunk
-from mailbot.intake.poller import Poller
+from mailbot.intake.poller import CycleResult, Poller
 from mailbot.mail.mailbox import MailboxRef
 from mailbot.mail.maildir import MaildirMailbox
 from mailbot.mail.reader import InboundMessage, unreadable
@@ -372,8 +372,12 @@ def test_four_workers_in_batches_never_handle_a_message_twice_nor_hold_it(
         thread.start()
     for thread in threads:
         thread.join(timeout=300)
+    assert not any(thread.is_alive() for thread in threads), "a worker is still polling"
+    assert len(results) == len(workers), results
     assert not any(isinstance(r, BaseException) for r in results), results
-    Poller(workers[0]).cycle()  # anything one worker skipped while the other held it
+    by_workers = sum(len(r.handled) for r in results if isinstance(r, CycleResult))
+    cleanup = Poller(workers[0]).cycle()  # anything one worker skipped while the other held it
+    assert by_workers == total or len(cleanup.handled) == 0, (by_workers, len(cleanup.handled))
     assert workers[0].mailbox.list_new() == []
     rows = handled(workers[0])
     assert len(rows) == total
