@@ -37,23 +37,17 @@ from pathlib import Path
 from typing import Any
 
 import docx
+from common import local_app
+from helpers.pack_cases import fictional_referrals, put_on_meeting
 from sqlalchemy import event
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-from helpers.pack_cases import fictional_referrals, put_on_meeting  # noqa: E402
-
-from mailbot.app import App, build_app  # noqa: E402
-from mailbot.clock import FixedClock  # noqa: E402
-from mailbot.forms.convert import to_pdf  # noqa: E402
-from mailbot.settings import load_settings  # noqa: E402
-from mailbot.sprg.meeting_digest import encrypt_docx  # noqa: E402
-from mailbot.sprg.pack import build_pack, write_pack  # noqa: E402
-from mailbot.sprg.scheduling import PackCase, cases_of_meeting  # noqa: E402
-from mailbot.store import crypto  # noqa: E402
-from mailbot.store.vault import Vault  # noqa: E402
+from mailbot.app import App
+from mailbot.forms.convert import to_pdf
+from mailbot.sprg.meeting_digest import encrypt_docx
+from mailbot.sprg.pack import build_pack, write_pack
+from mailbot.sprg.scheduling import PackCase, cases_of_meeting
+from mailbot.store import crypto
+from mailbot.store.vault import Vault
 
 CASES = 100
 ROUNDS = 5
@@ -73,15 +67,9 @@ def timed(fn: Callable[[], object], rounds: int = ROUNDS) -> float:
 
 def store_with_cases(folder: Path) -> App:
     """100 encrypted cases on the meeting: one in ten decided, a few about the same child."""
-    env = {
-        "MAILBOT_DATABASE_URL": f"sqlite:///{folder / 'mailbot.db'}",
-        "MAILBOT_KEY_FILE": str(folder / "master.key"),
-        "MAILBOT_SPRG_MEETINGS": MEETING.isoformat(),
-    }
-    app = build_app(
-        load_settings(env=env, base_dir=folder), clock=FixedClock(datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+    app = local_app(
+        folder, datetime(2026, 11, 20, 9, 0, tzinfo=UTC), MAILBOT_SPRG_MEETINGS=MEETING.isoformat()
     )
-    app.prepare()
     source = fictional_referrals(CASES)
     for n in (10, 20, 30):  # the same child referred twice: the pack says so
         source[n + 1]["child"] = dict(source[n]["child"])

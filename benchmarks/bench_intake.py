@@ -17,10 +17,9 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
-from mailbot.app import build_app
-from mailbot.clock import FixedClock
+from common import local_app
+
 from mailbot.intake.poller import Poller
-from mailbot.settings import load_settings
 
 SAMPLES = Path(__file__).resolve().parents[1] / "tests" / "data" / "emails"
 KINDS = [
@@ -55,17 +54,13 @@ def baseline(messages: list[bytes]) -> float:
 def intake(messages: list[bytes]) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        env = {
-            "MAILBOT_MAILBOX_URL": f"maildir:{base / 'inbox'}",
-            "MAILBOT_OUTBOUND_URL": f"outbox:{base / 'outbox'}",
-            "MAILBOT_DATABASE_URL": f"sqlite:///{base / 'mailbot.db'}",
-            "MAILBOT_KEY_FILE": str(base / "master.key"),
-            "MAILBOT_LOG_LEVEL": "ERROR",
-        }
-        app = build_app(
-            load_settings(env=env, base_dir=base), clock=FixedClock(datetime(2026, 10, 12, 9, tzinfo=UTC))
+        app = local_app(
+            base,
+            datetime(2026, 10, 12, 9, tzinfo=UTC),
+            MAILBOT_MAILBOX_URL=f"maildir:{base / 'inbox'}",
+            MAILBOT_OUTBOUND_URL=f"outbox:{base / 'outbox'}",
+            MAILBOT_LOG_LEVEL="ERROR",
         )
-        app.prepare()
         for raw in messages:
             app.mailbox.append(raw)
         poller = Poller(app)

@@ -33,21 +33,17 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import local_app, machine, result
+from imapclient import IMAPClient
+from servers import Dovecot, SmtpRecorder
+from sqlalchemy import event
 
-from common import machine, result  # noqa: E402
-from imapclient import IMAPClient  # noqa: E402
-from servers import Dovecot, SmtpRecorder  # noqa: E402
-from sqlalchemy import event  # noqa: E402
-
-from mailbot.app import App, build_app  # noqa: E402
-from mailbot.clock import FixedClock  # noqa: E402
-from mailbot.mail.imap import ImapMailbox, ImapSettings  # noqa: E402
-from mailbot.mail.mailbox import PROCESSED  # noqa: E402
-from mailbot.mail.maildir import MaildirMailbox  # noqa: E402
-from mailbot.mail.smtp import SmtpSender, SmtpSettings  # noqa: E402
-from mailbot.outbound.outbox import Drainer, queue  # noqa: E402
-from mailbot.settings import load_settings  # noqa: E402
+from mailbot.app import App
+from mailbot.mail.imap import ImapMailbox, ImapSettings
+from mailbot.mail.mailbox import PROCESSED
+from mailbot.mail.maildir import MaildirMailbox
+from mailbot.mail.smtp import SmtpSender, SmtpSettings
+from mailbot.outbound.outbox import Drainer, queue
 
 MOVE_BATCH = 50
 COMMANDS: list[str] = []
@@ -156,16 +152,14 @@ def imap_bench(dovecot: Dovecot, n: int, runs: int) -> bool:
 
 def queued_drain(smtp: SmtpRecorder, base_dir: Path, n: int) -> tuple[App, Drainer, list[tuple[str, bytes]]]:
     """A bot in ``base_dir`` with ``n`` replies queued; its drainer and the stored bytes."""
-    env = {
-        "MAILBOT_MAILBOX_URL": f"maildir:{base_dir / 'inbox'}",
-        "MAILBOT_OUTBOUND_URL": f"smtp://{smtp.host}:{smtp.port}",
-        "MAILBOT_DATABASE_URL": f"sqlite:///{base_dir / 'mailbot.db'}",
-        "MAILBOT_KEY_FILE": str(base_dir / "master.key"),
-        "MAILBOT_LOG_LEVEL": "ERROR",
-    }
-    clock = FixedClock(datetime(2026, 10, 12, 9, tzinfo=UTC))
-    app = build_app(load_settings(env=env, base_dir=base_dir), clock=clock)
-    app.prepare()
+    app = local_app(
+        base_dir,
+        datetime(2026, 10, 12, 9, tzinfo=UTC),
+        MAILBOT_MAILBOX_URL=f"maildir:{base_dir / 'inbox'}",
+        MAILBOT_OUTBOUND_URL=f"smtp://{smtp.host}:{smtp.port}",
+        MAILBOT_LOG_LEVEL="ERROR",
+    )
+    clock = app.clock
     stored: list[tuple[str, bytes]] = []
     with app.db.session() as session:
         key_id = app.vault.new_key(session)

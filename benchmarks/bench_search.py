@@ -12,25 +12,20 @@ from __future__ import annotations
 
 import json
 import statistics
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import local_app
+from sqlalchemy import select
 
-from sqlalchemy import select  # noqa: E402
+from mailbot.app import build_app
+from mailbot.cases import store as case_store
+from mailbot.cases.search import SearchIndex
+from mailbot.store.models import Case
 
-from mailbot.app import build_app  # noqa: E402
-from mailbot.cases import store as case_store  # noqa: E402
-from mailbot.cases.search import SearchIndex  # noqa: E402
-from mailbot.clock import FixedClock  # noqa: E402
-from mailbot.settings import load_settings  # noqa: E402
-from mailbot.store.models import Case  # noqa: E402
-
-FORMS = ROOT / "tests" / "data" / "forms"
+FORMS = Path(__file__).resolve().parent.parent / "tests" / "data" / "forms"
 CASES = 5000
 QUERIES = (
     "amelia",
@@ -51,14 +46,7 @@ def referrals() -> list[dict]:
 
 
 def store_with_cases(folder: Path) -> object:
-    env = {
-        "MAILBOT_DATABASE_URL": f"sqlite:///{folder / 'mailbot.db'}",
-        "MAILBOT_KEY_FILE": str(folder / "master.key"),
-    }
-    app = build_app(
-        load_settings(env=env, base_dir=folder), clock=FixedClock(datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
-    )
-    app.prepare()
+    app = local_app(folder, datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
     source = referrals()
     now = app.clock.now()
     with app.db.session() as session:

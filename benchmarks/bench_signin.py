@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import re
 import statistics
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,33 +21,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import local_app
+from sqlalchemy import select
 
-from sqlalchemy import select  # noqa: E402
-
-from mailbot.app import build_app  # noqa: E402
-from mailbot.clock import FixedClock  # noqa: E402
-from mailbot.settings import load_settings  # noqa: E402
-from mailbot.store.models import WebUser  # noqa: E402
-from mailbot.web import users  # noqa: E402
-from mailbot.web.factory import create_app  # noqa: E402
+from mailbot.store.models import WebUser
+from mailbot.web import users
+from mailbot.web.factory import create_app
 
 PASSWORD = "correct horse battery"
 ROUNDS = 20
 
 
 def build(folder: Path) -> tuple[Any, Any]:
-    env = {
-        "MAILBOT_DATABASE_URL": f"sqlite:///{folder / 'var' / 'mailbot.db'}",
-        "MAILBOT_KEY_FILE": str(folder / "var" / "master.key"),
-        "MAILBOT_MAILBOX_URL": f"maildir:{folder / 'var' / 'inbox'}",
-        "MAILBOT_OUTBOUND_URL": f"outbox:{folder / 'var' / 'outbox'}",
-        "MAILBOT_WEB_TOTP": "off",
-    }
-    clock = FixedClock(datetime(2026, 10, 12, 9, 15, tzinfo=UTC))
-    app = build_app(load_settings(env=env, base_dir=folder), clock=clock)
-    app.prepare()
+    app = local_app(
+        folder,
+        datetime(2026, 10, 12, 9, 15, tzinfo=UTC),
+        MAILBOT_MAILBOX_URL=f"maildir:{folder / 'inbox'}",
+        MAILBOT_OUTBOUND_URL=f"outbox:{folder / 'outbox'}",
+        MAILBOT_WEB_TOTP="off",
+    )
+    clock = app.clock
     with app.db.session() as session:
         for name in ("burst.target", "timing.wrong", "timing.locked"):
             users.add_user(session, name, "team", PASSWORD, clock.now())

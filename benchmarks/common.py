@@ -21,6 +21,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from mailbot.app import App
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -113,6 +119,26 @@ def database(kind: str, folder: Path) -> Iterator[str]:
     else:
         with postgres_database() as url:
             yield url
+
+
+def local_app(folder: Path, now: datetime, **env: str) -> App:
+    """A prepared bot in this process, for the benchmarks that time its parts rather than a
+    command: SQLite (``folder/mailbot.db``) and the master key (``folder/master.key``) in
+    ``folder``, a fixed clock at ``now``; ``env``: further ``MAILBOT_...`` settings. Not
+    ``tests/helpers/bot.make_app``, which needs pytest. mailbot is imported here, not at the
+    top, so that the benchmarks that only run ``mailbot`` as a command do not load it."""
+    from mailbot.app import build_app
+    from mailbot.clock import FixedClock
+    from mailbot.settings import load_settings
+
+    settings = {
+        "MAILBOT_DATABASE_URL": f"sqlite:///{folder / 'mailbot.db'}",
+        "MAILBOT_KEY_FILE": str(folder / "master.key"),
+        **env,
+    }
+    app = build_app(load_settings(env=settings, base_dir=folder), clock=FixedClock(now))
+    app.prepare()
+    return app
 
 
 @contextlib.contextmanager
