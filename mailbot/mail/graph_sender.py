@@ -22,7 +22,6 @@ import base64
 import copy
 import logging
 from email.message import EmailMessage
-from email.parser import BytesParser
 from urllib.parse import quote
 
 from mailbot.errors import PermanentSendError, TemporarySendError
@@ -35,7 +34,7 @@ from mailbot.mail.graph_client import (
 )
 from mailbot.mail.sender import crlf, headers_of
 from mailbot.mail.smtp import SendAuthError, envelope
-from mailbot.mail.thread_headers import OUTBOUND_POLICY, outbound_bytes
+from mailbot.mail.thread_headers import outbound_bytes
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +70,7 @@ class GraphSender:
         headers = headers_of(raw)
         envelope(headers)  # refuses a message without To or Cc, as SMTP does
         if "Bcc" in headers or "Resent-Bcc" in headers:
-            raw = outbound_bytes(_without_bcc(BytesParser(policy=OUTBOUND_POLICY).parsebytes(raw)))
+            raw = outbound_bytes(_without_bcc(headers_of(raw, headersonly=False)))
         raw = crlf(raw)
         body = base64.b64encode(raw)
         if len(body) > MAX_REQUEST_BYTES:

@@ -83,9 +83,11 @@ class OutboxFolderSender:
         return None
 
 
-def headers_of(raw: bytes) -> EmailMessage:
-    """The header block only (the body is not parsed): envelope, Message-ID, Bcc check."""
-    message = BytesParser(policy=OUTBOUND_POLICY).parsebytes(raw, headersonly=True)
+def headers_of(raw: bytes, *, headersonly: bool = True) -> EmailMessage:
+    """Stored outbound bytes parsed with the outbound policy: by default the header block
+    only (the body is not parsed: envelope, Message-ID, Bcc check, threading); the whole
+    message with ``headersonly=False`` (a copy to change and serialise again)."""
+    message = BytesParser(policy=OUTBOUND_POLICY).parsebytes(raw, headersonly=headersonly)
     assert isinstance(message, EmailMessage)  # an EmailPolicy makes EmailMessage
     return message
 

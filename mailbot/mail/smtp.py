@@ -19,14 +19,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr
 from typing import Literal
 
 from mailbot.errors import PermanentSendError, SendError, TemporarySendError
 from mailbot.mail.oauth import TokenError, TokenSource, xoauth2_string
 from mailbot.mail.sender import crlf, headers_of
-from mailbot.mail.thread_headers import OUTBOUND_POLICY, with_outbound_policy
+from mailbot.mail.thread_headers import with_outbound_policy
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +80,7 @@ class SmtpSender:
         headers = headers_of(raw)
         sender, recipients = envelope(headers)
         if "Bcc" in headers or "Resent-Bcc" in headers or not all(a.isascii() for a in [sender, *recipients]):
-            self.send(_parsed(raw))
+            self.send(headers_of(raw, headersonly=False))
             return
         wire = crlf(raw)
         self._deliver(lambda conn: conn.sendmail(sender, recipients, wire), len(recipients))
@@ -209,12 +208,6 @@ def envelope(message: EmailMessage) -> tuple[str, list[str]]:
     if not recipients:
         raise PermanentSendError("the message has no To or Cc recipient")
     return sender, recipients
-
-
-def _parsed(raw: bytes) -> EmailMessage:
-    message = BytesParser(policy=OUTBOUND_POLICY).parsebytes(raw)
-    assert isinstance(message, EmailMessage)  # an EmailPolicy makes EmailMessage
-    return message
 
 
 def _without_bcc(message: EmailMessage) -> EmailMessage:

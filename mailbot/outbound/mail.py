@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.parser import BytesParser
 from typing import Any, Literal
 
 from jinja2 import Environment
 from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
-from mailbot.mail.thread_headers import OUTBOUND_POLICY, msg_ids
+from mailbot.mail.sender import headers_of
+from mailbot.mail.thread_headers import msg_ids
 from mailbot.outbound import outbox
 from mailbot.outbound.compose import compose, make_message_id, render, tag_subject
 from mailbot.outbound.wire import compose_wire, wire_of
@@ -93,9 +93,7 @@ class OutboundMail:
 def sent_thread(session: Session, vault: Vault, row: Outbox) -> Thread:
     """A message the bot queued, as a ``Thread`` to follow: a reminder or a notice then
     carries the whole conversation (the referrer's ids and ours) and its Thread-Index."""
-    stored = BytesParser(policy=OUTBOUND_POLICY).parsebytes(
-        vault.open(session, row, "message_enc"), headersonly=True
-    )
+    stored = headers_of(vault.open(session, row, "message_enc"))
     return Thread(
         row.message_id,
         tuple(msg_ids([str(stored.get("References") or "")])),

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy.exc import OperationalError
 
 from mailbot.app import App
 from mailbot.store import audit as audit_mod
@@ -84,12 +85,27 @@ def test_a_savepoint_rolled_back_in_the_middle_leaves_a_valid_chain(any_app: App
     assert _entries(any_app) == before + 4
 
 
+def head_taken_elsewhere(app: App) -> None:
+    """On PostgreSQL, another connection cannot take the chain's head now: it is held."""
+    other = create_engine(app.db.engine.url)
+    try:
+        with other.connect() as conn, pytest.raises(OperationalError) as exc:
+            conn.execute(text("SELECT last_hash FROM audit_head FOR UPDATE NOWAIT"))
+        assert getattr(exc.value.orig, "sqlstate", None) == "55P03"  # lock_not_available
+    finally:
+        other.dispose()
+
+
 def test_a_lock_first_taken_in_a_savepoint_rolled_back_is_taken_again(any_app: App) -> None:
+    """A savepoint rolled back releases the row lock taken inside it (PostgreSQL): the
+    next entry must take it again, not trust a head it no longer holds."""
     with any_app.db.session() as session:
         with pytest.raises(Boom), session.begin_nested():
             audit_mod.audit(session, NOW, "test", "rolled back")
             raise Boom
         audit_mod.audit(session, NOW, "test", "kept")
+        if any_app.db.dialect == "postgresql":
+            head_taken_elsewhere(any_app)
         with session.begin_nested():
             audit_mod.audit(session, NOW, "test", "kept too")
         assert audit_mod.check_audit_chain(session).intact  # within the transaction too
