@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from common import local_app
+from helpers.pack_cases import form_version
 from sqlalchemy import select
 
 from mailbot.app import build_app
@@ -53,15 +54,7 @@ def store_with_cases(folder: Path) -> object:
         for n in range(CASES):
             referral = json.loads(json.dumps(source[n % len(source)]))
             referral["child"]["full_name"] = f"{FIRST[n % len(FIRST)]} Example{n}"
-            version = case_store.VersionInput(
-                referral=referral,
-                provenance={},
-                source="form",
-                fallbacks=[],
-                missing=[],
-                queries=[],
-                created_by="bench",
-            )
+            version = form_version(referral, "bench")
             case_store.open_case(session, app.vault, now, f"bench{n}@example.org", version)
     return app
 

@@ -90,13 +90,7 @@ def run(paragraph: Element, text: str, font: Font = PLAIN) -> Element:
 
 
 def _text(r: Element, text: str) -> None:
-    if not _SPECIAL.search(text):
-        t = _SUB(r, T)
-        t.text = text
-        if len(text.strip()) < len(text):
-            t.set(_XML_SPACE, "preserve")
-        return
-    for piece in _SPECIAL.split(text):
+    for piece in _SPECIAL.split(text) if _SPECIAL.search(text) else (text,):
         if piece == "\t":
             _SUB(r, TAB)
         elif piece in ("\r", "\n"):
@@ -153,6 +147,9 @@ _LOOK = (
     ("noVBand", "1"),
     ("val", "04A0"),
 )
+#: Room between a cell's text and its borders, in twentieths of a point.
+_CELL_MARGIN_VERTICAL = 40
+_CELL_MARGIN_HORIZONTAL = 100
 
 
 def twips(cm: float) -> str:
@@ -179,7 +176,7 @@ class Table:
             shape = self._tables[(style, self.cm)] = self._empty_table(style)
         self.element = deepcopy(shape)
 
-    def _empty_table(self, style: str, vertical: int = 40, horizontal: int = 100) -> Element:
+    def _empty_table(self, style: str) -> Element:
         tbl = etree.Element(w("tbl"), nsmap=_NSMAP)
         pr = _SUB(tbl, w("tblPr"))
         _leaf(pr, w("tblStyle"), style)
@@ -188,9 +185,9 @@ class Table:
         width.set(_W, "0")
         _leaf(pr, w("jc"), "center")
         _SUB(pr, w("tblLayout")).set(_TYPE, "fixed")
-        # Room between text and borders (twentieths of a point), before tblLook as the
-        # schema orders them.
+        # The cell margins come before tblLook, as the schema orders them.
         margins = _SUB(pr, w("tblCellMar"))
+        vertical, horizontal = _CELL_MARGIN_VERTICAL, _CELL_MARGIN_HORIZONTAL
         sides = (("top", vertical), ("left", horizontal), ("bottom", vertical), ("right", horizontal))
         for side, size in sides:
             node = _SUB(margins, w(side))

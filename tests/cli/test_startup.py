@@ -81,32 +81,46 @@ print("COLLECTOR " + json.dumps(collector), file=sys.stderr)
 """
 
 
-def collector_after(tmp_path: Path, *argv: str) -> dict[str, Any]:
-    """The garbage collector's state after ``mailbot ARGV`` ran in a new interpreter."""
+def _run_probe(tmp_path: Path, argv: tuple[str, ...]) -> dict[str, Any]:
+    """Run ``mailbot ARGV`` in a new interpreter, as the console script does: what the probe
+    reported (exit code, heavy and all modules), the collector's state after it, its stdout."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBOT_")}
     env.update(make_env(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}"))
     code = _PROBE.replace("HEAVY", repr(json.dumps([HEAVY, HEAVY_MODULES])))
     done = subprocess.run(
         [sys.executable, "-c", code, *argv], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=99
     )
-    line = next((ln for ln in done.stderr.splitlines() if ln.startswith("COLLECTOR ")), None)
-    assert line is not None, done.stderr
-    found: dict[str, Any] = json.loads(line[len("COLLECTOR ") :])
-    return found
+    reported: dict[str, Any] = {}
+    for name in ("PROBE", "COLLECTOR"):
+        line = next((ln for ln in done.stderr.splitlines() if ln.startswith(name + " ")), None)
+        assert line is not None, done.stderr
+        reported[name] = json.loads(line[len(name) + 1 :])
+    return {**reported["PROBE"], "collector": reported["COLLECTOR"], "stdout": done.stdout}
+
+
+def collector_after(tmp_path: Path, *argv: str) -> dict[str, Any]:
+    """The garbage collector's state after ``mailbot ARGV`` ran in a new interpreter."""
+    collector: dict[str, Any] = _run_probe(tmp_path, argv)["collector"]
+    return collector
+
+
+def fresh_threshold() -> tuple[int, ...]:
+    """A new interpreter's own thresholds: pytest's may have been changed by a plugin or a
+    test, and the console entry must give back the interpreter's, not ours."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import gc, json; print(json.dumps(gc.get_threshold()))"],
+        capture_output=True,
+        text=True,
+        timeout=99,
+        check=True,
+    )
+    return tuple(json.loads(done.stdout))
 
 
 def probe(tmp_path: Path, *argv: str) -> tuple[int, list[str], set[str], str]:
     """Run ``mailbot ARGV`` in a new interpreter: exit code, heavy modules, all modules, stdout."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBOT_")}
-    env.update(make_env(tmp_path, f"sqlite:///{tmp_path / 'var' / 'mailbot.db'}"))
-    code = _PROBE.replace("HEAVY", repr(json.dumps([HEAVY, HEAVY_MODULES])))
-    done = subprocess.run(
-        [sys.executable, "-c", code, *argv], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=99
-    )
-    line = next((ln for ln in done.stderr.splitlines() if ln.startswith("PROBE ")), None)
-    assert line is not None, done.stderr
-    found = json.loads(line[len("PROBE ") :])
-    return found["code"], found["heavy"], set(found["modules"]), done.stdout
+    found = _run_probe(tmp_path, argv)
+    return found["code"], found["heavy"], set(found["modules"]), found["stdout"]
 
 
 @pytest.fixture
@@ -195,7 +209,7 @@ def test_the_collector_runs_as_usual_once_the_app_is_open(empty: Path) -> None:
     """The console entry holds the collector back while it imports, then gives it back
     its thresholds with what the start-up made frozen (``mailbot.cli.entry``)."""
     after = collector_after(empty, "cases")
-    assert after["enabled"] and tuple(after["threshold"]) == gc.get_threshold()
+    assert after["enabled"] and tuple(after["threshold"]) == fresh_threshold()
     assert after["frozen"] > 50_000  # the modules, classes and mappers of the start-up
 
 

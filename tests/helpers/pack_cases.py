@@ -38,6 +38,22 @@ AGENCIES = [
 ]
 
 
+def form_version(referral: dict[str, Any], created_by: str, **kw: Any) -> case_store.VersionInput:
+    """A referral read from a form, as a version to store: no provenance, fallbacks,
+    missing fields or queries unless ``kw`` gives them (any other ``VersionInput`` field
+    too). Free of pytest: ``bench_search.py`` (and ``bench_agenda.py`` through
+    ``put_on_meeting``) use it as well."""
+    fields: dict[str, Any] = {
+        "provenance": {},
+        "source": "form",
+        "fallbacks": [],
+        "missing": [],
+        "queries": [],
+    }
+    fields.update(kw)
+    return case_store.VersionInput(referral=referral, created_by=created_by, **fields)
+
+
 def fixture_referrals() -> list[dict[str, Any]]:
     records = [json.loads(p.read_text()) for p in sorted(FORMS.glob("*.expected.json"))]
     return [r for r in records if "reject" not in r]
@@ -100,15 +116,7 @@ def put_on_meeting(
     now = app.clock.now()
     with app.db.session() as session:
         for n, referral in enumerate(referrals):
-            version = case_store.VersionInput(
-                referral=referral,
-                provenance={},
-                source="form",
-                fallbacks=[],
-                missing=[],
-                queries=[],
-                created_by="test",
-            )
+            version = form_version(referral, "test")
             case = case_store.open_case(session, app.vault, now, "referrer@example.org", version)
             case.status, case.meeting_date = "scheduled", meeting
             if n % decided_every == decided_every - 1:

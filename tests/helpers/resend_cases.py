@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from helpers.pack_cases import form_version
 from mailbot.cases import store as case_store
 from mailbot.cases.referral import apply_fallbacks
 from mailbot.store.models import Case, InboundMessage
@@ -52,15 +53,5 @@ def open_case(
 ) -> Case:
     completed, used = apply_fallbacks(copy.deepcopy(form), SENDER, now)
     msg = message(session, vault, now, subject, n)
-    version = case_store.VersionInput(
-        referral=completed,
-        provenance={},
-        source="form",
-        fallbacks=used,
-        missing=[],
-        queries=[],
-        created_by="bot",
-        message_row_id=msg.id,
-        subject=subject,
-    )
+    version = form_version(completed, "bot", fallbacks=used, message_row_id=msg.id, subject=subject)
     return case_store.open_case(session, vault, now, SENDER, version)
