@@ -213,7 +213,7 @@ class Drainer:
                 log.info("outbox sent", extra=extra)
             for outcome in outcomes:
                 if outcome.error is not None:
-                    self._failed(session, outcome, outcome.error, now)
+                    self._failed(session, outcome, now)
             rows: list[Outbox] = []
             if want > 0 and stale:
                 rows = list(session.scalars(self._due("sending", now - SENDING_LEASE, want)))
@@ -244,11 +244,13 @@ class Drainer:
         )
         return stmt.with_for_update(skip_locked=True) if self.db.dialect == "postgresql" else stmt
 
-    def _failed(self, session: Session, outcome: _Outcome, error: str, now: datetime) -> None:
-        """A failed send, by id: failed for good, or queued again after its backoff."""
+    def _failed(self, session: Session, outcome: _Outcome, now: datetime) -> None:
+        """A failed send (``outcome.error`` set), by id: failed for good, or queued again
+        after its backoff."""
+        assert outcome.error is not None  # only failed outcomes come here
         claimed = outcome.claimed
         where = update(Outbox).where(Outbox.id == claimed.row_id)
-        error = redact(error)[:500]
+        error = redact(outcome.error)[:500]
         if outcome.permanent or claimed.attempts >= self.max_attempts:
             session.execute(where.values(state="failed", last_error=error))
             log.warning(
