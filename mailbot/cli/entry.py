@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import sys
+from collections.abc import Sequence
 
 #: While starting, the collector looks at young objects only after this many new ones:
 #: a command's start-up (SQLAlchemy, the models, the app) makes about 110,000 objects
@@ -16,6 +17,26 @@ import sys
 STARTING_THRESHOLD = 250_000
 
 _thresholds: tuple[int, int, int] | None = None
+
+#: The options before the command word that take a value (``--config PATH``, ``--as NAME``).
+_VALUED = ("--config", "--as")
+
+
+def command_word(argv: Sequence[str]) -> str | None:
+    """The command a command line runs (``cases`` in ``--config x.toml cases --json``);
+    None when it asks for the top-level help or names no command.  Here, not in
+    ``main``, so that ``run`` can tell a ``poll`` before the slow imports."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("-h", "--help"):
+            return None
+        elif arg in _VALUED:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
 
 
 def starting() -> None:
@@ -41,8 +62,7 @@ def started() -> None:
 def run() -> int:
     starting()
     args = sys.argv[1:]
-    words = [a for a in args if not a.startswith("-")]
-    if words[:1] == ["poll"] or (len(words) > 1 and words[1] == "poll"):  # after --config PATH
+    if command_word(args) == "poll":
         from mailbot import shutdown
 
         shutdown.listen()

@@ -28,6 +28,7 @@ from mailbot.cli import (
     sprg,
     web,
 )
+from mailbot.cli.entry import command_word as command_word  # also for callers of main
 from mailbot.errors import ConfigError, MailbotError, NotFound, UsageError
 from mailbot.safetext import escape_controls
 
@@ -38,26 +39,6 @@ GROUPS = (intake, cases, admin, audit, sprg, serious, actions, report, web, jobs
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(message)
-
-
-#: The options before the command word that take a value (``--config PATH``, ``--as NAME``).
-_VALUED = ("--config", "--as")
-
-
-def command_word(argv: Sequence[str]) -> str | None:
-    """The command a command line runs (``cases`` in ``--config x.toml cases --json``);
-    None when it asks for the top-level help or names no command."""
-    skip = False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg in ("-h", "--help"):
-            return None
-        elif arg in _VALUED:
-            skip = True
-        elif not arg.startswith("-"):
-            return arg
-    return None
 
 
 class _Unbuilt:

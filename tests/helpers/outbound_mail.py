@@ -10,6 +10,9 @@ Exchange-shaped Message-ID, a References chain, a Thread-Index).
 ``exchange_id`` makes Message-IDs shaped like Exchange Online's (70-120 characters):
 ``<DB9PR09MB1234...@DB9PR09MB1234.eurprd09.prod.outlook.com>``, including the
 upper-case UK form (``...@CWLP265MB1234.GBRP265.PROD.OUTLOOK.COM``).
+
+``CONTEXTS`` holds a context for every mail template, shared by the template tests and
+the wire tests so that both render the same replies.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 
+from mailbot.intake.actions.acknowledge import CaseNote
 from mailbot.mail.thread_headers import set_thread_headers
+from mailbot.sprg.meeting_digest import DigestLine
 
 #: Kinds of outbound mail and whether each answers a message.
 KINDS = {
@@ -145,3 +150,83 @@ def outbound_message(
         f"<p>Thank you. Your referral is {subject}.</p>\n", subtype="html", cte="quoted-printable"
     )
     return msg
+
+
+#: A context for each mail template (``mailbot/templates/mail``), as the bot passes it.
+CONTEXTS = {
+    "acknowledgement": dict(
+        cases=[CaseNote("COC-2026-0001", "received - complete")],
+        any_missing=False,
+        any_manual=False,
+        updated=False,
+    ),
+    "request_form": dict(ref="COC-2026-0002", missing=["Your Name", "the child's Full Name"]),
+    "sealed_received": dict(ref="COC-2026-0004", how="portal"),
+    "already_received": dict(ref="COC-2026-0001"),
+    "reject_attachment": dict(ref=None, reasons=["The file needs a password to open."]),
+    "alert": dict(
+        text="A message is held.",
+        ref="COC-2026-0003",
+        message_row_id="ab12",
+        reason="dmarc=fail",
+        folder="Quarantine",
+    ),
+    "chaser": dict(
+        ref="COC-2026-0002",
+        received="12 October 2026",
+        missing=["Your Role"],
+        queries=["The date of birth is in the future."],
+        whole_form=False,
+    ),
+    "sprg_decision_notice": dict(ref="COC-2026-0001", meeting="17/12/2026", single="Y", multi="N"),
+    "sprg_decision_recorded": dict(ref="COC-2026-0001"),
+    "sprg_digest": dict(
+        meeting="Thursday 17 December 2026",
+        meeting_short="17/12/2026",
+        count=2,
+        chair="Chair of the Review Group",
+        attached=False,
+        cases=[
+            DigestLine("COC-2026-0001", "Police", "5-10", "Neglect"),
+            DigestLine("COC-2026-0002", "Health", "11-15", ""),
+        ],
+        overdue_actions=[
+            (
+                "Health",
+                [{"ref": "COC-2026-0001", "due": "05/01/2027", "text": "Audit the discharge checklist"}],
+            )
+        ],
+    ),
+    "sprg_final_report_reminder": dict(
+        ref="COC-2026-0001", due="05/01/2027", when="in 14 days", meeting="17/12/2026"
+    ),
+    "team_digest": dict(
+        today="12 October 2026",
+        weekday="Monday",
+        counts=[("waiting for referrer", 2), ("ready to schedule", 1)],
+        total=3,
+        to_enter=[],
+        to_schedule=[{"ref": "COC-2026-0003", "days": 2, "overdue": False}],
+        flagged=[],
+        overdue=[],
+        held_messages=1,
+        reminded=["COC-2026-0002"],
+        waiting=[{"ref": "COC-2026-0002", "days": 8, "overdue": False}],
+        chaser_days=7,
+        clocks=[{"ref": "COC-2026-0004", "label": "Panel notification", "words": "due 04/01/2027 (overdue)"}],
+    ),
+    "serious_incident_alert": dict(
+        ref="COC-2026-0004",
+        aware="23/12/2026",
+        clocks=[("Panel notification", "due 04/01/2027"), ("Rapid review", "due 25/01/2027")],
+    ),
+    "team_message": dict(ref="COC-2026-0001", text="Could you call us about it, please?"),
+    "sprg_action_reminder": dict(
+        ref="COC-2026-0001",
+        due="05/01/2027",
+        overdue=True,
+        text="Review the discharge checklist",
+        agency="Health",
+        team="cscp-team@example.org",
+    ),
+}

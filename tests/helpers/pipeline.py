@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -12,6 +13,10 @@ from helpers.bot import EMAILS, eml
 from mailbot.app import App
 from mailbot.cases import views
 from mailbot.intake.poller import Poller
+from mailbot.mail.reader import InboundMessage
+
+#: The first line of a message a test makes fail (``dies_on_poison``, a core bug).
+POISON = b"X-Test-Poison: yes\r\n"
 
 
 def outbox_messages(app: App) -> list[EmailMessage]:
@@ -23,6 +28,24 @@ def outbox_messages(app: App) -> list[EmailMessage]:
 def deliver(app: App, *names: str) -> None:
     for name in names:
         app.mailbox.append(eml(name))
+
+
+def deliver_raw(app: App, messages: list[bytes]) -> None:
+    for raw in messages:
+        app.mailbox.append(raw)
+        time.sleep(0.002)  # Maildir names carry the time: keep the delivery order
+
+
+def dies_on_poison(app: App) -> None:
+    """The process dies (as under SIGKILL, short of killing pytest) mid-message."""
+    read = app.intake.reader
+
+    def reader(raw: bytes) -> InboundMessage:
+        if raw.startswith(POISON):
+            raise KeyboardInterrupt("killed while reading")
+        return read(raw)
+
+    app.intake.reader = reader
 
 
 def poll(app: App) -> None:

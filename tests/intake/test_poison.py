@@ -19,29 +19,15 @@ from pathlib import Path
 import pytest
 from helpers import hostile
 from helpers.bot import eml, make_app, make_env
-from helpers.pipeline import handled, outbox_messages, poll
+from helpers.pipeline import POISON, dies_on_poison, handled, outbox_messages, poll
 
-from mailbot.app import App
 from mailbot.cli.main import main
 from mailbot.clock import FixedClock
 from mailbot.intake.attempts import Attempts
 from mailbot.mail.maildir import MaildirMailbox
 from mailbot.mail.reader import InboundMessage
 
-POISON = b"X-Test-Poison: yes\r\n"
 TEAM = "cscp-team@example.org"
-
-
-def dies_on_poison(app: App) -> None:
-    """The process dies (as under SIGKILL, short of killing pytest) mid-message."""
-    read = app.intake.reader
-
-    def reader(raw: bytes) -> InboundMessage:
-        if raw.startswith(POISON):
-            raise KeyboardInterrupt("killed while reading")
-        return read(raw)
-
-    app.intake.reader = reader
 
 
 def status_json(capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, object]]:

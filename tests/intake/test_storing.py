@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-import time
 
 import pytest
 from helpers.bot import simple_referral
+from helpers.pipeline import deliver_raw
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -16,12 +16,6 @@ from mailbot.intake.poller import Poller
 from mailbot.mail.mailbox import MailboxRef
 from mailbot.store.models import Case, Outbox
 from mailbot.store.models import InboundMessage as MessageRow
-
-
-def deliver(app: App, messages: list[bytes]) -> None:
-    for raw in messages:
-        app.mailbox.append(raw)
-        time.sleep(0.002)  # Maildir names carry the time: keep the delivery order
 
 
 def count(app: App, model: type) -> int:
@@ -37,9 +31,9 @@ def test_a_message_stored_meanwhile_but_not_seen_is_only_filed(
     The unique dedupe key fails that transaction; the batch, stored again a message at a
     time, finds the row and only files the copy: one case, one reply, nothing held."""
     again = simple_referral(0, "twice")
-    deliver(any_app, [again])
+    deliver_raw(any_app, [again])
     assert len(Poller(any_app).cycle().handled) == 1
-    deliver(any_app, [simple_referral(1, "new"), again, simple_referral(2, "new")])
+    deliver_raw(any_app, [simple_referral(1, "new"), again, simple_referral(2, "new")])
     claim = any_app.intake._claim
     missed: list[MailboxRef] = []
 
@@ -66,7 +60,7 @@ def test_a_message_stored_meanwhile_but_not_seen_is_only_filed(
 def test_a_batch_without_trouble_is_stored_in_one_pass(
     any_app: App, caplog: pytest.LogCaptureFixture
 ) -> None:
-    deliver(any_app, [simple_referral(n, "clean") for n in range(5)])
+    deliver_raw(any_app, [simple_referral(n, "clean") for n in range(5)])
     with caplog.at_level(logging.INFO, logger="mailbot.intake.storing"):
         result = Poller(any_app).cycle()
     assert len(result.handled) == 5 and result.left == 0

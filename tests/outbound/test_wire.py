@@ -20,9 +20,8 @@ from email.utils import formataddr
 from typing import Any
 
 import pytest
-from helpers.outbound_mail import ODD_IDS, exchange_id
+from helpers.outbound_mail import CONTEXTS, ODD_IDS, exchange_id
 
-from mailbot.intake.actions.acknowledge import CaseNote
 from mailbot.mail.thread_headers import MAX_REFERENCES, outbound_bytes, parse_thread_index
 from mailbot.outbound.compose import compose, make_message_id, render, template_env
 from mailbot.outbound.wire import WIRE_POLICY, Rendered, address_header, compose_wire, text_header
@@ -132,15 +131,7 @@ def test_edge_shapes_are_the_email_packages(over: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("template", ["acknowledgement", "request_form"])
 def test_a_rendered_template_is_the_email_packages(template: str) -> None:
-    context = {
-        "acknowledgement": dict(
-            cases=[CaseNote("COC-2026-0001", "received - complete")],
-            any_missing=False,
-            any_manual=False,
-            updated=False,
-        ),
-        "request_form": dict(ref="COC-2026-0002", missing=["Your Name", "the child's Full Name"]),
-    }[template]
+    context = CONTEXTS[template]
     rendered = render(
         template_env(), template, "[COC-2026-0001] Referral received", urgent_contact="999", **context
     )
