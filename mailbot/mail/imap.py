@@ -42,7 +42,6 @@ Reader = Callable[[IMAPClient, list[int]], dict[int, T]]
 
 #: RFC 2177 says servers may drop an IDLE after 30 minutes; re-issue well inside that.
 IDLE_CAP = 9 * 60.0
-_DELETED = imap_batch.DELETED
 #: Errors after which the link is dead but a new one may work.
 _RETRYABLE = (OSError, IMAPClientAbortError, EOFError)
 
@@ -198,7 +197,7 @@ class ImapMailbox:
                 return  # renumbered: the next round lists it afresh
             uid = int(ref.uid)
             if uid in client.search(["UID", str(uid), "NOT", "DELETED"]):
-                client.add_flags([uid], [_DELETED], silent=True)
+                client.add_flags([uid], [imap_batch.DELETED], silent=True)
             if self._has(client, b"UIDPLUS"):
                 client.uid_expunge([uid])
 
