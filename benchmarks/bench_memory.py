@@ -32,11 +32,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import bare_argv, bot_env, init_bot, machine, result, run_timed, sqlite_url, workdir  # noqa: E402  # noqa: E402
-from corpus import Corpus, build_corpus  # noqa: E402
-from servers import Dovecot, SmtpRecorder  # noqa: E402
+from common import bare_argv, bot_env, init_bot, machine, result, run_timed, sqlite_url, workdir
+from corpus import Corpus, build_corpus
+from servers import Dovecot, SmtpRecorder
 
 NAME = "4. memory"
 RATIO = 1.2

@@ -79,7 +79,7 @@ def _inflate(data: bytes, cap: int) -> bytes:
     try:
         out = inflater.decompress(data, cap + 1)
     except zlib.error:
-        # pdfminer tolerates a damaged tail; what came out before it is what it reads.
+        # pdfium (as pdfminer did) reads on past a damaged tail: count what came out before it.
         try:
             inflater = zlib.decompressobj()
             out = b""
