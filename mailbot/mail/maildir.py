@@ -203,10 +203,10 @@ class MaildirMailbox(OneByOne):
                 os.rename(source, target)
                 return True
             except FileNotFoundError as exc:
-                if attempt == 2 or not source.exists():
-                    if source.exists():
-                        raise MailboxError(f"cannot move message {source.name}: {exc.strerror}") from exc
+                if not source.exists():
                     return False
+                if attempt == 2:
+                    raise MailboxError(f"cannot move message {source.name}: {exc.strerror}") from exc
                 self._made.discard(folder)
                 self.ensure_folder(folder)
             except OSError as exc:
