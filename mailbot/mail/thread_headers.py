@@ -183,17 +183,13 @@ class TokenHeader(BaseHeader):
 
     @classmethod
     def parse(cls, value: str, kwds: dict[str, Any]) -> None:
-        kwds["decoded"] = thread_token(str(value))
+        token = "".join(str(value).split())
+        ok = len(token) + 20 <= MAX_LINE and _BASE64.fullmatch(token)
+        kwds["decoded"] = token if ok else ""
         kwds["parse_tree"] = None
 
     def fold(self, *, policy: Policy) -> str:
         return f"{self.name}: {self}{policy.linesep}"
-
-
-def thread_token(value: str) -> str:
-    """The Thread-Index value as :class:`TokenHeader` writes it ("" if not a token)."""
-    token = "".join(value.split())
-    return token if len(token) + 20 <= MAX_LINE and _BASE64.fullmatch(token) else ""
 
 
 def _registry() -> HeaderRegistry:
