@@ -6,7 +6,8 @@ a backend must make ``move`` safe to repeat (moving a message that is already go
 
 The batch calls (``fetch_many``, ``move_many``) are how a backlog clears at the speed of
 the bare I/O: IMAP fetches a chunk of messages in one ``UID FETCH`` and moves a set in one
-``UID MOVE``. Backends without a batch form (Maildir, Graph) loop (``OneByOne``).
+``UID MOVE``. Maildir moves a batch with one fsync per target folder (its own
+``move_many``) and fetches one file at a time; Graph loops for both (``OneByOne``).
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ class Mailbox(Protocol):
         ...
 
     def fetch(self, ref: MailboxRef) -> bytes:
-        """The raw RFC 5322 bytes of one message, unchanged."""
+        """The raw RFC 5322 bytes of one message, unchanged; raises ``MessageGone`` when
+        it is no longer there (``OneByOne.fetch_many`` yields None for those)."""
         ...
 
     def move(self, ref: MailboxRef, folder: str) -> None:

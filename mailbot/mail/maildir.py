@@ -54,7 +54,7 @@ class MaildirMailbox(OneByOne):
         # fresh object treats every message already waiting as new.
         self._listed: set[str] | None = None
         self._paths: dict[str, Path] = {}  # inbox key -> file, from the last list_new
-        self._made: set[str] = set()  # folders known to exist (a person deleting one: restart)
+        self._made: set[str] = set()  # folders known to exist (one a person deletes: _rename remakes it)
 
     @property
     def identity(self) -> str:

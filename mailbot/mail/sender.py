@@ -2,7 +2,8 @@
 
 A sender hands one finished message to the next hop: ``send_raw`` takes the bytes the
 outbox stored when the reply was queued and sends them as they are (the drainer never
-parses them again); ``send`` takes a message object (checks, and older callers). It raises
+parses them again); ``send`` takes a message object (the SMTP sender's way for a message
+with Bcc or non-ASCII addresses, and the tests' checks). It raises
 ``TemporarySendError`` when a later try may work and ``PermanentSendError`` when it
 will not; the outbox drainer in the core decides about retries.
 """
