@@ -44,6 +44,7 @@ from mailbot.mail.mailbox import PROCESSED
 from mailbot.mail.maildir import MaildirMailbox
 from mailbot.mail.smtp import SmtpSender, SmtpSettings
 from mailbot.outbound.outbox import Drainer, queue
+from mailbot.outbound.wire import wire_of
 
 MOVE_BATCH = 50
 COMMANDS: list[str] = []
@@ -166,7 +167,14 @@ def queued_drain(smtp: SmtpRecorder, base_dir: Path, n: int) -> tuple[App, Drain
         for i in range(n):
             m = reply(i)
             row = queue(
-                session, app.vault, clock.now(), m, kind="ack", recipient=m["To"], case_refs=[], key_id=key_id
+                session,
+                app.vault,
+                clock.now(),
+                wire_of(m),
+                kind="ack",
+                recipient=m["To"],
+                case_refs=[],
+                key_id=key_id,
             )
             stored.append((str(m["To"]), app.vault.open(session, row, "message_enc")))
     sender = SmtpSender(SmtpSettings(smtp.host, smtp.port, "plain"))

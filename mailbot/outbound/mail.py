@@ -160,7 +160,7 @@ class Outbound:
         else:  # every reply: its bytes written directly (``outbound.wire``)
             wire = compose_wire(**fields)
         key_id = mail.key_id or self.vault.new_key(session)
-        return outbox.queue_wire(
+        return outbox.queue(
             session,
             self.vault,
             now,

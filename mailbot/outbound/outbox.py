@@ -13,7 +13,6 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
@@ -22,7 +21,7 @@ from mailbot.clock import Clock
 from mailbot.errors import PermanentSendError, TemporarySendError
 from mailbot.logs import redact
 from mailbot.mail.sender import Sender
-from mailbot.outbound.wire import Wire, wire_of
+from mailbot.outbound.wire import Wire
 from mailbot.store.db import Database
 from mailbot.store.models import Outbox
 from mailbot.store.vault import Vault
@@ -38,34 +37,6 @@ BATCH = 20
 
 
 def queue(
-    session: Session,
-    vault: Vault,
-    now: datetime,
-    message: EmailMessage,
-    *,
-    kind: str,
-    recipient: str,
-    case_refs: list[str],
-    key_id: str,
-    in_reply_to: str | None = None,
-    topic_index: str | None = None,
-) -> Outbox:
-    """:func:`queue_wire` for an ``EmailMessage`` (serialised here, once)."""
-    return queue_wire(
-        session,
-        vault,
-        now,
-        wire_of(message),
-        kind=kind,
-        recipient=recipient,
-        case_refs=case_refs,
-        key_id=key_id,
-        in_reply_to=in_reply_to,
-        topic_index=topic_index,
-    )
-
-
-def queue_wire(
     session: Session,
     vault: Vault,
     now: datetime,

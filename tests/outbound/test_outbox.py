@@ -23,6 +23,7 @@ from mailbot.clock import FixedClock
 from mailbot.intake.poller import Poller
 from mailbot.mail.smtp import SmtpSender, SmtpSettings
 from mailbot.outbound.outbox import BATCH, SENDING_LEASE, Drainer, queue
+from mailbot.outbound.wire import wire_of
 from mailbot.store.models import Outbox
 
 
@@ -126,7 +127,7 @@ def _queue_tiny(app: App, count: int, start: int = 0) -> None:
                 session,
                 app.vault,
                 app.clock.now(),
-                _tiny(n),
+                wire_of(_tiny(n)),
                 kind="ack",
                 recipient=f"referrer{n}@example.net",
                 case_refs=[],
